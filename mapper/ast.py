@@ -1,0 +1,170 @@
+"""The ruleset syntax tree: frozen dataclasses with positions.
+
+Lark trees stop at the parser module; everything after it sees only these
+nodes. Names are kept as written; canonical spelling is the checker's job.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mapper.errors import Span
+
+LiteralValue = str | int | float | bool | None
+
+
+@dataclass(frozen=True, slots=True)
+class Header:
+    """``ruleset NAME [extends PARENT]``"""
+
+    name: str
+    extends: str | None
+    span: Span
+    extends_span: Span | None
+
+
+@dataclass(frozen=True, slots=True)
+class AttrDecl:
+    """``name: type`` or ``name: type[]`` inside a schema or profile block."""
+
+    name: str
+    type: str
+    multi: bool
+    span: Span
+    type_span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class SchemaDecl:
+    """``schema ALIAS = "URN" { ... }``; without a body it only names a built-in schema."""
+
+    alias: str
+    urn: str
+    attributes: tuple[AttrDecl, ...] | None
+    span: Span
+    urn_span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileDecl:
+    """``profile { ... }``: custom Okta profile attributes and their Okta types."""
+
+    attributes: tuple[AttrDecl, ...]
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """A SCIM path: ``[schema:]attr[type eq "x"][.sub]``.
+
+    ``schema`` is an alias (``enterprise``) or a full URN without its final colon.
+    """
+
+    schema: str | None
+    attr: str
+    filter_type: str | None
+    sub: str | None
+    span: Span
+    schema_span: Span | None
+    attr_span: Span
+    sub_span: Span | None
+    filter_attr: str | None = None
+    filter_span: Span | None = None
+
+
+# ---------------------------------------------------------------- expressions
+
+
+@dataclass(frozen=True, slots=True)
+class Literal:
+    value: LiteralValue
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class UserAttr:
+    """``user.NAME``: an Okta profile attribute."""
+
+    name: str
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class UserMethod:
+    """``user.NAME(args)``; only ``getInternalProperty("id")`` and friends exist."""
+
+    name: str
+    args: tuple[Expr, ...]
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """``Namespace.function(args)``, e.g. ``String.toLowerCase(user.email)``."""
+
+    namespace: str
+    function: str
+    args: tuple[Expr, ...]
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Binary:
+    """``left OP right`` with OP one of + == != < <= > >= AND OR ??."""
+
+    op: str
+    left: Expr
+    right: Expr
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Not:
+    operand: Expr
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Conditional:
+    """``condition ? then : otherwise``"""
+
+    condition: Expr
+    then: Expr
+    otherwise: Expr
+    span: Span
+
+
+Expr = Literal | UserAttr | UserMethod | Call | Binary | Not | Conditional
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """``target <- expression [on create] [primary] [default LITERAL]``"""
+
+    target: Target
+    expr: Expr
+    create_only: bool
+    primary: bool
+    default: Literal | None
+    span: Span
+    option_spans: tuple[Span, ...] = ()
+
+
+Statement = Header | SchemaDecl | ProfileDecl | Rule
+
+
+@dataclass(frozen=True, slots=True)
+class RulesetFile:
+    """One parsed file: its statements in order, and the comments for the formatter."""
+
+    path: str
+    text: str
+    statements: tuple[Statement, ...]
+    comments: tuple[tuple[int, int, str], ...] = ()  # (line, col, text)
+
+    @property
+    def header(self) -> Header | None:
+        for s in self.statements:
+            if isinstance(s, Header):
+                return s
+        return None

@@ -1,0 +1,193 @@
+"""The ``mapper`` command line. Only argument handling and output live here:
+everything it does is the Python API's.
+
+Exit codes: 0 success; 1 bad data (a profile that cannot be read or mapped,
+or output that fails --validate); 2 a bad ruleset or bad usage.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+
+import mapper
+from mapper.errors import ProfileError, RulesetError
+
+EXIT_OK, EXIT_DATA, EXIT_RULESET = 0, 1, 2
+
+_RULESET_HELP = "A ruleset file, or the name of a built-in ruleset (default: okta-default)."
+
+
+class _Failure(Exception):
+    def __init__(self, lines: list[str], code: int) -> None:
+        super().__init__("\n".join(lines))
+        self.lines = lines
+        self.code = code
+
+
+def _fail(lines: list[str], code: int) -> NoReturn:
+    raise _Failure(lines, code)
+
+
+def _load(ruleset: str) -> mapper.Ruleset:
+    try:
+        return mapper.load(ruleset)
+    except RulesetError as exc:
+        _fail([d.format() for d in exc.diagnostics if d.is_error], EXIT_RULESET)
+
+
+def _read_json(name: str) -> Any:
+    """A profile document from a file or '-' (stdin); one clear line when it cannot be read."""
+    label = "<stdin>" if name == "-" else name
+    try:
+        data = sys.stdin.buffer.read() if name == "-" else Path(name).read_bytes()
+    except IsADirectoryError:
+        _fail([f"mapper: {label}: is a directory"], EXIT_DATA)
+    except FileNotFoundError:
+        _fail([f"mapper: {label}: no such file"], EXIT_DATA)
+    except OSError as exc:
+        _fail([f"mapper: {label}: {exc.strerror or 'cannot be read'}"], EXIT_DATA)
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        _fail([f"mapper: {label}: not UTF-8 text (byte {exc.start})"], EXIT_DATA)
+    if not text.strip():
+        _fail([f"mapper: {label}: empty input, expected a JSON object"], EXIT_DATA)
+    try:
+        return json.loads(text, parse_constant=_reject_constant)
+    except json.JSONDecodeError as exc:
+        _fail([f"mapper: {label}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}"], EXIT_DATA)
+    except ValueError as exc:
+        _fail([f"mapper: {label}: invalid JSON: {exc}"], EXIT_DATA)
+    except RecursionError:
+        _fail([f"mapper: {label}: invalid JSON: nested too deeply"], EXIT_DATA)
+
+
+def _reject_constant(name: str) -> NoReturn:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _write(text: str) -> None:
+    """All output in one write, so a failure never leaves half a document."""
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader went away (`mapper render ... | head`); nothing is lost that it wanted.
+        sys.stderr.close()
+        sys.exit(EXIT_OK)
+
+
+def _run(action: Any) -> None:
+    try:
+        action()
+    except _Failure as failure:
+        for line in failure.lines:
+            click.echo(line, err=True)
+        sys.exit(failure.code)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="mapper", prog_name="mapper")
+def main() -> None:
+    """Map Okta user profiles to SCIM 2.0 with a reviewed ruleset.
+
+    Exit codes: 0 success, 1 bad data (profile), 2 bad ruleset or usage.
+    """
+
+
+@main.command()
+@click.argument("profiles", nargs=-1, required=True, metavar="PROFILE...")
+@click.option("-r", "--ruleset", default="okta-default", show_default=True, help=_RULESET_HELP)
+@click.option(
+    "--validate", is_flag=True, help="Check each resource with scim2-models and mapper's shape rules."
+)
+@click.option("--compact", is_flag=True, help="One line of JSON per document instead of indented JSON.")
+def render(profiles: tuple[str, ...], ruleset: str, validate: bool, compact: bool) -> None:
+    """Render Okta profiles as SCIM User resources.
+
+    Each PROFILE is a JSON file (or - for standard input) holding an Okta
+    profile object or an Okta Users API user ({"id", "status", "profile"}).
+    One PROFILE prints one JSON object; several print a JSON array, in order.
+    Nothing is printed unless every profile renders.
+    """
+
+    def action() -> None:
+        compiled = _load(ruleset)
+        resources: list[dict[str, Any]] = []
+        problems: list[str] = []
+        for name in profiles:
+            label = "<stdin>" if name == "-" else name
+            try:
+                resource = compiled.render(_read_json(name))
+            except ProfileError as exc:
+                problems.append(f"mapper: {label}: {exc}")
+                continue
+            except _Failure as failure:
+                problems.extend(failure.lines)
+                continue
+            if validate:
+                from mapper.validate import validate as check_resource
+
+                problems.extend(
+                    f"mapper: {label}: invalid SCIM: {p}" for p in check_resource(resource, compiled.plan)
+                )
+            resources.append(resource)
+        if problems:
+            _fail(problems, EXIT_DATA)
+        document: Any = resources[0] if len(profiles) == 1 else resources
+        indent = None if compact else 2
+        separators = (",", ":") if compact else None
+        _write(json.dumps(document, indent=indent, separators=separators, ensure_ascii=False) + "\n")
+
+    _run(action)
+
+
+@main.command()
+@click.argument("rulesets", nargs=-1, required=True, metavar="RULESET...")
+def check(rulesets: tuple[str, ...]) -> None:
+    """Check rulesets and print every error and warning.
+
+    Each RULESET is a file or a built-in name. Exits 2 when any has an error.
+    """
+
+    def action() -> None:
+        lines: list[str] = []
+        failed = False
+        for name in rulesets:
+            try:
+                compiled = mapper.load(name)
+            except RulesetError as exc:
+                failed = True
+                lines.extend(d.format() for d in exc.diagnostics)
+                errors = len(exc.errors)
+                lines.append(f"{name}: {errors} error{'s' if errors != 1 else ''}")
+                continue
+            lines.extend(d.format() for d in compiled.warnings)
+            count = len(compiled.warnings)
+            note = f", {count} warning{'s' if count != 1 else ''}" if count else ""
+            lines.append(f"{name}: ok, {len(compiled.rules)} rules{note}")
+        _write("\n".join(lines) + "\n")
+        if failed:
+            sys.exit(EXIT_RULESET)
+
+    _run(action)
+
+
+@main.command("compile")
+@click.argument("ruleset", metavar="RULESET")
+def compile_(ruleset: str) -> None:
+    """Print the Python source a ruleset compiles to: exactly what runs."""
+
+    def action() -> None:
+        _write(_load(ruleset).source)
+
+    _run(action)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

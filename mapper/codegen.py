@@ -1,0 +1,401 @@
+"""Plan to Python source, compiled once.
+
+The approach Jinja takes: write plain Python for the whole mapping, then
+``compile()`` it. Safety rules: every literal enters the source through
+``repr()`` after a type check (:func:`_literal`); every identifier in it is the
+generator's own (``a1``, ``v3``, ``c2``); user text appears only inside repr'd
+strings or escaped comments. Objects that have no literal form (compiled
+regular expressions) are passed in the namespace under generated names.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from mapper import runtime
+from mapper.plan import (
+    Constant,
+    PBinary,
+    PCall,
+    PConcat,
+    PCond,
+    PExpr,
+    PInternal,
+    Plan,
+    PlannedRule,
+    PLiteral,
+    PNot,
+    PSource,
+)
+from mapper.schema import CORE_USER
+from mapper.types import BOOLEAN, STRING, ValueType
+
+RenderFunction = Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]]
+
+
+def _literal(value: Constant) -> str:
+    """The only way a value from a ruleset enters generated source."""
+    if value is None or isinstance(value, (bool, int, str)):
+        return repr(value)
+    if isinstance(value, float) and math.isfinite(value):
+        return repr(value)
+    raise TypeError(f"no literal form for {type(value).__name__}")
+
+
+def _comment(text: str) -> str:
+    """Text made safe for a one-line comment: control and non-ASCII characters escaped."""
+    return ascii(text)[1:-1]
+
+
+class _Writer:
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self._depth = 0
+
+    def line(self, text: str = "") -> None:
+        self.lines.append("    " * self._depth + text if text else "")
+
+    @contextmanager
+    def block(self, head: str) -> Iterator[None]:
+        self.line(head)
+        self._depth += 1
+        try:
+            yield
+        finally:
+            self._depth -= 1
+
+    def source(self) -> str:
+        return "\n".join(self.lines) + "\n"
+
+
+# ---------------------------------------------------------------- output tree
+
+
+@dataclass
+class _Node:
+    """A place in the resource: the root, a complex attribute, an extension, or a
+    multi-valued attribute and its entries. Leaves are (key, value variable)."""
+
+    key: str
+    kind: str  # "object" | "extension" | "multi" | "entry"
+    children: list[_Node | tuple[str, str, bool]] = field(default_factory=list)
+    entry_type: str | None = None
+    primary: bool = False
+
+    def child(self, key: str, kind: str, entry_type: str | None = None) -> _Node:
+        for c in self.children:
+            if isinstance(c, _Node) and c.key == key and c.entry_type == entry_type:
+                return c
+        node = _Node(key, kind, entry_type=entry_type)
+        self.children.append(node)
+        return node
+
+
+def _output_tree(rules: tuple[PlannedRule, ...], variables: list[str]) -> _Node:
+    root = _Node("", "object")
+    for rule, var in zip(rules, variables, strict=True):
+        t = rule.target
+        container = root if t.urn == CORE_USER else root.child(t.urn, "extension")
+        if t.entry_type is not None:
+            multi = container.child(t.attr, "multi")
+            entry = multi.child(t.attr, "entry", t.entry_type)
+            entry.primary = entry.primary or rule.primary
+            assert t.sub is not None
+            entry.children.append((t.sub, var, False))
+        elif t.sub is not None:
+            container.child(t.attr, "object").children.append((t.sub, var, False))
+        else:
+            container.children.append((t.attr, var, t.multi_simple))
+    # Extensions go after the core attributes, in the order the rules name them.
+    root.children.sort(key=lambda c: isinstance(c, _Node) and c.kind == "extension")
+    return root
+
+
+# ---------------------------------------------------------------- generator
+
+
+class _Generator:
+    def __init__(self, plan: Plan) -> None:
+        self.plan = plan
+        self.w = _Writer()
+        self.namespace: dict[str, Any] = {
+            "_bad_source": runtime.bad_source,
+            "_rule_error": runtime.rule_error,
+            "_missing_required": runtime.missing_required,
+            "_read_array": runtime.read_array,
+            "_read_decimal": _read_decimal,
+            "_ValueProblem": runtime.ValueProblem,
+        }
+        self.sources: dict[str, str] = {}
+        self.internals: dict[str, str] = {}
+        self._counter = 0
+
+    def _name(self, prefix: str) -> str:
+        self._counter += 1
+        return f"{prefix}{self._counter}"
+
+    def _helper(self, impl: str) -> str:
+        name = f"_{impl}"
+        self.namespace[name] = getattr(runtime, impl)
+        return name
+
+    def generate(self) -> str:
+        w = self.w
+        w.line(f"# Generated by mapper from ruleset {_comment(self.plan.name)}; do not edit.")
+        w.line("# profile: the Okta profile; internal: the Users API object's other fields.")
+        with w.block("def render(profile, internal):"):
+            self._read_inputs()
+            variables = [self._rule(i, rule) for i, rule in enumerate(self.plan.rules, 1)]
+            w.line()
+            w.line(f"schemas = [{_literal(CORE_USER)}]")
+            w.line("resource = {'schemas': schemas}")
+            self._emit_children(_output_tree(self.plan.rules, variables), "resource")
+            w.line("return resource")
+        return w.source()
+
+    # inputs
+    def _read_inputs(self) -> None:
+        w = self.w
+        names = [n for n in self.plan.profile_types]
+        internals = sorted({s for r in self.plan.rules for s in r.internal_sources})
+        if names:
+            w.line("get = profile.get")
+        for name in names:
+            var = self.sources[name] = self._name("a")
+            self._read(var, "get", name, self.plan.profile_types[name])
+        for name in internals:
+            var = self.internals[name] = self._name("i")
+            self._read(var, "internal.get", name, STRING)
+
+    def _read(self, var: str, getter: str, name: str, type_: ValueType) -> None:
+        w = self.w
+        key = _literal(name)
+        if type_.multi:
+            element = {"string": "str", "boolean": "bool", "integer": "int", "decimal": "float"}[type_.base]
+            w.line(f"{var} = _read_array({key}, {getter}({key}), {element}, {_literal(type_.base + 's')})")
+            return
+        if type_.base == "decimal":
+            w.line(f"{var} = _read_decimal({key}, {getter}({key}))")
+            return
+        w.line(f"{var} = {getter}({key})")
+        cls = {"string": "str", "boolean": "bool", "integer": "int"}[type_.base]
+        expected = _literal(
+            {"string": "a string", "boolean": "a boolean", "integer": "an integer"}[type_.base]
+        )
+        if type_.base == "string":
+            with w.block(f"if {var}.__class__ is not str:"):
+                w.line(f"if {var} is not None: raise _bad_source({key}, {expected}, {var})")
+            w.line(f"elif not {var}: {var} = None  # an empty string counts as no value")
+        else:
+            w.line(
+                f"if {var} is not None and {var}.__class__ is not {cls}: raise _bad_source({key}, {expected}, {var})"
+            )
+
+    # rules
+    def _rule(self, index: int, rule: PlannedRule) -> str:
+        w = self.w
+        t = rule.target
+        var = f"v{index}"
+        w.line(f"# {_comment(rule.text)}    [{_comment(rule.origin)}:{rule.span.line}]")
+        value = self._expr(rule.expr)
+        raises = _may_raise(rule.expr) or t.scim_type == "dateTime"
+        lines = [f"{var} = {value}"]
+        if rule.expr.type.base == "integer" and t.scim_type == "string":
+            lines.append(f"if {var} is not None: {var} = str({var})")
+        if t.scim_type == "dateTime":
+            lines.append(f"{var} = {self._helper('to_datetime')}({var})")
+        if raises:
+            with w.block("try:"):
+                for line in lines:
+                    w.line(line)
+            with w.block("except _ValueProblem as exc:"):
+                w.line(f"raise _rule_error(exc, {sources_literal(rule)}, {_literal(t.path)}) from None")
+        else:
+            for line in lines:
+                w.line(line)
+        empty_possible = t.scim_type != "boolean" and not t.multi_simple and _may_be_empty(rule.expr)
+        if rule.default is not None:
+            test = f"not {var}" if empty_possible else f"{var} is None"
+            w.line(f"if {test}: {var} = {_literal(rule.default)}")
+        elif empty_possible:
+            w.line(f"if not {var}: {var} = None  # an empty string is no value")
+        if t.urn == CORE_USER and t.attr == "userName":
+            with w.block(f"if {var} is None:"):
+                w.line(f"raise _missing_required({sources_literal(rule)}, {_literal(t.path)})")
+        return var
+
+    def _expr(self, e: PExpr) -> str:
+        if isinstance(e, PLiteral):
+            return _literal(e.value)
+        if isinstance(e, PSource):
+            return self.sources[e.name]
+        if isinstance(e, PInternal):
+            return self.internals[e.name]
+        if isinstance(e, PConcat):
+            parts = [self._expr(p) for p in e.parts]
+            if all(not p.nullable and p.type == STRING for p in e.parts):
+                return "(" + " + ".join(parts) + ")"
+            return f"{self._helper('concat')}({', '.join(parts)})"
+        if isinstance(e, PCall):
+            args = [self._expr(a) for a in e.args]
+            if e.pattern is not None:
+                pattern = self._name("_re")
+                self.namespace[pattern] = e.pattern
+                args = [args[0], pattern, _literal(e.replacement)]
+            return f"{self._helper(e.function.impl)}({', '.join(args)})"
+        if isinstance(e, PNot):
+            operand = self._expr(e.operand)
+            return f"(not {operand})" if not e.operand.nullable else f"{self._helper('not_')}({operand})"
+        if isinstance(e, PCond):
+            return f"({self._expr(e.then)} if {self._truth(e.condition)} else {self._expr(e.otherwise)})"
+        assert isinstance(e, PBinary)
+        return self._binary(e)
+
+    def _binary(self, e: PBinary) -> str:
+        left, right = self._expr(e.left), self._expr(e.right)
+        op = e.op
+        if op in ("AND", "OR"):
+            return f"({self._truth(e.left)} {op.lower()} {self._truth(e.right)})"
+        if op == "??":
+            temp = self._name("t")
+            # For strings an empty result counts as no value, as everywhere else.
+            test = "" if e.left.type == STRING else " is not None"
+            return f"({temp} if ({temp} := {left}){test} else {right})"
+        if op in ("==", "!="):
+            if isinstance(e.right, PLiteral) and e.right.value is None:
+                return f"({left} is {'not ' if op == '!=' else ''}None)"
+            if isinstance(e.left, PLiteral) and e.left.value is None:
+                return f"({right} is {'not ' if op == '!=' else ''}None)"
+            return f"({left} {op} {right})"
+        if op == "+":
+            if not e.left.nullable and not e.right.nullable:
+                return f"({left} + {right})"
+            return f"{self._helper('add')}({left}, {right})"
+        helper = {"<": "lt", "<=": "le", ">": "gt", ">=": "ge"}[op]
+        if not e.left.nullable and not e.right.nullable:
+            return f"({left} {op} {right})"
+        return f"{self._helper(helper)}({left}, {right})"
+
+    def _truth(self, e: PExpr) -> str:
+        """A condition that is a real bool: null counts as false."""
+        code = self._expr(e)
+        if e.type == BOOLEAN and not e.nullable:
+            return code
+        return f"({code} is True)"
+
+    # output
+    def _emit_children(self, node: _Node, target: str) -> None:
+        w = self.w
+        for child in node.children:
+            if isinstance(child, tuple):
+                key, var, as_list = child
+                if as_list:
+                    w.line(f"if {var}: {target}[{_literal(key)}] = list({var})")
+                else:
+                    w.line(f"if {var} is not None: {target}[{_literal(key)}] = {var}")
+                continue
+            if child.kind == "multi":
+                items = self._name("m")
+                w.line(f"{items} = []")
+                for entry in child.children:
+                    assert isinstance(entry, _Node)
+                    self._emit_entry(entry, items)
+                w.line(f"if {items}: {target}[{_literal(child.key)}] = {items}")
+                continue
+            obj = self._name("c")
+            w.line(f"{obj} = {{}}")
+            self._emit_children(child, obj)
+            if child.kind == "extension":
+                with w.block(f"if {obj}:"):
+                    w.line(f"{target}[{_literal(child.key)}] = {obj}")
+                    w.line(f"schemas.append({_literal(child.key)})")
+            else:
+                w.line(f"if {obj}: {target}[{_literal(child.key)}] = {obj}")
+
+    def _emit_entry(self, entry: _Node, items: str) -> None:
+        w = self.w
+        fixed = f"{_literal('type')}: {_literal(entry.entry_type)}"
+        if entry.primary:
+            fixed += f", {_literal('primary')}: True"
+        leaves = [c for c in entry.children if isinstance(c, tuple)]
+        if len(leaves) == 1:
+            key, var, _ = leaves[0]
+            w.line(f"if {var} is not None: {items}.append({{{_literal(key)}: {var}, {fixed}}})")
+            return
+        obj = self._name("e")
+        w.line(f"{obj} = {{}}")
+        for key, var, _ in leaves:
+            w.line(f"if {var} is not None: {obj}[{_literal(key)}] = {var}")
+        with w.block(f"if {obj}:"):
+            w.line(f"{obj}.update({{{fixed}}})")
+            w.line(f"{items}.append({obj})")
+
+
+def sources_literal(rule: PlannedRule) -> str:
+    """The rule's source attributes as a tuple literal, for error messages."""
+    names = rule.sources + tuple(f"({s})" for s in rule.internal_sources)
+    return "(" + "".join(_literal(v) + "," for v in names) + ")"
+
+
+def _may_raise(e: PExpr) -> bool:
+    if isinstance(e, PCall):
+        return e.function.raises or any(_may_raise(a) for a in e.args)
+    if isinstance(e, PConcat):
+        return any(_may_raise(p) for p in e.parts)
+    if isinstance(e, PBinary):
+        return _may_raise(e.left) or _may_raise(e.right)
+    if isinstance(e, PNot):
+        return _may_raise(e.operand)
+    if isinstance(e, PCond):
+        return _may_raise(e.condition) or _may_raise(e.then) or _may_raise(e.otherwise)
+    return False
+
+
+def _may_be_empty(e: PExpr) -> bool:
+    """Whether a string expression can give "" (profile reads never do: they are normalised)."""
+    if e.type != STRING:
+        return False
+    if isinstance(e, (PSource, PInternal)):
+        return False
+    if isinstance(e, PLiteral):
+        return e.value == ""
+    if isinstance(e, PCond):
+        return _may_be_empty(e.then) or _may_be_empty(e.otherwise)
+    if isinstance(e, PBinary) and e.op == "??":
+        return _may_be_empty(e.right)
+    return True
+
+
+def _read_decimal(name: str, value: object) -> float | int | None:
+    if value is None:
+        return None
+    if type(value) is not float and type(value) is not int:
+        raise runtime.bad_source(name, "a number", value)
+    assert isinstance(value, (int, float))
+    if not math.isfinite(value):
+        raise runtime.bad_source(name, "a finite number", value)
+    return value
+
+
+@dataclass(frozen=True)
+class Compiled:
+    source: str
+    render: RenderFunction
+
+
+def generate(plan: Plan) -> tuple[str, dict[str, Any]]:
+    """The Python source for PLAN and the namespace it runs in."""
+    generator = _Generator(plan)
+    source = generator.generate()
+    return source, generator.namespace
+
+
+def compile_plan(plan: Plan) -> Compiled:
+    source, namespace = generate(plan)
+    code = compile(source, f"<ruleset {_comment(plan.name)}>", "exec")
+    exec(code, namespace)  # noqa: S102 - our own generated source, see the module docstring
+    return Compiled(source, namespace["render"])

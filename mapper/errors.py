@@ -1,0 +1,106 @@
+"""Error types and the rendering of diagnostics.
+
+A ruleset problem is a :class:`Diagnostic` with a position; every problem found
+in a load is collected and raised together as one :class:`RulesetError`. A
+problem with a profile at render time is a :class:`ProfileError`, which names
+the profile attribute (and the SCIM target) but never prints the value:
+profiles are personal data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import Enum
+
+
+class Severity(Enum):
+    ERROR = "error"
+    WARNING = "warning"
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """Where a construct sits in a ruleset file; lines and columns count from 1."""
+
+    file: str
+    line: int
+    col: int
+    end_line: int
+    end_col: int
+
+
+@dataclass(frozen=True, slots=True)
+class Diagnostic:
+    severity: Severity
+    message: str
+    span: Span | None
+    source_line: str = ""
+    hint: str = ""
+
+    @property
+    def is_error(self) -> bool:
+        return self.severity is Severity.ERROR
+
+    def format(self) -> str:
+        """``file:line:col: error: message``, the source line, a caret, a hint."""
+        if self.span is None:
+            head = f"{self.severity.value}: {self.message}"
+        else:
+            s = self.span
+            head = f"{s.file}:{s.line}:{s.col}: {self.severity.value}: {self.message}"
+        lines = [head]
+        if self.span is not None and self.source_line:
+            text = self.source_line.expandtabs(1)
+            start = self.span.col - 1
+            if self.span.end_line == self.span.line and self.span.end_col > self.span.col:
+                width = self.span.end_col - self.span.col
+            else:
+                width = 1
+            width = max(1, min(width, len(text) - start))
+            lines.append(f"    {text}")
+            lines.append("    " + " " * start + "^" * width)
+        if self.hint:
+            lines.append(f"    hint: {self.hint}")
+        return "\n".join(lines)
+
+    def one_line(self) -> str:
+        """The head line only, for machine-readable listings."""
+        return self.format().splitlines()[0]
+
+
+class MapperError(Exception):
+    """Base class of every error mapper raises on purpose."""
+
+
+class RulesetError(MapperError):
+    """A ruleset could not be loaded; carries every diagnostic found, warnings included."""
+
+    def __init__(self, diagnostics: Iterable[Diagnostic]) -> None:
+        self.diagnostics: tuple[Diagnostic, ...] = tuple(diagnostics)
+        errors = [d for d in self.diagnostics if d.is_error]
+        super().__init__("\n".join(d.format() for d in errors) or "invalid ruleset")
+
+    @property
+    def errors(self) -> tuple[Diagnostic, ...]:
+        return tuple(d for d in self.diagnostics if d.is_error)
+
+
+class ProfileError(MapperError):
+    """A profile cannot be mapped: not an object, or an attribute of the wrong type.
+
+    ``attribute`` is the Okta profile attribute (``None`` when the input as a
+    whole is wrong); ``target`` the SCIM path being computed, when known.
+    """
+
+    def __init__(self, problem: str, attribute: str | None = None, target: str | None = None):
+        self.problem = problem
+        self.attribute = attribute
+        self.target = target
+        where = []
+        if attribute is not None:
+            where.append(f"profile attribute {attribute!r}")
+        if target is not None:
+            where.append(f"for SCIM attribute {target!r}")
+        prefix = " ".join(where)
+        super().__init__(f"{prefix}: {problem}" if prefix else problem)

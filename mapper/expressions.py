@@ -1,0 +1,345 @@
+"""Type-checking Okta EL expressions into the typed plan form.
+
+Reports unknown attributes and functions, wrong argument counts and type
+mismatches; returns None for an expression that has errors (after reporting
+all of them).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+from mapper import ast
+from mapper.diagnostics import Reporter, did_you_mean, same_but_case
+from mapper.functions import FUNCTIONS
+from mapper.plan import (
+    PBinary,
+    PCall,
+    PConcat,
+    PCond,
+    PExpr,
+    PInternal,
+    PLiteral,
+    PNot,
+    PSource,
+)
+from mapper.schema import OKTA_BASE_PROFILE, OKTA_INTERNAL_PROPERTIES
+from mapper.types import BOOLEAN, DECIMAL, INTEGER, NULL, STRING, ValueType
+
+_COMPARISONS = ("==", "!=", "<", "<=", ">", ">=")
+
+
+def literal_type(value: object) -> ValueType:
+    if value is None:
+        return NULL
+    if isinstance(value, bool):
+        return BOOLEAN
+    if isinstance(value, int):
+        return INTEGER
+    if isinstance(value, float):
+        return DECIMAL
+    return STRING
+
+
+def java_replacement(text: str) -> str:
+    """A Java replacement string (``$1``, ``\\$``) as a Python ``re.sub`` template."""
+    out: list[str] = []
+    i = 0
+    while i < len(text):
+        char = text[i]
+        if char == "\\" and i + 1 < len(text):
+            nxt = text[i + 1]
+            out.append("\\\\" if nxt == "\\" else nxt)
+            i += 2
+            continue
+        if char == "$" and i + 1 < len(text) and text[i + 1].isdigit():
+            j = i + 1
+            while j < len(text) and text[j].isdigit():
+                j += 1
+            out.append(f"\\g<{text[i + 1 : j]}>")
+            i = j
+            continue
+        out.append("\\\\" if char == "\\" else char)
+        i += 1
+    return "".join(out)
+
+
+class ExpressionChecker:
+    """Types one rule's expression; records the profile attributes it reads."""
+
+    def __init__(self, profile: Mapping[str, ValueType], reporter: Reporter) -> None:
+        self.profile = profile  # declared custom attributes (base ones are all strings)
+        self.reporter = reporter
+        self.sources: list[str] = []
+        self.internal_sources: list[str] = []
+        self.source_types: dict[str, ValueType] = {}
+
+    def check(self, expr: ast.Expr) -> PExpr | None:
+        method = getattr(self, f"_{type(expr).__name__.lower()}")
+        result: PExpr | None = method(expr)
+        return result
+
+    # leaves
+    def _literal(self, node: ast.Literal) -> PExpr:
+        return PLiteral(literal_type(node.value), node.value is None, node.value)
+
+    def _userattr(self, node: ast.UserAttr) -> PExpr:
+        name = node.name
+        if name in self.profile:
+            type_ = self.profile[name]
+        else:
+            type_ = STRING
+            if name not in OKTA_BASE_PROFILE:
+                known = list(OKTA_BASE_PROFILE) + list(self.profile)
+                near = same_but_case(name, known)
+                if near:
+                    self.reporter.warning(
+                        node.span,
+                        f"user.{name} differs only in case from user.{near}",
+                        f"Okta attribute names are case-sensitive: did you mean `user.{near}`?",
+                    )
+                else:
+                    hint = did_you_mean(name, known)
+                    self.reporter.warning(
+                        node.span,
+                        f"user.{name} is not an Okta base profile attribute",
+                        (hint + " " if hint else "")
+                        + f"if it is a custom attribute, declare it: `profile {{ {name}: string }}`",
+                    )
+        if name not in self.source_types:
+            self.sources.append(name)
+            self.source_types[name] = type_
+        return PSource(type_, True, name)
+
+    def _usermethod(self, node: ast.UserMethod) -> PExpr | None:
+        if node.name != "getInternalProperty":
+            self.reporter.error(
+                node.span,
+                f"unknown method user.{node.name}()",
+                'the only method on user is getInternalProperty("id"), ("status"), ...',
+            )
+            return None
+        arg = node.args[0] if len(node.args) == 1 else None
+        if not (isinstance(arg, ast.Literal) and isinstance(arg.value, str)):
+            self.reporter.error(
+                node.span,
+                "user.getInternalProperty() takes one string literal",
+                'for example user.getInternalProperty("status")',
+            )
+            return None
+        if arg.value not in OKTA_INTERNAL_PROPERTIES:
+            hint = did_you_mean(arg.value, OKTA_INTERNAL_PROPERTIES)
+            self.reporter.error(
+                arg.span,
+                f"unknown internal property {arg.value!r}",
+                hint or "known: " + ", ".join(OKTA_INTERNAL_PROPERTIES),
+            )
+            return None
+        if arg.value not in self.internal_sources:
+            self.internal_sources.append(arg.value)
+        return PInternal(STRING, True, arg.value)
+
+    # calls
+    def _call(self, node: ast.Call) -> PExpr | None:
+        name = f"{node.namespace}.{node.function}"
+        function = FUNCTIONS.get(name)
+        args = [self.check(a) for a in node.args]
+        if function is None:
+            self.reporter.error(node.span, f"unknown function {name}", did_you_mean(name, FUNCTIONS))
+            return None
+        count = len(node.args)
+        if count < function.min_args or (function.max_args is not None and count > function.max_args):
+            wanted = f"at least {function.min_args}" if function.max_args is None else str(function.min_args)
+            self.reporter.error(
+                node.span,
+                f"{name} takes {wanted} argument{'s' if wanted != '1' else ''}, got {count}",
+                f"usage: {function.signature}",
+            )
+            return None
+        if function.rest_in_pairs and (count - function.min_args) % 2:
+            self.reporter.error(
+                node.span, f"{name} takes keys and values in pairs", f"usage: {function.signature}"
+            )
+            return None
+        if any(a is None for a in args):
+            return None
+        typed = [a for a in args if a is not None]
+        ok = True
+        pattern: re.Pattern[str] | None = None
+        replacement: str | None = None
+        for index, (arg_node, arg) in enumerate(zip(node.args, typed, strict=True)):
+            kind = function.params[index] if index < len(function.params) else (function.rest or "")
+            if kind in ("pattern", "replacement"):
+                if not (isinstance(arg_node, ast.Literal) and isinstance(arg_node.value, str)):
+                    self.reporter.error(arg_node.span, f"the {kind} of {name} must be a string literal")
+                    ok = False
+                elif kind == "pattern":
+                    try:
+                        pattern = re.compile(arg_node.value)
+                    except re.error as exc:
+                        self.reporter.error(arg_node.span, f"invalid regular expression: {exc}")
+                        ok = False
+                else:
+                    replacement = java_replacement(arg_node.value)
+                continue
+            element = typed[0].type.element if kind == "element" else None
+            if not self._accepts(kind, arg.type, element):
+                wanted = {"scalar": "a string or a number", "array": "an array"}.get(
+                    kind, f"{element}" if element else kind
+                )
+                self.reporter.error(
+                    arg_node.span,
+                    f"argument {index + 1} of {name} must be {wanted}, not {arg.type}",
+                    f"usage: {function.signature}",
+                )
+                ok = False
+        if not ok:
+            return None
+        if pattern is not None and replacement is not None:
+            try:
+                pattern.sub(replacement, "")
+            except (re.error, IndexError) as exc:
+                self.reporter.error(node.args[2].span, f"invalid replacement: {exc}")
+                return None
+        nullable = function.nullable
+        return PCall(function.returns, nullable, function, tuple(typed), pattern, replacement)
+
+    @staticmethod
+    def _accepts(kind: str, type_: ValueType, element: ValueType | None) -> bool:
+        if type_ == NULL:
+            return kind != "array"
+        if kind == "array":
+            return type_.multi
+        if type_.multi:
+            return False
+        if kind == "scalar":
+            return type_.base in ("string", "integer", "decimal")
+        if kind == "element" and element is not None:
+            return type_ == element or (type_.is_number and element.is_number)
+        return type_.base == kind
+
+    # operators
+    def _binary(self, node: ast.Binary) -> PExpr | None:
+        if node.op == "+":
+            return self._plus(node)
+        left = self.check(node.left)
+        right = self.check(node.right)
+        if left is None or right is None:
+            return None
+        lt, rt = left.type, right.type
+        if node.op in ("AND", "OR"):
+            for side, typed in ((node.left, left), (node.right, right)):
+                if typed.type not in (BOOLEAN, NULL):
+                    self._not_boolean(side, typed, node.op)
+                    return None
+            return PBinary(BOOLEAN, False, node.op, left, right)
+        if node.op == "??":
+            joined = self._join(lt, rt)
+            if joined is None:
+                self.reporter.error(
+                    node.span, f"?? joins {lt} with {rt}", "both sides must give the same type"
+                )
+                return None
+            return PBinary(joined, right.nullable, "??", left, right)
+        if lt.multi or rt.multi:
+            self.reporter.error(
+                node.span, f"cannot compare arrays with {node.op}", "use Arrays.contains or Arrays.size"
+            )
+            return None
+        if node.op in ("==", "!="):
+            if NULL not in (lt, rt) and lt != rt and not (lt.is_number and rt.is_number):
+                self.reporter.error(
+                    node.span,
+                    f"comparing {lt} with {rt} is always {'false' if node.op == '==' else 'true'}",
+                    "Convert.toInt or Convert.toNum turn strings into numbers",
+                )
+                return None
+            return PBinary(BOOLEAN, False, node.op, left, right)
+        # < <= > >=
+        if not ((lt.is_number and rt.is_number) or (lt == rt == STRING)):
+            self.reporter.error(
+                node.span, f"cannot order {lt} and {rt} with {node.op}", "compare two numbers or two strings"
+            )
+            return None
+        return PBinary(BOOLEAN, False, node.op, left, right)
+
+    def _plus(self, node: ast.Binary) -> PExpr | None:
+        parts: list[ast.Expr] = []
+
+        def flatten(n: ast.Expr) -> None:
+            if isinstance(n, ast.Binary) and n.op == "+":
+                flatten(n.left)
+                flatten(n.right)
+            else:
+                parts.append(n)
+
+        flatten(node)
+        typed = [self.check(p) for p in parts]
+        if any(t is None for t in typed):
+            return None
+        checked = [t for t in typed if t is not None]
+        for part, t in zip(parts, checked, strict=True):
+            if t.type.multi or t.type == BOOLEAN:
+                self.reporter.error(part.span, f"cannot use + on {t.type}", "+ joins strings or adds numbers")
+                return None
+        if all(t.type.is_number for t in checked):
+            # Numbers add pairwise, left to right, as in Okta.
+            result: PExpr = checked[0]
+            for t in checked[1:]:
+                type_ = INTEGER if result.type == INTEGER and t.type == INTEGER else DECIMAL
+                result = PBinary(type_, result.nullable or t.nullable, "+", result, t)
+            return result
+        if any(t.type.is_number for t in checked) and not any(t.type == STRING for t in checked[:2]):
+            self.reporter.error(
+                node.span,
+                "+ mixes numbers with strings in an unclear order",
+                "start with the string, or add the numbers in parentheses",
+            )
+            return None
+        nullable = all(t.nullable for t in checked)
+        return PConcat(STRING, nullable, tuple(checked))
+
+    def _not(self, node: ast.Not) -> PExpr | None:
+        operand = self.check(node.operand)
+        if operand is None:
+            return None
+        if operand.type not in (BOOLEAN, NULL):
+            self._not_boolean(node.operand, operand, "!")
+            return None
+        return PNot(BOOLEAN, operand.nullable, operand)
+
+    def _conditional(self, node: ast.Conditional) -> PExpr | None:
+        condition = self.check(node.condition)
+        then = self.check(node.then)
+        otherwise = self.check(node.otherwise)
+        if condition is None or then is None or otherwise is None:
+            return None
+        if condition.type not in (BOOLEAN, NULL):
+            self._not_boolean(node.condition, condition, "?:")
+            return None
+        joined = self._join(then.type, otherwise.type)
+        if joined is None:
+            self.reporter.error(
+                node.span,
+                f"the branches of ?: give {then.type} and {otherwise.type}",
+                "both branches must give the same type (or null)",
+            )
+            return None
+        return PCond(joined, then.nullable or otherwise.nullable, condition, then, otherwise)
+
+    def _not_boolean(self, node: ast.Expr, typed: PExpr, op: str) -> None:
+        hint = "test for a value with `!= null`" if typed.type == STRING else ""
+        self.reporter.error(node.span, f"{op} needs true or false, not {typed.type}", hint)
+
+    @staticmethod
+    def _join(a: ValueType, b: ValueType) -> ValueType | None:
+        if a == b:
+            return a
+        if a == NULL:
+            return b
+        if b == NULL:
+            return a
+        if a.is_number and b.is_number:
+            return DECIMAL
+        return None

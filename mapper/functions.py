@@ -1,0 +1,100 @@
+"""The Okta Expression Language functions mapper supports, with their signatures.
+
+One table, read by the checker (names, argument counts and types), the code
+generator (which runtime helper to call) and the README's reference.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+
+from mapper.types import BOOLEAN, DECIMAL, INTEGER, STRING, ValueType
+
+# Parameter kinds: "string", "integer", "scalar" (string or number), "array",
+# "element" (the element type of the preceding array), and "pattern" /
+# "replacement" (string literals, compiled when the ruleset loads).
+
+
+@dataclass(frozen=True, slots=True)
+class Function:
+    name: str
+    params: tuple[str, ...]
+    returns: ValueType
+    impl: str  # the helper's name in mapper.runtime
+    summary: str
+    example: str
+    rest: str | None = None  # kind of any further arguments
+    rest_in_pairs: bool = False
+    nullable: bool = True  # may return null (null in, null out)
+    raises: bool = False  # may reject a value (a ProfileError at render time)
+
+    @property
+    def min_args(self) -> int:
+        return len(self.params)
+
+    @property
+    def max_args(self) -> int | None:
+        return None if self.rest else len(self.params)
+
+    @property
+    def signature(self) -> str:
+        args = list(self.params)
+        if self.rest:
+            args.append(f"{self.rest}, ..." if not self.rest_in_pairs else "key, value, ...")
+        return f"{self.name}({', '.join(args)})"
+
+
+_FUNCTIONS = (
+    Function("String.toUpperCase", ("string",), STRING, "to_upper",
+             "Upper-cases the string.", 'String.toUpperCase(user.lastName)'),
+    Function("String.toLowerCase", ("string",), STRING, "to_lower",
+             "Lower-cases the string.", 'String.toLowerCase(user.email)'),
+    Function("String.substringBefore", ("string", "string"), STRING, "substring_before",
+             "The part before the first separator; the whole string when there is none.",
+             'String.substringBefore(user.login, "@")'),
+    Function("String.substringAfter", ("string", "string"), STRING, "substring_after",
+             "The part after the first separator; empty (so omitted) when there is none.",
+             'String.substringAfter(user.login, "@")'),
+    Function("String.substring", ("string", "integer", "integer"), STRING, "substring",
+             "Characters from START (inclusive) to END (exclusive), clamped to the string.",
+             "String.substring(user.firstName, 0, 1)"),
+    Function("String.replace", ("string", "pattern", "replacement"), STRING, "replace",
+             "Replaces every match of a regular expression (a literal; $1 refers to a group).",
+             'String.replace(user.login, "@.*$", "")'),
+    Function("String.replaceFirst", ("string", "pattern", "replacement"), STRING, "replace_first",
+             "Replaces the first match of a regular expression (a literal).",
+             'String.replaceFirst(user.title, " +", " ")'),
+    Function("String.append", ("string", "string"), STRING, "concat",
+             "Concatenates two strings, as + does.", 'String.append(user.firstName, "!")'),
+    Function("String.join", ("string", "string"), STRING, "join",
+             "Joins the non-empty strings with the separator.",
+             'String.join(" ", user.firstName, user.middleName, user.lastName)', rest="string"),
+    Function("String.len", ("string",), INTEGER, "length",
+             "The number of characters.", "String.len(user.login)"),
+    Function("String.removeSpaces", ("string",), STRING, "remove_spaces",
+             "Removes every space character.", "String.removeSpaces(user.primaryPhone)"),
+    Function("String.stringContains", ("string", "string"), BOOLEAN, "contains",
+             "Whether the string contains the other.",
+             'String.stringContains(user.email, "@example.com")', nullable=False),
+    Function("String.stringSwitch", ("string", "string"), STRING, "string_switch",
+             "The value of the first key the input contains, else the default.",
+             'String.stringSwitch(user.department, "Other", "Eng", "Engineering", "Ops", "Operations")',
+             rest="string", rest_in_pairs=True),
+    Function("Convert.toInt", ("scalar",), INTEGER, "to_int",
+             "A number or numeric string as an integer, rounded half away from zero.",
+             "Convert.toInt(user.employeeNumber)", raises=True),
+    Function("Convert.toNum", ("scalar",), DECIMAL, "to_num",
+             "A number or numeric string as a decimal.", "Convert.toNum(user.costCenter)", raises=True),
+    Function("Arrays.contains", ("array", "element"), BOOLEAN, "array_contains",
+             "Whether the array holds the value.", 'Arrays.contains(user.tags, "vip")', nullable=False),
+    Function("Arrays.size", ("array",), INTEGER, "array_size",
+             "The number of entries (0 for a missing array).", "Arrays.size(user.tags)", nullable=False),
+    Function("Arrays.isEmpty", ("array",), BOOLEAN, "array_is_empty",
+             "Whether the array is missing or empty.", "Arrays.isEmpty(user.tags)", nullable=False),
+    Function("Arrays.toCsvString", ("array",), STRING, "array_to_csv",
+             "The entries joined with commas.", "Arrays.toCsvString(user.tags)"),
+)  # fmt: skip
+
+FUNCTIONS: Mapping[str, Function] = MappingProxyType({f.name: f for f in _FUNCTIONS})

@@ -1,0 +1,221 @@
+"""Loading a ruleset: files and built-ins, the extends chain, overrides, and the
+checks that need the whole ruleset. Produces a :class:`~mapper.plan.Plan` or
+raises one :class:`~mapper.errors.RulesetError` with every diagnostic.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from mapper import ast
+from mapper.check import Environment, check_declarations, check_rules
+from mapper.diagnostics import Reporter, did_you_mean
+from mapper.errors import Diagnostic, RulesetError, Span
+from mapper.plan import Plan, PlannedRule
+from mapper.resources import RULESET_SUFFIX, builtin_names, builtin_path
+from mapper.schema import CORE_USER
+from mapper.syntax import parse
+from mapper.types import STRING, ValueType
+
+#: Larger files are refused before parsing (a ruleset is a page, not a data set).
+MAX_FILE_BYTES = 1_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class _Resolved:
+    name: str
+    env: Environment
+    rules: tuple[PlannedRule, ...]
+
+
+def load_plan(text: str, path: str, base_dir: Path | None) -> tuple[Plan, tuple[Diagnostic, ...]]:
+    """Check a ruleset and everything it extends; return its plan and its warnings."""
+    reporter = Reporter()
+    resolved = _Loader(reporter).load(text, path, base_dir, ())
+    plan = None
+    if resolved is not None and not reporter.has_errors:
+        plan = _finish(resolved, path, text, reporter)
+    if plan is None or reporter.has_errors:
+        raise RulesetError(_ordered(reporter.diagnostics))
+    return plan, tuple(_ordered(reporter.diagnostics))
+
+
+def read_ruleset_file(path: Path) -> str:
+    """The text of a ruleset file, or a RulesetError that says why it cannot be read."""
+    where = str(path)
+    try:
+        if path.is_dir():
+            raise _unreadable(where, "is a directory")
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise _unreadable(where, "no such file") from None
+    except OSError as exc:
+        raise _unreadable(where, exc.strerror or "cannot be read") from None
+    if len(data) > MAX_FILE_BYTES:
+        raise _unreadable(where, f"is larger than {MAX_FILE_BYTES} bytes")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise _unreadable(where, f"is not UTF-8 text (byte {exc.start})") from None
+
+
+def _unreadable(where: str, why: str) -> RulesetError:
+    from mapper.errors import Severity
+
+    return RulesetError([Diagnostic(Severity.ERROR, f"{where}: {why}", None)])
+
+
+def _ordered(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
+    def key(d: Diagnostic) -> tuple[str, int, int]:
+        return (d.span.file, d.span.line, d.span.col) if d.span else ("", 0, 0)
+
+    seen: set[Diagnostic] = set()
+    unique = [d for d in diagnostics if not (d in seen or seen.add(d))]  # type: ignore[func-returns-value]
+    return sorted(unique, key=key)
+
+
+class _Loader:
+    def __init__(self, reporter: Reporter) -> None:
+        self.reporter = reporter
+
+    def load(self, text: str, path: str, base_dir: Path | None, chain: tuple[str, ...]) -> _Resolved | None:
+        reporter = self.reporter
+        reporter.add_source(path, text)
+        file, syntax_errors = parse(text, path)
+        reporter.extend(syntax_errors)
+        header = file.header
+        name = header.name if header else Path(path).stem
+        env = Environment()
+        inherited: tuple[PlannedRule, ...] = ()
+        if header is not None and header.extends is not None:
+            parent = self._load_parent(header, base_dir, (*chain, _identity(path, base_dir)))
+            if parent is None:
+                return None
+            env, inherited = parent.env, parent.rules
+        own_env = check_declarations(file, env, reporter)
+        _check_redeclared_sources(file, env, own_env, inherited, reporter)
+        own = check_rules(file, own_env, name, reporter)
+        return _Resolved(name, own_env, _override(inherited, own))
+
+    def _load_parent(
+        self, header: ast.Header, base_dir: Path | None, chain: tuple[str, ...]
+    ) -> _Resolved | None:
+        parent = header.extends
+        assert parent is not None
+        span = header.extends_span
+        candidates = []
+        if base_dir is not None:
+            candidates.append(base_dir / f"{parent}{RULESET_SUFFIX}")
+        builtin = builtin_path(parent)
+        if builtin is not None:
+            candidates.append(builtin)
+        found = next((c for c in candidates if c.is_file()), None)
+        if found is None:
+            names = set(builtin_names())
+            if base_dir is not None and base_dir.is_dir():
+                names.update(p.stem for p in base_dir.glob(f"*{RULESET_SUFFIX}"))
+            hint = did_you_mean(parent, names) or "built-in rulesets: " + ", ".join(builtin_names())
+            self.reporter.error(span, f"no ruleset named {parent!r} to extend", hint)
+            return None
+        identity = _identity(str(found), found.parent)
+        if identity in chain:
+            self.reporter.error(
+                span, f"ruleset {parent!r} extends itself (a cycle)", "remove one of the `extends`"
+            )
+            return None
+        try:
+            text = read_ruleset_file(found)
+        except RulesetError as exc:
+            self.reporter.error(span, f"cannot read ruleset {parent!r}: {exc.diagnostics[0].message}")
+            return None
+        return self.load(text, _display_path(found), found.parent, chain)
+
+
+def _identity(path: str, base_dir: Path | None) -> str:
+    try:
+        return str(Path(path).resolve())
+    except OSError:
+        return path
+
+
+def _display_path(path: Path) -> str:
+    """Built-in rulesets are shown as <builtin>/NAME.mapper; others as given."""
+    builtin = builtin_path(path.stem)
+    if builtin is not None and builtin.resolve() == path.resolve():
+        return f"<builtin>/{path.name}"
+    return str(path)
+
+
+def _override(inherited: tuple[PlannedRule, ...], own: list[PlannedRule]) -> tuple[PlannedRule, ...]:
+    """Inherited rules in their order, each replaced by an own rule with the same
+    target; then the own rules that override nothing."""
+    own_by_key = {r.target.key: r for r in own}
+    merged = [own_by_key.pop(r.target.key, r) for r in inherited]
+    merged.extend(r for r in own if r.target.key in own_by_key)
+    return tuple(merged)
+
+
+def _check_redeclared_sources(
+    file: ast.RulesetFile,
+    parent_env: Environment,
+    env: Environment,
+    inherited: tuple[PlannedRule, ...],
+    reporter: Reporter,
+) -> None:
+    """A custom attribute declared here must not change the type an inherited rule read."""
+    new = {name for name in env.profile if name not in parent_env.profile}
+    for rule in inherited:
+        for source in rule.sources:
+            if source in new and env.profile[source] != STRING:
+                decl = next(
+                    (
+                        a
+                        for s in file.statements
+                        if isinstance(s, ast.ProfileDecl)
+                        for a in s.attributes
+                        if a.name == source
+                    ),
+                    None,
+                )
+                reporter.error(
+                    decl.span if decl else None,
+                    f"user.{source} is read as a string by inherited rule {rule.target.path}",
+                    "declare custom attributes in the ruleset whose rules read them",
+                )
+
+
+def _finish(resolved: _Resolved, path: str, text: str, reporter: Reporter) -> Plan | None:
+    rules = resolved.rules
+    if not any(r.target.urn == CORE_USER and r.target.attr == "userName" for r in rules):
+        first = text.splitlines()[0] if text else ""
+        span = Span(path, 1, 1, 1, max(2, len(first) + 1))
+        reporter.error(
+            span,
+            "the ruleset never sets userName, which RFC 7643 requires",
+            "add for example `userName <- user.login`",
+        )
+    primary: dict[tuple[str, str], PlannedRule] = {}
+    for rule in rules:
+        if not rule.primary:
+            continue
+        group = (rule.target.urn, rule.target.attr)
+        first_rule = primary.get(group)
+        if first_rule is not None and first_rule.target.entry_type != rule.target.entry_type:
+            reporter.error(
+                rule.span,
+                f"{rule.target.attr}: entries {first_rule.target.entry_type!r} and {rule.target.entry_type!r} are both primary",
+                f"at most one entry is primary (RFC 7643 section 2.4); the other is at {first_rule.span.file}:{first_rule.span.line}",
+            )
+        primary.setdefault(group, rule)
+    if reporter.has_errors:
+        return None
+    extensions: list[str] = []
+    profile_types: dict[str, ValueType] = {}
+    for rule in rules:
+        if rule.target.urn != CORE_USER and rule.target.urn not in extensions:
+            extensions.append(rule.target.urn)
+        for source in rule.sources:
+            profile_types.setdefault(source, resolved.env.profile.get(source, STRING))
+    schemas = {urn: resolved.env.schemas[urn] for urn in extensions}
+    return Plan(resolved.name, rules, tuple(extensions), profile_types, schemas)

@@ -1,0 +1,133 @@
+"""The checked, typed form of a ruleset that the code generator (and the PATCH
+back end) work from. Nothing here refers to syntax: names are canonical, types
+are known, and each rule knows which profile attributes it reads.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from mapper.errors import Span
+from mapper.functions import Function
+from mapper.schema import CORE_USER, Schema
+from mapper.types import ValueType
+
+Constant = str | int | float | bool | None
+
+
+@dataclass(frozen=True, slots=True)
+class PExpr:
+    type: ValueType
+    nullable: bool
+
+
+@dataclass(frozen=True, slots=True)
+class PLiteral(PExpr):
+    value: Constant
+
+
+@dataclass(frozen=True, slots=True)
+class PSource(PExpr):
+    """An Okta profile attribute."""
+
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class PInternal(PExpr):
+    """A field of the Okta Users API object (``user.getInternalProperty("status")``)."""
+
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class PCall(PExpr):
+    function: Function
+    args: tuple[PExpr, ...]
+    # Compiled regular expression and replacement, for String.replace*.
+    pattern: re.Pattern[str] | None = None
+    replacement: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PConcat(PExpr):
+    parts: tuple[PExpr, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class PBinary(PExpr):
+    """Arithmetic +, comparisons, AND, OR and ?? (op as written, + for numbers)."""
+
+    op: str
+    left: PExpr
+    right: PExpr
+
+
+@dataclass(frozen=True, slots=True)
+class PNot(PExpr):
+    operand: PExpr
+
+
+@dataclass(frozen=True, slots=True)
+class PCond(PExpr):
+    condition: PExpr
+    then: PExpr
+    otherwise: PExpr
+
+
+@dataclass(frozen=True, slots=True)
+class TargetSlot:
+    """Where a rule writes, in canonical SCIM spelling.
+
+    ``urn`` is the schema (CORE_USER for the core); ``attr`` the top-level
+    attribute; ``entry_type`` the ``type`` value selecting a multi-valued entry;
+    ``sub`` the sub-attribute. ``scim_type`` is the type of the written value.
+    """
+
+    urn: str
+    attr: str
+    entry_type: str | None
+    sub: str | None
+    scim_type: str
+    multi_simple: bool = False
+
+    @property
+    def path(self) -> str:
+        """The RFC 7644 path: ``emails[type eq "work"].value``, URN-qualified for extensions."""
+        text = self.attr
+        if self.entry_type is not None:
+            text += f"[type eq {json.dumps(self.entry_type)}]"
+        if self.sub is not None:
+            text += f".{self.sub}"
+        return text if self.urn == CORE_USER else f"{self.urn}:{text}"
+
+    @property
+    def key(self) -> tuple[str, str, str | None, str | None]:
+        """Identity of the slot for overrides and duplicates (names are case-insensitive)."""
+        return (self.urn.lower(), self.attr.lower(), self.entry_type, (self.sub or "").lower() or None)
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedRule:
+    target: TargetSlot
+    expr: PExpr
+    create_only: bool
+    primary: bool
+    default: Constant
+    sources: tuple[str, ...]  # Okta profile attributes read
+    internal_sources: tuple[str, ...]  # Users API fields read (id, status, ...)
+    origin: str  # the ruleset that wrote the rule
+    span: Span
+    text: str  # the rule as written, for comments in generated code and for tables
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    name: str
+    rules: tuple[PlannedRule, ...]
+    extensions: tuple[str, ...]  # URNs of the extension schemas the rules write, in order
+    profile_types: Mapping[str, ValueType]  # every profile attribute read, with its type
+    schemas: Mapping[str, Schema]  # the extension schemas, by URN

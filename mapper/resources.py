@@ -1,0 +1,39 @@
+"""Where the grammar and the built-in rulesets live.
+
+The top-level ``grammar/`` and ``rulesets/`` folders are the sources of truth.
+The wheel carries copies under ``mapper/_data/``; a source checkout or an
+editable install reads the top-level folders directly.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+
+RULESET_SUFFIX = ".mapper"
+
+_PACKAGE = Path(__file__).resolve().parent
+
+
+@cache
+def _data_dir(kind: str) -> Path:
+    for candidate in (_PACKAGE / "_data" / kind, _PACKAGE.parent / kind):
+        if candidate.is_dir():
+            return candidate
+    raise FileNotFoundError(f"mapper is installed without its {kind}/ folder")
+
+
+def grammar_text() -> str:
+    return (_data_dir("grammar") / "mapper.lark").read_text(encoding="utf-8")
+
+
+def builtin_path(name: str) -> Path | None:
+    """The file of the built-in ruleset NAME, or None when there is none."""
+    if not name or "/" in name or "\\" in name or name.startswith("."):
+        return None
+    path = _data_dir("rulesets") / f"{name}{RULESET_SUFFIX}"
+    return path if path.is_file() else None
+
+
+def builtin_names() -> list[str]:
+    return sorted(p.stem for p in _data_dir("rulesets").glob(f"*{RULESET_SUFFIX}"))
