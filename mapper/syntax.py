@@ -222,6 +222,8 @@ def _hint_for(tok: Token | None, expected: set[str], group: list[Token]) -> str:
         value = str(tok)
         if value in ("and", "or", "not"):
             return "the operators are AND, OR and ! (as in Okta Expression Language)"
+        if value == "primary" and "NAME" in expected:
+            return "an entry is made primary with the `primary` option at the end of its rule"
         if value == "=" and "_ARROW" in expected:
             return "a rule is written `target <- expression`"
         if value == "=":
@@ -243,6 +245,7 @@ def _hint_for(tok: Token | None, expected: set[str], group: list[Token]) -> str:
 
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "b": "\b", "f": "\f", "\\": "\\", '"': '"', "'": "'", "/": "/"}
 _ESCAPE_RE = re.compile(r"\\(u[0-9a-fA-F]{4}|.)", re.DOTALL)
+_SURROGATE_RE = re.compile("[\ud800-\udfff]")
 
 
 def _span(meta: object, path: str) -> Span:
@@ -289,7 +292,14 @@ class _AstBuilder(Transformer[Token, object]):
             )
             return code
 
-        return _ESCAPE_RE.sub(unescape, raw)
+        text = _ESCAPE_RE.sub(unescape, raw)
+        if _SURROGATE_RE.search(text):
+            # \uD83D\uDE42 is one character written as a UTF-16 pair, as in JSON.
+            try:
+                text = text.encode("utf-16", "surrogatepass").decode("utf-16")
+            except UnicodeDecodeError:
+                self.report(_tok_span(tok, self.path), "a \\u escape is half of a surrogate pair", "write the character itself")
+        return text
 
     # statements
     def header(self, meta: object, children: list[Token]) -> ast.Header:

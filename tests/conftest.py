@@ -1,0 +1,51 @@
+"""Shared fixtures and the Hypothesis profiles.
+
+CI runs with HYPOTHESIS_PROFILE=ci: derandomized, so every run tries the same
+examples, with enough of them to matter and a bounded time.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+import mapper
+
+settings.register_profile(
+    "ci",
+    derandomize=True,
+    max_examples=300,
+    deadline=None,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.register_profile("dev", max_examples=100, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
+
+ROOT = Path(__file__).resolve().parent.parent
+SHIPPED = ("okta-default", "appspace", "enterprise")
+
+
+@pytest.fixture(scope="session")
+def shipped() -> dict[str, mapper.Ruleset]:
+    return {name: mapper.load(name) for name in SHIPPED}
+
+
+def compile_rules(body: str, header: str = "ruleset test") -> mapper.Ruleset:
+    """A ruleset from rule lines; adds userName when the test does not set it."""
+    text = header + "\n" + body
+    if "userName" not in body:
+        text += "\nuserName <- user.login\n"
+    return mapper.loads(text, "test.mapper")
+
+
+def diagnostics(text: str) -> list[str]:
+    """The head lines of every diagnostic a ruleset text produces (errors and warnings)."""
+    try:
+        ruleset = mapper.loads(text, "t.mapper")
+    except mapper.RulesetError as exc:
+        return [d.one_line() for d in exc.diagnostics]
+    return [d.one_line() for d in ruleset.warnings]

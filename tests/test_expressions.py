@@ -1,0 +1,180 @@
+"""Okta EL semantics: operators, null handling and every function, with exact results."""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import mapper
+from mapper.expressions import java_replacement
+from mapper.functions import FUNCTIONS
+
+URN = "urn:example:t:2.0:User"
+SCHEMA = f'schema t = "{URN}" {{\n  s: string\n  b: boolean\n  i: integer\n  d: decimal\n}}\n'
+PROFILE = "profile {\n  n: integer\n  f: number\n  ok: boolean\n  tags: string[]\n  nums: integer[]\n}\n"
+
+
+@cache
+def _ruleset(expression: str, slot: str) -> mapper.Ruleset:
+    text = f"ruleset t\n{SCHEMA}{PROFILE}userName <- \"u\"\nt:{slot} <- {expression}\n"
+    return mapper.loads(text, "t.mapper")
+
+
+def evaluate(expression: str, slot: str = "s", **profile: Any) -> Any:
+    resource = _ruleset(expression, slot).render(profile)
+    return resource.get(URN, {}).get(slot)
+
+
+@pytest.mark.parametrize(
+    ("expression", "profile", "expected"),
+    [
+        # concatenation: null operands count as empty; all null gives no value
+        ('user.firstName + " " + user.lastName', {"firstName": "Ada", "lastName": "L"}, "Ada L"),
+        ('user.firstName + " " + user.lastName', {"firstName": "Ada"}, "Ada "),
+        ("user.firstName + user.lastName", {}, None),
+        ('"n" + user.n', {"n": 7}, "n7"),
+        ('"f" + user.f', {"f": 2.0}, "f2"),
+        # ?: and ??
+        ('user.title != null ? user.title : "Staff"', {}, "Staff"),
+        ('user.title != null ? user.title : "Staff"', {"title": "Boss"}, "Boss"),
+        ('user.title == null ? "none" : "some"', {"title": ""}, "none"),
+        ('user.title ?? user.nickName ?? "x"', {"nickName": "n"}, "n"),
+        ('String.substringAfter(user.login, "@") ?? "none"', {"login": "nodomain"}, "none"),
+        # String functions
+        ("String.toUpperCase(user.title)", {"title": "Straße"}, "STRASSE"),
+        ("String.toLowerCase(user.title)", {"title": "ADA"}, "ada"),
+        ("String.toLowerCase(user.title)", {}, None),
+        ('String.substringBefore(user.login, "@")', {"login": "ada@example.com"}, "ada"),
+        ('String.substringBefore(user.login, "@")', {"login": "ada"}, "ada"),
+        ('String.substringAfter(user.login, "@")', {"login": "ada@example.com"}, "example.com"),
+        ('String.substringAfter(user.login, "@")', {"login": "ada"}, None),
+        ("String.substring(user.title, 0, 3)", {"title": "Engineer"}, "Eng"),
+        ("String.substring(user.title, 2, 100)", {"title": "Engineer"}, "gineer"),
+        ("String.substring(user.title, 5, 2)", {"title": "Engineer"}, None),
+        ('String.replace(user.title, "[aeiou]", "")', {"title": "Engineer"}, "Engnr"),
+        ('String.replace(user.login, "(\\\\w+)@(\\\\w+)", "$2.$1")', {"login": "ada@ex"}, "ex.ada"),
+        ('String.replace(user.title, "a", "\\\\$")', {"title": "banana"}, "b$n$n$"),
+        ('String.replaceFirst(user.title, "a", "o")', {"title": "banana"}, "bonana"),
+        ('String.append(user.firstName, "!")', {"firstName": "Ada"}, "Ada!"),
+        ('String.join(" ", user.firstName, user.middleName, user.lastName)', {"firstName": "A", "lastName": "L"}, "A L"),
+        ('String.join(" ", user.firstName, user.middleName)', {}, None),
+        ("String.removeSpaces(user.primaryPhone)", {"primaryPhone": "+1 555 01"}, "+155501"),
+        (
+            'String.stringSwitch(user.department, "Other", "Eng", "Engineering", "Ops", "Operations")',
+            {"department": "Ops team"},
+            "Operations",
+        ),
+        ('String.stringSwitch(user.department, "Other", "Eng", "Engineering")', {"department": "HR"}, "Other"),
+        ('String.stringSwitch(user.department, "Other", "Eng", "Engineering")', {}, "Other"),
+        ("Arrays.toCsvString(user.tags)", {"tags": ["a", "b"]}, "a,b"),
+        ("Arrays.toCsvString(user.nums)", {"nums": [1, 2]}, "1,2"),
+        ("Arrays.toCsvString(user.tags)", {"tags": []}, None),
+    ],
+)
+def test_string_results(expression: str, profile: dict[str, Any], expected: Any) -> None:
+    assert evaluate(expression, **profile) == expected
+
+
+@pytest.mark.parametrize(
+    ("expression", "profile", "expected"),
+    [
+        ('user.title == "a"', {"title": "a"}, True),
+        ('user.title != "a"', {}, True),
+        ("user.title == null", {"title": ""}, True),
+        ("null == user.title", {"title": "x"}, False),
+        ("user.n == 1.0", {"n": 1}, True),
+        ("user.n > 1", {"n": 2}, True),
+        ("user.n > 1", {}, False),
+        ("user.n <= user.f", {"n": 2, "f": 2.0}, True),
+        ('user.title < "b"', {"title": "a"}, True),
+        ("user.ok", {"ok": False}, False),
+        ("user.ok", {}, None),
+        ("!user.ok", {"ok": False}, True),
+        ("!user.ok", {}, None),
+        ("!(user.title == null)", {}, False),
+        ('user.ok AND user.title == "x"', {"ok": True, "title": "x"}, True),
+        ("user.ok AND true", {}, False),
+        ("user.ok OR true", {}, True),
+        ("user.ok || false", {"ok": True}, True),
+        ("user.ok && user.ok", {"ok": True}, True),
+        ('String.stringContains(user.email, "@example.com")', {"email": "a@example.com"}, True),
+        ('String.stringContains(user.email, "@example.com")', {}, False),
+        ('Arrays.contains(user.tags, "vip")', {"tags": ["vip"]}, True),
+        ('Arrays.contains(user.tags, "vip")', {}, False),
+        ("Arrays.isEmpty(user.tags)", {}, True),
+        ("Arrays.isEmpty(user.tags)", {"tags": ["a"]}, False),
+        ("user.ok ? true : null", {"ok": False}, None),
+    ],
+)
+def test_boolean_results(expression: str, profile: dict[str, Any], expected: Any) -> None:
+    assert evaluate(expression, "b", **profile) == expected
+
+
+@pytest.mark.parametrize(
+    ("expression", "slot", "profile", "expected"),
+    [
+        ("user.n + 1", "i", {"n": 41}, 42),
+        ("user.n + 1", "i", {}, None),
+        ("user.n + user.f", "d", {"n": 1, "f": 0.5}, 1.5),
+        ("String.len(user.title)", "i", {"title": "abc"}, 3),
+        ("String.len(user.title)", "i", {}, None),
+        ("Arrays.size(user.tags)", "i", {}, 0),
+        ("Arrays.size(user.tags)", "i", {"tags": ["a", "b"]}, 2),
+        ("Convert.toInt(user.employeeNumber)", "i", {"employeeNumber": "0042"}, 42),
+        ("Convert.toInt(user.employeeNumber)", "i", {"employeeNumber": "-2.5"}, -3),
+        ("Convert.toInt(user.f)", "i", {"f": 2.5}, 3),
+        ("Convert.toInt(user.n)", "i", {"n": 5}, 5),
+        ("Convert.toNum(user.costCenter)", "d", {"costCenter": "1e3"}, 1000.0),
+        ("Convert.toNum(user.costCenter)", "d", {}, None),
+        ("user.n", "d", {"n": 3}, 3),
+        ("user.n ?? 7", "i", {}, 7),
+    ],
+)
+def test_number_results(expression: str, slot: str, profile: dict[str, Any], expected: Any) -> None:
+    result = evaluate(expression, slot, **profile)
+    assert result == expected and type(result) is type(expected)
+
+
+@pytest.mark.parametrize(
+    ("expression", "value", "problem"),
+    [
+        ("Convert.toInt(user.employeeNumber)", "x", "cannot convert to an integer"),
+        ("Convert.toInt(user.employeeNumber)", "Infinity", "cannot convert to an integer"),
+        ("Convert.toNum(user.employeeNumber)", "nan", "cannot convert to a finite number"),
+        ("Convert.toNum(user.employeeNumber)", "1,5", "cannot convert to a number"),
+    ],
+)
+def test_conversion_errors(expression: str, value: str, problem: str) -> None:
+    with pytest.raises(mapper.ProfileError) as caught:
+        evaluate(expression, "d" if "Num" in expression else "i", employeeNumber=value)
+    assert caught.value.problem == problem
+    assert caught.value.attribute == "employeeNumber"
+
+
+def test_every_function_is_exercised_here() -> None:
+    source = Path(__file__).read_text(encoding="utf-8")
+    missing = [name for name in FUNCTIONS if f"{name}(" not in source]
+    assert missing == []
+
+
+@pytest.mark.parametrize(
+    ("java", "python"),
+    [("$1-$2", "\\g<1>-\\g<2>"), ("\\$1", "$1"), ("a\\\\b", "a\\\\b"), ("back\\slash", "backslash"), ("plain\\", "plain\\\\")],
+)
+def test_java_replacement_strings(java: str, python: str) -> None:
+    assert java_replacement(java) == python
+
+
+def test_internal_properties() -> None:
+    ruleset = mapper.loads(
+        'ruleset t\nuserName <- user.login\nnickName <- user.getInternalProperty("status") + "/" + '
+        'user.getInternalProperty("id")\n',
+        "t.mapper",
+    )
+    user = {"id": "00u9", "status": "ACTIVE", "profile": {"login": "a"}}
+    assert ruleset.render(user)["nickName"] == "ACTIVE/00u9"
+    # A bare profile has no internal properties; null operands of + count as empty.
+    assert ruleset.render({"login": "a"})["nickName"] == "/"

@@ -1,0 +1,140 @@
+"""The parser: what parses into which nodes, and how syntax errors read."""
+
+from __future__ import annotations
+
+import pytest
+
+import mapper
+from mapper import ast
+from mapper.syntax import parse
+
+
+def parse_ok(text: str) -> ast.RulesetFile:
+    file, errors = parse(text, "t.mapper")
+    assert errors == []
+    return file
+
+
+def test_header_schema_profile_and_rules() -> None:
+    file = parse_ok(
+        "ruleset appspace extends okta-default\n"
+        'schema appspace = "urn:x:appspace:2.0:User" {\n'
+        "  costCenter: string\n"
+        "  tags: string[]\n"
+        "}\n"
+        "profile {\n  badge: integer\n}\n"
+        'emails[type eq "work"].value <- user.email primary\n'
+        "appspace:costCenter <- user.costCenter on create default \"none\"\n"
+    )
+    header, schema, profile, emails, cost = file.statements
+    assert header == ast.Header("appspace", "okta-default", header.span, header.extends_span)
+    assert isinstance(schema, ast.SchemaDecl) and schema.urn == "urn:x:appspace:2.0:User"
+    assert schema.attributes is not None
+    assert [(a.name, a.type, a.multi) for a in schema.attributes] == [("costCenter", "string", False), ("tags", "string", True)]
+    assert isinstance(profile, ast.ProfileDecl) and profile.attributes[0].type == "integer"
+    assert isinstance(emails, ast.Rule)
+    assert (emails.target.attr, emails.target.filter_type, emails.target.sub) == ("emails", "work", "value")
+    assert emails.primary and not emails.create_only
+    assert isinstance(cost, ast.Rule) and cost.create_only
+    assert cost.target.schema == "appspace"
+    assert cost.default is not None and cost.default.value == "none"
+
+
+def test_urn_qualified_target_keeps_the_urn_without_its_colon() -> None:
+    file = parse_ok("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value <- user.managerId\n")
+    rule = file.statements[0]
+    assert isinstance(rule, ast.Rule)
+    assert rule.target.schema == "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+    assert (rule.target.attr, rule.target.sub) == ("manager", "value")
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ('"a" + "b"', ast.Binary),
+        ("user.a == null ? 'x' : \"y\"", ast.Conditional),
+        ("!(user.a == null)", ast.Not),
+        ("user.a ?? user.b", ast.Binary),
+        ("user.a != null AND user.b != null OR user.c == null", ast.Binary),
+        ("user.a != null && user.b != null || user.c == null", ast.Binary),
+        ("String.toLowerCase(user.email)", ast.Call),
+        ('user.getInternalProperty("status")', ast.UserMethod),
+        ("-12.5", ast.Literal),
+    ],
+)
+def test_expressions(source: str, expected: type) -> None:
+    rule = parse_ok(f"title <- {source}\n").statements[0]
+    assert isinstance(rule, ast.Rule)
+    assert isinstance(rule.expr, expected)
+
+
+def test_precedence_and_binds_tighter_than_or() -> None:
+    rule = parse_ok("active <- user.a == null OR user.b == null AND user.c == null\n").statements[0]
+    assert isinstance(rule, ast.Rule) and isinstance(rule.expr, ast.Binary)
+    assert rule.expr.op == "OR"
+    assert isinstance(rule.expr.right, ast.Binary) and rule.expr.right.op == "AND"
+
+
+def test_indented_lines_continue_a_statement() -> None:
+    file = parse_ok("title <- user.a\n    ?? user.b\n  ?? \"x\"\ndisplayName <- user.c\n")
+    assert len(file.statements) == 2
+
+
+def test_string_escapes() -> None:
+    rule = parse_ok('title <- "a\\"b\\\\c\\u00e9\\n" + \'it\\\'s\'\n').statements[0]
+    assert isinstance(rule, ast.Rule) and isinstance(rule.expr, ast.Binary)
+    assert isinstance(rule.expr.left, ast.Literal) and rule.expr.left.value == 'a"b\\cé\n'
+    assert isinstance(rule.expr.right, ast.Literal) and rule.expr.right.value == "it's"
+
+
+def test_comments_are_kept_for_the_formatter() -> None:
+    file = parse_ok("# top\ntitle <- user.title  # trailing\n")
+    assert [c[2] for c in file.comments] == ["# top", "# trailing"]
+
+
+def test_every_syntax_error_in_a_file_is_reported_with_position_line_and_caret() -> None:
+    text = (
+        "ruleset broken\n"
+        "userName <- user.login\n"
+        "title = user.title\n"
+        "displayName <- user.a and user.b\n"
+        'nickName <- "unterminated\n'
+        "locale <- user.locale -> x\n"
+        "timezone <- (user.timezone\n"
+        "userType <- user.userType\n"
+    )
+    with pytest.raises(mapper.RulesetError) as caught:
+        mapper.loads(text, "broken.mapper")
+    errors = caught.value.errors
+    assert [(d.span.line, d.span.col) for d in errors if d.span] == [(3, 7), (4, 23), (5, 13), (6, 23), (7, 27)]
+    first = errors[0].format().splitlines()
+    assert first == [
+        "broken.mapper:3:7: error: unexpected '='; expected '.', ':', '<-' or '['",
+        "    title = user.title",
+        "          ^",
+        "    hint: a rule is written `target <- expression`",
+    ]
+    assert "AND, OR" in errors[1].hint
+    assert errors[2].message == "unterminated string"
+    assert "target <- expression" in errors[3].hint
+    assert errors[4].message == "incomplete statement; expected ')'"
+
+
+def test_two_rules_on_one_line() -> None:
+    with pytest.raises(mapper.RulesetError) as caught:
+        mapper.loads("userName <- user.login title <- user.title\n", "t.mapper")
+    (error,) = caught.value.errors
+    assert error.message == "unexpected name 'title'"
+    assert error.hint == "one rule per line"
+
+
+def test_unknown_escape_is_an_error() -> None:
+    with pytest.raises(mapper.RulesetError) as caught:
+        mapper.loads('userName <- "a\\qb"\n', "t.mapper")
+    assert "unknown escape" in caught.value.errors[0].message
+
+
+def test_bad_character_reports_its_code_point_when_unprintable() -> None:
+    with pytest.raises(mapper.RulesetError) as caught:
+        mapper.loads("userName <- user.login \x00\n", "t.mapper")
+    assert caught.value.errors[0].message == "unexpected character 'U+0000'"
