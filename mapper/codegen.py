@@ -266,10 +266,11 @@ class _Generator:
             test = "" if e.left.type == STRING else " is not None"
             return f"({temp} if ({temp} := {left}){test} else {right})"
         if op in ("==", "!="):
-            if isinstance(e.right, PLiteral) and e.right.value is None:
-                return f"({left} is {'not ' if op == '!=' else ''}None)"
-            if isinstance(e.left, PLiteral) and e.left.value is None:
-                return f"({right} is {'not ' if op == '!=' else ''}None)"
+            for side, code, other in ((e.left, left, e.right), (e.right, right, e.left)):
+                if isinstance(other, PLiteral) and other.value is None:
+                    if isinstance(side, PLiteral):  # decided now: `"a" == null` is plain False
+                        return _literal((side.value is None) == (op == "=="))
+                    return f"({code} is {'not ' if op == '!=' else ''}None)"
             return f"({left} {op} {right})"
         if op == "+":
             if not e.left.nullable and not e.right.nullable:
