@@ -8,6 +8,7 @@ or output that fails --validate); 2 a bad ruleset or bad usage.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any, NoReturn
@@ -77,8 +78,10 @@ def _write(text: str) -> None:
         sys.stdout.write(text)
         sys.stdout.flush()
     except BrokenPipeError:
-        # The reader went away (`mapper render ... | head`); nothing is lost that it wanted.
-        sys.stderr.close()
+        # The reader went away (`mapper render ... | head`); nothing is lost that it
+        # wanted. Point stdout at devnull so the interpreter's final flush is quiet.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
         sys.exit(EXIT_OK)
 
 

@@ -8,9 +8,12 @@ the file is reported, not just the first. Lark trees are turned into
 
 from __future__ import annotations
 
+import hashlib
+import os
 import re
 from collections.abc import Callable, Iterator
 from functools import cache
+from pathlib import Path
 
 from lark import Lark, Token, Transformer, Tree, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
@@ -27,7 +30,13 @@ _Reporter = Callable[..., None]
 
 @cache
 def parser() -> Lark:
-    """The LALR parser, built once per process."""
+    """The LALR parser, built once per process.
+
+    Building it with ``strict=True`` (which proves the lexer has no ambiguous
+    terminals) takes a few hundred milliseconds, so the built parser is cached
+    in the user's own cache folder; Lark checks the grammar's hash on load and
+    rebuilds when the grammar changed.
+    """
     return Lark(
         grammar_text(),
         parser="lalr",
@@ -36,7 +45,32 @@ def parser() -> Lark:
         propagate_positions=True,
         maybe_placeholders=False,
         start=["start", "statement"],
+        cache=_cache_file(),
     )
+
+
+def _cache_file() -> str | bool:
+    """A file in a folder only this user can write (the cache is a pickle), or no cache.
+
+    ``MAPPER_CACHE_DIR`` chooses the folder; set it empty to turn the cache off.
+    """
+    configured = os.environ.get("MAPPER_CACHE_DIR")
+    if configured == "":
+        return False
+    base = (
+        Path(configured)
+        if configured
+        else Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "mapper"
+    )
+    try:
+        base.mkdir(mode=0o700, parents=True, exist_ok=True)
+        info = base.stat()
+        if info.st_uid != os.getuid() or info.st_mode & 0o022:
+            return False  # someone else could plant a pickle here
+    except (OSError, RuntimeError, AttributeError):
+        return False
+    digest = hashlib.sha256(grammar_text().encode()).hexdigest()[:16]
+    return str(base / f"parser-{digest}.lark")
 
 
 def parse(text: str, path: str) -> tuple[ast.RulesetFile, list[Diagnostic]]:
@@ -298,7 +332,11 @@ class _AstBuilder(Transformer[Token, object]):
             try:
                 text = text.encode("utf-16", "surrogatepass").decode("utf-16")
             except UnicodeDecodeError:
-                self.report(_tok_span(tok, self.path), "a \\u escape is half of a surrogate pair", "write the character itself")
+                self.report(
+                    _tok_span(tok, self.path),
+                    "a \\u escape is half of a surrogate pair",
+                    "write the character itself",
+                )
         return text
 
     # statements

@@ -15,8 +15,8 @@ from mapper.plan import (
     PCond,
     PExpr,
     PInternal,
-    PLiteral,
     Plan,
+    PLiteral,
     PNot,
     PSource,
 )

@@ -24,7 +24,9 @@ emails = st.builds(
 )
 
 
-def okta_profiles(extra: dict[str, st.SearchStrategy[Any]] | None = None) -> st.SearchStrategy[dict[str, Any]]:
+def okta_profiles(
+    extra: dict[str, st.SearchStrategy[Any]] | None = None,
+) -> st.SearchStrategy[dict[str, Any]]:
     """Okta base profiles: strings everywhere, real email addresses where Okta enforces them,
     any attribute possibly missing, null or empty."""
     strategies: dict[str, st.SearchStrategy[Any]] = {}
@@ -59,14 +61,18 @@ json_scalars = st.one_of(
 )
 json_values = st.recursive(
     json_scalars,
-    lambda children: st.one_of(st.lists(children, max_size=4), st.dictionaries(st.text(max_size=8), children, max_size=4)),
+    lambda children: st.one_of(
+        st.lists(children, max_size=4), st.dictionaries(st.text(max_size=8), children, max_size=4)
+    ),
     max_leaves=12,
 )
 
 
 def hostile_users() -> st.SearchStrategy[Any]:
     """Anything JSON can hold, shaped loosely like a profile or a Users API object."""
-    keys = st.sampled_from([*OKTA_BASE_PROFILE, "costCenter", "tags", "id", "status", "profile"]) | st.text(max_size=8)
+    keys = st.sampled_from([*OKTA_BASE_PROFILE, "costCenter", "tags", "id", "status", "profile"]) | st.text(
+        max_size=8
+    )
     profile = st.dictionaries(keys, json_values, max_size=12)
     api = st.fixed_dictionaries({"profile": profile}, optional={"id": json_values, "status": json_values})
     return st.one_of(profile, api, json_values)

@@ -19,7 +19,7 @@ PROFILE = "profile {\n  n: integer\n  f: number\n  ok: boolean\n  tags: string[]
 
 @cache
 def _ruleset(expression: str, slot: str) -> mapper.Ruleset:
-    text = f"ruleset t\n{SCHEMA}{PROFILE}userName <- \"u\"\nt:{slot} <- {expression}\n"
+    text = f'ruleset t\n{SCHEMA}{PROFILE}userName <- "u"\nt:{slot} <- {expression}\n'
     return mapper.loads(text, "t.mapper")
 
 
@@ -59,7 +59,11 @@ def evaluate(expression: str, slot: str = "s", **profile: Any) -> Any:
         ('String.replace(user.title, "a", "\\\\$")', {"title": "banana"}, "b$n$n$"),
         ('String.replaceFirst(user.title, "a", "o")', {"title": "banana"}, "bonana"),
         ('String.append(user.firstName, "!")', {"firstName": "Ada"}, "Ada!"),
-        ('String.join(" ", user.firstName, user.middleName, user.lastName)', {"firstName": "A", "lastName": "L"}, "A L"),
+        (
+            'String.join(" ", user.firstName, user.middleName, user.lastName)',
+            {"firstName": "A", "lastName": "L"},
+            "A L",
+        ),
         ('String.join(" ", user.firstName, user.middleName)', {}, None),
         ("String.removeSpaces(user.primaryPhone)", {"primaryPhone": "+1 555 01"}, "+155501"),
         (
@@ -67,7 +71,11 @@ def evaluate(expression: str, slot: str = "s", **profile: Any) -> Any:
             {"department": "Ops team"},
             "Operations",
         ),
-        ('String.stringSwitch(user.department, "Other", "Eng", "Engineering")', {"department": "HR"}, "Other"),
+        (
+            'String.stringSwitch(user.department, "Other", "Eng", "Engineering")',
+            {"department": "HR"},
+            "Other",
+        ),
         ('String.stringSwitch(user.department, "Other", "Eng", "Engineering")', {}, "Other"),
         ("Arrays.toCsvString(user.tags)", {"tags": ["a", "b"]}, "a,b"),
         ("Arrays.toCsvString(user.nums)", {"nums": [1, 2]}, "1,2"),
@@ -162,7 +170,13 @@ def test_every_function_is_exercised_here() -> None:
 
 @pytest.mark.parametrize(
     ("java", "python"),
-    [("$1-$2", "\\g<1>-\\g<2>"), ("\\$1", "$1"), ("a\\\\b", "a\\\\b"), ("back\\slash", "backslash"), ("plain\\", "plain\\\\")],
+    [
+        ("$1-$2", "\\g<1>-\\g<2>"),
+        ("\\$1", "$1"),
+        ("a\\\\b", "a\\\\b"),
+        ("back\\slash", "backslash"),
+        ("plain\\", "plain\\\\"),
+    ],
 )
 def test_java_replacement_strings(java: str, python: str) -> None:
     assert java_replacement(java) == python

@@ -80,7 +80,9 @@ def _typed_expressions() -> dict[str, st.SearchStrategy[str]]:
             st.tuples(strings, strings, strings).map(lambda p: f"String.join({p[0]}, {p[1]}, {p[2]})"),
             st.tuples(strings, ints, ints).map(lambda p: f"String.substring({p[0]}, {p[1]}, {p[2]})"),
             strings.map('String.replace({}, "a+", "<$0>")'.format),
-            st.tuples(strings, strings, strings).map(lambda p: f'String.stringSwitch({p[0]}, {p[1]}, "a", {p[2]})'),
+            st.tuples(strings, strings, strings).map(
+                lambda p: f'String.stringSwitch({p[0]}, {p[1]}, "a", {p[2]})'
+            ),
         )
     )
     ints: st.SearchStrategy[str] = st.deferred(
@@ -96,10 +98,18 @@ def _typed_expressions() -> dict[str, st.SearchStrategy[str]]:
     bools: st.SearchStrategy[str] = st.deferred(
         lambda: st.one_of(
             st.sampled_from(["true", "false", "user.ok"]),
-            st.tuples(st.one_of(strings, ints, bools), st.sampled_from(["==", "!="])).map(lambda p: f"({p[0]} {p[1]} null)"),
-            st.tuples(strings, strings, st.sampled_from(["==", "!=", "<", ">="])).map(lambda p: f"({p[0]} {p[2]} {p[1]})"),
-            st.tuples(ints, ints, st.sampled_from(["==", "<=", ">"])).map(lambda p: f"({p[0]} {p[2]} {p[1]})"),
-            st.tuples(bools, bools, st.sampled_from(["AND", "OR", "&&", "||"])).map(lambda p: f"({p[0]} {p[2]} {p[1]})"),
+            st.tuples(st.one_of(strings, ints, bools), st.sampled_from(["==", "!="])).map(
+                lambda p: f"({p[0]} {p[1]} null)"
+            ),
+            st.tuples(strings, strings, st.sampled_from(["==", "!=", "<", ">="])).map(
+                lambda p: f"({p[0]} {p[2]} {p[1]})"
+            ),
+            st.tuples(ints, ints, st.sampled_from(["==", "<=", ">"])).map(
+                lambda p: f"({p[0]} {p[2]} {p[1]})"
+            ),
+            st.tuples(bools, bools, st.sampled_from(["AND", "OR", "&&", "||"])).map(
+                lambda p: f"({p[0]} {p[2]} {p[1]})"
+            ),
             st.tuples(bools, bools).map(lambda p: f"({p[0]} ?? {p[1]})"),
             bools.map("!{}".format),
             st.tuples(strings, strings).map(lambda p: f"String.stringContains({p[0]}, {p[1]})"),

@@ -49,7 +49,9 @@ def test_schemas_lists_exactly_the_extensions_with_a_value(shipped: dict[str, ma
         ("DEPROVISIONED", False),
     ],
 )
-def test_active_derives_from_okta_status(shipped: dict[str, mapper.Ruleset], status: str, active: bool) -> None:
+def test_active_derives_from_okta_status(
+    shipped: dict[str, mapper.Ruleset], status: str, active: bool
+) -> None:
     user = {"id": "00u1", "status": status, "profile": {"login": "a@example.com"}}
     assert shipped["okta-default"].render(user)["active"] is active
 
@@ -86,9 +88,15 @@ def test_work_phone_falls_back_to_mobile(shipped: dict[str, mapper.Ruleset]) -> 
         ({"login": 5}, "profile attribute 'login': expected a string, got a number"),
         ({"login": "a", "title": ["x"]}, "profile attribute 'title': expected a string, got an array"),
         ({"login": "a", "email": {"x": 1}}, "profile attribute 'email': expected a string, got an object"),
-        ({"login": "a", "department": True}, "profile attribute 'department': expected a string, got a boolean"),
+        (
+            {"login": "a", "department": True},
+            "profile attribute 'department': expected a string, got a boolean",
+        ),
         ({"id": 7, "profile": {"login": "a"}}, "profile attribute 'id': expected a string, got a number"),
-        ({"title": "x"}, "profile attribute 'login' for SCIM attribute 'userName': has no value, but RFC 7643 requires one"),
+        (
+            {"title": "x"},
+            "profile attribute 'login' for SCIM attribute 'userName': has no value, but RFC 7643 requires one",
+        ),
     ],
 )
 def test_profile_errors_name_the_attribute_and_not_the_value(
@@ -121,13 +129,21 @@ def test_output_shares_no_mutable_state_with_input_or_other_calls(shipped: dict[
 
 def test_custom_typed_profile_attributes() -> None:
     ruleset = compile_rules(
-        'profile {\n  badge: integer\n  vip: boolean\n  score: number\n  tags: string[]\n}\n'
+        "profile {\n  badge: integer\n  vip: boolean\n  score: number\n  tags: string[]\n}\n"
         'schema x = "urn:example:x:2.0:User" {\n  badge: string\n  vip: boolean\n  score: decimal\n'
         "  level: integer\n  tags: string[]\n}\n"
         "x:badge <- user.badge\nx:vip <- user.vip\nx:score <- user.score\nx:level <- user.badge\nx:tags <- user.tags\n"
     )
-    resource = ruleset.render({"login": "a", "badge": 42, "vip": False, "score": 1.5, "tags": ["a", "", None, "b"]})
-    assert resource["urn:example:x:2.0:User"] == {"badge": "42", "vip": False, "score": 1.5, "level": 42, "tags": ["a", "b"]}
+    resource = ruleset.render(
+        {"login": "a", "badge": 42, "vip": False, "score": 1.5, "tags": ["a", "", None, "b"]}
+    )
+    assert resource["urn:example:x:2.0:User"] == {
+        "badge": "42",
+        "vip": False,
+        "score": 1.5,
+        "level": 42,
+        "tags": ["a", "b"],
+    }
     for bad, message in [
         ({"badge": "42"}, "profile attribute 'badge': expected an integer, got a string"),
         ({"badge": True}, "profile attribute 'badge': expected an integer, got a boolean"),
@@ -175,7 +191,9 @@ def test_multi_valued_entries_with_several_sub_attributes() -> None:
         'emails[type eq "work"].value <- user.email\n'
         'emails[type eq "home"].value <- user.secondEmail primary\n'
     )
-    resource = ruleset.render({"login": "a", "city": "Paris", "email": "w@example.com", "secondEmail": "h@example.com"})
+    resource = ruleset.render(
+        {"login": "a", "city": "Paris", "email": "w@example.com", "secondEmail": "h@example.com"}
+    )
     assert resource["addresses"] == [{"locality": "Paris", "type": "work", "primary": True}]
     assert resource["emails"] == [
         {"value": "w@example.com", "type": "work"},
@@ -194,4 +212,6 @@ def test_rules_expose_targets_and_sources(shipped: dict[str, mapper.Ruleset]) ->
     rules = {r.target: r for r in shipped["okta-default"].rules}
     assert rules['phoneNumbers[type eq "work"].value'].sources == ("primaryPhone", "mobilePhone")
     assert rules["active"].internal_sources == ("status",)
-    assert rules["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department"].sources == ("department",)
+    assert rules["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department"].sources == (
+        "department",
+    )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 import mapper
@@ -24,13 +26,16 @@ def test_header_schema_profile_and_rules() -> None:
         "}\n"
         "profile {\n  badge: integer\n}\n"
         'emails[type eq "work"].value <- user.email primary\n'
-        "appspace:costCenter <- user.costCenter on create default \"none\"\n"
+        'appspace:costCenter <- user.costCenter on create default "none"\n'
     )
     header, schema, profile, emails, cost = file.statements
     assert header == ast.Header("appspace", "okta-default", header.span, header.extends_span)
     assert isinstance(schema, ast.SchemaDecl) and schema.urn == "urn:x:appspace:2.0:User"
     assert schema.attributes is not None
-    assert [(a.name, a.type, a.multi) for a in schema.attributes] == [("costCenter", "string", False), ("tags", "string", True)]
+    assert [(a.name, a.type, a.multi) for a in schema.attributes] == [
+        ("costCenter", "string", False),
+        ("tags", "string", True),
+    ]
     assert isinstance(profile, ast.ProfileDecl) and profile.attributes[0].type == "integer"
     assert isinstance(emails, ast.Rule)
     assert (emails.target.attr, emails.target.filter_type, emails.target.sub) == ("emails", "work", "value")
@@ -41,7 +46,9 @@ def test_header_schema_profile_and_rules() -> None:
 
 
 def test_urn_qualified_target_keeps_the_urn_without_its_colon() -> None:
-    file = parse_ok("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value <- user.managerId\n")
+    file = parse_ok(
+        "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value <- user.managerId\n"
+    )
     rule = file.statements[0]
     assert isinstance(rule, ast.Rule)
     assert rule.target.schema == "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
@@ -76,12 +83,12 @@ def test_precedence_and_binds_tighter_than_or() -> None:
 
 
 def test_indented_lines_continue_a_statement() -> None:
-    file = parse_ok("title <- user.a\n    ?? user.b\n  ?? \"x\"\ndisplayName <- user.c\n")
+    file = parse_ok('title <- user.a\n    ?? user.b\n  ?? "x"\ndisplayName <- user.c\n')
     assert len(file.statements) == 2
 
 
 def test_string_escapes() -> None:
-    rule = parse_ok('title <- "a\\"b\\\\c\\u00e9\\n" + \'it\\\'s\'\n').statements[0]
+    rule = parse_ok("title <- \"a\\\"b\\\\c\\u00e9\\n\" + 'it\\'s'\n").statements[0]
     assert isinstance(rule, ast.Rule) and isinstance(rule.expr, ast.Binary)
     assert isinstance(rule.expr.left, ast.Literal) and rule.expr.left.value == 'a"b\\cé\n'
     assert isinstance(rule.expr.right, ast.Literal) and rule.expr.right.value == "it's"
@@ -106,7 +113,13 @@ def test_every_syntax_error_in_a_file_is_reported_with_position_line_and_caret()
     with pytest.raises(mapper.RulesetError) as caught:
         mapper.loads(text, "broken.mapper")
     errors = caught.value.errors
-    assert [(d.span.line, d.span.col) for d in errors if d.span] == [(3, 7), (4, 23), (5, 13), (6, 23), (7, 27)]
+    assert [(d.span.line, d.span.col) for d in errors if d.span] == [
+        (3, 7),
+        (4, 23),
+        (5, 13),
+        (6, 23),
+        (7, 27),
+    ]
     first = errors[0].format().splitlines()
     assert first == [
         "broken.mapper:3:7: error: unexpected '='; expected '.', ':', '<-' or '['",
@@ -138,3 +151,21 @@ def test_bad_character_reports_its_code_point_when_unprintable() -> None:
     with pytest.raises(mapper.RulesetError) as caught:
         mapper.loads("userName <- user.login \x00\n", "t.mapper")
     assert caught.value.errors[0].message == "unexpected character 'U+0000'"
+
+
+def test_parser_cache_lives_in_a_private_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from mapper.syntax import _cache_file
+
+    monkeypatch.setenv("MAPPER_CACHE_DIR", "")
+    assert _cache_file() is False
+    private = tmp_path / "cache"
+    monkeypatch.setenv("MAPPER_CACHE_DIR", str(private))
+    path = _cache_file()
+    assert (
+        isinstance(path, str) and path.startswith(str(private)) and (private.stat().st_mode & 0o777) == 0o700
+    )
+    shared = tmp_path / "shared"
+    shared.mkdir(mode=0o777)
+    shared.chmod(0o777)
+    monkeypatch.setenv("MAPPER_CACHE_DIR", str(shared))
+    assert _cache_file() is False

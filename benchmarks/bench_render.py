@@ -1,0 +1,137 @@
+"""Render speed: mapper's compiled rulesets against hand-written Python, jmespath
+and jsonata-python, all measured in this one run; and the cost of loading a
+ruleset in a fresh process.
+
+    python benchmarks/bench_render.py [--quick]
+
+Prints microseconds per call (median of several repeats) and ratios to the
+hand-written function. Needs the dev extra (jmespath, jsonata-python).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import timeit
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from handwritten import BASELINES
+
+import mapper
+
+USER = {
+    "id": "00u1a2b3c4d5e6f7g8h9",
+    "status": "ACTIVE",
+    "profile": {
+        "login": "ada.lovelace@example.com",
+        "email": "ada.lovelace@example.com",
+        "firstName": "Ada",
+        "lastName": "Lovelace",
+        "displayName": "Ada Lovelace",
+        "title": "Analyst",
+        "department": "Research",
+        "mobilePhone": "+44 20 7946 0958",
+        "costCenter": "CC-1815",
+        "employeeNumber": "1815",
+        "organization": "Analytical Engines",
+        "division": "R&D",
+        "managerId": "00u0babbage",
+    },
+}
+
+# The okta-default mapping in the two query languages (nulls are not pruned:
+# neither language does that cheaply, so they do slightly less work than mapper).
+JMESPATH = (
+    "{schemas: ['urn:ietf:params:scim:schemas:core:2.0:User', "
+    "'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User'], "
+    "externalId: id, userName: profile.login, "
+    "name: {givenName: profile.firstName, familyName: profile.lastName}, "
+    "displayName: profile.displayName, title: profile.title, "
+    "emails: [{value: profile.email, type: 'work', primary: `true`}], "
+    "phoneNumbers: [{value: profile.primaryPhone || profile.mobilePhone, type: 'work', primary: `true`}], "
+    "active: status != 'SUSPENDED' && status != 'DEPROVISIONED', "
+    '"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {department: profile.department}}'
+)
+JSONATA = """{
+  "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User", "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"],
+  "externalId": id, "userName": profile.login,
+  "name": {"givenName": profile.firstName, "familyName": profile.lastName},
+  "displayName": profile.displayName, "title": profile.title,
+  "emails": [{"value": profile.email, "type": "work", "primary": true}],
+  "phoneNumbers": [{"value": profile.primaryPhone ? profile.primaryPhone : profile.mobilePhone, "type": "work", "primary": true}],
+  "active": status != "SUSPENDED" and status != "DEPROVISIONED",
+  "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"department": profile.department}
+}"""
+
+
+def per_call_us(function: Callable[[], Any], repeat: int, target_seconds: float) -> float:
+    """Median microseconds per call over REPEAT timing runs of about TARGET_SECONDS each."""
+    timer = timeit.Timer(function)
+    number, _ = timer.autorange()
+    number = max(1, int(number * target_seconds / 0.2))
+    runs = timer.repeat(repeat=repeat, number=number)
+    return statistics.median(runs) / number * 1e6
+
+
+def fresh_process_ms(code: str, runs: int) -> float:
+    times = []
+    for _ in range(runs):
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+        times.append(float(out.stdout))
+    return statistics.median(times) * 1000
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--quick", action="store_true", help="fewer, shorter repeats (for a smoke run)")
+    args = parser.parse_args()
+    repeat, seconds = (3, 0.05) if args.quick else (7, 0.3)
+
+    print(f"Python {sys.version.split()[0]}; median of {repeat} runs; µs per call\n")
+    print(f"{'ruleset':<14}{'mapper':>9}{'by hand':>9}{'ratio':>8}")
+    for name, baseline in BASELINES.items():
+        ruleset = mapper.load(name)
+        assert ruleset.render(USER) == baseline(USER), f"{name}: the baseline must build the same resource"
+        ours = per_call_us(lambda r=ruleset: r.render(USER), repeat, seconds)  # type: ignore[misc]
+        theirs = per_call_us(lambda b=baseline: b(USER), repeat, seconds)  # type: ignore[misc]
+        print(f"{name:<14}{ours:>9.2f}{theirs:>9.2f}{ours / theirs:>7.2f}x")
+
+    okta = mapper.load("okta-default")
+    hand = per_call_us(lambda: BASELINES["okta-default"](USER), repeat, seconds)
+    print("\nokta-default in other engines (same run):")
+    rows: list[tuple[str, float]] = [("mapper", per_call_us(lambda: okta.render(USER), repeat, seconds))]
+    try:
+        import jmespath
+
+        compiled = jmespath.compile(JMESPATH)
+        rows.append(("jmespath", per_call_us(lambda: compiled.search(USER), repeat, seconds)))
+    except ImportError:
+        print("  jmespath not installed (pip install -e '.[dev]')")
+    try:
+        import jsonata
+
+        expression = jsonata.Jsonata(JSONATA)
+        rows.append(("jsonata-python", per_call_us(lambda: expression.evaluate(USER), repeat, seconds)))
+    except ImportError:
+        print("  jsonata-python not installed (pip install -e '.[dev]')")
+    for label, value in rows:
+        print(f"  {label:<16}{value:>10.2f} µs  {value / hand:>8.1f}x hand-written")
+
+    runs = 3 if args.quick else 7
+    load_only = "import time, mapper; t = time.perf_counter(); mapper.load('okta-default'); print(time.perf_counter() - t)"
+    with_import = "import time; t = time.perf_counter(); import mapper; mapper.load('okta-default'); print(time.perf_counter() - t)"
+    print("\nfresh process, okta-default (median of", runs, "processes):")
+    print(f"  load + check + compile:          {fresh_process_ms(load_only, runs):6.1f} ms")
+    print(f"  the same plus `import mapper`:   {fresh_process_ms(with_import, runs):6.1f} ms")
+
+
+if __name__ == "__main__":
+    main()

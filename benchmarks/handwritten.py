@@ -1,0 +1,109 @@
+"""Hand-written Python for the shipped rulesets: the baseline the compiled code is
+measured against. Written as a careful developer would, with the same checks
+(strings must be strings, empty strings count as missing, userName required),
+so the comparison is like for like."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mapper.errors import ProfileError
+
+CORE = "urn:ietf:params:scim:schemas:core:2.0:User"
+ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+APPSPACE = "urn:ietf:params:scim:schemas:extension:appspace:2.0:User"
+
+
+def _text(source: dict[str, Any], key: str) -> str | None:
+    value = source.get(key)
+    if value is None or value == "":
+        return None
+    if type(value) is not str:
+        raise ProfileError("expected a string", attribute=key)
+    return value
+
+
+def _split(user: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    if not isinstance(user, dict):
+        raise ProfileError("expected a JSON object")
+    inner = user.get("profile")
+    return (inner, user) if isinstance(inner, dict) else (user, {})
+
+
+def okta_default(user: dict[str, Any]) -> dict[str, Any]:
+    profile, fields = _split(user)
+    return _okta(profile, fields, {})
+
+
+def _okta(profile: dict[str, Any], fields: dict[str, Any], enterprise: dict[str, Any]) -> dict[str, Any]:
+    login = _text(profile, "login")
+    if login is None:
+        raise ProfileError("required", attribute="login", target="userName")
+    schemas = [CORE]
+    resource: dict[str, Any] = {"schemas": schemas}
+    external_id = _text(fields, "id")
+    if external_id is not None:
+        resource["externalId"] = external_id
+    resource["userName"] = login
+    name = {}
+    given = _text(profile, "firstName")
+    if given is not None:
+        name["givenName"] = given
+    family = _text(profile, "lastName")
+    if family is not None:
+        name["familyName"] = family
+    if name:
+        resource["name"] = name
+    display = _text(profile, "displayName")
+    if display is not None:
+        resource["displayName"] = display
+    title = _text(profile, "title")
+    if title is not None:
+        resource["title"] = title
+    email = _text(profile, "email")
+    if email is not None:
+        resource["emails"] = [{"value": email, "type": "work", "primary": True}]
+    phone = _text(profile, "primaryPhone") or _text(profile, "mobilePhone")
+    if phone is not None:
+        resource["phoneNumbers"] = [{"value": phone, "type": "work", "primary": True}]
+    status = _text(fields, "status")
+    resource["active"] = status != "SUSPENDED" and status != "DEPROVISIONED"
+    department = _text(profile, "department")
+    if department is not None:
+        enterprise = {"department": department, **enterprise}
+    if enterprise:
+        resource[ENTERPRISE] = enterprise
+        schemas.append(ENTERPRISE)
+    return resource
+
+
+def appspace(user: dict[str, Any]) -> dict[str, Any]:
+    profile, fields = _split(user)
+    resource = _okta(profile, fields, {})
+    extension = {}
+    cost_center = _text(profile, "costCenter")
+    if cost_center is not None:
+        extension["costCenter"] = cost_center
+    employee_number = _text(profile, "employeeNumber")
+    if employee_number is not None:
+        extension["employeeNumber"] = employee_number
+    if extension:
+        resource[APPSPACE] = extension
+        resource["schemas"].append(APPSPACE)
+    return resource
+
+
+def enterprise(user: dict[str, Any]) -> dict[str, Any]:
+    profile, fields = _split(user)
+    extension: dict[str, Any] = {}
+    for key in ("employeeNumber", "costCenter", "organization", "division"):
+        value = _text(profile, key)
+        if value is not None:
+            extension[key] = value
+    manager = _text(profile, "managerId")
+    if manager is not None:
+        extension["manager"] = {"value": manager}
+    return _okta(profile, fields, extension)
+
+
+BASELINES = {"okta-default": okta_default, "appspace": appspace, "enterprise": enterprise}

@@ -1,0 +1,196 @@
+"""The command line: output, exit codes (0 ok, 1 bad data, 2 bad ruleset or
+usage), and one clear line per problem, never a traceback or half a document."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from mapper.cli import main
+from tests.conftest import ROOT
+
+EXAMPLE = str(ROOT / "examples" / "ada.json")
+
+
+def run(*args: str, input: str | bytes | None = None) -> Result:
+    result = CliRunner().invoke(main, list(args), input=input)
+    assert "Traceback" not in result.output + result.stderr
+    return result
+
+
+def test_render_example_with_the_default_ruleset() -> None:
+    result = run("render", EXAMPLE)
+    assert result.exit_code == 0, result.stderr
+    resource = json.loads(result.stdout)
+    assert resource["userName"] == "ada.lovelace@example.com"
+    assert resource["externalId"] == "00u1a2b3c4d5e6f7g8h9"
+    assert result.stdout.startswith('{\n  "schemas"')
+
+
+def test_render_compact_validate_and_named_ruleset() -> None:
+    result = run("render", "--compact", "--validate", "-r", "appspace", EXAMPLE)
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.count("\n") == 1
+    assert json.loads(result.stdout)["urn:ietf:params:scim:schemas:extension:appspace:2.0:User"] == {
+        "costCenter": "CC-1815",
+        "employeeNumber": "1815",
+    }
+
+
+def test_render_several_profiles_prints_an_array_in_order(tmp_path: Path) -> None:
+    other = tmp_path / "b.json"
+    other.write_text('{"login": "b@example.com"}')
+    result = run("render", EXAMPLE, str(other))
+    assert result.exit_code == 0
+    assert [r["userName"] for r in json.loads(result.stdout)] == ["ada.lovelace@example.com", "b@example.com"]
+
+
+def test_render_reads_stdin() -> None:
+    result = run("render", "-", input='{"login": "s@example.com"}')
+    assert result.exit_code == 0
+    assert json.loads(result.stdout)["userName"] == "s@example.com"
+
+
+def test_render_with_a_ruleset_file(tmp_path: Path) -> None:
+    ruleset = tmp_path / "mine.mapper"
+    ruleset.write_text('ruleset mine extends okta-default\ntitle <- user.title ?? "Staff"\n')
+    result = run("render", "-r", str(ruleset), EXAMPLE)
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["title"] == "Analyst"
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"{", "mapper: {name}:1:2: invalid JSON: Expecting property name enclosed in double quotes"),
+        (b"", "mapper: {name}: empty input, expected a JSON object"),
+        (b"\xff\xfe{}", "mapper: {name}: not UTF-8 text (byte 0)"),
+        (b"[1]", "mapper: {name}: expected a JSON object (an Okta profile or Users API user), got an array"),
+        (b'{"login": NaN}', "mapper: {name}: invalid JSON: NaN is not a JSON number"),
+        (b'{"login": 1}', "mapper: {name}: profile attribute 'login': expected a string, got a number"),
+        (
+            b'{"title": "x"}',
+            "mapper: {name}: profile attribute 'login' for SCIM attribute 'userName': has no value, but RFC 7643 requires one",
+        ),
+    ],
+)
+def test_bad_profiles_exit_1_with_one_line_and_no_output(
+    tmp_path: Path, content: bytes, message: str
+) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_bytes(content)
+    result = run("render", EXAMPLE, str(bad))
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    assert result.stderr.splitlines() == [message.format(name=bad)]
+
+
+@pytest.mark.parametrize(("path", "why"), [("missing.json", "no such file"), (".", "is a directory")])
+def test_unreadable_profile_files(tmp_path: Path, path: str, why: str) -> None:
+    target = str(tmp_path / path) if path != "." else str(tmp_path)
+    result = run("render", target)
+    assert result.exit_code == 1
+    assert result.stderr.strip() == f"mapper: {target}: {why}"
+
+
+def test_every_bad_profile_is_reported(tmp_path: Path) -> None:
+    for name in ("a", "b"):
+        (tmp_path / f"{name}.json").write_text('{"login": 3}')
+    result = run("render", str(tmp_path / "a.json"), str(tmp_path / "b.json"))
+    assert result.exit_code == 1 and len(result.stderr.splitlines()) == 2
+
+
+def test_validate_failure_exits_1(tmp_path: Path) -> None:
+    ruleset = tmp_path / "bad.mapper"
+    ruleset.write_text('ruleset bad\nuserName <- user.login\nemails[type eq "work"].value <- user.title\n')
+    profile = tmp_path / "p.json"
+    profile.write_text('{"login": "a", "title": "not an email"}')
+    result = run("render", "--validate", "-r", str(ruleset), str(profile))
+    assert result.exit_code == 1 and result.stdout == ""
+    assert result.stderr.startswith(
+        f"mapper: {profile}: invalid SCIM: emails.0.value: value is not a valid email address"
+    )
+
+
+def test_ruleset_errors_exit_2_with_positions(tmp_path: Path) -> None:
+    ruleset = tmp_path / "bad.mapper"
+    ruleset.write_text("ruleset bad\nuserName <- user.login\ntitel <- user.title\n")
+    result = run("render", "-r", str(ruleset), EXAMPLE)
+    assert result.exit_code == 2 and result.stdout == ""
+    assert result.stderr.splitlines()[0] == f"{ruleset}:3:1: error: unknown attribute 'titel' in User"
+
+
+def test_unknown_ruleset_name_exits_2() -> None:
+    result = run("render", "-r", "nope", EXAMPLE)
+    assert result.exit_code == 2
+    assert result.stderr.splitlines() == [
+        "error: no ruleset file or built-in ruleset named 'nope' (built-ins: appspace, enterprise, okta-default)"
+    ]
+
+
+def test_check_reports_warnings_and_errors(tmp_path: Path) -> None:
+    good = tmp_path / "good.mapper"
+    good.write_text("ruleset good\nuserName <- user.login\ntitle <- user.titel\n")
+    bad = tmp_path / "bad.mapper"
+    bad.write_text("ruleset bad\ntitle <- user.title\n")
+    ok = run("check", str(good), "okta-default")
+    assert ok.exit_code == 0
+    assert f"{good}:3:10: warning: user.titel is not an Okta base profile attribute" in ok.stdout
+    assert ok.stdout.splitlines()[-2:] == [f"{good}: ok, 2 rules, 1 warning", "okta-default: ok, 10 rules"]
+    failed = run("check", str(good), str(bad))
+    assert failed.exit_code == 2
+    assert failed.stdout.splitlines()[-1] == f"{bad}: 1 error"
+
+
+@pytest.mark.parametrize(
+    ("content", "why"),
+    [(None, "no such file"), (b"\xff", "is not UTF-8 text (byte 0)")],
+)
+def test_check_unreadable_ruleset(tmp_path: Path, content: bytes | None, why: str) -> None:
+    path = tmp_path / "r.mapper"
+    if content is not None:
+        path.write_bytes(content)
+    result = run("check", str(path))
+    assert result.exit_code == 2
+    assert result.stdout.splitlines()[0] == f"error: {path}: {why}"
+
+
+def test_compile_prints_the_generated_source() -> None:
+    result = run("compile", "okta-default")
+    assert result.exit_code == 0
+    assert result.stdout.startswith("# Generated by mapper from ruleset okta-default")
+    compile(result.stdout, "<test>", "exec")
+
+
+@pytest.mark.parametrize("command", [[], ["render"], ["check"], ["compile"]])
+def test_help_is_there_for_everything(command: list[str]) -> None:
+    result = run(*command, "--help")
+    assert result.exit_code == 0 and "Usage: " in result.stdout
+
+
+def test_usage_errors_exit_2() -> None:
+    assert run("render").exit_code == 2
+    assert run("render", "--bogus", EXAMPLE).exit_code == 2
+
+
+def test_real_process_exit_codes_and_broken_pipe() -> None:
+    command = [sys.executable, "-m", "mapper.cli"]
+    ok = subprocess.run([*command, "render", EXAMPLE], capture_output=True, text=True, check=False)
+    assert ok.returncode == 0 and json.loads(ok.stdout)["userName"]
+    bad = subprocess.run([*command, "render", "-"], input="{", capture_output=True, text=True, check=False)
+    assert bad.returncode == 1 and bad.stdout == "" and "Traceback" not in bad.stderr
+    # A reader that goes away early is not an error.
+    many = [EXAMPLE] * 200
+    piped = subprocess.run(
+        f"{sys.executable} -m mapper.cli render {' '.join(many)} | head -c 10",
+        shell=True,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert "Traceback" not in piped.stderr and "Error" not in piped.stderr
