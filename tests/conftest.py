@@ -1,7 +1,8 @@
 """Shared fixtures and the Hypothesis profiles.
 
-CI runs with HYPOTHESIS_PROFILE=ci: derandomized, so every run tries the same
-examples, with enough of them to matter and a bounded time.
+CI (where CI is set) uses the "ci" Hypothesis profile: derandomized, so every
+run tries the same examples, with enough of them to matter and a bounded time.
+HYPOTHESIS_PROFILE=ci selects it anywhere.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.too_slow],
 )
 settings.register_profile("dev", max_examples=100, deadline=None)
-settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "dev"))
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = ("okta-default", "appspace", "enterprise")
