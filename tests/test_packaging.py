@@ -40,11 +40,21 @@ def test_console_script_renders_from_an_unrelated_folder(tmp_path: Path) -> None
     assert script is not None, "the mapper console script is not installed next to this Python"
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     result = subprocess.run(
-        [script, "render", str(EXAMPLE), "--validate"], cwd=tmp_path, capture_output=True, text=True, env=env, check=False
+        [script, "render", str(EXAMPLE), "--validate"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
     )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["userName"] == "ada.lovelace@example.com"
     listing = subprocess.run(
-        [script, "check", "okta-default", "appspace", "enterprise"], cwd=tmp_path, capture_output=True, text=True, env=env, check=False
+        [script, "check", "okta-default", "appspace", "enterprise"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
     )
     assert listing.returncode == 0, listing.stdout + listing.stderr
