@@ -9,6 +9,7 @@ the file is reported, not just the first. Lark trees are turned into
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import re
 from collections.abc import Callable, Iterator
@@ -252,6 +253,19 @@ def _describe_expected(expected: set[str]) -> str:
 
 def _hint_for(tok: Token | None, expected: set[str], group: list[Token]) -> str:
     first = str(group[0])
+    previous = (
+        group[group.index(tok) - 1] if tok is not None and tok in group and group.index(tok) > 0 else None
+    )
+    if previous is not None and previous.type == "NAME" and tok is not None and str(tok) == "(":
+        return f"functions are written with their class, e.g. String.{previous}(...)"
+    # A bare name in an expression (`title <- firstName`) is a profile attribute without `user.`.
+    position = group.index(tok) if tok is not None and tok in group else len(group)
+    arrow = next((i for i, t in enumerate(group) if t.type == "_ARROW"), None)
+    bare = group[position - 1] if position > 0 else None
+    before = str(group[position - 2]) if position > 1 else ""
+    after_arrow = arrow is not None and position - 1 > arrow
+    if after_arrow and bare is not None and bare.type == "NAME" and before != "." and str(bare) != "user":
+        return f"profile attributes are written user.{bare}"
     if tok is not None:
         value = str(tok)
         if value in ("and", "or", "not"):
@@ -377,10 +391,14 @@ class _AstBuilder(Transformer[Token, object]):
         create_only = primary = False
         default: ast.Literal | None = None
         spans: list[Span] = []
+        seen: set[str] = set()
         for opt in options:
             assert isinstance(opt, tuple)
             kind, value, span = opt
             spans.append(span)
+            if kind in seen:
+                self.report(span, "this option is given twice", "remove one")
+            seen.add(kind)
             if kind == "on_create":
                 create_only = True
             elif kind == "primary":
@@ -447,7 +465,14 @@ class _AstBuilder(Transformer[Token, object]):
 
     def number(self, meta: object, children: list[Token]) -> ast.Literal:
         text = str(children[0])
-        value: int | float = float(text) if any(c in text for c in ".eE") else int(text)
+        value: int | float = 0
+        try:
+            value = float(text) if any(c in text for c in ".eE") else int(text)
+            ok = math.isfinite(value)
+        except ValueError:  # more digits than Python converts
+            ok = False
+        if not ok:
+            self.report(_tok_span(children[0], self.path), "number out of range")
         return ast.Literal(value, self._s(meta))
 
     def true(self, meta: object, children: list[Token]) -> ast.Literal:

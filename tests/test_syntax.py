@@ -169,3 +169,37 @@ def test_parser_cache_lives_in_a_private_folder(tmp_path: Path, monkeypatch: pyt
     shared.chmod(0o777)
     monkeypatch.setenv("MAPPER_CACHE_DIR", str(shared))
     assert _cache_file() is False
+
+
+@pytest.mark.parametrize(
+    ("rule", "message", "hint"),
+    [
+        (
+            "title <- toLowerCase(user.title)",
+            "unexpected '('; expected '.'",
+            "functions are written with their class, e.g. String.toLowerCase(...)",
+        ),
+        (
+            "title <- firstName",
+            "incomplete statement; expected '.'",
+            "profile attributes are written user.firstName",
+        ),
+        (
+            "title <- firstName + 1",
+            "unexpected '+'; expected '.'",
+            "profile attributes are written user.firstName",
+        ),
+        (
+            'emails[type eq "work"].value <- user.email primary primary',
+            "this option is given twice",
+            "remove one",
+        ),
+        ("title <- 1e999", "number out of range", ""),
+        ("title <- " + "9" * 5000, "number out of range", ""),
+    ],
+)
+def test_friendly_syntax_errors(rule: str, message: str, hint: str) -> None:
+    with pytest.raises(mapper.RulesetError) as caught:
+        mapper.loads(f"userName <- user.login\n{rule}\n", "t.mapper")
+    error = caught.value.errors[0]
+    assert (error.message, error.hint) == (message, hint)
