@@ -89,7 +89,7 @@ class _Loader:
         env = Environment()
         inherited: tuple[PlannedRule, ...] = ()
         if header is not None and header.extends is not None:
-            parent = self._load_parent(header, base_dir, (*chain, _identity(path, base_dir)))
+            parent = self._load_parent(header, base_dir, (*chain, _identity(path)))
             if parent is None:
                 return None
             env, inherited = parent.env, parent.rules
@@ -110,7 +110,10 @@ class _Loader:
         builtin = builtin_path(parent)
         if builtin is not None:
             candidates.append(builtin)
-        found = next((c for c in candidates if c.is_file()), None)
+        # A file that extends its namesake (rulesets/okta-default.mapper extending
+        # okta-default) means the built-in one, not itself.
+        current = chain[-1] if chain else None
+        found = next((c for c in candidates if c.is_file() and _identity(str(c)) != current), None)
         if found is None:
             names = set(builtin_names())
             if base_dir is not None and base_dir.is_dir():
@@ -118,7 +121,7 @@ class _Loader:
             hint = did_you_mean(parent, names) or "built-in rulesets: " + ", ".join(builtin_names())
             self.reporter.error(span, f"no ruleset named {parent!r} to extend", hint)
             return None
-        identity = _identity(str(found), found.parent)
+        identity = _identity(str(found))
         if identity in chain:
             self.reporter.error(
                 span, f"ruleset {parent!r} extends itself (a cycle)", "remove one of the `extends`"
@@ -132,7 +135,7 @@ class _Loader:
         return self.load(text, _display_path(found), found.parent, chain)
 
 
-def _identity(path: str, base_dir: Path | None) -> str:
+def _identity(path: str) -> str:
     try:
         return str(Path(path).resolve())
     except OSError:

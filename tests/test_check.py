@@ -313,3 +313,13 @@ def test_load_of_unknown_name_lists_builtins() -> None:
     with pytest.raises(mapper.RulesetError) as caught:
         mapper.load("nope")
     assert "built-ins: appspace, enterprise, okta-default" in str(caught.value)
+
+
+def test_a_file_extending_its_namesake_gets_the_builtin(tmp_path: pytest.TempPathFactory) -> None:
+    from pathlib import Path
+
+    path = Path(str(tmp_path)) / "okta-default.mapper"
+    path.write_text('ruleset okta-default extends okta-default\ntitle <- user.title ?? "Staff"\n')
+    ruleset = mapper.load(path)
+    assert len(ruleset.rules) == len(mapper.load("okta-default").rules)
+    assert ruleset.render({"login": "a"})["title"] == "Staff"
