@@ -12,7 +12,7 @@ import json
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import mapper
@@ -140,6 +140,7 @@ _gen_profiles = st.fixed_dictionaries(
 )
 
 
+@settings(max_examples=settings.default.max_examples * 3)
 @given(expression=_typed, profiles=st.lists(_gen_profiles, min_size=1, max_size=4), default=st.booleans())
 def test_generated_expressions_agree_with_reference(
     expression: tuple[str, str], profiles: list[dict[str, Any]], default: bool
