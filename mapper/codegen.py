@@ -34,8 +34,6 @@ from mapper.plan import (
 from mapper.schema import CORE_USER
 from mapper.types import BOOLEAN, STRING, ValueType
 
-RenderFunction = Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]]
-
 
 def _literal(value: Constant) -> str:
     """The only way a value from a ruleset enters generated source."""
@@ -132,7 +130,7 @@ class Emitter:
             "_rule_error": runtime.rule_error,
             "_missing_required": runtime.missing_required,
             "_read_array": runtime.read_array,
-            "_read_decimal": _read_decimal,
+            "_read_decimal": runtime.norm_decimal,
             "_ValueProblem": runtime.ValueProblem,
         }
         self.sources: dict[str, str] = {}
@@ -254,33 +252,63 @@ class Emitter:
 
 
 class _RenderGenerator(Emitter):
+    """``render(profile, internal)``; with ``update``, ``render_update(profile,
+    internal, old_profile, old_internal)``: the resource the app holds after an
+    update, where create-only rules keep the values of the old profile."""
+
+    def __init__(self, plan: Plan, update: bool = False) -> None:
+        super().__init__(plan)
+        self.update = update
+
     def generate(self) -> str:
         w = self.w
-        self.header("render")
-        w.line("# profile: the Okta profile; internal: the Users API object's other fields.")
-        with w.block("def render(profile, internal):"):
-            self._read_inputs()
-            variables = [self._rule(i, rule) for i, rule in enumerate(self.plan.rules, 1)]
+        rules = self.plan.rules
+        if self.update:
+            self.header("the resource after an update")
+            head = "def render_update(profile, internal, old_profile, old_internal):"
+        else:
+            self.header("render")
+            w.line("# profile: the Okta profile; internal: the Users API object's other fields.")
+            head = "def render(profile, internal):"
+        with w.block(head):
+            current = [r for r in rules if not (self.update and r.create_only)]
+            new_names = self._read_inputs(current, "profile", "internal", "a", "i")
+            old_names = self._read_inputs(
+                [r for r in rules if self.update and r.create_only], "old_profile", "old_internal", "b", "j"
+            )
+            variables = []
+            for i, rule in enumerate(rules, 1):
+                self.sources, self.internals = old_names if self.update and rule.create_only else new_names
+                variables.append(self._rule(i, rule))
             w.line()
             w.line(f"schemas = [{_literal(CORE_USER)}]")
             w.line("resource = {'schemas': schemas}")
-            self._emit_children(_output_tree(self.plan.rules, variables), "resource")
+            self._emit_children(_output_tree(rules, variables), "resource")
             w.line("return resource")
         return w.source()
 
     # inputs
-    def _read_inputs(self) -> None:
+    def _read_inputs(
+        self, rules: list[PlannedRule], profile: str, internal: str, prefix: str, internal_prefix: str
+    ) -> tuple[dict[str, str], dict[str, str]]:
+        """Read and validate the sources RULES use; returns the variables by attribute name."""
         w = self.w
-        names = [n for n in self.plan.profile_types]
-        internals = sorted({s for r in self.plan.rules for s in r.internal_sources})
-        if names:
-            w.line("get = profile.get")
+        used = {s for r in rules for s in r.sources}
+        names = [n for n in self.plan.profile_types if n in used]
+        internals = sorted({s for r in rules for s in r.internal_sources})
+        sources: dict[str, str] = {}
+        fields: dict[str, str] = {}
+        getter = f"{profile}.get"
+        if len(names) > 1:
+            getter = self._name("get")
+            w.line(f"{getter} = {profile}.get")
         for name in names:
-            var = self.sources[name] = self._name("a")
-            self._read(var, "get", name, self.plan.profile_types[name])
+            var = sources[name] = self._name(prefix)
+            self._read(var, getter, name, self.plan.profile_types[name])
         for name in internals:
-            var = self.internals[name] = self._name("i")
-            self._read(var, "internal.get", name, STRING)
+            var = fields[name] = self._name(internal_prefix)
+            self._read(var, f"{internal}.get", name, STRING)
+        return sources, fields
 
     def _read(self, var: str, getter: str, name: str, type_: ValueType) -> None:
         w = self.w
@@ -395,32 +423,16 @@ def _may_be_empty(e: PExpr) -> bool:
     return True
 
 
-def _read_decimal(name: str, value: object) -> float | int | None:
-    if value is None:
-        return None
-    if type(value) is not float and type(value) is not int:
-        raise runtime.bad_source(name, "a number", value)
-    assert isinstance(value, (int, float))
-    if not math.isfinite(value):
-        raise runtime.bad_source(name, "a finite number", value)
-    return value
-
-
-@dataclass(frozen=True)
-class Compiled:
-    source: str
-    render: RenderFunction
-
-
-def generate(plan: Plan) -> tuple[str, dict[str, Any]]:
-    """The Python source for PLAN and the namespace it runs in."""
-    generator = _RenderGenerator(plan)
+def generate(plan: Plan, update: bool = False) -> tuple[str, dict[str, Any]]:
+    """The Python source of PLAN's render (or render_update) function and the namespace it runs in."""
+    generator = _RenderGenerator(plan, update)
     source = generator.generate()
     return source, generator.namespace
 
 
-def compile_plan(plan: Plan) -> Compiled:
-    source, namespace = generate(plan)
-    code = compile(source, f"<ruleset {_comment(plan.name)}>", "exec")
+def load_function(source: str, namespace: dict[str, Any], plan: Plan, name: str) -> Callable[..., Any]:
+    """Compile generated SOURCE once and return its function NAME."""
+    code = compile(source, f"<ruleset {_comment(plan.name)}: {name}>", "exec")
     exec(code, namespace)  # noqa: S102 - our own generated source, see the module docstring
-    return Compiled(source, namespace["render"])
+    function: Callable[..., Any] = namespace[name]
+    return function

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from mapper.codegen import compile_plan
+from mapper import codegen, patch
 from mapper.errors import Diagnostic, ProfileError, RulesetError, Severity
 from mapper.loader import load_plan, read_ruleset_file
+from mapper.patchgen import Unit, generate_changes
 from mapper.plan import Constant, Plan
 from mapper.resources import RULESET_SUFFIX, builtin_names, builtin_path
 from mapper.runtime import describe
@@ -36,12 +39,12 @@ class Ruleset:
     """A checked and compiled ruleset. Create it with :func:`mapper.load` or :func:`mapper.loads`."""
 
     def __init__(self, plan: Plan, warnings: tuple[Diagnostic, ...]) -> None:
-        compiled = compile_plan(plan)
+        source, namespace = codegen.generate(plan)
         self.plan = plan
         self.name = plan.name
         self.warnings = warnings
-        self.source = compiled.source  # the generated Python, for `mapper compile`
-        self._render = compiled.render
+        self.render_source = source  # the generated Python, for `mapper compile`
+        self._render = codegen.load_function(source, namespace, plan, "render")
         self.rules = tuple(
             Rule(
                 r.target.path,
@@ -57,6 +60,22 @@ class Ruleset:
             for r in plan.rules
         )
 
+    @property
+    def source(self) -> str:
+        """All the generated Python: render, changes (for patch) and render_update."""
+        return self.render_source + "\n\n" + self._changes[0] + "\n\n" + self._update[0]
+
+    # The PATCH machinery is compiled on first use: many callers only render.
+    @cached_property
+    def _changes(self) -> tuple[str, Callable[..., list[Any]], tuple[Unit, ...]]:
+        source, namespace, units = generate_changes(self.plan)
+        return source, codegen.load_function(source, namespace, self.plan, "changes"), units
+
+    @cached_property
+    def _update(self) -> tuple[str, Callable[..., dict[str, Any]]]:
+        source, namespace = codegen.generate(self.plan, update=True)
+        return source, codegen.load_function(source, namespace, self.plan, "render_update")
+
     def render(self, user: dict[str, Any]) -> dict[str, Any]:
         """The SCIM User resource for an Okta profile or Okta Users API object.
 
@@ -65,10 +84,58 @@ class Ruleset:
         immutable strings.
         """
         profile, fields = split_user(user)
-        return self._render(profile, fields)
+        resource: dict[str, Any] = self._render(profile, fields)
+        return resource
+
+    def create(self, user: dict[str, Any]) -> dict[str, Any]:
+        """The body of the POST that creates the user in the app (create-only rules included)."""
+        return self.render(user)
+
+    def updated(self, old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+        """The resource the app holds after the update from OLD to NEW: render(NEW),
+        except that targets of create-only rules keep their values from OLD."""
+        old_profile, old_fields = split_user(old)
+        new_profile, new_fields = split_user(new)
+        resource: dict[str, Any] = self._update[1](new_profile, new_fields, old_profile, old_fields)
+        return resource
+
+    def patch(self, old: dict[str, Any], new: dict[str, Any], style: str = "rfc") -> dict[str, Any]:
+        """The RFC 7644 PatchOp message that takes the app's user from OLD to NEW.
+
+        Only rules whose source attributes differ are evaluated; operations come
+        in ruleset order; create-only rules produce none. ``Operations`` is
+        empty when nothing the ruleset maps has changed. With ``style="put"``
+        the result is instead the whole resource to PUT (:meth:`updated`), or
+        ``{}`` when nothing changed. See :mod:`mapper.patch` for the styles.
+        """
+        old_profile, old_fields = split_user(old)
+        new_profile, new_fields = split_user(new)
+        _, changes, units = self._changes
+        changed = changes(old_profile, old_fields, new_profile, new_fields)
+        if style == "put":
+            return self._update[1](new_profile, new_fields, old_profile, old_fields) if changed else {}
+        return patch.message(patch.operations(units, changed, style))
+
+    def deactivate(self, style: str = "rfc") -> dict[str, Any]:
+        """The PATCH that deactivates the user (Okta never deletes app users)."""
+        return _set_active(False, style)
+
+    def reactivate(self, style: str = "rfc") -> dict[str, Any]:
+        """The PATCH that reactivates the user."""
+        return _set_active(True, style)
 
     def __repr__(self) -> str:
         return f"<Ruleset {self.name!r}: {len(self.rules)} rules>"
+
+
+def _set_active(active: bool, style: str) -> dict[str, Any]:
+    if style == "no-path":
+        return patch.message([{"op": "replace", "value": {"active": active}}])
+    if style in ("rfc", "whole-multivalued"):
+        return patch.message([{"op": "replace", "path": "active", "value": active}])
+    raise ValueError(
+        f"no {'PUT' if style == 'put' else repr(style)} form of a status change: use patch(old, new, style)"
+    )
 
 
 def split_user(user: object) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -254,3 +254,47 @@ def to_datetime(value: str | None) -> str | None:
     if "T" not in value or parsed.tzinfo is None:
         raise ValueProblem("a SCIM dateTime needs a date, a time and a time zone")
     return value
+
+
+# ---------------------------------------------------------------- reads for patch
+
+
+def norm_string(name: str, value: object) -> str | None:
+    """A string profile attribute, validated; an empty string is None."""
+    if value.__class__ is str:
+        return value or None
+    if value is None:
+        return None
+    raise bad_source(name, "a string", value)
+
+
+def norm_boolean(name: str, value: object) -> bool | None:
+    if value is None or value.__class__ is bool:
+        return value
+    raise bad_source(name, "a boolean", value)
+
+
+def norm_integer(name: str, value: object) -> int | None:
+    if value is None or value.__class__ is int:
+        return value
+    raise bad_source(name, "an integer", value)
+
+
+def norm_decimal(name: str, value: object) -> float | int | None:
+    if value is None:
+        return None
+    if type(value) is not float and type(value) is not int:
+        raise bad_source(name, "a number", value)
+    assert isinstance(value, (int, float))
+    if not math.isfinite(value):
+        raise bad_source(name, "a finite number", value)
+    return value
+
+
+def make_entry(fixed: dict[str, Any], *pairs: object) -> dict[str, Any] | None:
+    """A multi-valued entry from (sub-attribute, value) pairs: None when no value is set."""
+    entry = {pairs[i]: pairs[i + 1] for i in range(0, len(pairs), 2) if pairs[i + 1] is not None}
+    if not entry:
+        return None
+    entry.update(fixed)
+    return entry  # type: ignore[return-value]

@@ -54,8 +54,9 @@ def test_hostile_literals_round_trip_as_data(value: str) -> None:
     tree = ast.parse(ruleset.source)
     assert value not in ruleset.source or value.isprintable()
     assert not any(isinstance(n, ast.Import | ast.ImportFrom) for n in ast.walk(tree))
-    # The only top-level statement is the one function we generate.
-    assert [type(n) for n in tree.body] == [ast.FunctionDef]
+    # The only top-level statements are the functions we generate: render, changes, render_update.
+    assert [n.name for n in tree.body if isinstance(n, ast.FunctionDef)] == ["render", "changes", "render_update"]
+    assert len(tree.body) == 3
 
 
 def test_lone_surrogate_escape_is_an_error() -> None:
@@ -65,15 +66,16 @@ def test_lone_surrogate_escape_is_an_error() -> None:
 
 
 def test_generated_names_are_our_own() -> None:
+    import re
+
     ruleset = mapper.load("appspace")
     tree = ast.parse(ruleset.source)
     names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
-    allowed_prefixes = ("a", "i", "v", "c", "m", "e", "t", "_")
-    fixed = {"profile", "internal", "get", "schemas", "resource", "exc", "str", "list", "None", "True"}
-    assert all(
-        name in fixed or (name[0] in allowed_prefixes and name[1:].isdigit()) or name.startswith("_")
-        for name in names
-    )
+    names |= {a.arg for n in ast.walk(tree) if isinstance(n, ast.FunctionDef) for a in n.args.args}
+    ours = re.compile(r"^(_[a-z_0-9]+|[a-z]{1,3}\d+)$")
+    fixed = {"profile", "internal", "old_profile", "old_internal", "old", "new", "old_fields", "new_fields"}
+    fixed |= {"get", "og", "ng", "out", "schemas", "resource", "exc", "str", "list", "None", "True"}
+    assert {n for n in names if not ours.match(n)} <= fixed
 
 
 @pytest.mark.parametrize("name", SHIPPED)

@@ -1,0 +1,113 @@
+"""Changed units to RFC 7644 PATCH operations, in the styles downstream servers need.
+
+Every style emits operations in ruleset order, touches only what the ruleset
+owns (the attributes its rules set and the multi-valued entries of the types
+they name), and never names ``schemas``: a SCIM service provider lists an
+extension in ``schemas`` while the resource has a value in it (RFC 7643
+section 3), so adding an extension's first attribute or removing its last one
+is enough.
+
+- ``rfc``: one operation per changed target. A plain path is ``add``ed when
+  it had no value, ``replace``d when it had one, ``remove``d when the value
+  is gone. A multi-valued entry is added whole (``add emails [{...}]``) when
+  the app has no entry of that type (a filter that matches nothing is a
+  ``noTarget`` error), removed whole (``remove emails[type eq "work"]``) when
+  its last value goes, and otherwise changed through the filtered path.
+- ``no-path``: the plain-path ``add``s and ``replace``s merged into one
+  ``replace`` without a path whose value has dotted and URN-qualified keys
+  (what Okta and Entra send), followed by what that form cannot express
+  (removals, and multi-valued entries as in ``rfc``).
+- ``whole-multivalued``: as ``rfc``, but a multi-valued attribute is always
+  replaced as a whole array (or removed when empty), for servers without
+  filter support. This replaces entries of other types too.
+- ``put``: not operations but the whole resource, for servers that only
+  accept PUT (see :meth:`mapper.Ruleset.patch`).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from mapper.patchgen import Change, Unit
+
+PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+STYLES = ("rfc", "no-path", "whole-multivalued", "put")
+
+Operation = dict[str, Any]
+
+
+def message(operations: list[Operation]) -> dict[str, Any]:
+    return {"schemas": [PATCH_OP], "Operations": operations}
+
+
+def filter_path(unit: Unit, entry_type: str) -> str:
+    """``emails[type eq "work"]``: the type is a JSON string, so quotes cannot break out."""
+    return f"{unit.path}[type eq {json.dumps(entry_type)}]"
+
+
+def operations(units: tuple[Unit, ...], changes: list[Change], style: str) -> list[Operation]:
+    if style == "rfc":
+        return _rfc(units, changes, whole_multivalued=False)
+    if style == "whole-multivalued":
+        return _rfc(units, changes, whole_multivalued=True)
+    if style == "no-path":
+        return _no_path(units, changes)
+    raise ValueError(f"unknown patch style {style!r}; styles: {', '.join(STYLES)}")
+
+
+def _leaf(path: str, old: Any, new: Any) -> Operation:
+    if new is None:
+        return {"op": "remove", "path": path}
+    return {"op": "add" if old is None else "replace", "path": path, "value": new}
+
+
+def _rfc(units: tuple[Unit, ...], changes: list[Change], whole_multivalued: bool) -> list[Operation]:
+    ops: list[Operation] = []
+    for index, old, new in changes:
+        unit = units[index]
+        if unit.kind == "leaf":
+            ops.append(_leaf(unit.path, old, new))
+        elif whole_multivalued:
+            ops.append(_whole(unit, old, new))
+        else:
+            ops.extend(_entries(unit, old, new))
+    return ops
+
+
+def _whole(unit: Unit, old: tuple[Any, ...], new: tuple[Any, ...]) -> Operation:
+    before = [e for e in old if e is not None]
+    after = [e for e in new if e is not None]
+    return _leaf(unit.path, before or None, after or None)
+
+
+def _entries(unit: Unit, old: tuple[Any, ...], new: tuple[Any, ...]) -> list[Operation]:
+    ops: list[Operation] = []
+    for entry, before, after in zip(unit.entries, old, new, strict=True):
+        if before == after:
+            continue
+        if before is None:
+            ops.append({"op": "add", "path": unit.path, "value": [after]})
+        elif after is None:
+            ops.append({"op": "remove", "path": filter_path(unit, entry.type)})
+        else:
+            base = filter_path(unit, entry.type)
+            for sub in dict.fromkeys(entry.subs):
+                if before.get(sub) != after.get(sub):
+                    ops.append(_leaf(f"{base}.{sub}", before.get(sub), after.get(sub)))
+    return ops
+
+
+def _no_path(units: tuple[Unit, ...], changes: list[Change]) -> list[Operation]:
+    merged: dict[str, Any] = {}
+    others: list[Operation] = []
+    for index, old, new in changes:
+        unit = units[index]
+        if unit.kind == "leaf" and new is not None:
+            merged[unit.path] = new
+        elif unit.kind == "leaf":
+            others.append({"op": "remove", "path": unit.path})
+        else:
+            others.extend(_entries(unit, old, new))
+    head = [{"op": "replace", "value": merged}] if merged else []
+    return head + others

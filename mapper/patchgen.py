@@ -1,0 +1,239 @@
+"""Plan to a Python function that finds what changed between two profiles.
+
+The generated ``changes(old_profile, old_fields, new_profile, new_fields)``
+compares the raw source attributes first and evaluates a rule only when one of
+its sources differs: a one-attribute change costs a few comparisons and one
+rule. It returns ``[(unit, old, new), ...]`` in ruleset order, where a unit is
+what a PATCH operation can address on its own (see :class:`Unit`); the patch
+styles in :mod:`mapper.patch` turn those into operations.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from mapper.codegen import Emitter, _comment, _literal
+from mapper.plan import Plan, PlannedRule
+from mapper.schema import CORE_USER
+from mapper.types import STRING, ValueType
+
+Change = tuple[int, Any, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One entry of a multi-valued attribute that the ruleset owns."""
+
+    type: str
+    subs: tuple[str, ...]  # sub-attributes the rules set, in rule order
+    primary: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Unit:
+    """A leaf (a simple attribute, a sub-attribute, or a multi-valued simple
+    attribute, addressed by ``path``) or a multi-valued complex attribute with
+    the entries the ruleset owns (``path`` is the attribute, URN-qualified in
+    an extension). Old and new values of a leaf are the values; of a
+    multi-valued attribute, a tuple with one entry dict (or None) per entry."""
+
+    kind: str  # "leaf" | "multi"
+    path: str
+    urn: str
+    attr: str
+    sub: str | None = None
+    entries: tuple[Entry, ...] = ()
+    create_only: bool = False
+
+
+def plan_units(plan: Plan) -> tuple[tuple[Unit, tuple[PlannedRule, ...]], ...]:
+    """The units of a ruleset in rule order, each with the rules that feed it.
+
+    Create-only leaves are no unit (they never produce operations); create-only
+    entry rules stay in their unit, where the old value is kept."""
+    units: list[tuple[Unit, list[PlannedRule]]] = []
+    multis: dict[tuple[str, str], int] = {}
+    for rule in plan.rules:
+        t = rule.target
+        if t.entry_type is None:
+            if rule.create_only:
+                continue
+            unit = Unit("leaf", t.path, t.urn, t.attr, t.sub)
+            units.append((unit, [rule]))
+            continue
+        key = (t.urn, t.attr)
+        if key not in multis:
+            path = t.attr if t.urn == CORE_USER else f"{t.urn}:{t.attr}"
+            multis[key] = len(units)
+            units.append((Unit("multi", path, t.urn, t.attr), []))
+        units[multis[key]][1].append(rule)
+    finished: list[tuple[Unit, tuple[PlannedRule, ...]]] = []
+    for unit, rules in units:
+        if unit.kind == "multi":
+            if all(r.create_only for r in rules):
+                continue
+            entries: dict[str, Entry] = {}
+            for r in rules:
+                entry_type = r.target.entry_type
+                assert entry_type is not None and r.target.sub is not None
+                before = entries.get(entry_type, Entry(entry_type, (), False))
+                entries[entry_type] = Entry(
+                    entry_type, (*before.subs, r.target.sub), before.primary or r.primary
+                )
+            unit = Unit("multi", unit.path, unit.urn, unit.attr, entries=tuple(entries.values()))
+        finished.append((unit, tuple(rules)))
+    return tuple(finished)
+
+
+_NORMALISERS = {
+    "string": "norm_string",
+    "boolean": "norm_boolean",
+    "integer": "norm_integer",
+    "decimal": "norm_decimal",
+}
+
+
+class _PatchGenerator(Emitter):
+    def __init__(self, plan: Plan) -> None:
+        super().__init__(plan)
+        self.units = plan_units(plan)
+        self.raw_old: dict[str, str] = {}
+        self.raw_new: dict[str, str] = {}
+        self.raw_internal_old: dict[str, str] = {}
+        self.raw_internal_new: dict[str, str] = {}
+        self._old_values: dict[int, str] = {}  # rule id -> variable with its old value, per unit
+
+    def generate(self) -> str:
+        w = self.w
+        self.header("changes between two profiles")
+        w.line("# Compares raw source attributes; evaluates a rule only when one of its sources changed.")
+        with w.block("def changes(old, old_fields, new, new_fields):"):
+            self._read_raw()
+            w.line("out = []")
+            for index, (unit, rules) in enumerate(self.units):
+                w.line()
+                if unit.kind == "leaf":
+                    self._leaf(index, rules[0])
+                else:
+                    self._multi(index, unit, rules)
+            w.line("return out")
+        return w.source()
+
+    def _read_raw(self) -> None:
+        w = self.w
+        names = [n for n in self.plan.profile_types]
+        internals = sorted({s for r in self.plan.rules for s in r.internal_sources})
+        if names:
+            w.line("og = old.get")
+            w.line("ng = new.get")
+        for name in names:
+            key = _literal(name)
+            old, new = self._name("o"), self._name("n")
+            self.raw_old[name], self.raw_new[name] = old, new
+            w.line(f"{old} = og({key}); {new} = ng({key})")
+        for name in internals:
+            key = _literal(name)
+            old, new = self._name("o"), self._name("n")
+            self.raw_internal_old[name], self.raw_internal_new[name] = old, new
+            w.line(f"{old} = old_fields.get({key}); {new} = new_fields.get({key})")
+
+    def _changed(self, rules: tuple[PlannedRule, ...]) -> str:
+        """A condition that is true when any source of RULES differs between the profiles."""
+        tests: list[str] = []
+        for name in dict.fromkeys(s for r in rules if not r.create_only for s in r.sources):
+            old, new = self.raw_old[name], self.raw_new[name]
+            type_ = self.plan.profile_types[name]
+            if type_ == STRING:
+                tests.append(f"{old} != {new}")
+            else:
+                # 1 == 1.0 == True: a change of type is a change.
+                tests.append(f"({old} != {new} or {old}.__class__ is not {new}.__class__)")
+        for name in dict.fromkeys(s for r in rules if not r.create_only for s in r.internal_sources):
+            tests.append(f"{self.raw_internal_old[name]} != {self.raw_internal_new[name]}")
+        return " or ".join(tests) or "False"
+
+    def _normalise(self, rules: tuple[PlannedRule, ...], side: str) -> None:
+        """Validated values of the sources RULES read, from the old or the new profile."""
+        self.sources = {}
+        self.internals = {}
+        for name in dict.fromkeys(s for r in rules for s in r.sources):
+            raw = (self.raw_old if side == "old" else self.raw_new)[name]
+            var = self.sources[name] = self._name("p" if side == "old" else "q")
+            self._norm_line(var, name, raw, self.plan.profile_types[name])
+        for name in dict.fromkeys(s for r in rules for s in r.internal_sources):
+            raw = (self.raw_internal_old if side == "old" else self.raw_internal_new)[name]
+            var = self.internals[name] = self._name("p" if side == "old" else "q")
+            self._norm_line(var, name, raw, STRING)
+
+    def _norm_line(self, var: str, name: str, raw: str, type_: ValueType) -> None:
+        key = _literal(name)
+        if type_.multi:
+            element = {"string": "str", "boolean": "bool", "integer": "int", "decimal": "float"}[type_.base]
+            w_line = f"{var} = _read_array({key}, {raw}, {element}, {_literal(type_.base + 's')})"
+        else:
+            w_line = f"{var} = {self._helper(_NORMALISERS[type_.base])}({key}, {raw})"
+        self.w.line(w_line)
+
+    def _values(self, rules: tuple[PlannedRule, ...], side: str) -> list[str]:
+        """Evaluate RULES on one side; create-only rules keep their old value on the new side."""
+        self._normalise(tuple(r for r in rules if side == "old" or not r.create_only), side)
+        names = []
+        for rule in rules:
+            var = self._name("vo" if side == "old" else "vn")
+            if side == "new" and rule.create_only:
+                self.w.line(f"{var} = {self._old_values[id(rule)]}  # created only: the server keeps it")
+            else:
+                self.rule_value(var, rule)
+                if side == "old":
+                    self._old_values[id(rule)] = var
+            names.append(var)
+        return names
+
+    def _leaf(self, index: int, rule: PlannedRule) -> None:
+        w = self.w
+        self._old_values = {}
+        self.rule_comment(rule)
+        with w.block(f"if {self._changed((rule,))}:"):
+            (old,) = self._values((rule,), "old")
+            (new,) = self._values((rule,), "new")
+            test = f"{old} != {new}"
+            if rule.target.scim_type == "decimal":
+                test += f" or {old}.__class__ is not {new}.__class__"  # 1 and 1.0 differ in JSON
+            with w.block(f"if {test}:"):
+                w.line(f"out.append(({index}, {old}, {new}))")
+
+    def _multi(self, index: int, unit: Unit, rules: tuple[PlannedRule, ...]) -> None:
+        w = self.w
+        self._old_values = {}
+        w.line(f"# {_comment(unit.path)}: entries {_comment(', '.join(e.type for e in unit.entries))}")
+        with w.block(f"if {self._changed(rules)}:"):
+            sides = []
+            for side in ("old", "new"):
+                values = dict(zip((id(r) for r in rules), self._values(rules, side), strict=True))
+                parts = []
+                for entry in unit.entries:
+                    fixed: dict[str, Any] = {"type": entry.type}
+                    if entry.primary:
+                        fixed["primary"] = True
+                    pairs = []
+                    for r in rules:
+                        if r.target.entry_type == entry.type:
+                            assert r.target.sub is not None
+                            pairs += [_literal(r.target.sub), values[id(r)]]
+                    parts.append(f"{self._helper('make_entry')}({_fixed_literal(fixed)}, {', '.join(pairs)})")
+                var = self._name("eo" if side == "old" else "en")
+                w.line(f"{var} = ({''.join(p + ', ' for p in parts)})")
+                sides.append(var)
+            with w.block(f"if {sides[0]} != {sides[1]}:"):
+                w.line(f"out.append(({index}, {sides[0]}, {sides[1]}))")
+
+
+def _fixed_literal(fixed: dict[str, Any]) -> str:
+    return "{" + ", ".join(f"{_literal(k)}: {_literal(v)}" for k, v in fixed.items()) + "}"
+
+
+def generate_changes(plan: Plan) -> tuple[str, dict[str, Any], tuple[Unit, ...]]:
+    generator = _PatchGenerator(plan)
+    source = generator.generate()
+    return source, generator.namespace, tuple(unit for unit, _ in generator.units)
