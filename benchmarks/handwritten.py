@@ -107,3 +107,61 @@ def enterprise(user: dict[str, Any]) -> dict[str, Any]:
 
 
 BASELINES = {"okta-default": okta_default, "appspace": appspace, "enterprise": enterprise}
+
+
+# ---------------------------------------------------------------- PATCH
+
+
+def _op(path: str, old: Any, new: Any) -> dict[str, Any]:
+    if new is None:
+        return {"op": "remove", "path": path}
+    return {"op": "add" if old is None else "replace", "path": path, "value": new}
+
+
+def okta_default_patch(old_user: dict[str, Any], new_user: dict[str, Any]) -> dict[str, Any]:
+    """The PatchOp for okta-default, written by hand: compare each mapped attribute,
+    validate only what changed, one operation per changed target."""
+    old, old_fields = _split(old_user)
+    new, new_fields = _split(new_user)
+    ops: list[dict[str, Any]] = []
+    if old_fields.get("id") != new_fields.get("id"):
+        ops.append(_op("externalId", _text(old_fields, "id"), _text(new_fields, "id")))
+    if old.get("login") != new.get("login"):
+        login = _text(new, "login")
+        if login is None:
+            raise ProfileError("required", attribute="login", target="userName")
+        ops.append(_op("userName", _text(old, "login"), login))
+    for key, path in (("firstName", "name.givenName"), ("lastName", "name.familyName"),
+                      ("displayName", "displayName"), ("title", "title")):  # fmt: skip
+        if old.get(key) != new.get(key):
+            before, after = _text(old, key), _text(new, key)
+            if before != after:
+                ops.append(_op(path, before, after))
+    if old.get("email") != new.get("email"):
+        before, after = _text(old, "email"), _text(new, "email")
+        if before != after:
+            ops.append(_entry_op("emails", before, after))
+    if old.get("primaryPhone") != new.get("primaryPhone") or old.get("mobilePhone") != new.get("mobilePhone"):
+        before = _text(old, "primaryPhone") or _text(old, "mobilePhone")
+        after = _text(new, "primaryPhone") or _text(new, "mobilePhone")
+        if before != after:
+            ops.append(_entry_op("phoneNumbers", before, after))
+    if old.get("department") != new.get("department"):
+        before, after = _text(old, "department"), _text(new, "department")
+        if before != after:
+            ops.append(_op(ENTERPRISE + ":department", before, after))
+    if old_fields.get("status") != new_fields.get("status"):
+        before_status, after_status = _text(old_fields, "status"), _text(new_fields, "status")
+        before_active = before_status != "SUSPENDED" and before_status != "DEPROVISIONED"
+        after_active = after_status != "SUSPENDED" and after_status != "DEPROVISIONED"
+        if before_active != after_active:
+            ops.append({"op": "replace", "path": "active", "value": after_active})
+    return {"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": ops}
+
+
+def _entry_op(attr: str, before: str | None, after: str | None) -> dict[str, Any]:
+    if before is None:
+        return {"op": "add", "path": attr, "value": [{"value": after, "type": "work", "primary": True}]}
+    if after is None:
+        return {"op": "remove", "path": f'{attr}[type eq "work"]'}
+    return {"op": "replace", "path": f'{attr}[type eq "work"].value', "value": after}

@@ -17,10 +17,11 @@ import click
 
 import mapper
 from mapper.errors import ProfileError, RulesetError
+from mapper.patch import STYLES
 
 EXIT_OK, EXIT_DATA, EXIT_RULESET = 0, 1, 2
 
-_RULESET_HELP = "A ruleset file, or the name of a built-in ruleset (default: okta-default)."
+_RULESET_HELP = "A ruleset file, or the name of a built-in ruleset."
 
 
 class _Failure(Exception):
@@ -66,6 +67,12 @@ def _read_json(name: str) -> Any:
         _fail([f"mapper: {label}: invalid JSON: {exc}"], EXIT_DATA)
     except RecursionError:
         _fail([f"mapper: {label}: invalid JSON: nested too deeply"], EXIT_DATA)
+
+
+def _dumps(document: Any, compact: bool) -> str:
+    if compact:
+        return json.dumps(document, separators=(",", ":"), ensure_ascii=False) + "\n"
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
 
 
 def _reject_constant(name: str) -> NoReturn:
@@ -143,9 +150,7 @@ def render(profiles: tuple[str, ...], ruleset: str, validate: bool, compact: boo
         if problems:
             _fail(problems, EXIT_DATA)
         document: Any = resources[0] if len(profiles) == 1 else resources
-        indent = None if compact else 2
-        separators = (",", ":") if compact else None
-        _write(json.dumps(document, indent=indent, separators=separators, ensure_ascii=False) + "\n")
+        _write(_dumps(document, compact))
 
     _run(action)
 
@@ -181,10 +186,56 @@ def check(rulesets: tuple[str, ...]) -> None:
     _run(action)
 
 
+@main.command()
+@click.argument("old", metavar="OLD")
+@click.argument("new", metavar="NEW")
+@click.option("-r", "--ruleset", default="okta-default", show_default=True, help=_RULESET_HELP)
+@click.option(
+    "--style",
+    type=click.Choice(STYLES),
+    default="rfc",
+    show_default=True,
+    help="rfc: one operation per target; no-path: one merged replace (as Okta and Entra send); "
+    "whole-multivalued: arrays replaced whole; put: the whole resource to PUT.",
+)
+@click.option("--compact", is_flag=True, help="One line of JSON instead of indented JSON.")
+def diff(old: str, new: str, ruleset: str, style: str, compact: bool) -> None:
+    """Print the SCIM PATCH request that updates the app's user from OLD to NEW.
+
+    OLD and NEW are JSON files (one may be - for standard input) holding Okta
+    profiles or Okta Users API users. The request is a PatchOp message whose
+    Operations are empty when nothing the ruleset maps has changed; with
+    --style put it is the whole resource to PUT, or {} when nothing changed.
+    """
+
+    def action() -> None:
+        compiled = _load(ruleset)
+        documents = []
+        problems: list[str] = []
+        for name in (old, new):
+            try:
+                documents.append(_read_json(name))
+            except _Failure as failure:
+                problems.extend(failure.lines)
+        if problems:
+            _fail(problems, EXIT_DATA)
+        try:
+            request = compiled.patch(documents[0], documents[1], style)
+        except ProfileError as exc:
+            _fail([f"mapper: {old} -> {new}: {exc}"], EXIT_DATA)
+        _write(_dumps(request, compact))
+
+    _run(action)
+
+
 @main.command("compile")
 @click.argument("ruleset", metavar="RULESET")
 def compile_(ruleset: str) -> None:
-    """Print the Python source a ruleset compiles to: exactly what runs."""
+    """Print the Python source a ruleset compiles to: exactly what runs.
+
+    Three functions: render; changes, which patch uses to find what changed
+    between two profiles; and render_update, the resource after an update.
+    """
 
     def action() -> None:
         _write(_load(ruleset).source)

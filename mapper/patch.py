@@ -26,7 +26,6 @@ is enough.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from mapper.patchgen import Change, Unit
@@ -41,19 +40,23 @@ def message(operations: list[Operation]) -> dict[str, Any]:
     return {"schemas": [PATCH_OP], "Operations": operations}
 
 
-def filter_path(unit: Unit, entry_type: str) -> str:
-    """``emails[type eq "work"]``: the type is a JSON string, so quotes cannot break out."""
-    return f"{unit.path}[type eq {json.dumps(entry_type)}]"
-
-
 def operations(units: tuple[Unit, ...], changes: list[Change], style: str) -> list[Operation]:
+    """The operations for CHANGES (from the generated changes function) in STYLE."""
     if style == "rfc":
         return _rfc(units, changes, whole_multivalued=False)
-    if style == "whole-multivalued":
-        return _rfc(units, changes, whole_multivalued=True)
     if style == "no-path":
         return _no_path(units, changes)
-    raise ValueError(f"unknown patch style {style!r}; styles: {', '.join(STYLES)}")
+    if style == "whole-multivalued":
+        return _rfc(units, changes, whole_multivalued=True)
+    check_style(style)
+    raise ValueError("put is not a PATCH style")
+
+
+def check_style(style: str) -> list[Operation]:
+    """No operations; a ValueError for an unknown style (so bad calls fail even when nothing changed)."""
+    if style not in STYLES:
+        raise ValueError(f"unknown patch style {style!r}; styles: {', '.join(STYLES)}")
+    return []
 
 
 def _leaf(path: str, old: Any, new: Any) -> Operation:
@@ -71,7 +74,7 @@ def _rfc(units: tuple[Unit, ...], changes: list[Change], whole_multivalued: bool
         elif whole_multivalued:
             ops.append(_whole(unit, old, new))
         else:
-            ops.extend(_entries(unit, old, new))
+            _entries(ops, unit, old, new)
     return ops
 
 
@@ -81,21 +84,19 @@ def _whole(unit: Unit, old: tuple[Any, ...], new: tuple[Any, ...]) -> Operation:
     return _leaf(unit.path, before or None, after or None)
 
 
-def _entries(unit: Unit, old: tuple[Any, ...], new: tuple[Any, ...]) -> list[Operation]:
-    ops: list[Operation] = []
-    for entry, before, after in zip(unit.entries, old, new, strict=True):
+def _entries(ops: list[Operation], unit: Unit, old: tuple[Any, ...], new: tuple[Any, ...]) -> None:
+    for entry, before, after in zip(unit.entries, old, new):  # noqa: B905 - one per entry by construction
         if before == after:
             continue
         if before is None:
             ops.append({"op": "add", "path": unit.path, "value": [after]})
         elif after is None:
-            ops.append({"op": "remove", "path": filter_path(unit, entry.type)})
+            ops.append({"op": "remove", "path": entry.path})
         else:
-            base = filter_path(unit, entry.type)
-            for sub in dict.fromkeys(entry.subs):
-                if before.get(sub) != after.get(sub):
-                    ops.append(_leaf(f"{base}.{sub}", before.get(sub), after.get(sub)))
-    return ops
+            for sub in entry.subs:
+                was, now = before.get(sub), after.get(sub)
+                if was != now:
+                    ops.append(_leaf(f"{entry.path}.{sub}", was, now))
 
 
 def _no_path(units: tuple[Unit, ...], changes: list[Change]) -> list[Operation]:
@@ -108,6 +109,6 @@ def _no_path(units: tuple[Unit, ...], changes: list[Change]) -> list[Operation]:
         elif unit.kind == "leaf":
             others.append({"op": "remove", "path": unit.path})
         else:
-            others.extend(_entries(unit, old, new))
+            _entries(others, unit, old, new)
     head = [{"op": "replace", "value": merged}] if merged else []
     return head + others

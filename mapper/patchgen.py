@@ -10,6 +10,7 @@ styles in :mod:`mapper.patch` turn those into operations.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,8 +27,9 @@ class Entry:
     """One entry of a multi-valued attribute that the ruleset owns."""
 
     type: str
-    subs: tuple[str, ...]  # sub-attributes the rules set, in rule order
+    subs: tuple[str, ...]  # sub-attributes the rules set, in rule order, each once
     primary: bool
+    path: str = ""  # the filtered path: emails[type eq "work"] (the type as a JSON string)
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,9 +80,9 @@ def plan_units(plan: Plan) -> tuple[tuple[Unit, tuple[PlannedRule, ...]], ...]:
                 entry_type = r.target.entry_type
                 assert entry_type is not None and r.target.sub is not None
                 before = entries.get(entry_type, Entry(entry_type, (), False))
-                entries[entry_type] = Entry(
-                    entry_type, (*before.subs, r.target.sub), before.primary or r.primary
-                )
+                subs = before.subs if r.target.sub in before.subs else (*before.subs, r.target.sub)
+                path = f"{unit.path}[type eq {json.dumps(entry_type)}]"
+                entries[entry_type] = Entry(entry_type, subs, before.primary or r.primary, path)
             unit = Unit("multi", unit.path, unit.urn, unit.attr, entries=tuple(entries.values()))
         finished.append((unit, tuple(rules)))
     return tuple(finished)
@@ -211,26 +213,29 @@ class _PatchGenerator(Emitter):
             sides = []
             for side in ("old", "new"):
                 values = dict(zip((id(r) for r in rules), self._values(rules, side), strict=True))
-                parts = []
-                for entry in unit.entries:
-                    fixed: dict[str, Any] = {"type": entry.type}
-                    if entry.primary:
-                        fixed["primary"] = True
-                    pairs = []
-                    for r in rules:
-                        if r.target.entry_type == entry.type:
-                            assert r.target.sub is not None
-                            pairs += [_literal(r.target.sub), values[id(r)]]
-                    parts.append(f"{self._helper('make_entry')}({_fixed_literal(fixed)}, {', '.join(pairs)})")
+                parts = [self._entry(entry, rules, values) for entry in unit.entries]
                 var = self._name("eo" if side == "old" else "en")
                 w.line(f"{var} = ({''.join(p + ', ' for p in parts)})")
                 sides.append(var)
             with w.block(f"if {sides[0]} != {sides[1]}:"):
                 w.line(f"out.append(({index}, {sides[0]}, {sides[1]}))")
 
-
-def _fixed_literal(fixed: dict[str, Any]) -> str:
-    return "{" + ", ".join(f"{_literal(k)}: {_literal(v)}" for k, v in fixed.items()) + "}"
+    def _entry(self, entry: Entry, rules: tuple[PlannedRule, ...], values: dict[int, str]) -> str:
+        """An expression for the entry dict, or None when none of its sub-attributes has a value."""
+        fixed = f"{_literal('type')}: {_literal(entry.type)}" + (
+            f", {_literal('primary')}: True" if entry.primary else ""
+        )
+        pairs = [(r.target.sub, values[id(r)]) for r in rules if r.target.entry_type == entry.type]
+        if len(pairs) == 1:
+            sub, var = pairs[0]
+            return f"({{{_literal(sub)}: {var}, {fixed}}} if {var} is not None else None)"
+        w = self.w
+        var = self._name("e")
+        w.line(f"{var} = {{}}")
+        for sub, value in pairs:
+            w.line(f"if {value} is not None: {var}[{_literal(sub)}] = {value}")
+        w.line(f"{var} = {{**{var}, {fixed}}} if {var} else None")
+        return var
 
 
 def generate_changes(plan: Plan) -> tuple[str, dict[str, Any], tuple[Unit, ...]]:

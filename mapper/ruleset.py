@@ -114,7 +114,8 @@ class Ruleset:
         changed = changes(old_profile, old_fields, new_profile, new_fields)
         if style == "put":
             return self._update[1](new_profile, new_fields, old_profile, old_fields) if changed else {}
-        return patch.message(patch.operations(units, changed, style))
+        operations = patch.operations(units, changed, style) if changed else patch.check_style(style)
+        return {"schemas": [patch.PATCH_OP], "Operations": operations}
 
     def deactivate(self, style: str = "rfc") -> dict[str, Any]:
         """The PATCH that deactivates the user (Okta never deletes app users)."""

@@ -289,12 +289,3 @@ def norm_decimal(name: str, value: object) -> float | int | None:
     if not math.isfinite(value):
         raise bad_source(name, "a finite number", value)
     return value
-
-
-def make_entry(fixed: dict[str, Any], *pairs: object) -> dict[str, Any] | None:
-    """A multi-valued entry from (sub-attribute, value) pairs: None when no value is set."""
-    entry = {pairs[i]: pairs[i + 1] for i in range(0, len(pairs), 2) if pairs[i + 1] is not None}
-    if not entry:
-        return None
-    entry.update(fixed)
-    return entry  # type: ignore[return-value]

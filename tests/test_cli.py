@@ -167,7 +167,7 @@ def test_compile_prints_the_generated_source() -> None:
     compile(result.stdout, "<test>", "exec")
 
 
-@pytest.mark.parametrize("command", [[], ["render"], ["check"], ["compile"]])
+@pytest.mark.parametrize("command", [[], ["render"], ["check"], ["compile"], ["diff"]])
 def test_help_is_there_for_everything(command: list[str]) -> None:
     result = run(*command, "--help")
     assert result.exit_code == 0 and "Usage: " in result.stdout
@@ -194,3 +194,42 @@ def test_real_process_exit_codes_and_broken_pipe() -> None:
         check=False,
     )
     assert "Traceback" not in piped.stderr and "Error" not in piped.stderr
+
+
+def test_diff_prints_the_patch_request(tmp_path: Path) -> None:
+    old = tmp_path / "old.json"
+    old.write_text('{"id": "00u1", "status": "ACTIVE", "profile": {"login": "a@example.com", "title": "T"}}')
+    result = run(
+        "diff",
+        str(old),
+        "-",
+        input='{"id": "00u1", "status": "SUSPENDED", "profile": {"login": "a@example.com"}}',
+    )
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout) == {
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [
+            {"op": "remove", "path": "title"},
+            {"op": "replace", "path": "active", "value": False},
+        ],
+    }
+    merged = run("diff", "--style", "no-path", "--compact", str(old), str(old))
+    assert merged.stdout == '{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[]}\n'
+    put = run("diff", "--style", "put", "-r", "appspace", str(old), str(old))
+    assert json.loads(put.stdout) == {}
+
+
+def test_diff_errors(tmp_path: Path) -> None:
+    good = tmp_path / "good.json"
+    good.write_text('{"login": "a@example.com"}')
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"login": 1}')
+    result = run("diff", str(good), str(bad))
+    assert result.exit_code == 1 and result.stdout == ""
+    assert (
+        result.stderr.strip()
+        == f"mapper: {good} -> {bad}: profile attribute 'login': expected a string, got a number"
+    )
+    missing = run("diff", str(tmp_path / "nope.json"), str(tmp_path / "nope2.json"))
+    assert missing.exit_code == 1 and len(missing.stderr.splitlines()) == 2
+    assert run("diff", "--style", "json", str(good), str(good)).exit_code == 2

@@ -55,7 +55,11 @@ def test_hostile_literals_round_trip_as_data(value: str) -> None:
     assert value not in ruleset.source or value.isprintable()
     assert not any(isinstance(n, ast.Import | ast.ImportFrom) for n in ast.walk(tree))
     # The only top-level statements are the functions we generate: render, changes, render_update.
-    assert [n.name for n in tree.body if isinstance(n, ast.FunctionDef)] == ["render", "changes", "render_update"]
+    assert [n.name for n in tree.body if isinstance(n, ast.FunctionDef)] == [
+        "render",
+        "changes",
+        "render_update",
+    ]
     assert len(tree.body) == 3
 
 

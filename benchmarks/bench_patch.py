@@ -1,0 +1,60 @@
+"""PATCH speed: Ruleset.patch for a one-attribute change against a hand-written
+diff of the same mapping, and against rendering both profiles and running
+jsonpatch.make_patch, all in this one run.
+
+    python benchmarks/bench_patch.py [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import jsonpatch
+from bench_render import USER, per_call_us
+from handwritten import okta_default_patch
+
+import mapper
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--quick", action="store_true", help="fewer, shorter repeats (for a smoke run)")
+    args = parser.parse_args()
+    repeat, seconds = (3, 0.05) if args.quick else (7, 0.3)
+
+    ruleset = mapper.load("okta-default")
+    old = USER
+    cases = {
+        "one attribute (title)": ("title", "Senior Analyst"),
+        "filtered entry (email)": ("email", "ada@example.org"),
+        "nothing mapped changed": ("nickName", "Ada"),
+    }
+    print(f"Python {sys.version.split()[0]}; median of {repeat} runs; µs per call\n")
+    print(
+        f"{'okta-default, change':<28}{'mapper':>9}{'by hand':>9}{'ratio':>8}{'render+jsonpatch':>18}{'speed-up':>10}"
+    )
+    for label, (key, value) in cases.items():
+        new = copy.deepcopy(old)
+        new["profile"][key] = value
+        assert ruleset.patch(old, new) == okta_default_patch(old, new), label
+
+        def render_and_diff(new: dict = new) -> object:  # type: ignore[type-arg]
+            return jsonpatch.make_patch(ruleset.render(old), ruleset.render(new)).patch
+
+        ours = per_call_us(lambda new=new: ruleset.patch(old, new), repeat, seconds)  # type: ignore[misc]
+        hand = per_call_us(lambda new=new: okta_default_patch(old, new), repeat, seconds)  # type: ignore[misc]
+        generic = per_call_us(render_and_diff, repeat, seconds)
+        print(
+            f"{label:<28}{ours:>9.2f}{hand:>9.2f}{ours / hand:>7.2f}x{generic:>18.2f}{generic / ours:>9.0f}x"
+        )
+
+
+if __name__ == "__main__":
+    main()

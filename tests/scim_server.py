@@ -1,0 +1,107 @@
+"""A real SCIM server for the tests: scim2-server started as its own process on
+loopback, with the schemas of the rulesets under test registered."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from mapper.schema import Schema, to_scim_json
+
+
+class ScimServer:
+    def __init__(self, base_url: str) -> None:
+        self.base_url = base_url
+
+    def request(self, method: str, path: str, body: dict[str, Any] | None = None) -> tuple[int, Any]:
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(
+            self.base_url + path,
+            data=data,
+            method=method,
+            headers={"Content-Type": "application/scim+json", "Accept": "application/scim+json"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                raw = response.read()
+                return response.status, json.loads(raw) if raw else None
+        except urllib.error.HTTPError as error:
+            raw = error.read()
+            return error.code, json.loads(raw) if raw else None
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@contextmanager
+def running_server(extensions: list[Schema], workdir: Path) -> Iterator[ScimServer]:
+    """scim2-server on 127.0.0.1 with the RFC 7643 schemas plus EXTENSIONS on /Users."""
+    from scim2_server.utils import load_default_resource_types, load_default_schemas
+
+    schemas = [
+        s.model_dump(mode="json", by_alias=True, exclude_none=True) for s in load_default_schemas().values()
+    ]
+    schemas += [to_scim_json(s) for s in extensions]
+    resource_types = [
+        rt.model_dump(mode="json", by_alias=True, exclude_none=True)
+        for rt in load_default_resource_types().values()
+    ]
+    for rt in resource_types:
+        if rt["id"] == "User":
+            rt["schemaExtensions"] = [
+                *rt.get("schemaExtensions", []),
+                *({"schema": s.urn, "required": False} for s in extensions),
+            ]
+    (workdir / "schemas.json").write_text(json.dumps(schemas))
+    (workdir / "resource-types.json").write_text(json.dumps(resource_types))
+    port = _free_port()
+    executable = shutil.which("scim2-server", path=str(Path(sys.executable).parent)) or "scim2-server"
+    log_file = (workdir / "server.log").open("w")
+    process = subprocess.Popen(
+        [
+            executable,
+            "--hostname", "127.0.0.1",
+            "--port", str(port),
+            "--schema", str(workdir / "schemas.json"),
+            "--resource-type", str(workdir / "resource-types.json"),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=log_file,
+    )  # fmt: skip
+    server = ScimServer(f"http://127.0.0.1:{port}")
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                status, _ = server.request("GET", "/ServiceProviderConfig")
+                if status == 200:
+                    break
+            except OSError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                log = (workdir / "server.log").read_text()
+                raise RuntimeError(f"scim2-server did not start:\n{log}")
+            time.sleep(0.05)
+        yield server
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log_file.close()

@@ -1,0 +1,113 @@
+"""Integration with a real SCIM server (scim2-server, its own process on
+loopback): POST create(old), send patch(old, new) (or PUT), GET the user back:
+it must equal updated(old, new), apart from the server-managed id and meta."""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import mapper
+from tests.scim_oracle import normalise
+from tests.test_patch_properties import RULESETS, profile_pairs
+
+try:
+    import scim2_server  # noqa: F401
+except ImportError:  # pragma: no cover - CI installs it with the test extras
+    if os.environ.get("CI"):
+        raise
+    pytest.skip("scim2-server is not installed", allow_module_level=True)
+
+from tests.scim_server import ScimServer, running_server
+
+_EXTENSIONS = [s for r in RULESETS.values() for urn, s in r.plan.schemas.items() if not s.builtin]
+_ids = itertools.count()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ScimServer]:
+    unique = {s.urn: s for s in _EXTENSIONS}
+    with running_server(list(unique.values()), tmp_path_factory.mktemp("scim2-server")) as running:
+        yield running
+
+
+def _with_login(user: dict[str, Any], login: str) -> dict[str, Any]:
+    if "profile" in user:
+        return {**user, "profile": {**user["profile"], "login": login}}
+    return {**user, "login": login}
+
+
+def _login(user: dict[str, Any]) -> Any:
+    return user.get("profile", user).get("login")
+
+
+def _unique_pair(pair: tuple[dict[str, Any], dict[str, Any]]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The server keeps userName unique: every example gets fresh logins."""
+    old, new = pair
+    n = next(_ids)
+    same = _login(old) == _login(new)
+    return _with_login(old, f"old{n}@example.com"), _with_login(
+        new, f"{'old' if same else 'new'}{n}@example.com"
+    )
+
+
+def _strip(resource: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in resource.items() if k not in ("id", "meta")}
+
+
+def round_trip(
+    server: ScimServer, ruleset: mapper.Ruleset, old: dict[str, Any], new: dict[str, Any], style: str
+) -> None:
+    status, created = server.request("POST", "/Users", ruleset.create(old))
+    assert status == 201, created
+    user_id = created["id"]
+    try:
+        if style == "put":
+            body = ruleset.patch(old, new, "put")
+            if body:
+                status, answer = server.request("PUT", f"/Users/{user_id}", {**body, "id": user_id})
+                assert status == 200, (body, answer)
+        else:
+            message = ruleset.patch(old, new, style)
+            if message["Operations"]:
+                status, answer = server.request("PATCH", f"/Users/{user_id}", message)
+                assert status in (200, 204), (message, answer)
+        status, fetched = server.request("GET", f"/Users/{user_id}")
+        assert status == 200
+        assert normalise(ruleset, _strip(fetched)) == normalise(ruleset, ruleset.updated(old, new))
+    finally:
+        server.request("DELETE", f"/Users/{user_id}")
+
+
+@pytest.mark.parametrize("style", ["rfc", "no-path", "whole-multivalued", "put"])
+@pytest.mark.parametrize("name", sorted(RULESETS))
+@settings(max_examples=max(50, settings.default.max_examples // 3))
+@given(pair=profile_pairs(), data=st.data())
+def test_round_trip_on_scim2_server(
+    server: ScimServer,
+    name: str,
+    style: str,
+    pair: tuple[dict[str, Any], dict[str, Any]],
+    data: st.DataObject,
+) -> None:
+    old, new = _unique_pair(pair)
+    round_trip(server, RULESETS[name], old, new, style)
+
+
+def test_deactivate_and_reactivate_on_the_server(server: ScimServer, tmp_path: Path) -> None:
+    ruleset = RULESETS["okta-default"]
+    status, created = server.request(
+        "POST", "/Users", ruleset.create({"login": f"life{next(_ids)}@example.com"})
+    )
+    assert status == 201 and created["active"] is True
+    for message, active in [(ruleset.deactivate(), False), (ruleset.reactivate("no-path"), True)]:
+        status, _ = server.request("PATCH", f"/Users/{created['id']}", message)
+        assert status in (200, 204)
+        assert server.request("GET", f"/Users/{created['id']}")[1]["active"] is active
