@@ -34,6 +34,9 @@ from mapper.plan import (
 from mapper.schema import CORE_USER
 from mapper.types import BOOLEAN, STRING, ValueType
 
+#: The Python class that holds each expression type's values (decimals may also be int).
+PYTHON_CLASS = {"string": "str", "boolean": "bool", "integer": "int", "decimal": "float"}
+
 
 def _literal(value: Constant) -> str:
     """The only way a value from a ruleset enters generated source."""
@@ -314,14 +317,14 @@ class _RenderGenerator(Emitter):
         w = self.w
         key = _literal(name)
         if type_.multi:
-            element = {"string": "str", "boolean": "bool", "integer": "int", "decimal": "float"}[type_.base]
+            element = PYTHON_CLASS[type_.base]
             w.line(f"{var} = _read_array({key}, {getter}({key}), {element}, {_literal(type_.base + 's')})")
             return
         if type_.base == "decimal":
             w.line(f"{var} = _read_decimal({key}, {getter}({key}))")
             return
         w.line(f"{var} = {getter}({key})")
-        cls = {"string": "str", "boolean": "bool", "integer": "int"}[type_.base]
+        cls = PYTHON_CLASS[type_.base]
         expected = _literal(
             {"string": "a string", "boolean": "a boolean", "integer": "an integer"}[type_.base]
         )

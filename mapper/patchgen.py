@@ -14,7 +14,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from mapper.codegen import Emitter, _comment, _literal
+from mapper.codegen import PYTHON_CLASS, Emitter, _comment, _literal
 from mapper.plan import Plan, PlannedRule
 from mapper.schema import CORE_USER
 from mapper.types import STRING, ValueType
@@ -171,7 +171,7 @@ class _PatchGenerator(Emitter):
     def _norm_line(self, var: str, name: str, raw: str, type_: ValueType) -> None:
         key = _literal(name)
         if type_.multi:
-            element = {"string": "str", "boolean": "bool", "integer": "int", "decimal": "float"}[type_.base]
+            element = PYTHON_CLASS[type_.base]
             w_line = f"{var} = _read_array({key}, {raw}, {element}, {_literal(type_.base + 's')})"
         else:
             w_line = f"{var} = {self._helper(_NORMALISERS[type_.base])}({key}, {raw})"
