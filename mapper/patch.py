@@ -93,10 +93,14 @@ def _entries(ops: list[Operation], unit: Unit, old: tuple[Any, ...], new: tuple[
         elif after is None:
             ops.append({"op": "remove", "path": entry.path})
         else:
-            for sub in entry.subs:
+            for sub, path in entry.sub_paths:
                 was, now = before.get(sub), after.get(sub)
-                if was != now:
-                    ops.append(_leaf(f"{entry.path}.{sub}", was, now))
+                if was == now:
+                    continue
+                if now is None:
+                    ops.append({"op": "remove", "path": path})
+                else:
+                    ops.append({"op": "add" if was is None else "replace", "path": path, "value": now})
 
 
 def _no_path(units: tuple[Unit, ...], changes: list[Change]) -> list[Operation]:

@@ -30,6 +30,7 @@ class Entry:
     subs: tuple[str, ...]  # sub-attributes the rules set, in rule order, each once
     primary: bool
     path: str = ""  # the filtered path: emails[type eq "work"] (the type as a JSON string)
+    sub_paths: tuple[tuple[str, str], ...] = ()  # (sub-attribute, emails[type eq "work"].sub)
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +83,8 @@ def plan_units(plan: Plan) -> tuple[tuple[Unit, tuple[PlannedRule, ...]], ...]:
                 before = entries.get(entry_type, Entry(entry_type, (), False))
                 subs = before.subs if r.target.sub in before.subs else (*before.subs, r.target.sub)
                 path = f"{unit.path}[type eq {json.dumps(entry_type)}]"
-                entries[entry_type] = Entry(entry_type, subs, before.primary or r.primary, path)
+                sub_paths = tuple((sub, f"{path}.{sub}") for sub in subs)
+                entries[entry_type] = Entry(entry_type, subs, before.primary or r.primary, path, sub_paths)
             unit = Unit("multi", unit.path, unit.urn, unit.attr, entries=tuple(entries.values()))
         finished.append((unit, tuple(rules)))
     return tuple(finished)
