@@ -265,40 +265,24 @@ class ExpressionChecker:
         return PBinary(BOOLEAN, False, node.op, left, right)
 
     def _plus(self, node: ast.Binary) -> PExpr | None:
-        parts: list[ast.Expr] = []
-
-        def flatten(n: ast.Expr) -> None:
-            if isinstance(n, ast.Binary) and n.op == "+":
-                flatten(n.left)
-                flatten(n.right)
-            else:
-                parts.append(n)
-
-        flatten(node)
-        typed = [self.check(p) for p in parts]
-        if any(t is None for t in typed):
+        """``+`` as in Java and Okta: left to right, adding two numbers, otherwise
+        joining strings (``1 + 2 + "x"`` is "3x", ``"x" + 1 + 2`` is "x12")."""
+        left = self.check(node.left)
+        right = self.check(node.right)
+        if left is None or right is None:
             return None
-        checked = [t for t in typed if t is not None]
-        for part, t in zip(parts, checked, strict=True):
-            if t.type.multi or t.type == BOOLEAN:
-                self.reporter.error(part.span, f"cannot use + on {t.type}", "+ joins strings or adds numbers")
+        for side, typed in ((node.left, left), (node.right, right)):
+            if typed.type.multi or typed.type == BOOLEAN:
+                self.reporter.error(side.span, f"cannot use + on {typed.type}", "+ joins strings or adds numbers")
                 return None
-        if all(t.type.is_number for t in checked):
-            # Numbers add pairwise, left to right, as in Okta.
-            result: PExpr = checked[0]
-            for t in checked[1:]:
-                type_ = INTEGER if result.type == INTEGER and t.type == INTEGER else DECIMAL
-                result = PBinary(type_, result.nullable or t.nullable, "+", result, t)
-            return result
-        if any(t.type.is_number for t in checked) and not any(t.type == STRING for t in checked[:2]):
-            self.reporter.error(
-                node.span,
-                "+ mixes numbers with strings in an unclear order",
-                "start with the string, or add the numbers in parentheses",
-            )
-            return None
-        nullable = all(t.nullable for t in checked)
-        return PConcat(STRING, nullable, tuple(checked))
+        if left.type.is_number and right.type.is_number:
+            type_ = INTEGER if left.type == right.type == INTEGER else DECIMAL
+            return PBinary(type_, left.nullable or right.nullable, "+", left, right)
+        # Joining strings is associative, so nested joins become one.
+        parts = (left.parts if isinstance(left, PConcat) else (left,)) + (
+            right.parts if isinstance(right, PConcat) else (right,)
+        )
+        return PConcat(STRING, all(p.nullable for p in parts), parts)
 
     def _not(self, node: ast.Not) -> PExpr | None:
         operand = self.check(node.operand)

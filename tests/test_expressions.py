@@ -192,3 +192,17 @@ def test_internal_properties() -> None:
     assert ruleset.render(user)["nickName"] == "ACTIVE/00u9"
     # A bare profile has no internal properties; null operands of + count as empty.
     assert ruleset.render({"login": "a"})["nickName"] == "/"
+
+
+@pytest.mark.parametrize(
+    ("expression", "expected"),
+    [
+        ('1 + 2 + "x"', "3x"),
+        ('"x" + 1 + 2', "x12"),
+        ('"x" + (1 + 2)', "x3"),
+        ('user.n + 1 + "!"', "6!"),
+        ('"a" + ("b" + user.title)', "ab"),
+    ],
+)
+def test_plus_is_left_to_right_as_in_okta(expression: str, expected: str) -> None:
+    assert evaluate(expression, n=5) == expected
