@@ -214,6 +214,7 @@ def _check_rule(
         origin,
         rule.span,
         text,
+        rule,
     )
 
 

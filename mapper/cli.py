@@ -16,6 +16,10 @@ from typing import Any, NoReturn
 import click
 
 import mapper
+from mapper import checking, examples
+from mapper import explain as explaining
+from mapper import fmt as layout
+from mapper import review as reviewing
 from mapper.errors import ProfileError, RulesetError
 from mapper.patch import STYLES
 
@@ -157,31 +161,125 @@ def render(profiles: tuple[str, ...], ruleset: str, validate: bool, compact: boo
 
 @main.command()
 @click.argument("rulesets", nargs=-1, required=True, metavar="RULESET...")
-def check(rulesets: tuple[str, ...]) -> None:
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json", "github"]),
+    default="text",
+    show_default=True,
+    help="text: for people; json: one array of diagnostics; github: workflow annotations on the pull request.",
+)
+@click.option("--strict", is_flag=True, help="Treat warnings as errors.")
+def check(rulesets: tuple[str, ...], output_format: str, strict: bool) -> None:
     """Check rulesets and print every error and warning.
 
-    Each RULESET is a file or a built-in name. Exits 2 when any has an error.
+    Each RULESET is a file or a built-in name. Exits 2 when any ruleset has an
+    error (or, with --strict, a warning), else 0.
     """
 
     def action() -> None:
-        lines: list[str] = []
-        failed = False
-        for name in rulesets:
-            try:
-                compiled = mapper.load(name)
-            except RulesetError as exc:
-                failed = True
-                lines.extend(d.format() for d in exc.diagnostics)
-                errors = len(exc.errors)
-                lines.append(f"{name}: {errors} error{'s' if errors != 1 else ''}")
-                continue
-            lines.extend(d.format() for d in compiled.warnings)
-            count = len(compiled.warnings)
-            note = f", {count} warning{'s' if count != 1 else ''}" if count else ""
-            lines.append(f"{name}: ok, {len(compiled.rules)} rules{note}")
-        _write("\n".join(lines) + "\n")
-        if failed:
+        results = [checking.check_one(name) for name in rulesets]
+        _write(checking.render(results, output_format, strict))
+        if any(r.failed(strict) for r in results):
             sys.exit(EXIT_RULESET)
+
+    _run(action)
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, metavar="PATH...", type=click.Path(path_type=Path))
+@click.option("--check", "check_only", is_flag=True, help="Change nothing; exit 1 if any file would change.")
+@click.option("--diff", "show_diff", is_flag=True, help="Print a unified diff instead of writing files.")
+def fmt(paths: tuple[Path, ...], check_only: bool, show_diff: bool) -> None:
+    """Format ruleset files in place, in the one canonical layout.
+
+    Each PATH is a .mapper file or a folder (searched for .mapper files).
+    Comments stay where their authors put them, and formatting never changes
+    what a ruleset means. Exits 0 when nothing needs changing (or everything
+    was written), 1 when --check or --diff finds files to change, 2 when a
+    file cannot be read or parsed.
+    """
+
+    def action() -> None:
+        outcome = layout.run(list(paths), write=not (check_only or show_diff), diff=show_diff)
+        if outcome.output:
+            _write(outcome.output)
+        for line in outcome.messages:
+            click.echo(line, err=True)
+        sys.exit(outcome.exit_code)
+
+    _run(action)
+
+
+@main.command()
+@click.argument("ruleset", metavar="RULESET")
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(explaining.FORMATS),
+    default="markdown",
+    show_default=True,
+    help="markdown: a table per rule; mermaid: a flowchart from Okta to SCIM attributes; text: an aligned table.",
+)
+def explain(ruleset: str, output_format: str) -> None:
+    """Show what a ruleset maps: one row per rule, or a diagram.
+
+    RULESET is a file or a built-in name. Rows: the Okta source attributes, the
+    transform, the SCIM target and its schema, when the rule applies, its
+    default, and where inherited rules come from.
+    """
+
+    def action() -> None:
+        _write(explaining.explain(_load(ruleset), output_format))
+
+    _run(action)
+
+
+@main.command("test")
+@click.argument("paths", nargs=-1, metavar="[PATH]...", type=click.Path(path_type=Path))
+@click.option("--strict", is_flag=True, help="Fail when a rule has no example that covers it.")
+def test_command(paths: tuple[Path, ...], strict: bool) -> None:
+    """Run the examples that live beside rulesets (NAME.examples.json).
+
+    With no PATH, runs every examples file under ./rulesets. A PATH is an
+    examples file, a ruleset (its examples file), or a folder. Exits 0 when
+    every example passes, 1 when one fails (or, with --strict, when a rule
+    has no example), 2 when a file or ruleset cannot be read.
+    """
+
+    def action() -> None:
+        targets = list(paths) or [Path("rulesets")]
+        outcome = examples.run(targets, strict)
+        _write(outcome.output)
+        sys.exit(outcome.exit_code)
+
+    _run(action)
+
+
+@main.command()
+@click.argument("old", metavar="OLD")
+@click.argument("new", metavar="NEW")
+@click.option(
+    "--profiles",
+    type=click.Path(path_type=Path),
+    help="A folder of sample profiles (*.json) to render with both versions.",
+)
+def review(old: str, new: str, profiles: Path | None) -> None:
+    """Print, as Markdown, what changes from one version of a ruleset to another.
+
+    OLD and NEW are files, built-in names, or git revisions of a file
+    (main:rulesets/appspace.mapper). Lists rules added, removed and changed
+    (inherited ones included), schema changes, and with --profiles how each
+    sample user's resource changes.
+    """
+
+    def action() -> None:
+        try:
+            _write(reviewing.review(old, new, profiles))
+        except reviewing.ReviewError as exc:
+            _fail([f"mapper: {exc}"], EXIT_RULESET)
+        except RulesetError as exc:
+            _fail([d.format() for d in exc.diagnostics if d.is_error], EXIT_RULESET)
 
     _run(action)
 

@@ -273,7 +273,9 @@ class ExpressionChecker:
             return None
         for side, typed in ((node.left, left), (node.right, right)):
             if typed.type.multi or typed.type == BOOLEAN:
-                self.reporter.error(side.span, f"cannot use + on {typed.type}", "+ joins strings or adds numbers")
+                self.reporter.error(
+                    side.span, f"cannot use + on {typed.type}", "+ joins strings or adds numbers"
+                )
                 return None
         if left.type.is_number and right.type.is_number:
             type_ = INTEGER if left.type == right.type == INTEGER else DECIMAL

@@ -10,6 +10,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from mapper import ast
 from mapper.errors import Span
 from mapper.functions import Function
 from mapper.schema import CORE_USER, Schema
@@ -121,7 +122,8 @@ class PlannedRule:
     internal_sources: tuple[str, ...]  # Users API fields read (id, status, ...)
     origin: str  # the ruleset that wrote the rule
     span: Span
-    text: str  # the rule as written, for comments in generated code and for tables
+    text: str  # the rule as written, for comments in generated code
+    node: ast.Rule  # the rule's syntax, for the formatter and the review tools
 
 
 @dataclass(frozen=True, slots=True)

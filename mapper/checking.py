@@ -1,0 +1,86 @@
+"""``mapper check``: the diagnostics of many rulesets, for people, for tools, for GitHub."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, replace
+
+from mapper.errors import Diagnostic, RulesetError, Severity
+from mapper.ruleset import load
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    name: str
+    diagnostics: tuple[Diagnostic, ...]
+    rules: int | None  # None when the ruleset did not load
+
+    def failed(self, strict: bool) -> bool:
+        return self.rules is None or (strict and bool(self.diagnostics))
+
+
+def check_one(name: str) -> CheckResult:
+    try:
+        ruleset = load(name)
+    except RulesetError as exc:
+        return CheckResult(name, exc.diagnostics, None)
+    return CheckResult(name, ruleset.warnings, len(ruleset.rules))
+
+
+def render(results: list[CheckResult], output_format: str, strict: bool) -> str:
+    diagnostics = [_strict(d, strict) for r in results for d in r.diagnostics]
+    if output_format == "json":
+        return json.dumps([_as_json(d) for d in diagnostics], indent=2, ensure_ascii=False) + "\n"
+    if output_format == "github":
+        return "".join(_annotation(d) + "\n" for d in diagnostics)
+    lines: list[str] = []
+    for result in results:
+        shown = [_strict(d, strict) for d in result.diagnostics]
+        lines.extend(d.format() for d in shown)
+        errors = sum(1 for d in shown if d.is_error)
+        warnings = len(shown) - errors
+        if result.rules is None or errors:
+            lines.append(f"{result.name}: {errors} error{'s' if errors != 1 else ''}")
+        else:
+            note = f", {warnings} warning{'s' if warnings != 1 else ''}" if warnings else ""
+            lines.append(f"{result.name}: ok, {result.rules} rules{note}")
+    return "\n".join(lines) + "\n"
+
+
+def _strict(diagnostic: Diagnostic, strict: bool) -> Diagnostic:
+    return replace(diagnostic, severity=Severity.ERROR) if strict else diagnostic
+
+
+def _as_json(d: Diagnostic) -> dict[str, object]:
+    span = d.span
+    return {
+        "file": span.file if span else None,
+        "line": span.line if span else None,
+        "column": span.col if span else None,
+        "end_line": span.end_line if span else None,
+        "end_column": span.end_col if span else None,
+        "severity": d.severity.value,
+        "message": d.message,
+        "hint": d.hint or None,
+    }
+
+
+def _escape_data(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _escape_property(text: str) -> str:
+    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def _annotation(d: Diagnostic) -> str:
+    """A GitHub Actions workflow command, so the problem shows on the pull request's line."""
+    level = "error" if d.is_error else "warning"
+    message = d.message + (f" ({d.hint})" if d.hint else "")
+    if d.span is None:
+        return f"::{level} title=mapper check::{_escape_data(message)}"
+    s = d.span
+    properties = f"file={_escape_property(s.file)},line={s.line},col={s.col}"
+    if s.end_line == s.line:
+        properties += f",endLine={s.end_line},endColumn={s.end_col}"
+    return f"::{level} {properties},title=mapper check::{_escape_data(message)}"

@@ -1,0 +1,247 @@
+"""Example-based tests that live beside a ruleset: ``NAME.examples.json`` next to
+``NAME.mapper``, run by ``mapper test``.
+
+The file holds ``{"ruleset": "NAME.mapper", "examples": [...]}`` (``ruleset``
+is optional and relative to the file; by default the ruleset of the same
+name). Each example has a ``name``, a ``user`` (an Okta profile or Users API
+user) and one expectation:
+
+- ``"resource": {...}``: what ``render(user)`` gives;
+- ``"old": {...}`` with ``"operations": [...]``: the Operations of
+  ``patch(old, user, style)`` (``"style"`` defaults to ``rfc``);
+- ``"error": "..."``: the ProfileError message ``render(user)`` raises.
+
+A rule is covered when some example's expected resource (or expected
+operations) has a value for its target.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jsonpatch
+import jsonpointer
+
+from mapper.errors import ProfileError, RulesetError
+from mapper.patch import STYLES
+from mapper.plan import TargetSlot
+from mapper.resources import RULESET_SUFFIX
+from mapper.ruleset import Ruleset, load
+from mapper.schema import CORE_USER
+
+EXAMPLES_SUFFIX = ".examples.json"
+
+
+class ExampleFileError(Exception):
+    """An examples file that cannot be read or has the wrong shape."""
+
+
+@dataclass
+class Outcome:
+    name: str
+    passed: bool
+    details: list[str] = field(default_factory=list)
+
+
+@dataclass
+class FileReport:
+    path: Path
+    ruleset: Ruleset
+    outcomes: list[Outcome]
+    uncovered: list[str]
+
+    @property
+    def failed(self) -> list[Outcome]:
+        return [o for o in self.outcomes if not o.passed]
+
+
+def examples_for(ruleset_path: Path) -> Path:
+    return ruleset_path.with_name(ruleset_path.name[: -len(RULESET_SUFFIX)] + EXAMPLES_SUFFIX)
+
+
+def discover(paths: list[Path]) -> list[Path]:
+    """The examples files PATHS name: files, rulesets (their examples) and folders (recursively)."""
+    found: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found.extend(sorted(path.rglob(f"*{EXAMPLES_SUFFIX}")))
+        elif path.name.endswith(RULESET_SUFFIX):
+            examples = examples_for(path)
+            if not examples.is_file():
+                raise ExampleFileError(f"{path}: no examples file {examples.name} beside it")
+            found.append(examples)
+        elif path.name.endswith(EXAMPLES_SUFFIX) and path.is_file():
+            found.append(path)
+        elif not path.exists():
+            raise ExampleFileError(f"{path}: no such file or folder")
+        else:
+            raise ExampleFileError(
+                f"{path}: not a ruleset ({RULESET_SUFFIX}) or examples file ({EXAMPLES_SUFFIX})"
+            )
+    return found
+
+
+def _read(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_bytes().decode("utf-8"))
+    except OSError as exc:
+        raise ExampleFileError(f"{path}: {exc.strerror or 'cannot be read'}") from None
+    except UnicodeDecodeError as exc:
+        raise ExampleFileError(f"{path}: not UTF-8 text (byte {exc.start})") from None
+    except json.JSONDecodeError as exc:
+        raise ExampleFileError(f"{path}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}") from None
+    if not isinstance(data, dict) or not isinstance(data.get("examples"), list):
+        raise ExampleFileError(f'{path}: expected an object with an "examples" array')
+    for index, example in enumerate(data["examples"]):
+        _check_example(path, index, example)
+    return data
+
+
+def _check_example(path: Path, index: int, example: object) -> None:
+    where = f"{path}: example {index + 1}"
+    if not isinstance(example, dict) or not isinstance(example.get("name"), str):
+        raise ExampleFileError(f'{where}: expected an object with a "name"')
+    where = f"{path}: example {example['name']!r}"
+    if "user" not in example:
+        raise ExampleFileError(f'{where}: no "user"')
+    expectations = [k for k in ("resource", "operations", "error") if k in example]
+    if len(expectations) != 1:
+        raise ExampleFileError(f'{where}: give exactly one of "resource", "operations", "error"')
+    if "operations" in example and "old" not in example:
+        raise ExampleFileError(f'{where}: "operations" needs an "old" user')
+    if example.get("style", "rfc") not in STYLES or example.get("style") == "put":
+        raise ExampleFileError(f"{where}: style must be one of rfc, no-path, whole-multivalued")
+
+
+def run_file(path: Path) -> FileReport:
+    """Run one examples file. Raises ExampleFileError or RulesetError for files that cannot run."""
+    data = _read(path)
+    ruleset_name = data.get("ruleset") or path.name[: -len(EXAMPLES_SUFFIX)] + RULESET_SUFFIX
+    ruleset = load(path.parent / ruleset_name)
+    outcomes = [_run(ruleset, example) for example in data["examples"]]
+    covered: set[str] = set()
+    for example in data["examples"]:
+        covered |= _covered(ruleset, example)
+    uncovered = [r.target for r in ruleset.rules if r.target not in covered]
+    return FileReport(path, ruleset, outcomes, uncovered)
+
+
+def _run(ruleset: Ruleset, example: dict[str, Any]) -> Outcome:
+    name = example["name"]
+    try:
+        if "operations" in example:
+            actual: Any = ruleset.patch(example["old"], example["user"], example.get("style", "rfc"))[
+                "Operations"
+            ]
+            expected = example["operations"]
+        else:
+            actual = ruleset.render(example["user"])
+            expected = example.get("resource")
+    except ProfileError as exc:
+        if "error" in example:
+            if str(exc) == example["error"]:
+                return Outcome(name, True)
+            return Outcome(name, False, [f"expected error: {example['error']}", f"actual error:   {exc}"])
+        return Outcome(name, False, [f"unexpected error: {exc}"])
+    if "error" in example:
+        return Outcome(name, False, [f"expected error: {example['error']}", "but it succeeded"])
+    if actual == expected:
+        return Outcome(name, True)
+    return Outcome(name, False, difference(expected, actual))
+
+
+def difference(expected: Any, actual: Any) -> list[str]:
+    """What differs, one line per JSON Patch operation from EXPECTED to ACTUAL."""
+    lines = []
+    for op in jsonpatch.make_patch(expected, actual).patch:
+        path = op["path"] or "/"
+        if op["op"] == "add":
+            lines.append(f"+ {path}: {json.dumps(op['value'], ensure_ascii=False)} (not expected)")
+        elif op["op"] == "remove":
+            was = jsonpointer.resolve_pointer(expected, op["path"])
+            lines.append(f"- {path}: {json.dumps(was, ensure_ascii=False)} (expected, missing)")
+        elif op["op"] == "replace":
+            was = jsonpointer.resolve_pointer(expected, op["path"])
+            lines.append(
+                f"~ {path}: expected {json.dumps(was, ensure_ascii=False)}, got {json.dumps(op['value'], ensure_ascii=False)}"
+            )
+        else:  # move / copy
+            lines.append(f"~ {op['op']} {op.get('from')} -> {path}")
+    return lines
+
+
+def slot_value(resource: dict[str, Any], slot: TargetSlot) -> Any:
+    """The value a rendered resource holds at SLOT, or None."""
+    container = resource if slot.urn == CORE_USER else resource.get(slot.urn, {})
+    value = container.get(slot.attr) if isinstance(container, dict) else None
+    if slot.entry_type is not None:
+        entries = [e for e in value or () if isinstance(e, dict) and e.get("type") == slot.entry_type]
+        return entries[0].get(slot.sub) if entries else None
+    if slot.sub is not None:
+        return value.get(slot.sub) if isinstance(value, dict) else None
+    return value
+
+
+def _covered(ruleset: Ruleset, example: dict[str, Any]) -> set[str]:
+    covered = set()
+    if isinstance(example.get("resource"), dict):
+        for rule in ruleset.plan.rules:
+            if slot_value(example["resource"], rule.target) is not None:
+                covered.add(rule.target.path)
+    for op in example.get("operations") or ():
+        path = op.get("path") if isinstance(op, dict) else None
+        for rule in ruleset.plan.rules:
+            target = rule.target
+            if path is not None and (path == target.path or target.path.startswith(path)):
+                covered.add(target.path)
+            if path is None and isinstance(op, dict) and target.path in (op.get("value") or {}):
+                covered.add(target.path)
+    return covered
+
+
+@dataclass
+class RunOutcome:
+    output: str
+    exit_code: int
+
+
+def run(paths: list[Path], strict: bool) -> RunOutcome:
+    """Run every examples file PATHS name; a report for people and the exit code."""
+    lines: list[str] = []
+    try:
+        files = discover(paths)
+    except ExampleFileError as exc:
+        return RunOutcome(f"mapper: {exc}\n", 2)
+    if not files:
+        where = ", ".join(str(p) for p in paths)
+        return RunOutcome(f"mapper: no examples files ({EXAMPLES_SUFFIX}) in {where}\n", 2)
+    broken = failed = passed = 0
+    for path in files:
+        try:
+            report = run_file(path)
+        except ExampleFileError as exc:
+            lines.append(f"mapper: {exc}")
+            broken += 1
+            continue
+        except RulesetError as exc:
+            lines.extend(d.format() for d in exc.diagnostics if d.is_error)
+            broken += 1
+            continue
+        for outcome in report.failed:
+            lines.append(f"FAILED {path}: {outcome.name}")
+            lines.extend(f"    {detail}" for detail in outcome.details)
+        failed += len(report.failed)
+        passed += len(report.outcomes) - len(report.failed)
+        if report.uncovered:
+            label = "FAILED" if strict else "warning:"
+            lines.append(f"{label} {path}: no example covers {', '.join(report.uncovered)}")
+            failed += strict
+        status = "ok" if not report.failed else f"{len(report.failed)} failed"
+        lines.append(f"{path}: {len(report.outcomes)} examples, {status}")
+    lines.append(
+        f"{passed} examples passed, {failed} failed" + (f", {broken} files could not run" if broken else "")
+    )
+    return RunOutcome("\n".join(lines) + "\n", 2 if broken else (1 if failed else 0))

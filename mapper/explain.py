@@ -1,0 +1,178 @@
+"""What a ruleset does, as a table or a diagram, for people who would rather look than read.
+
+One row per rule: the Okta source attributes, the transform, the SCIM target,
+its schema, when it applies, its default, and where an inherited rule comes
+from. Mermaid draws the flow from Okta attributes to SCIM attributes grouped
+by schema, which GitHub renders in pull request descriptions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mapper import ast
+from mapper.fmt import expression, literal
+from mapper.plan import PlannedRule
+from mapper.ruleset import Ruleset
+from mapper.schema import CORE_USER, ENTERPRISE_USER
+
+FORMATS = ("markdown", "mermaid", "text")
+
+_HEADINGS = ("Okta source", "Transform", "SCIM target", "Schema", "Applies on", "Default", "Defined in")
+
+
+@dataclass(frozen=True)
+class Row:
+    sources: str
+    transform: str
+    target: str
+    schema: str
+    applies: str
+    default: str
+    defined_in: str
+
+    def cells(self) -> tuple[str, ...]:
+        return (
+            self.sources,
+            self.transform,
+            self.target,
+            self.schema,
+            self.applies,
+            self.default,
+            self.defined_in,
+        )
+
+
+def schema_label(ruleset: Ruleset, urn: str) -> str:
+    """A short name for a schema: "core User", "enterprise", or the declared alias."""
+    if urn == CORE_USER:
+        return "core User"
+    if urn == ENTERPRISE_USER:
+        return "enterprise"
+    schema = ruleset.plan.schemas.get(urn)
+    return schema.name if schema is not None else urn
+
+
+def _sources(rule: PlannedRule) -> str:
+    names = [f"user.{s}" for s in rule.sources]
+    names += [f'getInternalProperty("{s}")' for s in rule.internal_sources]
+    return ", ".join(names) or "(none)"
+
+
+def _transform(rule: PlannedRule) -> str:
+    expr = rule.node.expr
+    if isinstance(expr, ast.UserAttr | ast.UserMethod):
+        return "direct"
+    if isinstance(expr, ast.Literal):
+        return f"constant {literal(expr.value)}"
+    return expression(expr)
+
+
+def _target(rule: PlannedRule) -> str:
+    t = rule.target
+    text = t.attr
+    if t.entry_type is not None:
+        text += f'[type eq "{t.entry_type}"]'
+    if t.sub is not None:
+        text += f".{t.sub}"
+    return text + (" (primary)" if rule.primary else "")
+
+
+def rows(ruleset: Ruleset) -> list[Row]:
+    out = []
+    for rule in ruleset.plan.rules:
+        out.append(
+            Row(
+                _sources(rule),
+                _transform(rule),
+                _target(rule),
+                schema_label(ruleset, rule.target.urn),
+                "create only" if rule.create_only else "create and update",
+                literal(rule.default) if rule.default is not None else "",
+                rule.origin if rule.origin == ruleset.name else f"{rule.origin} (inherited)",
+            )
+        )
+    return out
+
+
+def explain(ruleset: Ruleset, format: str = "markdown") -> str:
+    if format == "markdown":
+        return markdown(ruleset)
+    if format == "mermaid":
+        return mermaid(ruleset)
+    if format == "text":
+        return text(ruleset)
+    raise ValueError(f"unknown format {format!r}; formats: {', '.join(FORMATS)}")
+
+
+def _md_cell(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("|", "\\|").replace("`", "'") if value else ""
+
+
+def markdown(ruleset: Ruleset) -> str:
+    lines = [f"### Ruleset `{ruleset.name}`", ""]
+    extensions = [schema_label(ruleset, urn) + f": `{urn}`" for urn in ruleset.plan.extensions]
+    if extensions:
+        lines += ["Extension schemas: " + "; ".join(extensions), ""]
+    lines.append("| " + " | ".join(_HEADINGS) + " |")
+    lines.append("|" + "---|" * len(_HEADINGS))
+    for row in rows(ruleset):
+        cells = [_md_cell(c) for c in row.cells()]
+        for index in (0, 1, 2):  # code-like columns
+            if cells[index] and cells[index] != "direct" and not cells[index].startswith("("):
+                cells[index] = f"`{cells[index]}`"
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def text(ruleset: Ruleset) -> str:
+    table = [_HEADINGS, *(row.cells() for row in rows(ruleset))]
+    widths = [max(len(r[i]) for r in table) for i in range(len(_HEADINGS))]
+    lines = [f"ruleset {ruleset.name}: {len(ruleset.rules)} rules", ""]
+    for index, row in enumerate(table):
+        lines.append("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+        if index == 0:
+            lines.append("  ".join("-" * width for width in widths))
+    return "\n".join(lines) + "\n"
+
+
+def _mermaid_label(value: str) -> str:
+    """Text for a quoted Mermaid label: quotes and markup characters as entities."""
+    replacements = {"&": "#amp;", '"': "#quot;", "<": "#lt;", ">": "#gt;", "|": "#124;", "\n": " "}
+    return "".join(replacements.get(c, c) for c in value)
+
+
+def mermaid(ruleset: Ruleset) -> str:
+    lines = ["flowchart LR"]
+    sources: dict[str, str] = {}
+    for rule in ruleset.plan.rules:
+        for name in [f"user.{s}" for s in rule.sources] + [f"{s} (Users API)" for s in rule.internal_sources]:
+            sources.setdefault(name, f"s{len(sources) + 1}")
+    lines.append('  subgraph okta["Okta user"]')
+    lines += [f'    {node}["{_mermaid_label(name)}"]' for name, node in sources.items()]
+    lines.append("  end")
+    groups: dict[str, list[tuple[str, PlannedRule]]] = {}
+    for index, rule in enumerate(ruleset.plan.rules, 1):
+        groups.setdefault(rule.target.urn, []).append((f"t{index}", rule))
+    for number, (urn, members) in enumerate(groups.items(), 1):
+        lines.append(f'  subgraph schema{number}["{_mermaid_label(schema_label(ruleset, urn))}"]')
+        for node, rule in members:
+            label = _target(rule) + (" · create only" if rule.create_only else "")
+            lines.append(f'    {node}["{_mermaid_label(label)}"]')
+        lines.append("  end")
+    for index, rule in enumerate(ruleset.plan.rules, 1):
+        transform = _transform(rule)
+        inputs = [f"user.{s}" for s in rule.sources] + [f"{s} (Users API)" for s in rule.internal_sources]
+        if not inputs:
+            lines.append(f'  const{index}(["{_mermaid_label(transform)}"]) --> t{index}')
+            continue
+        for name in inputs:
+            if transform == "direct":
+                lines.append(f"  {sources[name]} --> t{index}")
+            else:
+                lines.append(f'  {sources[name]} -->|"{_mermaid_label(_short(transform))}"| t{index}')
+    return "\n".join(lines) + "\n"
+
+
+def _short(value: str, limit: int = 60) -> str:
+    return value if len(value) <= limit else value[: limit - 1] + "…"

@@ -1,0 +1,211 @@
+"""The semantic difference between two versions of a ruleset, as Markdown for a pull request.
+
+Rules are matched by target: added, removed, and changed (expression,
+options, or where the rule comes from, so inherited changes show). Declared
+extension schemas are compared attribute by attribute. Given sample profiles,
+each rendered resource is compared too, as JSON Patch operations.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jsonpatch
+import jsonpointer
+
+from mapper.errors import ProfileError
+from mapper.fmt import expression, literal
+from mapper.plan import PlannedRule
+from mapper.ruleset import Ruleset, load, loads
+
+
+class ReviewError(Exception):
+    """A version that cannot be read (a missing file, an unknown git revision)."""
+
+
+def load_version(reference: str) -> Ruleset:
+    """A ruleset from a file, a built-in name, or a git revision of a file (``main:rulesets/x.mapper``).
+
+    Rulesets at a git revision resolve ``extends`` from the working tree and the
+    built-ins, not from that revision.
+    """
+    path = Path(reference)
+    if ":" in reference and not path.exists() and not reference.startswith(("/", ".")):
+        revision, _, file = reference.partition(":")
+        # git is the tool a reviewer already uses; the revision and path are data, not shell.
+        command = ["git", "show", f"{revision}:{file}"]
+        try:
+            shown = subprocess.run(command, capture_output=True, check=False, timeout=60)  # noqa: S603
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise ReviewError(f"{reference}: cannot run git ({exc})") from None
+        if shown.returncode != 0:
+            message = shown.stderr.decode("utf-8", "replace").strip().splitlines()
+            raise ReviewError(f"{reference}: {message[-1] if message else 'git show failed'}")
+        try:
+            text = shown.stdout.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ReviewError(f"{reference}: not UTF-8 text (byte {exc.start})") from None
+        return loads(text, reference, Path(file).parent)
+    return load(reference)
+
+
+@dataclass(frozen=True)
+class RuleChange:
+    target: str
+    kind: str  # "added" | "removed" | "changed"
+    before: str
+    after: str
+    notes: tuple[str, ...] = ()
+
+
+def describe_rule(rule: PlannedRule) -> str:
+    text = expression(rule.node.expr)
+    if rule.create_only:
+        text += " on create"
+    if rule.primary:
+        text += " primary"
+    if rule.default is not None:
+        text += f" default {literal(rule.default)}"
+    return text
+
+
+def rule_changes(old: Ruleset, new: Ruleset) -> list[RuleChange]:
+    before = {r.target.path: r for r in old.plan.rules}
+    after = {r.target.path: r for r in new.plan.rules}
+    changes: list[RuleChange] = []
+    for path, rule in after.items():
+        if path not in before:
+            changes.append(RuleChange(path, "added", "", describe_rule(rule), _origin_note(new, rule)))
+            continue
+        was = before[path]
+        notes = []
+        if was.origin != rule.origin:
+            notes.append(f"now from {rule.origin} (was {was.origin})")
+        if describe_rule(was) != describe_rule(rule) or notes:
+            changes.append(
+                RuleChange(
+                    path,
+                    "changed",
+                    describe_rule(was),
+                    describe_rule(rule),
+                    (*notes, *_origin_note(new, rule)),
+                )
+            )
+    for path, rule in before.items():
+        if path not in after:
+            changes.append(RuleChange(path, "removed", describe_rule(rule), "", _origin_note(old, rule)))
+    return changes
+
+
+def _origin_note(ruleset: Ruleset, rule: PlannedRule) -> tuple[str, ...]:
+    return (f"inherited from {rule.origin}",) if rule.origin != ruleset.name else ()
+
+
+def schema_changes(old: Ruleset, new: Ruleset) -> list[str]:
+    lines = []
+    for urn in sorted(set(old.plan.schemas) | set(new.plan.schemas)):
+        a, b = old.plan.schemas.get(urn), new.plan.schemas.get(urn)
+        if a is None:
+            lines.append(f"- now writes `{urn}`")
+        elif b is None:
+            lines.append(f"- no longer writes `{urn}`")
+        else:
+            for name in sorted(set(a.attributes) | set(b.attributes)):
+                x, y = a.attributes.get(name), b.attributes.get(name)
+                if x is None:
+                    lines.append(f"- `{urn}`: attribute `{name}` added")
+                elif y is None:
+                    lines.append(f"- `{urn}`: attribute `{name}` removed")
+                elif (x.type, x.multi) != (y.type, y.multi):
+                    lines.append(
+                        f"- `{urn}`: `{name}` was {x.type}{'[]' * x.multi}, is {y.type}{'[]' * y.multi}"
+                    )
+    return lines
+
+
+def _render(ruleset: Ruleset, user: Any) -> tuple[dict[str, Any] | None, str | None]:
+    try:
+        return ruleset.render(user), None
+    except ProfileError as exc:
+        return None, str(exc)
+
+
+def profile_effects(old: Ruleset, new: Ruleset, folder: Path) -> list[tuple[str, list[str]]]:
+    """For each sample profile in FOLDER, how its resource changes (empty: unchanged)."""
+    if not folder.is_dir():
+        raise ReviewError(f"{folder}: not a folder of profiles")
+    effects = []
+    for path in sorted(folder.glob("*.json")):
+        try:
+            user = json.loads(path.read_bytes().decode("utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ReviewError(f"{path}: cannot be read as JSON ({exc})") from None
+        (before, old_error), (after, new_error) = _render(old, user), _render(new, user)
+        lines: list[str] = []
+        if old_error or new_error:
+            if old_error != new_error:
+                lines.append(f"- before: {old_error or 'renders'}; after: {new_error or 'renders'}")
+        else:
+            assert before is not None and after is not None
+            for op in jsonpatch.make_patch(before, after).patch:
+                lines.append("- " + _describe_op(op, before))
+        effects.append((path.name, lines))
+    return effects
+
+
+def _describe_op(op: dict[str, Any], before: dict[str, Any]) -> str:
+    path = op["path"]
+    if op["op"] == "add":
+        return f"`{path}` added: `{json.dumps(op['value'], ensure_ascii=False)}`"
+    if op["op"] == "remove":
+        was = jsonpointer.resolve_pointer(before, path)
+        return f"`{path}` removed (was `{json.dumps(was, ensure_ascii=False)}`)"
+    if op["op"] == "replace":
+        was = jsonpointer.resolve_pointer(before, path)
+        return f"`{path}`: `{json.dumps(was, ensure_ascii=False)}` → `{json.dumps(op['value'], ensure_ascii=False)}`"
+    return f"`{op['op']}` `{op.get('from')}` → `{path}`"
+
+
+def _cell(text: str) -> str:
+    escaped = text.replace("|", "\\|").replace("`", "'")
+    return f"`{escaped}`" if text else ""
+
+
+def review(old_ref: str, new_ref: str, profiles: Path | None = None) -> str:
+    """The Markdown review of the change from OLD_REF to NEW_REF."""
+    old, new = load_version(old_ref), load_version(new_ref)
+    changes = rule_changes(old, new)
+    schemas = schema_changes(old, new)
+    counts = {kind: sum(1 for c in changes if c.kind == kind) for kind in ("added", "removed", "changed")}
+    lines = [f"## Ruleset review: `{old_ref}` → `{new_ref}`", ""]
+    summary = ", ".join(f"{n} rule{'s' if n != 1 else ''} {kind}" for kind, n in counts.items())
+    lines.append(f"{summary}; {len(new.rules)} rules in all.")
+    if old.name != new.name:
+        lines.append(f"The ruleset is renamed from `{old.name}` to `{new.name}`.")
+    lines.append("")
+    if changes:
+        lines += ["| | SCIM target | before | after | notes |", "|---|---|---|---|---|"]
+        marks = {"added": "added", "removed": "removed", "changed": "changed"}
+        for c in changes:
+            lines.append(
+                f"| {marks[c.kind]} | `{c.target}` | {_cell(c.before)} | {_cell(c.after)} | {'; '.join(c.notes)} |"
+            )
+        lines.append("")
+    else:
+        lines += ["No rule changed.", ""]
+    if schemas:
+        lines += ["### Schemas", "", *schemas, ""]
+    if profiles is not None:
+        effects = profile_effects(old, new, profiles)
+        changed = [e for e in effects if e[1]]
+        lines += [f"### Sample users ({len(changed)} of {len(effects)} change)", ""]
+        for name, ops in effects:
+            if ops:
+                lines += [f"**{name}**", "", *ops, ""]
+        if not changed:
+            lines += ["No sample user's resource changes.", ""]
+    return "\n".join(lines).rstrip() + "\n"

@@ -1,0 +1,307 @@
+"""The review tools: check formats, explain, test (examples), review, the lexer, the hooks."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+import mapper
+from mapper.cli import main
+from mapper.examples import run_file
+from tests.conftest import ROOT
+
+
+def run(*args: str, cwd: Path | None = None) -> Result:
+    if cwd is not None:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.chdir(cwd)
+            result = CliRunner().invoke(main, list(args))
+    else:
+        result = CliRunner().invoke(main, list(args))
+    assert "Traceback" not in result.output + result.stderr, result.output + result.stderr
+    return result
+
+
+@pytest.fixture
+def warned(tmp_path: Path) -> Path:
+    path = tmp_path / "warned.mapper"
+    path.write_text("ruleset warned\nuserName <- user.login\ntitle <- user.titel\n")
+    return path
+
+
+@pytest.fixture
+def broken(tmp_path: Path) -> Path:
+    path = tmp_path / "broken.mapper"
+    path.write_text("ruleset broken\nuserName <- user.login\ntitel <- user.title\n")
+    return path
+
+
+# ---------------------------------------------------------------- check
+
+
+def test_check_json(warned: Path, broken: Path) -> None:
+    result = run("check", "--format", "json", str(warned), str(broken))
+    assert result.exit_code == 2
+    assert json.loads(result.stdout) == [
+        {"file": str(warned), "line": 3, "column": 10, "end_line": 3, "end_column": 20, "severity": "warning",
+         "message": "user.titel is not an Okta base profile attribute",
+         "hint": "did you mean `title`? if it is a custom attribute, declare it: `profile { titel: string }`"},
+        {"file": str(broken), "line": 3, "column": 1, "end_line": 3, "end_column": 6, "severity": "error",
+         "message": "unknown attribute 'titel' in User", "hint": "did you mean `title`?"},
+    ]  # fmt: skip
+
+
+def test_check_github_annotations(warned: Path, broken: Path) -> None:
+    result = run("check", "--format", "github", str(warned), str(broken))
+    assert result.stdout.splitlines() == [
+        f"::warning file={warned},line=3,col=10,endLine=3,endColumn=20,title=mapper check::"
+        "user.titel is not an Okta base profile attribute (did you mean `title`? if it is a custom attribute, "
+        "declare it: `profile { titel: string }`)",
+        f"::error file={broken},line=3,col=1,endLine=3,endColumn=6,title=mapper check::"
+        "unknown attribute 'titel' in User (did you mean `title`?)",
+    ]
+
+
+def test_check_strict_turns_warnings_into_errors(warned: Path) -> None:
+    assert run("check", str(warned)).exit_code == 0
+    strict = run("check", "--strict", str(warned))
+    assert strict.exit_code == 2
+    assert f"{warned}:3:10: error: user.titel is not an Okta base profile attribute" in strict.stdout
+    assert strict.stdout.splitlines()[-1] == f"{warned}: 1 error"
+
+
+@pytest.mark.parametrize(
+    ("kind", "expected"),
+    [("missing", "error: {path}: no such file"), ("directory", "error: {path}: is a directory"),
+     ("latin1", "error: {path}: is not UTF-8 text (byte 16)")],
+)  # fmt: skip
+def test_check_unreadable(tmp_path: Path, kind: str, expected: str) -> None:
+    path = tmp_path / "r.mapper"
+    if kind == "directory":
+        path.mkdir()
+    elif kind == "latin1":
+        path.write_bytes("userName <- 'caf\xe9'".encode("latin-1"))
+    result = run("check", "--format", "github", str(path))
+    assert result.exit_code == 2
+    assert result.stdout.strip() == "::error title=mapper check::" + expected.format(path=path).removeprefix(
+        "error: "
+    )
+    text = run("check", str(path))
+    assert text.stdout.splitlines()[0] == expected.format(path=path)
+
+
+# ---------------------------------------------------------------- explain
+
+
+def test_explain_markdown_has_a_row_per_rule() -> None:
+    result = run("explain", "appspace")
+    assert result.exit_code == 0
+    rows = [line for line in result.stdout.splitlines() if line.startswith("| ") and "---" not in line]
+    assert len(rows) == 1 + len(mapper.load("appspace").rules)
+    assert rows[0] == "| Okta source | Transform | SCIM target | Schema | Applies on | Default | Defined in |"
+    assert (
+        "| `user.costCenter` | direct | `costCenter` | appspace | create and update |  | appspace |" in rows
+    )
+    assert (
+        "| `user.primaryPhone, user.mobilePhone` | `user.primaryPhone ?? user.mobilePhone` | "
+        '`phoneNumbers[type eq "work"].value (primary)` | core User | create and update |  | okta-default (inherited) |'
+    ) in rows
+
+
+def test_explain_text_and_mermaid(tmp_path: Path) -> None:
+    ruleset = tmp_path / "r.mapper"
+    ruleset.write_text('ruleset r\nuserName <- user.login\nnickName <- "A|B" on create default "x"\n')
+    text = run("explain", "--format", "text", str(ruleset))
+    assert text.exit_code == 0
+    assert text.stdout.splitlines()[0] == "ruleset r: 2 rules"
+    assert "create only" in text.stdout
+    mermaid = run("explain", "--format", "mermaid", str(ruleset))
+    assert mermaid.stdout.splitlines() == [
+        "flowchart LR",
+        '  subgraph okta["Okta user"]',
+        '    s1["user.login"]',
+        "  end",
+        '  subgraph schema1["core User"]',
+        '    t1["userName"]',
+        '    t2["nickName · create only"]',
+        "  end",
+        "  s1 --> t1",
+        '  const2(["constant #quot;A#124;B#quot;"]) --> t2',
+    ]
+
+
+def test_explain_bad_ruleset(broken: Path) -> None:
+    result = run("explain", str(broken))
+    assert result.exit_code == 2 and result.stdout == ""
+    assert result.stderr.splitlines()[0] == f"{broken}:3:1: error: unknown attribute 'titel' in User"
+
+
+# ---------------------------------------------------------------- test
+
+
+def test_shipped_examples_pass_and_cover_every_rule() -> None:
+    for path in sorted((ROOT / "rulesets").glob("*.examples.json")):
+        report = run_file(path)
+        assert report.failed == [] and report.uncovered == [], path
+    result = run("test", "--strict", cwd=ROOT)
+    assert result.exit_code == 0
+    assert result.stdout.splitlines()[-1] == "13 examples passed, 0 failed"
+
+
+def test_failing_example_shows_a_readable_difference(tmp_path: Path) -> None:
+    shutil.copy(ROOT / "rulesets" / "okta-default.mapper", tmp_path)
+    (tmp_path / "okta-default.examples.json").write_text(
+        json.dumps(
+            {
+                "examples": [
+                    {"name": "wrong title", "user": {"login": "a@example.com", "title": "A"},
+                     "resource": {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                                  "userName": "a@example.com", "title": "B", "nickName": "n"}},
+                    {"name": "expected an error", "user": {"login": "a@example.com"}, "error": "boom"},
+                ]
+            }
+        )
+    )  # fmt: skip
+    result = run("test", str(tmp_path))
+    assert result.exit_code == 1
+    lines = result.stdout.splitlines()
+    assert lines[0] == f"FAILED {tmp_path / 'okta-default.examples.json'}: wrong title"
+    assert sorted(lines[1:4]) == [
+        "    + /active: true (not expected)",
+        '    - /nickName: "n" (expected, missing)',
+        '    ~ /title: expected "B", got "A"',
+    ]
+    assert lines[4:6] == [
+        f"FAILED {tmp_path / 'okta-default.examples.json'}: expected an error",
+        "    expected error: boom",
+    ]
+    assert lines[-1] == "0 examples passed, 2 failed"
+    assert any(line.startswith("warning: ") and "no example covers externalId" in line for line in lines)
+    strict = run("test", "--strict", str(tmp_path))
+    assert strict.exit_code == 1
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("{", "{path}:1:2: invalid JSON: Expecting property name enclosed in double quotes"),
+        ("[]", '{path}: expected an object with an "examples" array'),
+        ('{"examples": [{"name": "x"}]}', "{path}: example 'x': no \"user\""),
+        ('{"examples": [{"name": "x", "user": {}, "resource": {}, "error": "e"}]}',
+         '{path}: example \'x\': give exactly one of "resource", "operations", "error"'),
+        ('{"examples": [{"name": "x", "user": {}, "operations": []}]}', "{path}: example 'x': \"operations\" needs an \"old\" user"),
+    ],
+)  # fmt: skip
+def test_bad_examples_files(tmp_path: Path, content: str, message: str) -> None:
+    shutil.copy(ROOT / "rulesets" / "okta-default.mapper", tmp_path)
+    path = tmp_path / "okta-default.examples.json"
+    path.write_text(content)
+    result = run("test", str(path))
+    assert result.exit_code == 2
+    assert result.stdout.splitlines()[0] == "mapper: " + message.format(path=path)
+
+
+def test_test_without_examples(tmp_path: Path) -> None:
+    result = run("test", cwd=tmp_path)
+    assert result.exit_code == 2 and result.stdout.strip() == "mapper: rulesets: no such file or folder"
+    ruleset = tmp_path / "lonely.mapper"
+    ruleset.write_text("userName <- user.login\n")
+    alone = run("test", str(ruleset))
+    assert alone.exit_code == 2 and "no examples file lonely.examples.json beside it" in alone.stdout
+
+
+# ---------------------------------------------------------------- review
+
+
+def test_review_lists_rule_changes_and_profile_effects(tmp_path: Path) -> None:
+    old = tmp_path / "old.mapper"
+    new = tmp_path / "new.mapper"
+    old.write_text("ruleset r extends okta-default\ntitle <- user.title\nnickName <- user.nickName\n")
+    new.write_text(
+        'ruleset r extends okta-default\ntitle <- user.title ?? "Staff"\nlocale <- user.locale on create\n'
+    )
+    profiles = tmp_path / "profiles"
+    profiles.mkdir()
+    (profiles / "ada.json").write_text('{"login": "ada@example.com", "nickName": "A"}')
+    (profiles / "bob.json").write_text('{"login": "bob@example.com", "title": "Boss"}')
+    result = run("review", str(old), str(new), "--profiles", str(profiles))
+    assert result.exit_code == 0, result.stderr
+    text = result.stdout
+    assert "1 rule added, 1 rule removed, 1 rule changed; 11 rules in all." in text
+    assert '| changed | `title` | `user.title` | `user.title ?? "Staff"` |  |' in text
+    assert "| added | `locale` |  | `user.locale on create` |  |" in text
+    assert "| removed | `nickName` | `user.nickName` |  |  |" in text
+    assert "### Sample users (1 of 2 change)" in text
+    assert '- `/title` added: `"Staff"`' in text and '- `/nickName` removed (was `"A"`)' in text
+
+
+def test_review_marks_inherited_changes(tmp_path: Path) -> None:
+    child = tmp_path / "child.mapper"
+    child.write_text("ruleset child extends okta-default\ntitle <- user.nickName\n")
+    result = run("review", "okta-default", str(child))
+    assert "now from child (was okta-default)" in result.stdout
+
+
+def test_review_of_a_git_revision(tmp_path: Path) -> None:
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed")
+    git = ["git", "-c", "user.email=t@example.com", "-c", "user.name=t"]
+    subprocess.run([*git, "init", "-q"], cwd=tmp_path, check=True)
+    (tmp_path / "r.mapper").write_text("ruleset r\nuserName <- user.login\n")
+    subprocess.run([*git, "add", "r.mapper"], cwd=tmp_path, check=True)
+    subprocess.run([*git, "commit", "-q", "-m", "first"], cwd=tmp_path, check=True)
+    (tmp_path / "r.mapper").write_text("ruleset r\nuserName <- user.email\n")
+    result = run("review", "HEAD:r.mapper", "r.mapper", cwd=tmp_path)
+    assert result.exit_code == 0, result.stderr
+    assert "| changed | `userName` | `user.login` | `user.email` |  |" in result.stdout
+    missing = run("review", "HEAD:nope.mapper", "r.mapper", cwd=tmp_path)
+    assert missing.exit_code == 2
+    assert missing.stderr.startswith(
+        "mapper: HEAD:nope.mapper: fatal: path 'nope.mapper' does not exist in 'HEAD'"
+    )
+
+
+def test_review_bad_input(tmp_path: Path, broken: Path) -> None:
+    assert run("review", str(tmp_path / "nope.mapper"), "okta-default").stderr.strip() == (
+        f"error: {tmp_path / 'nope.mapper'}: no such file"
+    )
+    result = run("review", str(broken), "okta-default")
+    assert result.exit_code == 2 and "unknown attribute 'titel'" in result.stderr
+    not_a_folder = run("review", "okta-default", "okta-default", "--profiles", str(tmp_path / "none"))
+    assert not_a_folder.exit_code == 2 and "not a folder of profiles" in not_a_folder.stderr
+
+
+# ---------------------------------------------------------------- ecosystem
+
+
+def test_pygments_lexer_is_registered() -> None:
+    from pygments.lexers import get_lexer_by_name, get_lexer_for_filename
+    from pygments.token import Comment, Keyword, Name, Operator, String
+
+    lexer = get_lexer_by_name("mapper")
+    assert type(get_lexer_for_filename("appspace.mapper")) is type(lexer)
+    tokens = list(
+        lexer.get_tokens('ruleset a extends b\ntitle <- String.toLowerCase(user.title) ?? "x"  # c\n')
+    )
+    kinds = {value: kind for kind, value in tokens}
+    assert kinds["ruleset"] in Keyword and kinds["<-"] in Operator and kinds['"x"'] in String
+    assert kinds["String.toLowerCase"] in Name.Function and kinds["# c"] in Comment
+    assert (
+        "".join(value for _, value in tokens)
+        == 'ruleset a extends b\ntitle <- String.toLowerCase(user.title) ?? "x"  # c\n'
+    )
+
+
+def test_pre_commit_hooks_name_real_commands() -> None:
+    text = (ROOT / ".pre-commit-hooks.yaml").read_text()
+    for hook, command in [
+        ("mapper-fmt", "mapper fmt"),
+        ("mapper-check", "mapper check"),
+        ("mapper-test", "mapper test"),
+    ]:
+        assert f"- id: {hook}" in text and f"entry: {command}" in text
