@@ -305,3 +305,50 @@ def test_pre_commit_hooks_name_real_commands() -> None:
         ("mapper-test", "mapper test"),
     ]:
         assert f"- id: {hook}" in text and f"entry: {command}" in text
+
+
+@pytest.mark.parametrize("kind", ["missing", "directory", "latin1", "errors"])
+@pytest.mark.parametrize(
+    "command",
+    [["explain"], ["review", "okta-default"], ["compile"], ["render", "-r"]],
+    ids=["explain", "review", "compile", "render"],
+)
+def test_every_command_gives_one_clear_line_for_a_bad_ruleset(
+    tmp_path: Path, kind: str, command: list[str]
+) -> None:
+    path = tmp_path / "r.mapper"
+    expected = {
+        "missing": f"error: {path}: no such file",
+        "directory": f"error: {path}: is a directory",
+        "latin1": f"error: {path}: is not UTF-8 text (byte 16)",
+        "errors": f"{path}:2:1: error: unknown attribute 'titel' in User",
+    }[kind]
+    if kind == "directory":
+        path.mkdir()
+    elif kind == "latin1":
+        path.write_bytes("userName <- 'caf\xe9'".encode("latin-1"))
+    elif kind == "errors":
+        path.write_text("userName <- user.login\ntitel <- user.title\n")
+    args = [*command, str(path)]
+    if command[0] == "render":
+        args.append(str(ROOT / "examples" / "ada.json"))
+    result = run(*args)
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    first = result.stderr.splitlines()[0]
+    assert first == expected or first == f"mapper: {expected}"
+
+
+def test_examples_of_a_broken_ruleset(tmp_path: Path) -> None:
+    (tmp_path / "r.mapper").write_text("userName <- user.login\ntitel <- user.title\n")
+    (tmp_path / "r.examples.json").write_text('{"examples": []}')
+    result = run("test", str(tmp_path))
+    assert result.exit_code == 2
+    assert (
+        result.stdout.splitlines()[0]
+        == f"{tmp_path / 'r.mapper'}:2:1: error: unknown attribute 'titel' in User"
+    )
+    (tmp_path / "r.examples.json").write_bytes(b'{"examples": "\xff"}')
+    assert run("test", str(tmp_path)).stdout.splitlines()[0] == (
+        f"mapper: {tmp_path / 'r.examples.json'}: not UTF-8 text (byte 14)"
+    )
