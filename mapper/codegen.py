@@ -202,9 +202,9 @@ class Emitter:
             return f"{self._helper('concat')}({', '.join(parts)})"
         if isinstance(e, PCall):
             args = [self._expr(a) for a in e.args]
-            if e.pattern is not None:
+            if e.compiled is not None:
                 pattern = self._name("_re")
-                self.namespace[pattern] = e.pattern
+                self.namespace[pattern] = e.compiled
                 args = [args[0], pattern, _literal(e.replacement)]
             return f"{self._helper(e.function.impl)}({', '.join(args)})"
         if isinstance(e, PNot):

@@ -7,8 +7,8 @@ all of them).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
+from typing import Any
 
 from mapper import ast
 from mapper.diagnostics import Reporter, did_you_mean, same_but_case
@@ -24,6 +24,7 @@ from mapper.plan import (
     PNot,
     PSource,
 )
+from mapper.regex import PatternError, check_replacement, compile_pattern
 from mapper.schema import OKTA_BASE_PROFILE, OKTA_INTERNAL_PROPERTIES
 from mapper.types import BOOLEAN, DECIMAL, INTEGER, NULL, STRING, ValueType
 
@@ -166,7 +167,8 @@ class ExpressionChecker:
             return None
         typed = [a for a in args if a is not None]
         ok = True
-        pattern: re.Pattern[str] | None = None
+        pattern: str | None = None
+        compiled: Any = None
         replacement: str | None = None
         for index, (arg_node, arg) in enumerate(zip(node.args, typed, strict=True)):
             kind = function.params[index] if index < len(function.params) else (function.rest or "")
@@ -176,9 +178,12 @@ class ExpressionChecker:
                     ok = False
                 elif kind == "pattern":
                     try:
-                        pattern = re.compile(arg_node.value)
-                    except re.error as exc:
-                        self.reporter.error(arg_node.span, f"invalid regular expression: {exc}")
+                        compiled = compile_pattern(arg_node.value)
+                        pattern = arg_node.value
+                    except PatternError as exc:
+                        self.reporter.error(
+                            arg_node.span, str(exc), "RE2 syntax: no backreferences or lookaround"
+                        )
                         ok = False
                 else:
                     replacement = java_replacement(arg_node.value)
@@ -196,14 +201,14 @@ class ExpressionChecker:
                 ok = False
         if not ok:
             return None
-        if pattern is not None and replacement is not None:
+        if compiled is not None and replacement is not None:
             try:
-                pattern.sub(replacement, "")
-            except (re.error, IndexError) as exc:
-                self.reporter.error(node.args[2].span, f"invalid replacement: {exc}")
+                check_replacement(compiled, replacement)
+            except PatternError as exc:
+                self.reporter.error(node.args[2].span, str(exc))
                 return None
         nullable = function.nullable
-        return PCall(function.returns, nullable, function, tuple(typed), pattern, replacement)
+        return PCall(function.returns, nullable, function, tuple(typed), pattern, replacement, compiled)
 
     @staticmethod
     def _accepts(kind: str, type_: ValueType, element: ValueType | None) -> bool:

@@ -6,9 +6,9 @@ are known, and each rule knows which profile attributes it reads.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from mapper import ast
 from mapper.errors import Span
@@ -48,9 +48,11 @@ class PInternal(PExpr):
 class PCall(PExpr):
     function: Function
     args: tuple[PExpr, ...]
-    # Compiled regular expression and replacement, for String.replace*.
-    pattern: re.Pattern[str] | None = None
+    # The regular expression (as written, and compiled by RE2) and the
+    # replacement, for String.replace*.
+    pattern: str | None = None
     replacement: str | None = None
+    compiled: Any = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)

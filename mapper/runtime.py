@@ -9,7 +9,6 @@ names the rule's source attributes and target.
 from __future__ import annotations
 
 import math
-import re
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
@@ -155,11 +154,11 @@ def substring(s: str | None, start: int | None, end: int | None) -> str | None:
     return s[start:end] if end > start else ""
 
 
-def replace(s: str | None, pattern: re.Pattern[str], replacement: str) -> str | None:
+def replace(s: str | None, pattern: Any, replacement: str) -> str | None:
     return None if s is None else pattern.sub(replacement, s)
 
 
-def replace_first(s: str | None, pattern: re.Pattern[str], replacement: str) -> str | None:
+def replace_first(s: str | None, pattern: Any, replacement: str) -> str | None:
     return None if s is None else pattern.sub(replacement, s, count=1)
 
 

@@ -127,7 +127,17 @@ def only_error(body: str, header: str = HEAD) -> mapper.Diagnostic:
         ),
         (
             'title <- String.replace(user.title, "(", "")\n',
-            "invalid regular expression: missing ), unterminated subpattern at position 0",
+            "invalid regular expression: missing ): (",
+            "RE2 syntax: no backreferences or lookaround",
+        ),
+        (
+            'title <- String.replace(user.title, "(a)\\\\1", "")\n',
+            "invalid regular expression: invalid escape sequence: \\1",
+            "RE2 syntax: no backreferences or lookaround",
+        ),
+        (
+            'title <- String.replace(user.title, "(a)", "$2")\n',
+            "the replacement refers to group 2, but the pattern has 1",
             "",
         ),
         (
