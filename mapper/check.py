@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from mapper import ast
 from mapper.diagnostics import Reporter, did_you_mean, same_but_case
-from mapper.errors import Span
+from mapper.errors import Span, source_lines
 from mapper.expressions import ExpressionChecker, literal_type
 from mapper.plan import PlannedRule, TargetSlot
 from mapper.schema import (
@@ -201,7 +201,7 @@ def _check_rule(
             ok = False
     if not ok:
         return None
-    lines = file.text.splitlines()[rule.span.line - 1 : rule.span.end_line]
+    lines = source_lines(file.text)[rule.span.line - 1 : rule.span.end_line]
     text = " ".join(line.strip() for line in lines)
     return PlannedRule(
         target,

@@ -2,11 +2,13 @@
 everything it does is the Python API's.
 
 Exit codes: 0 success; 1 bad data (a profile that cannot be read or mapped,
-or output that fails --validate); 2 a bad ruleset or bad usage.
+or output that fails --validate); 2 a bad ruleset or bad usage; 3 the output
+could not be written (a closed pipe, a full disk).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -20,10 +22,10 @@ from mapper import checking, examples
 from mapper import explain as explaining
 from mapper import fmt as layout
 from mapper import review as reviewing
-from mapper.errors import ProfileError, RulesetError
+from mapper.errors import NO_VALUE, ProfileError, RulesetError
 from mapper.patch import STYLES
 
-EXIT_OK, EXIT_DATA, EXIT_RULESET = 0, 1, 2
+EXIT_OK, EXIT_DATA, EXIT_RULESET, EXIT_OUTPUT = 0, 1, 2, 3
 
 _RULESET_HELP = "A ruleset file, or the name of a built-in ruleset."
 
@@ -64,7 +66,7 @@ def _read_json(name: str) -> Any:
     if not text.strip():
         _fail([f"mapper: {label}: empty input, expected a JSON object"], EXIT_DATA)
     try:
-        return json.loads(text, parse_constant=_reject_constant)
+        return json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_unique_keys)
     except json.JSONDecodeError as exc:
         _fail([f"mapper: {label}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}"], EXIT_DATA)
     except ValueError as exc:
@@ -73,10 +75,31 @@ def _read_json(name: str) -> Any:
         _fail([f"mapper: {label}: invalid JSON: nested too deeply"], EXIT_DATA)
 
 
+def _problem(error: ProfileError, show_values: bool) -> str:
+    """The error's message; with SHOW_VALUES, the offending value too (shortened, ASCII)."""
+    if not show_values or error.value is NO_VALUE:
+        return str(error)
+    try:
+        shown = json.dumps(error.value, ensure_ascii=True)
+    except (TypeError, ValueError):
+        shown = ascii(error.value)
+    return f"{error} (value: {shown if len(shown) <= 80 else shown[:77] + '...'})"
+
+
 def _dumps(document: Any, compact: bool) -> str:
     if compact:
         return json.dumps(document, separators=(",", ":"), ensure_ascii=False) + "\n"
     return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object whose keys appear once: with a key twice, which value counts is unclear."""
+    obj: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in obj:
+            raise ValueError(f"the key {ascii(key)[:60]} appears twice in one object")
+        obj[key] = value
+    return obj
 
 
 def _reject_constant(name: str) -> NoReturn:
@@ -84,16 +107,27 @@ def _reject_constant(name: str) -> NoReturn:
 
 
 def _write(text: str) -> None:
-    """All output in one write, so a failure never leaves half a document."""
+    """All output in one write, encoded first, so a failure never leaves half a document."""
     try:
-        sys.stdout.write(text)
-        sys.stdout.flush()
+        data = text.encode("utf-8")
+    except UnicodeEncodeError:
+        _fail(
+            [
+                "mapper: the output would hold text that is not valid Unicode (a lone surrogate, such as \\ud800, in the input)"
+            ],
+            EXIT_DATA,
+        )
+    try:
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
     except BrokenPipeError:
-        # The reader went away (`mapper render ... | head`); nothing is lost that it
-        # wanted. Point stdout at devnull so the interpreter's final flush is quiet.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        sys.exit(EXIT_OK)
+        # The reader went away (`mapper render ... | head`). Point stdout at devnull
+        # so that the interpreter's last flush is quiet, and say so once.
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        _fail(["mapper: the output was closed before all of it was written (broken pipe)"], EXIT_OUTPUT)
+    except OSError as exc:
+        _fail([f"mapper: cannot write the output: {exc.strerror or exc}"], EXIT_OUTPUT)
 
 
 def _run(action: Any) -> None:
@@ -110,7 +144,8 @@ def _run(action: Any) -> None:
 def main() -> None:
     """Map Okta user profiles to SCIM 2.0 with a reviewed ruleset.
 
-    Exit codes: 0 success, 1 bad data (profile), 2 bad ruleset or usage.
+    Exit codes: 0 success, 1 bad data (profile), 2 bad ruleset or usage,
+    3 output could not be written.
     """
 
 
@@ -121,7 +156,10 @@ def main() -> None:
     "--validate", is_flag=True, help="Check each resource with scim2-models and mapper's shape rules."
 )
 @click.option("--compact", is_flag=True, help="One line of JSON per document instead of indented JSON.")
-def render(profiles: tuple[str, ...], ruleset: str, validate: bool, compact: bool) -> None:
+@click.option(
+    "--show-values", is_flag=True, help="Show the offending value in error messages (they are personal data)."
+)
+def render(profiles: tuple[str, ...], ruleset: str, validate: bool, compact: bool, show_values: bool) -> None:
     """Render Okta profiles as SCIM User resources.
 
     Each PROFILE is a JSON file (or - for standard input) holding an Okta
@@ -139,7 +177,7 @@ def render(profiles: tuple[str, ...], ruleset: str, validate: bool, compact: boo
             try:
                 resource = compiled.render(_read_json(name))
             except ProfileError as exc:
-                problems.append(f"mapper: {label}: {exc}")
+                problems.append(f"mapper: {label}: {_problem(exc, show_values)}")
                 continue
             except _Failure as failure:
                 problems.extend(failure.lines)
@@ -297,7 +335,10 @@ def review(old: str, new: str, profiles: Path | None) -> None:
     "whole-multivalued: arrays replaced whole; put: the whole resource to PUT.",
 )
 @click.option("--compact", is_flag=True, help="One line of JSON instead of indented JSON.")
-def diff(old: str, new: str, ruleset: str, style: str, compact: bool) -> None:
+@click.option(
+    "--show-values", is_flag=True, help="Show the offending value in error messages (they are personal data)."
+)
+def diff(old: str, new: str, ruleset: str, style: str, compact: bool, show_values: bool) -> None:
     """Print the SCIM PATCH request that updates the app's user from OLD to NEW.
 
     OLD and NEW are JSON files (one may be - for standard input) holding Okta
@@ -320,7 +361,7 @@ def diff(old: str, new: str, ruleset: str, style: str, compact: bool) -> None:
         try:
             request = compiled.patch(documents[0], documents[1], style)
         except ProfileError as exc:
-            _fail([f"mapper: {old} -> {new}: {exc}"], EXIT_DATA)
+            _fail([f"mapper: {old} -> {new}: {_problem(exc, show_values)}"], EXIT_DATA)
         _write(_dumps(request, compact))
 
     _run(action)

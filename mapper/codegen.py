@@ -130,6 +130,7 @@ class Emitter:
         self.w = _Writer()
         self.namespace: dict[str, Any] = {
             "_bad_source": runtime.bad_source,
+            "_bad_integer": runtime.bad_integer,
             "_rule_error": runtime.rule_error,
             "_missing_required": runtime.missing_required,
             "_read_array": runtime.read_array,
@@ -234,9 +235,7 @@ class Emitter:
                         return _literal(op == "==")
                     return f"({code} is {'not ' if op == '!=' else ''}None)"
             return f"({left} {op} {right})"
-        if op == "+":
-            if not e.left.nullable and not e.right.nullable:
-                return f"({left} + {right})"
+        if op == "+":  # numbers; the helper refuses sums SCIM cannot carry
             return f"{self._helper('add')}({left}, {right})"
         helper = {"<": "lt", "<=": "le", ">": "gt", ">=": "ge"}[op]
         if not e.left.nullable and not e.right.nullable:
@@ -332,6 +331,11 @@ class _RenderGenerator(Emitter):
             with w.block(f"if {var}.__class__ is not str:"):
                 w.line(f"if {var} is not None: raise _bad_source({key}, {expected}, {var})")
             w.line(f"elif not {var}: {var} = None  # an empty string counts as no value")
+        elif type_.base == "integer":
+            with w.block(
+                f"if {var} is not None and ({var}.__class__ is not int or not {runtime.INT_MIN} <= {var} <= {runtime.INT_MAX}):"
+            ):
+                w.line(f"raise _bad_integer({key}, {var})")
         else:
             w.line(
                 f"if {var} is not None and {var}.__class__ is not {cls}: raise _bad_source({key}, {expected}, {var})"
@@ -403,7 +407,7 @@ def _may_raise(e: PExpr) -> bool:
     if isinstance(e, PConcat):
         return any(_may_raise(p) for p in e.parts)
     if isinstance(e, PBinary):
-        return _may_raise(e.left) or _may_raise(e.right)
+        return e.op == "+" or _may_raise(e.left) or _may_raise(e.right)
     if isinstance(e, PNot):
         return _may_raise(e.operand)
     if isinstance(e, PCond):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable
 
-from mapper.errors import Diagnostic, Severity, Span
+from mapper.errors import Diagnostic, Severity, Span, source_lines
 
 
 class Reporter:
@@ -16,7 +16,7 @@ class Reporter:
         self._lines: dict[str, list[str]] = {}
 
     def add_source(self, path: str, text: str) -> None:
-        self._lines[path] = text.splitlines()
+        self._lines[path] = source_lines(text)
 
     def _line(self, span: Span | None) -> str:
         if span is None:

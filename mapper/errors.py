@@ -19,6 +19,12 @@ class Severity(Enum):
     WARNING = "warning"
 
 
+def source_lines(text: str) -> list[str]:
+    """TEXT's lines as the lexer counts them: only \\n ends a line (\\r before it is dropped),
+    unlike str.splitlines, which also splits at form feeds and Unicode separators."""
+    return [line[:-1] if line.endswith("\r") else line for line in text.split("\n")]
+
+
 @dataclass(frozen=True, slots=True)
 class Span:
     """Where a construct sits in a ruleset file; lines and columns count from 1."""
@@ -66,7 +72,7 @@ class Diagnostic:
 
     def one_line(self) -> str:
         """The head line only, for machine-readable listings."""
-        return self.format().splitlines()[0]
+        return self.format().split("\n")[0]
 
 
 class MapperError(Exception):
@@ -86,17 +92,26 @@ class RulesetError(MapperError):
         return tuple(d for d in self.diagnostics if d.is_error)
 
 
+#: ProfileError.value when the error concerns no single value.
+NO_VALUE: object = type("NoValue", (), {"__repr__": lambda self: "NO_VALUE"})()
+
+
 class ProfileError(MapperError):
     """A profile cannot be mapped: not an object, or an attribute of the wrong type.
 
     ``attribute`` is the Okta profile attribute (``None`` when the input as a
-    whole is wrong); ``target`` the SCIM path being computed, when known.
+    whole is wrong); ``target`` the SCIM path being computed, when known. The
+    message never shows the value (profiles are personal data); ``value``
+    holds it for callers who choose to show it (``mapper render --show-values``).
     """
 
-    def __init__(self, problem: str, attribute: str | None = None, target: str | None = None):
+    def __init__(
+        self, problem: str, attribute: str | None = None, target: str | None = None, value: object = NO_VALUE
+    ):
         self.problem = problem
         self.attribute = attribute
         self.target = target
+        self.value = value
         where = []
         if attribute is not None:
             where.append(f"profile attribute {attribute!r}")

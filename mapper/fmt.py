@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mapper import ast
-from mapper.errors import Diagnostic, RulesetError
+from mapper.errors import Diagnostic, RulesetError, source_lines
 from mapper.loader import read_ruleset_file
 from mapper.resources import RULESET_SUFFIX
 from mapper.syntax import parse
@@ -152,7 +152,7 @@ def format_text(text: str, path: str = "<string>") -> tuple[str | None, list[Dia
 
 
 def format_file(file: ast.RulesetFile) -> str:
-    lines = file.text.splitlines()
+    lines = source_lines(file.text)
     items = _attach_comments(file, lines)
     header = [i for i in items if isinstance(i.statement, ast.Header)]
     declarations = [i for i in items if isinstance(i.statement, ast.SchemaDecl | ast.ProfileDecl)]

@@ -11,7 +11,7 @@ from pathlib import Path
 from mapper import ast
 from mapper.check import Environment, check_declarations, check_rules
 from mapper.diagnostics import Reporter, did_you_mean
-from mapper.errors import Diagnostic, RulesetError, Span
+from mapper.errors import Diagnostic, RulesetError, Severity, Span, source_lines
 from mapper.plan import Plan, PlannedRule
 from mapper.resources import RULESET_SUFFIX, builtin_names, builtin_path
 from mapper.schema import CORE_USER
@@ -20,6 +20,8 @@ from mapper.types import STRING, ValueType
 
 #: Larger files are refused before parsing (a ruleset is a page, not a data set).
 MAX_FILE_BYTES = 1_000_000
+#: More rules than this (inherited ones included) are refused.
+MAX_RULES = 2_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +33,8 @@ class _Resolved:
 
 def load_plan(text: str, path: str, base_dir: Path | None) -> tuple[Plan, tuple[Diagnostic, ...]]:
     """Check a ruleset and everything it extends; return its plan and its warnings."""
+    if len(text) > MAX_FILE_BYTES or len(text.encode("utf-8", "surrogatepass")) > MAX_FILE_BYTES:
+        raise _unreadable(path, f"is larger than {MAX_FILE_BYTES} bytes")
     reporter = Reporter()
     resolved = _Loader(reporter).load(text, path, base_dir, ())
     plan = None
@@ -61,8 +65,6 @@ def read_ruleset_file(path: Path) -> str:
 
 
 def _unreadable(where: str, why: str) -> RulesetError:
-    from mapper.errors import Severity
-
     return RulesetError([Diagnostic(Severity.ERROR, f"{where}: {why}", None)])
 
 
@@ -190,8 +192,15 @@ def _check_redeclared_sources(
 
 def _finish(resolved: _Resolved, path: str, text: str, reporter: Reporter) -> Plan | None:
     rules = resolved.rules
+    if len(rules) > MAX_RULES:
+        reporter.error(
+            rules[MAX_RULES].span,
+            f"more than {MAX_RULES} rules",
+            "split the mapping, or ask for a higher limit",
+        )
+        return None
     if not any(r.target.urn == CORE_USER and r.target.attr == "userName" for r in rules):
-        first = text.splitlines()[0] if text else ""
+        first = source_lines(text)[0]
         span = Span(path, 1, 1, 1, max(2, len(first) + 1))
         reporter.error(
             span,

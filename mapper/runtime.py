@@ -13,11 +13,15 @@ from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
-from mapper.errors import ProfileError
+from mapper.errors import NO_VALUE, ProfileError
 
 
 class ValueProblem(Exception):
     """A value of the right type that still cannot be used; the message says why."""
+
+    def __init__(self, problem: str, value: object = NO_VALUE) -> None:
+        super().__init__(problem)
+        self.value = value
 
 
 _JSON_TYPES = {
@@ -38,11 +42,13 @@ def describe(value: object) -> str:
 
 
 def bad_source(name: str, expected: str, value: object) -> ProfileError:
-    return ProfileError(f"expected {expected}, got {describe(value)}", attribute=name)
+    return ProfileError(f"expected {expected}, got {describe(value)}", attribute=name, value=value)
 
 
 def rule_error(problem: ValueProblem, sources: tuple[str, ...], target: str) -> ProfileError:
-    return ProfileError(str(problem), attribute=", ".join(sources) or None, target=target)
+    return ProfileError(
+        str(problem), attribute=", ".join(sources) or None, target=target, value=problem.value
+    )
 
 
 def missing_required(sources: tuple[str, ...], target: str) -> ProfileError:
@@ -89,10 +95,21 @@ def _text(value: object) -> str:
     return str(value)
 
 
+#: SCIM servers store integers in 64 bits; larger ones are refused, not truncated.
+INT_MIN, INT_MAX = -(2**63), 2**63 - 1
+
+
 def add(a: float | None, b: float | None) -> float | None:
+    """Numeric +: null if either side is; a sum outside what SCIM can carry is a ValueProblem."""
     if a is None or b is None:
         return None
-    return a + b
+    total = a + b
+    if isinstance(total, int):
+        if not INT_MIN <= total <= INT_MAX:
+            raise ValueProblem("the sum is out of the range of a SCIM integer (64 bits)", total)
+    elif not math.isfinite(total):
+        raise ValueProblem("the sum is not a finite number", total)
+    return total
 
 
 def lt(a: Any, b: Any) -> bool:
@@ -201,9 +218,12 @@ def to_int(value: str | int | float | None) -> int | None:
         number = Decimal(value.strip() if isinstance(value, str) else repr(value))
         if not number.is_finite():
             raise InvalidOperation
-        return int(number.to_integral_value(ROUND_HALF_UP))
+        result = int(number.to_integral_value(ROUND_HALF_UP))
     except (InvalidOperation, ValueError):
-        raise ValueProblem("cannot convert to an integer") from None
+        raise ValueProblem("cannot convert to an integer", value) from None
+    if not INT_MIN <= result <= INT_MAX:
+        raise ValueProblem("out of the range of a SCIM integer (64 bits)", value)
+    return result
 
 
 def to_num(value: str | int | float | None) -> float | None:
@@ -212,9 +232,9 @@ def to_num(value: str | int | float | None) -> float | None:
     try:
         number = float(value.strip()) if isinstance(value, str) else float(value)
     except ValueError:
-        raise ValueProblem("cannot convert to a number") from None
+        raise ValueProblem("cannot convert to a number", value) from None
     if not math.isfinite(number):
-        raise ValueProblem("cannot convert to a finite number")
+        raise ValueProblem("cannot convert to a finite number", value)
     return number
 
 
@@ -249,9 +269,9 @@ def to_datetime(value: str | None) -> str | None:
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:
-        raise ValueProblem("not an ISO 8601 date and time") from None
+        raise ValueProblem("not an ISO 8601 date and time", value) from None
     if "T" not in value or parsed.tzinfo is None:
-        raise ValueProblem("a SCIM dateTime needs a date, a time and a time zone")
+        raise ValueProblem("a SCIM dateTime needs a date, a time and a time zone", value)
     return value
 
 
@@ -274,9 +294,15 @@ def norm_boolean(name: str, value: object) -> bool | None:
 
 
 def norm_integer(name: str, value: object) -> int | None:
-    if value is None or value.__class__ is int:
+    if value is None or (value.__class__ is int and INT_MIN <= value <= INT_MAX):
         return value
-    raise bad_source(name, "an integer", value)
+    raise bad_integer(name, value)
+
+
+def bad_integer(name: str, value: object) -> ProfileError:
+    if value.__class__ is int:
+        return ProfileError("out of the range of a SCIM integer (64 bits)", attribute=name, value=value)
+    return bad_source(name, "an integer", value)
 
 
 def norm_decimal(name: str, value: object) -> float | int | None:

@@ -20,10 +20,13 @@ from lark import Lark, Token, Transformer, Tree, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 
 from mapper import ast
-from mapper.errors import Diagnostic, Severity, Span
+from mapper.errors import Diagnostic, Severity, Span, source_lines
 from mapper.resources import grammar_text
 
 _CLOSERS = {")", "]", "}"}
+
+#: The deepest statement tree accepted (a ``+`` chain of n terms is n levels deep).
+MAX_DEPTH = 100
 
 # report(span, message, hint="")
 _Reporter = Callable[..., None]
@@ -76,7 +79,7 @@ def _cache_file() -> str | bool:
 
 def parse(text: str, path: str) -> tuple[ast.RulesetFile, list[Diagnostic]]:
     """Parse a whole file; returns the statements that parsed and every syntax error."""
-    lines = text.splitlines()
+    lines = source_lines(text)
     diagnostics: list[Diagnostic] = []
 
     def report(span: Span, message: str, hint: str = "") -> None:
@@ -174,10 +177,31 @@ def _parse_statement(group: list[Token], path: str, report: _Reporter) -> Tree[T
         for tok in group:
             interactive.feed_token(tok)
         result: Tree[Token] = interactive.feed_eof(group[-1])  # type: ignore[no-untyped-call]
-        return result
     except UnexpectedInput as exc:
         _report_syntax_error(exc, group, path, report)
         return None
+    if _depth(result) > MAX_DEPTH:
+        # Everything after the parser walks trees recursively; so does Python's compiler.
+        first, last = group[0], group[-1]
+        span = Span(path, first.line or 1, first.column or 1, last.end_line or 1, last.end_column or 1)
+        report(
+            span,
+            f"expression nested too deeply (more than {MAX_DEPTH} levels)",
+            "split it into simpler rules",
+        )
+        return None
+    return result
+
+
+def _depth(tree: Tree[Token]) -> int:
+    """How deep TREE is, without recursion (the tree may be deeper than Python's stack)."""
+    deepest = 0
+    stack: list[tuple[Tree[Token], int]] = [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        stack.extend((child, depth + 1) for child in node.children if isinstance(child, Tree))
+    return deepest
 
 
 def _report_syntax_error(exc: UnexpectedInput, group: list[Token], path: str, report: _Reporter) -> None:
@@ -468,7 +492,7 @@ class _AstBuilder(Transformer[Token, object]):
         value: int | float = 0
         try:
             value = float(text) if any(c in text for c in ".eE") else int(text)
-            ok = math.isfinite(value)
+            ok = math.isfinite(value) and (isinstance(value, float) or -(2**63) <= value < 2**63)
         except ValueError:  # more digits than Python converts
             ok = False
         if not ok:

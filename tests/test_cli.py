@@ -184,16 +184,78 @@ def test_real_process_exit_codes_and_broken_pipe() -> None:
     assert ok.returncode == 0 and json.loads(ok.stdout)["userName"]
     bad = subprocess.run([*command, "render", "-"], input="{", capture_output=True, text=True, check=False)
     assert bad.returncode == 1 and bad.stdout == "" and "Traceback" not in bad.stderr
-    # A reader that goes away early is not an error.
-    many = [EXAMPLE] * 200
+    # A reader that goes away early: at most one line on stderr, never a traceback.
+    # (Whether the kernel reports the closed pipe depends on its buffering.)
     piped = subprocess.run(
-        f"{sys.executable} -m mapper.cli render {' '.join(many)} | head -c 10",
-        shell=True,
-        capture_output=True,
-        text=True,
-        check=False,
+        f"{sys.executable} -m mapper.cli render {' '.join([EXAMPLE] * 3000)} | head -c 10; exit ${{PIPESTATUS[0]}}",
+        shell=True, executable="/bin/bash", capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert piped.returncode in (0, 3) and "Traceback" not in piped.stderr
+    if piped.returncode == 3:
+        assert piped.stderr.splitlines() == [
+            "mapper: the output was closed before all of it was written (broken pipe)"
+        ]
+
+
+def test_broken_pipe_is_one_line_and_exit_code_3(monkeypatch: pytest.MonkeyPatch) -> None:
+    from mapper import cli
+
+    class ClosedPipe:
+        def write(self, data: bytes) -> int:
+            raise BrokenPipeError(32, "Broken pipe")
+
+        def flush(self) -> None:
+            raise BrokenPipeError(32, "Broken pipe")
+
+    class Stdout:
+        buffer = ClosedPipe()
+
+        def fileno(self) -> int:
+            raise ValueError("no descriptor in this test")
+
+    monkeypatch.setattr(sys, "stdout", Stdout())
+    with pytest.raises(cli._Failure) as caught:
+        cli._write("{}")
+    assert caught.value.code == 3
+    assert caught.value.lines == ["mapper: the output was closed before all of it was written (broken pipe)"]
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b'{"login": "a@example.com", "title": "A", "title": "B"}',
+         "mapper: {name}: invalid JSON: the key 'title' appears twice in one object"),
+        (b'{"login": "a@example.com", "title": "\\ud800"}',
+         "mapper: the output would hold text that is not valid Unicode (a lone surrogate, such as \\ud800, in the input)"),
+    ],
+)  # fmt: skip
+def test_ambiguous_or_unencodable_input(tmp_path: Path, content: bytes, message: str) -> None:
+    path = tmp_path / "p.json"
+    path.write_bytes(content)
+    result = run("render", str(path))
+    assert result.exit_code == 1 and result.stdout == ""
+    assert result.stderr.splitlines() == [message.format(name=path)]
+
+
+def test_show_values(tmp_path: Path) -> None:
+    path = tmp_path / "p.json"
+    path.write_text('{"login": "a@example.com", "title": 42}')
+    hidden = run("render", str(path))
+    assert (
+        hidden.stderr.strip() == f"mapper: {path}: profile attribute 'title': expected a string, got a number"
     )
-    assert "Traceback" not in piped.stderr and "Error" not in piped.stderr
+    shown = run("render", "--show-values", str(path))
+    assert (
+        shown.stderr.strip()
+        == f"mapper: {path}: profile attribute 'title': expected a string, got a number (value: 42)"
+    )
+    old = tmp_path / "old.json"
+    old.write_text('{"login": "a@example.com"}')
+    long_value = tmp_path / "long.json"
+    long_value.write_text(json.dumps({"login": "a@example.com", "title": ["x" * 200]}))
+    diffed = run("diff", "--show-values", str(old), str(long_value))
+    assert diffed.exit_code == 1
+    assert diffed.stderr.strip().endswith('(value: ["' + "x" * 75 + "...)")
 
 
 def test_diff_prints_the_patch_request(tmp_path: Path) -> None:

@@ -6,6 +6,9 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
+import mapper
 from tests.conftest import ROOT
 
 _BACKTRACKING = """
@@ -38,3 +41,41 @@ def test_regular_expressions_cannot_backtrack_catastrophically() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert float(result.stdout) < 5
+
+
+_NUMBERS = mapper.loads(
+    "ruleset numbers\nuserName <- user.login\n"
+    "profile {\n  n: integer\n  f: number\n}\n"
+    'schema x = "urn:example:numbers:2.0:User" {\n  i: integer\n  d: decimal\n  s: string\n}\n'
+    "x:i <- user.n + user.n\nx:d <- user.f + user.f\nx:s <- Convert.toInt(user.nickName)\n",
+    "numbers.mapper",
+)
+
+
+@pytest.mark.parametrize(
+    ("profile", "message"),
+    [
+        ({"n": 2**63}, "profile attribute 'n': out of the range of a SCIM integer (64 bits)"),
+        ({"n": 2**62}, "profile attribute 'n' for SCIM attribute 'urn:example:numbers:2.0:User:i': "
+                       "the sum is out of the range of a SCIM integer (64 bits)"),
+        ({"f": 1e308}, "profile attribute 'f' for SCIM attribute 'urn:example:numbers:2.0:User:d': "
+                       "the sum is not a finite number"),
+        ({"nickName": "9" * 30}, "profile attribute 'nickName' for SCIM attribute 'urn:example:numbers:2.0:User:s': "
+                                 "out of the range of a SCIM integer (64 bits)"),
+        ({"nickName": "9" * 5000}, "profile attribute 'nickName' for SCIM attribute 'urn:example:numbers:2.0:User:s': "
+                                   "out of the range of a SCIM integer (64 bits)"),
+    ],
+)  # fmt: skip
+def test_numbers_scim_cannot_carry_are_profile_errors(profile: dict[str, object], message: str) -> None:
+    for call in (
+        lambda: _NUMBERS.render({"login": "a", **profile}),
+        lambda: _NUMBERS.patch({"login": "a"}, {"login": "a", **profile}),
+    ):
+        with pytest.raises(mapper.ProfileError) as caught:
+            call()
+        assert str(caught.value) == message
+
+
+def test_integer_literals_beyond_64_bits_are_ruleset_errors() -> None:
+    with pytest.raises(mapper.RulesetError, match="number out of range"):
+        mapper.loads(f"userName <- user.login\nx <- {2**63}\n", "big.mapper")
