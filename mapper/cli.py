@@ -3,7 +3,8 @@ everything it does is the Python API's.
 
 Exit codes: 0 success; 1 bad data (a profile that cannot be read or mapped,
 or output that fails --validate); 2 a bad ruleset or bad usage; 3 the output
-could not be written (a closed pipe, a full disk).
+could not be written (a closed pipe, a full disk); 70 an internal error (a
+bug: one line, no traceback); 130 interrupted.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from mapper.errors import NO_VALUE, ProfileError, RulesetError
 from mapper.patch import STYLES
 
 EXIT_OK, EXIT_DATA, EXIT_RULESET, EXIT_OUTPUT = 0, 1, 2, 3
+EXIT_INTERNAL, EXIT_INTERRUPTED = 70, 130
 
 _RULESET_HELP = "A ruleset file, or the name of a built-in ruleset."
 
@@ -137,6 +139,12 @@ def _run(action: Any) -> None:
         for line in failure.lines:
             click.echo(line, err=True)
         sys.exit(failure.code)
+    except KeyboardInterrupt:
+        click.echo("mapper: interrupted", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    except Exception as exc:  # a bug: still one line, and a code that says so
+        click.echo(f"mapper: internal error ({type(exc).__name__}: {exc}); please report it", err=True)
+        sys.exit(EXIT_INTERNAL)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

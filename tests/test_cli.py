@@ -295,3 +295,15 @@ def test_diff_errors(tmp_path: Path) -> None:
     missing = run("diff", str(tmp_path / "nope.json"), str(tmp_path / "nope2.json"))
     assert missing.exit_code == 1 and len(missing.stderr.splitlines()) == 2
     assert run("diff", "--style", "json", str(good), str(good)).exit_code == 2
+
+
+def test_an_internal_error_is_one_line_and_exit_code_70(monkeypatch: pytest.MonkeyPatch) -> None:
+    import mapper as package
+
+    def broken(ruleset: str) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(package, "load", broken)
+    result = run("compile", "okta-default")
+    assert result.exit_code == 70
+    assert result.stderr.splitlines() == ["mapper: internal error (RuntimeError: boom); please report it"]
