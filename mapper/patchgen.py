@@ -110,6 +110,7 @@ class _PatchGenerator(Emitter):
 
     def generate(self) -> str:
         w = self.w
+        self.namespace["_SCALARS"] = frozenset({str, bool, int, float, type(None)})
         self.header("changes between two profiles")
         w.line("# Compares raw source attributes; evaluates a rule only when one of its sources changed.")
         with w.block("def changes(old, old_fields, new, new_fields):"):
@@ -145,16 +146,26 @@ class _PatchGenerator(Emitter):
     def _changed(self, rules: tuple[PlannedRule, ...]) -> str:
         """A condition that is true when any source of RULES differs between the profiles."""
         tests: list[str] = []
+        # Raw values are compared with == only when the old one is a string (or a
+        # scalar of the declared type): comparing two containers recurses, and hostile
+        # input can nest deeper than the stack. Anything else counts as changed unless
+        # it is the same object (as None is); reading it then validates it.
         for name in dict.fromkeys(s for r in rules if not r.create_only for s in r.sources):
             old, new = self.raw_old[name], self.raw_new[name]
             type_ = self.plan.profile_types[name]
             if type_ == STRING:
-                tests.append(f"{old} != {new}")
+                tests.append(f"({old} is not {new} and ({old}.__class__ is not str or {old} != {new}))")
+            elif type_.multi:
+                tests.append(f"{old} is not {new}")
             else:
                 # 1 == 1.0 == True: a change of type is a change.
-                tests.append(f"({old} != {new} or {old}.__class__ is not {new}.__class__)")
+                tests.append(
+                    f"({old} is not {new} and ({old}.__class__ is not {new}.__class__"
+                    f" or {old}.__class__ not in _SCALARS or {old} != {new}))"
+                )
         for name in dict.fromkeys(s for r in rules if not r.create_only for s in r.internal_sources):
-            tests.append(f"{self.raw_internal_old[name]} != {self.raw_internal_new[name]}")
+            old, new = self.raw_internal_old[name], self.raw_internal_new[name]
+            tests.append(f"({old} is not {new} and ({old}.__class__ is not str or {old} != {new}))")
         return " or ".join(tests) or "False"
 
     def _normalise(self, rules: tuple[PlannedRule, ...], side: str) -> None:

@@ -52,27 +52,52 @@ def okta_users(extra: dict[str, st.SearchStrategy[Any]] | None = None) -> st.Sea
     return st.one_of(okta_profiles(extra), api)
 
 
+def _long_string() -> str:
+    return "x" * 1_000_000
+
+
+def _deep(depth: int) -> Any:
+    value: Any = "x"
+    for level in range(depth):
+        value = [value] if level % 2 else {"k": value}
+    return value
+
+
+_plain_scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), st.text(max_size=20))
 json_scalars = st.one_of(
     st.none(),
     st.booleans(),
     st.integers(),
+    st.integers(min_value=2**63 - 2, max_value=2**70),
     st.floats(allow_nan=True, allow_infinity=True),
     st.text(max_size=20),
-)
-json_values = st.recursive(
-    json_scalars,
-    lambda children: st.one_of(
-        st.lists(children, max_size=4), st.dictionaries(st.text(max_size=8), children, max_size=4)
-    ),
-    max_leaves=12,
+    # Lone surrogates (JSON allows "\ud800"), line separators, NUL, and one very long string.
+    st.text(st.characters(min_codepoint=0xD7F0, max_codepoint=0xE010), max_size=5),
+    st.sampled_from(["\u2028", "\x00", "\r\n"]),
+    st.builds(_long_string),  # built when drawn: a repr of the strategy stays short
+    st.builds(_deep, st.just(2_000)),
 )
 
 
-def hostile_users() -> st.SearchStrategy[Any]:
+def _values(scalars: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    return st.recursive(
+        scalars,
+        lambda children: st.one_of(
+            st.lists(children, max_size=4), st.dictionaries(st.text(max_size=8), children, max_size=4)
+        ),
+        max_leaves=12,
+    )
+
+
+json_values = _values(json_scalars)
+plain_json_values = _values(_plain_scalars)  # what json.dumps can write back
+
+
+def hostile_users(values: st.SearchStrategy[Any] = json_values) -> st.SearchStrategy[Any]:
     """Anything JSON can hold, shaped loosely like a profile or a Users API object."""
     keys = st.sampled_from([*OKTA_BASE_PROFILE, "costCenter", "tags", "id", "status", "profile"]) | st.text(
         max_size=8
     )
-    profile = st.dictionaries(keys, json_values, max_size=12)
-    api = st.fixed_dictionaries({"profile": profile}, optional={"id": json_values, "status": json_values})
-    return st.one_of(profile, api, json_values)
+    profile = st.dictionaries(keys, values, max_size=12)
+    api = st.fixed_dictionaries({"profile": profile}, optional={"id": values, "status": values})
+    return st.one_of(profile, api, values)

@@ -5,7 +5,6 @@ profile either maps to values of the right SCIM types or raises ProfileError."""
 
 from __future__ import annotations
 
-import copy
 import json
 from typing import Any
 
@@ -21,7 +20,7 @@ from mapper.resources import grammar_text
 from mapper.schema import CORE_USER
 from tests.codecheck import check_generated_code
 from tests.conftest import ROOT
-from tests.strategies import hostile_users
+from tests.strategies import hostile_users, plain_json_values
 from tests.test_patch_properties import KITCHEN_SINK, RULESETS
 
 _GRAMMAR = Lark(grammar_text(), parser="lalr", lexer="basic", start=["start", "statement"])
@@ -173,7 +172,7 @@ def check_types(ruleset: mapper.Ruleset, resource: dict[str, Any]) -> None:
 @given(old=hostile_users(), new=hostile_users())
 def test_hostile_profiles(name: str, old: Any, new: Any) -> None:
     ruleset = RULESETS[name]
-    before = copy.deepcopy((old, new))
+    before = _snapshot((old, new))
     for call in (
         lambda: ruleset.render(new),
         lambda: ruleset.patch(old, new),
@@ -189,7 +188,26 @@ def test_hostile_profiles(name: str, old: Any, new: Any) -> None:
         json.dumps(result, allow_nan=False)
         if "Operations" not in result:
             check_types(ruleset, result)
-    assert (old, new) == before, "a call changed its input"
+    assert _snapshot((old, new)) == before, "a call changed its input"
+
+
+def _snapshot(value: Any) -> list[object]:
+    """VALUE flattened without recursion (hostile inputs nest deeper than the stack)."""
+    out: list[object] = []
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            out.append(("dict", len(item)))
+            for key, child in item.items():
+                out.append(key)
+                stack.append(child)
+        elif isinstance(item, list | tuple):
+            out.append((type(item).__name__, len(item)))
+            stack.extend(item)
+        else:
+            out.append((type(item).__name__, repr(item)))
+    return out
 
 
 _INJECTIONS = st.sampled_from(
@@ -238,3 +256,34 @@ def test_profile_values_cannot_change_the_structure_of_a_patch(
             assert op["path"] in allowed_paths, op["path"]
         else:
             assert set(op["value"]) <= allowed_paths
+
+
+# ---------------------------------------------------------------- the command line
+
+_raw_documents = st.one_of(
+    st.binary(max_size=200),
+    st.text(max_size=200).map(str.encode),
+    hostile_users(plain_json_values).map(
+        lambda u: json.dumps(u, ensure_ascii=False).encode("utf-8", "surrogatepass")
+    ),
+    st.just(b'{"login": "a@example.com", "title": "x", "title": "y"}'),
+    st.just(b'{"login": "a@example.com", "title": "\\ud800"}'),
+    st.just(b'{"profile": {"login": "a@example.com"}, "status": "ACTIVE"'),
+    st.just(b"[" * 100_000 + b"]" * 100_000),
+)
+
+
+@_FUZZ
+@given(document=_raw_documents)
+def test_cli_never_shows_a_traceback_or_half_a_document(document: bytes) -> None:
+    from click.testing import CliRunner
+
+    from mapper.cli import main
+
+    result = CliRunner().invoke(main, ["render", "--compact", "-"], input=document)
+    assert result.exit_code in (0, 1), (result.exit_code, result.stderr)
+    assert "Traceback" not in result.stderr and "Traceback" not in result.stdout
+    if result.exit_code == 0:
+        assert json.loads(result.stdout)["schemas"][0] == CORE_USER and result.stderr == ""
+    else:
+        assert result.stdout == "" and len(result.stderr.splitlines()) == 1
