@@ -18,7 +18,7 @@ import jsonpatch
 import jsonpointer
 
 from mapper.errors import ProfileError
-from mapper.fmt import expression, literal
+from mapper.fmt import rule_tail
 from mapper.plan import PlannedRule
 from mapper.ruleset import Ruleset, load, loads
 
@@ -63,14 +63,8 @@ class RuleChange:
 
 
 def describe_rule(rule: PlannedRule) -> str:
-    text = expression(rule.node.expr)
-    if rule.create_only:
-        text += " on create"
-    if rule.primary:
-        text += " primary"
-    if rule.default is not None:
-        text += f" default {literal(rule.default)}"
-    return text
+    """The rule after its arrow, in canonical form: expression and options."""
+    return rule_tail(rule.node)[0]
 
 
 def rule_changes(old: Ruleset, new: Ruleset) -> list[RuleChange]:
