@@ -7,7 +7,6 @@ jsonpatch.make_patch, all in this one run.
 
 from __future__ import annotations
 
-import argparse
 import copy
 import sys
 from pathlib import Path
@@ -15,19 +14,14 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import jsonpatch
-from bench_render import USER, per_call_us
+from bench_render import USER, per_call_us, timing_options
 from handwritten import okta_default_patch
 
 import mapper
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--quick", action="store_true", help="fewer, shorter repeats (for a smoke run)")
-    args = parser.parse_args()
-    repeat, seconds = (3, 0.05) if args.quick else (7, 0.3)
+    repeat, seconds = timing_options(__doc__)
 
     ruleset = mapper.load("okta-default")
     old = USER

@@ -87,13 +87,17 @@ def fresh_process_ms(code: str, runs: int) -> float:
     return statistics.median(times) * 1000
 
 
-def main() -> None:
+def timing_options(description: str | None) -> tuple[int, float]:
+    """(repeats, seconds per repeat) from the command line: --quick for a smoke run."""
     parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        description=description, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--quick", action="store_true", help="fewer, shorter repeats (for a smoke run)")
-    args = parser.parse_args()
-    repeat, seconds = (3, 0.05) if args.quick else (7, 0.3)
+    return (3, 0.05) if parser.parse_args().quick else (7, 0.3)
+
+
+def main() -> None:
+    repeat, seconds = timing_options(__doc__)
 
     print(f"Python {sys.version.split()[0]}; median of {repeat} runs; µs per call\n")
     print(f"{'ruleset':<14}{'mapper':>9}{'by hand':>9}{'ratio':>8}")
@@ -125,7 +129,7 @@ def main() -> None:
     for label, value in rows:
         print(f"  {label:<16}{value:>10.2f} µs  {value / hand:>8.1f}x hand-written")
 
-    runs = 3 if args.quick else 7
+    runs = repeat
     load_only = "import time, mapper; t = time.perf_counter(); mapper.load('okta-default'); print(time.perf_counter() - t)"
     with_import = "import time; t = time.perf_counter(); import mapper; mapper.load('okta-default'); print(time.perf_counter() - t)"
     print("\nfresh process, okta-default (median of", runs, "processes):")

@@ -192,14 +192,31 @@ def _covered(ruleset: Ruleset, example: dict[str, Any]) -> set[str]:
             if slot_value(example["resource"], rule.target) is not None:
                 covered.add(rule.target.path)
     for op in example.get("operations") or ():
-        path = op.get("path") if isinstance(op, dict) else None
+        if not isinstance(op, dict):
+            continue
         for rule in ruleset.plan.rules:
-            target = rule.target
-            if path is not None and (path == target.path or target.path.startswith(path)):
-                covered.add(target.path)
-            if path is None and isinstance(op, dict) and target.path in (op.get("value") or {}):
-                covered.add(target.path)
+            if _op_covers(op, rule.target):
+                covered.add(rule.target.path)
     return covered
+
+
+def _op_covers(op: dict[str, Any], slot: TargetSlot) -> bool:
+    """Whether a PATCH operation sets, changes or removes the value at SLOT."""
+    path = op.get("path")
+    if path is None:  # no-path replace: keys are paths
+        return isinstance(op.get("value"), dict) and slot.path in op["value"]
+    if path == slot.path:
+        return True
+    if slot.entry_type is None or slot.sub is None:
+        return False
+    entry_path = slot.path[: -len(slot.sub) - 1]  # emails[type eq "work"]
+    if path == entry_path:  # the whole entry removed
+        return True
+    attribute_path = slot.attr if slot.urn == CORE_USER else f"{slot.urn}:{slot.attr}"
+    entries = op.get("value") if path == attribute_path else None
+    return isinstance(entries, list) and any(
+        isinstance(e, dict) and e.get("type") == slot.entry_type and slot.sub in e for e in entries
+    )
 
 
 @dataclass

@@ -30,7 +30,7 @@ class Rule:
     create_only: bool
     primary: bool
     default: Constant
-    expression: str  # the rule as written
+    expression: str  # the whole rule as written
     origin: str  # name of the ruleset that wrote it (differs for inherited rules)
     location: str  # file:line
 

@@ -146,8 +146,6 @@ def _describe_bad_character(text: str, pos: int) -> tuple[str, str, int]:
         return "unterminated string", f"close the string with {char} on the same line", 1
     if rest == "->":
         return "unexpected '->'", "rules point from the value to the target: `target <- expression`", 2
-    if char == "=":
-        return "unexpected '='", "compare with `==`; a rule is written `target <- expression`", 1
     if char in "&|":
         return f"unexpected {char!r}", "write AND, OR (or &&, ||)", 1
     shown = char if char.isprintable() else f"U+{ord(char):04X}"
@@ -308,8 +306,6 @@ def _hint_for(tok: Token | None, expected: set[str], group: list[Token]) -> str:
             "schema": 'declare a schema as `schema ALIAS = "urn:..." { attr: type }`',
             "profile": "declare custom Okta attributes as `profile { attr: type }`",
         }[first]
-    if "SEMICOLON" in expected or (tok is not None and str(tok) == ";"):
-        return "statements end at the end of the line; no ';' needed"
     return "a rule is written `target <- expression`, one per line"
 
 

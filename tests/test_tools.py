@@ -352,3 +352,25 @@ def test_examples_of_a_broken_ruleset(tmp_path: Path) -> None:
     assert run("test", str(tmp_path)).stdout.splitlines()[0] == (
         f"mapper: {tmp_path / 'r.examples.json'}: not UTF-8 text (byte 14)"
     )
+
+
+def test_coverage_counts_only_the_entries_an_operation_touches(tmp_path: Path) -> None:
+    (tmp_path / "r.mapper").write_text(
+        'userName <- user.login\nemails[type eq "work"].value <- user.email\n'
+        'emails[type eq "home"].value <- user.secondEmail\n'
+    )
+    (tmp_path / "r.examples.json").write_text(
+        json.dumps(
+            {
+                "examples": [
+                    {"name": "work email", "old": {"login": "a@example.com"},
+                     "user": {"login": "a@example.com", "email": "w@example.com"},
+                     "operations": [{"op": "add", "path": "emails",
+                                     "value": [{"value": "w@example.com", "type": "work"}]}]},
+                ]
+            }
+        )
+    )  # fmt: skip
+    report = run_file(tmp_path / "r.examples.json")
+    assert report.failed == []
+    assert report.uncovered == ["userName", 'emails[type eq "home"].value']
