@@ -23,8 +23,17 @@ def _data_dir(kind: str) -> Path:
     raise FileNotFoundError(f"mapper is installed without its {kind}/ folder")
 
 
+def grammar_path() -> Path:
+    return _data_dir("grammar") / "mapper.lark"
+
+
 def grammar_text() -> str:
-    return (_data_dir("grammar") / "mapper.lark").read_text(encoding="utf-8")
+    return grammar_path().read_text(encoding="utf-8")
+
+
+def parser_table_path() -> Path:
+    """The parse table generated from the grammar (see :mod:`mapper.parser_table`)."""
+    return _data_dir("grammar") / "mapper.lark.json"
 
 
 def builtin_path(name: str) -> Path | None:

@@ -8,20 +8,17 @@ the file is reported, not just the first. Lark trees are turned into
 
 from __future__ import annotations
 
-import hashlib
 import math
-import os
 import re
 from collections.abc import Callable, Iterator
 from functools import cache
-from pathlib import Path
 
 from lark import Lark, Token, Transformer, Tree, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 
 from mapper import ast
 from mapper.errors import Diagnostic, Severity, Span, source_lines
-from mapper.resources import grammar_text
+from mapper.parser_table import load_parser
 
 _CLOSERS = {")", "]", "}"}
 
@@ -34,47 +31,9 @@ _Reporter = Callable[..., None]
 
 @cache
 def parser() -> Lark:
-    """The LALR parser, built once per process.
-
-    Building it with ``strict=True`` (which proves the lexer has no ambiguous
-    terminals) takes a few hundred milliseconds, so the built parser is cached
-    in the user's own cache folder; Lark checks the grammar's hash on load and
-    rebuilds when the grammar changed.
-    """
-    return Lark(
-        grammar_text(),
-        parser="lalr",
-        lexer="basic",
-        strict=True,
-        propagate_positions=True,
-        maybe_placeholders=False,
-        start=["start", "statement"],
-        cache=_cache_file(),
-    )
-
-
-def _cache_file() -> str | bool:
-    """A file in a folder only this user can write (the cache is a pickle), or no cache.
-
-    ``MAPPER_CACHE_DIR`` chooses the folder; set it empty to turn the cache off.
-    """
-    configured = os.environ.get("MAPPER_CACHE_DIR")
-    if configured == "":
-        return False
-    base = (
-        Path(configured)
-        if configured
-        else Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "mapper"
-    )
-    try:
-        base.mkdir(mode=0o700, parents=True, exist_ok=True)
-        info = base.stat()
-        if info.st_uid != os.getuid() or info.st_mode & 0o022:
-            return False  # someone else could plant a pickle here
-    except (OSError, RuntimeError, AttributeError):
-        return False
-    digest = hashlib.sha256(grammar_text().encode()).hexdigest()[:16]
-    return str(base / f"parser-{digest}.lark")
+    """The LALR parser, loaded once per process from the parse table shipped with
+    the package (data, never a pickle: see :mod:`mapper.parser_table`)."""
+    return load_parser()
 
 
 def parse(text: str, path: str) -> tuple[ast.RulesetFile, list[Diagnostic]]:

@@ -31,6 +31,7 @@ def test_wheel_carries_grammar_and_rulesets() -> None:
         pytest.skip("editable install: the wheel layout is checked in CI")
     files = {str(f) for f in metadata.files("mapper") or ()}
     assert "mapper/_data/grammar/mapper.lark" in files
+    assert "mapper/_data/grammar/mapper.lark.json" in files
     for name in ("okta-default", "appspace", "enterprise"):
         assert f"mapper/_data/rulesets/{name}.mapper" in files
 
@@ -58,3 +59,12 @@ def test_console_script_renders_from_an_unrelated_folder(tmp_path: Path) -> None
         check=False,
     )
     assert listing.returncode == 0, listing.stdout + listing.stderr
+
+
+def test_nothing_executable_is_read_from_files() -> None:
+    """The parser comes from a JSON table; no module may unpickle or unmarshal anything."""
+    package = ROOT / "mapper"
+    for source in package.rglob("*.py"):
+        text = source.read_text(encoding="utf-8")
+        for module in ("pickle", "marshal", "shelve", "dill"):
+            assert f"import {module}" not in text, f"{source.name} imports {module}"

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -153,22 +156,68 @@ def test_bad_character_reports_its_code_point_when_unprintable() -> None:
     assert caught.value.errors[0].message == "unexpected character 'U+0000'"
 
 
-def test_parser_cache_lives_in_a_private_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from mapper.syntax import _cache_file
+def test_parser_table_is_built_from_the_shipped_grammar() -> None:
+    """grammar/mapper.lark.json is what `python -m mapper.parser_build` writes today."""
+    from mapper.parser_build import build_table
+    from mapper.parser_table import dumps
+    from mapper.resources import grammar_text, parser_table_path
 
-    monkeypatch.setenv("MAPPER_CACHE_DIR", "")
-    assert _cache_file() is False
-    private = tmp_path / "cache"
-    monkeypatch.setenv("MAPPER_CACHE_DIR", str(private))
-    path = _cache_file()
-    assert (
-        isinstance(path, str) and path.startswith(str(private)) and (private.stat().st_mode & 0o777) == 0o700
+    assert parser_table_path().read_text(encoding="utf-8") == dumps(build_table(grammar_text()))
+
+
+def test_a_stale_parser_table_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    from mapper import parser_table
+
+    monkeypatch.setattr(parser_table, "grammar_text", lambda: "start: NAME\n")
+    with pytest.raises(RuntimeError, match="regenerate it"):
+        parser_table.load_parser()
+
+
+def test_an_incompatible_lark_release_falls_back_to_building_in_memory(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from lark import Lark
+
+    from mapper import parser_table
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise KeyError("format changed")
+
+    monkeypatch.setattr(Lark, "_load_from_dict", refuse)
+    rebuilt = parser_table.load_parser()
+    tree = rebuilt.parse('userName <- user.login + "x"\n', start="start")
+    assert tree.data == "start"
+
+
+@pytest.mark.parametrize("variable", ["MAPPER_CACHE_DIR", "XDG_CACHE_HOME"])
+def test_no_pickle_is_ever_read_from_a_cache_folder(tmp_path: Path, variable: str) -> None:
+    """A cloned repository could carry a planted pickle where an old mapper kept its parser cache;
+    loading a ruleset must never run it, whatever the cache variables say."""
+    import hashlib
+    import pickle
+
+    from mapper.resources import grammar_text
+
+    class Planted:
+        def __reduce__(self) -> tuple[object, tuple[str]]:
+            return (print, ("PLANTED-PICKLE-RAN",))
+
+    digest = hashlib.sha256(grammar_text().encode()).hexdigest()[:16]
+    for folder in (tmp_path / ".mapper-cache", tmp_path / "mapper"):
+        folder.mkdir(mode=0o700)
+        # Lark's cache format: a hash line, then pickles (unpickled before the hash is compared).
+        (folder / f"parser-{digest}.lark").write_bytes(b"0" * 64 + b"\n" + pickle.dumps(Planted()))
+    env = {**os.environ, variable: ".mapper-cache" if variable == "MAPPER_CACHE_DIR" else "."}
+    result = subprocess.run(
+        [sys.executable, "-c", "import mapper; mapper.load('okta-default')"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
     )
-    shared = tmp_path / "shared"
-    shared.mkdir(mode=0o777)
-    shared.chmod(0o777)
-    monkeypatch.setenv("MAPPER_CACHE_DIR", str(shared))
-    assert _cache_file() is False
+    assert result.returncode == 0, result.stderr
+    assert "PLANTED" not in result.stdout + result.stderr
 
 
 @pytest.mark.parametrize(
