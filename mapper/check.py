@@ -139,10 +139,11 @@ def check_rules(
 ) -> list[PlannedRule]:
     planned: list[PlannedRule] = []
     seen: dict[tuple[str, str, str | None, str | None], ast.Rule] = {}
+    lines = source_lines(file.text)  # once per file: checking stays linear in its size
     for statement in file.statements:
         if not isinstance(statement, ast.Rule):
             continue
-        rule = _check_rule(statement, env, origin, file, reporter)
+        rule = _check_rule(statement, env, origin, lines, reporter)
         if rule is None:
             continue
         first = seen.get(rule.target.key)
@@ -159,7 +160,7 @@ def check_rules(
 
 
 def _check_rule(
-    rule: ast.Rule, env: Environment, origin: str, file: ast.RulesetFile, reporter: Reporter
+    rule: ast.Rule, env: Environment, origin: str, lines: list[str], reporter: Reporter
 ) -> PlannedRule | None:
     target = resolve_target(rule.target, env, reporter)
     checker = ExpressionChecker(env.profile, reporter)
@@ -201,8 +202,7 @@ def _check_rule(
             ok = False
     if not ok:
         return None
-    lines = source_lines(file.text)[rule.span.line - 1 : rule.span.end_line]
-    text = " ".join(line.strip() for line in lines)
+    text = " ".join(line.strip() for line in lines[rule.span.line - 1 : rule.span.end_line])
     return PlannedRule(
         target,
         expr,

@@ -131,6 +131,7 @@ class Emitter:
         self.namespace: dict[str, Any] = {
             "_bad_source": runtime.bad_source,
             "_bad_integer": runtime.bad_integer,
+            "_too_long": runtime.too_long,
             "_rule_error": runtime.rule_error,
             "_missing_required": runtime.missing_required,
             "_read_array": runtime.read_array,
@@ -203,10 +204,11 @@ class Emitter:
             return f"{self._helper('concat')}({', '.join(parts)})"
         if isinstance(e, PCall):
             args = [self._expr(a) for a in e.args]
-            if e.compiled is not None:
-                pattern = self._name("_re")
-                self.namespace[pattern] = e.compiled
-                args = [args[0], pattern, _literal(e.replacement)]
+            if e.substitution is not None:
+                # A compiled pattern has no literal form: the code gets it by a generated name.
+                substitution = self._name("_re")
+                self.namespace[substitution] = e.substitution
+                args = [args[0], substitution]
             return f"{self._helper(e.function.impl)}({', '.join(args)})"
         if isinstance(e, PNot):
             operand = self._expr(e.operand)
@@ -331,6 +333,7 @@ class _RenderGenerator(Emitter):
             with w.block(f"if {var}.__class__ is not str:"):
                 w.line(f"if {var} is not None: raise _bad_source({key}, {expected}, {var})")
             w.line(f"elif not {var}: {var} = None  # an empty string counts as no value")
+            w.line(f"elif len({var}) > {runtime.MAX_VALUE_CHARS}: raise _too_long({key}, {var})")
         elif type_.base == "integer":
             with w.block(
                 f"if {var} is not None and ({var}.__class__ is not int or not {runtime.INT_MIN} <= {var} <= {runtime.INT_MAX}):"
@@ -405,7 +408,7 @@ def _may_raise(e: PExpr) -> bool:
     if isinstance(e, PCall):
         return e.function.raises or any(_may_raise(a) for a in e.args)
     if isinstance(e, PConcat):
-        return any(_may_raise(p) for p in e.parts)
+        return True  # the concat helper bounds its result
     if isinstance(e, PBinary):
         return e.op == "+" or _may_raise(e.left) or _may_raise(e.right)
     if isinstance(e, PNot):

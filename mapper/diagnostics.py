@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
-from mapper.errors import Diagnostic, Severity, Span, source_lines
+from mapper.errors import MAX_DIAGNOSTICS_PER_FILE, Diagnostic, Severity, Span, source_lines
+
+#: A hint, or a function that computes one: suggestions cost a fuzzy search, made only
+#: for the diagnostics a report will show.
+Hint = str | Callable[[], str]
 
 
 class Reporter:
@@ -14,6 +18,7 @@ class Reporter:
     def __init__(self) -> None:
         self.diagnostics: list[Diagnostic] = []
         self._lines: dict[str, list[str]] = {}
+        self._counts: dict[tuple[str, Severity], int] = {}
 
     def add_source(self, path: str, text: str) -> None:
         self._lines[path] = source_lines(text)
@@ -24,11 +29,19 @@ class Reporter:
         lines = self._lines.get(span.file, [])
         return lines[span.line - 1] if 0 < span.line <= len(lines) else ""
 
-    def error(self, span: Span | None, message: str, hint: str = "") -> None:
-        self.diagnostics.append(Diagnostic(Severity.ERROR, message, span, self._line(span), hint))
+    def _add(self, severity: Severity, span: Span | None, message: str, hint: Hint) -> None:
+        key = (span.file if span else "", severity)
+        count = self._counts[key] = self._counts.get(key, 0) + 1
+        if not isinstance(hint, str):
+            # Past the number a report shows (errors.capped), nobody reads the hint.
+            hint = hint() if count <= MAX_DIAGNOSTICS_PER_FILE else ""
+        self.diagnostics.append(Diagnostic(severity, message, span, self._line(span), hint))
 
-    def warning(self, span: Span | None, message: str, hint: str = "") -> None:
-        self.diagnostics.append(Diagnostic(Severity.WARNING, message, span, self._line(span), hint))
+    def error(self, span: Span | None, message: str, hint: Hint = "") -> None:
+        self._add(Severity.ERROR, span, message, hint)
+
+    def warning(self, span: Span | None, message: str, hint: Hint = "") -> None:
+        self._add(Severity.WARNING, span, message, hint)
 
     def extend(self, diagnostics: Iterable[Diagnostic]) -> None:
         self.diagnostics.extend(diagnostics)

@@ -13,6 +13,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import Enum
 
+#: The most errors, and the most warnings, reported for one file; a count says how many more.
+MAX_DIAGNOSTICS_PER_FILE = 100
+
+#: Source lines longer than this are shown cut around the caret.
+MAX_SHOWN_LINE = 100
+
 
 class Severity(Enum):
     ERROR = "error"
@@ -63,6 +69,14 @@ class Diagnostic:
                 width = self.span.end_col - self.span.col
             else:
                 width = 1
+            if len(text) > MAX_SHOWN_LINE:
+                # A long line is shown around the caret, so a report stays readable (and small).
+                cut = max(0, min(start - MAX_SHOWN_LINE // 3, len(text) - MAX_SHOWN_LINE))
+                before = "…" if cut > 0 else ""
+                after = "…" if cut + MAX_SHOWN_LINE < len(text) else ""
+                text = before + text[cut : cut + MAX_SHOWN_LINE] + after
+                start = start - cut + len(before)
+                width = min(width, len(text) - len(after) - start)
             width = max(1, min(width, len(text) - start))
             lines.append(f"    {text}")
             lines.append("    " + " " * start + "^" * width)
@@ -73,6 +87,36 @@ class Diagnostic:
     def one_line(self) -> str:
         """The head line only, for machine-readable listings."""
         return self.format().split("\n")[0]
+
+
+def capped(diagnostics: Iterable[Diagnostic]) -> list[Diagnostic]:
+    """The first MAX_DIAGNOSTICS_PER_FILE errors and warnings of each file, in order, each kind
+    followed by one diagnostic that counts the rest: a file with 60,000 problems gives a
+    readable report, not gigabytes."""
+    kept: list[Diagnostic] = []
+    seen: dict[tuple[str, Severity], int] = {}
+    first_dropped: dict[tuple[str, Severity], Diagnostic] = {}
+    for d in diagnostics:
+        key = (d.span.file if d.span else "", d.severity)
+        seen[key] = seen.get(key, 0) + 1
+        if seen[key] <= MAX_DIAGNOSTICS_PER_FILE:
+            kept.append(d)
+        else:
+            first_dropped.setdefault(key, d)
+    for key, d in first_dropped.items():
+        more = seen[key] - MAX_DIAGNOSTICS_PER_FILE
+        kind = "error" if key[1] is Severity.ERROR else "warning"
+        kept.append(
+            Diagnostic(
+                key[1],
+                f"{more:,} more {kind}{'s' if more > 1 else ''} in this file not shown"
+                f" (the first {MAX_DIAGNOSTICS_PER_FILE} are)",
+                d.span,
+                "",
+                "fix these and check again",
+            )
+        )
+    return kept
 
 
 class MapperError(Exception):

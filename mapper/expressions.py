@@ -8,7 +8,6 @@ all of them).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
 from mapper import ast
 from mapper.diagnostics import Reporter, did_you_mean, same_but_case
@@ -24,7 +23,7 @@ from mapper.plan import (
     PNot,
     PSource,
 )
-from mapper.regex import PatternError, check_replacement, compile_pattern
+from mapper.regex import PatternError, Substitution, compile_pattern, replacement_parts
 from mapper.schema import OKTA_BASE_PROFILE, OKTA_INTERNAL_PROPERTIES
 from mapper.types import BOOLEAN, DECIMAL, INTEGER, NULL, STRING, ValueType
 
@@ -41,29 +40,6 @@ def literal_type(value: object) -> ValueType:
     if isinstance(value, float):
         return DECIMAL
     return STRING
-
-
-def java_replacement(text: str) -> str:
-    """A Java replacement string (``$1``, ``\\$``) as a Python ``re.sub`` template."""
-    out: list[str] = []
-    i = 0
-    while i < len(text):
-        char = text[i]
-        if char == "\\" and i + 1 < len(text):
-            nxt = text[i + 1]
-            out.append("\\\\" if nxt == "\\" else nxt)
-            i += 2
-            continue
-        if char == "$" and i + 1 < len(text) and text[i + 1].isdigit():
-            j = i + 1
-            while j < len(text) and text[j].isdigit():
-                j += 1
-            out.append(f"\\g<{text[i + 1 : j]}>")
-            i = j
-            continue
-        out.append("\\\\" if char == "\\" else char)
-        i += 1
-    return "".join(out)
 
 
 class ExpressionChecker:
@@ -101,12 +77,11 @@ class ExpressionChecker:
                         f"Okta attribute names are case-sensitive: did you mean `user.{near}`?",
                     )
                 else:
-                    hint = did_you_mean(name, known)
+                    declare = f"if it is a custom attribute, declare it: `profile {{ {name}: string }}`"
                     self.reporter.warning(
                         node.span,
                         f"user.{name} is not an Okta base profile attribute",
-                        (hint + " " if hint else "")
-                        + f"if it is a custom attribute, declare it: `profile {{ {name}: string }}`",
+                        lambda: " ".join(filter(None, (did_you_mean(name, known), declare))),
                     )
         if name not in self.source_types:
             self.sources.append(name)
@@ -147,7 +122,7 @@ class ExpressionChecker:
         function = FUNCTIONS.get(name)
         args = [self.check(a) for a in node.args]
         if function is None:
-            self.reporter.error(node.span, f"unknown function {name}", did_you_mean(name, FUNCTIONS))
+            self.reporter.error(node.span, f"unknown function {name}", lambda: did_you_mean(name, FUNCTIONS))
             return None
         count = len(node.args)
         if count < function.min_args or (function.max_args is not None and count > function.max_args):
@@ -167,9 +142,8 @@ class ExpressionChecker:
             return None
         typed = [a for a in args if a is not None]
         ok = True
-        pattern: str | None = None
-        compiled: Any = None
-        replacement: str | None = None
+        pattern: ast.Literal | None = None
+        replacement: ast.Literal | None = None
         for index, (arg_node, arg) in enumerate(zip(node.args, typed, strict=True)):
             kind = function.params[index] if index < len(function.params) else (function.rest or "")
             if kind in ("pattern", "replacement"):
@@ -177,16 +151,9 @@ class ExpressionChecker:
                     self.reporter.error(arg_node.span, f"the {kind} of {name} must be a string literal")
                     ok = False
                 elif kind == "pattern":
-                    try:
-                        compiled = compile_pattern(arg_node.value)
-                        pattern = arg_node.value
-                    except PatternError as exc:
-                        self.reporter.error(
-                            arg_node.span, str(exc), "RE2 syntax: no backreferences or lookaround"
-                        )
-                        ok = False
+                    pattern = arg_node
                 else:
-                    replacement = java_replacement(arg_node.value)
+                    replacement = arg_node
                 continue
             element = typed[0].type.element if kind == "element" else None
             if not self._accepts(kind, arg.type, element):
@@ -199,16 +166,34 @@ class ExpressionChecker:
                     f"usage: {function.signature}",
                 )
                 ok = False
+        substitution = None
+        if ok and pattern is not None and replacement is not None:
+            substitution = self._substitution(pattern, replacement)
+            ok = substitution is not None
         if not ok:
             return None
-        if compiled is not None and replacement is not None:
-            try:
-                check_replacement(compiled, replacement)
-            except PatternError as exc:
-                self.reporter.error(node.args[2].span, str(exc))
-                return None
         nullable = function.nullable
-        return PCall(function.returns, nullable, function, tuple(typed), pattern, replacement, compiled)
+        return PCall(function.returns, nullable, function, tuple(typed), substitution)
+
+    def _substitution(self, pattern: ast.Literal, replacement: ast.Literal) -> Substitution | None:
+        assert isinstance(pattern.value, str) and isinstance(replacement.value, str)
+        try:
+            compiled = compile_pattern(pattern.value)
+        except PatternError as exc:
+            hint = (
+                "use smaller repetition counts, or split the work over several rules"
+                if "too large" in str(exc)
+                else "RE2 syntax: no backreferences or lookaround"
+            )
+            self.reporter.error(pattern.span, str(exc), hint)
+            return None
+        try:
+            parts = replacement_parts(compiled, replacement.value)
+        except PatternError as exc:
+            hint = "write a dollar sign as \\$" if "`$`" in str(exc) else ""
+            self.reporter.error(replacement.span, str(exc), hint)
+            return None
+        return Substitution(pattern.value, replacement.value, compiled, parts)
 
     @staticmethod
     def _accepts(kind: str, type_: ValueType, element: ValueType | None) -> bool:

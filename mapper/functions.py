@@ -28,7 +28,7 @@ class Function:
     rest: str | None = None  # kind of any further arguments
     rest_in_pairs: bool = False
     nullable: bool = True  # may return null (null in, null out)
-    raises: bool = False  # may reject a value (a ProfileError at render time)
+    raises: bool = False  # may reject a value or a result too long (a ProfileError at render time)
 
     @property
     def min_args(self) -> int:
@@ -48,9 +48,9 @@ class Function:
 
 _FUNCTIONS = (
     Function("String.toUpperCase", ("string",), STRING, "to_upper",
-             "Upper-cases the string.", 'String.toUpperCase(user.lastName)'),
+             "Upper-cases the string.", 'String.toUpperCase(user.lastName)', raises=True),
     Function("String.toLowerCase", ("string",), STRING, "to_lower",
-             "Lower-cases the string.", 'String.toLowerCase(user.email)'),
+             "Lower-cases the string.", 'String.toLowerCase(user.email)', raises=True),
     Function("String.substringBefore", ("string", "string"), STRING, "substring_before",
              "The part before the first separator; the whole string when there is none.",
              'String.substringBefore(user.login, "@")'),
@@ -62,15 +62,15 @@ _FUNCTIONS = (
              "String.substring(user.firstName, 0, 1)"),
     Function("String.replace", ("string", "pattern", "replacement"), STRING, "replace",
              "Replaces every match of a regular expression (a literal; $1 refers to a group).",
-             'String.replace(user.login, "@.*$", "")'),
+             'String.replace(user.login, "@.*$", "")', raises=True),
     Function("String.replaceFirst", ("string", "pattern", "replacement"), STRING, "replace_first",
              "Replaces the first match of a regular expression (a literal).",
-             'String.replaceFirst(user.title, " +", " ")'),
+             'String.replaceFirst(user.title, " +", " ")', raises=True),
     Function("String.append", ("string", "string"), STRING, "concat",
-             "Concatenates two strings, as + does.", 'String.append(user.firstName, "!")'),
+             "Concatenates two strings, as + does.", 'String.append(user.firstName, "!")', raises=True),
     Function("String.join", ("string", "string"), STRING, "join",
              "Joins the non-empty strings with the separator.",
-             'String.join(" ", user.firstName, user.middleName, user.lastName)', rest="string"),
+             'String.join(" ", user.firstName, user.middleName, user.lastName)', rest="string", raises=True),
     Function("String.len", ("string",), INTEGER, "length",
              "The number of characters.", "String.len(user.login)"),
     Function("String.removeSpaces", ("string",), STRING, "remove_spaces",
@@ -94,7 +94,7 @@ _FUNCTIONS = (
     Function("Arrays.isEmpty", ("array",), BOOLEAN, "array_is_empty",
              "Whether the array is missing or empty.", "Arrays.isEmpty(user.tags)", nullable=False),
     Function("Arrays.toCsvString", ("array",), STRING, "array_to_csv",
-             "The entries joined with commas.", "Arrays.toCsvString(user.tags)"),
+             "The entries joined with commas.", "Arrays.toCsvString(user.tags)", raises=True),
 )  # fmt: skip
 
 FUNCTIONS: Mapping[str, Function] = MappingProxyType({f.name: f for f in _FUNCTIONS})

@@ -11,7 +11,7 @@ from pathlib import Path
 from mapper import ast
 from mapper.check import Environment, check_declarations, check_rules
 from mapper.diagnostics import Reporter, did_you_mean
-from mapper.errors import Diagnostic, RulesetError, Severity, Span, source_lines
+from mapper.errors import Diagnostic, RulesetError, Severity, Span, capped, source_lines
 from mapper.plan import Plan, PlannedRule
 from mapper.resources import RULESET_SUFFIX, builtin_names, builtin_path
 from mapper.schema import CORE_USER
@@ -22,6 +22,9 @@ from mapper.types import STRING, ValueType
 MAX_FILE_BYTES = 1_000_000
 #: More rules than this (inherited ones included) are refused.
 MAX_RULES = 2_000
+#: More distinct profile attributes than this are refused: the generated code reads and checks
+#: each one, and compiling 40,000 reads takes seconds and a gigabyte.
+MAX_SOURCES = 1_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +77,7 @@ def _ordered(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
 
     seen: set[Diagnostic] = set()
     unique = [d for d in diagnostics if not (d in seen or seen.add(d))]  # type: ignore[func-returns-value]
-    return sorted(unique, key=key)
+    return capped(sorted(unique, key=key))
 
 
 class _Loader:
@@ -197,6 +200,14 @@ def _finish(resolved: _Resolved, path: str, text: str, reporter: Reporter) -> Pl
             rules[MAX_RULES].span,
             f"more than {MAX_RULES} rules",
             "split the mapping, or ask for a higher limit",
+        )
+        return None
+    sources = {s for r in rules for s in r.sources}
+    if len(sources) > MAX_SOURCES:
+        reporter.error(
+            Span(path, 1, 1, 1, 2),
+            f"the ruleset reads {len(sources):,} profile attributes, more than {MAX_SOURCES:,}",
+            "split the mapping",
         )
         return None
     if not any(r.target.urn == CORE_USER and r.target.attr == "userName" for r in rules):

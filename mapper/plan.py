@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 from mapper import ast
 from mapper.errors import Span
 from mapper.functions import Function
+from mapper.regex import Substitution
 from mapper.schema import CORE_USER, Schema
 from mapper.types import ValueType
 
@@ -48,11 +48,8 @@ class PInternal(PExpr):
 class PCall(PExpr):
     function: Function
     args: tuple[PExpr, ...]
-    # The regular expression (as written, and compiled by RE2) and the
-    # replacement, for String.replace*.
-    pattern: str | None = None
-    replacement: str | None = None
-    compiled: Any = field(default=None, compare=False)
+    # The checked pattern and replacement of String.replace*.
+    substitution: Substitution | None = None
 
 
 @dataclass(frozen=True, slots=True)

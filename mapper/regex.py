@@ -4,27 +4,45 @@ RE2 (google-re2) matches in time linear in the input, so no pattern an admin
 writes and no profile value can make a render hang on catastrophic
 backtracking, as Python's ``re`` (and Java's, which Okta uses) can. RE2 has no
 backreferences and no lookaround; a pattern that uses them is a ruleset error.
+
+Linear in the input is not yet bounded: a pattern's matching program grows
+with its repetition counts (``(a|aa){1,1000}`` is 10,000 instructions, and
+past RE2's DFA budget matching falls back to a slower automaton), and a
+replacement such as ``$0$0$0$0`` multiplies the output. So a pattern's program
+is limited to :data:`MAX_PROGRAM_SIZE` instructions, and :meth:`Substitution.apply`
+stops as soon as its output passes a limit. It also replaces in one pass over
+the UTF-8 bytes, where google-re2's own ``sub`` re-parses the template and
+re-decodes offsets for every match (five times slower).
 """
 
 from __future__ import annotations
 
-import re
+from dataclasses import dataclass, field
 from typing import Any
 
 import re2
 
 _OPTIONS = re2.Options()
 _OPTIONS.log_errors = False  # errors are reported as ruleset diagnostics, not logged
-_GROUP_REFERENCE = re.compile(r"\\g<(\d+)>")
+
+#: The largest RE2 program a pattern may compile to. ``(a|aa|aaa|aaaa){1,100}`` is about
+#: 1,000; the README gives the worst matching times measured at this size.
+MAX_PROGRAM_SIZE = 1_200
 
 
 class PatternError(ValueError):
     """A pattern or replacement RE2 cannot use; the message says why."""
 
 
+class OutputTooLong(Exception):
+    """A substitution's output passed the limit it was given."""
+
+
 def compile_pattern(pattern: str) -> Any:
     try:
-        return re2.compile(pattern, _OPTIONS)
+        compiled = re2.compile(pattern, _OPTIONS)
+    except UnicodeEncodeError:
+        raise PatternError("invalid regular expression: it holds a lone surrogate") from None
     except re2.error as exc:
         detail = (
             exc.args[0].decode("utf-8", "replace")
@@ -32,13 +50,142 @@ def compile_pattern(pattern: str) -> Any:
             else str(exc)
         )
         raise PatternError(f"invalid regular expression: {detail}") from None
+    size = compiled._regexp.ProgramSize()
+    if size > MAX_PROGRAM_SIZE:
+        raise PatternError(
+            f"regular expression too large: {size:,} RE2 instructions, at most {MAX_PROGRAM_SIZE:,}"
+        )
+    return compiled
 
 
-def check_replacement(compiled: Any, replacement: str) -> None:
-    """Every group the replacement names (``$1`` in Okta's syntax) exists in the pattern."""
-    for match in _GROUP_REFERENCE.finditer(replacement):
-        group = int(match.group(1))
-        if group > compiled.groups:
-            raise PatternError(
-                f"the replacement refers to group {group}, but the pattern has {compiled.groups}"
-            )
+def replacement_parts(compiled: Any, replacement: str) -> tuple[bytes | int, ...]:
+    """A Java replacement string (Okta's), as literal UTF-8 pieces and group numbers.
+
+    As in Java's ``Matcher.appendReplacement``: ``\\x`` is the character x; ``$n``
+    is group n, where the first digit always belongs to the reference and each
+    further digit only while the number stays a group of the pattern (``$10``
+    with one group is group 1, then "0"); ``${name}`` is a named group; any
+    other ``$`` is an error.
+    """
+    groups: int = compiled.groups
+    names: dict[str, int] = dict(compiled.groupindex)
+    parts: list[bytes | int] = []
+    literal: list[str] = []
+
+    def flush() -> None:
+        if literal:
+            parts.append(_utf8("".join(literal)))
+            literal.clear()
+
+    i = 0
+    while i < len(replacement):
+        char = replacement[i]
+        if char == "\\":
+            if i + 1 == len(replacement):
+                raise PatternError("the replacement ends in a lone backslash")
+            literal.append(replacement[i + 1])
+            i += 2
+            continue
+        if char != "$":
+            literal.append(char)
+            i += 1
+            continue
+        rest = replacement[i + 1 : i + 2]
+        if rest == "{":
+            end = replacement.find("}", i + 2)
+            name = replacement[i + 2 : end] if end > 0 else ""
+            if name not in names:
+                raise PatternError(
+                    f"the replacement refers to a group named {name!r}, which the pattern lacks"
+                )
+            flush()
+            parts.append(names[name])
+            i = end + 1
+            continue
+        if not rest.isascii() or not rest.isdigit():
+            raise PatternError("a `$` in the replacement must name a group, as in $1")
+        group = int(rest)
+        if group > groups:
+            raise PatternError(f"the replacement refers to group {group}, but the pattern has {groups}")
+        i += 2
+        while i < len(replacement) and replacement[i].isascii() and replacement[i].isdigit():
+            longer = group * 10 + int(replacement[i])
+            if longer > groups:
+                break
+            group = longer
+            i += 1
+        flush()
+        parts.append(group)
+    flush()
+    return tuple(parts)
+
+
+def _utf8(text: str) -> bytes:
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise PatternError("the replacement holds a lone surrogate") from None
+
+
+@dataclass(frozen=True, slots=True)
+class Substitution:
+    """A checked pattern and replacement, as the ruleset wrote them, ready to apply."""
+
+    pattern: str
+    replacement: str
+    compiled: Any = field(compare=False, repr=False)
+    parts: tuple[bytes | int, ...] = field(compare=False, repr=False)
+
+    @classmethod
+    def build(cls, pattern: str, replacement: str) -> Substitution:
+        compiled = compile_pattern(pattern)
+        return cls(pattern, replacement, compiled, replacement_parts(compiled, replacement))
+
+    def apply(self, text: str, count: int, limit: int) -> str:
+        """TEXT with the first COUNT matches (all, for 0) replaced, matches found as Java's
+        replaceAll finds them (an empty match right after a match counts). Raises
+        UnicodeEncodeError for text that is not valid Unicode, and OutputTooLong once
+        the output passes LIMIT bytes."""
+        data = text.encode("utf-8")
+        match = self.compiled._regexp.Match
+        unanchored = re2._Anchor.UNANCHORED
+        parts = self.parts
+        end = len(data)
+        out: list[bytes] = []
+        size = pos = last = found = 0
+        while True:
+            spans = match(unanchored, data, pos, end)
+            start, stop = spans[0]
+            if start < 0:
+                break
+            out.append(data[last:start])
+            size += start - last
+            for part in parts:
+                if part.__class__ is int:
+                    group_start, group_stop = spans[part]
+                    if group_start >= 0:
+                        out.append(data[group_start:group_stop])
+                        size += group_stop - group_start
+                else:
+                    out.append(part)  # type: ignore[arg-type]
+                    size += len(part)  # type: ignore[arg-type]
+            if size > limit:
+                raise OutputTooLong
+            last = stop
+            found += 1
+            if found == count:
+                break
+            if start == stop:
+                # An empty match: the next search starts one character on (a UTF-8 lead
+                # byte and its continuation bytes), so "$" matches once and "x*" between letters.
+                if stop >= end:
+                    break
+                pos = stop + 1
+                while pos < end and data[pos] & 0xC0 == 0x80:
+                    pos += 1
+            else:
+                pos = stop
+        if not found:
+            return text
+        out.append(data[last:])
+        return b"".join(out).decode("utf-8")

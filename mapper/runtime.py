@@ -9,11 +9,26 @@ names the rule's source attributes and target.
 from __future__ import annotations
 
 import math
+import re
 from datetime import datetime
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from mapper.errors import NO_VALUE, ProfileError
+from mapper.regex import OutputTooLong, Substitution
+
+#: The longest string a profile value or a function result may be, in characters. Far above
+#: what Okta's attributes hold; it bounds the time any function can take (see the README).
+MAX_VALUE_CHARS = 10_000
+
+#: The most entries an array-valued profile attribute may have.
+MAX_ARRAY_ITEMS = 10_000
+
+#: The largest magnitude a decimal (an IEEE double, as in Okta and JSON) can hold.
+DECIMAL_MAX = 1.7976931348623157e308
+
+#: SCIM servers store integers in 64 bits; larger ones are refused, not truncated.
+INT_MIN, INT_MAX = -(2**63), 2**63 - 1
 
 
 class ValueProblem(Exception):
@@ -57,27 +72,50 @@ def missing_required(sources: tuple[str, ...], target: str) -> ProfileError:
     )
 
 
+def too_long(name: str, value: object) -> ProfileError:
+    return ProfileError(f"longer than {MAX_VALUE_CHARS:,} characters", attribute=name, value=value)
+
+
 def read_array(name: str, value: object, element: type, expected: str) -> list[Any] | None:
-    """Validate an array-typed profile attribute; nulls and empty strings inside are dropped."""
+    """Validate an array-typed profile attribute; nulls and empty strings inside are dropped.
+    Entries get the checks a single value of their type gets."""
     if value is None:
         return None
     if value.__class__ is not list:
         raise bad_source(name, f"an array of {expected}", value)
-    out = []
     assert isinstance(value, list)
+    if len(value) > MAX_ARRAY_ITEMS:
+        raise ProfileError(f"has more than {MAX_ARRAY_ITEMS:,} entries", attribute=name, value=value)
+    out = []
     for item in value:
         if item is None or item == "":
             continue
-        if not _is(item, element):
+        if element is str:
+            if item.__class__ is not str:
+                raise bad_source(name, f"an array of {expected}", item)
+            if len(item) > MAX_VALUE_CHARS:
+                raise too_long(name, item)
+        elif element is int:
+            if item.__class__ is not int:
+                raise bad_source(name, f"an array of {expected}", item)
+            if not INT_MIN <= item <= INT_MAX:
+                raise ProfileError(
+                    "an entry is out of the range of a SCIM integer (64 bits)", name, value=item
+                )
+        elif element is float:
+            norm_decimal(name, item, f"an array of {expected}")
+        elif item.__class__ is not element:
             raise bad_source(name, f"an array of {expected}", item)
         out.append(item)
     return out or None
 
 
-def _is(value: object, kind: type) -> bool:
-    if kind is float:
-        return value.__class__ is float or value.__class__ is int
-    return value.__class__ is kind
+def bounded(value: str | None) -> str | None:
+    """A function's string result, refused when longer than any input may be: no rule can
+    build a value that outgrows the limit (String.replace with $0$0$0..., say)."""
+    if value is not None and len(value) > MAX_VALUE_CHARS:
+        raise ValueProblem(f"the result is longer than {MAX_VALUE_CHARS:,} characters")
+    return value
 
 
 # ---------------------------------------------------------------- operators
@@ -86,17 +124,13 @@ def _is(value: object, kind: type) -> bool:
 def concat(*parts: object) -> str | None:
     """``a + b + ...`` on strings: null operands count as empty; all null gives null."""
     out = [p if isinstance(p, str) else _text(p) for p in parts if p is not None]
-    return "".join(out) if out else None
+    return bounded("".join(out)) if out else None
 
 
 def _text(value: object) -> str:
     if isinstance(value, float):
         return str(int(value)) if value.is_integer() and abs(value) < 1e16 else repr(value)
     return str(value)
-
-
-#: SCIM servers store integers in 64 bits; larger ones are refused, not truncated.
-INT_MIN, INT_MAX = -(2**63), 2**63 - 1
 
 
 def add(a: float | None, b: float | None) -> float | None:
@@ -135,12 +169,16 @@ def not_(a: bool | None) -> bool | None:
 # ---------------------------------------------------------------- String.*
 
 
+# Functions whose result can outgrow their input (case mapping can: "ß" upper-cases to "SS")
+# pass it through bounded(); the others return their input or a part of it.
+
+
 def to_upper(s: str | None) -> str | None:
-    return None if s is None else s.upper()
+    return None if s is None else bounded(s.upper())
 
 
 def to_lower(s: str | None) -> str | None:
-    return None if s is None else s.lower()
+    return None if s is None else bounded(s.lower())
 
 
 def substring_before(s: str | None, sep: str | None) -> str | None:
@@ -171,18 +209,28 @@ def substring(s: str | None, start: int | None, end: int | None) -> str | None:
     return s[start:end] if end > start else ""
 
 
-def replace(s: str | None, pattern: Any, replacement: str) -> str | None:
-    return None if s is None else pattern.sub(replacement, s)
+def replace(s: str | None, substitution: Substitution) -> str | None:
+    """Every match replaced (Java's replaceAll); the result is bounded as it grows."""
+    return None if s is None else _substitute(s, substitution, 0)
 
 
-def replace_first(s: str | None, pattern: Any, replacement: str) -> str | None:
-    return None if s is None else pattern.sub(replacement, s, count=1)
+def replace_first(s: str | None, substitution: Substitution) -> str | None:
+    return None if s is None else _substitute(s, substitution, 1)
+
+
+def _substitute(text: str, substitution: Substitution, count: int) -> str:
+    try:
+        return substitution.apply(text, count, 4 * MAX_VALUE_CHARS)
+    except UnicodeEncodeError:
+        raise ValueProblem("is not valid Unicode (it holds a lone surrogate)") from None
+    except OutputTooLong:
+        raise ValueProblem(f"the result is longer than {MAX_VALUE_CHARS:,} characters") from None
 
 
 def join(separator: str | None, *parts: str | None) -> str | None:
     """Joins the non-null, non-empty parts; null when there are none."""
     kept = [p for p in parts if p]
-    return (separator or "").join(kept) if kept else None
+    return bounded((separator or "").join(kept)) if kept else None
 
 
 def length(s: str | None) -> int | None:
@@ -210,17 +258,32 @@ def string_switch(value: str | None, default: str | None, *pairs: str | None) ->
 # ---------------------------------------------------------------- Convert.*
 
 
+#: A number written as text, as Java's parsers take it: sign, digits, fraction, exponent.
+#: (Python's own parsers also take "_", "inf", "nan" and non-ASCII digits; Okta's do not.)
+_NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?", re.ASCII)
+
+
+def _parse_number(value: str, what: str) -> Decimal:
+    """A numeric string as a Decimal, in time linear in its length (which the value limit
+    bounds); the range is checked by the caller, before anything of that size is built."""
+    text = value.strip()
+    if not _NUMBER.fullmatch(text):
+        if what == "a number" and text.lstrip("+-").lower() in ("nan", "inf", "infinity"):
+            what = "a finite number"
+        raise ValueProblem(f"cannot convert to {what}", value)
+    return Decimal(text)
+
+
 def to_int(value: str | int | float | None) -> int | None:
     """Integers as they are; decimals and numeric strings rounded half away from zero."""
-    if value is None or isinstance(value, int):
+    if value is None or value.__class__ is int:
         return value
-    try:
-        number = Decimal(value.strip() if isinstance(value, str) else repr(value))
-        if not number.is_finite():
-            raise InvalidOperation
-        result = int(number.to_integral_value(ROUND_HALF_UP))
-    except (InvalidOperation, ValueError):
-        raise ValueProblem("cannot convert to an integer", value) from None
+    number = _parse_number(value, "an integer") if isinstance(value, str) else Decimal(repr(value))
+    # adjusted() is the exponent of the leading digit: refuse 1e999999999 before rounding
+    # builds an integer of a billion digits.
+    if not number.is_finite() or number.adjusted() > 18:
+        raise ValueProblem("out of the range of a SCIM integer (64 bits)", value)
+    result = int(number.to_integral_value(ROUND_HALF_UP))
     if not INT_MIN <= result <= INT_MAX:
         raise ValueProblem("out of the range of a SCIM integer (64 bits)", value)
     return result
@@ -229,10 +292,13 @@ def to_int(value: str | int | float | None) -> int | None:
 def to_num(value: str | int | float | None) -> float | None:
     if value is None:
         return None
-    try:
-        number = float(value.strip()) if isinstance(value, str) else float(value)
-    except ValueError:
-        raise ValueProblem("cannot convert to a number", value) from None
+    if isinstance(value, str):
+        number = float(_parse_number(value, "a number"))
+    else:
+        try:
+            number = float(value)
+        except OverflowError:  # an int beyond a double
+            raise ValueProblem("cannot convert to a finite number", value) from None
     if not math.isfinite(number):
         raise ValueProblem("cannot convert to a finite number", value)
     return number
@@ -256,7 +322,7 @@ def array_is_empty(values: list[Any] | None) -> bool:
 def array_to_csv(values: list[Any] | None) -> str | None:
     if not values:
         return None
-    return ",".join(_text(v) for v in values)
+    return bounded(",".join(_text(v) for v in values))
 
 
 # ---------------------------------------------------------------- SCIM conversions
@@ -281,6 +347,9 @@ def to_datetime(value: str | None) -> str | None:
 def norm_string(name: str, value: object) -> str | None:
     """A string profile attribute, validated; an empty string is None."""
     if value.__class__ is str:
+        assert isinstance(value, str)
+        if len(value) > MAX_VALUE_CHARS:
+            raise too_long(name, value)
         return value or None
     if value is None:
         return None
@@ -305,12 +374,13 @@ def bad_integer(name: str, value: object) -> ProfileError:
     return bad_source(name, "an integer", value)
 
 
-def norm_decimal(name: str, value: object) -> float | int | None:
+def norm_decimal(name: str, value: object, expected: str = "a number") -> float | int | None:
+    """A number profile attribute: a finite double (an int beyond 1.8e308 is none)."""
     if value is None:
         return None
     if type(value) is not float and type(value) is not int:
-        raise bad_source(name, "a number", value)
+        raise bad_source(name, expected, value)
     assert isinstance(value, (int, float))
-    if not math.isfinite(value):
+    if not -DECIMAL_MAX <= value <= DECIMAL_MAX:  # also false for NaN
         raise bad_source(name, "a finite number", value)
     return value

@@ -22,11 +22,11 @@ ALLOWED_NODES = (
 ALLOWED_ATTRIBUTES = {"get", "append", "update", "__class__"}
 FIXED_NAMES = {
     "profile", "internal", "old_profile", "old_internal", "old", "new", "old_fields", "new_fields",
-    "get", "og", "ng", "out", "schemas", "resource", "exc", "str", "list", "None", "True", "False",
+    "get", "og", "ng", "out", "schemas", "resource", "exc", "str", "list", "len", "None", "True", "False",
     "bool", "int", "float",  # element classes passed to _read_array
 }  # fmt: skip
 GENERATED_NAME = re.compile(r"^[a-z]{1,3}\d+$")
-BUILTIN_CALLS = {"str", "list", "og", "ng", "get"}  # and the dict.get aliases the generator binds
+BUILTIN_CALLS = {"str", "list", "len", "og", "ng", "get"}  # and the dict.get aliases the generator binds
 
 
 def check_generated_code(ruleset: mapper.Ruleset) -> None:

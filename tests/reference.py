@@ -47,8 +47,8 @@ def evaluate(e: PExpr, profile: dict[str, Any], internal: dict[str, Any]) -> Any
         return "".join(v if isinstance(v, str) else runtime._text(v) for v in present)
     if isinstance(e, PCall):
         args = [evaluate(a, profile, internal) for a in e.args]
-        if e.compiled is not None:
-            args = [args[0], e.compiled, e.replacement]
+        if e.substitution is not None:
+            args = [args[0], e.substitution]
         return getattr(runtime, e.function.impl)(*args)
     if isinstance(e, PNot):
         value = evaluate(e.operand, profile, internal)

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 import mapper
-from mapper.expressions import java_replacement
 from mapper.functions import FUNCTIONS
+from mapper.regex import PatternError, compile_pattern, replacement_parts
 
 URN = "urn:example:t:2.0:User"
 SCHEMA = f'schema t = "{URN}" {{\n  s: string\n  b: boolean\n  i: integer\n  d: decimal\n}}\n'
@@ -169,17 +169,38 @@ def test_every_function_is_exercised_here() -> None:
 
 
 @pytest.mark.parametrize(
-    ("java", "python"),
+    ("pattern", "java", "parts"),
     [
-        ("$1-$2", "\\g<1>-\\g<2>"),
-        ("\\$1", "$1"),
-        ("a\\\\b", "a\\\\b"),
-        ("back\\slash", "backslash"),
-        ("plain\\", "plain\\\\"),
+        ("(a)(b)", "$1-$2", (1, b"-", 2)),
+        ("(a)", "\\$1", (b"$1",)),
+        ("a", "a\\\\b", (b"a\\b",)),
+        ("a", "back\\slash", (b"backslash",)),
+        ("(a)", "$10", (1, b"0")),  # as Java: the longest group number the pattern has
+        ("(a)(b)(c)(d)(e)(f)(g)(h)(i)(j)", "$10", (10,)),
+        ("(?P<first>a)", "${first}!", (1, b"!")),
+        ("a", "été", ("été".encode(),)),
     ],
 )
-def test_java_replacement_strings(java: str, python: str) -> None:
-    assert java_replacement(java) == python
+def test_java_replacement_strings(pattern: str, java: str, parts: tuple[bytes | int, ...]) -> None:
+    assert replacement_parts(compile_pattern(pattern), java) == parts
+
+
+@pytest.mark.parametrize(
+    ("pattern", "java", "message"),
+    [
+        ("(a)", "$2", "the replacement refers to group 2, but the pattern has 1"),
+        ("a", "$", "a `$` in the replacement must name a group, as in $1"),
+        ("a", "cost: $x", "a `$` in the replacement must name a group, as in $1"),
+        ("a", "${nope}", "the replacement refers to a group named 'nope', which the pattern lacks"),
+        ("a", "end\\", "the replacement ends in a lone backslash"),
+        ("a", "$" + "1" * 5000, "the replacement refers to group 1, but the pattern has 0"),
+        ("a", "\ud800", "the replacement holds a lone surrogate"),
+    ],
+)
+def test_bad_replacements(pattern: str, java: str, message: str) -> None:
+    with pytest.raises(PatternError) as caught:
+        replacement_parts(compile_pattern(pattern), java)
+    assert str(caught.value) == message
 
 
 def test_internal_properties() -> None:
