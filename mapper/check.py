@@ -7,6 +7,7 @@ what passes becomes typed :class:`~mapper.plan.PlannedRule` objects.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -29,6 +30,12 @@ from mapper.schema import (
 from mapper.types import NULL, ValueType, okta_type, scim_accepts
 
 _CASE_HINT = "SCIM URNs and names must match exactly, capitalisation included"
+
+# RFC 8141: "urn:", a namespace identifier, ":", then unreserved characters, sub-delims,
+# ":", "@", "/" and percent escapes; no quotes, spaces or control characters, which would
+# reach PATCH paths and review output. (Query and fragment parts have no place in a schema.)
+_URN = re.compile(r"urn:[a-z0-9][a-z0-9-]{0,30}[a-z0-9]:(?:[a-z0-9\-._~!$&'()*+,;=:@/]|%[0-9a-f]{2})+", re.I)
+_URN_CHARACTER = re.compile(r"[a-z0-9\-._~!$&'()*+,;=:@/%]", re.I)
 
 
 @dataclass
@@ -61,8 +68,14 @@ def check_declarations(file: ast.RulesetFile, env: Environment, reporter: Report
 
 def _declare_schema(decl: ast.SchemaDecl, env: Environment, reporter: Reporter) -> None:
     urn = decl.urn
-    if not urn.lower().startswith("urn:") or urn.endswith(":") or " " in urn:
-        reporter.error(decl.urn_span, f"{urn!r} is not a schema URN", 'write it as "urn:...:User"')
+    if not _URN.fullmatch(urn) or urn.endswith(":"):
+        bad = next((c for c in urn if not _URN_CHARACTER.fullmatch(c)), None)
+        reporter.error(
+            decl.urn_span,
+            f"{urn!r} is not a schema URN"
+            + (f" (RFC 8141 does not allow {bad!r} in a URN)" if bad is not None else ""),
+            'write it as "urn:...:User"',
+        )
         return
     if urn == CORE_USER:
         reporter.error(

@@ -13,6 +13,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import Enum
 
+from mapper.markup import terminal_line, visible
+
 #: The most errors, and the most warnings, reported for one file; a count says how many more.
 MAX_DIAGNOSTICS_PER_FILE = 100
 
@@ -56,14 +58,15 @@ class Diagnostic:
 
     def format(self) -> str:
         """``file:line:col: error: message``, the source line, a caret, a hint."""
+        message = visible(self.message)  # names and strings from the file, on one line
         if self.span is None:
-            head = f"{self.severity.value}: {self.message}"
+            head = f"{self.severity.value}: {message}"
         else:
             s = self.span
-            head = f"{s.file}:{s.line}:{s.col}: {self.severity.value}: {self.message}"
+            head = f"{visible(s.file)}:{s.line}:{s.col}: {self.severity.value}: {message}"
         lines = [head]
         if self.span is not None and self.source_line:
-            text = self.source_line.expandtabs(1)
+            text = terminal_line(self.source_line.expandtabs(1))
             start = self.span.col - 1
             if self.span.end_line == self.span.line and self.span.end_col > self.span.col:
                 width = self.span.end_col - self.span.col
@@ -81,7 +84,7 @@ class Diagnostic:
             lines.append(f"    {text}")
             lines.append("    " + " " * start + "^" * width)
         if self.hint:
-            lines.append(f"    hint: {self.hint}")
+            lines.append(f"    hint: {visible(self.hint)}")
         return "\n".join(lines)
 
     def one_line(self) -> str:

@@ -25,6 +25,7 @@ from typing import Any
 import jsonpatch
 import jsonpointer
 
+from mapper import jsonio
 from mapper.errors import ProfileError, RulesetError
 from mapper.patch import STYLES
 from mapper.plan import TargetSlot
@@ -86,13 +87,11 @@ def discover(paths: list[Path]) -> list[Path]:
 
 def _read(path: Path) -> dict[str, Any]:
     try:
-        data = json.loads(path.read_bytes().decode("utf-8"))
+        data = jsonio.parse(path.read_bytes(), str(path))
     except OSError as exc:
         raise ExampleFileError(f"{path}: {exc.strerror or 'cannot be read'}") from None
-    except UnicodeDecodeError as exc:
-        raise ExampleFileError(f"{path}: not UTF-8 text (byte {exc.start})") from None
-    except json.JSONDecodeError as exc:
-        raise ExampleFileError(f"{path}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}") from None
+    except jsonio.JsonInputError as exc:
+        raise ExampleFileError(str(exc)) from None
     if not isinstance(data, dict) or not isinstance(data.get("examples"), list):
         raise ExampleFileError(f'{path}: expected an object with an "examples" array')
     for index, example in enumerate(data["examples"]):

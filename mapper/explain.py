@@ -8,10 +8,12 @@ by schema, which GitHub renders in pull request descriptions.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 from mapper import ast
 from mapper.fmt import expression, literal
+from mapper.markup import md_code, md_text, mermaid_label, visible
 from mapper.plan import PlannedRule
 from mapper.ruleset import Ruleset
 from mapper.schema import CORE_USER, ENTERPRISE_USER
@@ -72,7 +74,7 @@ def _target(rule: PlannedRule) -> str:
     t = rule.target
     text = t.attr
     if t.entry_type is not None:
-        text += f'[type eq "{t.entry_type}"]'
+        text += f"[type eq {json.dumps(t.entry_type, ensure_ascii=False)}]"  # a SCIM filter value
     if t.sub is not None:
         text += f".{t.sub}"
     return text + (" (primary)" if rule.primary else "")
@@ -105,41 +107,33 @@ def explain(ruleset: Ruleset, format: str = "markdown") -> str:
     raise ValueError(f"unknown format {format!r}; formats: {', '.join(FORMATS)}")
 
 
-def _md_cell(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("|", "\\|").replace("`", "'") if value else ""
-
-
 def markdown(ruleset: Ruleset) -> str:
-    lines = [f"### Ruleset `{ruleset.name}`", ""]
-    extensions = [schema_label(ruleset, urn) + f": `{urn}`" for urn in ruleset.plan.extensions]
+    lines = [f"### Ruleset {md_code(ruleset.name)}", ""]
+    extensions = [
+        md_text(schema_label(ruleset, urn)) + f": {md_code(urn)}" for urn in ruleset.plan.extensions
+    ]
     if extensions:
         lines += ["Extension schemas: " + "; ".join(extensions), ""]
     lines.append("| " + " | ".join(_HEADINGS) + " |")
     lines.append("|" + "---|" * len(_HEADINGS))
     for row in rows(ruleset):
-        cells = [_md_cell(c) for c in row.cells()]
-        for index in (0, 1, 2):  # code-like columns
-            if cells[index] and cells[index] != "direct" and not cells[index].startswith("("):
-                cells[index] = f"`{cells[index]}`"
+        cells = []
+        for index, cell in enumerate(row.cells()):
+            code_like = index in (0, 1, 2) and cell and cell != "direct" and not cell.startswith("(")
+            cells.append(md_code(cell, in_table=True) if code_like else md_text(cell))
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
 def text(ruleset: Ruleset) -> str:
-    table = [_HEADINGS, *(row.cells() for row in rows(ruleset))]
+    table = [_HEADINGS, *(tuple(visible(c) for c in row.cells()) for row in rows(ruleset))]
     widths = [max(len(r[i]) for r in table) for i in range(len(_HEADINGS))]
-    lines = [f"ruleset {ruleset.name}: {len(ruleset.rules)} rules", ""]
+    lines = [f"ruleset {visible(ruleset.name)}: {len(ruleset.rules)} rules", ""]
     for index, row in enumerate(table):
         lines.append("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
         if index == 0:
             lines.append("  ".join("-" * width for width in widths))
     return "\n".join(lines) + "\n"
-
-
-def _mermaid_label(value: str) -> str:
-    """Text for a quoted Mermaid label: quotes and markup characters as entities."""
-    replacements = {"&": "#amp;", '"': "#quot;", "<": "#lt;", ">": "#gt;", "|": "#124;", "\n": " "}
-    return "".join(replacements.get(c, c) for c in value)
 
 
 def mermaid(ruleset: Ruleset) -> str:
@@ -149,28 +143,28 @@ def mermaid(ruleset: Ruleset) -> str:
         for name in [f"user.{s}" for s in rule.sources] + [f"{s} (Users API)" for s in rule.internal_sources]:
             sources.setdefault(name, f"s{len(sources) + 1}")
     lines.append('  subgraph okta["Okta user"]')
-    lines += [f'    {node}["{_mermaid_label(name)}"]' for name, node in sources.items()]
+    lines += [f'    {node}["{mermaid_label(name)}"]' for name, node in sources.items()]
     lines.append("  end")
     groups: dict[str, list[tuple[str, PlannedRule]]] = {}
     for index, rule in enumerate(ruleset.plan.rules, 1):
         groups.setdefault(rule.target.urn, []).append((f"t{index}", rule))
     for number, (urn, members) in enumerate(groups.items(), 1):
-        lines.append(f'  subgraph schema{number}["{_mermaid_label(schema_label(ruleset, urn))}"]')
+        lines.append(f'  subgraph schema{number}["{mermaid_label(schema_label(ruleset, urn))}"]')
         for node, rule in members:
             label = _target(rule) + (" · create only" if rule.create_only else "")
-            lines.append(f'    {node}["{_mermaid_label(label)}"]')
+            lines.append(f'    {node}["{mermaid_label(label)}"]')
         lines.append("  end")
     for index, rule in enumerate(ruleset.plan.rules, 1):
         transform = _transform(rule)
         inputs = [f"user.{s}" for s in rule.sources] + [f"{s} (Users API)" for s in rule.internal_sources]
         if not inputs:
-            lines.append(f'  const{index}(["{_mermaid_label(transform)}"]) --> t{index}')
+            lines.append(f'  const{index}(["{mermaid_label(transform)}"]) --> t{index}')
             continue
         for name in inputs:
             if transform == "direct":
                 lines.append(f"  {sources[name]} --> t{index}")
             else:
-                lines.append(f'  {sources[name]} -->|"{_mermaid_label(_short(transform))}"| t{index}')
+                lines.append(f'  {sources[name]} -->|"{mermaid_label(_short(transform))}"| t{index}')
     return "\n".join(lines) + "\n"
 
 

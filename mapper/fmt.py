@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import difflib
+import errno
 import json
 import os
 import stat
@@ -362,7 +363,13 @@ def run(paths: list[Path], write: bool, diff: bool) -> RunOutcome:
                 )
             )
         if write:
-            _replace_file(path, formatted)
+            try:
+                _replace_file(path, formatted)
+            except OSError as exc:
+                reason = exc.strerror.lower() if exc.strerror else str(exc)
+                outcome.messages.append(f"mapper: {path}: not reformatted: {reason}")
+                failed = True
+                continue
             outcome.messages.append(f"reformatted {path}")
         elif not diff:
             outcome.messages.append(f"would reformat {path}")
@@ -375,13 +382,28 @@ def run(paths: list[Path], write: bool, diff: bool) -> RunOutcome:
 
 
 def _replace_file(path: Path, text: str) -> None:
-    """Write TEXT to PATH all at once (a crash leaves the old file, never half a new one)."""
-    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    """Write TEXT to PATH all at once (a crash leaves the old file, never half a new one).
+
+    A symbolic link is followed: its target is formatted and the link stays. The
+    file keeps its mode and owner; a read-only file is refused, not overwritten.
+    """
+    target = Path(os.path.realpath(path))
+    info = target.stat()
+    if not info.st_mode & 0o222:
+        raise OSError(errno.EACCES, "it is read-only")
+    fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
             handle.write(text)
-        os.chmod(temporary, stat.S_IMODE(path.stat().st_mode))
-        os.replace(temporary, path)
+        os.chmod(temporary, stat.S_IMODE(info.st_mode))
+        if (info.st_uid, info.st_gid) != (os.geteuid(), os.getegid()):
+            try:
+                os.chown(temporary, info.st_uid, info.st_gid)
+            except PermissionError:
+                raise OSError(
+                    errno.EPERM, "it belongs to another user, and would not keep its owner"
+                ) from None
+        os.replace(temporary, target)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(temporary)

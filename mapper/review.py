@@ -17,8 +17,10 @@ from typing import Any
 import jsonpatch
 import jsonpointer
 
+from mapper import jsonio
 from mapper.errors import ProfileError
 from mapper.fmt import rule_tail
+from mapper.markup import md_code, md_text
 from mapper.plan import PlannedRule
 from mapper.ruleset import Ruleset, load, loads
 
@@ -36,8 +38,12 @@ def load_version(reference: str) -> Ruleset:
     path = Path(reference)
     if ":" in reference and not path.exists() and not reference.startswith(("/", ".")):
         revision, _, file = reference.partition(":")
-        # git is the tool a reviewer already uses; the revision and path are data, not shell.
-        command = ["git", "show", f"{revision}:{file}"]
+        if revision.startswith("-"):
+            # git would read it as an option (`--output=FILE` writes a file).
+            raise ReviewError(f"{reference}: a revision cannot start with '-'")
+        # git is the tool a reviewer already uses; the revision and path are data, not shell,
+        # and --end-of-options keeps git from reading them as options.
+        command = ["git", "show", "--end-of-options", f"{revision}:{file}"]
         try:
             shown = subprocess.run(command, capture_output=True, check=False, timeout=60)  # noqa: S603
         except (OSError, subprocess.TimeoutExpired) as exc:
@@ -104,19 +110,19 @@ def schema_changes(old: Ruleset, new: Ruleset) -> list[str]:
     for urn in sorted(set(old.plan.schemas) | set(new.plan.schemas)):
         a, b = old.plan.schemas.get(urn), new.plan.schemas.get(urn)
         if a is None:
-            lines.append(f"- now writes `{urn}`")
+            lines.append(f"- now writes {md_code(urn)}")
         elif b is None:
-            lines.append(f"- no longer writes `{urn}`")
+            lines.append(f"- no longer writes {md_code(urn)}")
         else:
             for name in sorted(set(a.attributes) | set(b.attributes)):
                 x, y = a.attributes.get(name), b.attributes.get(name)
                 if x is None:
-                    lines.append(f"- `{urn}`: attribute `{name}` added")
+                    lines.append(f"- {md_code(urn)}: attribute {md_code(name)} added")
                 elif y is None:
-                    lines.append(f"- `{urn}`: attribute `{name}` removed")
+                    lines.append(f"- {md_code(urn)}: attribute {md_code(name)} removed")
                 elif (x.type, x.multi) != (y.type, y.multi):
                     lines.append(
-                        f"- `{urn}`: `{name}` was {x.type}{'[]' * x.multi}, is {y.type}{'[]' * y.multi}"
+                        f"- {md_code(urn)}: {md_code(name)} was {x.type}{'[]' * x.multi}, is {y.type}{'[]' * y.multi}"
                     )
     return lines
 
@@ -135,9 +141,11 @@ def profile_effects(old: Ruleset, new: Ruleset, folder: Path) -> list[tuple[str,
     effects = []
     for path in sorted(folder.glob("*.json")):
         try:
-            user = json.loads(path.read_bytes().decode("utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise ReviewError(f"{path}: cannot be read as JSON ({exc})") from None
+            user = jsonio.parse(path.read_bytes(), str(path))
+        except OSError as exc:
+            raise ReviewError(f"{path}: {exc.strerror or 'cannot be read'}") from None
+        except jsonio.JsonInputError as exc:
+            raise ReviewError(str(exc)) from None
         (before, old_error), (after, new_error) = _render(old, user), _render(new, user)
         lines: list[str] = []
         if old_error or new_error:
@@ -152,21 +160,24 @@ def profile_effects(old: Ruleset, new: Ruleset, folder: Path) -> list[tuple[str,
 
 
 def _describe_op(op: dict[str, Any], before: dict[str, Any]) -> str:
-    path = op["path"]
+    path = md_code(op["path"])
     if op["op"] == "add":
-        return f"`{path}` added: `{json.dumps(op['value'], ensure_ascii=False)}`"
+        return f"{path} added: {_json(op['value'])}"
     if op["op"] == "remove":
-        was = jsonpointer.resolve_pointer(before, path)
-        return f"`{path}` removed (was `{json.dumps(was, ensure_ascii=False)}`)"
+        was = jsonpointer.resolve_pointer(before, op["path"])
+        return f"{path} removed (was {_json(was)})"
     if op["op"] == "replace":
-        was = jsonpointer.resolve_pointer(before, path)
-        return f"`{path}`: `{json.dumps(was, ensure_ascii=False)}` → `{json.dumps(op['value'], ensure_ascii=False)}`"
-    return f"`{op['op']}` `{op.get('from')}` → `{path}`"
+        was = jsonpointer.resolve_pointer(before, op["path"])
+        return f"{path}: {_json(was)} → {_json(op['value'])}"
+    return f"{md_code(op['op'])} {md_code(str(op.get('from')))} → {path}"
+
+
+def _json(value: Any) -> str:
+    return md_code(json.dumps(value, ensure_ascii=False))
 
 
 def _cell(text: str) -> str:
-    escaped = text.replace("|", "\\|").replace("`", "'")
-    return f"`{escaped}`" if text else ""
+    return md_code(text, in_table=True) if text else ""
 
 
 def review(old_ref: str, new_ref: str, profiles: Path | None = None) -> str:
@@ -175,18 +186,18 @@ def review(old_ref: str, new_ref: str, profiles: Path | None = None) -> str:
     changes = rule_changes(old, new)
     schemas = schema_changes(old, new)
     counts = {kind: sum(1 for c in changes if c.kind == kind) for kind in ("added", "removed", "changed")}
-    lines = [f"## Ruleset review: `{old_ref}` → `{new_ref}`", ""]
+    lines = [f"## Ruleset review: {md_code(old_ref)} → {md_code(new_ref)}", ""]
     summary = ", ".join(f"{n} rule{'s' if n != 1 else ''} {kind}" for kind, n in counts.items())
     lines.append(f"{summary}; {len(new.rules)} rules in all.")
     if old.name != new.name:
-        lines.append(f"The ruleset is renamed from `{old.name}` to `{new.name}`.")
+        lines.append(f"The ruleset is renamed from {md_code(old.name)} to {md_code(new.name)}.")
     lines.append("")
     if changes:
         lines += ["| | SCIM target | before | after | notes |", "|---|---|---|---|---|"]
         marks = {"added": "added", "removed": "removed", "changed": "changed"}
         for c in changes:
             lines.append(
-                f"| {marks[c.kind]} | `{c.target}` | {_cell(c.before)} | {_cell(c.after)} | {'; '.join(c.notes)} |"
+                f"| {marks[c.kind]} | {_cell(c.target)} | {_cell(c.before)} | {_cell(c.after)} | {md_text('; '.join(c.notes))} |"
             )
         lines.append("")
     else:
@@ -199,7 +210,7 @@ def review(old_ref: str, new_ref: str, profiles: Path | None = None) -> str:
         lines += [f"### Sample users ({len(changed)} of {len(effects)} change)", ""]
         for name, ops in effects:
             if ops:
-                lines += [f"**{name}**", "", *ops, ""]
+                lines += [f"**{md_text(name)}**", "", *ops, ""]
         if not changed:
             lines += ["No sample user's resource changes.", ""]
     return "\n".join(lines).rstrip() + "\n"

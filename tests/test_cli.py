@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
@@ -213,11 +214,50 @@ def test_broken_pipe_is_one_line_and_exit_code_3(monkeypatch: pytest.MonkeyPatch
         def fileno(self) -> int:
             raise ValueError("no descriptor in this test")
 
+        def flush(self) -> None:
+            pass
+
     monkeypatch.setattr(sys, "stdout", Stdout())
     with pytest.raises(cli._Failure) as caught:
         cli._write("{}")
     assert caught.value.code == 3
     assert caught.value.lines == ["mapper: the output was closed before all of it was written (broken pipe)"]
+
+
+def _mapper(*args: str, **kwargs: Any) -> subprocess.CompletedProcess[bytes]:
+    script = [sys.executable, "-c", "from mapper.cli import main; main()"]
+    return subprocess.run([*script, *args], capture_output=True, timeout=120, check=False, **kwargs)
+
+
+def test_a_reader_that_leaves_early_is_exit_code_3(tmp_path: Path) -> None:
+    # 3,000 profiles into `| head -c1`: a short write, then the pipe refuses the rest.
+    profiles = []
+    for i in range(3000):
+        path = tmp_path / f"p{i}.json"
+        path.write_text(json.dumps({"login": f"u{i}@example.com", "title": "T" * 100}))
+        profiles.append(str(path))
+    script = [sys.executable, "-c", "from mapper.cli import main; main()", "render", *profiles]
+    with subprocess.Popen(script, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as process:
+        assert process.stdout is not None and process.stderr is not None
+        process.stdout.read(1)
+        process.stdout.close()
+        errors = process.stderr.read().decode()
+        code = process.wait(timeout=120)
+    assert code == 3, errors
+    assert errors == "mapper: the output was closed before all of it was written (broken pipe)\n"
+
+
+def test_closed_standard_streams_are_one_line(tmp_path: Path) -> None:
+    import os
+
+    profile = tmp_path / "p.json"
+    profile.write_text('{"login": "a@example.com"}')
+    closed_in = _mapper("render", "-", stdin=None, preexec_fn=lambda: os.close(0))
+    assert closed_in.returncode == 1
+    assert closed_in.stderr.decode() == "mapper: <stdin>: standard input is closed\n"
+    closed_out = _mapper("render", str(profile), preexec_fn=lambda: os.close(1))
+    assert closed_out.returncode == 3
+    assert closed_out.stderr.decode() == "mapper: the output is closed (standard output is not open)\n"
 
 
 @pytest.mark.parametrize(

@@ -202,3 +202,60 @@ def test_fmt_bad_input(tmp_path: Path, make: object, message: str, code: int) ->
     assert result.exit_code == code
     assert result.stderr.splitlines()[0] == message.format(path=path)
     assert "Traceback" not in result.stderr
+
+
+def _messy(path: Path) -> Path:
+    path.write_text((FIXTURES / "messy.mapper").read_text())
+    return path
+
+
+def test_fmt_follows_a_symlink_and_keeps_it(tmp_path: Path) -> None:
+    real = _messy(tmp_path / "real.mapper")
+    (tmp_path / "links").mkdir()
+    link = tmp_path / "links" / "link.mapper"
+    link.symlink_to(real)
+    result = CliRunner().invoke(main, ["fmt", str(link)])
+    assert result.exit_code == 0, result.stderr
+    assert link.is_symlink()
+    assert real.read_text() == (FIXTURES / "messy.formatted.mapper").read_text()
+    assert sorted(p.name for p in (tmp_path / "links").iterdir()) == ["link.mapper"]
+
+
+def test_fmt_keeps_the_owner(tmp_path: Path) -> None:
+    import os
+
+    messy = _messy(tmp_path / "messy.mapper")
+    if os.geteuid() != 0:
+        pytest.skip("only root can give a file to another user")
+    os.chown(messy, 4321, 4322)
+    result = CliRunner().invoke(main, ["fmt", str(messy)])
+    assert result.exit_code == 0, result.stderr
+    info = messy.stat()
+    assert (info.st_uid, info.st_gid) == (4321, 4322)
+
+
+def test_fmt_refuses_a_read_only_file(tmp_path: Path) -> None:
+    messy = _messy(tmp_path / "messy.mapper")
+    messy.chmod(0o444)
+    result = CliRunner().invoke(main, ["fmt", str(messy)])
+    assert result.exit_code == 2
+    assert result.stderr.splitlines()[0] == f"mapper: {messy}: not reformatted: it is read-only"
+    assert messy.read_text() == (FIXTURES / "messy.mapper").read_text()
+
+
+def test_fmt_in_an_unwritable_folder_is_one_clear_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+    import tempfile
+
+    messy = _messy(tmp_path / "messy.mapper")
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise PermissionError(errno.EACCES, "Permission denied")
+
+    # Root may write anywhere, so the folder's refusal is simulated.
+    monkeypatch.setattr(tempfile, "mkstemp", refuse)
+    result = CliRunner().invoke(main, ["fmt", str(messy)])
+    assert result.exit_code == 2
+    assert result.stderr.splitlines()[0] == f"mapper: {messy}: not reformatted: permission denied"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -266,6 +267,21 @@ def test_review_of_a_git_revision(tmp_path: Path) -> None:
     )
 
 
+@pytest.mark.parametrize("revision", ["--output={out}:x", "-o{out}:x", "--output={out}"])
+def test_review_revisions_never_reach_git_as_options(tmp_path: Path, revision: str) -> None:
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed")
+    git = ["git", "-c", "user.email=t@example.com", "-c", "user.name=t"]
+    subprocess.run([*git, "init", "-q"], cwd=tmp_path, check=True)
+    (tmp_path / "r.mapper").write_text("ruleset r\nuserName <- user.login\n")
+    subprocess.run([*git, "add", "r.mapper"], cwd=tmp_path, check=True)
+    subprocess.run([*git, "commit", "-q", "-m", "first"], cwd=tmp_path, check=True)
+    written = tmp_path / "planted"
+    result = run("review", "--", revision.format(out=written), "okta-default", cwd=tmp_path)
+    assert result.exit_code == 2
+    assert not written.exists()
+
+
 def test_review_bad_input(tmp_path: Path, broken: Path) -> None:
     assert run("review", str(tmp_path / "nope.mapper"), "okta-default").stderr.strip() == (
         f"error: {tmp_path / 'nope.mapper'}: no such file"
@@ -374,3 +390,76 @@ def test_coverage_counts_only_the_entries_an_operation_touches(tmp_path: Path) -
     report = run_file(tmp_path / "r.examples.json")
     assert report.failed == []
     assert report.uncovered == ["userName", 'emails[type eq "home"].value']
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ('{"examples": [' + "[" * 3000 + "]" * 3000 + "]}", "invalid JSON: nested more than 100 levels deep"),
+        ('{"examples": [{"name": "n", "user": {"login": ' + "9" * 5000 + "}}]}",
+         "invalid JSON: an integer with more than 4,300 digits"),
+        ('{"examples": [' + '{"a": ' * 150 + "1" + "}" * 150 + "]}",
+         "invalid JSON: nested more than 100 levels deep"),
+    ],
+)  # fmt: skip
+def test_examples_files_that_cannot_be_read_are_one_line(tmp_path: Path, content: str, message: str) -> None:
+    (tmp_path / "r.mapper").write_text("ruleset r\nuserName <- user.login\n")
+    examples = tmp_path / "r.examples.json"
+    examples.write_text(content)
+    result = run("test", str(tmp_path))
+    assert result.exit_code == 2
+    assert f"mapper: {examples}: {message}" in result.stdout + result.stderr
+
+
+_HOSTILE = (
+    "ruleset hostile\nuserName <- user.login\n"
+    'emails[type eq "x\\n# Heading | `tick` \\u001b[31m"].value <- user.email\n'
+    'title <- "a | b ` c\\n## d"\n'
+)
+
+
+def test_explain_keeps_ruleset_text_inside_its_cells(tmp_path: Path) -> None:
+    path = tmp_path / "hostile.mapper"
+    path.write_text(_HOSTILE)
+    markdown = run("explain", str(path)).stdout
+    table = [line for line in markdown.splitlines() if line.startswith("|")]
+    assert len(table) == 2 + 3  # heading, rule, and one row per rule: no row was broken
+    assert all(len(re.findall(r"(?<!\\)\|", line)) == 8 for line in table)  # 7 cells in every row
+    assert "\x1b" not in markdown and "\n# Heading" not in markdown
+    assert '``emails[type eq "x\\n# Heading \\| `tick` \\u001b[31m"].value``' in markdown
+    text = run("explain", str(path), "--format", "text").stdout
+    assert "\x1b" not in text and len(text.splitlines()) == 2 + 2 + 3
+    mermaid = run("explain", str(path), "--format", "mermaid").stdout
+    assert "\x1b" not in mermaid and "`" not in mermaid and "#96;tick#96;" in mermaid
+
+
+@pytest.mark.parametrize("char", ['"', "\x00", "\r", "`", " ", "\n"])
+def test_urns_outside_rfc_8141_are_refused(char: str) -> None:
+    urn = json.dumps(f"urn:example:bad{char}name:2.0:User")
+    with pytest.raises(mapper.RulesetError) as caught:
+        mapper.loads(
+            f"userName <- user.login\nschema x = {urn} {{ a: string }}\nx:a <- user.title\n", "u.mapper"
+        )
+    assert "is not a schema URN (RFC 8141 does not allow" in caught.value.errors[0].message
+
+
+def test_diagnostics_never_send_control_characters_to_a_terminal() -> None:
+    with pytest.raises(mapper.RulesetError) as caught:
+        mapper.loads('userName <- user.login\ntitel <- "\x1b[2J\x1b]0;pwned\x07"\n', "t.mapper")
+    report = str(caught.value)
+    assert "\x1b" not in report and "\x07" not in report
+    source, caret = report.splitlines()[1:3]
+    assert caret.index("^") == source.index("titel")
+
+
+@pytest.mark.parametrize("text", ["a`b", "``", "`start", "end`", "x``y`z", "|", " ", ""])
+def test_markdown_code_spans_hold_any_text(text: str) -> None:
+    from mapper.markup import md_code
+
+    span = md_code(text)
+    fence = re.match(r"`+", span)
+    assert fence is not None
+    # The closing fence is the first run of exactly that many backticks after the opening one.
+    inner = span[len(fence.group()) : -len(fence.group())]
+    assert span.endswith(fence.group()) and fence.group() not in re.findall(r"`+", inner)
+    assert inner.strip(" ") == text.strip(" ") or not text.strip()

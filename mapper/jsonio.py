@@ -1,0 +1,77 @@
+"""Reading JSON documents that people and other programs hand to mapper.
+
+One reader for every command, so each refuses the same things with the same
+words: text that is not UTF-8, an empty document, a key given twice in one
+object (which value would count?), ``NaN`` and ``Infinity`` (not JSON),
+integers too long for Python to convert, and nesting deeper than a limit.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, NoReturn
+
+#: Nesting deeper than this is refused; profiles and SCIM resources are a few levels deep.
+MAX_DEPTH = 100
+
+
+class JsonInputError(ValueError):
+    """A document that cannot be read; the message starts with where (``file:line:col``)."""
+
+
+def parse(data: bytes, label: str, max_depth: int = MAX_DEPTH) -> Any:
+    """The JSON document in DATA, read from LABEL (a file name, or ``<stdin>``)."""
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise JsonInputError(f"{label}: not UTF-8 text (byte {exc.start})") from None
+    if not text.strip():
+        raise JsonInputError(f"{label}: empty input, expected a JSON object")
+    try:
+        document = json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_unique_keys)
+    except json.JSONDecodeError as exc:
+        raise JsonInputError(f"{label}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}") from None
+    except RecursionError:
+        raise JsonInputError(f"{label}: invalid JSON: nested more than {max_depth} levels deep") from None
+    except ValueError as exc:  # duplicate keys, NaN, integers of thousands of digits
+        raise JsonInputError(f"{label}: invalid JSON: {_short(str(exc))}") from None
+    if _depth_exceeds(document, max_depth):
+        raise JsonInputError(f"{label}: invalid JSON: nested more than {max_depth} levels deep")
+    return document
+
+
+def _short(message: str) -> str:
+    # Python's message for a 5,000-digit integer names sys.set_int_max_str_digits: not ours to offer.
+    if message.startswith("Exceeds the limit"):
+        return "an integer with more than 4,300 digits"
+    return message
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in obj:
+            raise ValueError(f"the key {ascii(key)[:60]} appears twice in one object")
+        obj[key] = value
+    return obj
+
+
+def _reject_constant(name: str) -> NoReturn:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _depth_exceeds(document: Any, limit: int) -> bool:
+    """Whether DOCUMENT nests deeper than LIMIT, found without recursion."""
+    stack: list[tuple[Any, int]] = [(document, 0)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict):
+            children: Any = value.values()
+        elif isinstance(value, list):
+            children = value
+        else:
+            continue
+        if depth >= limit:
+            return True
+        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return False
