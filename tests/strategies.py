@@ -101,3 +101,63 @@ def hostile_users(values: st.SearchStrategy[Any] = json_values) -> st.SearchStra
     profile = st.dictionaries(keys, values, max_size=12)
     api = st.fixed_dictionaries({"profile": profile}, optional={"id": values, "status": values})
     return st.one_of(profile, api, values)
+
+
+def _numeric_text() -> st.SearchStrategy[str]:
+    """Strings Convert.toInt and Convert.toNum must survive: huge exponents, long digit runs,
+    forms Java refuses and Python accepts, and ordinary numbers."""
+    return st.one_of(
+        st.sampled_from(["1e999999999", "-1E+999999999", "0.5e-999999999", "1e308", "1e309", "NaN",
+                         "Infinity", "-0", " 42 ", "12_000", "0x10", "١٢", "2.5", "-2.5", ".5", "5.", ""]),
+        st.integers(1, 6000).map(lambda n: "9" * n),
+        st.builds("{}e{}".format, st.integers(-10, 10), st.integers(-(10**12), 10**12)),
+        st.from_regex(r"\A[+-]?[0-9]{0,25}(\.[0-9]{0,25})?([eE][+-]?[0-9]{1,12})?\Z"),
+    )  # fmt: skip
+
+
+def _limit_text() -> st.SearchStrategy[str]:
+    """Strings at the value limit and past it, in characters that grow when upper-cased."""
+    return st.sampled_from(["a", "ß", " ", "a ", "\ud800"]).flatmap(
+        lambda unit: st.sampled_from([9_999, 10_000, 10_001]).map(lambda n: (unit * n)[:n])
+    )
+
+
+_hostile_strings = st.one_of(
+    _numeric_text(),
+    _limit_text(),
+    st.text(st.characters(min_codepoint=0xD7F0, max_codepoint=0xE010), max_size=5),  # lone surrogates
+    st.text(max_size=20),
+)
+_hostile_integers = st.one_of(
+    st.integers(-(2**63), 2**63 - 1),
+    st.sampled_from([2**63 - 1, 2**63, -(2**63), -(2**63) - 1, 2**70, 10**400, -(10**400)]),
+)
+_hostile_numbers = st.one_of(
+    _hostile_integers,
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.sampled_from([1.7976931348623157e308, -1.7976931348623157e308, 5e-324, -0.0]),
+)
+typed_scalars = st.one_of(st.none(), st.booleans(), _hostile_integers, _hostile_numbers, _hostile_strings)
+_HOSTILE_BY_TYPE = {"string": _hostile_strings, "integer": _hostile_integers, "decimal": _hostile_numbers,
+                    "boolean": st.booleans()}  # fmt: skip
+
+
+def typed_hostile_users(types: dict[str, Any]) -> st.SearchStrategy[dict[str, Any]]:
+    """Profiles for a typed ruleset: TYPES maps each source attribute to its ValueType. Most
+    profiles are well typed but hostile within each type (huge and boundary numbers, NaN,
+    strings at and past the length limit, lone surrogates, numeric text Java refuses), so
+    that renders get past the typed reads into every function; the rest put any JSON value
+    anywhere."""
+    right: dict[str, st.SearchStrategy[Any]] = {}
+    anything: dict[str, st.SearchStrategy[Any]] = {}
+    for name, type_ in types.items():
+        value = _HOSTILE_BY_TYPE[type_.base]
+        if type_.multi:
+            value = st.lists(st.one_of(st.none(), st.just(""), value), max_size=4)
+        right[name] = st.one_of(st.none(), value)
+        anything[name] = st.one_of(right[name], typed_scalars, st.lists(typed_scalars, max_size=3))
+    profiles = st.one_of(
+        st.fixed_dictionaries({"login": emails}, optional=right),
+        st.fixed_dictionaries({"login": emails}, optional=anything),
+    )
+    return st.one_of(profiles, st.fixed_dictionaries({"profile": profiles}))

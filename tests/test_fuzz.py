@@ -20,7 +20,7 @@ from mapper.resources import grammar_text
 from mapper.schema import CORE_USER
 from tests.codecheck import check_generated_code
 from tests.conftest import ROOT
-from tests.strategies import hostile_users, plain_json_values
+from tests.strategies import hostile_users, plain_json_values, typed_hostile_users
 from tests.test_patch_properties import KITCHEN_SINK, RULESETS
 
 _GRAMMAR = Lark(grammar_text(), parser="lalr", lexer="basic", start=["start", "statement"])
@@ -189,6 +189,73 @@ def test_hostile_profiles(name: str, old: Any, new: Any) -> None:
         if "Operations" not in result:
             check_types(ruleset, result)
     assert _snapshot((old, new)) == before, "a call changed its input"
+
+
+# Custom typed attributes and every function that converts or grows a value: the paths a
+# random profile never reaches, because its keys are rarely these names.
+TYPED = mapper.loads(
+    """ruleset typed
+profile {
+  n: integer
+  f: number
+  ok: boolean
+  ints: integer[]
+  nums: number[]
+  words: string[]
+  code: string
+  digits: string
+}
+schema t = "urn:example:typed:2.0:User" {
+  i: integer
+  d: decimal
+  b: boolean
+  is: integer[]
+  ds: decimal[]
+  ws: string[]
+  s1: string
+  s2: string
+  s3: string
+  s4: string
+  s5: string
+  s6: string
+  s7: string
+}
+userName <- user.login
+t:s1 <- String.replace(user.code, "a|ß", "$0$0$0$0$0$0$0$0$0$0$0$0$0$0$0$0")
+t:s2 <- String.replaceFirst(user.digits, "([0-9]+)([.][0-9]*)?", "[$1$2]")
+t:s3 <- String.toUpperCase(user.code) + Arrays.toCsvString(user.words)
+t:s4 <- Arrays.toCsvString(user.nums) + Arrays.toCsvString(user.ints)
+t:s5 <- String.join("-", user.code, user.code, user.code)
+t:s6 <- String.replace(user.code, " +", " ") + Convert.toInt(user.f)
+t:s7 <- Convert.toNum(user.n) + ""
+t:i <- Convert.toInt(user.digits) + user.n
+t:d <- Convert.toNum(user.digits) + user.f
+t:b <- user.ok AND String.len(user.code) > 3
+t:is <- user.ints
+t:ds <- user.nums
+t:ws <- user.words
+""",
+    "typed.mapper",
+)
+_TYPED_SOURCES = {name: t for name, t in TYPED.plan.profile_types.items() if name != "login"}
+
+
+@_FUZZ
+@given(old=typed_hostile_users(_TYPED_SOURCES), new=typed_hostile_users(_TYPED_SOURCES))
+def test_hostile_values_in_typed_attributes_and_functions(old: Any, new: Any) -> None:
+    for call in (lambda: TYPED.render(new), lambda: TYPED.patch(old, new), lambda: TYPED.updated(old, new)):
+        try:
+            result = call()
+        except mapper.ProfileError as exc:
+            assert str(exc) and exc.attribute
+            if isinstance(exc.value, str) and len(exc.value) >= 8:
+                assert exc.value not in str(exc), "a profile value leaked into an error message"
+            continue
+        json.dumps(result, allow_nan=False)
+        if "Operations" not in result:
+            check_types(TYPED, result)
+            extension = result.get("urn:example:typed:2.0:User", {})
+            assert all(len(v) <= 10_000 for v in extension.values() if isinstance(v, str))
 
 
 def _snapshot(value: Any) -> list[object]:
