@@ -1,6 +1,7 @@
 """Hand-written Python for the shipped rulesets: the baseline the compiled code is
 measured against. Written as a careful developer would, with the same checks
-(strings must be strings, empty strings count as missing, userName required),
+(strings must be strings of at most 10,000 characters, empty strings count as
+missing, userName required),
 so the comparison is like for like."""
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ def _text(source: dict[str, Any], key: str) -> str | None:
         return None
     if type(value) is not str:
         raise ProfileError("expected a string", attribute=key)
+    if len(value) > 10_000:
+        raise ProfileError("longer than 10,000 characters", attribute=key)
     return value
 
 

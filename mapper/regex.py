@@ -17,6 +17,7 @@ re-decodes offsets for every match (five times slower).
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,6 +37,18 @@ class PatternError(ValueError):
 
 class OutputTooLong(Exception):
     """A substitution's output passed the limit it was given."""
+
+
+class TooSlow(Exception):
+    """A substitution ran past its time budget."""
+
+
+#: The longest a single String.replace may search, in seconds. Finding every match is
+#: quadratic for some patterns whatever the engine (after each match the next search may
+#: scan to the end of the value: ``a.*b|a``), and when a pattern's DFA outgrows RE2's
+#: memory each of those scans runs on the slower NFA (27 s for 10,000 characters of
+#: ``a(?:[ab]*a[ab]{200}c)?``). Ordinary replacements take microseconds.
+TIME_BUDGET = 0.1
 
 
 def compile_pattern(pattern: str) -> Any:
@@ -144,8 +157,9 @@ class Substitution:
     def apply(self, text: str, count: int, limit: int) -> str:
         """TEXT with the first COUNT matches (all, for 0) replaced, matches found as Java's
         replaceAll finds them (an empty match right after a match counts). Raises
-        UnicodeEncodeError for text that is not valid Unicode, and OutputTooLong once
-        the output passes LIMIT bytes."""
+        UnicodeEncodeError for text that is not valid Unicode, OutputTooLong once the
+        output passes LIMIT bytes, and TooSlow once the search has run TIME_BUDGET seconds."""
+        started = time.perf_counter()
         data = text.encode("utf-8")
         match = self.compiled._regexp.Match
         unanchored = re2._Anchor.UNANCHORED
@@ -175,6 +189,8 @@ class Substitution:
             found += 1
             if found == count:
                 break
+            if time.perf_counter() - started > TIME_BUDGET:
+                raise TooSlow
             if start == stop:
                 # An empty match: the next search starts one character on (a UTF-8 lead
                 # byte and its continuation bytes), so "$" matches once and "x*" between letters.

@@ -15,7 +15,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from mapper.errors import NO_VALUE, ProfileError
-from mapper.regex import OutputTooLong, Substitution
+from mapper.regex import TIME_BUDGET, OutputTooLong, Substitution, TooSlow
 
 #: The longest string a profile value or a function result may be, in characters. Far above
 #: what Okta's attributes hold; it bounds the time any function can take (see the README).
@@ -225,6 +225,10 @@ def _substitute(text: str, substitution: Substitution, count: int) -> str:
         raise ValueProblem("is not valid Unicode (it holds a lone surrogate)") from None
     except OutputTooLong:
         raise ValueProblem(f"the result is longer than {MAX_VALUE_CHARS:,} characters") from None
+    except TooSlow:
+        raise ValueProblem(
+            f"the regular expression takes too long on this value (over {TIME_BUDGET} s)"
+        ) from None
 
 
 def join(separator: str | None, *parts: str | None) -> str | None:

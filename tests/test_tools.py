@@ -248,7 +248,9 @@ def test_review_marks_inherited_changes(tmp_path: Path) -> None:
     assert "now from child (was okta-default)" in result.stdout
 
 
-def test_review_of_a_git_revision(tmp_path: Path) -> None:
+@pytest.fixture
+def committed(tmp_path: Path) -> Path:
+    """A git repository in TMP_PATH with r.mapper committed."""
     if shutil.which("git") is None:
         pytest.skip("git is not installed")
     git = ["git", "-c", "user.email=t@example.com", "-c", "user.name=t"]
@@ -256,6 +258,11 @@ def test_review_of_a_git_revision(tmp_path: Path) -> None:
     (tmp_path / "r.mapper").write_text("ruleset r\nuserName <- user.login\n")
     subprocess.run([*git, "add", "r.mapper"], cwd=tmp_path, check=True)
     subprocess.run([*git, "commit", "-q", "-m", "first"], cwd=tmp_path, check=True)
+    return tmp_path
+
+
+def test_review_of_a_git_revision(committed: Path) -> None:
+    tmp_path = committed
     (tmp_path / "r.mapper").write_text("ruleset r\nuserName <- user.email\n")
     result = run("review", "HEAD:r.mapper", "r.mapper", cwd=tmp_path)
     assert result.exit_code == 0, result.stderr
@@ -268,14 +275,8 @@ def test_review_of_a_git_revision(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("revision", ["--output={out}:x", "-o{out}:x", "--output={out}"])
-def test_review_revisions_never_reach_git_as_options(tmp_path: Path, revision: str) -> None:
-    if shutil.which("git") is None:
-        pytest.skip("git is not installed")
-    git = ["git", "-c", "user.email=t@example.com", "-c", "user.name=t"]
-    subprocess.run([*git, "init", "-q"], cwd=tmp_path, check=True)
-    (tmp_path / "r.mapper").write_text("ruleset r\nuserName <- user.login\n")
-    subprocess.run([*git, "add", "r.mapper"], cwd=tmp_path, check=True)
-    subprocess.run([*git, "commit", "-q", "-m", "first"], cwd=tmp_path, check=True)
+def test_review_revisions_never_reach_git_as_options(committed: Path, revision: str) -> None:
+    tmp_path = committed
     written = tmp_path / "planted"
     result = run("review", "--", revision.format(out=written), "okta-default", cwd=tmp_path)
     assert result.exit_code == 2
