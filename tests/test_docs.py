@@ -1,19 +1,233 @@
-"""The README stays true: every function, option, command and style is documented,
-and .ci/run runs the README's test command."""
+"""The README stays true: every code block in it runs here, and every function, option,
+command and style is documented.
+
+A block's info string says what it is and how it is run: ``sh`` (commands), ``console``
+(``$ command`` lines and the output they print), ``python`` (all blocks run in order, as a
+newcomer pastes them), ``mapper FILE`` (a ruleset, loaded, and written to FILE for later
+blocks), ``mapper-synopsis`` (syntax with placeholders, loaded with them filled in),
+``synopsis`` (command lines, checked against the CLI), ``json FILE`` (an examples file, run
+with `mapper test`), ``yaml FILE`` (pre-commit and GitHub Actions, whose hooks and commands
+are checked and run), ``text architecture`` (the module map, checked against mapper/).
+"""
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
+import subprocess
+import sys
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
+import mapper
 from mapper.cli import main
 from mapper.functions import FUNCTIONS
 from mapper.patch import STYLES
 from tests.conftest import ROOT
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
+KINDS = ("sh", "console", "python", "mapper", "mapper-synopsis", "synopsis", "json", "yaml", "text")
+
+
+@dataclass(frozen=True)
+class Block:
+    kind: str
+    name: str  # the file it stands for, or a word saying what it is; "" when none
+    body: str
+    line: int
+
+
+def _blocks() -> list[Block]:
+    blocks = []
+    for match in re.finditer(r"^```([^\n]*)\n(.*?)^```$", README, re.S | re.M):
+        info = match.group(1).split()
+        line = README.count("\n", 0, match.start()) + 1
+        blocks.append(Block(info[0] if info else "", " ".join(info[1:]), match.group(2), line))
+    return blocks
+
+
+BLOCKS = _blocks()
+
+
+def _of(kind: str) -> list[Block]:
+    return [b for b in BLOCKS if b.kind == kind]
+
+
+def _ids(blocks: list[Block]) -> list[str]:
+    return [f"README.md:{b.line}" for b in blocks]
+
+
+def test_every_block_says_what_it_is() -> None:
+    assert [f"line {b.line}: {b.kind!r}" for b in BLOCKS if b.kind not in KINDS] == []
+
+
+@pytest.fixture
+def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A folder holding every file the README's blocks name, as the blocks write them."""
+    for block in BLOCKS:
+        if block.kind in ("mapper", "json") and block.name:
+            path = tmp_path / block.name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(block.body, encoding="utf-8")
+    (tmp_path / "examples").mkdir()
+    shutil.copy(ROOT / "examples" / "ada.json", tmp_path / "examples" / "ada.json")
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+# ---------------------------------------------------------------- rulesets and examples
+
+
+@pytest.mark.parametrize("block", _of("mapper"), ids=_ids(_of("mapper")))
+def test_ruleset_blocks_load(block: Block, workspace: Path) -> None:
+    text = block.body
+    if "userName" not in text and "extends" not in text:
+        text += "userName <- user.login\n"  # a fragment (a declaration) inside a whole ruleset
+    try:
+        ruleset = mapper.loads(text, block.name or "readme.mapper", workspace / "rulesets")
+    except mapper.RulesetError as exc:
+        # A block may show a mistake, when a console block shows what check says of it.
+        shown = [c.body for c in _of("console") if block.name and f"check {block.name}" in c.body]
+        assert shown, str(exc)
+        return
+    assert ruleset.warnings == ()
+
+
+_PLACEHOLDERS = {
+    "NAME": "readme",
+    "PARENT": "okta-default",
+    "ALIAS": "x",
+    '"URN"': '"urn:example:readme:2.0:User"',
+    "TYPE": "string",
+}
+
+
+@pytest.mark.parametrize("block", _of("mapper-synopsis"), ids=_ids(_of("mapper-synopsis")))
+def test_syntax_synopses_load_with_their_placeholders_filled(block: Block) -> None:
+    for line in block.body.splitlines():
+        if not line.strip() or line.startswith((" ", "}")):
+            continue
+        statement = (
+            line if not line.endswith("{") else block.body[block.body.index(line) :].split("}")[0] + "}"
+        )
+        for placeholder, value in _PLACEHOLDERS.items():
+            statement = statement.replace(placeholder, value)
+        text = statement + "\n"
+        if statement.startswith("schema") and "{" not in statement:
+            # An alias names a schema already known.
+            text = 'schema known = "urn:example:readme:2.0:User" { a: string }\n' + text
+        if (statement.startswith("ruleset") and "extends" not in statement) or statement.startswith("schema"):
+            text += "userName <- user.login\n"
+        mapper.loads(text, "readme.mapper")
+
+
+@pytest.mark.parametrize("block", _of("json"), ids=_ids(_of("json")))
+def test_examples_file_blocks_pass(block: Block, workspace: Path) -> None:
+    path = workspace / block.name
+    result = CliRunner().invoke(main, ["test", str(path)])  # an excerpt: it need not cover every rule
+    assert result.exit_code == 0, result.output + result.stderr
+
+
+# ---------------------------------------------------------------- commands
+
+
+@pytest.mark.parametrize("block", _of("console"), ids=_ids(_of("console")))
+def test_console_blocks_print_what_they_show(block: Block, workspace: Path) -> None:
+    sessions = re.split(r"^\$ ", block.body, flags=re.M)[1:]
+    for session in sessions:
+        command, _, expected = session.partition("\n")
+        args = command.split()
+        assert args[0] == "mapper", command
+        result = CliRunner().invoke(main, args[1:])
+        assert result.stdout + result.stderr == expected, command
+
+
+@pytest.mark.parametrize("block", _of("sh"), ids=_ids(_of("sh")))
+def test_shell_blocks_run(block: Block, workspace: Path) -> None:
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    bin_dir = Path(sys.executable).parent
+    for line in block.body.splitlines():
+        for command in (c.strip() for c in line.split("&&")):
+            if command.startswith("python3 -m venv") or command == ".venv/bin/pytest":
+                continue  # the set-up, and the test run this test is part of (.ci/run runs both)
+            if command.startswith(".venv/bin/pip install"):
+                wanted = re.findall(r"\[(\w+)\]", command)
+                assert all(extra in extras for extra in wanted), command
+                continue
+            tool, *args = command.removeprefix(".venv/bin/").split()
+            if tool == "mapper":
+                result = CliRunner().invoke(main, args)
+                assert result.exit_code == 0, result.output + result.stderr
+                continue
+            if shutil.which(tool, path=str(bin_dir)) is None:
+                pytest.skip(f"{tool} is a development tool, not installed here (CI runs it after the tests)")
+            ran = subprocess.run(
+                [str(bin_dir / tool), *args], cwd=ROOT, capture_output=True, text=True, check=False
+            )
+            assert ran.returncode == 0, ran.stdout + ran.stderr
+
+
+@pytest.mark.parametrize("block", _of("synopsis"), ids=_ids(_of("synopsis")))
+def test_command_synopses_match_the_cli(block: Block) -> None:
+    for line in block.body.splitlines():
+        words = line.split()
+        assert words[0] == "mapper"
+        command = main.commands[words[1]]
+        options = {o for p in command.params for o in (*p.opts, *p.secondary_opts)}
+        for option in re.findall(r"(?<![\w-])(--?[a-z][\w-]*)", line):
+            assert option in options, f"{line}: {option} is not an option of mapper {words[1]}"
+
+
+def test_pre_commit_block_names_real_hooks() -> None:
+    (block,) = [b for b in _of("yaml") if b.name == ".pre-commit-config.yaml"]
+    hooks = set(re.findall(r"^- id: (\S+)", (ROOT / ".pre-commit-hooks.yaml").read_text(), re.M))
+    assert set(re.findall(r"- id: (\S+)", block.body)) <= hooks
+
+
+def test_github_actions_block_runs(tmp_path: Path) -> None:
+    """Each mapper step, run in this repository as the job would run it on a pull request
+    (the base branch is HEAD here, the sample profiles are examples/)."""
+    (block,) = [b for b in _of("yaml") if b.name.startswith(".github/")]
+    steps = re.findall(r"- run: (mapper .*)$", block.body, re.M)
+    loop = re.search(r"- run: \|\n(.*?)\n\s+if:", block.body, re.S)
+    assert steps and loop is not None
+    script = "\n".join(steps) + "\n" + loop.group(1)
+    script = script.replace("origin/${{ github.base_ref }}", "HEAD").replace(
+        "--profiles samples", "--profiles examples"
+    )
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    env["GITHUB_STEP_SUMMARY"] = str(tmp_path / "summary.md")
+    if shutil.which("git") is None or not (ROOT / ".git").exists():
+        pytest.skip("not a git checkout")
+    ran = subprocess.run(
+        ["bash", "-e", "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, check=False
+    )
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    assert "## Ruleset review" in (tmp_path / "summary.md").read_text()
+
+
+# ---------------------------------------------------------------- Python
+
+
+def test_python_blocks_run_in_order(workspace: Path) -> None:
+    source = "\n".join(b.body for b in _of("python"))
+    exec(compile(source, "README.md python blocks", "exec"), {"__name__": "__readme__"})
+
+
+# ---------------------------------------------------------------- the rest stays true
+
+
+def test_the_architecture_names_every_module() -> None:
+    (block,) = [b for b in _of("text") if b.name == "architecture"]
+    named = set(re.findall(r"(\w+)\.py", block.body))
+    modules = {p.stem for p in (ROOT / "mapper").glob("*.py")} - {"__init__"}
+    assert named - modules - {"__init__"} == set(), "the README names modules that do not exist"
+    assert modules - named == set(), "modules the README's architecture does not mention"
 
 
 def test_every_function_is_in_the_reference() -> None:
@@ -33,15 +247,5 @@ def test_every_command_and_style_is_documented() -> None:
 
 
 def test_ci_runs_the_readme_test_command() -> None:
-    commands = re.findall(r"```sh\n(.*?)\n```", README, re.S)
-    test_command = next(c for c in commands if "[test]" in c)
+    test_command = next(b.body.strip() for b in _of("sh") if "[test]" in b.body)
     assert test_command in (ROOT / ".ci" / "run").read_text(encoding="utf-8")
-
-
-def test_quickstart_render_command_is_real() -> None:
-    commands = re.findall(r"```sh\n(.*?)\n```", README, re.S)
-    render = next(c for c in commands if "mapper render" in c)
-    args = render.split(".venv/bin/mapper ")[1].split()
-    assert args[0] == "render"
-    result = CliRunner().invoke(main, [args[0], str(ROOT / args[1])])
-    assert result.exit_code == 0

@@ -111,7 +111,11 @@ def rulesets(draw: st.DrawFn) -> str:
     # or the ruleset is not one `mapper check` accepts (anywhere: fmt moves declarations up).
     statements.insert(
         draw(st.integers(0, len(statements))),
-        draw(st.sampled_from(["profile {\n  n: integer\n  ok: boolean\n}", "profile { n : integer ok:boolean }"])),
+        draw(
+            st.sampled_from(
+                ["profile {\n  n: integer\n  ok: boolean\n}", "profile { n : integer ok:boolean }"]
+            )
+        ),
     )
     for statement in statements:
         for _ in range(draw(st.integers(0, 2))):
