@@ -4,22 +4,53 @@
 >>> ruleset = mapper.load("okta-default")
 >>> ruleset.render({"login": "ada@example.com"})["userName"]
 'ada@example.com'
+
+The names below are imported when first used, so that ``import mapper.cli``
+(and ``mapper --help``) does not pay for the compiler.
 """
 
-from mapper.errors import Diagnostic, MapperError, ProfileError, RulesetError, Severity, Span
-from mapper.resources import builtin_names
-from mapper.ruleset import Rule, Ruleset, load, loads
+from __future__ import annotations
 
-__all__ = [
-    "Diagnostic",
-    "MapperError",
-    "ProfileError",
-    "Rule",
-    "Ruleset",
-    "RulesetError",
-    "Severity",
-    "Span",
-    "builtin_names",
-    "load",
-    "loads",
-]
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mapper.errors import Diagnostic as Diagnostic
+    from mapper.errors import MapperError as MapperError
+    from mapper.errors import ProfileError as ProfileError
+    from mapper.errors import RulesetError as RulesetError
+    from mapper.errors import Severity as Severity
+    from mapper.errors import Span as Span
+    from mapper.resources import builtin_names as builtin_names
+    from mapper.ruleset import Rule as Rule
+    from mapper.ruleset import Ruleset as Ruleset
+    from mapper.ruleset import load as load
+    from mapper.ruleset import loads as loads
+
+_WHERE = {
+    "Diagnostic": "mapper.errors",
+    "MapperError": "mapper.errors",
+    "ProfileError": "mapper.errors",
+    "RulesetError": "mapper.errors",
+    "Severity": "mapper.errors",
+    "Span": "mapper.errors",
+    "builtin_names": "mapper.resources",
+    "Rule": "mapper.ruleset",
+    "Ruleset": "mapper.ruleset",
+    "load": "mapper.ruleset",
+    "loads": "mapper.ruleset",
+}
+
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module 'mapper' has no attribute {name!r}")
+    value = getattr(import_module(_WHERE[name]), name)
+    globals()[name] = value  # the next access is a plain attribute
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_WHERE])

@@ -70,12 +70,14 @@ def _declare_schema(decl: ast.SchemaDecl, env: Environment, reporter: Reporter) 
     urn = decl.urn
     if not _URN.fullmatch(urn) or urn.endswith(":"):
         bad = next((c for c in urn if not _URN_CHARACTER.fullmatch(c)), None)
-        reporter.error(
-            decl.urn_span,
-            f"{urn!r} is not a schema URN"
-            + (f" (RFC 8141 does not allow {bad!r} in a URN)" if bad is not None else ""),
-            'write it as "urn:...:User"',
+        why = (
+            f" (RFC 8141 does not allow {bad!r} in a URN)"
+            if bad is not None
+            else " (RFC 8141: urn:, a namespace of 2 to 32 letters, digits or hyphens, then :)"
+            if urn.lower().startswith("urn:")
+            else ""
         )
+        reporter.error(decl.urn_span, f"{urn!r} is not a schema URN{why}", 'write it as "urn:...:User"')
         return
     if urn == CORE_USER:
         reporter.error(

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 from mapper.errors import Diagnostic, RulesetError, Severity
+from mapper.resources import RULESET_SUFFIX, rulesets_in
 from mapper.ruleset import load
 
 
@@ -19,7 +21,21 @@ class CheckResult:
         return self.rules is None or (strict and bool(self.diagnostics))
 
 
+def expand(references: list[str]) -> list[str]:
+    """Rulesets to check: files and built-in names as given, folders as the .mapper files in
+    them (sorted); a folder that holds none stays, for check_one to report."""
+    names: list[str] = []
+    for reference in references:
+        path = Path(reference)
+        found = [str(p) for p in rulesets_in(path)] if path.is_dir() else []
+        names.extend(found or [reference])
+    return names
+
+
 def check_one(name: str) -> CheckResult:
+    if Path(name).is_dir():
+        problem = f"{name}: no ruleset files ({RULESET_SUFFIX}) in this folder"
+        return CheckResult(name, (Diagnostic(Severity.ERROR, problem, None),), None)
     try:
         ruleset = load(name)
     except RulesetError as exc:

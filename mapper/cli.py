@@ -15,22 +15,26 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
-import mapper
-from mapper import checking, examples, jsonio
-from mapper import explain as explaining
-from mapper import fmt as layout
-from mapper import review as reviewing
-from mapper.errors import NO_VALUE, ProfileError, RulesetError
-from mapper.patch import STYLES
+# Only click and the standard library are imported up front: `mapper --help` and
+# `--version` load nothing else, and each command imports what it uses.
+if TYPE_CHECKING:
+    from mapper.errors import Diagnostic, ProfileError
+    from mapper.ruleset import Ruleset
 
 EXIT_OK, EXIT_DATA, EXIT_RULESET, EXIT_OUTPUT = 0, 1, 2, 3
 EXIT_INTERNAL, EXIT_INTERRUPTED = 70, 130
 
+# The same as mapper.patch.STYLES and mapper.explain.FORMATS (a test keeps them equal),
+# written here so that building the command line imports neither.
+STYLES = ("rfc", "no-path", "whole-multivalued", "put")
+EXPLAIN_FORMATS = ("markdown", "mermaid", "text")
+
 _RULESET_HELP = "A ruleset file, or the name of a built-in ruleset."
+_QUIET_HELP = "Do not print the ruleset's warnings."
 
 
 class _Failure(Exception):
@@ -44,11 +48,28 @@ def _fail(lines: list[str], code: int) -> NoReturn:
     raise _Failure(lines, code)
 
 
-def _load(ruleset: str) -> mapper.Ruleset:
+def _load(ruleset: str, quiet: bool = False) -> Ruleset:
+    """The compiled ruleset; its warnings go to standard error (once) unless QUIET."""
+    from mapper.errors import RulesetError
+    from mapper.ruleset import load
+
     try:
-        return mapper.load(ruleset)
+        compiled = load(ruleset)
     except RulesetError as exc:
-        _fail([d.format() for d in exc.diagnostics if d.is_error], EXIT_RULESET)
+        _fail(diagnostic_lines(exc.errors), EXIT_RULESET)
+    if not quiet:
+        _warn(compiled.warnings)
+    return compiled
+
+
+def _warn(warnings: tuple[Diagnostic, ...]) -> None:
+    for line in diagnostic_lines(warnings):
+        click.echo(line, err=True)
+
+
+def diagnostic_lines(diagnostics: tuple[Diagnostic, ...] | list[Diagnostic]) -> list[str]:
+    """Diagnostics as the CLI prints them: each with its line and caret, when it has one."""
+    return [d.format() for d in diagnostics]
 
 
 def _read_json(name: str) -> Any:
@@ -64,6 +85,8 @@ def _read_json(name: str) -> Any:
         _fail([f"mapper: {label}: no such file"], EXIT_DATA)
     except OSError as exc:
         _fail([f"mapper: {label}: {exc.strerror or 'cannot be read'}"], EXIT_DATA)
+    from mapper import jsonio
+
     try:
         return jsonio.parse(data, label)
     except jsonio.JsonInputError as exc:
@@ -72,13 +95,20 @@ def _read_json(name: str) -> Any:
 
 def _problem(error: ProfileError, show_values: bool) -> str:
     """The error's message; with SHOW_VALUES, the offending value too (shortened, ASCII)."""
+    from mapper.errors import NO_VALUE
+
     if not show_values or error.value is NO_VALUE:
         return str(error)
+    return f"{error} (value: {shown_value(error.value)})"
+
+
+def shown_value(value: object) -> str:
+    """A value for --show-values: JSON, ASCII, at most 80 characters."""
     try:
-        shown = json.dumps(error.value, ensure_ascii=True)
+        shown = json.dumps(value, ensure_ascii=True)
     except (TypeError, ValueError):
-        shown = ascii(error.value)
-    return f"{error} (value: {shown if len(shown) <= 80 else shown[:77] + '...'})"
+        shown = ascii(value)
+    return shown if len(shown) <= 80 else shown[:77] + "..."
 
 
 def _dumps(document: Any, compact: bool) -> str:
@@ -150,8 +180,10 @@ def _run(action: Any) -> None:
 def main() -> None:
     """Map Okta user profiles to SCIM 2.0 with a reviewed ruleset.
 
-    Exit codes: 0 success, 1 bad data (profile), 2 bad ruleset or usage,
-    3 output could not be written.
+    Exit codes: 0 success; 1 bad data (a profile, or output that fails
+    --validate); 2 a bad ruleset, an unreadable file, or bad usage; 3 the
+    output could not be written; 70 an internal error (a bug, one line);
+    130 interrupted.
     """
 
 
@@ -161,21 +193,29 @@ def main() -> None:
 @click.option(
     "--validate", is_flag=True, help="Check each resource with scim2-models and mapper's shape rules."
 )
-@click.option("--compact", is_flag=True, help="One line of JSON per document instead of indented JSON.")
+@click.option(
+    "--compact", is_flag=True, help="One line of JSON per resource (JSON Lines) instead of indented JSON."
+)
 @click.option(
     "--show-values", is_flag=True, help="Show the offending value in error messages (they are personal data)."
 )
-def render(profiles: tuple[str, ...], ruleset: str, validate: bool, compact: bool, show_values: bool) -> None:
+@click.option("-q", "--quiet", is_flag=True, help=_QUIET_HELP)
+def render(
+    profiles: tuple[str, ...], ruleset: str, validate: bool, compact: bool, show_values: bool, quiet: bool
+) -> None:
     """Render Okta profiles as SCIM User resources.
 
     Each PROFILE is a JSON file (or - for standard input) holding an Okta
     profile object or an Okta Users API user ({"id", "status", "profile"}).
-    One PROFILE prints one JSON object; several print a JSON array, in order.
-    Nothing is printed unless every profile renders.
+    One PROFILE prints one JSON object; several print a JSON array, in order
+    (with --compact, one line per resource). Nothing is printed unless every
+    profile renders.
     """
 
     def action() -> None:
-        compiled = _load(ruleset)
+        from mapper.errors import ProfileError
+
+        compiled = _load(ruleset, quiet)
         resources: list[dict[str, Any]] = []
         problems: list[str] = []
         for name in profiles:
@@ -192,13 +232,16 @@ def render(profiles: tuple[str, ...], ruleset: str, validate: bool, compact: boo
                 from mapper.validate import validate as check_resource
 
                 problems.extend(
-                    f"mapper: {label}: invalid SCIM: {p}" for p in check_resource(resource, compiled.plan)
+                    f"mapper: {label}: invalid SCIM: {p.describe(show_values)}"
+                    for p in check_resource(resource, compiled.plan)
                 )
             resources.append(resource)
         if problems:
             _fail(problems, EXIT_DATA)
-        document: Any = resources[0] if len(profiles) == 1 else resources
-        _write(_dumps(document, compact))
+        if compact:
+            _write("".join(_dumps(resource, compact=True) for resource in resources))
+        else:
+            _write(_dumps(resources[0] if len(profiles) == 1 else resources, compact=False))
 
     _run(action)
 
@@ -217,12 +260,15 @@ def render(profiles: tuple[str, ...], ruleset: str, validate: bool, compact: boo
 def check(rulesets: tuple[str, ...], output_format: str, strict: bool) -> None:
     """Check rulesets and print every error and warning.
 
-    Each RULESET is a file or a built-in name. Exits 2 when any ruleset has an
-    error (or, with --strict, a warning), else 0.
+    Each RULESET is a file, a folder (every .mapper file in it) or a built-in
+    name. Exits 2 when any ruleset has an error (or, with --strict, a
+    warning), else 0.
     """
 
     def action() -> None:
-        results = [checking.check_one(name) for name in rulesets]
+        from mapper import checking
+
+        results = [checking.check_one(name) for name in checking.expand(list(rulesets))]
         _write(checking.render(results, output_format, strict))
         if any(r.failed(strict) for r in results):
             sys.exit(EXIT_RULESET)
@@ -245,6 +291,8 @@ def fmt(paths: tuple[Path, ...], check_only: bool, show_diff: bool) -> None:
     """
 
     def action() -> None:
+        from mapper import fmt as layout
+
         outcome = layout.run(list(paths), write=not (check_only or show_diff), diff=show_diff)
         if outcome.output:
             _write(outcome.output)
@@ -260,40 +308,57 @@ def fmt(paths: tuple[Path, ...], check_only: bool, show_diff: bool) -> None:
 @click.option(
     "--format",
     "output_format",
-    type=click.Choice(explaining.FORMATS),
+    type=click.Choice(EXPLAIN_FORMATS),
     default="markdown",
     show_default=True,
-    help="markdown: a table per rule; mermaid: a flowchart from Okta to SCIM attributes; text: an aligned table.",
+    help="markdown: one table, a row per rule; mermaid: a flowchart from Okta to SCIM attributes; "
+    "text: a block per rule, for a terminal.",
 )
-def explain(ruleset: str, output_format: str) -> None:
-    """Show what a ruleset maps: one row per rule, or a diagram.
+@click.option("-q", "--quiet", is_flag=True, help=_QUIET_HELP)
+def explain(ruleset: str, output_format: str, quiet: bool) -> None:
+    """Show what a ruleset maps: a table, a diagram, or text.
 
-    RULESET is a file or a built-in name. Rows: the Okta source attributes, the
-    transform, the SCIM target and its schema, when the rule applies, its
-    default, and where inherited rules come from.
+    RULESET is a file or a built-in name. For each rule: the Okta source
+    attributes, the transform, the SCIM target and its schema, when the rule
+    applies, its default, and where inherited rules come from.
     """
 
     def action() -> None:
-        _write(explaining.explain(_load(ruleset), output_format))
+        from mapper import explain as explaining
+
+        _write(explaining.explain(_load(ruleset, quiet), output_format))
 
     _run(action)
 
 
 @main.command("test")
 @click.argument("paths", nargs=-1, metavar="[PATH]...", type=click.Path(path_type=Path))
-@click.option("--strict", is_flag=True, help="Fail when a rule has no example that covers it.")
-def test_command(paths: tuple[Path, ...], strict: bool) -> None:
+@click.option(
+    "--strict",
+    is_flag=True,
+    help="Fail when a rule has no example that covers it, or a ruleset has no examples.",
+)
+@click.option(
+    "--update",
+    is_flag=True,
+    help="Write the current output into examples that have no expectation yet, and show what was written.",
+)
+@click.option("-q", "--quiet", is_flag=True, help=_QUIET_HELP)
+def test_command(paths: tuple[Path, ...], strict: bool, update: bool, quiet: bool) -> None:
     """Run the examples that live beside rulesets (NAME.examples.json).
 
     With no PATH, runs every examples file under ./rulesets. A PATH is an
     examples file, a ruleset (its examples file), or a folder. Exits 0 when
     every example passes, 1 when one fails (or, with --strict, when a rule
-    has no example), 2 when a file or ruleset cannot be read.
+    has no example or a ruleset no examples file), 2 when a file or ruleset
+    cannot be read.
     """
 
     def action() -> None:
+        from mapper import examples
+
         targets = list(paths) or [Path("rulesets")]
-        outcome = examples.run(targets, strict)
+        outcome = examples.run(targets, strict, update=update, warn=None if quiet else _warn)
         _write(outcome.output)
         sys.exit(outcome.exit_code)
 
@@ -308,7 +373,8 @@ def test_command(paths: tuple[Path, ...], strict: bool) -> None:
     type=click.Path(path_type=Path),
     help="A folder of sample profiles (*.json) to render with both versions.",
 )
-def review(old: str, new: str, profiles: Path | None) -> None:
+@click.option("-q", "--quiet", is_flag=True, help=_QUIET_HELP)
+def review(old: str, new: str, profiles: Path | None, quiet: bool) -> None:
     """Print, as Markdown, what changes from one version of a ruleset to another.
 
     OLD and NEW are files, built-in names, or git revisions of a file
@@ -318,12 +384,19 @@ def review(old: str, new: str, profiles: Path | None) -> None:
     """
 
     def action() -> None:
+        from mapper import review as reviewing
+        from mapper.errors import RulesetError
+
         try:
-            _write(reviewing.review(old, new, profiles))
+            versions = [reviewing.load_version(reference) for reference in (old, new)]
+            if not quiet:
+                for version in versions:
+                    _warn(version.warnings)
+            _write(reviewing.review_versions(versions[0], versions[1], old, new, profiles))
         except reviewing.ReviewError as exc:
             _fail([f"mapper: {exc}"], EXIT_RULESET)
         except RulesetError as exc:
-            _fail([d.format() for d in exc.diagnostics if d.is_error], EXIT_RULESET)
+            _fail(diagnostic_lines(exc.errors), EXIT_RULESET)
 
     _run(action)
 
@@ -337,14 +410,15 @@ def review(old: str, new: str, profiles: Path | None) -> None:
     type=click.Choice(STYLES),
     default="rfc",
     show_default=True,
-    help="rfc: one operation per target; no-path: one merged replace (as Okta and Entra send); "
+    help="rfc: one operation per target; no-path: one merged replace without a path; "
     "whole-multivalued: arrays replaced whole; put: the whole resource to PUT.",
 )
 @click.option("--compact", is_flag=True, help="One line of JSON instead of indented JSON.")
 @click.option(
     "--show-values", is_flag=True, help="Show the offending value in error messages (they are personal data)."
 )
-def diff(old: str, new: str, ruleset: str, style: str, compact: bool, show_values: bool) -> None:
+@click.option("-q", "--quiet", is_flag=True, help=_QUIET_HELP)
+def diff(old: str, new: str, ruleset: str, style: str, compact: bool, show_values: bool, quiet: bool) -> None:
     """Print the SCIM PATCH request that updates the app's user from OLD to NEW.
 
     OLD and NEW are JSON files (one may be - for standard input) holding Okta
@@ -354,7 +428,9 @@ def diff(old: str, new: str, ruleset: str, style: str, compact: bool, show_value
     """
 
     def action() -> None:
-        compiled = _load(ruleset)
+        from mapper.errors import ProfileError
+
+        compiled = _load(ruleset, quiet)
         documents = []
         problems: list[str] = []
         for name in (old, new):
@@ -375,7 +451,8 @@ def diff(old: str, new: str, ruleset: str, style: str, compact: bool, show_value
 
 @main.command("compile")
 @click.argument("ruleset", metavar="RULESET")
-def compile_(ruleset: str) -> None:
+@click.option("-q", "--quiet", is_flag=True, help=_QUIET_HELP)
+def compile_(ruleset: str, quiet: bool) -> None:
     """Print the Python source a ruleset compiles to: exactly what runs.
 
     Three functions: render; changes, which patch uses to find what changed
@@ -383,7 +460,7 @@ def compile_(ruleset: str) -> None:
     """
 
     def action() -> None:
-        _write(_load(ruleset).source)
+        _write(_load(ruleset, quiet).source)
 
     _run(action)
 

@@ -59,8 +59,8 @@ class Diagnostic:
     def format(self) -> str:
         """``file:line:col: error: message``, the source line, a caret, a hint."""
         message = visible(self.message)  # names and strings from the file, on one line
-        if self.span is None:
-            head = f"{self.severity.value}: {message}"
+        if self.span is None:  # a problem with a file as a whole, as the CLI's other problems read
+            head = f"mapper: {message}" if self.is_error else f"mapper: warning: {message}"
         else:
             s = self.span
             head = f"{visible(s.file)}:{s.line}:{s.col}: {self.severity.value}: {message}"

@@ -18,6 +18,7 @@ operations) has a value for its target.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,10 +27,11 @@ import jsonpatch
 import jsonpointer
 
 from mapper import jsonio
-from mapper.errors import ProfileError, RulesetError
+from mapper.errors import Diagnostic, ProfileError, RulesetError
+from mapper.files import write_atomically
 from mapper.patch import STYLES
 from mapper.plan import TargetSlot
-from mapper.resources import RULESET_SUFFIX
+from mapper.resources import RULESET_SUFFIX, rulesets_in
 from mapper.ruleset import Ruleset, load
 from mapper.schema import CORE_USER
 
@@ -53,6 +55,7 @@ class FileReport:
     ruleset: Ruleset
     outcomes: list[Outcome]
     uncovered: list[str]
+    written: list[str] = field(default_factory=list)  # expectations --update wrote
 
     @property
     def failed(self) -> list[Outcome]:
@@ -63,12 +66,15 @@ def examples_for(ruleset_path: Path) -> Path:
     return ruleset_path.with_name(ruleset_path.name[: -len(RULESET_SUFFIX)] + EXAMPLES_SUFFIX)
 
 
-def discover(paths: list[Path]) -> list[Path]:
-    """The examples files PATHS name: files, rulesets (their examples) and folders (recursively)."""
+def discover(paths: list[Path]) -> tuple[list[Path], list[Path]]:
+    """The examples files PATHS name (files, rulesets' examples, folders searched
+    recursively), and the rulesets in those folders that have no examples file."""
     found: list[Path] = []
+    lonely: list[Path] = []
     for path in paths:
         if path.is_dir():
             found.extend(sorted(path.rglob(f"*{EXAMPLES_SUFFIX}")))
+            lonely.extend(r for r in rulesets_in(path) if not examples_for(r).is_file())
         elif path.name.endswith(RULESET_SUFFIX):
             examples = examples_for(path)
             if not examples.is_file():
@@ -82,10 +88,10 @@ def discover(paths: list[Path]) -> list[Path]:
             raise ExampleFileError(
                 f"{path}: not a ruleset ({RULESET_SUFFIX}) or examples file ({EXAMPLES_SUFFIX})"
             )
-    return found
+    return found, lonely
 
 
-def _read(path: Path) -> dict[str, Any]:
+def _read(path: Path, update: bool = False) -> dict[str, Any]:
     try:
         data = jsonio.parse(path.read_bytes(), str(path))
     except OSError as exc:
@@ -95,11 +101,11 @@ def _read(path: Path) -> dict[str, Any]:
     if not isinstance(data, dict) or not isinstance(data.get("examples"), list):
         raise ExampleFileError(f'{path}: expected an object with an "examples" array')
     for index, example in enumerate(data["examples"]):
-        _check_example(path, index, example)
+        _check_example(path, index, example, update)
     return data
 
 
-def _check_example(path: Path, index: int, example: object) -> None:
+def _check_example(path: Path, index: int, example: object, update: bool = False) -> None:
     where = f"{path}: example {index + 1}"
     if not isinstance(example, dict) or not isinstance(example.get("name"), str):
         raise ExampleFileError(f'{where}: expected an object with a "name"')
@@ -107,25 +113,57 @@ def _check_example(path: Path, index: int, example: object) -> None:
     if "user" not in example:
         raise ExampleFileError(f'{where}: no "user"')
     expectations = [k for k in ("resource", "operations", "error") if k in example]
-    if len(expectations) != 1:
-        raise ExampleFileError(f'{where}: give exactly one of "resource", "operations", "error"')
+    if len(expectations) > 1 or (not expectations and not update):
+        hint = "" if expectations else " (or run `mapper test --update` to write what the ruleset gives)"
+        raise ExampleFileError(f'{where}: give exactly one of "resource", "operations", "error"{hint}')
     if "operations" in example and "old" not in example:
         raise ExampleFileError(f'{where}: "operations" needs an "old" user')
     if example.get("style", "rfc") not in STYLES or example.get("style") == "put":
         raise ExampleFileError(f"{where}: style must be one of rfc, no-path, whole-multivalued")
 
 
-def run_file(path: Path) -> FileReport:
-    """Run one examples file. Raises ExampleFileError or RulesetError for files that cannot run."""
-    data = _read(path)
+def run_file(path: Path, update: bool = False, refresh: frozenset[str] = frozenset()) -> FileReport:
+    """Run one examples file. Raises ExampleFileError or RulesetError for files that cannot run.
+
+    With UPDATE, examples without an expectation (and those named in REFRESH) get the
+    ruleset's current output as their expectation, and the file is rewritten.
+    """
+    data = _read(path, update or bool(refresh))
     ruleset_name = data.get("ruleset") or path.name[: -len(EXAMPLES_SUFFIX)] + RULESET_SUFFIX
     ruleset = load(path.parent / ruleset_name)
+    written = [_write_expectation(ruleset, e) for e in data["examples"] if _wants_update(e, update, refresh)]
+    if written:
+        write_atomically(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
     outcomes = [_run(ruleset, example) for example in data["examples"]]
     covered: set[str] = set()
     for example in data["examples"]:
         covered |= _covered(ruleset, example)
-    uncovered = [r.target for r in ruleset.rules if r.target not in covered]
-    return FileReport(path, ruleset, outcomes, uncovered)
+    # Inherited rules are the parent's to cover, in the parent's examples; a rule this
+    # ruleset overrides is its own.
+    uncovered = [r.target for r in ruleset.rules if r.origin == ruleset.name and r.target not in covered]
+    return FileReport(path, ruleset, outcomes, uncovered, written)
+
+
+def _wants_update(example: dict[str, Any], update: bool, refresh: frozenset[str]) -> bool:
+    missing = not any(k in example for k in ("resource", "operations", "error"))
+    return (update and missing) or example["name"] in refresh
+
+
+def _write_expectation(ruleset: Ruleset, example: dict[str, Any]) -> str:
+    """Sets EXAMPLE's expectation to what RULESET gives now; says what was written."""
+    before = {k: example.pop(k) for k in ("resource", "operations", "error") if k in example}
+    try:
+        if "old" in example:
+            style = example.get("style", "rfc")
+            example["operations"] = ruleset.patch(example["old"], example["user"], style)["Operations"]
+        else:
+            example["resource"] = ruleset.render(example["user"])
+    except ProfileError as exc:
+        example["error"] = str(exc)
+    ((key, value),) = ((k, example[k]) for k in ("resource", "operations", "error") if k in example)
+    changes = difference(before[key], value) if key in before else []
+    what = f"{example['name']!r}: {key} " + ("written" if not before else "refreshed")
+    return what + "".join(f"\n    {line}" for line in changes)
 
 
 def _run(ruleset: Ruleset, example: dict[str, Any]) -> Outcome:
@@ -224,20 +262,34 @@ class RunOutcome:
     exit_code: int
 
 
-def run(paths: list[Path], strict: bool) -> RunOutcome:
-    """Run every examples file PATHS name; a report for people and the exit code."""
+def run(
+    paths: list[Path],
+    strict: bool,
+    update: bool = False,
+    refresh: frozenset[str] = frozenset(),
+    warn: Callable[[tuple[Diagnostic, ...]], None] | None = None,
+) -> RunOutcome:
+    """Run every examples file PATHS name; a report for people and the exit code.
+
+    Exit code: 2 when a file or ruleset cannot run; else 1 when an example fails or, with
+    STRICT, a rule has no example or a ruleset no examples file; else 0. WARN receives
+    each ruleset's warnings, once.
+    """
     lines: list[str] = []
     try:
-        files = discover(paths)
+        files, lonely = discover(paths)
     except ExampleFileError as exc:
         return RunOutcome(f"mapper: {exc}\n", 2)
-    if not files:
+    if not files and not lonely:
         where = ", ".join(str(p) for p in paths)
         return RunOutcome(f"mapper: no examples files ({EXAMPLES_SUFFIX}) in {where}\n", 2)
-    broken = failed = passed = 0
+    label = "FAILED" if strict else "warning:"
+    broken = failed = passed = uncovered = 0
+    for ruleset_path in lonely:
+        lines.append(f"{label} {ruleset_path}: no examples file ({examples_for(ruleset_path).name})")
     for path in files:
         try:
-            report = run_file(path)
+            report = run_file(path, update, refresh)
         except ExampleFileError as exc:
             lines.append(f"mapper: {exc}")
             broken += 1
@@ -246,18 +298,30 @@ def run(paths: list[Path], strict: bool) -> RunOutcome:
             lines.extend(d.format() for d in exc.diagnostics if d.is_error)
             broken += 1
             continue
+        if warn is not None:
+            warn(report.ruleset.warnings)
+        lines.extend(f"updated {path}: {what}" for what in report.written)
         for outcome in report.failed:
             lines.append(f"FAILED {path}: {outcome.name}")
             lines.extend(f"    {detail}" for detail in outcome.details)
         failed += len(report.failed)
         passed += len(report.outcomes) - len(report.failed)
         if report.uncovered:
-            label = "FAILED" if strict else "warning:"
             lines.append(f"{label} {path}: no example covers {', '.join(report.uncovered)}")
-            failed += strict
-        status = "ok" if not report.failed else f"{len(report.failed)} failed"
-        lines.append(f"{path}: {len(report.outcomes)} examples, {status}")
-    lines.append(
-        f"{passed} examples passed, {failed} failed" + (f", {broken} files could not run" if broken else "")
-    )
-    return RunOutcome("\n".join(lines) + "\n", 2 if broken else (1 if failed else 0))
+            uncovered += len(report.uncovered)
+        status = "all passed" if not report.failed else f"{len(report.failed)} failed"
+        lines.append(f"{path}: {_count(len(report.outcomes), 'example')}, {status}")
+    summary = f"{_count(passed + failed, 'example')}: {passed} passed, {failed} failed"
+    if uncovered:
+        summary += f"; {_count(uncovered, 'rule')} without an example"
+    if lonely:
+        summary += f"; {_count(len(lonely), 'ruleset')} without examples"
+    if broken:
+        summary += f"; {_count(broken, 'file')} could not run"
+    lines.append(summary)
+    code = 2 if broken else 1 if failed or (strict and (uncovered or lonely)) else 0
+    return RunOutcome("\n".join(lines) + "\n", code)
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"

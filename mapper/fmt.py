@@ -17,20 +17,16 @@
 
 from __future__ import annotations
 
-import contextlib
 import difflib
-import errno
 import json
-import os
-import stat
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from mapper import ast
 from mapper.errors import Diagnostic, RulesetError, source_lines
+from mapper.files import write_atomically
 from mapper.loader import read_ruleset_file
-from mapper.resources import RULESET_SUFFIX
+from mapper.resources import rulesets_in
 from mapper.syntax import parse
 
 ALIGN_LIMIT = 40
@@ -323,7 +319,7 @@ def ruleset_files(paths: list[Path]) -> tuple[list[Path], list[str]]:
     problems: list[str] = []
     for path in paths:
         if path.is_dir():
-            files.extend(sorted(p for p in path.rglob(f"*{RULESET_SUFFIX}") if p.is_file()))
+            files.extend(rulesets_in(path))
         elif path.is_file():
             files.append(path)
         else:
@@ -364,7 +360,7 @@ def run(paths: list[Path], write: bool, diff: bool) -> RunOutcome:
             )
         if write:
             try:
-                _replace_file(path, formatted)
+                write_atomically(path, formatted)
             except OSError as exc:
                 reason = exc.strerror.lower() if exc.strerror else str(exc)
                 outcome.messages.append(f"mapper: {path}: not reformatted: {reason}")
@@ -379,32 +375,3 @@ def run(paths: list[Path], write: bool, diff: bool) -> RunOutcome:
     )
     outcome.exit_code = 2 if failed else (1 if changed and not write else 0)
     return outcome
-
-
-def _replace_file(path: Path, text: str) -> None:
-    """Write TEXT to PATH all at once (a crash leaves the old file, never half a new one).
-
-    A symbolic link is followed: its target is formatted and the link stays. The
-    file keeps its mode and owner; a read-only file is refused, not overwritten.
-    """
-    target = Path(os.path.realpath(path))
-    info = target.stat()
-    if not info.st_mode & 0o222:
-        raise OSError(errno.EACCES, "it is read-only")
-    fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-        os.chmod(temporary, stat.S_IMODE(info.st_mode))
-        if (info.st_uid, info.st_gid) != (os.geteuid(), os.getegid()):
-            try:
-                os.chown(temporary, info.st_uid, info.st_gid)
-            except PermissionError:
-                raise OSError(
-                    errno.EPERM, "it belongs to another user, and would not keep its owner"
-                ) from None
-        os.replace(temporary, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
-        raise

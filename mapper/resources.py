@@ -46,3 +46,8 @@ def builtin_path(name: str) -> Path | None:
 
 def builtin_names() -> list[str]:
     return sorted(p.stem for p in _data_dir("rulesets").glob(f"*{RULESET_SUFFIX}"))
+
+
+def rulesets_in(folder: Path) -> list[Path]:
+    """The ruleset files in FOLDER and its subfolders, sorted."""
+    return sorted(p for p in folder.rglob(f"*{RULESET_SUFFIX}") if p.is_file())

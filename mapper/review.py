@@ -182,7 +182,13 @@ def _cell(text: str) -> str:
 
 def review(old_ref: str, new_ref: str, profiles: Path | None = None) -> str:
     """The Markdown review of the change from OLD_REF to NEW_REF."""
-    old, new = load_version(old_ref), load_version(new_ref)
+    return review_versions(load_version(old_ref), load_version(new_ref), old_ref, new_ref, profiles)
+
+
+def review_versions(
+    old: Ruleset, new: Ruleset, old_ref: str, new_ref: str, profiles: Path | None = None
+) -> str:
+    """The Markdown review of two loaded versions, named OLD_REF and NEW_REF."""
     changes = rule_changes(old, new)
     schemas = schema_changes(old, new)
     counts = {kind: sum(1 for c in changes if c.kind == kind) for kind in ("added", "removed", "changed")}

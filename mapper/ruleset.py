@@ -16,6 +16,7 @@ from mapper.patchgen import Unit, generate_changes
 from mapper.plan import Constant, Plan
 from mapper.resources import RULESET_SUFFIX, builtin_names, builtin_path
 from mapper.runtime import describe
+from mapper.schema import OKTA_BASE_PROFILE
 
 _NO_FIELDS: dict[str, Any] = {}
 
@@ -150,9 +151,27 @@ def split_user(user: object) -> tuple[dict[str, Any], dict[str, Any]]:
             f"expected a JSON object (an Okta profile or Users API user), got {describe(user)}"
         )
     inner = user.get("profile")
-    if isinstance(inner, dict):
+    if inner.__class__ is dict:
         return inner, user
+    if inner is not None:
+        raise ProfileError(
+            f"expected an Okta Users API user, whose 'profile' is an object; its 'profile' is {describe(inner)}"
+        )
+    if "login" not in user and _looks_wrapped(user):
+        (key,) = [k for k, v in user.items() if isinstance(v, dict)]
+        raise ProfileError(
+            'expected an Okta profile or an Okta Users API user ({"id", "status", "profile": {...}}); '
+            f"found an object with no Okta profile attribute and one object-valued member {ascii(key)[:40]}"
+        )
     return user, _NO_FIELDS
+
+
+def _looks_wrapped(user: dict[str, Any]) -> bool:
+    """An object that is neither shape: a wrapper ({"data": {...}}, {"Profile": {...}}) around one."""
+    return (
+        not any(key in OKTA_BASE_PROFILE for key in user)
+        and sum(isinstance(v, dict) for v in user.values()) == 1
+    )
 
 
 def loads(text: str, name: str = "<string>", base_dir: str | os.PathLike[str] | None = None) -> Ruleset:

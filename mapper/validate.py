@@ -8,9 +8,11 @@ Used by ``mapper render --validate`` and the tests; never on the hot path
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
+from mapper.errors import NO_VALUE
 from mapper.plan import Plan
 from mapper.schema import CORE_USER, to_scim_json
 
@@ -39,20 +41,52 @@ def shape_problems(resource: dict[str, Any], plan: Plan) -> list[str]:
     return problems
 
 
-def validate(resource: dict[str, Any], plan: Plan) -> list[str]:
+@dataclass(frozen=True)
+class Problem:
+    """Why a resource is not valid SCIM: where, what, and the value (shown only when asked:
+    validators quote it, and it is personal data)."""
+
+    where: str
+    message: str
+    value: object = NO_VALUE
+
+    def describe(self, show_value: bool = False) -> str:
+        text = f"{self.where}: {self.message}"
+        if show_value and self.value is not NO_VALUE:
+            shown = json.dumps(self.value, ensure_ascii=True, default=repr)
+            text += f" (value: {shown if len(shown) <= 80 else shown[:77] + '...'})"
+        return text
+
+    def __str__(self) -> str:
+        return self.describe()
+
+
+def validate(resource: dict[str, Any], plan: Plan) -> list[Problem]:
     """Every problem scim2-models or the shape rules find; empty when the resource is valid."""
     from pydantic import ValidationError
     from scim2_models import Context
 
-    problems = shape_problems(resource, plan)
+    problems = [Problem(*p.split(": ", 1)) for p in shape_problems(resource, plan)]
     model = _user_model(json.dumps([to_scim_json(plan.schemas[urn]) for urn in plan.extensions]))
     try:
         model.model_validate(resource, scim_ctx=Context.RESOURCE_CREATION_REQUEST)
     except ValidationError as exc:
         for error in exc.errors():
             where = ".".join(str(p) for p in error["loc"]) or "resource"
-            problems.append(f"{where}: {error['msg']}")
+            problems.append(Problem(where, _without_value(error), error.get("input", NO_VALUE)))
     return problems
+
+
+def _without_value(error: Any) -> str:
+    """Pydantic's message with the value taken out: scim2-models' validators write it into
+    the message ("Value error, Invalid URI: ssn 123-45-6789"), and values are personal data."""
+    message = str(error["msg"])
+    if error.get("type") == "value_error":
+        message = message.removeprefix("Value error, ").split(":", 1)[0]
+    value = error.get("input")
+    if isinstance(value, str | int | float) and not isinstance(value, bool) and str(value) in message:
+        message = message.replace(str(value), "(the value)")
+    return message
 
 
 @cache

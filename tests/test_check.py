@@ -198,9 +198,9 @@ def only_error(body: str, header: str = HEAD) -> mapper.Diagnostic:
             "SCIM URNs and names must match exactly, capitalisation included: "
             "`urn:ietf:params:scim:schemas:extension:enterprise:2.0:User`",
         ),
-        ('schema x = "urn:x:y" {\n  a: strng\n}\n', "unknown SCIM type 'strng'", "did you mean `string`?"),
+        ('schema x = "urn:ex:y" {\n  a: strng\n}\n', "unknown SCIM type 'strng'", "did you mean `string`?"),
         (
-            'schema x = "urn:x:y" {\n  a: string\n  A: string\n}\n',
+            'schema x = "urn:ex:y" {\n  a: string\n  A: string\n}\n',
             "attribute 'A' is declared twice",
             "SCIM names are case-insensitive",
         ),
@@ -210,8 +210,8 @@ def only_error(body: str, header: str = HEAD) -> mapper.Diagnostic:
             'write it as "urn:...:User"',
         ),
         (
-            'schema x = "urn:x:y"\n',
-            "unknown schema urn:x:y",
+            'schema x = "urn:ex:y"\n',
+            "unknown schema urn:ex:y",
             "declare its attributes in braces: { name: string }",
         ),
         ("profile {\n  badge: int\n}\n", "unknown Okta type 'int'", "did you mean `integer`?"),

@@ -130,7 +130,7 @@ def test_unknown_ruleset_name_exits_2() -> None:
     result = run("render", "-r", "nope", EXAMPLE)
     assert result.exit_code == 2
     assert result.stderr.splitlines() == [
-        "error: no ruleset file or built-in ruleset named 'nope' (built-ins: appspace, enterprise, okta-default)"
+        "mapper: no ruleset file or built-in ruleset named 'nope' (built-ins: appspace, enterprise, okta-default)"
     ]
 
 
@@ -158,7 +158,7 @@ def test_check_unreadable_ruleset(tmp_path: Path, content: bytes | None, why: st
         path.write_bytes(content)
     result = run("check", str(path))
     assert result.exit_code == 2
-    assert result.stdout.splitlines()[0] == f"error: {path}: {why}"
+    assert result.stdout.splitlines()[0] == f"mapper: {path}: {why}"
 
 
 def test_compile_prints_the_generated_source() -> None:
@@ -338,12 +338,179 @@ def test_diff_errors(tmp_path: Path) -> None:
 
 
 def test_an_internal_error_is_one_line_and_exit_code_70(monkeypatch: pytest.MonkeyPatch) -> None:
-    import mapper as package
-
     def broken(ruleset: str) -> None:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(package, "load", broken)
+    monkeypatch.setattr("mapper.ruleset.load", broken)
     result = run("compile", "okta-default")
     assert result.exit_code == 70
     assert result.stderr.splitlines() == ["mapper: internal error (RuntimeError: boom); please report it"]
+
+
+# ---------------------------------------------------------------- issue 8: what a new user hit
+
+
+@pytest.fixture
+def nickname_typo(tmp_path: Path) -> Path:
+    path = tmp_path / "typo.mapper"
+    path.write_text("ruleset typo extends okta-default\nnickName <- user.nickname\n")
+    return path
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["render", "-r", "{r}", "{p}"], ["diff", "-r", "{r}", "{p}", "{p}"], ["explain", "{r}"], ["compile", "{r}"],
+     ["review", "okta-default", "{r}"]],
+    ids=["render", "diff", "explain", "compile", "review"],
+)  # fmt: skip
+def test_commands_that_load_a_ruleset_print_its_warnings(
+    nickname_typo: Path, tmp_path: Path, command: list[str]
+) -> None:
+    profile = tmp_path / "p.json"
+    profile.write_text('{"login": "a@example.com", "nickName": "Ada"}')
+    args = [a.format(r=nickname_typo, p=profile) for a in command]
+    result = run(*args)
+    assert result.exit_code == 0, result.stderr
+    warnings = [line for line in result.stderr.splitlines() if ": warning: " in line]
+    assert warnings == [
+        f"{nickname_typo}:2:13: warning: user.nickname differs only in case from user.nickName"
+    ]
+    quiet = run(*args, "--quiet")
+    assert quiet.exit_code == 0 and quiet.stderr == ""
+
+
+def test_test_prints_the_warnings_of_the_rulesets_it_runs(nickname_typo: Path) -> None:
+    nickname_typo.with_name("typo.examples.json").write_text(
+        '{"examples": [{"name": "a", "user": {"login": "a@example.com"}, "error": "x"}]}'
+    )
+    result = run("test", str(nickname_typo.parent))
+    assert "warning: user.nickname differs only in case from user.nickName" in result.stderr
+    assert "warning" not in run("test", "--quiet", str(nickname_typo.parent)).stderr
+
+
+SENTINEL = "SENTINEL-123-45-6789"
+
+
+def _sentinel_cases(tmp_path: Path) -> list[tuple[list[str], str]]:
+    """Every way a profile can fail in render, render --validate and diff, each with the sentinel
+    as the offending value."""
+    ruleset = tmp_path / "s.mapper"
+    ruleset.write_text(
+        "ruleset s\nuserName <- user.login\nprofileUrl <- user.title\n"
+        "profile {\n  n: integer\n  tags: integer[]\n}\n"
+        'schema x = "urn:example:s:2.0:User" {\n  i: integer\n  t: integer[]\n}\n'
+        "x:i <- Convert.toInt(user.nickName) + user.n\nx:t <- user.tags\n"
+    )
+    cases = {
+        "wrong-type": {"login": "a@example.com", "n": SENTINEL},
+        "array-entry": {"login": "a@example.com", "tags": [SENTINEL]},
+        "conversion": {"login": "a@example.com", "nickName": SENTINEL},
+        "too-long": {"login": "a@example.com", "nickName": SENTINEL * 600},
+        "invalid-uri": {"login": "a@example.com", "title": f"ssn {SENTINEL}"},
+        "login-type": {"login": [SENTINEL]},
+    }
+    good = tmp_path / "good.json"
+    good.write_text('{"login": "a@example.com"}')
+    commands = []
+    for name, profile in cases.items():
+        path = tmp_path / f"{name}.json"
+        path.write_text(json.dumps(profile))
+        commands.append((["render", "-r", str(ruleset), "--validate", str(path)], name))
+        if name != "invalid-uri":  # diff does not validate
+            commands.append((["diff", "-r", str(ruleset), str(good), str(path)], name))
+    return commands
+
+
+def test_no_error_prints_a_profile_value_unless_asked(tmp_path: Path) -> None:
+    for args, name in _sentinel_cases(tmp_path):
+        result = run(*args)
+        assert result.exit_code == 1, (name, result.stdout, result.stderr)
+        assert SENTINEL not in result.stdout + result.stderr, (name, result.stderr)
+        shown = run(*args, "--show-values")
+        assert shown.exit_code == 1
+        if name != "too-long":
+            assert SENTINEL in shown.stderr, (name, shown.stderr)
+
+
+@pytest.mark.parametrize(
+    ("document", "message"),
+    [
+        ({"Profile": {"login": "a@example.com"}}, "one object-valued member 'Profile'"),
+        ({"data": {"login": "a@example.com"}, "count": 1}, "one object-valued member 'data'"),
+        ({"profile": "x"}, "its 'profile' is a string"),
+        ({"profile": ["x"], "id": "00u1"}, "its 'profile' is an array"),
+    ],
+)
+def test_an_unrecognised_wrapper_says_what_was_expected(
+    tmp_path: Path, document: object, message: str
+) -> None:
+    path = tmp_path / "w.json"
+    path.write_text(json.dumps(document))
+    result = run("render", str(path))
+    assert result.exit_code == 1
+    (line,) = result.stderr.splitlines()
+    assert line.startswith(f"mapper: {path}: expected an Okta") and message in line
+
+
+def test_check_takes_folders(tmp_path: Path) -> None:
+    (tmp_path / "a.mapper").write_text("ruleset a\nuserName <- user.login\n")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "b.mapper").write_text("ruleset b extends okta-default\n")
+    result = run("check", str(tmp_path), "okta-default")
+    assert result.exit_code == 0, result.stdout
+    assert result.stdout.splitlines() == [
+        f"{tmp_path / 'a.mapper'}: ok, 1 rules",
+        f"{tmp_path / 'sub' / 'b.mapper'}: ok, 10 rules",
+        "okta-default: ok, 10 rules",
+    ]
+
+
+def test_compact_output_is_json_lines(tmp_path: Path) -> None:
+    paths = []
+    for i in range(3):
+        path = tmp_path / f"p{i}.json"
+        path.write_text(json.dumps({"login": f"u{i}@example.com"}))
+        paths.append(str(path))
+    result = run("render", "--compact", *paths)
+    lines = result.stdout.splitlines()
+    assert [json.loads(line)["userName"] for line in lines] == [
+        "u0@example.com",
+        "u1@example.com",
+        "u2@example.com",
+    ]
+    one = run("render", "--compact", paths[0])
+    assert len(one.stdout.splitlines()) == 1
+
+
+def test_help_lists_every_exit_code() -> None:
+    text = " ".join(run("--help").stdout.split())
+    for code in (
+        "0 success",
+        "1 bad data",
+        "2 a bad ruleset",
+        "3 the output",
+        "70 an internal error",
+        "130 interrupted",
+    ):
+        assert code in text
+
+
+def test_cli_constants_match_the_modules() -> None:
+    from mapper import cli, explain, patch
+
+    assert cli.STYLES == patch.STYLES
+    assert cli.EXPLAIN_FORMATS == explain.FORMATS
+
+
+@pytest.mark.parametrize("args", [["--help"], ["--version"], ["render", "--help"]])
+def test_help_and_version_import_nothing_heavy(args: list[str]) -> None:
+    code = (
+        "import sys\nfrom mapper.cli import main\n"
+        f"try:\n    main({args!r})\nexcept SystemExit:\n    pass\n"
+        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('lark', 're2', 'pydantic', 'scim2_models', 'jsonpatch') or m in "
+        "('mapper.ruleset', 'mapper.syntax', 'mapper.codegen', 'mapper.check'))\n"
+        "print(heavy, file=sys.stderr)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert result.stderr.strip().splitlines()[-1] == "[]"

@@ -23,7 +23,7 @@ def parse_ok(text: str) -> ast.RulesetFile:
 def test_header_schema_profile_and_rules() -> None:
     file = parse_ok(
         "ruleset appspace extends okta-default\n"
-        'schema appspace = "urn:x:appspace:2.0:User" {\n'
+        'schema appspace = "urn:ex:appspace:2.0:User" {\n'
         "  costCenter: string\n"
         "  tags: string[]\n"
         "}\n"
@@ -33,7 +33,7 @@ def test_header_schema_profile_and_rules() -> None:
     )
     header, schema, profile, emails, cost = file.statements
     assert header == ast.Header("appspace", "okta-default", header.span, header.extends_span)
-    assert isinstance(schema, ast.SchemaDecl) and schema.urn == "urn:x:appspace:2.0:User"
+    assert isinstance(schema, ast.SchemaDecl) and schema.urn == "urn:ex:appspace:2.0:User"
     assert schema.attributes is not None
     assert [(a.name, a.type, a.multi) for a in schema.attributes] == [
         ("costCenter", "string", False),

@@ -78,8 +78,9 @@ def test_check_strict_turns_warnings_into_errors(warned: Path) -> None:
 
 @pytest.mark.parametrize(
     ("kind", "expected"),
-    [("missing", "error: {path}: no such file"), ("directory", "error: {path}: is a directory"),
-     ("latin1", "error: {path}: is not UTF-8 text (byte 16)")],
+    [("missing", "mapper: {path}: no such file"),
+     ("directory", "mapper: {path}: no ruleset files (.mapper) in this folder"),
+     ("latin1", "mapper: {path}: is not UTF-8 text (byte 16)")],
 )  # fmt: skip
 def test_check_unreadable(tmp_path: Path, kind: str, expected: str) -> None:
     path = tmp_path / "r.mapper"
@@ -90,7 +91,7 @@ def test_check_unreadable(tmp_path: Path, kind: str, expected: str) -> None:
     result = run("check", "--format", "github", str(path))
     assert result.exit_code == 2
     assert result.stdout.strip() == "::error title=mapper check::" + expected.format(path=path).removeprefix(
-        "error: "
+        "mapper: "
     )
     text = run("check", str(path))
     assert text.stdout.splitlines()[0] == expected.format(path=path)
@@ -151,7 +152,7 @@ def test_shipped_examples_pass_and_cover_every_rule() -> None:
         assert report.failed == [] and report.uncovered == [], path
     result = run("test", "--strict", cwd=ROOT)
     assert result.exit_code == 0
-    assert result.stdout.splitlines()[-1] == "13 examples passed, 0 failed"
+    assert result.stdout.splitlines()[-1] == "13 examples: 13 passed, 0 failed"
 
 
 def test_failing_example_shows_a_readable_difference(tmp_path: Path) -> None:
@@ -181,7 +182,7 @@ def test_failing_example_shows_a_readable_difference(tmp_path: Path) -> None:
         f"FAILED {tmp_path / 'okta-default.examples.json'}: expected an error",
         "    expected error: boom",
     ]
-    assert lines[-1] == "0 examples passed, 2 failed"
+    assert lines[-1] == "2 examples: 0 passed, 2 failed; 8 rules without an example"
     assert any(line.startswith("warning: ") and "no example covers externalId" in line for line in lines)
     strict = run("test", "--strict", str(tmp_path))
     assert strict.exit_code == 1
@@ -285,7 +286,7 @@ def test_review_revisions_never_reach_git_as_options(committed: Path, revision: 
 
 def test_review_bad_input(tmp_path: Path, broken: Path) -> None:
     assert run("review", str(tmp_path / "nope.mapper"), "okta-default").stderr.strip() == (
-        f"error: {tmp_path / 'nope.mapper'}: no such file"
+        f"mapper: {tmp_path / 'nope.mapper'}: no such file"
     )
     result = run("review", str(broken), "okta-default")
     assert result.exit_code == 2 and "unknown attribute 'titel'" in result.stderr
@@ -335,9 +336,9 @@ def test_every_command_gives_one_clear_line_for_a_bad_ruleset(
 ) -> None:
     path = tmp_path / "r.mapper"
     expected = {
-        "missing": f"error: {path}: no such file",
-        "directory": f"error: {path}: is a directory",
-        "latin1": f"error: {path}: is not UTF-8 text (byte 16)",
+        "missing": f"mapper: {path}: no such file",
+        "directory": f"mapper: {path}: is a directory",
+        "latin1": f"mapper: {path}: is not UTF-8 text (byte 16)",
         "errors": f"{path}:2:1: error: unknown attribute 'titel' in User",
     }[kind]
     if kind == "directory":
