@@ -343,8 +343,18 @@ def explain(ruleset: str, output_format: str, quiet: bool) -> None:
     is_flag=True,
     help="Write the current output into examples that have no expectation yet, and show what was written.",
 )
+@click.option(
+    "--refresh",
+    "refresh",
+    multiple=True,
+    metavar="NAME",
+    help="Rewrite the expectation of the example NAME with the current output, and show what changed "
+    "(repeatable).",
+)
 @click.option("-q", "--quiet", is_flag=True, help=_QUIET_HELP)
-def test_command(paths: tuple[Path, ...], strict: bool, update: bool, quiet: bool) -> None:
+def test_command(
+    paths: tuple[Path, ...], strict: bool, update: bool, refresh: tuple[str, ...], quiet: bool
+) -> None:
     """Run the examples that live beside rulesets (NAME.examples.json).
 
     With no PATH, runs every examples file under ./rulesets. A PATH is an
@@ -358,7 +368,7 @@ def test_command(paths: tuple[Path, ...], strict: bool, update: bool, quiet: boo
         from mapper import examples
 
         targets = list(paths) or [Path("rulesets")]
-        outcome = examples.run(targets, strict, update=update, warn=None if quiet else _warn)
+        outcome = examples.run(targets, strict, update, frozenset(refresh), warn=None if quiet else _warn)
         _write(outcome.output)
         sys.exit(outcome.exit_code)
 

@@ -465,3 +465,107 @@ def test_markdown_code_spans_hold_any_text(text: str) -> None:
     inner = span[len(fence.group()) : -len(fence.group())]
     assert span.endswith(fence.group()) and fence.group() not in re.findall(r"`+", inner)
     assert inner.strip(" ") == text.strip(" ") or not text.strip()
+
+
+# ---------------------------------------------------------------- mapper test, as a new user met it
+
+
+def _examples(folder: Path, name: str, examples: list[dict[str, object]]) -> Path:
+    path = folder / f"{name}.examples.json"
+    path.write_text(json.dumps({"examples": examples}, indent=2))
+    return path
+
+
+def test_test_counts_agree(tmp_path: Path) -> None:
+    (tmp_path / "r.mapper").write_text("ruleset r\nuserName <- user.login\n")
+    path = _examples(
+        tmp_path,
+        "r",
+        [
+            {"name": "one", "user": {"login": "a"}, "error": "nope"},
+            {"name": "two", "user": {"email": "a"}, "error": str(_missing_login())},
+            {
+                "name": "three",
+                "user": {"login": "b"},
+                "resource": {"schemas": [CORE], "userName": "b"},
+            },
+        ],
+    )
+    (tmp_path / "broken.examples.json").write_text("{")
+    lines = run("test", str(tmp_path)).stdout.splitlines()
+    assert f"{path}: 3 examples, 1 failed" in lines
+    assert lines[-1] == "3 examples: 2 passed, 1 failed; 1 file could not run"
+
+
+def _missing_login() -> mapper.ProfileError:
+    try:
+        mapper.loads("ruleset r\nuserName <- user.login\n", "r.mapper").render({"email": "a"})
+    except mapper.ProfileError as exc:
+        return exc
+    raise AssertionError
+
+
+CORE = "urn:ietf:params:scim:schemas:core:2.0:User"
+
+
+def test_strict_fails_a_ruleset_without_examples(tmp_path: Path) -> None:
+    (tmp_path / "lonely.mapper").write_text("ruleset lonely\nuserName <- user.login\n")
+    (tmp_path / "r.mapper").write_text("ruleset r\nuserName <- user.login\n")
+    _examples(
+        tmp_path,
+        "r",
+        [
+            {
+                "name": "a",
+                "user": {"login": "a"},
+                "resource": {"schemas": [CORE], "userName": "a"},
+            }
+        ],
+    )
+    lenient = run("test", str(tmp_path))
+    assert lenient.exit_code == 0
+    assert f"warning: {tmp_path / 'lonely.mapper'}: no examples file (lonely.examples.json)" in lenient.stdout
+    strict = run("test", "--strict", str(tmp_path))
+    assert strict.exit_code == 1
+    assert f"FAILED {tmp_path / 'lonely.mapper'}: no examples file (lonely.examples.json)" in strict.stdout
+    assert strict.stdout.splitlines()[-1] == "1 example: 1 passed, 0 failed; 1 ruleset without examples"
+
+
+def test_a_child_covers_only_the_rules_it_writes(tmp_path: Path) -> None:
+    (tmp_path / "child.mapper").write_text(
+        "ruleset child extends okta-default\ntitle <- String.toUpperCase(user.title)\n"
+    )
+    _examples(
+        tmp_path,
+        "child",
+        [{"name": "title", "old": {"login": "a", "title": "x"}, "user": {"login": "a", "title": "y"},
+          "operations": [{"op": "replace", "path": "title", "value": "Y"}]}],
+    )  # fmt: skip
+    result = run("test", "--strict", str(tmp_path))
+    assert result.exit_code == 0, result.stdout
+    assert "no example covers" not in result.stdout
+
+
+def test_update_writes_missing_expectations_and_refresh_rewrites(tmp_path: Path) -> None:
+    (tmp_path / "r.mapper").write_text("ruleset r\nuserName <- user.login\ntitle <- user.title\n")
+    path = _examples(
+        tmp_path,
+        "r",
+        [{"name": "new user", "user": {"login": "a", "title": "T"}},
+         {"name": "title moves", "old": {"login": "a", "title": "T"}, "user": {"login": "a", "title": "U"}},
+         {"name": "stale", "user": {"login": "b"}, "resource": {"userName": "old"}}],
+    )  # fmt: skip
+    without = run("test", str(tmp_path))
+    assert without.exit_code == 2 and "run `mapper test --update`" in without.stdout
+    updated = run("test", "--update", str(tmp_path))
+    assert f"updated {path}: 'new user': resource written" in updated.stdout
+    assert f"updated {path}: 'title moves': operations written" in updated.stdout
+    assert updated.exit_code == 1  # "stale" still fails until it is refreshed
+    written = json.loads(path.read_text())["examples"]
+    assert written[0]["resource"] == {"schemas": [CORE], "userName": "a", "title": "T"}
+    assert written[1]["operations"] == [{"op": "replace", "path": "title", "value": "U"}]
+    refreshed = run("test", "--refresh", "stale", str(tmp_path))
+    assert refreshed.exit_code == 0, refreshed.stdout
+    assert f"updated {path}: 'stale': resource refreshed" in refreshed.stdout
+    assert '    ~ /userName: expected "old", got "b"' in refreshed.stdout
+    assert run("test", "--strict", str(tmp_path)).exit_code == 0
