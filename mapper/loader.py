@@ -95,9 +95,10 @@ class _Loader:
         inherited: tuple[PlannedRule, ...] = ()
         if header is not None and header.extends is not None:
             parent = self._load_parent(header, base_dir, (*chain, _identity(path)))
-            if parent is None:
-                return None
-            env, inherited = parent.env, parent.rules
+            # A parent that cannot be loaded is reported; this file's own statements are
+            # checked all the same, so that every problem shows at once.
+            if parent is not None:
+                env, inherited = parent.env, parent.rules
         own_env = check_declarations(file, env, reporter)
         _check_redeclared_sources(file, env, own_env, inherited, reporter)
         own = check_rules(file, own_env, name, reporter)

@@ -183,6 +183,11 @@ def _report_syntax_error(exc: UnexpectedInput, group: list[Token], path: str, re
     report(span, message, _hint_for(tok, expected, group))
 
 
+def _first_on_its_line(tok: Token, group: list[Token]) -> bool:
+    index = next(i for i, t in enumerate(group) if t is tok)
+    return index > 0 and group[index - 1].line != tok.line
+
+
 _TERMINAL_WORDS = {
     "NAME": "a name",
     "STRING": "a string",
@@ -234,6 +239,13 @@ def _describe_expected(expected: set[str]) -> str:
 
 def _hint_for(tok: Token | None, expected: set[str], group: list[Token]) -> str:
     first = str(group[0])
+    if tok is not None and tok.line != group[0].line and _first_on_its_line(tok, group):
+        # The token starts an indented line, which the layout rule joins to the statement above.
+        what = {"ruleset": "header", "schema": "schema declaration", "profile": "profile declaration"}
+        return (
+            f"line {tok.line} is indented, so it continues the {what.get(first, 'rule')} on line "
+            f"{group[0].line}; start a new statement in column 1"
+        )
     previous = (
         group[group.index(tok) - 1] if tok is not None and tok in group and group.index(tok) > 0 else None
     )

@@ -252,3 +252,29 @@ def test_friendly_syntax_errors(rule: str, message: str, hint: str) -> None:
         mapper.loads(f"userName <- user.login\n{rule}\n", "t.mapper")
     error = caught.value.errors[0]
     assert (error.message, error.hint) == (message, hint)
+
+
+def test_an_indented_line_says_it_continues_the_statement_above() -> None:
+    text = "ruleset r\nuserName <- user.login\ntitle <- user.title\n  nickName <- user.nickName\n"
+    with pytest.raises(mapper.RulesetError) as caught:
+        mapper.loads(text, "t.mapper")
+    (error,) = caught.value.errors
+    assert (
+        error.hint
+        == "line 4 is indented, so it continues the rule on line 3; start a new statement in column 1"
+    )
+
+
+@pytest.mark.parametrize(
+    "broken",
+    ["title = user.title", 'title <- "unterminated', "title <- user.a & user.b", "title <- (user.a",
+     "ruleset r extends nope", 'schema x = "urn:ex:y" { a: strin'],
+)  # fmt: skip
+def test_one_broken_statement_hides_no_other_problem(broken: str) -> None:
+    text = f"{broken}\nuserName <- user.login\nnickName <- Foo.bar(user.nickName)\nactive <- 1 + true\n"
+    with pytest.raises(mapper.RulesetError) as caught:
+        mapper.loads(text, "t.mapper")
+    messages = [e.message for e in caught.value.errors]
+    assert "unknown function Foo.bar" in messages
+    assert "cannot use + on boolean" in messages
+    assert len(messages) == 3, messages
