@@ -9,6 +9,7 @@ by schema, which GitHub renders in pull request descriptions.
 from __future__ import annotations
 
 import json
+import textwrap
 from dataclasses import dataclass
 
 from mapper import ast
@@ -57,7 +58,7 @@ def schema_label(ruleset: Ruleset, urn: str) -> str:
 
 def _sources(rule: PlannedRule) -> str:
     names = [f"user.{s}" for s in rule.sources]
-    names += [f'getInternalProperty("{s}")' for s in rule.internal_sources]
+    names += [f'user.getInternalProperty("{s}")' for s in rule.internal_sources]
     return ", ".join(names) or "(none)"
 
 
@@ -125,14 +126,40 @@ def markdown(ruleset: Ruleset) -> str:
     return "\n".join(lines) + "\n"
 
 
+#: The width the text format fits, for terminals and for logs.
+TEXT_WIDTH = 100
+
+
 def text(ruleset: Ruleset) -> str:
-    table = [_HEADINGS, *(tuple(visible(c) for c in row.cells()) for row in rows(ruleset))]
-    widths = [max(len(r[i]) for r in table) for i in range(len(_HEADINGS))]
+    """A block per rule, no wider than TEXT_WIDTH: the SCIM target and when it applies, then
+    what fills it (the expression, wrapped), then the Okta attributes it reads."""
     lines = [f"ruleset {visible(ruleset.name)}: {len(ruleset.rules)} rules", ""]
-    for index, row in enumerate(table):
-        lines.append("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
-        if index == 0:
-            lines.append("  ".join("-" * width for width in widths))
+    for row in rows(ruleset):
+        facts = [row.schema, row.applies]
+        if row.default:
+            facts.append(f"default {row.default}")
+        facts.append(row.defined_in)
+        lines += textwrap.wrap(
+            f"{visible(row.target)}  ({', '.join(visible(f) for f in facts)})",
+            TEXT_WIDTH,
+            subsequent_indent="    ",
+            break_on_hyphens=False,
+        )
+        transform = row.sources if row.transform == "direct" else row.transform
+        lines += textwrap.wrap(
+            f"<- {visible(transform)}",
+            TEXT_WIDTH,
+            initial_indent="    ",
+            subsequent_indent="       ",
+            break_on_hyphens=False,
+        )
+        if row.transform != "direct" and row.sources != "(none)":
+            lines += textwrap.wrap(
+                f"reads {visible(row.sources)}",
+                TEXT_WIDTH,
+                initial_indent="    ",
+                subsequent_indent="          ",
+            )
     return "\n".join(lines) + "\n"
 
 

@@ -185,7 +185,8 @@ def format_file(file: ast.RulesetFile) -> str:
         out.extend(comment for _, comment in trailer)
     while out and out[-1] == "":
         out.pop()
-    return "\n".join(out) + "\n" if out else ""
+    # Only a comment can end in spaces (strings end at their quote): none survives.
+    return "\n".join(line.rstrip() for line in out) + "\n" if out else ""
 
 
 def _flush(run: list[tuple[str, ast.Rule, str]], out: list[str]) -> None:

@@ -11,6 +11,7 @@ from typing import Any
 
 from mapper import codegen, patch
 from mapper.errors import Diagnostic, ProfileError, RulesetError, Severity
+from mapper.fmt import expression
 from mapper.loader import load_plan, read_ruleset_file
 from mapper.patchgen import Unit, generate_changes
 from mapper.plan import Constant, Plan
@@ -31,9 +32,10 @@ class Rule:
     create_only: bool
     primary: bool
     default: Constant
-    expression: str  # the whole rule as written
+    expression: str  # the expression alone, in the formatter's canonical form
     origin: str  # name of the ruleset that wrote it (differs for inherited rules)
     location: str  # file:line
+    text: str  # the whole rule as written (its lines joined)
 
 
 class Ruleset:
@@ -54,9 +56,10 @@ class Ruleset:
                 r.create_only,
                 r.primary,
                 r.default,
-                r.text,
+                expression(r.node.expr),
                 r.origin,
                 f"{r.span.file}:{r.span.line}",
+                r.text,
             )
             for r in plan.rules
         )

@@ -150,6 +150,7 @@ def test_fmt_is_idempotent_keeps_comments_and_meaning(text: str) -> None:
     assert _comments(formatted) == _comments(text)
     assert _meaning(mapper.loads(formatted, "r.mapper")) == _meaning(original)
     assert not re.search(r"\n\n\n", formatted)
+    assert all(line == line.rstrip() for line in formatted.splitlines())
 
 
 # ---------------------------------------------------------------- the command
@@ -270,3 +271,14 @@ def test_fmt_in_an_unwritable_folder_is_one_clear_line(
     result = CliRunner().invoke(main, ["fmt", str(messy)])
     assert result.exit_code == 2
     assert result.stderr.splitlines()[0] == f"mapper: {messy}: not reformatted: permission denied"
+
+
+def test_no_trailing_whitespace_anywhere() -> None:
+    text = (
+        '# a comment   \nruleset r  \n\nuserName <- user.login   # trailing \t \ntitle <- "x  "  \n# end  \n'
+    )
+    formatted, errors = format_text(text, "r.mapper")
+    assert errors == [] and formatted is not None
+    assert all(line == line.rstrip() for line in formatted.splitlines())
+    assert 'title    <- "x  "' in formatted  # a string keeps its spaces
+    assert format_text(formatted, "r.mapper")[0] == formatted

@@ -430,7 +430,8 @@ def test_explain_keeps_ruleset_text_inside_its_cells(tmp_path: Path) -> None:
     assert "\x1b" not in markdown and "\n# Heading" not in markdown
     assert '``emails[type eq "x\\n# Heading \\| `tick` \\u001b[31m"].value``' in markdown
     text = run("explain", str(path), "--format", "text").stdout
-    assert "\x1b" not in text and len(text.splitlines()) == 2 + 2 + 3
+    assert "\x1b" not in text and len(text.splitlines()) == 2 + 2 * 3  # a heading, then two lines a rule
+    assert max(len(line) for line in text.splitlines()) <= 100
     mermaid = run("explain", str(path), "--format", "mermaid").stdout
     assert "\x1b" not in mermaid and "`" not in mermaid and "#96;tick#96;" in mermaid
 
@@ -569,3 +570,16 @@ def test_update_writes_missing_expectations_and_refresh_rewrites(tmp_path: Path)
     assert f"updated {path}: 'stale': resource refreshed" in refreshed.stdout
     assert '    ~ /userName: expected "old", got "b"' in refreshed.stdout
     assert run("test", "--strict", str(tmp_path)).exit_code == 0
+
+
+@pytest.mark.parametrize("name", ["okta-default", "appspace", "enterprise"])
+def test_explain_text_fits_100_columns(name: str) -> None:
+    text = run("explain", name, "--format", "text").stdout
+    assert max(len(line) for line in text.splitlines()) <= 100
+    assert 'user.getInternalProperty("status")' in run("explain", "okta-default").stdout
+
+
+def test_rule_holds_the_expression_alone_and_the_line() -> None:
+    (phone,) = [r for r in mapper.load("okta-default").rules if r.target.startswith("phoneNumbers")]
+    assert phone.expression == "user.primaryPhone ?? user.mobilePhone"
+    assert phone.text.startswith('phoneNumbers[type eq "work"].value') and phone.text.endswith("primary")
