@@ -110,7 +110,7 @@ class Call:
 
 @dataclass(frozen=True, slots=True)
 class Binary:
-    """``left OP right`` with OP one of + == != < <= > >= AND OR ??."""
+    """``left OP right`` with OP one of + == != < <= > >= AND OR ?:."""
 
     op: str
     left: Expr

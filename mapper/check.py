@@ -166,7 +166,7 @@ def check_rules(
             reporter.error(
                 statement.target.span,
                 f"{rule.target.path} is already set on line {first.span.line}",
-                "one rule per target; combine them with ?: or ??",
+                "one rule per target; combine them with `c ? a : b` or `a ?: b`",
             )
             continue
         seen[rule.target.key] = statement

@@ -223,7 +223,7 @@ class Emitter:
         op = e.op
         if op in ("AND", "OR"):
             return f"({self._truth(e.left)} {op.lower()} {self._truth(e.right)})"
-        if op == "??":
+        if op == "?:":
             temp = self._name("t")
             # For strings an empty result counts as no value, as everywhere else.
             test = "" if e.left.type == STRING else " is not None"
@@ -428,7 +428,7 @@ def _may_be_empty(e: PExpr) -> bool:
         return e.value == ""
     if isinstance(e, PCond):
         return _may_be_empty(e.then) or _may_be_empty(e.otherwise)
-    if isinstance(e, PBinary) and e.op == "??":
+    if isinstance(e, PBinary) and e.op == "?:":
         return _may_be_empty(e.right)
     return True
 

@@ -224,14 +224,14 @@ class ExpressionChecker:
                     self._not_boolean(side, typed, node.op)
                     return None
             return PBinary(BOOLEAN, False, node.op, left, right)
-        if node.op == "??":
+        if node.op == "?:":
             joined = self._join(lt, rt)
             if joined is None:
                 self.reporter.error(
-                    node.span, f"?? joins {lt} with {rt}", "both sides must give the same type"
+                    node.span, f"?: joins {lt} with {rt}", "both sides must give the same type"
                 )
                 return None
-            return PBinary(joined, right.nullable, "??", left, right)
+            return PBinary(joined, right.nullable, "?:", left, right)
         if lt.multi or rt.multi:
             self.reporter.error(
                 node.span, f"cannot compare arrays with {node.op}", "use Arrays.contains or Arrays.size"

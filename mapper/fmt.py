@@ -32,7 +32,7 @@ from mapper.syntax import parse
 ALIGN_LIMIT = 40
 LINE_LENGTH = 100
 
-_PRECEDENCE = {"??": 2, "OR": 3, "AND": 4, "==": 5, "!=": 5, "<": 6, "<=": 6, ">": 6, ">=": 6, "+": 7}
+_PRECEDENCE = {"?:": 2, "OR": 3, "AND": 4, "==": 5, "!=": 5, "<": 6, "<=": 6, ">": 6, ">=": 6, "+": 7}
 _CONDITIONAL, _NOT, _PRIMARY = 1, 8, 9
 _NON_ASSOCIATIVE = {"<", "<=", ">", ">="}
 

@@ -59,7 +59,7 @@ class PConcat(PExpr):
 
 @dataclass(frozen=True, slots=True)
 class PBinary(PExpr):
-    """Arithmetic +, comparisons, AND, OR and ?? (op as written, + for numbers)."""
+    """Arithmetic +, comparisons, AND, OR and ?: (op as written, + for numbers)."""
 
     op: str
     left: PExpr

@@ -41,7 +41,7 @@ class MapperLexer(RegexLexer):
             (r"'(\\\\.|[^'\\\\\n])*'", String.Single),
             (r"-?\d+(\.\d+)?([eE][+-]?\d+)?", Number),
             (r"<-", Operator),
-            (r"\?\?|==|!=|<=|>=|&&|\|\||[<>!?:+]", Operator),
+            (r"\?:|==|!=|<=|>=|&&|\|\||[<>!?:+]", Operator),
             (r"[\[\]{}().,=]", Punctuation),
             (r"\$?\w[\w-]*", Name.Attribute),
             (r".", Text),

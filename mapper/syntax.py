@@ -516,7 +516,15 @@ class _AstBuilder(Transformer[Token, object]):
         return self._binary("OR", meta, c)
 
     def coalesce(self, meta: object, c: list[object]) -> ast.Binary:
-        return self._binary("??", meta, c)
+        return self._binary("?:", meta, c)
+
+    def legacy_coalesce(self, meta: object, c: list[object]) -> ast.Binary:
+        self.report(
+            self._s(meta),
+            "`??` is not Okta Expression Language",
+            "write Okta's Elvis operator `?:`: the left side unless it is null or empty",
+        )
+        return self._binary("?:", meta, c)
 
     def not_(self, meta: object, children: list[object]) -> ast.Not:
         return ast.Not(children[0], self._s(meta))  # type: ignore[arg-type]

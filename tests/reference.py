@@ -65,7 +65,7 @@ def evaluate(e: PExpr, profile: dict[str, Any], internal: dict[str, Any]) -> Any
     if e.op == "OR":
         return evaluate(e.left, profile, internal) is True or evaluate(e.right, profile, internal) is True
     left = evaluate(e.left, profile, internal)
-    if e.op == "??":
+    if e.op == "?:":
         keep = left not in (None, "")
         return left if keep else evaluate(e.right, profile, internal)
     right = evaluate(e.right, profile, internal)

@@ -93,7 +93,7 @@ def only_error(body: str, header: str = HEAD) -> mapper.Diagnostic:
         (
             "title <- user.title\ntitle <- user.displayName\n",
             "title is already set on line 3",
-            "one rule per target; combine them with ?: or ??",
+            "one rule per target; combine them with `c ? a : b` or `a ?: b`",
         ),
         (
             'emails[type eq "work"].value <- user.email primary\nemails[type eq "home"].value <- user.secondEmail primary\n',
@@ -304,7 +304,7 @@ def test_custom_extension_and_aliases() -> None:
 
 def test_extends_overrides_by_target_and_keeps_position() -> None:
     child = mapper.loads(
-        'ruleset child extends okta-default\ntitle <- user.title ?? "Staff"\nnickName <- user.nickName\n',
+        'ruleset child extends okta-default\ntitle <- user.title ?: "Staff"\nnickName <- user.nickName\n',
         "c.mapper",
     )
     parent = mapper.load("okta-default")
@@ -329,7 +329,7 @@ def test_a_file_extending_its_namesake_gets_the_builtin(tmp_path: pytest.TempPat
     from pathlib import Path
 
     path = Path(str(tmp_path)) / "okta-default.mapper"
-    path.write_text('ruleset okta-default extends okta-default\ntitle <- user.title ?? "Staff"\n')
+    path.write_text('ruleset okta-default extends okta-default\ntitle <- user.title ?: "Staff"\n')
     ruleset = mapper.load(path)
     assert len(ruleset.rules) == len(mapper.load("okta-default").rules)
     assert ruleset.render({"login": "a"})["title"] == "Staff"

@@ -59,7 +59,7 @@ def test_render_reads_stdin() -> None:
 
 def test_render_with_a_ruleset_file(tmp_path: Path) -> None:
     ruleset = tmp_path / "mine.mapper"
-    ruleset.write_text('ruleset mine extends okta-default\ntitle <- user.title ?? "Staff"\n')
+    ruleset.write_text('ruleset mine extends okta-default\ntitle <- user.title ?: "Staff"\n')
     result = run("render", "-r", str(ruleset), EXAMPLE)
     assert result.exit_code == 0, result.stderr
     assert json.loads(result.stdout)["title"] == "Analyst"

@@ -37,12 +37,12 @@ def evaluate(expression: str, slot: str = "s", **profile: Any) -> Any:
         ("user.firstName + user.lastName", {}, None),
         ('"n" + user.n', {"n": 7}, "n7"),
         ('"f" + user.f', {"f": 2.0}, "f2"),
-        # ?: and ??
+        # ?: and ?:
         ('user.title != null ? user.title : "Staff"', {}, "Staff"),
         ('user.title != null ? user.title : "Staff"', {"title": "Boss"}, "Boss"),
         ('user.title == null ? "none" : "some"', {"title": ""}, "none"),
-        ('user.title ?? user.nickName ?? "x"', {"nickName": "n"}, "n"),
-        ('String.substringAfter(user.login, "@") ?? "none"', {"login": "nodomain"}, "none"),
+        ('user.title ?: user.nickName ?: "x"', {"nickName": "n"}, "n"),
+        ('String.substringAfter(user.login, "@") ?: "none"', {"login": "nodomain"}, "none"),
         # String functions
         ("String.toUpperCase(user.title)", {"title": "Straße"}, "STRASSE"),
         ("String.toLowerCase(user.title)", {"title": "ADA"}, "ada"),
@@ -138,7 +138,7 @@ def test_boolean_results(expression: str, profile: dict[str, Any], expected: Any
         ("Convert.toNum(user.costCenter)", "d", {"costCenter": "1e3"}, 1000.0),
         ("Convert.toNum(user.costCenter)", "d", {}, None),
         ("user.n", "d", {"n": 3}, 3),
-        ("user.n ?? 7", "i", {}, 7),
+        ("user.n ?: 7", "i", {}, 7),
     ],
 )
 def test_number_results(expression: str, slot: str, profile: dict[str, Any], expected: Any) -> None:

@@ -46,9 +46,9 @@ def test_shipped_rulesets_are_formatted(path: Path) -> None:
         ),
         ('title <- "x" + (1 + 2)', 'title <- "x" + (1 + 2)'),
         ('title <- ("x" + 1) + 2', 'title <- "x" + 1 + 2'),
-        ("title <- (user.a ?? user.b) ?? user.c", "title <- user.a ?? user.b ?? user.c"),
-        ("title <- user.a ?? (user.b ?? user.c)", "title <- user.a ?? (user.b ?? user.c)"),
-        ('title <- (user.a == null ? "x" : "y") ?? "z"', 'title <- (user.a == null ? "x" : "y") ?? "z"'),
+        ("title <- (user.a ?: user.b) ?: user.c", "title <- user.a ?: user.b ?: user.c"),
+        ("title <- user.a ?: (user.b ?: user.c)", "title <- user.a ?: (user.b ?: user.c)"),
+        ('title <- (user.a == null ? "x" : "y") ?: "z"', 'title <- (user.a == null ? "x" : "y") ?: "z"'),
         (
             'title <- user.a == null ? "x" : user.b == null ? "y" : "z"',
             'title <- user.a == null ? "x" : user.b == null ? "y" : "z"',

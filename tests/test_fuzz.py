@@ -71,7 +71,7 @@ def test_statements_from_the_grammar(text: str) -> None:
 
 
 _PIECES = [
-    "\n", " ", "    ", "\t", '"', "'", "\\", "#", "<-", "(", ")", "[", "]", "{", "}", ".", ":", ",", "?", "??",
+    "\n", " ", "    ", "\t", '"', "'", "\\", "#", "<-", "(", ")", "[", "]", "{", "}", ".", ":", ",", "?", "?:",
     "!", "==", "AND", "OR", "user.", "null", "true", "1e999", "-1", "on create", "primary", "default",
     "extends", "ruleset", "schema", "profile", "urn:x:y:", "enterprise:", "emails[type eq \"work\"]",
     "String.replace(", "Convert.toInt(", "\u2028", "\x00", "\r", "\x0c", "é", "🙂", "\ud800",

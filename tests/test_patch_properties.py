@@ -38,7 +38,7 @@ addresses[type eq "work"].postalCode    <- user.zipCode on create
 addresses[type eq "home"].formatted     <- user.postalAddress
 emails[type eq "home"].value            <- user.secondEmail
 hr:badge <- user.badgeNumber
-hr:level <- user.badgeNumber ?? 0
+hr:level <- user.badgeNumber ?: 0
 hr:tags  <- user.tags
 title    <- String.toUpperCase(user.title) default "STAFF"
 """

@@ -71,7 +71,7 @@ def _typed_expressions() -> dict[str, st.SearchStrategy[str]]:
             st.sampled_from(_STRING_ATTRS).map("user.{}".format),
             st.tuples(strings, strings).map(lambda p: f"{p[0]} + {p[1]}"),
             st.tuples(strings, ints).map(lambda p: f"{p[0]} + {p[1]}"),
-            st.tuples(strings, strings).map(lambda p: f"({p[0]} ?? {p[1]})"),
+            st.tuples(strings, strings).map(lambda p: f"({p[0]} ?: {p[1]})"),
             st.tuples(bools, strings, strings).map(lambda p: f"({p[0]} ? {p[1]} : {p[2]})"),
             st.tuples(bools, strings).map(lambda p: f"({p[0]} ? {p[1]} : null)"),
             strings.map("String.toUpperCase({})".format),
@@ -90,7 +90,7 @@ def _typed_expressions() -> dict[str, st.SearchStrategy[str]]:
             st.integers(-3, 9).map(str),
             st.just("user.n"),
             st.tuples(ints, ints).map(lambda p: f"({p[0]} + {p[1]})"),
-            st.tuples(ints, ints).map(lambda p: f"({p[0]} ?? {p[1]})"),
+            st.tuples(ints, ints).map(lambda p: f"({p[0]} ?: {p[1]})"),
             st.tuples(bools, ints, ints).map(lambda p: f"({p[0]} ? {p[1]} : {p[2]})"),
             strings.map("String.len({})".format),
         )
@@ -110,7 +110,7 @@ def _typed_expressions() -> dict[str, st.SearchStrategy[str]]:
             st.tuples(bools, bools, st.sampled_from(["AND", "OR", "&&", "||"])).map(
                 lambda p: f"({p[0]} {p[2]} {p[1]})"
             ),
-            st.tuples(bools, bools).map(lambda p: f"({p[0]} ?? {p[1]})"),
+            st.tuples(bools, bools).map(lambda p: f"({p[0]} ?: {p[1]})"),
             bools.map("!{}".format),
             st.tuples(strings, strings).map(lambda p: f"String.stringContains({p[0]}, {p[1]})"),
         )

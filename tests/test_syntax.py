@@ -64,7 +64,7 @@ def test_urn_qualified_target_keeps_the_urn_without_its_colon() -> None:
         ('"a" + "b"', ast.Binary),
         ("user.a == null ? 'x' : \"y\"", ast.Conditional),
         ("!(user.a == null)", ast.Not),
-        ("user.a ?? user.b", ast.Binary),
+        ("user.a ?: user.b", ast.Binary),
         ("user.a != null AND user.b != null OR user.c == null", ast.Binary),
         ("user.a != null && user.b != null || user.c == null", ast.Binary),
         ("String.toLowerCase(user.email)", ast.Call),
@@ -86,7 +86,7 @@ def test_precedence_and_binds_tighter_than_or() -> None:
 
 
 def test_indented_lines_continue_a_statement() -> None:
-    file = parse_ok('title <- user.a\n    ?? user.b\n  ?? "x"\ndisplayName <- user.c\n')
+    file = parse_ok('title <- user.a\n    ?: user.b\n  ?: "x"\ndisplayName <- user.c\n')
     assert len(file.statements) == 2
 
 
@@ -278,3 +278,25 @@ def test_one_broken_statement_hides_no_other_problem(broken: str) -> None:
     assert "unknown function Foo.bar" in messages
     assert "cannot use + on boolean" in messages
     assert len(messages) == 3, messages
+
+
+def test_the_double_question_mark_points_to_okta_elvis() -> None:
+    with pytest.raises(mapper.RulesetError) as caught:
+        mapper.loads("userName <- user.login ?? user.email\n", "t.mapper")
+    (error,) = caught.value.errors
+    assert error.message == "`??` is not Okta Expression Language"
+    assert error.hint == "write Okta's Elvis operator `?:`: the left side unless it is null or empty"
+
+
+@pytest.mark.parametrize(
+    ("profile", "expected"),
+    [({"primaryPhone": "1", "mobilePhone": "2"}, "1"), ({"primaryPhone": "", "mobilePhone": "2"}, "2"),
+     ({"mobilePhone": "2"}, "2"), ({}, None)],
+)  # fmt: skip
+def test_elvis_gives_the_left_side_unless_null_or_empty(
+    profile: dict[str, str], expected: str | None
+) -> None:
+    ruleset = mapper.loads(
+        "userName <- user.login\nnickName <- user.primaryPhone ?: user.mobilePhone\n", "t.mapper"
+    )
+    assert ruleset.render({"login": "a", **profile}).get("nickName") == expected

@@ -110,7 +110,7 @@ def test_explain_markdown_has_a_row_per_rule() -> None:
         "| `user.costCenter` | direct | `costCenter` | appspace | create and update |  | appspace |" in rows
     )
     assert (
-        "| `user.primaryPhone, user.mobilePhone` | `user.primaryPhone ?? user.mobilePhone` | "
+        "| `user.primaryPhone, user.mobilePhone` | `user.primaryPhone ?: user.mobilePhone` | "
         '`phoneNumbers[type eq "work"].value (primary)` | core User | create and update |  | okta-default (inherited) |'
     ) in rows
 
@@ -225,7 +225,7 @@ def test_review_lists_rule_changes_and_profile_effects(tmp_path: Path) -> None:
     new = tmp_path / "new.mapper"
     old.write_text("ruleset r extends okta-default\ntitle <- user.title\nnickName <- user.nickName\n")
     new.write_text(
-        'ruleset r extends okta-default\ntitle <- user.title ?? "Staff"\nlocale <- user.locale on create\n'
+        'ruleset r extends okta-default\ntitle <- user.title ?: "Staff"\nlocale <- user.locale on create\n'
     )
     profiles = tmp_path / "profiles"
     profiles.mkdir()
@@ -235,7 +235,7 @@ def test_review_lists_rule_changes_and_profile_effects(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.stderr
     text = result.stdout
     assert "1 rule added, 1 rule removed, 1 rule changed; 11 rules in all." in text
-    assert '| changed | `title` | `user.title` | `user.title ?? "Staff"` |  |' in text
+    assert '| changed | `title` | `user.title` | `user.title ?: "Staff"` |  |' in text
     assert "| added | `locale` |  | `user.locale on create` |  |" in text
     assert "| removed | `nickName` | `user.nickName` |  |  |" in text
     assert "### Sample users (1 of 2 change)" in text
@@ -304,14 +304,14 @@ def test_pygments_lexer_is_registered() -> None:
     lexer = get_lexer_by_name("mapper")
     assert type(get_lexer_for_filename("appspace.mapper")) is type(lexer)
     tokens = list(
-        lexer.get_tokens('ruleset a extends b\ntitle <- String.toLowerCase(user.title) ?? "x"  # c\n')
+        lexer.get_tokens('ruleset a extends b\ntitle <- String.toLowerCase(user.title) ?: "x"  # c\n')
     )
     kinds = {value: kind for kind, value in tokens}
     assert kinds["ruleset"] in Keyword and kinds["<-"] in Operator and kinds['"x"'] in String
     assert kinds["String.toLowerCase"] in Name.Function and kinds["# c"] in Comment
     assert (
         "".join(value for _, value in tokens)
-        == 'ruleset a extends b\ntitle <- String.toLowerCase(user.title) ?? "x"  # c\n'
+        == 'ruleset a extends b\ntitle <- String.toLowerCase(user.title) ?: "x"  # c\n'
     )
 
 
@@ -581,5 +581,5 @@ def test_explain_text_fits_100_columns(name: str) -> None:
 
 def test_rule_holds_the_expression_alone_and_the_line() -> None:
     (phone,) = [r for r in mapper.load("okta-default").rules if r.target.startswith("phoneNumbers")]
-    assert phone.expression == "user.primaryPhone ?? user.mobilePhone"
+    assert phone.expression == "user.primaryPhone ?: user.mobilePhone"
     assert phone.text.startswith('phoneNumbers[type eq "work"].value') and phone.text.endswith("primary")
