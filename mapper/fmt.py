@@ -43,7 +43,7 @@ def literal(value: ast.LiteralValue) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)
+        return '"' + value.replace('"', '""') + '"'  # Okta's (Spring EL's) string literal
     return repr(value)
 
 
@@ -72,13 +72,19 @@ def expression(e: ast.Expr, context: int = 0) -> str:
     return f"({text})" if own < context else text
 
 
+def filter_value(value: str) -> str:
+    """A SCIM filter value: a JSON string (RFC 7644), with a quote written \\u0022 so that
+    the ruleset lexer, which reads strings as Okta writes them, sees one token."""
+    return json.dumps(value, ensure_ascii=False).replace('\\"', "\\u0022")
+
+
 def target(t: ast.Target) -> str:
     text = ""
     if t.schema is not None:
         text = f"{t.schema}:"
     text += t.attr
     if t.filter_type is not None:
-        text += f"[type eq {literal(t.filter_type)}]"
+        text += f"[type eq {filter_value(t.filter_type)}]"
     if t.sub is not None:
         text += f".{t.sub}"
     return text

@@ -37,8 +37,8 @@ class MapperLexer(RegexLexer):
             (r"(?i)urn:[\w.:-]+", Name.Namespace),
             (r"(\w+)(:)(?=\w)", bygroups(Name.Namespace, Punctuation)),
             (words(tuple(sorted(set(SCIM_TYPES) | set(OKTA_TYPES))), suffix=r"\b"), Keyword.Type),
-            (r'"(\\\\.|[^"\\\\\n])*"', String.Double),
-            (r"'(\\\\.|[^'\\\\\n])*'", String.Single),
+            (r'"([^"\n]|"")*"', String.Double),  # as Okta writes strings: a quote doubled, no escapes
+            (r"'([^'\n]|'')*'", String.Single),
             (r"-?\d+(\.\d+)?([eE][+-]?\d+)?", Number),
             (r"<-", Operator),
             (r"\?:|==|!=|<=|>=|&&|\|\||[<>!?:+]", Operator),

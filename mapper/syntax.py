@@ -316,7 +316,20 @@ class _AstBuilder(Transformer[Token, object]):
         return _span(meta, self.path)
 
     def _string(self, tok: Token) -> str:
+        """A value's string literal, read as Okta (Spring EL) reads it: in single or double
+        quotes, the quote doubled stands for itself, and a backslash is an ordinary character
+        (Okta's own examples build Windows logon names as "DOMAIN\\" + ...)."""
+        text = str(tok)
+        quote = text[0]
+        return text[1:-1].replace(quote * 2, quote)
+
+    def _json_string(self, tok: Token) -> str:
+        """A SCIM filter value (``emails[type eq "work"]``): a JSON string, as RFC 7644 writes it."""
         raw = str(tok)[1:-1]
+        if str(tok)[0] != '"':
+            self.report(
+                _tok_span(tok, self.path), "a SCIM filter value is a JSON string", "write it in double quotes"
+            )
 
         def unescape(m: re.Match[str]) -> str:
             code = m.group(1)
@@ -445,7 +458,7 @@ class _AstBuilder(Transformer[Token, object]):
         return ("schema", text, self._s(meta))
 
     def filter(self, meta: object, children: list[Token]) -> tuple[str, str, str, Span]:
-        return ("filter", str(children[0]), self._string(children[1]), self._s(meta))
+        return ("filter", str(children[0]), self._json_string(children[1]), self._s(meta))
 
     def subattr(self, meta: object, children: list[Token]) -> tuple[str, str, Span]:
         return ("sub", str(children[0]), _tok_span(children[0], self.path))

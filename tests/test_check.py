@@ -131,7 +131,7 @@ def only_error(body: str, header: str = HEAD) -> mapper.Diagnostic:
             "RE2 syntax: no backreferences or lookaround",
         ),
         (
-            'title <- String.replace(user.title, "(a)\\\\1", "")\n',
+            'title <- String.replace(user.title, "(a)\\1", "")\n',
             "invalid regular expression: invalid escape sequence: \\1",
             "RE2 syntax: no backreferences or lookaround",
         ),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ast
-import json
 import os
 import subprocess
 import sys
@@ -11,6 +10,8 @@ import sys
 import pytest
 
 import mapper
+from mapper.fmt import filter_value
+from mapper.fmt import literal as fmt_literal
 from tests.conftest import ROOT, SHIPPED
 
 ADVERSARIAL = [
@@ -29,20 +30,17 @@ ADVERSARIAL = [
 ]
 
 
-def _escape(value: str) -> str:
-    """A ruleset string literal for VALUE (JSON escapes are valid in the language)."""
-    return json.dumps(value)
-
-
 @pytest.mark.parametrize("value", ADVERSARIAL)
 def test_hostile_literals_round_trip_as_data(value: str) -> None:
-    literal = _escape(value)
+    if "\n" in value:
+        pytest.skip("an Okta string literal cannot hold a line break (a filter value can: see below)")
+    literal = fmt_literal(value)
     ruleset = mapper.loads(
         "ruleset t\n"
         "userName <- user.login\n"
         f"title <- {literal}\n"
         f"nickName <- user.nickName default {literal}\n"
-        f"emails[type eq {literal}].value <- user.email\n"
+        f"emails[type eq {filter_value(value)}].value <- user.email\n"
         f"displayName <- user.displayName + {literal}\n",
         "t.mapper",
     )
@@ -63,9 +61,20 @@ def test_hostile_literals_round_trip_as_data(value: str) -> None:
     assert len(tree.body) == 3
 
 
+def test_hostile_filter_values_round_trip_as_data() -> None:
+    for value in ADVERSARIAL:
+        ruleset = mapper.loads(
+            f"ruleset t\nuserName <- user.login\nemails[type eq {filter_value(value)}].value <- user.email\n",
+            "t.mapper",
+        )
+        assert ruleset.render({"login": "a", "email": "e@x.io"})["emails"][0]["type"] == value
+
+
 def test_lone_surrogate_escape_is_an_error() -> None:
     with pytest.raises(mapper.RulesetError) as caught:
-        mapper.loads('ruleset t\nuserName <- "\\ud83d"\n', "t.mapper")
+        mapper.loads(
+            'ruleset t\nuserName <- user.login\nemails[type eq "\\ud83d"].value <- user.email\n', "t.mapper"
+        )
     assert caught.value.errors[0].message == "a \\u escape is half of a surrogate pair"
 
 

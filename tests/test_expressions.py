@@ -55,8 +55,8 @@ def evaluate(expression: str, slot: str = "s", **profile: Any) -> Any:
         ("String.substring(user.title, 2, 100)", {"title": "Engineer"}, "gineer"),
         ("String.substring(user.title, 5, 2)", {"title": "Engineer"}, None),
         ('String.replace(user.title, "[aeiou]", "")', {"title": "Engineer"}, "Engnr"),
-        ('String.replace(user.login, "(\\\\w+)@(\\\\w+)", "$2.$1")', {"login": "ada@ex"}, "ex.ada"),
-        ('String.replace(user.title, "a", "\\\\$")', {"title": "banana"}, "b$n$n$"),
+        ('String.replace(user.login, "(\\w+)@(\\w+)", "$2.$1")', {"login": "ada@ex"}, "ex.ada"),
+        ('String.replace(user.title, "a", "\\$")', {"title": "banana"}, "b$n$n$"),
         ('String.replaceFirst(user.title, "a", "o")', {"title": "banana"}, "bonana"),
         ('String.append(user.firstName, "!")', {"firstName": "Ada"}, "Ada!"),
         (

@@ -145,7 +145,8 @@ def test_create_only_rules_never_patch() -> None:
 
 def test_filter_values_are_escaped() -> None:
     ruleset = mapper.loads(
-        'ruleset t\nuserName <- user.login\nemails[type eq "a\\"b\\\\c"].value <- user.email\n', "t.mapper"
+        'ruleset t\nuserName <- user.login\nemails[type eq "a\\u0022b\\\\c"].value <- user.email\n',
+        "t.mapper",
     )
     assert ruleset.patch(user(email="x@example.com"), user(email="y@example.com"))["Operations"] == [
         {"op": "replace", "path": 'emails[type eq "a\\"b\\\\c"].value', "value": "y@example.com"}

@@ -91,10 +91,19 @@ def test_indented_lines_continue_a_statement() -> None:
 
 
 def test_string_escapes() -> None:
-    rule = parse_ok("title <- \"a\\\"b\\\\c\\u00e9\\n\" + 'it\\'s'\n").statements[0]
+    # As Okta (Spring EL) reads them: the quote doubled, and a backslash is a backslash.
+    rule = parse_ok("title <- \"a\"\"b\\c\\u00e9\\n\" + 'it''s'\n").statements[0]
     assert isinstance(rule, ast.Rule) and isinstance(rule.expr, ast.Binary)
-    assert isinstance(rule.expr.left, ast.Literal) and rule.expr.left.value == 'a"b\\cé\n'
+    assert isinstance(rule.expr.left, ast.Literal) and rule.expr.left.value == 'a"b\\c\\u00e9\\n'
     assert isinstance(rule.expr.right, ast.Literal) and rule.expr.right.value == "it's"
+
+
+def test_filter_values_are_json_strings() -> None:
+    rule = parse_ok('emails[type eq "a\\u0022b\\\\c\\u00e9"].value <- user.email\n').statements[0]
+    assert isinstance(rule, ast.Rule) and rule.target.filter_type == 'a"b\\cé'
+    with pytest.raises(mapper.RulesetError) as caught:
+        mapper.loads("userName <- user.login\nemails[type eq 'work'].value <- user.email\n", "t.mapper")
+    assert caught.value.errors[0].message == "a SCIM filter value is a JSON string"
 
 
 def test_comments_are_kept_for_the_formatter() -> None:
@@ -146,7 +155,7 @@ def test_two_rules_on_one_line() -> None:
 
 def test_unknown_escape_is_an_error() -> None:
     with pytest.raises(mapper.RulesetError) as caught:
-        mapper.loads('userName <- "a\\qb"\n', "t.mapper")
+        mapper.loads('userName <- user.login\nemails[type eq "a\\qb"].value <- user.email\n', "t.mapper")
     assert "unknown escape" in caught.value.errors[0].message
 
 

@@ -436,9 +436,9 @@ def test_explain_keeps_ruleset_text_inside_its_cells(tmp_path: Path) -> None:
     assert "\x1b" not in mermaid and "`" not in mermaid and "#96;tick#96;" in mermaid
 
 
-@pytest.mark.parametrize("char", ['"', "\x00", "\r", "`", " ", "\n"])
+@pytest.mark.parametrize("char", ['"', "\x00", "\r", "`", " "])
 def test_urns_outside_rfc_8141_are_refused(char: str) -> None:
-    urn = json.dumps(f"urn:example:bad{char}name:2.0:User")
+    urn = '"' + f"urn:example:bad{char}name:2.0:User".replace('"', '""') + '"'
     with pytest.raises(mapper.RulesetError) as caught:
         mapper.loads(
             f"userName <- user.login\nschema x = {urn} {{ a: string }}\nx:a <- user.title\n", "u.mapper"
