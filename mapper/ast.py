@@ -100,7 +100,8 @@ class UserMethod:
 
 @dataclass(frozen=True, slots=True)
 class Call:
-    """``Namespace.function(args)``, e.g. ``String.toLowerCase(user.email)``."""
+    """``Namespace.function(args)``, e.g. ``String.toLowerCase(user.email)``; an empty
+    namespace for Okta's deprecated bare forms (``toLowerCase(user.email)``)."""
 
     namespace: str
     function: str

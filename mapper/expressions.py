@@ -7,11 +7,11 @@ all of them).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from mapper import ast
 from mapper.diagnostics import Reporter, did_you_mean, same_but_case
-from mapper.functions import FUNCTIONS
+from mapper.functions import DEPRECATED, FUNCTIONS
 from mapper.plan import (
     PBinary,
     PCall,
@@ -119,10 +119,24 @@ class ExpressionChecker:
     # calls
     def _call(self, node: ast.Call) -> PExpr | None:
         name = f"{node.namespace}.{node.function}"
+        if not node.namespace:
+            name = DEPRECATED.get(node.function, node.function)
+            if node.function in DEPRECATED:
+                self.reporter.warning(
+                    node.span,
+                    f"{node.function}(...) is deprecated in Okta Expression Language",
+                    f"write {name}(...), which does the same",
+                )
         function = FUNCTIONS.get(name)
         args = [self.check(a) for a in node.args]
         if function is None:
-            self.reporter.error(node.span, f"unknown function {name}", lambda: did_you_mean(name, FUNCTIONS))
+            hint: Callable[[], str] = lambda: did_you_mean(name, FUNCTIONS)  # noqa: E731
+            if not node.namespace:
+                known = [f for f in FUNCTIONS if f.endswith(f".{node.function}")]
+                hint = lambda: (  # noqa: E731
+                    f"functions are written with their class, e.g. {known[0]}(...)" if known else ""
+                )
+            self.reporter.error(node.span, f"unknown function {name}", hint)
             return None
         count = len(node.args)
         if count < function.min_args or (function.max_args is not None and count > function.max_args):

@@ -56,7 +56,8 @@ def expression(e: ast.Expr, context: int = 0) -> str:
     if isinstance(e, ast.UserMethod):
         return f"user.{e.name}({', '.join(expression(a) for a in e.args)})"
     if isinstance(e, ast.Call):
-        return f"{e.namespace}.{e.function}({', '.join(expression(a) for a in e.args)})"
+        name = f"{e.namespace}.{e.function}" if e.namespace else e.function
+        return f"{name}({', '.join(expression(a) for a in e.args)})"
     if isinstance(e, ast.Not):
         text, own = "!" + expression(e.operand, _NOT), _NOT
     elif isinstance(e, ast.Conditional):

@@ -78,6 +78,9 @@ _FUNCTIONS = (
     Function("String.stringContains", ("string", "string"), BOOLEAN, "contains",
              "Whether the string contains the other.",
              'String.stringContains(user.email, "@example.com")', nullable=False),
+    Function("String.startsWith", ("string", "string"), BOOLEAN, "starts_with",
+             "Whether the string starts with the other.", 'String.startsWith(user.login, "admin")',
+             nullable=False),
     Function("String.stringSwitch", ("string", "string"), STRING, "string_switch",
              "The value of the first key the input contains, else the default.",
              'String.stringSwitch(user.department, "Other", "Eng", "Engineering", "Ops", "Operations")',
@@ -98,3 +101,15 @@ _FUNCTIONS = (
 )  # fmt: skip
 
 FUNCTIONS: Mapping[str, Function] = MappingProxyType({f.name: f for f in _FUNCTIONS})
+
+#: Okta's deprecated bare functions and the current form each stands for. They still
+#: evaluate in Okta, so a pasted expression works here too, with a warning.
+DEPRECATED: Mapping[str, str] = MappingProxyType(
+    {
+        "toUpperCase": "String.toUpperCase",
+        "toLowerCase": "String.toLowerCase",
+        "substringBefore": "String.substringBefore",
+        "substringAfter": "String.substringAfter",
+        "substring": "String.substring",
+    }
+)

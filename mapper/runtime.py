@@ -249,6 +249,10 @@ def contains(s: str | None, part: str | None) -> bool:
     return s is not None and part is not None and part in s
 
 
+def starts_with(s: str | None, prefix: str | None) -> bool:
+    return s is not None and prefix is not None and s.startswith(prefix)
+
+
 def string_switch(value: str | None, default: str | None, *pairs: str | None) -> str | None:
     """The value of the first KEY that VALUE contains, else DEFAULT (Okta's stringSwitch)."""
     if value is not None:

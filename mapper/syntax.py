@@ -246,11 +246,6 @@ def _hint_for(tok: Token | None, expected: set[str], group: list[Token]) -> str:
             f"line {tok.line} is indented, so it continues the {what.get(first, 'rule')} on line "
             f"{group[0].line}; start a new statement in column 1"
         )
-    previous = (
-        group[group.index(tok) - 1] if tok is not None and tok in group and group.index(tok) > 0 else None
-    )
-    if previous is not None and previous.type == "NAME" and tok is not None and str(tok) == "(":
-        return f"functions are written with their class, e.g. String.{previous}(...)"
     # A bare name in an expression (`title <- firstName`) is a profile attribute without `user.`.
     position = group.index(tok) if tok is not None and tok in group else len(group)
     arrow = next((i for i, t in enumerate(group) if t.type == "_ARROW"), None)
@@ -497,6 +492,10 @@ class _AstBuilder(Transformer[Token, object]):
     def call(self, meta: object, children: list[object]) -> ast.Call:
         ns, fn, *args = children
         return ast.Call(str(ns), str(fn), tuple(args), self._s(meta))  # type: ignore[arg-type]
+
+    def bare_call(self, meta: object, children: list[object]) -> ast.Call:
+        fn, *args = children
+        return ast.Call("", str(fn), tuple(args), self._s(meta))  # type: ignore[arg-type]
 
     def _binary(self, op: str, meta: object, children: list[object]) -> ast.Binary:
         return ast.Binary(op, children[0], children[1], self._s(meta))  # type: ignore[arg-type]

@@ -227,3 +227,40 @@ def test_internal_properties() -> None:
 )
 def test_plus_is_left_to_right_as_in_okta(expression: str, expected: str) -> None:
     assert evaluate(expression, n=5) == expected
+
+
+@pytest.mark.parametrize(
+    ("expression", "profile", "expected", "current"),
+    [
+        ("toUpperCase(user.firstName)", {"firstName": "Alexander"}, "ALEXANDER", "String.toUpperCase"),
+        ("toLowerCase(user.firstName)", {"firstName": "AlexANDER"}, "alexander", "String.toLowerCase"),
+        ("substringBefore(user.email, '@')", {"email": "alex@okta.com"}, "alex", "String.substringBefore"),
+        ("substringAfter(user.email, '@')", {"email": "alex@okta.com"}, "okta.com", "String.substringAfter"),
+        ("substring(user.firstName, 1, 4)", {"firstName": "Alexander"}, "lex", "String.substring"),
+    ],
+)
+def test_deprecated_bare_functions_evaluate_as_okta_does_with_a_warning(
+    expression: str, profile: dict[str, str], expected: str, current: str
+) -> None:
+    ruleset = mapper.loads(f"userName <- user.login\ntitle <- {expression}\n", "d.mapper")
+    assert ruleset.render({"login": "a", **profile})["title"] == expected
+    (warning,) = ruleset.warnings
+    assert warning.message == f"{expression.split('(')[0]}(...) is deprecated in Okta Expression Language"
+    assert warning.hint == f"write {current}(...), which does the same"
+
+
+def test_an_unknown_bare_function_names_its_class() -> None:
+    with pytest.raises(mapper.RulesetError) as caught:
+        mapper.loads("userName <- user.login\ntitle <- replace(user.title, 'a', 'b')\n", "d.mapper")
+    (error,) = caught.value.errors
+    assert error.message == "unknown function replace"
+    assert error.hint == "functions are written with their class, e.g. String.replace(...)"
+
+
+def test_string_starts_with() -> None:
+    ruleset = mapper.loads(
+        'userName <- user.login\nactive <- String.startsWith(user.title, "K")\n', "s.mapper"
+    )
+    assert ruleset.render({"login": "a", "title": "Kiss"})["active"] is True
+    assert ruleset.render({"login": "a", "title": "kiss"})["active"] is False
+    assert ruleset.render({"login": "a"})["active"] is False
