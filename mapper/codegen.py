@@ -332,7 +332,8 @@ class _RenderGenerator(Emitter):
         if type_.base == "string":
             with w.block(f"if {var}.__class__ is not str:"):
                 w.line(f"if {var} is not None: raise _bad_source({key}, {expected}, {var})")
-            w.line(f"elif not {var}: {var} = None  # an empty string counts as no value")
+            # An empty string stays one, as in Okta (a cleared attribute is "", not null):
+            # `user.x == ""` is true; the output leaves a target whose value is "" out.
             w.line(f"elif len({var}) > {runtime.MAX_VALUE_CHARS}: raise _too_long({key}, {var})")
         elif type_.base == "integer":
             with w.block(
@@ -419,10 +420,8 @@ def _may_raise(e: PExpr) -> bool:
 
 
 def _may_be_empty(e: PExpr) -> bool:
-    """Whether a string expression can give "" (profile reads never do: they are normalised)."""
+    """Whether a string expression can give "" (a profile read can: Okta clears to "")."""
     if e.type != STRING:
-        return False
-    if isinstance(e, (PSource, PInternal)):
         return False
     if isinstance(e, PLiteral):
         return e.value == ""

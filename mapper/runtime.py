@@ -286,6 +286,8 @@ def to_int(value: str | int | float | None) -> int | None:
     """Integers as they are; decimals and numeric strings rounded half away from zero."""
     if value is None or value.__class__ is int:
         return value
+    if value.__class__ is str and not value.strip():
+        return None  # a cleared attribute converts to no value, not an error
     number = _parse_number(value, "an integer") if isinstance(value, str) else Decimal(repr(value))
     # adjusted() is the exponent of the leading digit: refuse 1e999999999 before rounding
     # builds an integer of a billion digits.
@@ -298,7 +300,7 @@ def to_int(value: str | int | float | None) -> int | None:
 
 
 def to_num(value: str | int | float | None) -> float | None:
-    if value is None:
+    if value is None or (value.__class__ is str and not value.strip()):
         return None
     if isinstance(value, str):
         number = float(_parse_number(value, "a number"))
@@ -353,12 +355,12 @@ def to_datetime(value: str | None) -> str | None:
 
 
 def norm_string(name: str, value: object) -> str | None:
-    """A string profile attribute, validated; an empty string is None."""
+    """A string profile attribute, validated (an empty string stays one, as in Okta)."""
     if value.__class__ is str:
         assert isinstance(value, str)
         if len(value) > MAX_VALUE_CHARS:
             raise too_long(name, value)
-        return value or None
+        return value
     if value is None:
         return None
     raise bad_source(name, "a string", value)

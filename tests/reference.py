@@ -24,8 +24,6 @@ from mapper.schema import CORE_USER
 
 
 def _read(value: Any) -> Any:
-    if value == "":
-        return None
     if isinstance(value, list):
         kept = [v for v in value if v is not None and v != ""]
         return kept or None

@@ -40,7 +40,12 @@ def evaluate(expression: str, slot: str = "s", **profile: Any) -> Any:
         # ?: and ?:
         ('user.title != null ? user.title : "Staff"', {}, "Staff"),
         ('user.title != null ? user.title : "Staff"', {"title": "Boss"}, "Boss"),
-        ('user.title == null ? "none" : "some"', {"title": ""}, "none"),
+        # Empty is not null, as in Okta: a cleared attribute is "".
+        ('user.title == null ? "none" : "some"', {"title": ""}, "some"),
+        ('user.title == "" ? "empty" : "not"', {"title": ""}, "empty"),
+        ('user.title != "" ? user.title : "Staff"', {"title": ""}, "Staff"),
+        ('user.title != null ? user.title : "Staff"', {"title": ""}, None),  # "" is sent as no value
+        ('user.title ?: "Staff"', {"title": ""}, "Staff"),
         ('user.title ?: user.nickName ?: "x"', {"nickName": "n"}, "n"),
         ('String.substringAfter(user.login, "@") ?: "none"', {"login": "nodomain"}, "none"),
         # String functions
@@ -91,7 +96,9 @@ def test_string_results(expression: str, profile: dict[str, Any], expected: Any)
     [
         ('user.title == "a"', {"title": "a"}, True),
         ('user.title != "a"', {}, True),
-        ("user.title == null", {"title": ""}, True),
+        ("user.title == null", {"title": ""}, False),  # empty is not null, as in Okta
+        ('user.title == ""', {"title": ""}, True),
+        ("String.len(user.title) == 0", {"title": ""}, True),
         ("null == user.title", {"title": "x"}, False),
         ("user.n == 1.0", {"n": 1}, True),
         ("user.n > 1", {"n": 2}, True),
