@@ -63,14 +63,17 @@ def _okta(profile: dict[str, Any], fields: dict[str, Any], enterprise: dict[str,
     title = _text(profile, "title")
     if title is not None:
         resource["title"] = title
+    locale = _text(profile, "locale")
+    if locale is not None:
+        resource["locale"] = locale
     email = _text(profile, "email")
     if email is not None:
         resource["emails"] = [{"value": email, "type": "work", "primary": True}]
-    phone = _text(profile, "primaryPhone") or _text(profile, "mobilePhone")
+    phone = _text(profile, "primaryPhone")
     if phone is not None:
         resource["phoneNumbers"] = [{"value": phone, "type": "work", "primary": True}]
     status = _text(fields, "status")
-    resource["active"] = status != "SUSPENDED" and status != "DEPROVISIONED"
+    resource["active"] = status != "DEPROVISIONED"
     department = _text(profile, "department")
     if department is not None:
         enterprise = {"department": department, **enterprise}
@@ -121,7 +124,7 @@ def _op(path: str, old: Any, new: Any) -> dict[str, Any]:
     return {"op": "add" if old is None else "replace", "path": path, "value": new}
 
 
-def okta_default_patch(old_user: dict[str, Any], new_user: dict[str, Any]) -> dict[str, Any]:
+def okta_default_patch(old_user: dict[str, Any], new_user: dict[str, Any]) -> dict[str, Any] | None:
     """The PatchOp for okta-default, written by hand: compare each mapped attribute,
     validate only what changed, one operation per changed target."""
     old, old_fields = _split(old_user)
@@ -135,7 +138,7 @@ def okta_default_patch(old_user: dict[str, Any], new_user: dict[str, Any]) -> di
             raise ProfileError("required", attribute="login", target="userName")
         ops.append(_op("userName", _text(old, "login"), login))
     for key, path in (("firstName", "name.givenName"), ("lastName", "name.familyName"),
-                      ("displayName", "displayName"), ("title", "title")):  # fmt: skip
+                      ("displayName", "displayName"), ("title", "title"), ("locale", "locale")):  # fmt: skip
         if old.get(key) != new.get(key):
             before, after = _text(old, key), _text(new, key)
             if before != after:
@@ -144,9 +147,8 @@ def okta_default_patch(old_user: dict[str, Any], new_user: dict[str, Any]) -> di
         before, after = _text(old, "email"), _text(new, "email")
         if before != after:
             ops.append(_entry_op("emails", before, after))
-    if old.get("primaryPhone") != new.get("primaryPhone") or old.get("mobilePhone") != new.get("mobilePhone"):
-        before = _text(old, "primaryPhone") or _text(old, "mobilePhone")
-        after = _text(new, "primaryPhone") or _text(new, "mobilePhone")
+    if old.get("primaryPhone") != new.get("primaryPhone"):
+        before, after = _text(old, "primaryPhone"), _text(new, "primaryPhone")
         if before != after:
             ops.append(_entry_op("phoneNumbers", before, after))
     if old.get("department") != new.get("department"):
@@ -155,10 +157,11 @@ def okta_default_patch(old_user: dict[str, Any], new_user: dict[str, Any]) -> di
             ops.append(_op(ENTERPRISE + ":department", before, after))
     if old_fields.get("status") != new_fields.get("status"):
         before_status, after_status = _text(old_fields, "status"), _text(new_fields, "status")
-        before_active = before_status != "SUSPENDED" and before_status != "DEPROVISIONED"
-        after_active = after_status != "SUSPENDED" and after_status != "DEPROVISIONED"
+        before_active, after_active = before_status != "DEPROVISIONED", after_status != "DEPROVISIONED"
         if before_active != after_active:
             ops.append({"op": "replace", "path": "active", "value": after_active})
+    if not ops:
+        return None  # no request
     return {"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": ops}
 
 

@@ -432,9 +432,10 @@ def diff(old: str, new: str, ruleset: str, style: str, compact: bool, show_value
     """Print the SCIM PATCH request that updates the app's user from OLD to NEW.
 
     OLD and NEW are JSON files (one may be - for standard input) holding Okta
-    profiles or Okta Users API users. The request is a PatchOp message whose
-    Operations are empty when nothing the ruleset maps has changed; with
-    --style put it is the whole resource to PUT, or {} when nothing changed.
+    profiles or Okta Users API users. The request is a PatchOp message; with
+    --style put, the resource rendered from NEW. When nothing the ruleset
+    maps has changed there is no request: nothing is printed, and standard
+    error says "no change" (exit 0).
     """
 
     def action() -> None:
@@ -454,6 +455,11 @@ def diff(old: str, new: str, ruleset: str, style: str, compact: bool, show_value
             request = compiled.patch(documents[0], documents[1], style)
         except ProfileError as exc:
             _fail([f"mapper: {old} -> {new}: {_problem(exc, show_values)}"], EXIT_DATA)
+        if request is None:
+            click.echo(
+                "mapper: no change: nothing the ruleset maps differs, so there is no request", err=True
+            )
+            return
         _write(_dumps(request, compact))
 
     _run(action)

@@ -155,7 +155,8 @@ def _write_expectation(ruleset: Ruleset, example: dict[str, Any]) -> str:
     try:
         if "old" in example:
             style = example.get("style", "rfc")
-            example["operations"] = ruleset.patch(example["old"], example["user"], style)["Operations"]
+            request = ruleset.patch(example["old"], example["user"], style)
+            example["operations"] = request["Operations"] if request else []
         else:
             example["resource"] = ruleset.render(example["user"])
     except ProfileError as exc:
@@ -170,9 +171,8 @@ def _run(ruleset: Ruleset, example: dict[str, Any]) -> Outcome:
     name = example["name"]
     try:
         if "operations" in example:
-            actual: Any = ruleset.patch(example["old"], example["user"], example.get("style", "rfc"))[
-                "Operations"
-            ]
+            request = ruleset.patch(example["old"], example["user"], example.get("style", "rfc"))
+            actual: Any = request["Operations"] if request else []
             expected = example["operations"]
         else:
             actual = ruleset.render(example["user"])

@@ -103,30 +103,34 @@ class Ruleset:
         resource: dict[str, Any] = self._update[1](new_profile, new_fields, old_profile, old_fields)
         return resource
 
-    def patch(self, old: dict[str, Any], new: dict[str, Any], style: str = "rfc") -> dict[str, Any]:
-        """The RFC 7644 PatchOp message that takes the app's user from OLD to NEW.
+    def patch(self, old: dict[str, Any], new: dict[str, Any], style: str = "rfc") -> dict[str, Any] | None:
+        """The RFC 7644 PatchOp message that takes the app's user from OLD to NEW, or None
+        when nothing the ruleset maps has changed: there is no request to send (RFC 7644
+        section 3.5.2 requires one or more operations, and servers reject an empty list).
 
         Only rules whose source attributes differ are evaluated; operations come
-        in ruleset order; create-only rules produce none. ``Operations`` is
-        empty when nothing the ruleset maps has changed. With ``style="put"``
-        the result is instead the whole resource to PUT (:meth:`updated`), or
-        ``{}`` when nothing changed. See :mod:`mapper.patch` for the styles.
+        in ruleset order; create-only rules produce none. With ``style="put"``
+        the result is instead the resource rendered from NEW (:meth:`updated`),
+        which holds only what the ruleset owns; see :meth:`put` for the body a
+        PUT should carry. See :mod:`mapper.patch` for the styles.
         """
         old_profile, old_fields = split_user(old)
         new_profile, new_fields = split_user(new)
         _, changes, units = self._changes
         changed = changes(old_profile, old_fields, new_profile, new_fields)
         if style == "put":
-            return self._update[1](new_profile, new_fields, old_profile, old_fields) if changed else {}
+            return self._update[1](new_profile, new_fields, old_profile, old_fields) if changed else None
         operations = patch.operations(units, changed, style) if changed else patch.check_style(style)
-        return {"schemas": [patch.PATCH_OP], "Operations": operations}
+        return patch.message(operations) if operations else None
 
-    def deactivate(self, style: str = "rfc") -> dict[str, Any]:
-        """The PATCH that deactivates the user (Okta never deletes app users)."""
+    def deactivate(self, style: str = "no-path") -> dict[str, Any]:
+        """The PATCH that deactivates the user (Okta never deletes app users). By default
+        Okta's own body, ``replace`` with no path and ``{"active": false}``, which every app
+        built for Okta accepts; ``style="rfc"`` gives the pathed form."""
         return _set_active(False, style)
 
-    def reactivate(self, style: str = "rfc") -> dict[str, Any]:
-        """The PATCH that reactivates the user."""
+    def reactivate(self, style: str = "no-path") -> dict[str, Any]:
+        """The PATCH that reactivates the user (Okta's body by default, as :meth:`deactivate`)."""
         return _set_active(True, style)
 
     def __repr__(self) -> str:

@@ -36,10 +36,12 @@ def _sorted(value: Any) -> Any:
     return value
 
 
-def apply(ruleset: mapper.Ruleset, resource: dict[str, Any], message: dict[str, Any]) -> dict[str, Any]:
-    """RESOURCE after the PatchOp MESSAGE, as scim2-models applies it."""
+def apply(
+    ruleset: mapper.Ruleset, resource: dict[str, Any], message: dict[str, Any] | None
+) -> dict[str, Any]:
+    """RESOURCE after the PatchOp MESSAGE (None: no request), as scim2-models applies it."""
     model = _model(ruleset)
     user = model.model_validate(resource)
-    if message["Operations"]:
+    if message is not None:
         PatchOp[model].model_validate(message).patch(user)
     return _sorted(user.model_dump(exclude_none=True, by_alias=True, mode="json"))

@@ -45,7 +45,7 @@ def test_schemas_lists_exactly_the_extensions_with_a_value(shipped: dict[str, ma
         ("RECOVERY", True),
         ("PASSWORD_EXPIRED", True),
         ("LOCKED_OUT", True),
-        ("SUSPENDED", False),
+        ("SUSPENDED", True),  # Okta sends nothing on suspension: the app user stays active
         ("DEPROVISIONED", False),
     ],
 )
@@ -71,12 +71,16 @@ def test_bare_profile_counts_as_active_and_has_no_external_id(shipped: dict[str,
     assert resource["active"] is True and "externalId" not in resource
 
 
-def test_work_phone_falls_back_to_mobile(shipped: dict[str, mapper.Ruleset]) -> None:
+def test_the_work_phone_is_the_primary_phone_alone(shipped: dict[str, mapper.Ruleset]) -> None:
     okta = shipped["okta-default"]
     both = okta.render({"login": "a", "primaryPhone": "1", "mobilePhone": "2"})
     assert both["phoneNumbers"] == [{"value": "1", "type": "work", "primary": True}]
     mobile_only = okta.render({"login": "a", "primaryPhone": "", "mobilePhone": "2"})
-    assert mobile_only["phoneNumbers"] == [{"value": "2", "type": "work", "primary": True}]
+    assert "phoneNumbers" not in mobile_only  # as Okta's template: mobilePhone is not the work phone
+
+
+def test_locale_is_sent_as_in_okta_create_request(shipped: dict[str, mapper.Ruleset]) -> None:
+    assert shipped["okta-default"].create({"login": "a", "locale": "en-US"})["locale"] == "en-US"
 
 
 @pytest.mark.parametrize(
@@ -210,7 +214,7 @@ def test_create_only_rules_are_rendered() -> None:
 
 def test_rules_expose_targets_and_sources(shipped: dict[str, mapper.Ruleset]) -> None:
     rules = {r.target: r for r in shipped["okta-default"].rules}
-    assert rules['phoneNumbers[type eq "work"].value'].sources == ("primaryPhone", "mobilePhone")
+    assert rules['phoneNumbers[type eq "work"].value'].sources == ("primaryPhone",)
     assert rules["active"].internal_sources == ("status",)
     assert rules["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department"].sources == (
         "department",

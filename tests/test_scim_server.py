@@ -76,7 +76,7 @@ def round_trip(
                 assert status == 200, (body, answer)
         else:
             message = ruleset.patch(old, new, style)
-            if message["Operations"]:
+            if message is not None:
                 status, answer = server.request("PATCH", f"/Users/{user_id}", message)
                 assert status in (200, 204), (message, answer)
         status, fetched = server.request("GET", f"/Users/{user_id}")

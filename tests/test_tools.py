@@ -110,8 +110,8 @@ def test_explain_markdown_has_a_row_per_rule() -> None:
         "| `user.costCenter` | direct | `costCenter` | appspace | create and update |  | appspace |" in rows
     )
     assert (
-        "| `user.primaryPhone, user.mobilePhone` | `user.primaryPhone ?: user.mobilePhone` | "
-        '`phoneNumbers[type eq "work"].value (primary)` | core User | create and update |  | okta-default (inherited) |'
+        '| `user.getInternalProperty("status")` | `user.getInternalProperty("status") != "DEPROVISIONED"` | '
+        "`active` | core User | create and update |  | okta-default (inherited) |"
     ) in rows
 
 
@@ -182,7 +182,7 @@ def test_failing_example_shows_a_readable_difference(tmp_path: Path) -> None:
         f"FAILED {tmp_path / 'okta-default.examples.json'}: expected an error",
         "    expected error: boom",
     ]
-    assert lines[-1] == "2 examples: 0 passed, 2 failed; 8 rules without an example"
+    assert lines[-1] == "2 examples: 0 passed, 2 failed; 9 rules without an example"
     assert any(line.startswith("warning: ") and "no example covers externalId" in line for line in lines)
     strict = run("test", "--strict", str(tmp_path))
     assert strict.exit_code == 1
@@ -225,7 +225,7 @@ def test_review_lists_rule_changes_and_profile_effects(tmp_path: Path) -> None:
     new = tmp_path / "new.mapper"
     old.write_text("ruleset r extends okta-default\ntitle <- user.title\nnickName <- user.nickName\n")
     new.write_text(
-        'ruleset r extends okta-default\ntitle <- user.title ?: "Staff"\nlocale <- user.locale on create\n'
+        'ruleset r extends okta-default\ntitle <- user.title ?: "Staff"\npreferredLanguage <- user.preferredLanguage on create\n'
     )
     profiles = tmp_path / "profiles"
     profiles.mkdir()
@@ -234,9 +234,9 @@ def test_review_lists_rule_changes_and_profile_effects(tmp_path: Path) -> None:
     result = run("review", str(old), str(new), "--profiles", str(profiles))
     assert result.exit_code == 0, result.stderr
     text = result.stdout
-    assert "1 rule added, 1 rule removed, 1 rule changed; 11 rules in all." in text
+    assert "1 rule added, 1 rule removed, 1 rule changed; 12 rules in all." in text
     assert '| changed | `title` | `user.title` | `user.title ?: "Staff"` |  |' in text
-    assert "| added | `locale` |  | `user.locale on create` |  |" in text
+    assert "| added | `preferredLanguage` |  | `user.preferredLanguage on create` |  |" in text
     assert "| removed | `nickName` | `user.nickName` |  |  |" in text
     assert "### Sample users (1 of 2 change)" in text
     assert '- `/title` added: `"Staff"`' in text and '- `/nickName` removed (was `"A"`)' in text
@@ -581,5 +581,5 @@ def test_explain_text_fits_100_columns(name: str) -> None:
 
 def test_rule_holds_the_expression_alone_and_the_line() -> None:
     (phone,) = [r for r in mapper.load("okta-default").rules if r.target.startswith("phoneNumbers")]
-    assert phone.expression == "user.primaryPhone ?: user.mobilePhone"
+    assert phone.expression == "user.primaryPhone"
     assert phone.text.startswith('phoneNumbers[type eq "work"].value') and phone.text.endswith("primary")
