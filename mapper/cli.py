@@ -423,28 +423,54 @@ def review(old: str, new: str, profiles: Path | None, quiet: bool) -> None:
     help="rfc: one operation per target; no-path: one merged replace without a path; "
     "whole-multivalued: arrays replaced whole; put: the whole resource to PUT.",
 )
+@click.option(
+    "--current",
+    metavar="RESOURCE",
+    help="With --style put: the app's current resource (JSON, as GET returns it), which the PUT "
+    "body starts from, so that nothing the ruleset does not own is lost.",
+)
 @click.option("--compact", is_flag=True, help="One line of JSON instead of indented JSON.")
 @click.option(
     "--show-values", is_flag=True, help="Show the offending value in error messages (they are personal data)."
 )
 @click.option("-q", "--quiet", is_flag=True, help=_QUIET_HELP)
-def diff(old: str, new: str, ruleset: str, style: str, compact: bool, show_values: bool, quiet: bool) -> None:
+def diff(
+    old: str,
+    new: str,
+    ruleset: str,
+    style: str,
+    current: str | None,
+    compact: bool,
+    show_values: bool,
+    quiet: bool,
+) -> None:
     """Print the SCIM PATCH request that updates the app's user from OLD to NEW.
 
     OLD and NEW are JSON files (one may be - for standard input) holding Okta
     profiles or Okta Users API users. The request is a PatchOp message; with
-    --style put, the resource rendered from NEW. When nothing the ruleset
-    maps has changed there is no request: nothing is printed, and standard
-    error says "no change" (exit 0).
+    --style put, the body of a PUT: the app's resource (--current, which put
+    needs) with what the ruleset owns brought in line with NEW, as Okta
+    builds its PUTs. When nothing the ruleset maps has changed there is no
+    request: nothing is printed, and standard error says "no change" (exit 0).
     """
 
     def action() -> None:
         from mapper.errors import ProfileError
 
+        if (style == "put") != (current is not None):
+            _fail(
+                [
+                    "mapper: --style put needs --current RESOURCE: a server may clear what a PUT omits, "
+                    "so the body starts from the app's resource"
+                    if style == "put"
+                    else "mapper: --current is for --style put"
+                ],
+                EXIT_RULESET,
+            )
         compiled = _load(ruleset, quiet)
         documents = []
         problems: list[str] = []
-        for name in (old, new):
+        for name in (old, new, *([current] if current is not None else [])):
             try:
                 documents.append(_read_json(name))
             except _Failure as failure:
@@ -453,6 +479,8 @@ def diff(old: str, new: str, ruleset: str, style: str, compact: bool, show_value
             _fail(problems, EXIT_DATA)
         try:
             request = compiled.patch(documents[0], documents[1], style)
+            if request is not None and current is not None:
+                request = compiled.put(documents[2], documents[1])
         except ProfileError as exc:
             _fail([f"mapper: {old} -> {new}: {_problem(exc, show_values)}"], EXIT_DATA)
         if request is None:

@@ -15,6 +15,7 @@ from mapper.fmt import expression
 from mapper.loader import load_plan, read_ruleset_file
 from mapper.patchgen import Unit, generate_changes
 from mapper.plan import Constant, Plan
+from mapper.put import put_body
 from mapper.resources import RULESET_SUFFIX, builtin_names, builtin_path
 from mapper.runtime import describe
 from mapper.schema import OKTA_BASE_PROFILE
@@ -122,6 +123,18 @@ class Ruleset:
             return self._update[1](new_profile, new_fields, old_profile, old_fields) if changed else None
         operations = patch.operations(units, changed, style) if changed else patch.check_style(style)
         return patch.message(operations) if operations else None
+
+    def put(self, current: dict[str, Any], user: dict[str, Any]) -> dict[str, Any]:
+        """The body of a PUT that brings the app's user in line with USER, built as Okta
+        builds one: CURRENT (the app's resource, from GET) with the attributes the ruleset
+        owns replaced or removed, and everything else (id, meta, groups, attributes the
+        ruleset does not map, create-only targets) kept. A server may clear what a PUT
+        omits (RFC 7644 section 3.5.1), so a body of owned attributes alone is not safe."""
+        if not isinstance(current, dict):
+            raise ProfileError(
+                f"expected the app's current resource as a JSON object, got {describe(current)}"
+            )
+        return put_body(self.plan, current, self.render(user))
 
     def deactivate(self, style: str = "no-path") -> dict[str, Any]:
         """The PATCH that deactivates the user (Okta never deletes app users). By default

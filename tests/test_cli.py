@@ -315,7 +315,7 @@ def test_diff_prints_the_patch_request(tmp_path: Path) -> None:
             {"op": "replace", "path": "active", "value": False},
         ],
     }
-    for style in ("rfc", "no-path", "put"):
+    for style in ("rfc", "no-path"):
         unchanged = run("diff", "--style", style, "--compact", str(old), str(old))
         assert unchanged.exit_code == 0
         assert unchanged.stdout == ""  # no request: RFC 7644 wants one or more operations
@@ -518,3 +518,22 @@ def test_help_and_version_import_nothing_heavy(args: list[str]) -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert result.stderr.strip().splitlines()[-1] == "[]"
+
+
+def test_diff_put_starts_from_the_current_resource(tmp_path: Path) -> None:
+    old, new, current = tmp_path / "old.json", tmp_path / "new.json", tmp_path / "current.json"
+    old.write_text('{"login": "a@example.com", "title": "T"}')
+    new.write_text('{"login": "a@example.com", "title": "U"}')
+    current.write_text(
+        json.dumps({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "id": "42", "userName": "a@example.com",
+                    "title": "T", "nickName": "kept", "groups": [{"value": "g"}], "active": True})
+    )  # fmt: skip
+    result = run("diff", "--style", "put", "--current", str(current), str(old), str(new))
+    assert result.exit_code == 0, result.stderr
+    body = json.loads(result.stdout)
+    assert body["title"] == "U" and body["nickName"] == "kept" and body["id"] == "42" and body["groups"]
+    unchanged = run("diff", "--style", "put", "--current", str(current), str(old), str(old))
+    assert unchanged.stdout == "" and "no change" in unchanged.stderr
+    without = run("diff", "--style", "put", str(old), str(new))
+    assert without.exit_code == 2
+    assert without.stderr.startswith("mapper: --style put needs --current RESOURCE")

@@ -121,3 +121,61 @@ def test_put_body_is_the_updated_resource(name: str, pair: tuple[dict[str, Any],
         assert body == ruleset.updated(old, new)
     else:
         assert body is None
+
+
+# ---------------------------------------------------------------- PUT from the app's current resource
+
+#: What an app holds that no shipped ruleset maps: it must survive every PUT.
+UNOWNED = {
+    "nickName": "set in the app",
+    "name": {"formatted": "Set In The App"},
+    "emails": [{"value": "other@example.com", "type": "other"}],
+    "phoneNumbers": [{"value": "+1 555 0100", "type": "other"}],
+    "userType": "Contractor",
+}
+
+
+def with_unowned(ruleset: mapper.Ruleset, resource: dict[str, Any]) -> dict[str, Any]:
+    """RESOURCE as an app might hold it: the ruleset's attributes plus ones it does not own."""
+    owned = {r.target.attr for r in ruleset.plan.rules if r.target.urn == CORE}
+    merged = {**resource, "id": "app-1", "meta": {"resourceType": "User"}}
+    for key, value in UNOWNED.items():
+        if key in ("name", "emails", "phoneNumbers"):
+            existing = merged.get(key)
+            merged[key] = {**value, **(existing or {})} if key == "name" else [*(existing or []), *value]  # type: ignore[dict-item]
+        elif key not in owned:
+            merged[key] = value
+    return merged
+
+
+CORE = "urn:ietf:params:scim:schemas:core:2.0:User"
+
+
+@pytest.mark.parametrize("name", sorted(RULESETS))
+@given(pair=profile_pairs())
+def test_put_from_current_changes_only_what_the_ruleset_owns(
+    name: str, pair: tuple[dict[str, Any], dict[str, Any]]
+) -> None:
+    from mapper.examples import slot_value
+
+    ruleset = RULESETS[name]
+    old, new = pair
+    current = with_unowned(ruleset, ruleset.render(old))
+    body = ruleset.put(current, new)
+    # Valid on a strict implementation, the server's id and meta kept.
+    assert apply(ruleset, body, None)
+    assert body["id"] == "app-1" and body["meta"] == {"resourceType": "User"}
+    # Every owned slot as the ruleset renders the new user; create-only ones as the app had them.
+    wanted = ruleset.render(new)
+    for rule in ruleset.plan.rules:
+        source = current if rule.create_only else wanted
+        assert slot_value(body, rule.target) == slot_value(source, rule.target), rule.target.path
+    # Nothing the ruleset does not own is lost.
+    assert body.get("nickName") == current.get("nickName")
+    assert body.get("userType") == current.get("userType")
+    assert body["name"]["formatted"] == "Set In The App"
+    for key in ("emails", "phoneNumbers"):
+        others = [{k: v for k, v in e.items() if k != "primary"} for e in body[key] if e["type"] == "other"]
+        assert others == UNOWNED[key]
+    # PUT of what the app holds changes nothing the ruleset would not.
+    assert ruleset.put(body, new) == body

@@ -111,3 +111,45 @@ def test_deactivate_and_reactivate_on_the_server(server: ScimServer, tmp_path: P
         status, _ = server.request("PATCH", f"/Users/{created['id']}", message)
         assert status in (200, 204)
         assert server.request("GET", f"/Users/{created['id']}")[1]["active"] is active
+
+
+@pytest.mark.parametrize("name", sorted(RULESETS))
+@settings(max_examples=max(50, settings.default.max_examples // 3))
+@given(pair=profile_pairs())
+def test_put_from_the_current_resource_loses_nothing_on_scim2_server(
+    server: ScimServer, name: str, pair: tuple[dict[str, Any], dict[str, Any]]
+) -> None:
+    """Okta's way: GET the user, change what the ruleset owns, PUT it all back. The server
+    may clear what a PUT omits (RFC 7644 3.5.1); nothing the ruleset does not own is lost."""
+    from mapper.examples import slot_value
+    from tests.test_patch_properties import UNOWNED, with_unowned
+
+    ruleset = RULESETS[name]
+    old, new = _unique_pair(pair)
+    created_body = {
+        k: v for k, v in with_unowned(ruleset, ruleset.create(old)).items() if k not in ("id", "meta")
+    }
+    status, created = server.request("POST", "/Users", created_body)
+    assert status == 201, created
+    try:
+        status, current = server.request("GET", f"/Users/{created['id']}")
+        assert status == 200
+        body = ruleset.put(current, new)
+        status, answer = server.request("PUT", f"/Users/{created['id']}", body)
+        assert status == 200, (body, answer)
+        status, fetched = server.request("GET", f"/Users/{created['id']}")
+        assert status == 200
+        wanted = ruleset.render(new)
+        for rule in ruleset.plan.rules:
+            expected = slot_value(current if rule.create_only else wanted, rule.target)
+            assert slot_value(fetched, rule.target) == expected, rule.target.path
+        assert fetched.get("nickName") == current.get("nickName")
+        assert fetched.get("userType") == current.get("userType")
+        assert fetched["name"].get("formatted") == UNOWNED["name"]["formatted"]
+        for key in ("emails", "phoneNumbers"):
+            others = [
+                {k: v for k, v in e.items() if k != "primary"} for e in fetched[key] if e["type"] == "other"
+            ]
+            assert others == UNOWNED[key]
+    finally:
+        server.request("DELETE", f"/Users/{created['id']}")
