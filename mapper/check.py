@@ -180,6 +180,7 @@ def _check_rule(
     target = resolve_target(rule.target, env, reporter)
     checker = ExpressionChecker(env.profile, reporter)
     expr = checker.check(rule.expr)
+    checker.finish()
     if target is None or expr is None:
         return None
     ok = True
@@ -230,6 +231,7 @@ def _check_rule(
         rule.span,
         text,
         rule,
+        tuple(checker.source_types[s] for s in checker.sources),
     )
 
 

@@ -51,6 +51,9 @@ class ExpressionChecker:
         self.sources: list[str] = []
         self.internal_sources: list[str] = []
         self.source_types: dict[str, ValueType] = {}
+        # Undeclared custom attributes: their type is unknown until an operator needs one
+        # (Okta documents `user.groupCode == 123`, `!user.isContractor`); first use of each.
+        self._undeclared: dict[str, ast.UserAttr] = {}
 
     def check(self, expr: ast.Expr) -> PExpr | None:
         method = getattr(self, f"_{type(expr).__name__.lower()}")
@@ -66,27 +69,47 @@ class ExpressionChecker:
         if name in self.profile:
             type_ = self.profile[name]
         else:
-            type_ = STRING
-            if name not in OKTA_BASE_PROFILE:
-                known = list(OKTA_BASE_PROFILE) + list(self.profile)
-                near = same_but_case(name, known)
-                if near:
-                    self.reporter.warning(
-                        node.span,
-                        f"user.{name} differs only in case from user.{near}",
-                        f"Okta attribute names are case-sensitive: did you mean `user.{near}`?",
-                    )
-                else:
-                    declare = f"if it is a custom attribute, declare it: `profile {{ {name}: string }}`"
-                    self.reporter.warning(
-                        node.span,
-                        f"user.{name} is not an Okta base profile attribute",
-                        lambda: " ".join(filter(None, (did_you_mean(name, known), declare))),
-                    )
+            type_ = self.source_types.get(name, STRING)
+            if name not in OKTA_BASE_PROFILE and name not in self._undeclared:
+                self._undeclared[name] = node
         if name not in self.source_types:
             self.sources.append(name)
             self.source_types[name] = type_
         return PSource(type_, True, name)
+
+    def finish(self) -> None:
+        """Warn of each undeclared attribute once, with the type the rule reads it as."""
+        for name, node in self._undeclared.items():
+            type_ = self.source_types.get(name, STRING)
+            known = list(OKTA_BASE_PROFILE) + list(self.profile)
+            near = same_but_case(name, known)
+            if near:
+                self.reporter.warning(
+                    node.span,
+                    f"user.{name} differs only in case from user.{near}",
+                    f"Okta attribute names are case-sensitive: did you mean `user.{near}`?",
+                )
+                continue
+            declare = f"if it is a custom attribute, declare it: `profile {{ {name}: {type_.okta_name} }}`"
+            message = f"user.{name} is not an Okta base profile attribute"
+            if type_ != STRING:
+                message = (
+                    f"user.{name} is not declared; it is read as {type_.okta_name}, as its use here needs"
+                )
+            # The reporter calls the hint only for warnings it shows; defaults bind this loop's values.
+            self.reporter.warning(
+                node.span,
+                message,
+                lambda n=name, k=known, d=declare: " ".join(filter(None, (did_you_mean(n, k), d))),  # type: ignore[misc]
+            )
+
+    def _typed(self, typed: PExpr, wanted: ValueType) -> PExpr:
+        """An undeclared attribute read where WANTED (a number or a boolean) is needed is read as
+        that type: its value is checked at render time (a ProfileError names it)."""
+        if isinstance(typed, PSource) and typed.name in self._undeclared and typed.type == STRING:
+            self.source_types[typed.name] = wanted
+            return PSource(wanted, True, typed.name)
+        return typed
 
     def _usermethod(self, node: ast.UserMethod) -> PExpr | None:
         if node.name != "getInternalProperty":
@@ -231,6 +254,13 @@ class ExpressionChecker:
         right = self.check(node.right)
         if left is None or right is None:
             return None
+        if node.op in ("AND", "OR"):
+            left, right = self._typed(left, BOOLEAN), self._typed(right, BOOLEAN)
+        elif node.op != "?:":
+            if right.type in (BOOLEAN, INTEGER, DECIMAL):
+                left = self._typed(left, DECIMAL if right.type.is_number else BOOLEAN)
+            if left.type in (BOOLEAN, INTEGER, DECIMAL):
+                right = self._typed(right, DECIMAL if left.type.is_number else BOOLEAN)
         lt, rt = left.type, right.type
         if node.op in ("AND", "OR"):
             for side, typed in ((node.left, left), (node.right, right)):
@@ -294,6 +324,7 @@ class ExpressionChecker:
         operand = self.check(node.operand)
         if operand is None:
             return None
+        operand = self._typed(operand, BOOLEAN)
         if operand.type not in (BOOLEAN, NULL):
             self._not_boolean(node.operand, operand, "!")
             return None

@@ -236,10 +236,24 @@ def _finish(resolved: _Resolved, path: str, text: str, reporter: Reporter) -> Pl
         return None
     extensions: list[str] = []
     profile_types: dict[str, ValueType] = {}
+    first_reader: dict[str, PlannedRule] = {}
     for rule in rules:
         if rule.target.urn != CORE_USER and rule.target.urn not in extensions:
             extensions.append(rule.target.urn)
-        for source in rule.sources:
-            profile_types.setdefault(source, resolved.env.profile.get(source, STRING))
+        for source, type_ in zip(
+            rule.sources, rule.source_types or [STRING] * len(rule.sources), strict=True
+        ):
+            known = profile_types.setdefault(source, resolved.env.profile.get(source, type_))
+            first_reader.setdefault(source, rule)
+            if known != type_:  # an undeclared attribute read as two types
+                other = first_reader[source]
+                reporter.error(
+                    rule.span,
+                    f"user.{source} is read as {type_.okta_name} here and as {known.okta_name} "
+                    f"on line {other.span.line}",
+                    f"declare its type: `profile {{ {source}: ... }}`",
+                )
+    if reporter.has_errors:
+        return None
     schemas = {urn: resolved.env.schemas[urn] for urn in extensions}
     return Plan(resolved.name, rules, tuple(extensions), profile_types, schemas)

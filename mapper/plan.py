@@ -123,6 +123,7 @@ class PlannedRule:
     span: Span
     text: str  # the rule as written, for comments in generated code
     node: ast.Rule  # the rule's syntax, for the formatter and the review tools
+    source_types: tuple[ValueType, ...] = ()  # the type each source is read as (declared or needed)
 
 
 @dataclass(frozen=True, slots=True)

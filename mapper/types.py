@@ -24,6 +24,12 @@ class ValueType:
         return ValueType(self.base)
 
     @property
+    def okta_name(self) -> str:
+        """The type as a `profile { }` declaration writes it (Okta's names)."""
+        base = {"decimal": "number"}.get(self.base, self.base)
+        return base + ("[]" if self.multi else "")
+
+    @property
     def is_number(self) -> bool:
         return not self.multi and self.base in ("integer", "decimal")
 

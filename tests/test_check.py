@@ -333,3 +333,34 @@ def test_a_file_extending_its_namesake_gets_the_builtin(tmp_path: pytest.TempPat
     ruleset = mapper.load(path)
     assert len(ruleset.rules) == len(mapper.load("okta-default").rules)
     assert ruleset.render({"login": "a"})["title"] == "Staff"
+
+
+@pytest.mark.parametrize(
+    ("expression", "okta_type", "good", "bad"),
+    [
+        ('user.groupCode == 123 ? "Sales" : "Other"', "number", {"groupCode": 123}, {"groupCode": "123"}),
+        ('user.salary >= 1000000 ? "big" : "small"', "number", {"salary": 2_000_000.5}, {"salary": True}),
+        ('!user.isContractor ? "staff" : "contractor"', "boolean", {"isContractor": False}, {"isContractor": "no"}),
+        ('user.salary > 1000000 AND !user.isContractor ? "y" : "n"', "number", {"salary": 1, "isContractor": True},
+         {"salary": "1"}),
+    ],
+)  # fmt: skip
+def test_undeclared_attributes_take_the_type_their_use_needs(
+    expression: str, okta_type: str, good: dict[str, object], bad: dict[str, object]
+) -> None:
+    # Okta documents these examples; an undeclared attribute's value is checked at render time.
+    ruleset = mapper.loads(f"userName <- user.login\ntitle <- {expression}\n", "t.mapper")
+    (name,) = [k for k in good if okta_type == "number" or k == "isContractor"][:1]
+    warning = next(w for w in ruleset.warnings if f"user.{name} " in w.message)
+    assert f"profile {{ {name}: {okta_type} }}" in warning.hint
+    assert ruleset.render({"login": "a", **good})["title"]
+    with pytest.raises(mapper.ProfileError) as caught:
+        ruleset.render({"login": "a", **bad})
+    assert caught.value.attribute in bad
+
+
+def test_an_undeclared_attribute_read_as_two_types_is_an_error() -> None:
+    with pytest.raises(mapper.RulesetError) as caught:
+        mapper.loads("userName <- user.login\ntitle <- user.code\nactive <- user.code == 1\n", "t.mapper")
+    (error,) = caught.value.errors
+    assert error.message == "user.code is read as number here and as string on line 2"
