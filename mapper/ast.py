@@ -135,7 +135,33 @@ class Conditional:
     span: Span
 
 
-Expr = Literal | UserAttr | UserMethod | Call | Binary | Not | Conditional
+@dataclass(frozen=True, slots=True)
+class ArrayLiteral:
+    """``{a, b, c}``: an array, as Okta writes one."""
+
+    items: tuple[Expr, ...]
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Index:
+    """``array[position]``"""
+
+    array: Expr
+    position: Expr
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Matches:
+    """``subject matches "regex"``: the whole string matches (Okta's deprecated operator)."""
+
+    subject: Expr
+    pattern: Literal
+    span: Span
+
+
+Expr = Literal | UserAttr | UserMethod | Call | Binary | Not | Conditional | ArrayLiteral | Index | Matches
 
 
 @dataclass(frozen=True, slots=True)

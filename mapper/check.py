@@ -185,7 +185,7 @@ def _check_rule(
         return None
     ok = True
     if target.multi_simple:
-        if not (expr.type.multi and expr.type.base == target.scim_type) and expr.type != NULL:
+        if not (expr.type.multi and expr.type.base in (target.scim_type, "null")) and expr.type != NULL:
             reporter.error(
                 rule.expr.span,
                 f"{target.path} is multi-valued {target.scim_type}: the value must be {target.scim_type}[], not {expr.type}",

@@ -19,15 +19,18 @@ from typing import Any
 from mapper import runtime
 from mapper.plan import (
     Constant,
+    PArray,
     PBinary,
     PCall,
     PConcat,
     PCond,
     PExpr,
+    PIndex,
     PInternal,
     Plan,
     PlannedRule,
     PLiteral,
+    PMatches,
     PNot,
     PSource,
 )
@@ -197,6 +200,14 @@ class Emitter:
             return self.sources[e.name]
         if isinstance(e, PInternal):
             return self.internals[e.name]
+        if isinstance(e, PArray):
+            return f"{self._helper('array_of')}({', '.join(self._expr(i) for i in e.items)})"
+        if isinstance(e, PIndex):
+            return f"{self._helper('array_get')}({self._expr(e.array)}, {self._expr(e.position)})"
+        if isinstance(e, PMatches):
+            pattern = self._name("_re")  # a compiled pattern has no literal form
+            self.namespace[pattern] = e.compiled
+            return f"{self._helper('matches')}({self._expr(e.subject)}, {pattern})"
         if isinstance(e, PConcat):
             parts = [self._expr(p) for p in e.parts]
             if all(not p.nullable and p.type == STRING for p in e.parts):
@@ -416,7 +427,11 @@ def _may_raise(e: PExpr) -> bool:
         return _may_raise(e.operand)
     if isinstance(e, PCond):
         return _may_raise(e.condition) or _may_raise(e.then) or _may_raise(e.otherwise)
-    return False
+    if isinstance(e, PArray):
+        return any(_may_raise(i) for i in e.items)
+    if isinstance(e, PIndex):
+        return _may_raise(e.array) or _may_raise(e.position)
+    return isinstance(e, PMatches)
 
 
 def _may_be_empty(e: PExpr) -> bool:

@@ -13,13 +13,16 @@ from mapper import ast
 from mapper.diagnostics import Reporter, did_you_mean, same_but_case
 from mapper.functions import DEPRECATED, FUNCTIONS
 from mapper.plan import (
+    PArray,
     PBinary,
     PCall,
     PConcat,
     PCond,
     PExpr,
+    PIndex,
     PInternal,
     PLiteral,
+    PMatches,
     PNot,
     PSource,
 )
@@ -210,7 +213,73 @@ class ExpressionChecker:
         if not ok:
             return None
         nullable = function.nullable
-        return PCall(function.returns, nullable, function, tuple(typed), substitution)
+        returns = function.returns
+        if function.returns_from == "array":  # Arrays.add(array, value) gives that array's type
+            returns = typed[0].type if typed[0].type != NULL else ValueType(typed[1].type.base, True)
+        elif function.returns_from == "element":  # Arrays.get(array, position)
+            returns = typed[0].type.element if typed[0].type != NULL else NULL
+        elif function.returns_from == "flatten":
+            flattened = self._flattened(node, typed)
+            if flattened is None:
+                return None
+            returns = flattened
+        return PCall(returns, nullable, function, tuple(typed), substitution)
+
+    def _flattened(self, node: ast.Call, typed: list[PExpr]) -> ValueType | None:
+        """Arrays.flatten(10, {20, 30}, 40): an array of the items' one element type."""
+        base: ValueType = NULL
+        for arg_node, arg in zip(node.args, typed, strict=True):
+            joined = self._join(base, arg.type.element)
+            if joined is None:
+                self.reporter.error(arg_node.span, f"Arrays.flatten mixes {base} and {arg.type.element}")
+                return None
+            base = joined
+        return ValueType(base.base, True)
+
+    # arrays
+    def _arrayliteral(self, node: ast.ArrayLiteral) -> PExpr | None:
+        items = [self.check(i) for i in node.items]
+        if any(i is None for i in items):
+            return None
+        typed = [i for i in items if i is not None]
+        element: ValueType = NULL
+        for item_node, item in zip(node.items, typed, strict=True):
+            joined = self._join(element, item.type) if not item.type.multi else None
+            if joined is None:
+                self.reporter.error(
+                    item_node.span, f"an array holds one type: {element} and {item.type} do not mix"
+                )
+                return None
+            element = joined
+        return PArray(ValueType(element.base, True), False, tuple(typed))
+
+    def _index(self, node: ast.Index) -> PExpr | None:
+        array = self.check(node.array)
+        position = self.check(node.position)
+        if array is None or position is None:
+            return None
+        if not array.type.multi and array.type != NULL:
+            self.reporter.error(node.array.span, f"only an array can be indexed, not {array.type}")
+            return None
+        if position.type not in (INTEGER, NULL):
+            self.reporter.error(node.position.span, f"an array position is an integer, not {position.type}")
+            return None
+        return PIndex(array.type.element if array.type != NULL else NULL, True, array, position)
+
+    def _matches(self, node: ast.Matches) -> PExpr | None:
+        subject = self.check(node.subject)
+        if subject is None:
+            return None
+        if subject.type not in (STRING, NULL):
+            self.reporter.error(node.subject.span, f"matches tests a string, not {subject.type}")
+            return None
+        assert isinstance(node.pattern.value, str)
+        try:
+            compiled = compile_pattern(node.pattern.value)
+        except PatternError as exc:
+            self.reporter.error(node.pattern.span, str(exc), "RE2 syntax: no backreferences or lookaround")
+            return None
+        return PMatches(BOOLEAN, False, subject, node.pattern.value, compiled)
 
     def _substitution(self, pattern: ast.Literal, replacement: ast.Literal) -> Substitution | None:
         assert isinstance(pattern.value, str) and isinstance(replacement.value, str)
@@ -235,7 +304,9 @@ class ExpressionChecker:
     @staticmethod
     def _accepts(kind: str, type_: ValueType, element: ValueType | None) -> bool:
         if type_ == NULL:
-            return kind != "array"
+            return True  # null is every type's missing value (Arrays.size(NULL) is 0)
+        if kind == "any":
+            return True
         if kind == "array":
             return type_.multi
         if type_.multi:
@@ -243,7 +314,7 @@ class ExpressionChecker:
         if kind == "scalar":
             return type_.base in ("string", "integer", "decimal")
         if kind == "element" and element is not None:
-            return type_ == element or (type_.is_number and element.is_number)
+            return type_ == element or element == NULL or (type_.is_number and element.is_number)
         return type_.base == kind
 
     # operators
@@ -357,6 +428,9 @@ class ExpressionChecker:
     def _join(a: ValueType, b: ValueType) -> ValueType | None:
         if a == b:
             return a
+        if a.multi and b.multi:  # arrays: an empty array literal ({}) joins any
+            element = ExpressionChecker._join(a.element, b.element)
+            return ValueType(element.base, True) if element is not None else None
         if a == NULL:
             return b
         if b == NULL:

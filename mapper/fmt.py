@@ -58,8 +58,15 @@ def expression(e: ast.Expr, context: int = 0) -> str:
     if isinstance(e, ast.Call):
         name = f"{e.namespace}.{e.function}" if e.namespace else e.function
         return f"{name}({', '.join(expression(a) for a in e.args)})"
+    if isinstance(e, ast.ArrayLiteral):
+        return "{" + ", ".join(expression(i) for i in e.items) + "}"
+    if isinstance(e, ast.Index):
+        return f"{expression(e.array, _PRIMARY)}[{expression(e.position)}]"
     if isinstance(e, ast.Not):
         text, own = "!" + expression(e.operand, _NOT), _NOT
+    elif isinstance(e, ast.Matches):
+        own = _PRECEDENCE["<"]
+        text = f"{expression(e.subject, own + 1)} matches {literal(e.pattern.value)}"
     elif isinstance(e, ast.Conditional):
         text = (
             f"{expression(e.condition, _CONDITIONAL + 1)} ? {expression(e.then, _CONDITIONAL)}"

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
-from mapper.types import BOOLEAN, DECIMAL, INTEGER, STRING, ValueType
+from mapper.types import BOOLEAN, DECIMAL, INTEGER, NULL, STRING, ValueType
 
 # Parameter kinds: "string", "integer", "scalar" (string or number), "array",
 # "element" (the element type of the preceding array), and "pattern" /
@@ -28,6 +28,7 @@ class Function:
     rest: str | None = None  # kind of any further arguments
     rest_in_pairs: bool = False
     nullable: bool = True  # may return null (null in, null out)
+    returns_from: str | None = None  # "array", "element" or "flatten": the type follows the arguments
     raises: bool = False  # may reject a value or a result too long (a ProfileError at render time)
 
     @property
@@ -90,6 +91,20 @@ _FUNCTIONS = (
              "Convert.toInt(user.employeeNumber)", raises=True),
     Function("Convert.toNum", ("scalar",), DECIMAL, "to_num",
              "A number or numeric string as a decimal.", "Convert.toNum(user.costCenter)", raises=True),
+    Function("Arrays.add", ("array", "element"), ValueType("null", True), "array_add",
+             "The array with the value added at the end.", "Arrays.add(user.tags, \"vip\")",
+             nullable=False, returns_from="array"),
+    Function("Arrays.remove", ("array", "element"), ValueType("null", True), "array_remove",
+             "The array without the first occurrence of the value.", "Arrays.remove(user.tags, \"vip\")",
+             returns_from="array"),
+    Function("Arrays.clear", ("array",), ValueType("null", True), "array_clear",
+             "An empty array (no value in the resource).", "Arrays.clear(user.tags)", returns_from="array"),
+    Function("Arrays.get", ("array", "integer"), NULL, "array_get",
+             "The entry at a position from 0; null past either end.", "Arrays.get(user.tags, 0)",
+             returns_from="element"),
+    Function("Arrays.flatten", (), ValueType("null", True), "array_flatten",
+             "Values and arrays as one array.", "Arrays.flatten(user.tags, \"vip\")", rest="any",
+             nullable=False, returns_from="flatten"),
     Function("Arrays.contains", ("array", "element"), BOOLEAN, "array_contains",
              "Whether the array holds the value.", 'Arrays.contains(user.tags, "vip")', nullable=False),
     Function("Arrays.size", ("array",), INTEGER, "array_size",

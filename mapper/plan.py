@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from mapper import ast
 from mapper.errors import Span
@@ -69,6 +70,30 @@ class PBinary(PExpr):
 @dataclass(frozen=True, slots=True)
 class PNot(PExpr):
     operand: PExpr
+
+
+@dataclass(frozen=True, slots=True)
+class PArray(PExpr):
+    """An array literal; null items are dropped, as from array attributes."""
+
+    items: tuple[PExpr, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class PIndex(PExpr):
+    """An array's item at a position (null past either end)."""
+
+    array: PExpr
+    position: PExpr
+
+
+@dataclass(frozen=True, slots=True)
+class PMatches(PExpr):
+    """Whether the whole string matches a literal pattern (RE2)."""
+
+    subject: PExpr
+    pattern: str
+    compiled: Any = field(compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)

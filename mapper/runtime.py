@@ -317,6 +317,61 @@ def to_num(value: str | int | float | None) -> float | None:
 # ---------------------------------------------------------------- Arrays.*
 
 
+def array_of(*items: object) -> list[Any]:
+    """An array literal: null items dropped, as from array attributes."""
+    return [item for item in items if item is not None]
+
+
+def array_add(values: list[Any] | None, item: object) -> list[Any]:
+    added = [*(values or ()), *(() if item is None else (item,))]
+    if len(added) > MAX_ARRAY_ITEMS:
+        raise ValueProblem(f"the result has more than {MAX_ARRAY_ITEMS:,} entries")
+    return added
+
+
+def array_remove(values: list[Any] | None, item: object) -> list[Any] | None:
+    """Without the first occurrence of ITEM, as Java's List.remove(Object)."""
+    if values is None:
+        return None
+    out = list(values)
+    if item in out:
+        out.remove(item)
+    return out
+
+
+def array_clear(values: list[Any] | None) -> list[Any] | None:
+    return None if values is None else []
+
+
+def array_get(values: list[Any] | None, position: int | None) -> Any:
+    """The entry at POSITION (from 0); null past either end."""
+    if values is None or position is None or not 0 <= position < len(values):
+        return None
+    return values[position]
+
+
+def array_flatten(*items: object) -> list[Any]:
+    out: list[Any] = []
+    for item in items:
+        if isinstance(item, list):
+            out.extend(item)
+        elif item is not None:
+            out.append(item)
+    if len(out) > MAX_ARRAY_ITEMS:
+        raise ValueProblem(f"the result has more than {MAX_ARRAY_ITEMS:,} entries")
+    return out
+
+
+def matches(s: str | None, compiled: Any) -> bool:
+    """Okta's `matches`: the whole string matches the pattern (RE2, linear time)."""
+    if s is None:
+        return False
+    try:
+        return compiled.fullmatch(s) is not None
+    except UnicodeEncodeError:
+        raise ValueProblem("is not valid Unicode (it holds a lone surrogate)") from None
+
+
 def array_contains(values: list[Any] | None, item: object) -> bool:
     return values is not None and item in values
 

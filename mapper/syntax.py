@@ -474,6 +474,21 @@ class _AstBuilder(Transformer[Token, object]):
             self.report(_tok_span(children[0], self.path), "number out of range")
         return ast.Literal(value, self._s(meta))
 
+    def array(self, meta: object, children: list[object]) -> ast.ArrayLiteral:
+        return ast.ArrayLiteral(tuple(c for c in children if c is not None), self._s(meta))  # type: ignore[misc]
+
+    def index(self, meta: object, children: list[object]) -> ast.Index:
+        return ast.Index(children[0], children[1], self._s(meta))  # type: ignore[arg-type]
+
+    def matches(self, meta: object, children: list[object]) -> ast.Matches:
+        pattern = children[1]
+        assert isinstance(pattern, Token)
+        return ast.Matches(
+            children[0],  # type: ignore[arg-type]
+            ast.Literal(self._string(pattern), _tok_span(pattern, self.path)),
+            self._s(meta),
+        )
+
     def true(self, meta: object, children: list[Token]) -> ast.Literal:
         return ast.Literal(True, self._s(meta))
 

@@ -5,18 +5,22 @@ the plainest Python, sharing nothing with mapper.codegen.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from mapper import runtime
 from mapper.plan import (
+    PArray,
     PBinary,
     PCall,
     PConcat,
     PCond,
     PExpr,
+    PIndex,
     PInternal,
     Plan,
     PLiteral,
+    PMatches,
     PNot,
     PSource,
 )
@@ -48,6 +52,15 @@ def evaluate(e: PExpr, profile: dict[str, Any], internal: dict[str, Any]) -> Any
         if e.substitution is not None:
             args = [args[0], e.substitution]
         return getattr(runtime, e.function.impl)(*args)
+    if isinstance(e, PArray):
+        return [v for v in (evaluate(i, profile, internal) for i in e.items) if v is not None]
+    if isinstance(e, PIndex):
+        array, position = evaluate(e.array, profile, internal), evaluate(e.position, profile, internal)
+        ok = array is not None and position is not None and 0 <= position < len(array)
+        return array[position] if ok else None
+    if isinstance(e, PMatches):
+        subject = evaluate(e.subject, profile, internal)
+        return subject is not None and re.fullmatch(e.pattern, subject) is not None
     if isinstance(e, PNot):
         value = evaluate(e.operand, profile, internal)
         return None if value is None else not value

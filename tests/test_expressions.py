@@ -271,3 +271,52 @@ def test_string_starts_with() -> None:
     assert ruleset.render({"login": "a", "title": "Kiss"})["active"] is True
     assert ruleset.render({"login": "a", "title": "kiss"})["active"] is False
     assert ruleset.render({"login": "a"})["active"] is False
+
+
+ARRAYS = (
+    "userName <- user.login\nprofile {\n  tags: string[]\n  nums: integer[]\n}\n"
+    'schema x = "urn:example:arrays:2.0:User" {\n  sa: string[]\n  ia: integer[]\n  s: string\n  i: integer\n'
+    "  b: boolean\n}\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("rule", "profile", "expected"),
+    [
+        ('x:sa <- Arrays.add(user.tags, "vip")', {"tags": ["a"]}, ["a", "vip"]),
+        ('x:sa <- Arrays.add(user.tags, "vip")', {}, ["vip"]),
+        ('x:sa <- Arrays.remove(user.tags, "b")', {"tags": ["a", "b", "c", "b"]}, ["a", "c", "b"]),
+        ("x:sa <- Arrays.clear(user.tags)", {"tags": ["a"]}, None),
+        ("x:s <- Arrays.get(user.tags, 1)", {"tags": ["a", "b"]}, "b"),
+        ("x:s <- Arrays.get(user.tags, 2)", {"tags": ["a", "b"]}, None),
+        ("x:s <- user.tags[0]", {"tags": ["a", "b"]}, "a"),
+        ("x:i <- user.nums[-1]", {"nums": [1]}, None),
+        ('x:sa <- Arrays.flatten("a", {"b", "c"}, user.tags)', {"tags": ["d"]}, ["a", "b", "c", "d"]),
+        ("x:ia <- {10, null, 30}", {}, [10, 30]),
+        ("x:i <- Arrays.size(NULL)", {}, 0),
+        ('x:b <- user.title matches "(?i)engineer"', {"title": "Senior Engineer"}, False),
+        ('x:b <- user.title matches "(?i).*engineer"', {"title": "Senior Engineer"}, True),
+        ('x:b <- user.title matches "a+"', {}, False),
+    ],
+)
+def test_arrays_indexing_and_matches(rule: str, profile: dict[str, Any], expected: Any) -> None:
+    ruleset = mapper.loads(f"{ARRAYS}{rule}\n", "a.mapper")
+    slot = rule.split(" ")[0].split(":")[1]
+    assert (
+        ruleset.render({"login": "a", **profile}).get("urn:example:arrays:2.0:User", {}).get(slot) == expected
+    )
+
+
+@pytest.mark.parametrize(
+    ("rule", "message"),
+    [
+        ('x:sa <- {"a", 1}', "an array holds one type: string and integer do not mix"),
+        ("x:s <- user.title[0]", "only an array can be indexed, not string"),
+        ('x:s <- user.tags["a"]', "an array position is an integer, not string"),
+        ('x:b <- user.title matches "(a)\\1"', "invalid regular expression: invalid escape sequence: \\1"),
+    ],
+)
+def test_array_and_matches_errors(rule: str, message: str) -> None:
+    with pytest.raises(mapper.RulesetError) as caught:
+        mapper.loads(f"{ARRAYS}{rule}\n", "a.mapper")
+    assert caught.value.errors[0].message == message
