@@ -12,6 +12,7 @@ import math
 import re
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
+from functools import cache
 from typing import Any
 
 from mapper.errors import NO_VALUE, ProfileError
@@ -312,6 +313,56 @@ def to_num(value: str | int | float | None) -> float | None:
     if not math.isfinite(number):
         raise ValueProblem("cannot convert to a finite number", value)
     return number
+
+
+# ---------------------------------------------------------------- Iso3166Convert.*
+
+
+@cache
+def _country(code: str) -> Any:
+    """The ISO 3166-1 country a code names, whatever its form (as Okta's functions take
+    alpha-2, alpha-3 and numeric codes alike); from pycountry's copy of the ISO tables."""
+    import pycountry  # its tables load on first use, not with mapper
+
+    text = code.strip()
+    if text.isascii() and text.isdigit() and len(text) <= 3:
+        found = pycountry.countries.get(numeric=text.zfill(3))
+    elif text.isascii() and text.isalpha() and len(text) in (2, 3):
+        upper = text.upper()
+        found = (
+            pycountry.countries.get(alpha_2=upper)
+            if len(text) == 2
+            else pycountry.countries.get(alpha_3=upper)
+        )
+    else:
+        found = None
+    if found is None:
+        raise ValueProblem("not an ISO 3166-1 country code", code)
+    return found
+
+
+def _iso(code: str | None, field: str) -> str | None:
+    if code is None or code == "":
+        return None
+    if len(code) > 8:  # no code is longer; keeps the cache small whatever profiles hold
+        raise ValueProblem("not an ISO 3166-1 country code", code)
+    return str(getattr(_country(code), field))
+
+
+def iso_alpha2(code: str | None) -> str | None:
+    return _iso(code, "alpha_2")
+
+
+def iso_alpha3(code: str | None) -> str | None:
+    return _iso(code, "alpha_3")
+
+
+def iso_numeric(code: str | None) -> str | None:
+    return _iso(code, "numeric")
+
+
+def iso_name(code: str | None) -> str | None:
+    return _iso(code, "name")
 
 
 # ---------------------------------------------------------------- Arrays.*

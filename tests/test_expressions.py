@@ -320,3 +320,29 @@ def test_array_and_matches_errors(rule: str, message: str) -> None:
     with pytest.raises(mapper.RulesetError) as caught:
         mapper.loads(f"{ARRAYS}{rule}\n", "a.mapper")
     assert caught.value.errors[0].message == message
+
+
+@pytest.mark.parametrize(
+    ("expression", "code", "expected"),
+    [
+        ("Iso3166Convert.toAlpha2(user.countryCode)", "IND", "IN"),
+        ("Iso3166Convert.toAlpha2(user.countryCode)", "356", "IN"),
+        ("Iso3166Convert.toAlpha3(user.countryCode)", "us", "USA"),
+        ("Iso3166Convert.toNumeric(user.countryCode)", "DE", "276"),
+        ("Iso3166Convert.toName(user.countryCode)", "FR", "France"),
+        ("Iso3166Convert.toName(user.countryCode)", "", None),
+    ],
+)
+def test_iso3166_conversions(expression: str, code: str, expected: str | None) -> None:
+    ruleset = mapper.loads(f"userName <- user.login\ntitle <- {expression}\n", "c.mapper")
+    assert ruleset.render({"login": "a", "countryCode": code}).get("title") == expected
+
+
+@pytest.mark.parametrize("code", ["XX", "Narnia", "1000", "9" * 5000])
+def test_an_unknown_country_code_is_a_profile_error(code: str) -> None:
+    ruleset = mapper.loads(
+        "userName <- user.login\ntitle <- Iso3166Convert.toAlpha2(user.countryCode)\n", "c.mapper"
+    )
+    with pytest.raises(mapper.ProfileError) as caught:
+        ruleset.render({"login": "a", "countryCode": code})
+    assert caught.value.problem == "not an ISO 3166-1 country code"

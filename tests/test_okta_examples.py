@@ -51,4 +51,4 @@ def test_unsupported_okta_examples_are_refused_with_a_ruleset_error(example: dic
 
 
 def test_the_suite_is_mostly_supported() -> None:
-    assert len(SUPPORTED) >= 67 and len(UNSUPPORTED) <= 6
+    assert len(SUPPORTED) >= 71 and len(UNSUPPORTED) <= 2
