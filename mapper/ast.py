@@ -161,7 +161,40 @@ class Matches:
     span: Span
 
 
-Expr = Literal | UserAttr | UserMethod | Call | Binary | Not | Conditional | ArrayLiteral | Index | Matches
+@dataclass(frozen=True, slots=True)
+class OtherRef:
+    """``appuser.x``, ``org.x``, ``zendesk.x``: another profile than the Okta user's, which
+    mapper does not have; parsed so that the checker can say so."""
+
+    scope: str
+    name: str
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    """``getManagerUser("active_directory").firstName``: an attribute of another user or
+    app user, which a profile does not carry; parsed so that the checker can say so."""
+
+    base: Expr
+    name: str
+    span: Span
+
+
+Expr = (
+    Literal
+    | UserAttr
+    | UserMethod
+    | Call
+    | Binary
+    | Not
+    | Conditional
+    | ArrayLiteral
+    | Index
+    | Matches
+    | OtherRef
+    | Member
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -45,6 +45,34 @@ def literal_type(value: object) -> ValueType:
     return STRING
 
 
+#: Okta EL scopes other than the user, and what they hold.
+_OKTA_CONTEXTS = {
+    "app": "application properties",
+    "org": "organization properties",
+    "session": "session",
+    "idpuser": "identity provider profile",
+    "access": "access token",
+}
+
+#: Okta EL functions that read beyond one user's profile, and what each needs.
+_NEEDS_MORE_THAN_A_PROFILE = {
+    **dict.fromkeys(
+        ("isMemberOfGroup", "isMemberOfGroupName", "isMemberOfAnyGroup", "isMemberOfGroupNameStartsWith",
+         "isMemberOfGroupNameContains", "isMemberOfGroupNameRegex", "getFilteredGroups", "contains",
+         "startsWith", "endsWith"),
+        "the user's group memberships",
+    ),
+    **dict.fromkeys(
+        ("hasDirectoryUser", "hasWorkdayUser", "findDirectoryUser", "findWorkdayUser"),
+        "the user's directory and Workday app assignments",
+    ),
+    **dict.fromkeys(
+        ("getManagerUser", "getManagerAppUser", "getAssistantUser", "getAssistantAppUser"),
+        "the manager's or assistant's Okta user",
+    ),
+}  # fmt: skip
+
+
 class ExpressionChecker:
     """Types one rule's expression; records the profile attributes it reads."""
 
@@ -115,6 +143,14 @@ class ExpressionChecker:
         return typed
 
     def _usermethod(self, node: ast.UserMethod) -> PExpr | None:
+        if node.name in ("getLinkedObject", "getGroups"):
+            what = "linked objects" if node.name == "getLinkedObject" else "the user's group memberships"
+            self.reporter.error(
+                node.span,
+                f"user.{node.name}() needs {what}, which a profile does not carry",
+                "mapper maps one Okta user's profile and Users API fields",
+            )
+            return None
         if node.name != "getInternalProperty":
             self.reporter.error(
                 node.span,
@@ -156,6 +192,15 @@ class ExpressionChecker:
         function = FUNCTIONS.get(name)
         args = [self.check(a) for a in node.args]
         if function is None:
+            if node.function in _NEEDS_MORE_THAN_A_PROFILE and node.namespace in ("", "Groups"):
+                self.reporter.error(
+                    node.span,
+                    f"{name if node.namespace else node.function}() needs "
+                    f"{_NEEDS_MORE_THAN_A_PROFILE[node.function]}, which a profile "
+                    "does not carry",
+                    "mapper maps one Okta user's profile and Users API fields",
+                )
+                return None
             hint: Callable[[], str] = lambda: did_you_mean(name, FUNCTIONS)  # noqa: E731
             if not node.namespace:
                 known = [f for f in FUNCTIONS if f.endswith(f".{node.function}")]
@@ -235,6 +280,24 @@ class ExpressionChecker:
                 return None
             base = joined
         return ValueType(base.base, True)
+
+    # Okta EL that needs what a profile does not carry
+    def _otherref(self, node: ast.OtherRef) -> None:
+        reference = f"{node.scope}.{node.name}"
+        if node.scope == "appuser":
+            message = f"{reference} reads the app user's profile: that is the app-to-Okta direction"
+        elif node.scope in _OKTA_CONTEXTS:
+            message = f"{reference} reads Okta's {_OKTA_CONTEXTS[node.scope]}, which a gateway does not have"
+        else:
+            message = f"{reference} reads the profile of the app {node.scope!r}, which mapper does not have"
+        self.reporter.error(node.span, message, "a mapping to the app reads the Okta user: user.ATTRIBUTE")
+
+    def _member(self, node: ast.Member) -> None:
+        self.reporter.error(
+            node.span,
+            f".{node.name} of another user or app user (a manager, a linked object, a directory account)",
+            "a profile does not carry other users: map an attribute of the user (user.managerId, ...)",
+        )
 
     # arrays
     def _arrayliteral(self, node: ast.ArrayLiteral) -> PExpr | None:

@@ -58,6 +58,10 @@ def expression(e: ast.Expr, context: int = 0) -> str:
     if isinstance(e, ast.Call):
         name = f"{e.namespace}.{e.function}" if e.namespace else e.function
         return f"{name}({', '.join(expression(a) for a in e.args)})"
+    if isinstance(e, ast.OtherRef):
+        return f"{e.scope}.{e.name}"
+    if isinstance(e, ast.Member):
+        return f"{expression(e.base, _PRIMARY)}.{e.name}"
     if isinstance(e, ast.ArrayLiteral):
         return "{" + ", ".join(expression(i) for i in e.items) + "}"
     if isinstance(e, ast.Index):

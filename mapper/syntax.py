@@ -474,6 +474,12 @@ class _AstBuilder(Transformer[Token, object]):
             self.report(_tok_span(children[0], self.path), "number out of range")
         return ast.Literal(value, self._s(meta))
 
+    def other_ref(self, meta: object, children: list[Token]) -> ast.OtherRef:
+        return ast.OtherRef(str(children[0]), str(children[1]), self._s(meta))
+
+    def member(self, meta: object, children: list[object]) -> ast.Member:
+        return ast.Member(children[0], str(children[1]), self._s(meta))  # type: ignore[arg-type]
+
     def array(self, meta: object, children: list[object]) -> ast.ArrayLiteral:
         return ast.ArrayLiteral(tuple(c for c in children if c is not None), self._s(meta))  # type: ignore[misc]
 

@@ -364,3 +364,30 @@ def test_an_undeclared_attribute_read_as_two_types_is_an_error() -> None:
         mapper.loads("userName <- user.login\ntitle <- user.code\nactive <- user.code == 1\n", "t.mapper")
     (error,) = caught.value.errors
     assert error.message == "user.code is read as number here and as string on line 2"
+
+
+@pytest.mark.parametrize(
+    ("expression", "message"),
+    [
+        ("appuser.firstName", "appuser.firstName reads the app user's profile: that is the app-to-Okta direction"),
+        ("zendesk.firstName", "zendesk.firstName reads the profile of the app 'zendesk', which mapper does not have"),
+        ("org.domain", "org.domain reads Okta's organization properties, which a gateway does not have"),
+        ('getManagerUser("active_directory").firstName',
+         ".firstName of another user or app user (a manager, a linked object, a directory account)"),
+        ('user.getLinkedObject("manager").lastName',
+         ".lastName of another user or app user (a manager, a linked object, a directory account)"),
+        ('hasWorkdayUser() ? "a" : "b"',
+         "hasWorkdayUser() needs the user's directory and Workday app assignments, which a profile does not carry"),
+        ('isMemberOfGroupName("x") ? "a" : "b"',
+         "isMemberOfGroupName() needs the user's group memberships, which a profile does not carry"),
+        ('Groups.startsWith("OKTA", "TEST", 100) ?: {}',
+         "Groups.startsWith() needs the user's group memberships, which a profile does not carry"),
+    ],
+)  # fmt: skip
+def test_okta_expressions_that_need_more_than_a_profile_are_refused_clearly(
+    expression: str, message: str
+) -> None:
+    with pytest.raises(mapper.RulesetError) as caught:
+        mapper.loads(f"userName <- user.login\ntitle <- {expression}\n", "t.mapper")
+    (error,) = caught.value.errors
+    assert error.message == message
