@@ -15,7 +15,7 @@ from mapper import ast
 from mapper.diagnostics import Reporter, did_you_mean, same_but_case
 from mapper.errors import Span, source_lines
 from mapper.expressions import ExpressionChecker, literal_type
-from mapper.plan import PlannedRule, TargetSlot
+from mapper.plan import PCall, PExpr, PlannedRule, TargetSlot
 from mapper.schema import (
     BUILTIN_ALIASES,
     BUILTIN_SCHEMAS,
@@ -201,6 +201,13 @@ def _check_rule(
     if expr.type == NULL:
         reporter.error(rule.expr.span, "this expression is always null, so the rule never sets a value")
         ok = False
+    if not rule.create_only and _calls(expr, "Time.now"):
+        reporter.error(
+            rule.expr.span,
+            "Time.now() changes on every call, so every update would send it",
+            "use it in an `on create` rule, as Okta's 'Apply on: Create' does",
+        )
+        ok = False
     if rule.primary and target.entry_type is None:
         reporter.error(
             rule.option_spans[0] if rule.option_spans else rule.span,
@@ -233,6 +240,26 @@ def _check_rule(
         rule,
         tuple(checker.source_types[s] for s in checker.sources),
     )
+
+
+def _calls(expr: PExpr, name: str) -> bool:
+    """Whether EXPR calls the function NAME anywhere."""
+    stack = [expr]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, PCall) and node.function.name == name:
+            return True
+        stack.extend(v for v in vars_of(node) if isinstance(v, PExpr))
+    return False
+
+
+def vars_of(node: PExpr) -> list[object]:
+    """The sub-expressions a plan node holds (its fields, flattened one level)."""
+    out: list[object] = []
+    for slot in getattr(type(node), "__slots__", ()):
+        value = getattr(node, slot, None)
+        out.extend(value if isinstance(value, tuple) else [value])
+    return out
 
 
 def _conversion_hint(target: str, got: ValueType) -> str:

@@ -8,8 +8,9 @@ all of them).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from mapper import ast
+from mapper import ast, timefmt
 from mapper.diagnostics import Reporter, did_you_mean, same_but_case
 from mapper.functions import DEPRECATED, FUNCTIONS
 from mapper.plan import (
@@ -211,7 +212,13 @@ class ExpressionChecker:
             return None
         count = len(node.args)
         if count < function.min_args or (function.max_args is not None and count > function.max_args):
-            wanted = f"at least {function.min_args}" if function.max_args is None else str(function.min_args)
+            wanted = (
+                f"at least {function.min_args}"
+                if function.max_args is None
+                else str(function.min_args)
+                if function.min_args == function.max_args
+                else f"{function.min_args} to {function.max_args}"
+            )
             self.reporter.error(
                 node.span,
                 f"{name} takes {wanted} argument{'s' if wanted != '1' else ''}, got {count}",
@@ -231,6 +238,11 @@ class ExpressionChecker:
         replacement: ast.Literal | None = None
         for index, (arg_node, arg) in enumerate(zip(node.args, typed, strict=True)):
             kind = function.params[index] if index < len(function.params) else (function.rest or "")
+            if kind == "literal":  # Time.now(zone, pattern)
+                kind = "timezone" if index == 0 else "timepattern"
+            if kind in ("timezone", "timepattern"):
+                ok = self._time_literal(name, kind, arg_node) and ok
+                continue
             if kind in ("pattern", "replacement"):
                 if not (isinstance(arg_node, ast.Literal) and isinstance(arg_node.value, str)):
                     self.reporter.error(arg_node.span, f"the {kind} of {name} must be a string literal")
@@ -269,6 +281,28 @@ class ExpressionChecker:
                 return None
             returns = flattened
         return PCall(returns, nullable, function, tuple(typed), substitution)
+
+    def _time_literal(self, name: str, kind: str, node: ast.Expr) -> bool:
+        """A time zone or Joda pattern: a string literal, checked now rather than per render."""
+        what = "time zone" if kind == "timezone" else "time pattern"
+        if not (isinstance(node, ast.Literal) and isinstance(node.value, str)):
+            self.reporter.error(node.span, f"the {what} of {name} must be a string literal")
+            return False
+        try:
+            if kind == "timezone":
+                ZoneInfo(timefmt.zone_name(node.value))
+            else:
+                timefmt.compile_pattern(node.value)
+        except (ValueError, ZoneInfoNotFoundError) as exc:
+            message = str(exc) if kind == "timepattern" else f"unknown time zone {node.value!r}"
+            hint = (
+                "pattern letters: y M d H h m s S a Z E, text in 'quotes'"
+                if kind == "timepattern"
+                else ("a tz database name such as America/New_York, or UTC")
+            )
+            self.reporter.error(node.span, message, hint)
+            return False
+        return True
 
     def _flattened(self, node: ast.Call, typed: list[PExpr]) -> ValueType | None:
         """Arrays.flatten(10, {20, 30}, 40): an array of the items' one element type."""

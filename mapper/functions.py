@@ -29,6 +29,7 @@ class Function:
     rest_in_pairs: bool = False
     nullable: bool = True  # may return null (null in, null out)
     returns_from: str | None = None  # "array", "element" or "flatten": the type follows the arguments
+    most_rest: int | None = None  # how many further arguments at most (None: any number)
     raises: bool = False  # may reject a value or a result too long (a ProfileError at render time)
 
     @property
@@ -37,7 +38,9 @@ class Function:
 
     @property
     def max_args(self) -> int | None:
-        return None if self.rest else len(self.params)
+        if self.rest:
+            return None if self.most_rest is None else len(self.params) + self.most_rest
+        return len(self.params)
 
     @property
     def signature(self) -> str:
@@ -91,6 +94,27 @@ _FUNCTIONS = (
              "Convert.toInt(user.employeeNumber)", raises=True),
     Function("Convert.toNum", ("scalar",), DECIMAL, "to_num",
              "A number or numeric string as a decimal.", "Convert.toNum(user.costCenter)", raises=True),
+    Function("Time.now", (), STRING, "time_now",
+             "The time now, in UTC (or a time zone, in a Joda pattern); only in `on create` rules.",
+             'Time.now("America/New_York", "yyyy-MM-dd HH:mm:ss")', rest="literal", nullable=False,
+             most_rest=2),
+    Function("Time.fromWindowsToIso8601", ("string",), STRING, "time_from_windows",
+             "A Windows (LDAP) timestamp as ISO 8601 in UTC.", "Time.fromWindowsToIso8601(user.lastLogon)",
+             raises=True),
+    Function("Time.fromUnixToIso8601", ("string",), STRING, "time_from_unix",
+             "A Unix timestamp (seconds) as ISO 8601 in UTC.", "Time.fromUnixToIso8601(user.hireEpoch)",
+             raises=True),
+    Function("Time.fromStringToIso8601", ("string", "timepattern"), STRING, "time_from_string",
+             "A time written in a Joda pattern as ISO 8601 in UTC.",
+             'Time.fromStringToIso8601(user.hireDate, "MM/dd/yyyy")', raises=True),
+    Function("Time.fromIso8601ToWindows", ("string",), STRING, "time_to_windows",
+             "An ISO 8601 time as a Windows timestamp.", "Time.fromIso8601ToWindows(user.hireDate)", raises=True),
+    Function("Time.fromIso8601ToUnix", ("string",), STRING, "time_to_unix",
+             "An ISO 8601 time as a Unix timestamp (seconds).", "Time.fromIso8601ToUnix(user.hireDate)",
+             raises=True),
+    Function("Time.fromIso8601ToString", ("string", "timepattern"), STRING, "time_to_string",
+             "An ISO 8601 time written in a Joda pattern, in UTC.",
+             'Time.fromIso8601ToString(user.hireDate, "yyyy-MM-dd")', raises=True),
     Function("Iso3166Convert.toAlpha2", ("string",), STRING, "iso_alpha2",
              "An ISO 3166-1 country code (alpha-2, alpha-3 or numeric) as alpha-2.",
              "Iso3166Convert.toAlpha2(user.countryCode)", raises=True),

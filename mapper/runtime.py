@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import math
 import re
-from datetime import datetime
+from collections.abc import Callable
+from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from functools import cache
 from typing import Any
+from zoneinfo import ZoneInfo
 
+from mapper import timefmt
 from mapper.errors import NO_VALUE, ProfileError
 from mapper.regex import TIME_BUDGET, OutputTooLong, Substitution, TooSlow
 
@@ -313,6 +316,57 @@ def to_num(value: str | int | float | None) -> float | None:
     if not math.isfinite(number):
         raise ValueProblem("cannot convert to a finite number", value)
     return number
+
+
+# ---------------------------------------------------------------- Time.*
+
+
+def clock() -> datetime:
+    """Now, for Time.now(); tests replace it (``monkeypatch.setattr(runtime, "clock", ...)``)."""
+    return datetime.now(UTC)
+
+
+def _time(convert: Callable[..., str], *args: str | None) -> str | None:
+    if any(a is None or a == "" for a in args):
+        return None
+    try:
+        return convert(*args)
+    except timefmt.TimeValueError as exc:
+        raise ValueProblem(str(exc), args[0]) from None
+
+
+def time_now(zone: str | None = None, pattern: str | None = None) -> str:
+    moment = clock()
+    if zone is None:
+        return timefmt.iso(moment)
+    local = moment.astimezone(ZoneInfo(timefmt.zone_name(zone)))
+    if pattern is None:
+        return local.isoformat(timespec="milliseconds")
+    return timefmt.format_with(local, pattern)
+
+
+def time_from_windows(text: str | None) -> str | None:
+    return _time(timefmt.from_windows, text)
+
+
+def time_from_unix(text: str | None) -> str | None:
+    return _time(timefmt.from_unix, text)
+
+
+def time_from_string(text: str | None, pattern: str | None) -> str | None:
+    return _time(lambda t, p: timefmt.iso(timefmt.parse_with(t, p)), text, pattern)
+
+
+def time_to_windows(text: str | None) -> str | None:
+    return _time(timefmt.to_windows, text)
+
+
+def time_to_unix(text: str | None) -> str | None:
+    return _time(timefmt.to_unix, text)
+
+
+def time_to_string(text: str | None, pattern: str | None) -> str | None:
+    return _time(lambda t, p: timefmt.format_with(timefmt.parse_iso(t).astimezone(UTC), p), text, pattern)
 
 
 # ---------------------------------------------------------------- Iso3166Convert.*

@@ -346,3 +346,58 @@ def test_an_unknown_country_code_is_a_profile_error(code: str) -> None:
     with pytest.raises(mapper.ProfileError) as caught:
         ruleset.render({"login": "a", "countryCode": code})
     assert caught.value.problem == "not an ISO 3166-1 country code"
+
+
+@pytest.mark.parametrize(
+    ("expression", "value", "expected"),
+    [
+        ("Time.fromUnixToIso8601(user.t)", "1438363117", "2015-07-31T17:18:37.000Z"),
+        ("Time.fromWindowsToIso8601(user.t)", "130828367179790000", "2015-07-31T17:18:37.979Z"),
+        ("Time.fromIso8601ToUnix(user.t)", "2015-07-31T17:18:37.979Z", "1438363117"),
+        ("Time.fromIso8601ToWindows(user.t)", "2015-07-31T17:18:37.979Z", "130828367179790000"),
+        ('Time.fromStringToIso8601(user.t, "MM/dd/yyyy hh:mm a")', "07/31/2015 05:18 PM", "2015-07-31T17:18:00.000Z"),
+        ('Time.fromStringToIso8601(user.t, "yyyy-MM-dd\'T\'HH:mm:ssZZ")', "2015-07-31T19:18:37+02:00",
+         "2015-07-31T17:18:37.000Z"),
+        ('Time.fromIso8601ToString(user.t, "dd MMMM yyyy, EEEE")', "2015-07-31T17:18:37Z", "31 July 2015, Friday"),
+        ("Time.fromUnixToIso8601(user.t)", "", None),
+    ],
+)  # fmt: skip
+def test_time_conversions(expression: str, value: str, expected: str | None) -> None:
+    ruleset = mapper.loads(f"userName <- user.login\ntitle <- {expression}\n", "t.mapper")
+    assert ruleset.render({"login": "a", "t": value}).get("title") == expected
+
+
+@pytest.mark.parametrize(
+    ("expression", "value", "problem"),
+    [
+        ("Time.fromUnixToIso8601(user.t)", "soon", "not a Unix timestamp"),
+        ("Time.fromUnixToIso8601(user.t)", "9" * 20, "a Unix timestamp out of range"),
+        (
+            'Time.fromStringToIso8601(user.t, "MM/dd/yyyy")',
+            "31/07/2015",
+            "not a date: month must be in 1..12",
+        ),
+        ("Time.fromIso8601ToUnix(user.t)", "yesterday", "not an ISO 8601 date and time"),
+    ],
+)
+def test_time_values_that_do_not_parse_are_profile_errors(expression: str, value: str, problem: str) -> None:
+    ruleset = mapper.loads(f"userName <- user.login\ntitle <- {expression}\n", "t.mapper")
+    with pytest.raises(mapper.ProfileError) as caught:
+        ruleset.render({"login": "a", "t": value})
+    assert caught.value.problem == problem
+
+
+@pytest.mark.parametrize(
+    ("rule", "message"),
+    [
+        ("title <- Time.now()", "Time.now() changes on every call, so every update would send it"),
+        ('title <- Time.now("Mars/Olympus") on create', "unknown time zone 'Mars/Olympus'"),
+        ('title <- Time.now("UTC", "yyyy-QQ") on create', "the time pattern letter 'Q' is not supported"),
+        ('title <- Time.fromIso8601ToString(user.t, user.f)', "the time pattern of Time.fromIso8601ToString must be a string literal"),
+        ('title <- Time.now("UTC", "yyyy", "x") on create', "Time.now takes 0 to 2 arguments, got 3"),
+    ],
+)  # fmt: skip
+def test_time_rules_that_cannot_work_are_ruleset_errors(rule: str, message: str) -> None:
+    with pytest.raises(mapper.RulesetError) as caught:
+        mapper.loads(f"userName <- user.login\n{rule}\n", "t.mapper")
+    assert caught.value.errors[0].message == message
