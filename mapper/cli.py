@@ -128,6 +128,11 @@ def _write(text: str) -> None:
             ],
             EXIT_DATA,
         )
+    _write_bytes(data)
+
+
+def _write_bytes(data: bytes) -> None:
+    """DATA to standard output, every byte of it, or one clear line and exit code 3."""
     if sys.stdout is None:
         _fail(["mapper: the output is closed (standard output is not open)"], EXIT_OUTPUT)
     try:
@@ -197,11 +202,35 @@ def main() -> None:
     "--compact", is_flag=True, help="One line of JSON per resource (JSON Lines) instead of indented JSON."
 )
 @click.option(
+    "--jsonl",
+    is_flag=True,
+    help="Stream JSON Lines: one profile per line in (also from -), one resource per line out. "
+    "On by itself for .jsonl/.ndjson files and folders.",
+)
+@click.option(
+    "-o", "--output", metavar="FILE", help="With JSON Lines: write to FILE, all at once, instead of stdout."
+)
+@click.option(
+    "--errors", "errors_to", metavar="FILE", help="With JSON Lines: also write each failure to FILE (JSONL)."
+)
+@click.option(
+    "--fail-fast", is_flag=True, help="With JSON Lines: stop at the first failure and write no resource."
+)
+@click.option(
     "--show-values", is_flag=True, help="Show the offending value in error messages (they are personal data)."
 )
-@click.option("-q", "--quiet", is_flag=True, help=_QUIET_HELP)
+@click.option("-q", "--quiet", is_flag=True, help="Do not print the ruleset's warnings or the summary line.")
 def render(
-    profiles: tuple[str, ...], ruleset: str, validate: bool, compact: bool, show_values: bool, quiet: bool
+    profiles: tuple[str, ...],
+    ruleset: str,
+    validate: bool,
+    compact: bool,
+    jsonl: bool,
+    output: str | None,
+    errors_to: str | None,
+    fail_fast: bool,
+    show_values: bool,
+    quiet: bool,
 ) -> None:
     """Render Okta profiles as SCIM User resources.
 
@@ -210,9 +239,22 @@ def render(
     One PROFILE prints one JSON object; several print a JSON array, in order
     (with --compact, one line per resource). Nothing is printed unless every
     profile renders.
+
+    JSON Lines (.jsonl or .ndjson files, folders, or --jsonl) stream instead:
+    a line per resource, in input order; a record that fails is reported as
+    FILE:LINE on stderr (and in --errors) and the others are still written;
+    exit 1 when any failed. A summary line ends the run.
     """
+    streaming = jsonl or any(p.endswith(_LINE_SUFFIXES) or (p != "-" and Path(p).is_dir()) for p in profiles)
 
     def action() -> None:
+        if streaming:
+            _render_stream(
+                profiles, ruleset, validate, output, errors_to, fail_fast, show_values, quiet, jsonl
+            )
+            return
+        if output is not None or errors_to is not None or fail_fast:
+            _fail(["mapper: -o, --errors and --fail-fast are for JSON Lines (see --jsonl)"], EXIT_RULESET)
         from mapper.errors import ProfileError
 
         compiled = _load(ruleset, quiet)
@@ -244,6 +286,133 @@ def render(
             _write(_dumps(resources[0] if len(profiles) == 1 else resources, compact=False))
 
     _run(action)
+
+
+_LINE_SUFFIXES = (".jsonl", ".ndjson")
+
+
+def _render_stream(
+    profiles: tuple[str, ...],
+    ruleset: str,
+    validate: bool,
+    output: str | None,
+    errors_to: str | None,
+    fail_fast: bool,
+    show_values: bool,
+    quiet: bool,
+    all_lines: bool,
+) -> None:
+    """JSON Lines through the ruleset; see the render command's help."""
+    import tempfile
+    import time
+
+    from mapper import bulk
+    from mapper.errors import NO_VALUE
+
+    compiled = _load(ruleset, quiet)
+    check = None
+    if validate:
+        from mapper.validate import validate as check_resource
+
+        def check(resource: dict[str, Any]) -> list[Any]:
+            return check_resource(resource, compiled.plan)
+
+    def all_records() -> Any:
+        try:
+            names = list(bulk.expand(profiles))
+        except bulk.EmptyFolder as exc:
+            _fail([f"mapper: {exc}"], EXIT_DATA)
+        for name in names:
+            lines = all_lines or name.endswith(_LINE_SUFFIXES)
+            if name == "-":
+                if sys.stdin is None:
+                    _fail(["mapper: <stdin>: standard input is closed"], EXIT_DATA)
+                yield from bulk.records(name, sys.stdin.buffer, lines)
+                continue
+            try:
+                with open(name, "rb") as stream:
+                    yield from bulk.records(name, stream, lines)
+            except FileNotFoundError:
+                _fail([f"mapper: {name}: no such file"], EXIT_DATA)
+            except OSError as exc:
+                _fail([f"mapper: {name}: {exc.strerror or 'cannot be read'}"], EXIT_DATA)
+
+    # Resources go to a temporary file beside the output (or a spooled one for stdout with
+    # --fail-fast), so that an interrupted or failed run leaves no half-written file.
+    rendered = failed = 0
+    started = time.perf_counter()
+    batch: list[bytes] = []
+    with contextlib.ExitStack() as stack:
+        spool: Any = None
+        if output:
+            spool = stack.enter_context(
+                tempfile.NamedTemporaryFile(
+                    "wb", dir=Path(output).resolve().parent, prefix=".mapper-", suffix=".tmp", delete=False
+                )
+            )
+            stack.callback(_remove_if_left, spool.name)
+        elif fail_fast:
+            spool = stack.enter_context(tempfile.SpooledTemporaryFile(max_size=64 << 20))
+        errors_file = stack.enter_context(open(errors_to, "w", encoding="utf-8")) if errors_to else None
+        for outcome in bulk.render_records(compiled.render, all_records(), check):
+            if isinstance(outcome, bulk.Failure):
+                failed += 1
+                shown = (
+                    f" (value: {shown_value(outcome.value)})"
+                    if show_values and outcome.value is not NO_VALUE
+                    else ""
+                )
+                click.echo(f"mapper: {outcome.source}:{outcome.line}: {outcome.message}{shown}", err=True)
+                if errors_file is not None:
+                    errors_file.write(outcome.as_json())
+                if fail_fast:
+                    break
+                continue
+            try:
+                line = json.dumps(outcome, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+            except UnicodeEncodeError:  # a lone surrogate from the input
+                failed += 1
+                click.echo(
+                    "mapper: a resource would hold text that is not valid Unicode (a lone surrogate)",
+                    err=True,
+                )
+                continue
+            rendered += 1
+            batch.append(line + b"\n")
+            if len(batch) >= 1000:
+                _emit(batch, spool)
+        _emit(batch, spool)
+        if fail_fast and failed:
+            raise _Failure([], EXIT_DATA)
+        if output:
+            spool.close()
+            os.replace(spool.name, output)
+        elif spool is not None:
+            spool.seek(0)
+            while chunk := spool.read(1 << 20):
+                _write_bytes(chunk)
+    if not quiet:
+        seconds = time.perf_counter() - started
+        rate = f", {rendered / seconds:,.0f} profiles/s" if seconds > 0 and rendered else ""
+        click.echo(f"mapper: rendered {rendered:,}, failed {failed:,} in {seconds:.2f} s{rate}", err=True)
+    if failed:
+        sys.exit(EXIT_DATA)
+
+
+def _remove_if_left(path: str) -> None:
+    """The temporary output of a run that did not finish (after a finished one, it is gone)."""
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
+
+
+def _emit(batch: list[bytes], spool: Any) -> None:
+    if batch:
+        data = b"".join(batch)
+        batch.clear()
+        if spool is not None:
+            spool.write(data)
+        else:
+            _write_bytes(data)
 
 
 @main.command()

@@ -16,27 +16,34 @@ MAX_DEPTH = 100
 
 
 class JsonInputError(ValueError):
-    """A document that cannot be read; the message starts with where (``file:line:col``)."""
+    """A document that cannot be read; the message starts with where (``file:line:col``),
+    ``reason`` is the rest."""
+
+    def __init__(self, where: str, reason: str) -> None:
+        super().__init__(f"{where}: {reason}")
+        self.reason = reason
 
 
-def parse(data: bytes, label: str, max_depth: int = MAX_DEPTH) -> Any:
-    """The JSON document in DATA, read from LABEL (a file name, or ``<stdin>``)."""
+def parse(data: bytes, label: str, max_depth: int = MAX_DEPTH, first_line: int = 1) -> Any:
+    """The JSON document in DATA, read from LABEL (a file name, or ``<stdin>``), whose first
+    line is line FIRST_LINE of that file (a JSON Lines record)."""
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise JsonInputError(f"{label}: not UTF-8 text (byte {exc.start})") from None
+        raise JsonInputError(label, f"not UTF-8 text (byte {exc.start})") from None
     if not text.strip():
-        raise JsonInputError(f"{label}: empty input, expected a JSON object")
+        raise JsonInputError(label, "empty input, expected a JSON object")
     try:
         document = json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_unique_keys)
     except json.JSONDecodeError as exc:
-        raise JsonInputError(f"{label}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}") from None
+        where = f"{label}:{exc.lineno + first_line - 1}:{exc.colno}"
+        raise JsonInputError(where, f"invalid JSON: {exc.msg}") from None
     except RecursionError:
-        raise JsonInputError(f"{label}: invalid JSON: nested more than {max_depth} levels deep") from None
+        raise JsonInputError(label, f"invalid JSON: nested more than {max_depth} levels deep") from None
     except ValueError as exc:  # duplicate keys, NaN, integers of thousands of digits
-        raise JsonInputError(f"{label}: invalid JSON: {_short(str(exc))}") from None
+        raise JsonInputError(label, f"invalid JSON: {_short(str(exc))}") from None
     if _depth_exceeds(document, max_depth):
-        raise JsonInputError(f"{label}: invalid JSON: nested more than {max_depth} levels deep")
+        raise JsonInputError(label, f"invalid JSON: nested more than {max_depth} levels deep")
     return document
 
 

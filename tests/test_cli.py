@@ -91,7 +91,10 @@ def test_bad_profiles_exit_1_with_one_line_and_no_output(
     assert result.stderr.splitlines() == [message.format(name=bad)]
 
 
-@pytest.mark.parametrize(("path", "why"), [("missing.json", "no such file"), (".", "is a directory")])
+@pytest.mark.parametrize(
+    ("path", "why"),
+    [("missing.json", "no such file"), (".", "no profile files (.json, .jsonl, .ndjson) in this folder")],
+)
 def test_unreadable_profile_files(tmp_path: Path, path: str, why: str) -> None:
     target = str(tmp_path / path) if path != "." else str(tmp_path)
     result = run("render", target)

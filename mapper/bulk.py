@@ -1,0 +1,104 @@
+"""Whole exports through a ruleset: JSON Lines in, one resource per line out.
+
+Records come from JSON Lines files (``.jsonl``, ``.ndjson``: one Okta profile or
+Users API user per line), from ``.json`` files (one record each), from folders of
+those, or from standard input. They are read one line at a time, so memory does
+not grow with the export. A record that cannot be read or mapped does not stop the
+run: it becomes a :class:`Failure` (file, line, Okta id, code, message) and the run
+goes on; the caller decides what to print and which exit code that means.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from mapper import jsonio
+from mapper.errors import NO_VALUE, ProfileError
+
+LINE_SUFFIXES = (".jsonl", ".ndjson")
+FILE_SUFFIXES = (".json", *LINE_SUFFIXES)
+
+
+class EmptyFolder(Exception):
+    """A folder given as input that holds no profile file."""
+
+
+@dataclass(frozen=True)
+class Record:
+    source: str  # the file, or <stdin>
+    line: int
+    data: bytes
+
+
+@dataclass(frozen=True)
+class Failure:
+    source: str
+    line: int
+    okta_id: str | None
+    code: str  # "invalid-json" | "profile" | "invalid-scim"
+    message: str  # never a profile value
+    value: object = NO_VALUE  # the offending value, for --show-values
+
+    def as_json(self) -> str:
+        record = {"file": self.source, "line": self.line, "id": self.okta_id, "code": self.code}
+        return json.dumps({**record, "message": self.message}, ensure_ascii=False) + "\n"
+
+
+def expand(paths: Iterable[str]) -> Iterator[str]:
+    """The files PATHS name: files as given, folders as the JSON and JSON Lines files in
+    them (sorted, recursively), ``-`` as standard input."""
+    for name in paths:
+        path = Path(name)
+        if name != "-" and path.is_dir():
+            found = [str(p) for p in sorted(path.rglob("*")) if p.suffix in FILE_SUFFIXES and p.is_file()]
+            if not found:
+                raise EmptyFolder(f"{name}: no profile files ({', '.join(FILE_SUFFIXES)}) in this folder")
+            yield from found
+        else:
+            yield name
+
+
+def records(name: str, stream: IO[bytes], lines: bool) -> Iterator[Record]:
+    """The records in one file: every non-blank line of a JSON Lines file, else the whole file."""
+    label = "<stdin>" if name == "-" else name
+    if not lines:
+        yield Record(label, 1, stream.read())
+        return
+    for number, line in enumerate(stream, 1):
+        if line.strip():
+            yield Record(label, number, line)
+
+
+def render_records(
+    render: Callable[[Any], dict[str, Any]],
+    source: Iterable[Record],
+    validate: Callable[[dict[str, Any]], list[Any]] | None = None,
+) -> Iterator[dict[str, Any] | Failure]:
+    """Each record's resource, or the Failure that says why there is none."""
+    for record in source:
+        try:
+            document = jsonio.parse(record.data, record.source, first_line=record.line)
+        except jsonio.JsonInputError as exc:
+            yield Failure(record.source, record.line, None, "invalid-json", exc.reason)
+            continue
+        okta_id = (
+            document.get("id") if isinstance(document, dict) and isinstance(document.get("id"), str) else None
+        )
+        try:
+            resource = render(document)
+        except ProfileError as exc:
+            yield Failure(record.source, record.line, okta_id, "profile", str(exc), exc.value)
+            continue
+        problems = validate(resource) if validate is not None else []
+        if problems:
+            for problem in problems:
+                yield Failure(
+                    record.source, record.line, okta_id, "invalid-scim", f"invalid SCIM: {problem}",
+                    getattr(problem, "value", NO_VALUE),
+                )  # fmt: skip
+            continue
+        yield resource

@@ -1,0 +1,124 @@
+"""Whole exports: JSON Lines through mapper render, a line per resource, failures by line."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import mapper
+
+SENTINEL = "SENTINEL-123-45-6789"
+
+
+def _mapper(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
+    script = [sys.executable, "-c", "from mapper.cli import main; main()"]
+    return subprocess.run([*script, *args], input=stdin, capture_output=True, timeout=300, check=False)
+
+
+def _export(path: Path, count: int, bad: dict[int, str] | None = None) -> Path:
+    """COUNT Users API users, one a line; BAD replaces the lines it names (1-based)."""
+    with path.open("w", encoding="utf-8") as out:
+        for i in range(1, count + 1):
+            if bad and i in bad:
+                out.write(bad[i] + "\n")
+                continue
+            user = {
+                "id": f"00u{i}",
+                "status": "ACTIVE",
+                "profile": {"login": f"u{i}@example.com", "title": "T"},
+            }
+            out.write(json.dumps(user) + "\n")
+    return path
+
+
+def test_a_bad_record_does_not_stop_the_run(tmp_path: Path) -> None:
+    export = _export(
+        tmp_path / "users.jsonl",
+        6,
+        {2: json.dumps({"id": "00u2", "profile": {"login": 7, "title": SENTINEL}}), 4: "{not json", 5: ""},
+    )
+    errors = tmp_path / "errors.jsonl"
+    result = _mapper("render", str(export), "--errors", str(errors))
+    assert result.returncode == 1  # some failed: documented
+    lines = result.stdout.decode().splitlines()
+    assert [json.loads(line)["externalId"] for line in lines] == ["00u1", "00u3", "00u6"]  # input order
+    stderr = result.stderr.decode().splitlines()
+    assert stderr[:2] == [
+        f"mapper: {export}:2: profile attribute 'login': expected a string, got a number",
+        f"mapper: {export}:4: invalid JSON: Expecting property name enclosed in double quotes",
+    ]
+    assert stderr[-1].startswith("mapper: rendered 3, failed 2 in ")
+    assert SENTINEL not in result.stderr.decode()
+    records = [json.loads(line) for line in errors.read_text().splitlines()]
+    assert [(r["line"], r["id"], r["code"]) for r in records] == [
+        (2, "00u2", "profile"),
+        (4, None, "invalid-json"),
+    ]
+
+
+def test_fail_fast_writes_nothing(tmp_path: Path) -> None:
+    export = _export(tmp_path / "users.jsonl", 5, {3: "[]"})
+    out = tmp_path / "out.jsonl"
+    result = _mapper("render", str(export), "-o", str(out), "--fail-fast")
+    assert result.returncode == 1 and not out.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["users.jsonl"]  # no temporary file left
+    to_stdout = _mapper("render", str(export), "--fail-fast")
+    assert to_stdout.returncode == 1 and to_stdout.stdout == b""
+
+
+def test_folders_stdin_and_json_files_stream_too(tmp_path: Path) -> None:
+    folder = tmp_path / "export"
+    folder.mkdir()
+    _export(folder / "a.jsonl", 2)
+    (folder / "b.json").write_text(json.dumps({"login": "solo@example.com"}))
+    (folder / "notes.txt").write_text("not a profile")
+    result = _mapper("render", str(folder), "--quiet")
+    assert result.returncode == 0 and result.stderr == b""
+    assert [json.loads(line)["userName"] for line in result.stdout.decode().splitlines()] == [
+        "u1@example.com", "u2@example.com", "solo@example.com",
+    ]  # fmt: skip
+    piped = _mapper("render", "-", "--jsonl", stdin=(folder / "a.jsonl").read_bytes())
+    assert piped.returncode == 0 and len(piped.stdout.splitlines()) == 2
+
+
+def test_a_hundred_thousand_lines_to_a_file(tmp_path: Path) -> None:
+    export = _export(tmp_path / "users.jsonl", 100_000)
+    out = tmp_path / "out.jsonl"
+    result = _mapper("render", str(export), "-o", str(out))
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.decode().startswith("mapper: rendered 100,000, failed 0 in ")
+    with out.open(encoding="utf-8") as rendered:
+        first = json.loads(rendered.readline())
+        count = 1 + sum(1 for _ in rendered)
+    assert count == 100_000 and first["externalId"] == "00u1"
+
+
+def test_show_values_adds_the_value(tmp_path: Path) -> None:
+    export = _export(tmp_path / "users.jsonl", 1, {1: json.dumps({"login": "a", "title": 42})})
+    result = _mapper("render", str(export), "--show-values")
+    assert "(value: 42)" in result.stderr.decode()
+
+
+def test_rulesets_are_safe_to_share_between_threads() -> None:
+    """32 threads render and patch with one Ruleset; every result equals a single thread's."""
+    ruleset = mapper.load("appspace")
+    users = [
+        {"id": f"00u{i}", "status": "ACTIVE", "profile": {"login": f"u{i}@x.io", "title": f"T{i % 7}",
+                                                           "costCenter": f"C{i % 3}", "email": f"u{i}@x.io"}}
+        for i in range(200)
+    ]  # fmt: skip
+    expected = [(ruleset.render(u), ruleset.patch(users[0], u)) for u in users]
+    results: dict[int, list[object]] = {}
+
+    def work(n: int) -> None:
+        results[n] = [(ruleset.render(u), ruleset.patch(users[0], u)) for u in users]
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(32)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert all(results[n] == expected for n in range(32))
