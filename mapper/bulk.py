@@ -62,6 +62,19 @@ def expand(paths: Iterable[str]) -> Iterator[str]:
             yield name
 
 
+def total_bytes(names: list[str]) -> int | None:
+    """The size of all the input, for a progress bar's ETA; None when a part is a stream."""
+    total = 0
+    for name in names:
+        if name == "-":
+            return None
+        try:
+            total += Path(name).stat().st_size
+        except OSError:
+            return None
+    return total
+
+
 def records(name: str, stream: IO[bytes], lines: bool) -> Iterator[Record]:
     """The records in one file: every non-blank line of a JSON Lines file, else the whole file."""
     label = "<stdin>" if name == "-" else name

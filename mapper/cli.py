@@ -317,21 +317,27 @@ def _render_stream(
         def check(resource: dict[str, Any]) -> list[Any]:
             return check_resource(resource, compiled.plan)
 
+    try:
+        names = list(bulk.expand(profiles))
+    except bulk.EmptyFolder as exc:
+        _fail([f"mapper: {exc}"], EXIT_DATA)
+    progress, progress_done = _progress(bulk.total_bytes(names), quiet)
+
     def all_records() -> Any:
-        try:
-            names = list(bulk.expand(profiles))
-        except bulk.EmptyFolder as exc:
-            _fail([f"mapper: {exc}"], EXIT_DATA)
         for name in names:
             lines = all_lines or name.endswith(_LINE_SUFFIXES)
             if name == "-":
                 if sys.stdin is None:
                     _fail(["mapper: <stdin>: standard input is closed"], EXIT_DATA)
-                yield from bulk.records(name, sys.stdin.buffer, lines)
+                for record in bulk.records(name, sys.stdin.buffer, lines):
+                    progress(len(record.data))
+                    yield record
                 continue
             try:
                 with open(name, "rb") as stream:
-                    yield from bulk.records(name, stream, lines)
+                    for record in bulk.records(name, stream, lines):
+                        progress(len(record.data))
+                        yield record
             except FileNotFoundError:
                 _fail([f"mapper: {name}: no such file"], EXIT_DATA)
             except OSError as exc:
@@ -343,6 +349,7 @@ def _render_stream(
     started = time.perf_counter()
     batch: list[bytes] = []
     with contextlib.ExitStack() as stack:
+        stack.callback(progress_done)
         spool: Any = None
         if output:
             spool = stack.enter_context(
@@ -397,6 +404,35 @@ def _render_stream(
         click.echo(f"mapper: rendered {rendered:,}, failed {failed:,} in {seconds:.2f} s{rate}", err=True)
     if failed:
         sys.exit(EXIT_DATA)
+
+
+def _progress(total: int | None, quiet: bool) -> tuple[Any, Any]:
+    """Functions to call with each record's size, and at the end: a progress bar on standard
+    error when it is a terminal (count, rate, and an ETA when the input's size is known),
+    else nothing.
+
+    tqdm: small, pure Python, with no dependencies, and it draws nothing on a pipe; rich
+    would bring a whole terminal toolkit for one bar."""
+    if quiet or sys.stderr is None or not sys.stderr.isatty():
+        return (lambda size: None), (lambda: None)
+    from tqdm import tqdm
+
+    try:
+        columns = os.get_terminal_size(sys.stderr.fileno()).columns or 80  # 0 on a sizeless pty
+    except OSError:
+        columns = 80
+    bar = tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, file=sys.stderr, leave=False,
+               mininterval=0.2, desc="mapper", ncols=min(columns, 100))  # fmt: skip
+    count = 0
+
+    def advance(size: int) -> None:
+        nonlocal count
+        count += 1
+        bar.update(size)
+        if count % 1000 == 0:
+            bar.set_postfix_str(f"{count:,} profiles", refresh=False)
+
+    return advance, bar.close
 
 
 def _remove_if_left(path: str) -> None:

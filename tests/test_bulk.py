@@ -8,6 +8,8 @@ import sys
 import threading
 from pathlib import Path
 
+import pytest
+
 import mapper
 
 SENTINEL = "SENTINEL-123-45-6789"
@@ -122,3 +124,36 @@ def test_rulesets_are_safe_to_share_between_threads() -> None:
     for thread in threads:
         thread.join()
     assert all(results[n] == expected for n in range(32))
+
+
+def test_progress_shows_on_a_terminal_and_never_on_a_pipe(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import io
+
+    from mapper import cli
+
+    export = _export(tmp_path / "users.jsonl", 20_000)
+    piped = _mapper("render", str(export), "-o", str(tmp_path / "a.jsonl"))
+    assert piped.stderr.decode().count("\n") == 1  # the summary alone: no bar on a pipe
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+        def fileno(self) -> int:
+            raise OSError("no descriptor")  # the bar falls back to 80 columns
+
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    advance, done = cli._progress(total=1_000_000, quiet=False)
+    for _ in range(2000):
+        advance(500)
+    done()
+    drawn = terminal.getvalue()
+    assert "mapper" in drawn and "B/s" in drawn and "/977k" in drawn  # the size is known: a total, an ETA
+    monkeypatch.setattr(sys, "stderr", Terminal())
+    quiet_advance, quiet_done = cli._progress(total=10, quiet=True)
+    quiet_advance(5)
+    quiet_done()
+    assert sys.stderr.getvalue() == ""
