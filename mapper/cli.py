@@ -698,6 +698,109 @@ def diff(
     _run(action)
 
 
+@main.command("plan")
+@click.argument("old", metavar="OLD")
+@click.argument("new", metavar="NEW")
+@click.option("-r", "--ruleset", default="okta-default", show_default=True, help=_RULESET_HELP)
+@click.option(
+    "--style",
+    type=click.Choice([s for s in STYLES if s != "put"]),
+    default="rfc",
+    show_default=True,
+    help="The PATCH style for updates (as for diff).",
+)
+@click.option(
+    "-o", "--output", metavar="FILE", help="Write the plan to FILE, all at once, instead of stdout."
+)
+@click.option("-q", "--quiet", is_flag=True, help="Do not print the ruleset's warnings or the summary.")
+def plan_command(old: str, new: str, ruleset: str, style: str, output: str | None, quiet: bool) -> None:
+    """Plan the requests that take the app from one Okta export to the next.
+
+    OLD and NEW are exports of Okta Users API users (JSON Lines, or JSON
+    files, or folders of them), matched by Okta id. Writes one JSON line per
+    request, {"okta_id", "method", "path", "body"}: POST /Users for a user new
+    in NEW, PATCH for a changed one, the deactivate PATCH for one gone from NEW
+    or DEPROVISIONED in it, nothing for an unchanged one. "{id}" in a path
+    stands for the app's id of the user. A summary counts requests by kind and
+    updates by SCIM attribute. Exit 1 when a record could not be planned.
+    """
+
+    def action() -> None:
+        from mapper import bulk, plan_exports
+
+        compiled = _load(ruleset, quiet)
+        try:
+            sources = [list(bulk.expand([name])) for name in (old, new)]
+        except bulk.EmptyFolder as exc:
+            _fail([f"mapper: {exc}"], EXIT_DATA)
+
+        def records(names: list[str]) -> Any:
+            for name in names:
+                lines = name.endswith(_LINE_SUFFIXES) or name == "-"
+                try:
+                    with (
+                        open(name, "rb")
+                        if name != "-"
+                        else contextlib.nullcontext(sys.stdin.buffer) as stream
+                    ):
+                        yield from bulk.records(name, stream, lines)
+                except FileNotFoundError:
+                    _fail([f"mapper: {name}: no such file"], EXIT_DATA)
+
+        summary = plan_exports.Summary()
+        failed = 0
+        with _output(output) as out:
+            for outcome in plan_exports.plan(
+                compiled, records(sources[0]), records(sources[1]), style, summary
+            ):
+                if isinstance(outcome, bulk.Failure):
+                    failed += 1
+                    click.echo(f"mapper: {outcome.source}:{outcome.line}: {outcome.message}", err=True)
+                    continue
+                out(json.dumps(outcome, ensure_ascii=False, separators=(",", ":")).encode("utf-8") + b"\n")
+        if not quiet:
+            kinds = summary.kinds
+            counts = ", ".join(
+                f"{kinds[k]:,} {k}" for k in ("create", "update", "deactivate", "unchanged", "failed")
+            )
+            click.echo(f"mapper: plan: {counts}", err=True)
+            for attribute, users in summary.attributes.most_common():
+                click.echo(f"mapper:   {attribute}: {users:,} user{'s' if users != 1 else ''}", err=True)
+        if failed:
+            sys.exit(EXIT_DATA)
+
+    _run(action)
+
+
+@contextlib.contextmanager
+def _output(output: str | None) -> Any:
+    """A writer of bytes: to FILE through a temporary file renamed at the end (nothing
+    half-written), or to standard output in batches."""
+    import tempfile
+
+    batch: list[bytes] = []
+    if output is None:
+
+        def write(data: bytes) -> None:
+            batch.append(data)
+            if len(batch) >= 1000:
+                _emit(batch, None)
+
+        yield write
+        _emit(batch, None)
+        return
+    with tempfile.NamedTemporaryFile(
+        "wb", dir=Path(output).resolve().parent, prefix=".mapper-", suffix=".tmp", delete=False
+    ) as spool:
+        try:
+            yield spool.write
+        except BaseException:
+            spool.close()
+            _remove_if_left(spool.name)
+            raise
+    os.replace(spool.name, output)
+
+
 @main.command("compile")
 @click.argument("ruleset", metavar="RULESET")
 @click.option("-q", "--quiet", is_flag=True, help=_QUIET_HELP)

@@ -157,3 +157,56 @@ def test_progress_shows_on_a_terminal_and_never_on_a_pipe(
     quiet_advance(5)
     quiet_done()
     assert sys.stderr.getvalue() == ""
+
+
+# ---------------------------------------------------------------- mapper plan
+
+
+def _user_line(okta_id: str, status: str = "ACTIVE", **profile: object) -> str:
+    return json.dumps({"id": okta_id, "status": status, "profile": {"login": f"{okta_id}@x.io", **profile}})
+
+
+def test_plan_between_two_exports(tmp_path: Path) -> None:
+    old = tmp_path / "old.jsonl"
+    new = tmp_path / "new.jsonl"
+    old.write_text("\n".join([_user_line("00u1", title="A"), _user_line("00u2", title="B"), _user_line("00u3"),
+                              _user_line("00u5"), _user_line("00u6", "DEPROVISIONED")]) + "\n")  # fmt: skip
+    new.write_text("\n".join([_user_line("00u1", title="A2"), _user_line("00u2", title="B"), _user_line("00u4"),
+                              _user_line("00u5", "DEPROVISIONED"), _user_line("00u1", title="again")]) + "\n")  # fmt: skip
+    result = _mapper("plan", str(old), str(new))
+    requests = [json.loads(line) for line in result.stdout.decode().splitlines()]
+    assert [(r["okta_id"], r["method"], r["path"]) for r in requests] == [
+        ("00u1", "PATCH", "/Users/{id}"),
+        ("00u4", "POST", "/Users"),
+        ("00u5", "PATCH", "/Users/{id}"),
+        ("00u3", "PATCH", "/Users/{id}"),  # gone from the new export: deactivated, never deleted
+    ]
+    assert requests[0]["body"]["Operations"] == [{"op": "replace", "path": "title", "value": "A2"}]
+    assert requests[2]["body"] == mapper.load("okta-default").deactivate()
+    assert requests[1]["body"]["externalId"] == "00u4"
+    stderr = result.stderr.decode().splitlines()
+    assert stderr == [
+        f"mapper: {new}:5: this Okta id is in the export twice",
+        "mapper: plan: 1 create, 1 update, 2 deactivate, 1 unchanged, 1 failed",
+        "mapper:   title: 1 user",
+    ]
+    assert result.returncode == 1
+
+
+def test_plan_streams_a_hundred_thousand_users(tmp_path: Path) -> None:
+    old, new = tmp_path / "old.jsonl", tmp_path / "new.jsonl"
+    with old.open("w") as before, new.open("w") as after:
+        for i in range(100_000):
+            before.write(_user_line(f"00u{i}", title="T") + "\n")
+            after.write(_user_line(f"00u{i}", title="T" if i % 10 else "Boss") + "\n")
+    out = tmp_path / "plan.jsonl"
+    result = _mapper("plan", str(old), str(new), "-o", str(out), "--style", "no-path")
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.decode().splitlines() == [
+        "mapper: plan: 0 create, 10,000 update, 0 deactivate, 90,000 unchanged, 0 failed",
+        "mapper:   title: 10,000 users",
+    ]
+    with out.open() as plan:
+        first = json.loads(plan.readline())
+        assert 1 + sum(1 for _ in plan) == 10_000
+    assert first["body"]["Operations"] == [{"op": "replace", "value": {"title": "Boss"}}]
