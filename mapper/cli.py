@@ -586,7 +586,8 @@ def test_command(
 @click.option(
     "--profiles",
     type=click.Path(path_type=Path),
-    help="A folder of sample profiles (*.json) to render with both versions.",
+    help="A folder of sample profiles (*.json) to render with both versions, or a whole export "
+    "(.jsonl) whose users are counted per changed attribute.",
 )
 @click.option("-q", "--quiet", is_flag=True, help=_QUIET_HELP)
 def review(old: str, new: str, profiles: Path | None, quiet: bool) -> None:

@@ -134,6 +134,71 @@ def _render(ruleset: Ruleset, user: Any) -> tuple[dict[str, Any] | None, str | N
         return None, str(exc)
 
 
+def export_impact(old: Ruleset, new: Ruleset, export: Path, examples: int = 3) -> list[str]:
+    """Markdown for how a whole export (JSON Lines) changes: users per SCIM attribute, with a
+    few Okta ids each, and the users one version renders and the other refuses. Streamed."""
+    from collections import Counter
+
+    from mapper.bulk import records
+
+    attributes: Counter[str] = Counter()
+    samples: dict[str, list[str]] = {}
+    total = changed = 0
+    refused: Counter[str] = Counter()
+    try:
+        stream = export.open("rb")
+    except OSError as exc:
+        raise ReviewError(f"{export}: {exc.strerror or 'cannot be read'}") from None
+    with stream:
+        for record in records(str(export), stream, lines=True):
+            try:
+                user = jsonio.parse(record.data, record.source, first_line=record.line)
+            except jsonio.JsonInputError as exc:
+                raise ReviewError(str(exc)) from None
+            total += 1
+            label = user.get("id") if isinstance(user, dict) and isinstance(user.get("id"), str) else None
+            label = label or f"line {record.line}"
+            (before, old_error), (after, new_error) = _render(old, user), _render(new, user)
+            if old_error or new_error:
+                if bool(old_error) != bool(new_error):
+                    refused["refused by the new version" if new_error else "refused by the old version"] += 1
+                continue
+            assert before is not None and after is not None
+            touched: set[str] = set()
+            for op in jsonpatch.make_patch(before, after).patch:
+                attribute = _attribute(op["path"])
+                whole = after.get(attribute) if op["op"] != "remove" else before.get(attribute)
+                if attribute.startswith("urn:") and isinstance(whole, dict):  # an extension appears or goes
+                    touched.update(f"{attribute}:{key}" for key in whole)
+                else:
+                    touched.add(attribute)
+            touched.discard("schemas")
+            changed += bool(touched)
+            for attribute in touched:
+                attributes[attribute] += 1
+                if len(samples.setdefault(attribute, [])) < examples:
+                    samples[attribute].append(label)
+    lines = [f"### Impact on {md_code(export.name)} ({changed:,} of {total:,} users change)", ""]
+    if attributes:
+        lines += ["| SCIM attribute | users | for example |", "|---|---|---|"]
+        for attribute, users in attributes.most_common():
+            shown = ", ".join(md_code(s, in_table=True) for s in samples[attribute])
+            lines.append(f"| {md_code(attribute, in_table=True)} | {users:,} | {shown} |")
+        lines.append("")
+    for what, users in refused.items():
+        lines += [f"{users:,} users are {what}.", ""]
+    return lines
+
+
+def _attribute(pointer: str) -> str:
+    """The SCIM attribute a JSON Pointer into a resource names: /title, /emails/0 -> emails,
+    /urn:...:User/department -> urn:...:User:department."""
+    parts = [p.replace("~1", "/").replace("~0", "~") for p in pointer.split("/")[1:]] or [pointer]
+    if parts[0].startswith("urn:") and len(parts) > 1:
+        return f"{parts[0]}:{parts[1]}"
+    return parts[0]
+
+
 def profile_effects(old: Ruleset, new: Ruleset, folder: Path) -> list[tuple[str, list[str]]]:
     """For each sample profile in FOLDER, how its resource changes (empty: unchanged)."""
     if not folder.is_dir():
@@ -210,7 +275,9 @@ def review_versions(
         lines += ["No rule changed.", ""]
     if schemas:
         lines += ["### Schemas", "", *schemas, ""]
-    if profiles is not None:
+    if profiles is not None and profiles.suffix in (".jsonl", ".ndjson"):
+        lines += export_impact(old, new, profiles)
+    elif profiles is not None:
         effects = profile_effects(old, new, profiles)
         changed = [e for e in effects if e[1]]
         lines += [f"### Sample users ({len(changed)} of {len(effects)} change)", ""]

@@ -583,3 +583,25 @@ def test_rule_holds_the_expression_alone_and_the_line() -> None:
     (phone,) = [r for r in mapper.load("okta-default").rules if r.target.startswith("phoneNumbers")]
     assert phone.expression == "user.primaryPhone"
     assert phone.text.startswith('phoneNumbers[type eq "work"].value') and phone.text.endswith("primary")
+
+
+def test_review_counts_the_impact_on_a_whole_export(tmp_path: Path) -> None:
+    old = tmp_path / "old.mapper"
+    new = tmp_path / "new.mapper"
+    old.write_text("ruleset r extends okta-default\n")
+    new.write_text(
+        'ruleset r extends okta-default\ntitle <- user.title ?: "Staff"\nenterprise:department <- user.costCenter\n'
+    )
+    export = tmp_path / "users.jsonl"
+    lines = [
+        json.dumps({"id": f"00u{i}", "status": "ACTIVE",
+                    "profile": {"login": f"u{i}@x.io", **({"title": "Boss"} if i % 2 else {}), "costCenter": "C"}})
+        for i in range(1000)
+    ]  # fmt: skip
+    export.write_text("\n".join(lines) + "\n")
+    result = run("review", str(old), str(new), "--profiles", str(export))
+    assert result.exit_code == 0, result.stderr
+    text = result.stdout
+    assert "### Impact on `users.jsonl` (1,000 of 1,000 users change)" in text
+    assert "| `title` | 500 | `00u0`, `00u2`, `00u4` |" in text
+    assert "| `urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department` | 1,000 |" in text
