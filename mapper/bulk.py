@@ -86,6 +86,100 @@ def records(name: str, stream: IO[bytes], lines: bool) -> Iterator[Record]:
             yield Record(label, number, line)
 
 
+def encoded(outcomes: Iterable[dict[str, Any] | Failure]) -> Iterator[bytes | Failure]:
+    """Resources as JSON lines (UTF-8); one that cannot be encoded (a lone surrogate from the
+    input) becomes a Failure."""
+    for outcome in outcomes:
+        if isinstance(outcome, Failure):
+            yield outcome
+            continue
+        try:
+            yield json.dumps(outcome, ensure_ascii=False, separators=(",", ":")).encode("utf-8") + b"\n"
+        except UnicodeEncodeError:
+            yield Failure(
+                "", 0, None, "invalid-output", "the resource would hold text that is not valid Unicode"
+            )
+
+
+# ---------------------------------------------------------------- several processes
+
+_worker: dict[str, Any] = {}
+
+
+def _start_worker(ruleset: str, validate: bool) -> None:
+    from mapper.ruleset import load
+
+    compiled = _worker["ruleset"] = load(ruleset)
+    if validate:
+        from mapper.validate import validate as check
+
+        _worker["check"] = lambda resource: check(resource, compiled.plan)
+
+
+@dataclass(frozen=True)
+class Block:
+    """Whole lines of one input file, read in one piece: what a worker process gets."""
+
+    source: str
+    first_line: int
+    data: bytes
+    lines: bool  # JSON Lines (else the block is one JSON document)
+
+
+def blocks(name: str, stream: IO[bytes], lines: bool, size: int = 1 << 20) -> Iterator[Block]:
+    """The file in blocks of about SIZE bytes that end at a line's end."""
+    label = "<stdin>" if name == "-" else name
+    if not lines:
+        yield Block(label, 1, stream.read(), False)
+        return
+    line = 1
+    rest = b""
+    while chunk := stream.read(size):
+        data = rest + chunk
+        end = data.rfind(b"\n") + 1
+        if end == 0:
+            rest = data
+            continue
+        yield Block(label, line, data[:end], True)
+        line += data.count(b"\n", 0, end)
+        rest = data[end:]
+    if rest:
+        yield Block(label, line, rest, True)
+
+
+def block_records(block: Block) -> Iterator[Record]:
+    if not block.lines:
+        yield Record(block.source, block.first_line, block.data)
+        return
+    for offset, line in enumerate(block.data.splitlines(keepends=True)):
+        if line.strip():
+            yield Record(block.source, block.first_line + offset, line)
+
+
+def _render_block(block: Block) -> tuple[bytes, list[Failure], int]:
+    """One block in a worker: the resources as JSON lines, the failures, and how many rendered."""
+    out: list[bytes] = []
+    failures: list[Failure] = []
+    for outcome in encoded(
+        render_records(_worker["ruleset"].render, block_records(block), _worker.get("check"))
+    ):
+        if isinstance(outcome, Failure):
+            failures.append(outcome)
+        else:
+            out.append(outcome)
+    return b"".join(out), failures, len(out)
+
+
+def render_parallel(
+    ruleset: str, validate: bool, source: Iterable[Block], jobs: int
+) -> Iterator[tuple[bytes, list[Failure], int]]:
+    """Each block's rendering (as _render_block), spread over JOBS processes, in input order."""
+    import multiprocessing
+
+    with multiprocessing.get_context().Pool(jobs, _start_worker, (ruleset, validate)) as pool:
+        yield from pool.imap(_render_block, source)
+
+
 def render_records(
     render: Callable[[Any], dict[str, Any]],
     source: Iterable[Record],

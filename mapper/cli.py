@@ -217,6 +217,14 @@ def main() -> None:
     "--fail-fast", is_flag=True, help="With JSON Lines: stop at the first failure and write no resource."
 )
 @click.option(
+    "-j",
+    "--jobs",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="With JSON Lines: render in this many processes (the output keeps the input's order).",
+)
+@click.option(
     "--show-values", is_flag=True, help="Show the offending value in error messages (they are personal data)."
 )
 @click.option("-q", "--quiet", is_flag=True, help="Do not print the ruleset's warnings or the summary line.")
@@ -229,6 +237,7 @@ def render(
     output: str | None,
     errors_to: str | None,
     fail_fast: bool,
+    jobs: int,
     show_values: bool,
     quiet: bool,
 ) -> None:
@@ -250,11 +259,14 @@ def render(
     def action() -> None:
         if streaming:
             _render_stream(
-                profiles, ruleset, validate, output, errors_to, fail_fast, show_values, quiet, jsonl
+                profiles, ruleset, validate, output, errors_to, fail_fast, show_values, quiet, jsonl, jobs
             )
             return
-        if output is not None or errors_to is not None or fail_fast:
-            _fail(["mapper: -o, --errors and --fail-fast are for JSON Lines (see --jsonl)"], EXIT_RULESET)
+        if output is not None or errors_to is not None or fail_fast or jobs != 1:
+            _fail(
+                ["mapper: -o, --errors, --fail-fast and --jobs are for JSON Lines (see --jsonl)"],
+                EXIT_RULESET,
+            )
         from mapper.errors import ProfileError
 
         compiled = _load(ruleset, quiet)
@@ -301,6 +313,7 @@ def _render_stream(
     show_values: bool,
     quiet: bool,
     all_lines: bool,
+    jobs: int,
 ) -> None:
     """JSON Lines through the ruleset; see the render command's help."""
     import tempfile
@@ -322,6 +335,19 @@ def _render_stream(
     except bulk.EmptyFolder as exc:
         _fail([f"mapper: {exc}"], EXIT_DATA)
     progress, progress_done = _progress(bulk.total_bytes(names), quiet)
+
+    def all_blocks() -> Any:
+        for name in names:
+            lines = all_lines or name.endswith(_LINE_SUFFIXES)
+            try:
+                with open(name, "rb") if name != "-" else contextlib.nullcontext(sys.stdin.buffer) as stream:
+                    for block in bulk.blocks(name, stream, lines):
+                        progress(len(block.data))
+                        yield block
+            except FileNotFoundError:
+                _fail([f"mapper: {name}: no such file"], EXIT_DATA)
+            except OSError as exc:
+                _fail([f"mapper: {name}: {exc.strerror or 'cannot be read'}"], EXIT_DATA)
 
     def all_records() -> Any:
         for name in names:
@@ -361,33 +387,40 @@ def _render_stream(
         elif fail_fast:
             spool = stack.enter_context(tempfile.SpooledTemporaryFile(max_size=64 << 20))
         errors_file = stack.enter_context(open(errors_to, "w", encoding="utf-8")) if errors_to else None
-        for outcome in bulk.render_records(compiled.render, all_records(), check):
-            if isinstance(outcome, bulk.Failure):
-                failed += 1
-                shown = (
-                    f" (value: {shown_value(outcome.value)})"
-                    if show_values and outcome.value is not NO_VALUE
-                    else ""
-                )
-                click.echo(f"mapper: {outcome.source}:{outcome.line}: {outcome.message}{shown}", err=True)
-                if errors_file is not None:
-                    errors_file.write(outcome.as_json())
-                if fail_fast:
+
+        def report(failure: bulk.Failure) -> None:
+            shown = (
+                f" (value: {shown_value(failure.value)})"
+                if show_values and failure.value is not NO_VALUE
+                else ""
+            )
+            where = f"{failure.source}:{failure.line}: " if failure.source else ""
+            click.echo(f"mapper: {where}{failure.message}{shown}", err=True)
+            if errors_file is not None:
+                errors_file.write(failure.as_json())
+
+        if jobs > 1:
+            for data, failures, count in bulk.render_parallel(ruleset, validate, all_blocks(), jobs):
+                for failure in failures:
+                    report(failure)
+                failed += len(failures)
+                if fail_fast and failures:
                     break
-                continue
-            try:
-                line = json.dumps(outcome, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-            except UnicodeEncodeError:  # a lone surrogate from the input
-                failed += 1
-                click.echo(
-                    "mapper: a resource would hold text that is not valid Unicode (a lone surrogate)",
-                    err=True,
-                )
-                continue
-            rendered += 1
-            batch.append(line + b"\n")
-            if len(batch) >= 1000:
+                rendered += count
+                batch.append(data)
                 _emit(batch, spool)
+        else:
+            for outcome in bulk.encoded(bulk.render_records(compiled.render, all_records(), check)):
+                if isinstance(outcome, bulk.Failure):
+                    report(outcome)
+                    failed += 1
+                    if fail_fast:
+                        break
+                    continue
+                rendered += 1
+                batch.append(outcome)
+                if len(batch) >= 1000:
+                    _emit(batch, spool)
         _emit(batch, spool)
         if fail_fast and failed:
             raise _Failure([], EXIT_DATA)

@@ -140,7 +140,17 @@ class RulesetError(MapperError):
 
 
 #: ProfileError.value when the error concerns no single value.
-NO_VALUE: object = type("NoValue", (), {"__repr__": lambda self: "NO_VALUE"})()
+class _NoValue:
+    """The one value of ProfileError.value when no single value is at fault."""
+
+    def __repr__(self) -> str:
+        return "NO_VALUE"
+
+    def __reduce__(self) -> str:
+        return "NO_VALUE"  # pickles as a reference to this module's NO_VALUE (worker processes)
+
+
+NO_VALUE: object = _NoValue()
 
 
 class ProfileError(MapperError):

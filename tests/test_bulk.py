@@ -210,3 +210,30 @@ def test_plan_streams_a_hundred_thousand_users(tmp_path: Path) -> None:
         first = json.loads(plan.readline())
         assert 1 + sum(1 for _ in plan) == 10_000
     assert first["body"]["Operations"] == [{"op": "replace", "value": {"title": "Boss"}}]
+
+
+def test_jobs_keep_the_order_and_report_the_same_failures(tmp_path: Path) -> None:
+    bad = {i: "{broken" for i in range(7, 30_000, 9_973)}
+    export = _export(tmp_path / "users.jsonl", 30_000, bad)
+    one = _mapper("render", str(export), "--jobs", "1", "--errors", str(tmp_path / "e1.jsonl"), "-q")
+    two = _mapper("render", str(export), "--jobs", "2", "--errors", str(tmp_path / "e2.jsonl"), "-q")
+    assert one.returncode == two.returncode == 1
+    assert one.stdout == two.stdout and len(one.stdout.splitlines()) == 30_000 - len(bad)
+    assert one.stderr == two.stderr
+    assert (tmp_path / "e1.jsonl").read_text() == (tmp_path / "e2.jsonl").read_text()
+    assert [json.loads(line)["line"] for line in (tmp_path / "e2.jsonl").read_text().splitlines()] == sorted(
+        bad
+    )
+
+
+def test_blocks_end_at_line_ends(tmp_path: Path) -> None:
+    import io
+
+    from mapper import bulk
+
+    data = b"".join(b'{"login": "u%d@x.io"}\n' % i for i in range(1000)) + b'{"login": "last@x.io"}'
+    blocks = list(bulk.blocks("f.jsonl", io.BytesIO(data), lines=True, size=1000))
+    assert len(blocks) > 10 and all(b.data.endswith(b"\n") for b in blocks[:-1])
+    records = [r for b in blocks for r in bulk.block_records(b)]
+    assert [r.line for r in records] == list(range(1, 1002))
+    assert b"".join(r.data for r in records) == data
