@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+import orjson
+
 from mapper import jsonio
 from mapper.errors import NO_VALUE, ProfileError
 
@@ -94,8 +96,8 @@ def encoded(outcomes: Iterable[dict[str, Any] | Failure]) -> Iterator[bytes | Fa
             yield outcome
             continue
         try:
-            yield json.dumps(outcome, ensure_ascii=False, separators=(",", ":")).encode("utf-8") + b"\n"
-        except UnicodeEncodeError:
+            yield orjson.dumps(outcome, option=orjson.OPT_APPEND_NEWLINE)
+        except TypeError:  # orjson refuses a lone surrogate
             yield Failure(
                 "", 0, None, "invalid-output", "the resource would hold text that is not valid Unicode"
             )
@@ -188,7 +190,7 @@ def render_records(
     """Each record's resource, or the Failure that says why there is none."""
     for record in source:
         try:
-            document = jsonio.parse(record.data, record.source, first_line=record.line)
+            document = jsonio.parse_fast(record.data, record.source, first_line=record.line)
         except jsonio.JsonInputError as exc:
             yield Failure(record.source, record.line, None, "invalid-json", exc.reason)
             continue

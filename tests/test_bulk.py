@@ -9,6 +9,8 @@ import threading
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import mapper
 
@@ -237,3 +239,49 @@ def test_blocks_end_at_line_ends(tmp_path: Path) -> None:
     records = [r for b in blocks for r in bulk.block_records(b)]
     assert [r.line for r in records] == list(range(1, 1002))
     assert b"".join(r.data for r in records) == data
+
+
+# ---------------------------------------------------------------- the fast reader
+
+
+def _both(data: bytes) -> tuple[object, object]:
+    from mapper import jsonio
+
+    outcomes = []
+    for reader in (jsonio.parse, jsonio.parse_fast):
+        try:
+            outcomes.append(("ok", reader(data, "f.jsonl")))
+        except jsonio.JsonInputError as exc:
+            outcomes.append(("error", str(exc)))
+    return outcomes[0], outcomes[1]
+
+
+@pytest.mark.parametrize(
+    "data",
+    [b'{"a":1,"a":2}', b'{"a" : 1, "a" : 2}', b'{"a":{"b":1,"b":2}}', b'{"a":"x\\":","a":1}', b'{"a":"\\":"}',
+     b'{"n": 123456789012345678901234567890}', b'{"n": -9223372036854775809}', b'{"f": 1e300}', b"NaN",
+     b'{"s":"\\ud800"}', b"\xef\xbb\xbf{}", b"[" * 150 + b"]" * 150, b"7", b'"x"', b"null", b"", b"  ", b"{",
+     b'{"a":1}\x00', b"\xff"],
+)  # fmt: skip
+def test_the_fast_reader_reads_as_the_strict_one(data: bytes) -> None:
+    strict, fast = _both(data)
+    assert fast == strict
+
+
+@given(
+    value=st.recursive(
+        st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), st.text(max_size=8)),
+        lambda children: st.one_of(
+            st.lists(children, max_size=4), st.dictionaries(st.text(max_size=4), children, max_size=4)
+        ),
+        max_leaves=12,
+    ),
+    duplicate=st.booleans(),
+    spaced=st.booleans(),
+)
+def test_the_fast_reader_agrees_on_any_document(value: object, duplicate: bool, spaced: bool) -> None:
+    text = json.dumps(value, separators=(",", " : ") if spaced else (",", ":"))
+    if duplicate and text.startswith("{") and len(text) > 2:
+        text = text.replace("{", '{"dup":1,"dup":2,', 1)
+    strict, fast = _both(text.encode())
+    assert fast == strict
