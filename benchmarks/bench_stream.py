@@ -1,0 +1,82 @@
+"""Whole exports, end to end: `mapper render users.jsonl` against `jq -c` doing a comparable
+projection of the same file, in the same run.
+
+    python benchmarks/bench_stream.py [--users 200000]
+
+Generates an export of Okta Users API users, then times (best of three, wall clock, output
+to a file): mapper with one process and with --jobs 2, and jq mapping each user to the
+okta-default resource's shape (the same attributes; no checks). Needs jq on the PATH.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+# okta-default's mapping as a jq program: the same output shape, none of mapper's checks.
+JQ = (
+    '{schemas: ["urn:ietf:params:scim:schemas:core:2.0:User"], externalId: .id, userName: .profile.login,'
+    " name: {givenName: .profile.firstName, familyName: .profile.lastName},"
+    " displayName: .profile.displayName, title: .profile.title, locale: .profile.locale,"
+    ' emails: [{value: .profile.email, type: "work", primary: true}],'
+    ' phoneNumbers: [{value: .profile.primaryPhone, type: "work", primary: true}],'
+    ' active: (.status != "DEPROVISIONED"),'
+    ' "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {department: .profile.department}}'
+)
+
+
+def export(path: Path, users: int) -> None:
+    with path.open("w", encoding="utf-8") as out:
+        for i in range(users):
+            profile = {
+                "login": f"user{i}@example.com", "email": f"user{i}@example.com", "firstName": "Ada",
+                "lastName": f"L{i}", "displayName": f"Ada L{i}", "title": "Engineer", "department": "R&D",
+                "primaryPhone": "+1 555 0100", "locale": "en-US",
+            }  # fmt: skip
+            out.write(json.dumps({"id": f"00u{i:08d}", "status": "ACTIVE", "profile": profile}) + "\n")
+
+
+def best(command: list[str], output: Path, repeat: int = 3) -> float:
+    times = []
+    for _ in range(repeat):
+        with output.open("wb") as out:
+            start = time.perf_counter()
+            subprocess.run(command, stdout=out, stderr=subprocess.DEVNULL, check=True)
+            times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--users", type=int, default=200_000)
+    args = parser.parse_args()
+    jq = shutil.which("jq")
+    mapper = shutil.which("mapper", path=str(Path(sys.executable).parent))
+    if jq is None or mapper is None:
+        sys.exit("needs jq on the PATH and mapper installed next to this Python")
+    with tempfile.TemporaryDirectory() as folder:
+        users = Path(folder) / "users.jsonl"
+        export(users, args.users)
+        out = Path(folder) / "out.jsonl"
+        rows = [
+            ("mapper render (1 process)", best([mapper, "render", str(users), "-q"], out)),
+            ("mapper render --jobs 2", best([mapper, "render", str(users), "--jobs", "2", "-q"], out)),
+            ("jq -c (same shape, no checks)", best([jq, "-c", JQ, str(users)], out)),
+        ]
+    print(f"{args.users:,} users, best of 3, wall clock")
+    print(f"| {'':32} | s | users/s |")
+    print(f"|{'-' * 34}|---|---|")
+    for name, seconds in rows:
+        print(f"| {name:32} | {seconds:.2f} | {args.users / seconds:,.0f} |")
+
+
+if __name__ == "__main__":
+    main()
