@@ -79,13 +79,8 @@ def total_bytes(names: list[str]) -> int | None:
 
 def records(name: str, stream: IO[bytes], lines: bool) -> Iterator[Record]:
     """The records in one file: every non-blank line of a JSON Lines file, else the whole file."""
-    label = "<stdin>" if name == "-" else name
-    if not lines:
-        yield Record(label, 1, stream.read())
-        return
-    for number, line in enumerate(stream, 1):
-        if line.strip():
-            yield Record(label, number, line)
+    for block in blocks(name, stream, lines):
+        yield from block_records(block)
 
 
 def encoded(outcomes: Iterable[dict[str, Any] | Failure]) -> Iterator[bytes | Failure]:

@@ -337,37 +337,13 @@ def _render_stream(
     progress, progress_done = _progress(bulk.total_bytes(names), quiet)
 
     def all_blocks() -> Any:
-        for name in names:
-            lines = all_lines or name.endswith(_LINE_SUFFIXES)
-            try:
-                with open(name, "rb") if name != "-" else contextlib.nullcontext(sys.stdin.buffer) as stream:
-                    for block in bulk.blocks(name, stream, lines):
-                        progress(len(block.data))
-                        yield block
-            except FileNotFoundError:
-                _fail([f"mapper: {name}: no such file"], EXIT_DATA)
-            except OSError as exc:
-                _fail([f"mapper: {name}: {exc.strerror or 'cannot be read'}"], EXIT_DATA)
+        for block in _input_blocks(names, all_lines):
+            progress(len(block.data))
+            yield block
 
     def all_records() -> Any:
-        for name in names:
-            lines = all_lines or name.endswith(_LINE_SUFFIXES)
-            if name == "-":
-                if sys.stdin is None:
-                    _fail(["mapper: <stdin>: standard input is closed"], EXIT_DATA)
-                for record in bulk.records(name, sys.stdin.buffer, lines):
-                    progress(len(record.data))
-                    yield record
-                continue
-            try:
-                with open(name, "rb") as stream:
-                    for record in bulk.records(name, stream, lines):
-                        progress(len(record.data))
-                        yield record
-            except FileNotFoundError:
-                _fail([f"mapper: {name}: no such file"], EXIT_DATA)
-            except OSError as exc:
-                _fail([f"mapper: {name}: {exc.strerror or 'cannot be read'}"], EXIT_DATA)
+        for block in all_blocks():
+            yield from bulk.block_records(block)
 
     # Resources go to a temporary file beside the output (or a spooled one for stdout with
     # --fail-fast), so that an interrupted or failed run leaves no half-written file.
@@ -437,6 +413,26 @@ def _render_stream(
         click.echo(f"mapper: rendered {rendered:,}, failed {failed:,} in {seconds:.2f} s{rate}", err=True)
     if failed:
         sys.exit(EXIT_DATA)
+
+
+def _input_blocks(names: list[str], all_lines: bool) -> Any:
+    """The blocks of every input file (``-``: standard input), read as JSON Lines when its
+    name says so (.jsonl, .ndjson) or ALL_LINES; one clear line for a file that cannot be read."""
+    from mapper import bulk
+
+    for name in names:
+        lines = all_lines or name.endswith(_LINE_SUFFIXES) or name == "-"
+        if name == "-" and sys.stdin is None:
+            _fail(["mapper: <stdin>: standard input is closed"], EXIT_DATA)
+        try:
+            with open(name, "rb") if name != "-" else contextlib.nullcontext(sys.stdin.buffer) as stream:
+                yield from bulk.blocks(name, stream, lines)
+        except FileNotFoundError:
+            _fail([f"mapper: {name}: no such file"], EXIT_DATA)
+        except IsADirectoryError:
+            _fail([f"mapper: {name}: is a directory"], EXIT_DATA)
+        except OSError as exc:
+            _fail([f"mapper: {name}: {exc.strerror or 'cannot be read'}"], EXIT_DATA)
 
 
 def _progress(total: int | None, quiet: bool) -> tuple[Any, Any]:
@@ -769,17 +765,8 @@ def plan_command(old: str, new: str, ruleset: str, style: str, output: str | Non
             _fail([f"mapper: {exc}"], EXIT_DATA)
 
         def records(names: list[str]) -> Any:
-            for name in names:
-                lines = name.endswith(_LINE_SUFFIXES) or name == "-"
-                try:
-                    with (
-                        open(name, "rb")
-                        if name != "-"
-                        else contextlib.nullcontext(sys.stdin.buffer) as stream
-                    ):
-                        yield from bulk.records(name, stream, lines)
-                except FileNotFoundError:
-                    _fail([f"mapper: {name}: no such file"], EXIT_DATA)
+            for block in _input_blocks(names, all_lines=False):
+                yield from bulk.block_records(block)
 
         summary = plan_exports.Summary()
         failed = 0

@@ -64,13 +64,7 @@ def plan(
                     db.execute("INSERT INTO old (id, data) VALUES (?, ?)", (parsed[0], record.data))
                 except sqlite3.IntegrityError:
                     summary.kinds["failed"] += 1
-                    yield Failure(
-                        record.source,
-                        record.line,
-                        parsed[0],
-                        "duplicate-id",
-                        "this Okta id is in the export twice",
-                    )
+                    yield _twice(record, parsed[0])
             for record in new:
                 parsed = _user(record)
                 if isinstance(parsed, Failure):
@@ -81,13 +75,7 @@ def plan(
                 row = db.execute("SELECT data, seen FROM old WHERE id = ?", (okta_id,)).fetchone()
                 if row is not None and row[1]:
                     summary.kinds["failed"] += 1
-                    yield Failure(
-                        record.source,
-                        record.line,
-                        okta_id,
-                        "duplicate-id",
-                        "this Okta id is in the export twice",
-                    )
+                    yield _twice(record, okta_id)
                     continue
                 if row is not None:
                     db.execute("UPDATE old SET seen = 1 WHERE id = ?", (okta_id,))
@@ -102,6 +90,10 @@ def plan(
                     yield _request(okta_id, "PATCH", ruleset.deactivate())
         finally:
             db.close()
+
+
+def _twice(record: Record, okta_id: str) -> Failure:
+    return Failure(record.source, record.line, okta_id, "duplicate-id", "this Okta id is in the export twice")
 
 
 def _status(user: Any) -> Any:
