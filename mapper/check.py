@@ -249,11 +249,11 @@ def _calls(expr: PExpr, name: str) -> bool:
         node = stack.pop()
         if isinstance(node, PCall) and node.function.name == name:
             return True
-        stack.extend(v for v in vars_of(node) if isinstance(v, PExpr))
+        stack.extend(v for v in _children(node) if isinstance(v, PExpr))
     return False
 
 
-def vars_of(node: PExpr) -> list[object]:
+def _children(node: PExpr) -> list[object]:
     """The sub-expressions a plan node holds (its fields, flattened one level)."""
     out: list[object] = []
     for slot in getattr(type(node), "__slots__", ()):

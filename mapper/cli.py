@@ -95,20 +95,11 @@ def _read_json(name: str) -> Any:
 
 def _problem(error: ProfileError, show_values: bool) -> str:
     """The error's message; with SHOW_VALUES, the offending value too (shortened, ASCII)."""
-    from mapper.errors import NO_VALUE
+    from mapper.errors import NO_VALUE, shown_value
 
     if not show_values or error.value is NO_VALUE:
         return str(error)
     return f"{error} (value: {shown_value(error.value)})"
-
-
-def shown_value(value: object) -> str:
-    """A value for --show-values: JSON, ASCII, at most 80 characters."""
-    try:
-        shown = json.dumps(value, ensure_ascii=True)
-    except (TypeError, ValueError):
-        shown = ascii(value)
-    return shown if len(shown) <= 80 else shown[:77] + "..."
 
 
 def _dumps(document: Any, compact: bool) -> str:
@@ -320,7 +311,7 @@ def _render_stream(
     import time
 
     from mapper import bulk
-    from mapper.errors import NO_VALUE
+    from mapper.errors import NO_VALUE, shown_value
 
     compiled = _load(ruleset, quiet)
     check = None

@@ -153,6 +153,17 @@ class _NoValue:
 NO_VALUE: object = _NoValue()
 
 
+def shown_value(value: object) -> str:
+    """A profile value for --show-values: JSON, ASCII, at most 80 characters."""
+    import json
+
+    try:
+        shown = json.dumps(value, ensure_ascii=True)
+    except (TypeError, ValueError):
+        shown = ascii(value)
+    return shown if len(shown) <= 80 else shown[:77] + "..."
+
+
 class ProfileError(MapperError):
     """A profile cannot be mapped: not an object, or an attribute of the wrong type.
 

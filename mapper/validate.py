@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from mapper.errors import NO_VALUE
+from mapper.errors import NO_VALUE, shown_value
 from mapper.plan import Plan
 from mapper.schema import CORE_USER, to_scim_json
 
@@ -53,8 +53,7 @@ class Problem:
     def describe(self, show_value: bool = False) -> str:
         text = f"{self.where}: {self.message}"
         if show_value and self.value is not NO_VALUE:
-            shown = json.dumps(self.value, ensure_ascii=True, default=repr)
-            text += f" (value: {shown if len(shown) <= 80 else shown[:77] + '...'})"
+            text += f" (value: {shown_value(self.value)})"
         return text
 
     def __str__(self) -> str:
