@@ -14,6 +14,8 @@ from __future__ import annotations
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
+__version__ = "0.1.0"
+
 if TYPE_CHECKING:
     from mapper.errors import Diagnostic as Diagnostic
     from mapper.errors import MapperError as MapperError

@@ -225,6 +225,8 @@ def _check_rule(
             ok = False
     if not ok:
         return None
+    from mapper.fmt import expression  # fmt imports the loader, which imports this module
+
     text = " ".join(line.strip() for line in lines[rule.span.line - 1 : rule.span.end_line])
     return PlannedRule(
         target,
@@ -239,6 +241,7 @@ def _check_rule(
         text,
         rule,
         tuple(checker.source_types[s] for s in checker.sources),
+        expression(rule.expr),
     )
 
 

@@ -63,6 +63,8 @@ def _sources(rule: PlannedRule) -> str:
 
 
 def _transform(rule: PlannedRule) -> str:
+    if rule.node is None:
+        raise ValueError("explain needs the rules' syntax: load the ruleset with cache=False")
     expr = rule.node.expr
     if isinstance(expr, ast.UserAttr | ast.UserMethod):
         return "direct"

@@ -25,8 +25,7 @@ from pathlib import Path
 from mapper import ast
 from mapper.errors import Diagnostic, RulesetError, source_lines
 from mapper.files import write_atomically
-from mapper.loader import read_ruleset_file
-from mapper.resources import rulesets_in
+from mapper.resources import read_ruleset_file, rulesets_in
 from mapper.syntax import parse
 
 ALIGN_LIMIT = 40

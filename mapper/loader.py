@@ -11,15 +11,23 @@ from pathlib import Path
 from mapper import ast
 from mapper.check import Environment, check_declarations, check_rules
 from mapper.diagnostics import Reporter, did_you_mean
-from mapper.errors import Diagnostic, RulesetError, Severity, Span, capped, source_lines
+from mapper.errors import Diagnostic, RulesetError, Span, capped, source_lines
 from mapper.plan import Plan, PlannedRule
-from mapper.resources import RULESET_SUFFIX, builtin_names, builtin_path
+from mapper.resources import (
+    MAX_FILE_BYTES,
+    RULESET_SUFFIX,
+    Dependency,
+    builtin_names,
+    builtin_path,
+    find_parent,
+    identity,
+    read_ruleset_file,
+    unreadable,
+)
 from mapper.schema import CORE_USER
 from mapper.syntax import parse
 from mapper.types import STRING, ValueType
 
-#: Larger files are refused before parsing (a ruleset is a page, not a data set).
-MAX_FILE_BYTES = 1_000_000
 #: More rules than this (inherited ones included) are refused.
 MAX_RULES = 2_000
 #: More distinct profile attributes than this are refused: the generated code reads and checks
@@ -34,41 +42,24 @@ class _Resolved:
     rules: tuple[PlannedRule, ...]
 
 
-def load_plan(text: str, path: str, base_dir: Path | None) -> tuple[Plan, tuple[Diagnostic, ...]]:
-    """Check a ruleset and everything it extends; return its plan and its warnings."""
+def load_plan(
+    text: str, path: str, base_dir: Path | None, dependencies: list[Dependency] | None = None
+) -> tuple[Plan, tuple[Diagnostic, ...]]:
+    """Check a ruleset and everything it extends; return its plan and its warnings.
+    DEPENDENCIES, when given, receives every ruleset file that `extends` found."""
     if len(text) > MAX_FILE_BYTES or len(text.encode("utf-8", "surrogatepass")) > MAX_FILE_BYTES:
-        raise _unreadable(path, f"is larger than {MAX_FILE_BYTES} bytes")
+        raise unreadable(path, f"is larger than {MAX_FILE_BYTES} bytes")
     reporter = Reporter()
-    resolved = _Loader(reporter).load(text, path, base_dir, ())
+    loader = _Loader(reporter)
+    resolved = loader.load(text, path, base_dir, ())
+    if dependencies is not None:
+        dependencies.extend(loader.dependencies)
     plan = None
     if resolved is not None and not reporter.has_errors:
         plan = _finish(resolved, path, text, reporter)
     if plan is None or reporter.has_errors:
         raise RulesetError(_ordered(reporter.diagnostics))
     return plan, tuple(_ordered(reporter.diagnostics))
-
-
-def read_ruleset_file(path: Path) -> str:
-    """The text of a ruleset file, or a RulesetError that says why it cannot be read."""
-    where = str(path)
-    try:
-        if path.is_dir():
-            raise _unreadable(where, "is a directory")
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise _unreadable(where, "no such file") from None
-    except OSError as exc:
-        raise _unreadable(where, exc.strerror or "cannot be read") from None
-    if len(data) > MAX_FILE_BYTES:
-        raise _unreadable(where, f"is larger than {MAX_FILE_BYTES} bytes")
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise _unreadable(where, f"is not UTF-8 text (byte {exc.start})") from None
-
-
-def _unreadable(where: str, why: str) -> RulesetError:
-    return RulesetError([Diagnostic(Severity.ERROR, f"{where}: {why}", None)])
 
 
 def _ordered(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
@@ -83,6 +74,7 @@ def _ordered(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
 class _Loader:
     def __init__(self, reporter: Reporter) -> None:
         self.reporter = reporter
+        self.dependencies: list[Dependency] = []  # every file `extends` found, for the cache
 
     def load(self, text: str, path: str, base_dir: Path | None, chain: tuple[str, ...]) -> _Resolved | None:
         reporter = self.reporter
@@ -94,7 +86,7 @@ class _Loader:
         env = Environment()
         inherited: tuple[PlannedRule, ...] = ()
         if header is not None and header.extends is not None:
-            parent = self._load_parent(header, base_dir, (*chain, _identity(path)))
+            parent = self._load_parent(header, base_dir, (*chain, identity(path)))
             # A parent that cannot be loaded is reported; this file's own statements are
             # checked all the same, so that every problem shows at once.
             if parent is not None:
@@ -110,16 +102,8 @@ class _Loader:
         parent = header.extends
         assert parent is not None
         span = header.extends_span
-        candidates = []
-        if base_dir is not None:
-            candidates.append(base_dir / f"{parent}{RULESET_SUFFIX}")
-        builtin = builtin_path(parent)
-        if builtin is not None:
-            candidates.append(builtin)
-        # A file that extends its namesake (rulesets/okta-default.mapper extending
-        # okta-default) means the built-in one, not itself.
         current = chain[-1] if chain else None
-        found = next((c for c in candidates if c.is_file() and _identity(str(c)) != current), None)
+        found = find_parent(parent, base_dir, current)
         if found is None:
             names = set(builtin_names())
             if base_dir is not None and base_dir.is_dir():
@@ -127,8 +111,7 @@ class _Loader:
             hint = did_you_mean(parent, names) or "built-in rulesets: " + ", ".join(builtin_names())
             self.reporter.error(span, f"no ruleset named {parent!r} to extend", hint)
             return None
-        identity = _identity(str(found))
-        if identity in chain:
+        if identity(str(found)) in chain:
             self.reporter.error(
                 span, f"ruleset {parent!r} extends itself (a cycle)", "remove one of the `extends`"
             )
@@ -138,14 +121,8 @@ class _Loader:
         except RulesetError as exc:
             self.reporter.error(span, f"cannot read ruleset {parent!r}: {exc.diagnostics[0].message}")
             return None
+        self.dependencies.append(Dependency(parent, base_dir, current, found, text))
         return self.load(text, _display_path(found), found.parent, chain)
-
-
-def _identity(path: str) -> str:
-    try:
-        return str(Path(path).resolve())
-    except OSError:
-        return path
 
 
 def _display_path(path: Path) -> str:

@@ -8,16 +8,21 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from mapper import ast
 from mapper.errors import Span
 from mapper.functions import Function
 from mapper.regex import Substitution
 from mapper.schema import CORE_USER, Schema
 from mapper.types import ValueType
 
+if TYPE_CHECKING:
+    from mapper import ast
+
 Constant = str | int | float | bool | None
+
+#: The operators of PBinary.
+BINARY_OPS = frozenset({"+", "==", "!=", "<", "<=", ">", ">=", "AND", "OR", "?:"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +66,8 @@ class PConcat(PExpr):
 @dataclass(frozen=True, slots=True)
 class PBinary(PExpr):
     """Arithmetic +, comparisons, AND, OR and ?: (op as written, + for numbers)."""
+
+    # The code generator writes == and != as they are, so it accepts only BINARY_OPS.
 
     op: str
     left: PExpr
@@ -147,8 +154,11 @@ class PlannedRule:
     origin: str  # the ruleset that wrote the rule
     span: Span
     text: str  # the rule as written, for comments in generated code
-    node: ast.Rule  # the rule's syntax, for the formatter and the review tools
+    # The rule's syntax, for the explain and review tools; None in a plan read from the
+    # compile cache (see mapper.plan_codec), which those tools do not use.
+    node: ast.Rule | None
     source_types: tuple[ValueType, ...] = ()  # the type each source is read as (declared or needed)
+    expression: str = ""  # the expression in the formatter's canonical form
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,4 +1,5 @@
-"""Where the grammar and the built-in rulesets live.
+"""Where the grammar and the built-in rulesets live, how ruleset files are read, and
+where the file an `extends` names is found.
 
 The top-level ``grammar/`` and ``rulesets/`` folders are the sources of truth.
 The wheel carries copies under ``mapper/_data/``; a source checkout or an
@@ -7,10 +8,15 @@ editable install reads the top-level folders directly.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+from mapper.errors import Diagnostic, RulesetError, Severity
+
 RULESET_SUFFIX = ".mapper"
+#: Larger files are refused before parsing (a ruleset is a page, not a data set).
+MAX_FILE_BYTES = 1_000_000
 
 _PACKAGE = Path(__file__).resolve().parent
 
@@ -51,3 +57,58 @@ def builtin_names() -> list[str]:
 def rulesets_in(folder: Path) -> list[Path]:
     """The ruleset files in FOLDER and its subfolders, sorted."""
     return sorted(p for p in folder.rglob(f"*{RULESET_SUFFIX}") if p.is_file())
+
+
+def read_ruleset_file(path: Path) -> str:
+    """The text of a ruleset file, or a RulesetError that says why it cannot be read."""
+    where = str(path)
+    try:
+        if path.is_dir():
+            raise unreadable(where, "is a directory")
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise unreadable(where, "no such file") from None
+    except OSError as exc:
+        raise unreadable(where, exc.strerror or "cannot be read") from None
+    if len(data) > MAX_FILE_BYTES:
+        raise unreadable(where, f"is larger than {MAX_FILE_BYTES} bytes")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise unreadable(where, f"is not UTF-8 text (byte {exc.start})") from None
+
+
+def unreadable(where: str, why: str) -> RulesetError:
+    return RulesetError([Diagnostic(Severity.ERROR, f"{where}: {why}", None)])
+
+
+def find_parent(name: str, base_dir: Path | None, current: str | None) -> Path | None:
+    """The file ``extends NAME`` means in a ruleset in BASE_DIR whose own file is CURRENT
+    (resolved): NAME.mapper next to it, else the built-in one. A file that extends its
+    namesake (rulesets/okta-default.mapper extending okta-default) means the built-in one."""
+    candidates = []
+    if base_dir is not None:
+        candidates.append(base_dir / f"{name}{RULESET_SUFFIX}")
+    builtin = builtin_path(name)
+    if builtin is not None:
+        candidates.append(builtin)
+    return next((c for c in candidates if c.is_file() and identity(str(c)) != current), None)
+
+
+def identity(path: str) -> str:
+    """PATH resolved, to recognise one file under two names."""
+    try:
+        return str(Path(path).resolve())
+    except OSError:
+        return path
+
+
+@dataclass(frozen=True, slots=True)
+class Dependency:
+    """A file an `extends` found while loading: what the compile cache re-checks."""
+
+    name: str  # as the `extends` wrote it
+    base_dir: Path | None
+    current: str | None  # the extending file, resolved
+    found: Path
+    text: str  # the found file's content when it was loaded

@@ -55,8 +55,8 @@ def load_version(reference: str) -> Ruleset:
             text = shown.stdout.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise ReviewError(f"{reference}: not UTF-8 text (byte {exc.start})") from None
-        return loads(text, reference, Path(file).parent)
-    return load(reference)
+        return loads(text, reference, Path(file).parent, cache=False)  # the review reads syntax
+    return load(reference, cache=False)
 
 
 @dataclass(frozen=True)
@@ -70,6 +70,8 @@ class RuleChange:
 
 def describe_rule(rule: PlannedRule) -> str:
     """The rule after its arrow, in canonical form: expression and options."""
+    if rule.node is None:
+        raise ValueError("review needs the rules' syntax: load the ruleset with cache=False")
     return rule_tail(rule.node)[0]
 
 

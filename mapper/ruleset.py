@@ -7,18 +7,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from mapper import codegen, patch
+from mapper import codegen, compile_cache, patch
 from mapper.errors import Diagnostic, ProfileError, RulesetError, Severity
-from mapper.fmt import expression
-from mapper.loader import load_plan, read_ruleset_file
-from mapper.patchgen import Unit, generate_changes
 from mapper.plan import Constant, Plan
-from mapper.put import put_body
-from mapper.resources import RULESET_SUFFIX, builtin_names, builtin_path
+from mapper.resources import RULESET_SUFFIX, Dependency, builtin_names, builtin_path, read_ruleset_file
 from mapper.runtime import describe
 from mapper.schema import OKTA_BASE_PROFILE
+
+if TYPE_CHECKING:
+    from mapper.patchgen import Unit
 
 _NO_FIELDS: dict[str, Any] = {}
 
@@ -57,7 +56,7 @@ class Ruleset:
                 r.create_only,
                 r.primary,
                 r.default,
-                expression(r.node.expr),
+                r.expression,
                 r.origin,
                 f"{r.span.file}:{r.span.line}",
                 r.text,
@@ -73,6 +72,8 @@ class Ruleset:
     # The PATCH machinery is compiled on first use: many callers only render.
     @cached_property
     def _changes(self) -> tuple[str, Callable[..., list[Any]], tuple[Unit, ...]]:
+        from mapper.patchgen import generate_changes
+
         source, namespace, units = generate_changes(self.plan)
         return source, codegen.load_function(source, namespace, self.plan, "changes"), units
 
@@ -134,6 +135,8 @@ class Ruleset:
             raise ProfileError(
                 f"expected the app's current resource as a JSON object, got {describe(current)}"
             )
+        from mapper.put import put_body
+
         return put_body(self.plan, current, self.render(user))
 
     def deactivate(self, style: str = "no-path") -> dict[str, Any]:
@@ -194,15 +197,47 @@ def _looks_wrapped(user: dict[str, Any]) -> bool:
     )
 
 
-def loads(text: str, name: str = "<string>", base_dir: str | os.PathLike[str] | None = None) -> Ruleset:
+def loads(
+    text: str,
+    name: str = "<string>",
+    base_dir: str | os.PathLike[str] | None = None,
+    cache: bool = True,
+) -> Ruleset:
     """Compile ruleset TEXT. NAME is used in diagnostics; ``extends`` looks in
-    BASE_DIR first (when given), then among the built-in rulesets."""
-    plan, warnings = load_plan(text, name, Path(base_dir) if base_dir is not None else None)
-    return Ruleset(plan, warnings)
+    BASE_DIR first (when given), then among the built-in rulesets.
+
+    A ruleset compiled before (same text, name, folder, extended files and mapper)
+    is read from the compile cache without parsing; see :mod:`mapper.compile_cache`.
+    ``cache=False`` always parses and checks (and neither reads nor writes the cache)."""
+    folder = Path(base_dir) if base_dir is not None else None
+    use_cache = cache and compile_cache.enabled()
+    if use_cache:
+        cached = _from_cache(text, name, folder)
+        if cached is not None:
+            return cached
+    from mapper.loader import load_plan  # the parser and checker, only when needed
+
+    dependencies: list[Dependency] = []
+    plan, warnings = load_plan(text, name, folder, dependencies)
+    ruleset = Ruleset(plan, warnings)
+    if use_cache:
+        compile_cache.store(text, name, folder, plan, warnings, dependencies)
+    return ruleset
 
 
-def load(ruleset: str | os.PathLike[str]) -> Ruleset:
-    """Compile a ruleset file, or a built-in ruleset by name (``okta-default``)."""
+def _from_cache(text: str, name: str, folder: Path | None) -> Ruleset | None:
+    found = compile_cache.lookup(text, name, folder)
+    if found is None:
+        return None
+    try:
+        return Ruleset(*found)
+    except Exception:  # a plan the generator refuses: compile afresh
+        return None
+
+
+def load(ruleset: str | os.PathLike[str], cache: bool = True) -> Ruleset:
+    """Compile a ruleset file, or a built-in ruleset by name (``okta-default``);
+    ``cache`` as for :func:`loads`."""
     path = Path(ruleset)
     text_ref = str(ruleset)
     looks_like_path = path.suffix == RULESET_SUFFIX or os.sep in text_ref or "/" in text_ref
@@ -219,6 +254,6 @@ def load(ruleset: str | os.PathLike[str]) -> Ruleset:
                     )
                 ]
             )
-        return loads(read_ruleset_file(builtin), f"<builtin>/{builtin.name}", builtin.parent)
+        return loads(read_ruleset_file(builtin), f"<builtin>/{builtin.name}", builtin.parent, cache)
     text = read_ruleset_file(path)
-    return loads(text, text_ref, path.parent)
+    return loads(text, text_ref, path.parent, cache)

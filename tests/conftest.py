@@ -8,7 +8,13 @@ HYPOTHESIS_PROFILE=ci selects it anywhere.
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
+
+# The compile cache of the whole run lives in a fresh folder, never the user's own (set before
+# anything loads a ruleset; subprocesses inherit it).
+os.environ["MAPPER_CACHE_DIR"] = tempfile.mkdtemp(prefix="mapper-test-cache-")
+os.environ.pop("MAPPER_NO_CACHE", None)
 
 import pytest
 from hypothesis import HealthCheck, settings

@@ -345,7 +345,7 @@ def test_diff_errors(tmp_path: Path) -> None:
 
 
 def test_an_internal_error_is_one_line_and_exit_code_70(monkeypatch: pytest.MonkeyPatch) -> None:
-    def broken(ruleset: str) -> None:
+    def broken(ruleset: str, cache: bool = True) -> None:
         raise RuntimeError("boom")
 
     monkeypatch.setattr("mapper.ruleset.load", broken)

@@ -1,0 +1,242 @@
+"""The compile cache: the checked plan of each ruleset loaded, kept on disk, so that
+loading a ruleset that has not changed needs neither the parser nor the checker.
+
+What is stored is data, never code or pickles: the plan as JSON (see
+:mod:`mapper.plan_codec`, which type-checks every value on the way back), and the
+code generator writes the Python from it afresh. An entry is used only when:
+
+- the folder is the user's own and nobody else can write to it (POSIX: owned by
+  this user, no group or other write bit); otherwise the cache is refused and
+  every load compiles, as with ``MAPPER_NO_CACHE=1``;
+- the file is a regular file owned by this user, not a symlink, and its checksum
+  matches its content (a corrupt or truncated file is ignored and rewritten);
+- it was written for the same ruleset text, name and folder, by the same mapper
+  installation (version and the package's files), for the same key (a foreign
+  file under that name is ignored);
+- every file the ruleset extends is still the one `extends` would find, with the
+  same content.
+
+Anything else is a miss, never an error: the ruleset is compiled as if there were
+no cache. The folder is ``$MAPPER_CACHE_DIR``, else ``$XDG_CACHE_HOME/mapper``,
+else ``~/.cache/mapper``; it holds at most MAX_ENTRIES files.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import stat
+import sys
+import tempfile
+import time
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from mapper import plan_codec
+from mapper.errors import Diagnostic
+from mapper.plan import Plan
+from mapper.resources import Dependency, find_parent
+
+#: The first bytes of every cache file, then the format, then the SHA-256 of the rest.
+MAGIC = b"mapper-plan-cache"
+#: Files beyond this count are removed, oldest first, when a new one is written.
+MAX_ENTRIES = 256
+#: A cache file larger than this is not read (the largest ruleset's plan is a few MB).
+MAX_FILE_BYTES = 64 * 1024 * 1024
+
+
+def enabled() -> bool:
+    return os.environ.get("MAPPER_NO_CACHE", "") in ("", "0")
+
+
+def lookup(text: str, name: str, base_dir: Path | None) -> tuple[Plan, tuple[Diagnostic, ...]] | None:
+    """The cached plan and warnings for ruleset TEXT, or None."""
+    try:
+        folder = _folder(create=False)
+        if folder is None:
+            return None
+        key = _key(text, name, base_dir)
+        data = _read(folder / f"{key[:40]}.json")
+        if data is None or data.get("key") != key or not _dependencies_unchanged(data.get("extends")):
+            return None
+        return plan_codec.read_plan(data.get("plan")), plan_codec.read_diagnostics(data.get("warnings"))
+    except Exception:  # a cache must never make a load fail
+        return None
+
+
+def store(
+    text: str,
+    name: str,
+    base_dir: Path | None,
+    plan: Plan,
+    warnings: tuple[Diagnostic, ...],
+    dependencies: list[Dependency],
+) -> None:
+    """Keep PLAN for the next load of TEXT (silently skipped when the folder is unusable)."""
+    try:
+        folder = _folder(create=True)
+        if folder is None:
+            return
+        key = _key(text, name, base_dir)
+        data = {
+            "key": key,
+            "extends": [_dump_dependency(d) for d in dependencies],
+            "plan": plan_codec.dump_plan(plan),
+            "warnings": plan_codec.dump_diagnostics(warnings),
+        }
+        body = json.dumps(data, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
+        _write(folder, f"{key[:40]}.json", _header(body) + body)
+        _prune(folder)
+    except (OSError, ValueError, TypeError, RecursionError):
+        return  # a full disk or an odd plan: the next load compiles again
+
+
+# -- the folder ------------------------------------------------------------------------------
+
+
+def folder_path() -> Path:
+    configured = os.environ.get("MAPPER_CACHE_DIR")
+    if configured:
+        return Path(configured)
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    if xdg and os.path.isabs(xdg):
+        return Path(xdg) / "mapper"
+    if sys.platform == "win32":
+        local = os.environ.get("LOCALAPPDATA")
+        if local:
+            return Path(local) / "mapper" / "Cache"
+    return Path.home() / ".cache" / "mapper"
+
+
+def _folder(create: bool) -> Path | None:
+    """The cache folder when it is safe to use, else None."""
+    path = folder_path()
+    if create:
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        info = path.stat()
+    except OSError:
+        return None
+    return path if stat.S_ISDIR(info.st_mode) and _private(info) else None
+
+
+def _private(info: os.stat_result) -> bool:
+    """Owned by this user and writable by nobody else (always true where there are no modes)."""
+    if not hasattr(os, "getuid"):
+        return True
+    return info.st_uid == os.getuid() and not info.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
+
+
+# -- keys --------------------------------------------------------------------------------------
+
+
+def _key(text: str, name: str, base_dir: Path | None) -> str:
+    """What the plan depends on besides the files it extends: the text, the name it is
+    reported under, the folder `extends` looks in first, and mapper itself."""
+    folder = None if base_dir is None else str(base_dir.resolve())
+    material = json.dumps([installation(), name, folder, text], ensure_ascii=False)
+    return hashlib.sha256(material.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+@cache
+def installation() -> str:
+    """This mapper: its version, the cache format, and the name, size and modification time
+    of each file of the package (so an edited checkout never reuses an older compiler's plans)."""
+    from mapper import __version__
+
+    package = Path(__file__).resolve().parent
+    entries = [__version__, str(plan_codec.FORMAT)]
+    stack = [package]
+    while stack:
+        folder = stack.pop()
+        with os.scandir(folder) as scan:
+            for entry in sorted(scan, key=lambda e: e.name):
+                if entry.is_dir(follow_symlinks=False):
+                    if entry.name != "__pycache__":
+                        stack.append(Path(entry.path))
+                elif entry.name.endswith((".py", ".json", ".lark", ".mapper")):
+                    info = entry.stat()
+                    entries.append(f"{entry.path}:{info.st_size}:{info.st_mtime_ns}")
+    grammar = package.parent / "grammar"  # a source checkout reads the top-level folder
+    if grammar.is_dir():
+        for file in sorted(grammar.iterdir()):
+            info = file.stat()
+            entries.append(f"{file}:{info.st_size}:{info.st_mtime_ns}")
+    return hashlib.sha256("\n".join(entries).encode("utf-8", "surrogateescape")).hexdigest()
+
+
+def _dump_dependency(d: Dependency) -> list[Any]:
+    base = None if d.base_dir is None else str(d.base_dir)
+    return [d.name, base, d.current, str(d.found), _digest(d.text.encode("utf-8", "surrogatepass"))]
+
+
+def _dependencies_unchanged(data: object) -> bool:
+    """Whether every `extends` would find the same file today, with the same content."""
+    if not isinstance(data, list):
+        return False
+    for item in data:
+        name, base, current, found, digest = item
+        parent = find_parent(name, None if base is None else Path(base), current)
+        if parent is None or str(parent) != found:
+            return False
+        if _digest(parent.read_bytes()) != digest:
+            return False
+    return True
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+# -- files -------------------------------------------------------------------------------------
+
+
+def _header(body: bytes) -> bytes:
+    return MAGIC + b" %d " % plan_codec.FORMAT + _digest(body).encode() + b"\n"
+
+
+def _read(path: Path) -> dict[str, Any] | None:
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError:
+        return None
+    with os.fdopen(fd, "rb") as file:
+        info = os.fstat(file.fileno())
+        if not stat.S_ISREG(info.st_mode) or not _private(info) or info.st_size > MAX_FILE_BYTES:
+            return None
+        content = file.read(MAX_FILE_BYTES + 1)
+    header, _, body = content.partition(b"\n")
+    if header != _header(body)[:-1]:
+        return None  # another format, or corrupt or truncated
+    data = json.loads(body)
+    return data if isinstance(data, dict) else None
+
+
+def _write(folder: Path, name: str, content: bytes) -> None:
+    fd, temp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".json")  # mode 0600
+    try:
+        with os.fdopen(fd, "wb") as file:
+            file.write(content)
+        os.replace(temp, folder / name)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+
+
+def _prune(folder: Path) -> None:
+    """Keep the newest MAX_ENTRIES files; remove what an interrupted write left an hour ago."""
+    with os.scandir(folder) as scan:
+        found = [e for e in scan if e.name.endswith(".json") and e.is_file(follow_symlinks=False)]
+    stale = time.time() - 3600
+    for entry in found:
+        if entry.name.startswith(".tmp-") and entry.stat().st_mtime < stale:
+            Path(entry.path).unlink(missing_ok=True)
+    entries = [e for e in found if not e.name.startswith(".")]
+    if len(entries) <= MAX_ENTRIES:
+        return
+    entries.sort(key=lambda e: e.stat().st_mtime_ns)
+    for entry in entries[: len(entries) - MAX_ENTRIES]:
+        Path(entry.path).unlink(missing_ok=True)
