@@ -37,7 +37,7 @@ def check_one(name: str) -> CheckResult:
         problem = f"{name}: no ruleset files ({RULESET_SUFFIX}) in this folder"
         return CheckResult(name, (Diagnostic(Severity.ERROR, problem, None),), None)
     try:
-        ruleset = load(name)
+        ruleset = load(name, cache=False)  # a check runs the checker, always
     except RulesetError as exc:
         return CheckResult(name, exc.diagnostics, None)
     return CheckResult(name, ruleset.warnings, len(ruleset.rules))

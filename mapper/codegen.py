@@ -18,6 +18,7 @@ from typing import Any
 
 from mapper import runtime
 from mapper.plan import (
+    BINARY_OPS,
     Constant,
     PArray,
     PBinary,
@@ -230,8 +231,10 @@ class Emitter:
         return self._binary(e)
 
     def _binary(self, e: PBinary) -> str:
-        left, right = self._expr(e.left), self._expr(e.right)
         op = e.op
+        if op not in BINARY_OPS:  # == and != are written as they are
+            raise ValueError(f"unknown operator {op!r}")
+        left, right = self._expr(e.left), self._expr(e.right)
         if op in ("AND", "OR"):
             return f"({self._truth(e.left)} {op.lower()} {self._truth(e.right)})"
         if op == "?:":

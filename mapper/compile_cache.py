@@ -28,7 +28,6 @@ import json
 import os
 import stat
 import sys
-import tempfile
 import time
 from functools import cache
 from pathlib import Path
@@ -216,6 +215,8 @@ def _read(path: Path) -> dict[str, Any] | None:
 
 
 def _write(folder: Path, name: str, content: bytes) -> None:
+    import tempfile  # only on a miss: 3 ms of start-up
+
     fd, temp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".json")  # mode 0600
     try:
         with os.fdopen(fd, "wb") as file:

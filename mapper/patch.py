@@ -26,9 +26,10 @@ is enough.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from mapper.patchgen import Change, Unit
+if TYPE_CHECKING:
+    from mapper.patchgen import Change, Unit
 
 PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 STYLES = ("rfc", "no-path", "whole-multivalued", "put")

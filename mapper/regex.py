@@ -21,10 +21,23 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-import re2
+# google-re2, imported by the first compile_pattern: most rulesets have no pattern, and the
+# import is 3 ms of every start-up. A Substitution exists only after a compile, so apply()
+# finds it set.
+re2: Any = None
+_OPTIONS: Any = None
 
-_OPTIONS = re2.Options()
-_OPTIONS.log_errors = False  # errors are reported as ruleset diagnostics, not logged
+
+def _engine() -> Any:
+    global re2, _OPTIONS
+    if re2 is None:
+        import re2 as engine
+
+        options = engine.Options()
+        options.log_errors = False  # errors are reported as ruleset diagnostics, not logged
+        _OPTIONS, re2 = options, engine
+    return re2
+
 
 #: The largest RE2 program a pattern may compile to. ``(a|aa|aaa|aaaa){1,100}`` is about
 #: 1,000; the README gives the worst matching times measured at this size.
@@ -52,11 +65,12 @@ TIME_BUDGET = 0.1
 
 
 def compile_pattern(pattern: str) -> Any:
+    engine = _engine()
     try:
-        compiled = re2.compile(pattern, _OPTIONS)
+        compiled = engine.compile(pattern, _OPTIONS)
     except UnicodeEncodeError:
         raise PatternError("invalid regular expression: it holds a lone surrogate") from None
-    except re2.error as exc:
+    except engine.error as exc:
         detail = (
             exc.args[0].decode("utf-8", "replace")
             if exc.args and isinstance(exc.args[0], bytes)

@@ -6,6 +6,7 @@ profile either maps to values of the right SCIM types or raises ProfileError."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -15,6 +16,7 @@ from hypothesis.extra.lark import from_lark
 from lark import Lark
 
 import mapper
+from mapper import plan_codec
 from mapper.patchgen import plan_units
 from mapper.resources import grammar_text
 from mapper.schema import CORE_USER
@@ -47,7 +49,21 @@ def check_ruleset_text(text: str) -> mapper.Ruleset | None:
             assert 1 <= d.span.col <= len(lines[d.span.line - 1]) + 1, (d, lines[d.span.line - 1])
         return None
     check_generated_code(ruleset)
+    check_cache_round_trip(ruleset)
     return ruleset
+
+
+def check_cache_round_trip(ruleset: mapper.Ruleset) -> None:
+    """The compile cache's data form of the plan reads back as the same plan (syntax aside),
+    and the generator writes the same code from it."""
+    plan = ruleset.plan
+    data = json.loads(json.dumps(plan_codec.dump_plan(plan), allow_nan=False))
+    again = plan_codec.read_plan(data)
+    assert again == replace(plan, rules=tuple(replace(r, node=None) for r in plan.rules))
+    warnings = json.loads(json.dumps(plan_codec.dump_diagnostics(ruleset.warnings)))
+    cached = mapper.Ruleset(again, plan_codec.read_diagnostics(warnings))
+    assert cached.source == ruleset.source
+    assert cached.rules == ruleset.rules and cached.warnings == ruleset.warnings
 
 
 @_FUZZ
