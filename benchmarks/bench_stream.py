@@ -76,6 +76,47 @@ def main() -> None:
     print(f"|{'-' * 34}|---|---|")
     for name, seconds in rows:
         print(f"| {name:32} | {seconds:.2f} | {args.users / seconds:,.0f} |")
+    print()
+    json_libraries()
+
+
+def json_libraries() -> None:
+    """The JSON part of a record: read one Users API line, write one resource, per library."""
+    import timeit
+
+    import mapper
+
+    line = _one_line()
+    resource = mapper.load("okta-default").render(json.loads(line))
+    candidates: dict[str, tuple[object, object]] = {
+        "json": (json.loads, lambda r: (json.dumps(r, ensure_ascii=False) + "\n").encode())
+    }
+    try:
+        import orjson
+
+        candidates["orjson"] = (orjson.loads, lambda r: orjson.dumps(r, option=orjson.OPT_APPEND_NEWLINE))
+    except ImportError:
+        pass
+    try:
+        import msgspec
+
+        decoder, encoder = msgspec.json.Decoder(), msgspec.json.Encoder()
+        candidates["msgspec"] = (decoder.decode, lambda r: encoder.encode(r) + b"\n")
+    except ImportError:
+        pass
+    print("| library | read a line, µs | write a resource, µs |")
+    print("|---|---|---|")
+    for name, (loads, dumps) in candidates.items():
+        read = min(timeit.repeat(lambda: loads(line), number=100_000, repeat=3)) * 10  # noqa: B023
+        write = min(timeit.repeat(lambda: dumps(resource), number=100_000, repeat=3)) * 10  # noqa: B023
+        print(f"| {name} | {read:.2f} | {write:.2f} |")
+
+
+def _one_line() -> bytes:
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "one.jsonl"
+        export(path, 1)
+        return path.read_bytes().strip()
 
 
 if __name__ == "__main__":

@@ -330,14 +330,10 @@ def _render_stream(
         _fail([f"mapper: {exc}"], EXIT_DATA)
     progress, progress_done = _progress(bulk.total_bytes(names), quiet)
 
-    def all_blocks() -> Any:
-        for block in _input_blocks(names, all_lines):
-            progress(len(block.data))
+    def all_blocks(by_position: bool = False) -> Any:
+        for block in _input_blocks(names, all_lines, by_position):
+            progress(block.size)
             yield block
-
-    def all_records() -> Any:
-        for block in all_blocks():
-            yield from bulk.block_records(block)
 
     # Resources go to a temporary file beside the output (or a spooled one for stdout with
     # --fail-fast), so that an interrupted or failed run leaves no half-written file.
@@ -370,27 +366,18 @@ def _render_stream(
                 errors_file.write(failure.as_json())
 
         if jobs > 1:
-            for data, failures, count in bulk.render_parallel(ruleset, validate, all_blocks(), jobs):
-                for failure in failures:
-                    report(failure)
-                failed += len(failures)
-                if fail_fast and failures:
-                    break
-                rendered += count
-                batch.append(data)
-                _emit(batch, spool)
+            outcomes = bulk.render_parallel(ruleset, validate, all_blocks(by_position=True), jobs)
         else:
-            for outcome in bulk.encoded(bulk.render_records(compiled.render, all_records(), check)):
-                if isinstance(outcome, bulk.Failure):
-                    report(outcome)
-                    failed += 1
-                    if fail_fast:
-                        break
-                    continue
-                rendered += 1
-                batch.append(outcome)
-                if len(batch) >= 1000:
-                    _emit(batch, spool)
+            outcomes = (bulk.render_block(compiled.render, block, check) for block in all_blocks())
+        for outcome in outcomes:
+            for failure in outcome.failures[:1] if fail_fast else outcome.failures:
+                report(failure)
+            failed += len(outcome.failures)
+            if fail_fast and outcome.failures:
+                break
+            rendered += outcome.count
+            batch.append(outcome.data)
+            _emit(batch, spool)
         _emit(batch, spool)
         if fail_fast and failed:
             raise _Failure([], EXIT_DATA)
@@ -409,9 +396,12 @@ def _render_stream(
         sys.exit(EXIT_DATA)
 
 
-def _input_blocks(names: list[str], all_lines: bool) -> Any:
+def _input_blocks(names: list[str], all_lines: bool, by_position: bool = False) -> Any:
     """The blocks of every input file (``-``: standard input), read as JSON Lines when its
-    name says so (.jsonl, .ndjson) or ALL_LINES; one clear line for a file that cannot be read."""
+    name says so (.jsonl, .ndjson) or ALL_LINES; one clear line for a file that cannot be read.
+    BY_POSITION: regular JSON Lines files as spans for worker processes to read themselves."""
+    import stat
+
     from mapper import bulk
 
     for name in names:
@@ -419,6 +409,9 @@ def _input_blocks(names: list[str], all_lines: bool) -> Any:
         if name == "-" and sys.stdin is None:
             _fail(["mapper: <stdin>: standard input is closed"], EXIT_DATA)
         try:
+            if by_position and lines and name != "-" and stat.S_ISREG(os.stat(name).st_mode):
+                yield from bulk.file_spans(name)
+                continue
             with open(name, "rb") if name != "-" else contextlib.nullcontext(sys.stdin.buffer) as stream:
                 yield from bulk.blocks(name, stream, lines)
         except FileNotFoundError:

@@ -49,28 +49,26 @@ def parse(data: bytes, label: str, max_depth: int = MAX_DEPTH, first_line: int =
     return document
 
 
-#: A key written with space before its colon: the key count below would miss it.
-_SPACED_COLONS = (b'" :', b'"\t:', b'"\n:', b'"\r:')
+#: JSON's whitespace, deleted before counting the ends of keys.
+_WHITESPACE = b" \t\r\n"
 
 
 def parse_fast(data: bytes, label: str, first_line: int = 1) -> Any:
     """As :func:`parse`, four times faster on the records a gateway sees (orjson), with the
     same guarantees: a document orjson reads differently or refuses goes to the strict reader.
 
-    orjson takes the last of two equal keys; the strict reader refuses them. Every key in
-    the text ends in ``":`` (unless written with space before the colon, which goes to the
-    strict reader), and ``":`` elsewhere only adds to the count: when the count equals the
-    keys orjson kept, no key was given twice. orjson reads an integer beyond 64 bits as a
-    float, which the strict reader keeps exact: a float that large goes there too.
+    orjson takes the last of two equal keys; the strict reader refuses them. With JSON's
+    whitespace deleted, every key in the text ends in ``":``, and ``":`` elsewhere (inside
+    a string) only adds to the count: when the count equals the keys orjson kept, no key
+    was given twice. orjson reads an integer beyond 64 bits as a float, which the strict
+    reader keeps exact: a float that large goes there too.
     """
-    if any(spaced in data for spaced in _SPACED_COLONS):
-        return parse(data, label, first_line=first_line)
     try:
         document = orjson.loads(data)
     except orjson.JSONDecodeError:
         return parse(data, label, first_line=first_line)  # it says what is wrong, as always
     keys = _keys_if_plain(document, MAX_DEPTH)
-    if keys is None or data.count(b'":') != keys:
+    if keys is None or data.translate(None, _WHITESPACE).count(b'":') != keys:
         return parse(data, label, first_line=first_line)
     return document
 

@@ -226,6 +226,10 @@ def test_jobs_keep_the_order_and_report_the_same_failures(tmp_path: Path) -> Non
     assert [json.loads(line)["line"] for line in (tmp_path / "e2.jsonl").read_text().splitlines()] == sorted(
         bad
     )
+    # Workers read the file by position; the second time through, lines count from 1 again.
+    twice = [_mapper("render", str(export), str(export), "--jobs", str(n), "-q") for n in (1, 2)]
+    assert twice[0].stdout == twice[1].stdout == one.stdout * 2
+    assert twice[0].stderr == twice[1].stderr == one.stderr * 2
 
 
 def test_blocks_end_at_line_ends(tmp_path: Path) -> None:
@@ -238,7 +242,14 @@ def test_blocks_end_at_line_ends(tmp_path: Path) -> None:
     assert len(blocks) > 10 and all(b.data.endswith(b"\n") for b in blocks[:-1])
     records = [r for b in blocks for r in bulk.block_records(b)]
     assert [r.line for r in records] == list(range(1, 1002))
-    assert b"".join(r.data for r in records) == data
+    assert b"\n".join(r.data for r in records) == data
+    # Only \n ends a line: a lone \r (JSON whitespace) stays in its record, and the numbers hold.
+    crlf = b'{"login": "a@x.io"}\r\n{"login":\r"b@x.io"}\n\n{"login": "c@x.io"}\n'
+    (block,) = bulk.blocks("g.jsonl", io.BytesIO(crlf), lines=True)
+    assert [r.line for r in bulk.block_records(block)] == [1, 2, 4]
+    outcome = bulk.render_block(mapper.load("okta-default").render, block)
+    assert (outcome.count, outcome.failures) == (3, [])
+    assert [json.loads(x)["userName"] for x in outcome.data.splitlines()] == ["a@x.io", "b@x.io", "c@x.io"]
 
 
 # ---------------------------------------------------------------- the fast reader
