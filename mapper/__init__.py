@@ -5,7 +5,7 @@
 >>> ruleset.render({"login": "ada@example.com"})["userName"]
 'ada@example.com'
 
-The names below are imported when first used, so that ``import mapper.cli``
+The names below are imported when first used, so that ``import mapper.tools.cli``
 (and ``mapper --help``) does not pay for the compiler.
 """
 
@@ -23,11 +23,11 @@ if TYPE_CHECKING:
     from mapper.errors import RulesetError as RulesetError
     from mapper.errors import Severity as Severity
     from mapper.errors import Span as Span
-    from mapper.resources import builtin_names as builtin_names
-    from mapper.ruleset import Rule as Rule
-    from mapper.ruleset import Ruleset as Ruleset
-    from mapper.ruleset import load as load
-    from mapper.ruleset import loads as loads
+    from mapper.language.resources import builtin_names as builtin_names
+    from mapper.runtime.ruleset import Rule as Rule
+    from mapper.runtime.ruleset import Ruleset as Ruleset
+    from mapper.runtime.ruleset import load as load
+    from mapper.runtime.ruleset import loads as loads
 
 _WHERE = {
     "Diagnostic": "mapper.errors",
@@ -36,11 +36,11 @@ _WHERE = {
     "RulesetError": "mapper.errors",
     "Severity": "mapper.errors",
     "Span": "mapper.errors",
-    "builtin_names": "mapper.resources",
-    "Rule": "mapper.ruleset",
-    "Ruleset": "mapper.ruleset",
-    "load": "mapper.ruleset",
-    "loads": "mapper.ruleset",
+    "builtin_names": "mapper.language.resources",
+    "Rule": "mapper.runtime.ruleset",
+    "Ruleset": "mapper.runtime.ruleset",
+    "load": "mapper.runtime.ruleset",
+    "loads": "mapper.runtime.ruleset",
 }
 
 __all__ = sorted(_WHERE)

@@ -1,6 +1,6 @@
 """A small reference evaluator over the checked plan: the test oracle for the code
 generator. It walks expression trees and builds the resource slot by slot, in
-the plainest Python, sharing nothing with mapper.codegen.
+the plainest Python, sharing nothing with mapper.compiler.codegen.
 """
 
 from __future__ import annotations
@@ -8,8 +8,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from mapper import runtime
-from mapper.plan import (
+from mapper.compiler.plan import (
     PArray,
     PBinary,
     PCall,
@@ -24,7 +23,8 @@ from mapper.plan import (
     PNot,
     PSource,
 )
-from mapper.schema import CORE_USER
+from mapper.language.schema import CORE_USER
+from mapper.runtime import helpers as runtime
 
 
 def _read(value: Any) -> Any:

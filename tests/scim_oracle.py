@@ -11,8 +11,8 @@ from typing import Any
 from scim2_models import PatchOp
 
 import mapper
-from mapper.schema import to_scim_json
-from mapper.validate import _user_model
+from mapper.language.schema import to_scim_json
+from mapper.tools.validate import _user_model
 
 
 @cache

@@ -18,7 +18,7 @@ SENTINEL = "SENTINEL-123-45-6789"
 
 
 def _mapper(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
-    script = [sys.executable, "-c", "from mapper.cli import main; main()"]
+    script = [sys.executable, "-c", "from mapper.tools.cli import main; main()"]
     return subprocess.run([*script, *args], input=stdin, capture_output=True, timeout=300, check=False)
 
 
@@ -133,7 +133,7 @@ def test_progress_shows_on_a_terminal_and_never_on_a_pipe(
 ) -> None:
     import io
 
-    from mapper import cli
+    from mapper.tools import cli
 
     export = _export(tmp_path / "users.jsonl", 20_000)
     piped = _mapper("render", str(export), "-o", str(tmp_path / "a.jsonl"))
@@ -235,7 +235,7 @@ def test_jobs_keep_the_order_and_report_the_same_failures(tmp_path: Path) -> Non
 def test_blocks_end_at_line_ends(tmp_path: Path) -> None:
     import io
 
-    from mapper import bulk
+    from mapper.tools import bulk
 
     data = b"".join(b'{"login": "u%d@x.io"}\n' % i for i in range(1000)) + b'{"login": "last@x.io"}'
     blocks = list(bulk.blocks("f.jsonl", io.BytesIO(data), lines=True, size=1000))
@@ -256,7 +256,7 @@ def test_blocks_end_at_line_ends(tmp_path: Path) -> None:
 
 
 def _both(data: bytes) -> tuple[object, object]:
-    from mapper import jsonio
+    from mapper.tools import jsonio
 
     outcomes = []
     for reader in (jsonio.parse, jsonio.parse_fast):

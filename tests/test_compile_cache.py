@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 import mapper
-from mapper import compile_cache
+from mapper.compiler import compile_cache
 from tests.test_fuzz import check_cache_round_trip
 
 # Every kind of expression the plan has, a custom schema, an inherited rule, a default,
@@ -114,7 +114,7 @@ def test_a_cached_load_needs_no_parser(tmp_path: Path, cache_dir: Path) -> None:
         "import json, sys, mapper\n"
         f"r = mapper.load({str(path)!r})\n"
         f"print(json.dumps([r.render({json.dumps(USER)!r} and json.loads({json.dumps(USER)!r})),"
-        " sorted(m for m in sys.modules if m in ('lark', 'mapper.syntax', 'mapper.check', 'mapper.loader'))]))\n"
+        " sorted(m for m in sys.modules if m in ('lark', 'mapper.language.syntax', 'mapper.language.check', 'mapper.language.loader'))]))\n"
     )
     result = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, check=True, env=os.environ
@@ -327,3 +327,19 @@ def test_the_installation_fingerprint_covers_the_package() -> None:
     assert len(fingerprint) == 64
     compile_cache.installation.cache_clear()
     assert compile_cache.installation() == fingerprint
+
+
+def test_the_runtime_and_compiler_import_without_the_parser() -> None:
+    """What a gateway imports (mapper.runtime, mapper.compiler) never imports the language's
+    parser or checker, nor the tools; they are imported on a cache miss only."""
+    code = (
+        "import sys, pkgutil, importlib, mapper.runtime, mapper.compiler\n"
+        "for package in (mapper.runtime, mapper.compiler):\n"
+        "    for module in pkgutil.iter_modules(package.__path__):\n"
+        "        importlib.import_module(f'{package.__name__}.{module.name}')\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'lark' or m.startswith('mapper.tools')"
+        " or m in ('mapper.language.syntax', 'mapper.language.loader', 'mapper.language.check',"
+        " 'mapper.language.expressions')))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"

@@ -25,9 +25,9 @@ import pytest
 from click.testing import CliRunner
 
 import mapper
-from mapper.cli import main
-from mapper.functions import FUNCTIONS
-from mapper.patch import STYLES
+from mapper.language.functions import FUNCTIONS
+from mapper.runtime.patch import STYLES
+from mapper.tools.cli import main
 from tests.conftest import ROOT
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -224,9 +224,20 @@ def test_python_blocks_run_in_order(workspace: Path) -> None:
 
 def test_the_architecture_names_every_module() -> None:
     (block,) = [b for b in _of("text") if b.name == "architecture"]
-    named = set(re.findall(r"(\w+)\.py", block.body))
-    modules = {p.stem for p in (ROOT / "mapper").glob("*.py")} - {"__init__"}
-    assert named - modules - {"__init__"} == set(), "the README names modules that do not exist"
+    named: set[str] = set()
+    folder = ""
+    for line in block.body.splitlines():
+        heading = re.match(r"(mapper/\w*/?)", line)
+        if heading:
+            folder = heading.group(1).rstrip("/") + "/"
+        named.update(folder + name for name in re.findall(r"(\w+\.py)", line))
+    package = ROOT / "mapper"
+    modules = {
+        str(p.relative_to(ROOT))
+        for p in package.rglob("*.py")
+        if p.name != "__init__.py" or p.parent == package
+    }
+    assert named - modules == set(), "the README names modules that do not exist (or in the wrong folder)"
     assert modules - named == set(), "modules the README's architecture does not mention"
 
 

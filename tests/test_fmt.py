@@ -11,8 +11,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import mapper
-from mapper.cli import main
-from mapper.fmt import format_text
+from mapper.tools.cli import main
+from mapper.tools.fmt import format_text
 from tests.conftest import ROOT
 from tests.test_properties import _EXPRESSIONS
 
@@ -136,7 +136,7 @@ def _meaning(ruleset: mapper.Ruleset) -> list[tuple[object, ...]]:
 
 
 def _comments(text: str) -> list[str]:
-    from mapper.syntax import parse
+    from mapper.language.syntax import parse
 
     return sorted(c[2].strip() for c in parse(text, "x")[0].comments)
 

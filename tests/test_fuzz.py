@@ -16,10 +16,10 @@ from hypothesis.extra.lark import from_lark
 from lark import Lark
 
 import mapper
-from mapper import plan_codec
-from mapper.patchgen import plan_units
-from mapper.resources import grammar_text
-from mapper.schema import CORE_USER
+from mapper.compiler import plan_codec
+from mapper.compiler.patchgen import plan_units
+from mapper.language.resources import grammar_text
+from mapper.language.schema import CORE_USER
 from tests.codecheck import check_generated_code
 from tests.conftest import ROOT
 from tests.strategies import hostile_users, plain_json_values, typed_hostile_users
@@ -366,7 +366,7 @@ _raw_documents = st.one_of(
 def test_cli_never_shows_a_traceback_or_half_a_document(document: bytes) -> None:
     from click.testing import CliRunner
 
-    from mapper.cli import main
+    from mapper.tools.cli import main
 
     result = CliRunner().invoke(main, ["render", "--compact", "-"], input=document)
     assert result.exit_code in (0, 1), (result.exit_code, result.stderr)

@@ -156,7 +156,7 @@ CORE = "urn:ietf:params:scim:schemas:core:2.0:User"
 def test_put_from_current_changes_only_what_the_ruleset_owns(
     name: str, pair: tuple[dict[str, Any], dict[str, Any]]
 ) -> None:
-    from mapper.examples import slot_value
+    from mapper.tools.examples import slot_value
 
     ruleset = RULESETS[name]
     old, new = pair

@@ -16,8 +16,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import mapper
-from mapper.ruleset import split_user
-from mapper.validate import validate
+from mapper.runtime.ruleset import split_user
+from mapper.tools.validate import validate
 from tests import reference
 from tests.conftest import SHIPPED
 from tests.strategies import hostile_users, okta_users

@@ -121,7 +121,7 @@ def test_put_from_the_current_resource_loses_nothing_on_scim2_server(
 ) -> None:
     """Okta's way: GET the user, change what the ruleset owns, PUT it all back. The server
     may clear what a PUT omits (RFC 7644 3.5.1); nothing the ruleset does not own is lost."""
-    from mapper.examples import slot_value
+    from mapper.tools.examples import slot_value
     from tests.test_patch_properties import UNOWNED, with_unowned
 
     ruleset = RULESETS[name]

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 import mapper
-from mapper import ast
-from mapper.syntax import parse
+from mapper.language import ast
+from mapper.language.syntax import parse
 
 
 def parse_ok(text: str) -> ast.RulesetFile:
@@ -166,16 +166,16 @@ def test_bad_character_reports_its_code_point_when_unprintable() -> None:
 
 
 def test_parser_table_is_built_from_the_shipped_grammar() -> None:
-    """grammar/mapper.lark.json is what `python -m mapper.parser_build` writes today."""
-    from mapper.parser_build import build_table
-    from mapper.parser_table import dumps
-    from mapper.resources import grammar_text, parser_table_path
+    """grammar/mapper.lark.json is what `python -m mapper.language.parser_build` writes today."""
+    from mapper.language.parser_build import build_table
+    from mapper.language.parser_table import dumps
+    from mapper.language.resources import grammar_text, parser_table_path
 
     assert parser_table_path().read_text(encoding="utf-8") == dumps(build_table(grammar_text()))
 
 
 def test_a_stale_parser_table_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
-    from mapper import parser_table
+    from mapper.language import parser_table
 
     monkeypatch.setattr(parser_table, "grammar_text", lambda: "start: NAME\n")
     with pytest.raises(RuntimeError, match="regenerate it"):
@@ -187,7 +187,7 @@ def test_an_incompatible_lark_release_falls_back_to_building_in_memory(
 ) -> None:
     from lark import Lark
 
-    from mapper import parser_table
+    from mapper.language import parser_table
 
     def refuse(*args: object, **kwargs: object) -> None:
         raise KeyError("format changed")
@@ -205,7 +205,7 @@ def test_no_pickle_is_ever_read_from_a_cache_folder(tmp_path: Path, variable: st
     import hashlib
     import pickle
 
-    from mapper.resources import grammar_text
+    from mapper.language.resources import grammar_text
 
     class Planted:
         def __reduce__(self) -> tuple[object, tuple[str]]:

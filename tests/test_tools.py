@@ -12,8 +12,8 @@ import pytest
 from click.testing import CliRunner, Result
 
 import mapper
-from mapper.cli import main
-from mapper.examples import run_file
+from mapper.tools.cli import main
+from mapper.tools.examples import run_file
 from tests.conftest import ROOT
 
 

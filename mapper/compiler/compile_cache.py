@@ -2,7 +2,7 @@
 loading a ruleset that has not changed needs neither the parser nor the checker.
 
 What is stored is data, never code or pickles: the plan as JSON (see
-:mod:`mapper.plan_codec`, which type-checks every value on the way back), and the
+:mod:`mapper.compiler.plan_codec`, which type-checks every value on the way back), and the
 code generator writes the Python from it afresh. An entry is used only when:
 
 - the folder is the user's own and nobody else can write to it (POSIX: owned by
@@ -33,10 +33,10 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from mapper import plan_codec
+from mapper.compiler import plan_codec
+from mapper.compiler.plan import Plan
 from mapper.errors import Diagnostic
-from mapper.plan import Plan
-from mapper.resources import Dependency, find_parent
+from mapper.language.resources import Dependency, find_parent
 
 #: The first bytes of every cache file, then the format, then the SHA-256 of the rest.
 MAGIC = b"mapper-plan-cache"
@@ -145,7 +145,7 @@ def installation() -> str:
     of each file of the package (so an edited checkout never reuses an older compiler's plans)."""
     from mapper import __version__
 
-    package = Path(__file__).resolve().parent
+    package = Path(__file__).resolve().parent.parent  # the whole mapper package
     entries = [__version__, str(plan_codec.FORMAT)]
     stack = [package]
     while stack:

@@ -7,8 +7,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from mapper.errors import Diagnostic, RulesetError, Severity
-from mapper.resources import RULESET_SUFFIX, rulesets_in
-from mapper.ruleset import load
+from mapper.language.resources import RULESET_SUFFIX, rulesets_in
+from mapper.runtime.ruleset import load
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 Works on one parsed file at a time, given the environment its parent ruleset
 left (schemas, aliases, custom profile attributes). Every problem is reported;
-what passes becomes typed :class:`~mapper.plan.PlannedRule` objects.
+what passes becomes typed :class:`~mapper.compiler.plan.PlannedRule` objects.
 """
 
 from __future__ import annotations
@@ -11,12 +11,12 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from mapper import ast
-from mapper.diagnostics import Reporter, did_you_mean, same_but_case
+from mapper.compiler.plan import PCall, PExpr, PlannedRule, TargetSlot
 from mapper.errors import Span, source_lines
-from mapper.expressions import ExpressionChecker, literal_type
-from mapper.plan import PCall, PExpr, PlannedRule, TargetSlot
-from mapper.schema import (
+from mapper.language import ast
+from mapper.language.diagnostics import Reporter, did_you_mean, same_but_case
+from mapper.language.expressions import ExpressionChecker, literal_type
+from mapper.language.schema import (
     BUILTIN_ALIASES,
     BUILTIN_SCHEMAS,
     CORE_USER,
@@ -27,7 +27,7 @@ from mapper.schema import (
     Attribute,
     Schema,
 )
-from mapper.types import NULL, ValueType, okta_type, scim_accepts
+from mapper.language.types import NULL, ValueType, okta_type, scim_accepts
 
 _CASE_HINT = "SCIM URNs and names must match exactly, capitalisation included"
 
@@ -225,7 +225,7 @@ def _check_rule(
             ok = False
     if not ok:
         return None
-    from mapper.fmt import expression  # fmt imports the loader, which imports this module
+    from mapper.tools.fmt import expression  # fmt imports the loader, which imports this module
 
     text = " ".join(line.strip() for line in lines[rule.span.line - 1 : rule.span.end_line])
     return PlannedRule(

@@ -12,12 +12,12 @@ import json
 import textwrap
 from dataclasses import dataclass
 
-from mapper import ast
-from mapper.fmt import expression, literal
+from mapper.compiler.plan import PlannedRule
+from mapper.language import ast
+from mapper.language.schema import CORE_USER, ENTERPRISE_USER
 from mapper.markup import md_code, md_text, mermaid_label, visible
-from mapper.plan import PlannedRule
-from mapper.ruleset import Ruleset
-from mapper.schema import CORE_USER, ENTERPRISE_USER
+from mapper.runtime.ruleset import Ruleset
+from mapper.tools.fmt import expression, literal
 
 FORMATS = ("markdown", "mermaid", "text")
 

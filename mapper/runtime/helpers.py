@@ -16,9 +16,9 @@ from decimal import ROUND_HALF_UP, Decimal
 from functools import cache
 from typing import Any
 
-from mapper import timefmt
 from mapper.errors import NO_VALUE, ProfileError
-from mapper.regex import TIME_BUDGET, OutputTooLong, Substitution, TooSlow
+from mapper.runtime import timefmt
+from mapper.runtime.regex import TIME_BUDGET, OutputTooLong, Substitution, TooSlow
 
 #: The longest string a profile value or a function result may be, in characters. Far above
 #: what Okta's attributes hold; it bounds the time any function can take (see the README).

@@ -10,7 +10,7 @@ built from the grammar it ships; nothing executable is ever read from a file.
 
 Regenerate after changing the grammar (a test fails until you do)::
 
-    python -m mapper.parser_build
+    python -m mapper.language.parser_build
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from typing import Any
 
 from lark import Lark
 
-from mapper.resources import grammar_path, grammar_text, parser_table_path
+from mapper.language.resources import grammar_path, grammar_text, parser_table_path
 
 #: Lark's options for the mapper grammar; the table records them.
 OPTIONS: dict[str, Any] = {
@@ -50,7 +50,7 @@ def load_parser() -> Lark:
     if table.get("format") != FORMAT or table.get("grammar_sha256") != grammar_digest(grammar_text()):
         raise RuntimeError(
             f"{parser_table_path()} was not built from {grammar_path()}; "
-            "regenerate it with `python -m mapper.parser_build`"
+            "regenerate it with `python -m mapper.language.parser_build`"
         )
     try:
         loaded: Lark = Lark._load_from_dict(table["data"], table["memo"])  # type: ignore[no-untyped-call]

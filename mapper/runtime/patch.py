@@ -29,7 +29,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from mapper.patchgen import Change, Unit
+    from mapper.compiler.patchgen import Change, Unit
 
 PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 STYLES = ("rfc", "no-path", "whole-multivalued", "put")

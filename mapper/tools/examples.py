@@ -26,14 +26,14 @@ from typing import Any
 import jsonpatch
 import jsonpointer
 
-from mapper import jsonio
+from mapper.compiler.plan import TargetSlot
 from mapper.errors import Diagnostic, ProfileError, RulesetError
-from mapper.files import write_atomically
-from mapper.patch import STYLES
-from mapper.plan import TargetSlot
-from mapper.resources import RULESET_SUFFIX, rulesets_in
-from mapper.ruleset import Ruleset, load
-from mapper.schema import CORE_USER
+from mapper.language.resources import RULESET_SUFFIX, rulesets_in
+from mapper.language.schema import CORE_USER
+from mapper.runtime.patch import STYLES
+from mapper.runtime.ruleset import Ruleset, load
+from mapper.tools import jsonio
+from mapper.tools.files import write_atomically
 
 EXAMPLES_SUFFIX = ".examples.json"
 

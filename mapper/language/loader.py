@@ -1,5 +1,5 @@
 """Loading a ruleset: files and built-ins, the extends chain, overrides, and the
-checks that need the whole ruleset. Produces a :class:`~mapper.plan.Plan` or
+checks that need the whole ruleset. Produces a :class:`~mapper.compiler.plan.Plan` or
 raises one :class:`~mapper.errors.RulesetError` with every diagnostic.
 """
 
@@ -8,12 +8,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from mapper import ast
-from mapper.check import Environment, check_declarations, check_rules
-from mapper.diagnostics import Reporter, did_you_mean
+from mapper.compiler.plan import Plan, PlannedRule
 from mapper.errors import Diagnostic, RulesetError, Span, capped, source_lines
-from mapper.plan import Plan, PlannedRule
-from mapper.resources import (
+from mapper.language import ast
+from mapper.language.check import Environment, check_declarations, check_rules
+from mapper.language.diagnostics import Reporter, did_you_mean
+from mapper.language.resources import (
     MAX_FILE_BYTES,
     RULESET_SUFFIX,
     Dependency,
@@ -24,9 +24,9 @@ from mapper.resources import (
     read_ruleset_file,
     unreadable,
 )
-from mapper.schema import CORE_USER
-from mapper.syntax import parse
-from mapper.types import STRING, ValueType
+from mapper.language.schema import CORE_USER
+from mapper.language.syntax import parse
+from mapper.language.types import STRING, ValueType
 
 #: More rules than this (inherited ones included) are refused.
 MAX_RULES = 2_000

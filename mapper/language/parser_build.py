@@ -1,6 +1,6 @@
 """Builds ``grammar/mapper.lark.json`` from ``grammar/mapper.lark``: run after changing the grammar.
 
-    python -m mapper.parser_build
+    python -m mapper.language.parser_build
 
 Development only: the build needs interegular (``strict=True``), which the
 runtime does not.
@@ -14,8 +14,8 @@ from typing import Any
 
 from lark import Lark
 
-from mapper.parser_table import FORMAT, OPTIONS, dumps, grammar_digest, to_json
-from mapper.resources import grammar_text, parser_table_path
+from mapper.language.parser_table import FORMAT, OPTIONS, dumps, grammar_digest, to_json
+from mapper.language.resources import grammar_text, parser_table_path
 
 
 def build_table(text: str) -> dict[str, Any]:

@@ -21,10 +21,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mapper import jsonio
-from mapper.bulk import Failure, Record
 from mapper.errors import ProfileError
-from mapper.ruleset import Ruleset
+from mapper.runtime.ruleset import Ruleset
+from mapper.tools import jsonio
+from mapper.tools.bulk import Failure, Record
 
 
 @dataclass

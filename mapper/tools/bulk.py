@@ -20,8 +20,8 @@ from typing import IO, Any
 
 import orjson
 
-from mapper import jsonio
 from mapper.errors import NO_VALUE, ProfileError
+from mapper.tools import jsonio
 
 LINE_SUFFIXES = (".jsonl", ".ndjson")
 FILE_SUFFIXES = (".json", *LINE_SUFFIXES)
@@ -91,11 +91,11 @@ _worker: dict[str, Any] = {}
 
 
 def _start_worker(ruleset: str, validate: bool) -> None:
-    from mapper.ruleset import load
+    from mapper.runtime.ruleset import load
 
     compiled = _worker["ruleset"] = load(ruleset)
     if validate:
-        from mapper.validate import validate as check
+        from mapper.tools.validate import validate as check
 
         _worker["check"] = lambda resource: check(resource, compiled.plan)
 

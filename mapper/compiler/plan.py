@@ -11,13 +11,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from mapper.errors import Span
-from mapper.functions import Function
-from mapper.regex import Substitution
-from mapper.schema import CORE_USER, Schema
-from mapper.types import ValueType
+from mapper.language.functions import Function
+from mapper.language.schema import CORE_USER, Schema
+from mapper.language.types import ValueType
+from mapper.runtime.regex import Substitution
 
 if TYPE_CHECKING:
-    from mapper import ast
+    from mapper.language import ast
 
 Constant = str | int | float | bool | None
 
@@ -155,7 +155,7 @@ class PlannedRule:
     span: Span
     text: str  # the rule as written, for comments in generated code
     # The rule's syntax, for the explain and review tools; None in a plan read from the
-    # compile cache (see mapper.plan_codec), which those tools do not use.
+    # compile cache (see mapper.compiler.plan_codec), which those tools do not use.
     node: ast.Rule | None
     source_types: tuple[ValueType, ...] = ()  # the type each source is read as (declared or needed)
     expression: str = ""  # the expression in the formatter's canonical form

@@ -17,12 +17,12 @@ from typing import Any
 import jsonpatch
 import jsonpointer
 
-from mapper import jsonio
+from mapper.compiler.plan import PlannedRule
 from mapper.errors import ProfileError
-from mapper.fmt import rule_tail
 from mapper.markup import md_code, md_text
-from mapper.plan import PlannedRule
-from mapper.ruleset import Ruleset, load, loads
+from mapper.runtime.ruleset import Ruleset, load, loads
+from mapper.tools import jsonio
+from mapper.tools.fmt import rule_tail
 
 
 class ReviewError(Exception):
@@ -141,7 +141,7 @@ def export_impact(old: Ruleset, new: Ruleset, export: Path, examples: int = 3) -
     few Okta ids each, and the users one version renders and the other refuses. Streamed."""
     from collections import Counter
 
-    from mapper.bulk import records
+    from mapper.tools.bulk import records
 
     attributes: Counter[str] = Counter()
     samples: dict[str, list[str]] = {}

@@ -5,7 +5,7 @@ compares the raw source attributes first and evaluates a rule only when one of
 its sources differs: a one-attribute change costs a few comparisons and one
 rule. It returns ``[(unit, old, new), ...]`` in ruleset order, where a unit is
 what a PATCH operation can address on its own (see :class:`Unit`); the patch
-styles in :mod:`mapper.patch` turn those into operations.
+styles in :mod:`mapper.runtime.patch` turn those into operations.
 """
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from mapper.codegen import PYTHON_CLASS, Emitter, _comment, _literal
-from mapper.plan import Plan, PlannedRule
-from mapper.schema import CORE_USER
-from mapper.types import STRING, ValueType
+from mapper.compiler.codegen import PYTHON_CLASS, Emitter, _comment, _literal
+from mapper.compiler.plan import Plan, PlannedRule
+from mapper.language.schema import CORE_USER
+from mapper.language.types import STRING, ValueType
 
 Change = tuple[int, Any, Any]
 

@@ -3,7 +3,7 @@
 A statement starts at column 1; indented lines continue it. The whole file is lexed once, the tokens are split into
 statements, and each statement is parsed on its own, so every syntax error in
 the file is reported, not just the first. Lark trees are turned into
-:mod:`mapper.ast` nodes here and go no further.
+:mod:`mapper.language.ast` nodes here and go no further.
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ from functools import cache
 from lark import Lark, Token, Transformer, Tree, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 
-from mapper import ast
 from mapper.errors import Diagnostic, Severity, Span, source_lines
-from mapper.parser_table import load_parser
+from mapper.language import ast
+from mapper.language.parser_table import load_parser
 
 _CLOSERS = {")", "]", "}"}
 
@@ -32,7 +32,7 @@ _Reporter = Callable[..., None]
 @cache
 def parser() -> Lark:
     """The LALR parser, loaded once per process from the parse table shipped with
-    the package (data, never a pickle: see :mod:`mapper.parser_table`)."""
+    the package (data, never a pickle: see :mod:`mapper.language.parser_table`)."""
     return load_parser()
 
 

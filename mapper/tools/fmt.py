@@ -22,11 +22,11 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mapper import ast
 from mapper.errors import Diagnostic, RulesetError, source_lines
-from mapper.files import write_atomically
-from mapper.resources import read_ruleset_file, rulesets_in
-from mapper.syntax import parse
+from mapper.language import ast
+from mapper.language.resources import read_ruleset_file, rulesets_in
+from mapper.language.syntax import parse
+from mapper.tools.files import write_atomically
 
 ALIGN_LIMIT = 40
 LINE_LENGTH = 100

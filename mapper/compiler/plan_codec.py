@@ -7,7 +7,7 @@ generator then writes the Python from the plan as it always does (literals
 through ``repr()`` after a type check), so even a cache file crafted by someone
 else could at worst describe a different mapping, never run code. The cache
 also verifies a checksum and refuses files it did not write (see
-:mod:`mapper.compile_cache`); this module is the second line.
+:mod:`mapper.compiler.compile_cache`); this module is the second line.
 
 Plans read back carry no syntax tree (``PlannedRule.node`` is None): the tools
 that need one (explain, review) load without the cache.
@@ -20,9 +20,7 @@ from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import Any
 
-from mapper.errors import Diagnostic, Severity, Span
-from mapper.functions import FUNCTIONS
-from mapper.plan import (
+from mapper.compiler.plan import (
     BINARY_OPS,
     Constant,
     PArray,
@@ -41,8 +39,10 @@ from mapper.plan import (
     PSource,
     TargetSlot,
 )
-from mapper.schema import ENTERPRISE_USER, SCIM_TYPES, Attribute, Schema
-from mapper.types import ValueType
+from mapper.errors import Diagnostic, Severity, Span
+from mapper.language.functions import FUNCTIONS
+from mapper.language.schema import ENTERPRISE_USER, SCIM_TYPES, Attribute, Schema
+from mapper.language.types import ValueType
 
 #: Bumped whenever the shape below changes; older files are then ignored.
 FORMAT = 1
@@ -241,7 +241,7 @@ def _call(t: ValueType, n: bool, rest: list[Any], depth: int) -> PExpr:
         raise InvalidData(f"unknown function {name!r}")
     substitution = None
     if sub is not None:
-        from mapper.regex import PatternError, Substitution  # only rulesets with String.replace*
+        from mapper.runtime.regex import PatternError, Substitution  # only rulesets with String.replace*
 
         pattern, replacement = _list(sub, 2)
         try:
@@ -252,7 +252,7 @@ def _call(t: ValueType, n: bool, rest: list[Any], depth: int) -> PExpr:
 
 
 def _matches(t: ValueType, n: bool, rest: list[Any], depth: int) -> PExpr:
-    from mapper.regex import PatternError, compile_pattern
+    from mapper.runtime.regex import PatternError, compile_pattern
 
     subject, pattern = _one(rest, 2)
     try:
@@ -300,7 +300,7 @@ def _schema(urn: str, data: object) -> Schema:
 
 def _builtin_schemas() -> dict[str, Schema]:
     if not _BUILTIN_SCHEMAS:
-        from mapper.schema import ENTERPRISE
+        from mapper.language.schema import ENTERPRISE
 
         _BUILTIN_SCHEMAS[ENTERPRISE_USER] = ENTERPRISE
     return _BUILTIN_SCHEMAS

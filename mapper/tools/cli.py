@@ -25,12 +25,12 @@ from mapper import __version__
 # `--version` load nothing else, and each command imports what it uses.
 if TYPE_CHECKING:
     from mapper.errors import Diagnostic, ProfileError
-    from mapper.ruleset import Ruleset
+    from mapper.runtime.ruleset import Ruleset
 
 EXIT_OK, EXIT_DATA, EXIT_RULESET, EXIT_OUTPUT = 0, 1, 2, 3
 EXIT_INTERNAL, EXIT_INTERRUPTED = 70, 130
 
-# The same as mapper.patch.STYLES and mapper.explain.FORMATS (a test keeps them equal),
+# The same as mapper.runtime.patch.STYLES and mapper.tools.explain.FORMATS (a test keeps them equal),
 # written here so that building the command line imports neither.
 STYLES = ("rfc", "no-path", "whole-multivalued", "put")
 EXPLAIN_FORMATS = ("markdown", "mermaid", "text")
@@ -54,7 +54,7 @@ def _load(ruleset: str, quiet: bool = False, cache: bool = True) -> Ruleset:
     """The compiled ruleset; its warnings go to standard error (once) unless QUIET.
     CACHE=False for the tools that read the rules' syntax (a cached plan has none)."""
     from mapper.errors import RulesetError
-    from mapper.ruleset import load
+    from mapper.runtime.ruleset import load
 
     try:
         compiled = load(ruleset, cache)
@@ -88,7 +88,7 @@ def _read_json(name: str) -> Any:
         _fail([f"mapper: {label}: no such file"], EXIT_DATA)
     except OSError as exc:
         _fail([f"mapper: {label}: {exc.strerror or 'cannot be read'}"], EXIT_DATA)
-    from mapper import jsonio
+    from mapper.tools import jsonio
 
     try:
         return jsonio.parse(data, label)
@@ -277,7 +277,7 @@ def render(
                 problems.extend(failure.lines)
                 continue
             if validate:
-                from mapper.validate import validate as check_resource
+                from mapper.tools.validate import validate as check_resource
 
                 problems.extend(
                     f"mapper: {label}: invalid SCIM: {p.describe(show_values)}"
@@ -313,13 +313,13 @@ def _render_stream(
     import tempfile
     import time
 
-    from mapper import bulk
     from mapper.errors import NO_VALUE, shown_value
+    from mapper.tools import bulk
 
     compiled = _load(ruleset, quiet)
     check = None
     if validate:
-        from mapper.validate import validate as check_resource
+        from mapper.tools.validate import validate as check_resource
 
         def check(resource: dict[str, Any]) -> list[Any]:
             return check_resource(resource, compiled.plan)
@@ -402,7 +402,7 @@ def _input_blocks(names: list[str], all_lines: bool, by_position: bool = False) 
     BY_POSITION: regular JSON Lines files as spans for worker processes to read themselves."""
     import stat
 
-    from mapper import bulk
+    from mapper.tools import bulk
 
     for name in names:
         lines = all_lines or name.endswith(_LINE_SUFFIXES) or name == "-"
@@ -487,7 +487,7 @@ def check(rulesets: tuple[str, ...], output_format: str, strict: bool) -> None:
     """
 
     def action() -> None:
-        from mapper import checking
+        from mapper.tools import checking
 
         results = [checking.check_one(name) for name in checking.expand(list(rulesets))]
         _write(checking.render(results, output_format, strict))
@@ -512,7 +512,7 @@ def fmt(paths: tuple[Path, ...], check_only: bool, show_diff: bool) -> None:
     """
 
     def action() -> None:
-        from mapper import fmt as layout
+        from mapper.tools import fmt as layout
 
         outcome = layout.run(list(paths), write=not (check_only or show_diff), diff=show_diff)
         if outcome.output:
@@ -545,7 +545,7 @@ def explain(ruleset: str, output_format: str, quiet: bool) -> None:
     """
 
     def action() -> None:
-        from mapper import explain as explaining
+        from mapper.tools import explain as explaining
 
         _write(explaining.explain(_load(ruleset, quiet, cache=False), output_format))
 
@@ -586,7 +586,7 @@ def test_command(
     """
 
     def action() -> None:
-        from mapper import examples
+        from mapper.tools import examples
 
         targets = list(paths) or [Path("rulesets")]
         outcome = examples.run(targets, strict, update, frozenset(refresh), warn=None if quiet else _warn)
@@ -616,8 +616,8 @@ def review(old: str, new: str, profiles: Path | None, quiet: bool) -> None:
     """
 
     def action() -> None:
-        from mapper import review as reviewing
         from mapper.errors import RulesetError
+        from mapper.tools import review as reviewing
 
         try:
             versions = [reviewing.load_version(reference) for reference in (old, new)]
@@ -743,7 +743,7 @@ def plan_command(old: str, new: str, ruleset: str, style: str, output: str | Non
     """
 
     def action() -> None:
-        from mapper import bulk, plan_exports
+        from mapper.tools import bulk, plan_exports
 
         compiled = _load(ruleset, quiet)
         try:

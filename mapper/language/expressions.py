@@ -10,10 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from mapper import ast, timefmt
-from mapper.diagnostics import Reporter, did_you_mean, same_but_case
-from mapper.functions import DEPRECATED, FUNCTIONS
-from mapper.plan import (
+from mapper.compiler.plan import (
     PArray,
     PBinary,
     PCall,
@@ -27,9 +24,13 @@ from mapper.plan import (
     PNot,
     PSource,
 )
-from mapper.regex import PatternError, Substitution, compile_pattern, replacement_parts
-from mapper.schema import OKTA_BASE_PROFILE, OKTA_INTERNAL_PROPERTIES
-from mapper.types import BOOLEAN, DECIMAL, INTEGER, NULL, STRING, ValueType
+from mapper.language import ast
+from mapper.language.diagnostics import Reporter, did_you_mean, same_but_case
+from mapper.language.functions import DEPRECATED, FUNCTIONS
+from mapper.language.schema import OKTA_BASE_PROFILE, OKTA_INTERNAL_PROPERTIES
+from mapper.language.types import BOOLEAN, DECIMAL, INTEGER, NULL, STRING, ValueType
+from mapper.runtime import timefmt
+from mapper.runtime.regex import PatternError, Substitution, compile_pattern, replacement_parts
 
 _COMPARISONS = ("==", "!=", "<", "<=", ">", ">=")
 

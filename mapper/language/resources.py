@@ -18,7 +18,7 @@ RULESET_SUFFIX = ".mapper"
 #: Larger files are refused before parsing (a ruleset is a page, not a data set).
 MAX_FILE_BYTES = 1_000_000
 
-_PACKAGE = Path(__file__).resolve().parent
+_PACKAGE = Path(__file__).resolve().parent.parent  # mapper/, where a wheel keeps _data/
 
 
 @cache
@@ -38,7 +38,7 @@ def grammar_text() -> str:
 
 
 def parser_table_path() -> Path:
-    """The parse table generated from the grammar (see :mod:`mapper.parser_table`)."""
+    """The parse table generated from the grammar (see :mod:`mapper.language.parser_table`)."""
     return _data_dir("grammar") / "mapper.lark.json"
 
 

@@ -16,8 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from mapper import runtime
-from mapper.plan import (
+from mapper.compiler.plan import (
     BINARY_OPS,
     Constant,
     PArray,
@@ -35,8 +34,9 @@ from mapper.plan import (
     PNot,
     PSource,
 )
-from mapper.schema import CORE_USER
-from mapper.types import BOOLEAN, STRING, ValueType
+from mapper.language.schema import CORE_USER
+from mapper.language.types import BOOLEAN, STRING, ValueType
+from mapper.runtime import helpers as runtime
 
 #: The Python class that holds each expression type's values (decimals may also be int).
 PYTHON_CLASS = {"string": "str", "boolean": "bool", "integer": "int", "decimal": "float"}

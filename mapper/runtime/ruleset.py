@@ -9,15 +9,22 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mapper import codegen, compile_cache, patch
+from mapper.compiler import codegen, compile_cache
+from mapper.compiler.plan import Constant, Plan
 from mapper.errors import Diagnostic, ProfileError, RulesetError, Severity
-from mapper.plan import Constant, Plan
-from mapper.resources import RULESET_SUFFIX, Dependency, builtin_names, builtin_path, read_ruleset_file
-from mapper.runtime import describe
-from mapper.schema import OKTA_BASE_PROFILE
+from mapper.language.resources import (
+    RULESET_SUFFIX,
+    Dependency,
+    builtin_names,
+    builtin_path,
+    read_ruleset_file,
+)
+from mapper.language.schema import OKTA_BASE_PROFILE
+from mapper.runtime import patch
+from mapper.runtime.helpers import describe
 
 if TYPE_CHECKING:
-    from mapper.patchgen import Unit
+    from mapper.compiler.patchgen import Unit
 
 _NO_FIELDS: dict[str, Any] = {}
 
@@ -72,7 +79,7 @@ class Ruleset:
     # The PATCH machinery is compiled on first use: many callers only render.
     @cached_property
     def _changes(self) -> tuple[str, Callable[..., list[Any]], tuple[Unit, ...]]:
-        from mapper.patchgen import generate_changes
+        from mapper.compiler.patchgen import generate_changes
 
         source, namespace, units = generate_changes(self.plan)
         return source, codegen.load_function(source, namespace, self.plan, "changes"), units
@@ -114,7 +121,7 @@ class Ruleset:
         in ruleset order; create-only rules produce none. With ``style="put"``
         the result is instead the resource rendered from NEW (:meth:`updated`),
         which holds only what the ruleset owns; see :meth:`put` for the body a
-        PUT should carry. See :mod:`mapper.patch` for the styles.
+        PUT should carry. See :mod:`mapper.runtime.patch` for the styles.
         """
         old_profile, old_fields = split_user(old)
         new_profile, new_fields = split_user(new)
@@ -135,7 +142,7 @@ class Ruleset:
             raise ProfileError(
                 f"expected the app's current resource as a JSON object, got {describe(current)}"
             )
-        from mapper.put import put_body
+        from mapper.runtime.put import put_body
 
         return put_body(self.plan, current, self.render(user))
 
@@ -207,7 +214,7 @@ def loads(
     BASE_DIR first (when given), then among the built-in rulesets.
 
     A ruleset compiled before (same text, name, folder, extended files and mapper)
-    is read from the compile cache without parsing; see :mod:`mapper.compile_cache`.
+    is read from the compile cache without parsing; see :mod:`mapper.compiler.compile_cache`.
     ``cache=False`` always parses and checks (and neither reads nor writes the cache)."""
     folder = Path(base_dir) if base_dir is not None else None
     use_cache = cache and compile_cache.enabled()
@@ -215,7 +222,7 @@ def loads(
         cached = _from_cache(text, name, folder)
         if cached is not None:
             return cached
-    from mapper.loader import load_plan  # the parser and checker, only when needed
+    from mapper.language.loader import load_plan  # the parser and checker, only when needed
 
     dependencies: list[Dependency] = []
     plan, warnings = load_plan(text, name, folder, dependencies)
