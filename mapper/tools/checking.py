@@ -5,10 +5,14 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mapper.errors import Diagnostic, RulesetError, Severity
 from mapper.language.resources import RULESET_SUFFIX, rulesets_in
 from mapper.runtime.ruleset import load
+
+if TYPE_CHECKING:
+    from mapper.runtime.app_schema import AppSchemas
 
 
 @dataclass(frozen=True)
@@ -32,7 +36,8 @@ def expand(references: list[str]) -> list[str]:
     return names
 
 
-def check_one(name: str) -> CheckResult:
+def check_one(name: str, app: AppSchemas | None = None) -> CheckResult:
+    """NAME's diagnostics; with APP (the app's SCIM discovery), also what the app would refuse."""
     if Path(name).is_dir():
         problem = f"{name}: no ruleset files ({RULESET_SUFFIX}) in this folder"
         return CheckResult(name, (Diagnostic(Severity.ERROR, problem, None),), None)
@@ -40,7 +45,17 @@ def check_one(name: str) -> CheckResult:
         ruleset = load(name, cache=False)  # a check runs the checker, always
     except RulesetError as exc:
         return CheckResult(name, exc.diagnostics, None)
-    return CheckResult(name, ruleset.warnings, len(ruleset.rules))
+    if app is None:
+        return CheckResult(name, ruleset.warnings, len(ruleset.rules))
+    from mapper.runtime.app_schema import check_app_schema
+
+    found = check_app_schema(ruleset, app)
+    diagnostics = sorted(
+        (*ruleset.warnings, *found), key=lambda d: (d.span.line, d.span.col) if d.span else (0, 0)
+    )
+    if any(d.is_error for d in found):
+        return CheckResult(name, tuple(diagnostics), None)
+    return CheckResult(name, tuple(diagnostics), len(ruleset.rules))
 
 
 def render(results: list[CheckResult], output_format: str, strict: bool) -> str:

@@ -478,23 +478,65 @@ def _emit(batch: list[bytes], spool: Any) -> None:
     help="text: for people; json: one array of diagnostics; github: workflow annotations on the pull request.",
 )
 @click.option("--strict", is_flag=True, help="Treat warnings as errors.")
-def check(rulesets: tuple[str, ...], output_format: str, strict: bool) -> None:
+@click.option(
+    "--schemas",
+    "discovery",
+    multiple=True,
+    metavar="FILE|URL",
+    help="Check against the app's own schema: its GET /Schemas (and /ResourceTypes) responses as "
+    "files, or its SCIM base URL. Repeatable.",
+)
+@click.option(
+    "--token-env",
+    default="SCIM_TOKEN",
+    show_default=True,
+    metavar="NAME",
+    help="The environment variable holding the bearer token for a --schemas URL.",
+)
+@click.option("--timeout", default=10.0, show_default=True, help="Seconds to wait for a --schemas URL.")
+def check(
+    rulesets: tuple[str, ...],
+    output_format: str,
+    strict: bool,
+    discovery: tuple[str, ...],
+    token_env: str,
+    timeout: float,
+) -> None:
     """Check rulesets and print every error and warning.
 
     Each RULESET is a file, a folder (every .mapper file in it) or a built-in
-    name. Exits 2 when any ruleset has an error (or, with --strict, a
-    warning), else 0.
+    name. With --schemas, every target must also exist in the app's schema,
+    spelled exactly as the app spells it, with a compatible type and not
+    read-only; attributes the app requires that no rule sets are warnings.
+    Exits 2 when any ruleset has an error (or, with --strict, a warning), else 0.
     """
 
     def action() -> None:
         from mapper.tools import checking
 
-        results = [checking.check_one(name) for name in checking.expand(list(rulesets))]
+        app = _app_schemas(discovery, token_env, timeout) if discovery else None
+        results = [checking.check_one(name, app) for name in checking.expand(list(rulesets))]
         _write(checking.render(results, output_format, strict))
         if any(r.failed(strict) for r in results):
             sys.exit(EXIT_RULESET)
 
     _run(action)
+
+
+def _app_schemas(sources: tuple[str, ...], token_env: str, timeout: float) -> Any:
+    """The app's schemas from discovery files and base URLs (token from TOKEN_ENV, never a flag)."""
+    from mapper.runtime import app_schema
+
+    documents: list[object] = []
+    try:
+        for source in sources:
+            if source.startswith(("http://", "https://")):
+                documents += app_schema.fetch_discovery(source, os.environ.get(token_env) or None, timeout)
+            else:
+                documents.append(_read_json(source))
+        return app_schema.read_discovery(*documents)
+    except app_schema.DiscoveryError as exc:
+        _fail([f"mapper: --schemas: {exc}"], EXIT_DATA)
 
 
 @main.command()
@@ -821,6 +863,141 @@ def compile_(ruleset: str, quiet: bool) -> None:
 
     def action() -> None:
         _write(_load(ruleset, quiet).source)
+
+    _run(action)
+
+
+# ---------------------------------------------------------------- Okta
+
+
+@main.group("import")
+def import_group() -> None:
+    """Import a mapping from an identity provider as a ruleset."""
+
+
+@import_group.command("okta")
+@click.option(
+    "--schema",
+    "schema_file",
+    required=True,
+    metavar="APP_SCHEMA.json",
+    help="The app's App User Schema: GET /api/v1/meta/schemas/apps/{appId}/default.",
+)
+@click.option(
+    "--mapping",
+    "mapping_file",
+    required=True,
+    metavar="MAPPING.json",
+    help="The Okta user to app profile mapping: GET /api/v1/mappings/{id}.",
+)
+@click.option("-o", "--output", type=click.Path(path_type=Path), help="Write the ruleset to this file.")
+@click.option("--name", help="The ruleset's name (default: the output file's name, else the app's).")
+def import_okta_command(schema_file: str, mapping_file: str, output: Path | None, name: str | None) -> None:
+    """Write the ruleset that does what an Okta app's mapping does today.
+
+    Each mapped app property becomes a rule on its SCIM path (External Name and
+    Namespace), with the Okta expression as it is and a comment naming the Okta
+    variable; DONT_PUSH becomes `on create`; custom namespaces become schema
+    declarations. What cannot be translated is listed on standard error and
+    kept in the ruleset as a comment. Exits 0 when everything was imported, 1
+    when something was not (the ruleset is written all the same).
+    """
+
+    def action() -> None:
+        import re
+
+        from mapper.okta.importer import OktaInputError, import_okta
+
+        schema, mapping = _read_json(schema_file), _read_json(mapping_file)
+        app = schema.get("name") if isinstance(schema, dict) and isinstance(schema.get("name"), str) else None
+        wanted = name or (output.stem if output else None) or app or "imported"
+        ruleset_name = re.sub(r"[^A-Za-z0-9_-]", "_", wanted)
+        if not ruleset_name[0].isalpha():
+            ruleset_name = "r_" + ruleset_name
+        try:
+            result = import_okta(schema, mapping, ruleset_name)
+        except OktaInputError as exc:
+            _fail([f"mapper: import: {exc}"], EXIT_DATA)
+        if output is None:
+            _write(result.text)
+        else:
+            from mapper.tools.files import write_file
+
+            try:
+                write_file(output, result.text)
+            except OSError as exc:
+                _fail([f"mapper: {output}: {exc.strerror or exc}"], EXIT_OUTPUT)
+        for problem in result.problems:
+            click.echo(f"mapper: import: {problem}", err=True)
+        if any("not imported" in p or "the imported ruleset" in p for p in result.problems):
+            sys.exit(EXIT_DATA)
+
+    _run(action)
+
+
+@main.group("export")
+def export_group() -> None:
+    """Export a ruleset to an identity provider's configuration."""
+
+
+@export_group.command("okta")
+@click.argument("ruleset", metavar="RULESET")
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["json", "terraform"]),
+    default="json",
+    show_default=True,
+    help="json: the API request bodies; terraform: resources for Okta's Terraform provider.",
+)
+@click.option(
+    "--schema",
+    "schema_file",
+    metavar="APP_SCHEMA.json",
+    help="The app's App User Schema today, for its variable names (default: Okta's SCIM template).",
+)
+@click.option("-o", "--output", type=click.Path(path_type=Path), help="Write to this file.")
+@click.option("-q", "--quiet", is_flag=True, help=_QUIET_HELP)
+def export_okta_command(
+    ruleset: str, output_format: str, schema_file: str | None, output: Path | None, quiet: bool
+) -> None:
+    """Write what Okta needs to run RULESET.
+
+    json: {"appUserSchema": the custom properties to POST to
+    /api/v1/meta/schemas/apps/{appId}/default, "profileMapping": the body to
+    POST to /api/v1/mappings/{id}}. terraform: okta_app_user_schema_property
+    resources and an okta_profile_mapping. Rules Okta handles itself (active,
+    externalId, userName) are listed on standard error, not exported.
+    """
+
+    def action() -> None:
+        from mapper.okta import exporter
+        from mapper.okta.importer import OktaInputError
+
+        compiled = _load(ruleset, quiet)
+        schema = _read_json(schema_file) if schema_file else None
+        try:
+            result = exporter.export_okta(compiled, schema)
+        except OktaInputError as exc:
+            _fail([f"mapper: export: {exc}"], EXIT_DATA)
+        if output_format == "terraform":
+            from mapper.okta.terraform import terraform
+
+            text = terraform(result)
+        else:
+            text = exporter.dumps(result)
+        if output is None:
+            _write(text)
+        else:
+            from mapper.tools.files import write_file
+
+            try:
+                write_file(output, text)
+            except OSError as exc:
+                _fail([f"mapper: {output}: {exc.strerror or exc}"], EXIT_OUTPUT)
+        if not quiet:
+            for problem in result.problems:
+                click.echo(f"mapper: export: {problem}", err=True)
 
     _run(action)
 

@@ -37,3 +37,23 @@ def write_atomically(path: Path, text: str) -> None:
         with contextlib.suppress(OSError):
             os.unlink(temporary)
         raise
+
+
+def write_file(path: Path, text: str) -> None:
+    """Write TEXT to PATH all at once: through write_atomically when PATH exists, else a
+    temporary file beside it, renamed (a failed run leaves nothing half-written)."""
+    if path.exists():
+        write_atomically(path, text)
+        return
+    fd, temporary = tempfile.mkstemp(dir=path.resolve().parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            handle.write(text)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temporary, 0o666 & ~umask)
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise

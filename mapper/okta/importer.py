@@ -1,0 +1,407 @@
+"""``mapper import okta``: the ruleset that does what an Okta app's mapping does today.
+
+Input is what Okta's API returns: the App User Schema (``GET /api/v1/meta/schemas/apps/
+{appId}/default``: each property's Variable Name, type, External Name and Namespace) and
+the Okta-user-to-app profile mapping (``GET /api/v1/mappings/{id}``: ``properties: {name:
+{expression, pushStatus}}``). Each mapped property becomes a rule on its SCIM path with the
+Okta expression as it is (``DONT_PUSH``: ``on create``), a comment naming the Okta variable,
+and custom namespaces become ``schema`` declarations typed from the app schema.
+
+What cannot be translated is never dropped silently: it is returned as a problem (the CLI
+prints each on standard error) and kept in the ruleset as a comment that says why.
+"""
+
+from __future__ import annotations
+
+import re
+import textwrap
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from mapper.language.schema import CORE_USER, ENTERPRISE_USER
+from mapper.okta.paths import ExternalName, alias_for, parse_external_name, target_text
+
+#: Okta's profile types to the types a ``schema`` block declares.
+_SCIM_TYPE = {"string": "string", "boolean": "boolean", "integer": "integer", "number": "decimal"}
+
+#: What Okta sends with every user whatever the mapping says (okta-default does the same).
+_OKTA_ADDS = (
+    ("externalId", 'user.getInternalProperty("id")', "sent by Okta itself"),
+    ("active", 'user.getInternalProperty("status") != "DEPROVISIONED"', "sent by Okta itself"),
+)
+
+# A type sibling as Okta's template writes it: (user.email != null && user.email != '') ? 'work' : ''
+_CONDITIONAL_TYPE = re.compile(
+    r"""\(?\s*(?P<a>.+?)\s*!=\s*null\s*&&\s*(?P<b>.+?)\s*!=\s*(?:''|"")\s*\)?\s*\?\s*"""
+    r"""(?:'(?P<t1>[A-Za-z0-9_-]+)'|"(?P<t2>[A-Za-z0-9_-]+)")\s*:\s*(?:''|"")"""
+)
+_CONSTANT_TYPE = re.compile(r"""'(?P<t1>[A-Za-z0-9_-]+)'|"(?P<t2>[A-Za-z0-9_-]+)\"""")
+
+
+class OktaInputError(ValueError):
+    """The input is not an App User Schema and profile mapping mapper can read."""
+
+
+@dataclass(frozen=True, slots=True)
+class Property:
+    """One App User Schema property."""
+
+    variable: str
+    title: str
+    okta_type: str
+    items_type: str | None
+    external_name: str | None
+    namespace: str | None
+    read_only: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Mapped:
+    variable: str
+    expression: str
+    create_only: bool
+
+
+@dataclass
+class _Rule:
+    target: str
+    expression: str
+    create_only: bool
+    primary: bool
+    comment: str
+    urn: str
+    attr: str
+    property: Property | None = None
+    problem: str | None = None  # set when the rule cannot be kept
+
+
+@dataclass
+class ImportResult:
+    text: str
+    problems: list[str] = field(default_factory=list)
+    rules: int = 0
+
+
+def read_schema(document: object) -> dict[str, Property]:
+    """The properties of an App User Schema document, base ones first."""
+    if not isinstance(document, dict) or not isinstance(document.get("definitions"), dict):
+        raise OktaInputError(
+            "not an Okta App User Schema: no 'definitions' (GET /api/v1/meta/schemas/apps/{appId}/default)"
+        )
+    properties: dict[str, Property] = {}
+    for part in ("base", "custom"):
+        section = document["definitions"].get(part) or {}
+        found = section.get("properties", {}) if isinstance(section, dict) else None
+        if not isinstance(found, dict):
+            raise OktaInputError(
+                f"not an Okta App User Schema: definitions.{part}.properties is not an object"
+            )
+        for variable, spec in found.items():
+            if not isinstance(spec, dict):
+                raise OktaInputError(f"app schema property {variable!r} is not an object")
+            items = spec.get("items")
+            properties[variable] = Property(
+                variable,
+                str(spec.get("title") or variable),
+                str(spec.get("type") or "string"),
+                str(items.get("type")) if isinstance(items, dict) and items.get("type") else None,
+                spec.get("externalName") if isinstance(spec.get("externalName"), str) else None,
+                spec.get("externalNamespace") if isinstance(spec.get("externalNamespace"), str) else None,
+                spec.get("mutability") == "READ_ONLY",
+            )
+    return properties
+
+
+def read_mapping(document: object) -> list[Mapped]:
+    """The property mappings of an Okta-user-to-app profile mapping, in their order."""
+    if isinstance(document, list):
+        if len(document) != 1:
+            raise OktaInputError(
+                f"a list of {len(document)} mappings: give the one from the Okta user to the app "
+                "(GET /api/v1/mappings/{id})"
+            )
+        document = document[0]
+    if not isinstance(document, dict) or not isinstance(document.get("properties"), dict):
+        raise OktaInputError("not an Okta profile mapping: no 'properties' (GET /api/v1/mappings/{id})")
+    for end, expected in (("source", "user"), ("target", "appuser")):
+        kind = document.get(end, {}).get("type") if isinstance(document.get(end), dict) else None
+        if kind is not None and kind != expected:
+            raise OktaInputError(
+                f"this mapping's {end} is {kind!r}: mapper imports the Okta user to app mapping "
+                f"(source 'user', target 'appuser')"
+            )
+    mapped = []
+    for variable, spec in document["properties"].items():
+        if not isinstance(spec, dict) or not isinstance(spec.get("expression"), str):
+            raise OktaInputError(f"mapping of {variable!r} has no expression")
+        push = spec.get("pushStatus", "PUSH")
+        if push not in ("PUSH", "DONT_PUSH"):
+            raise OktaInputError(f"mapping of {variable!r}: unknown pushStatus {push!r}")
+        mapped.append(Mapped(variable, spec["expression"], push == "DONT_PUSH"))
+    return mapped
+
+
+def import_okta(schema: object, mapping: object, name: str) -> ImportResult:
+    """The ruleset NAME that does what MAPPING does for the app SCHEMA describes."""
+    properties = read_schema(schema)
+    mapped = read_mapping(mapping)
+    problems: list[str] = []
+    aliases: dict[str, str] = {}
+    # Rules in the mapping's order; an entry Okta selects by primary is resolved once all its
+    # properties are known, and takes the place of its first one.
+    ordered: list[_Rule | tuple[str, str, bool]] = []
+    groups: dict[tuple[str, str, bool], dict[str, tuple[Mapped, Property]]] = {}
+    for m in mapped:
+        prop = properties.get(m.variable)
+        if prop is None:
+            problems.append(f"{m.variable}: mapped, but the app schema has no such property")
+            continue
+        rule = _translate(m, prop, aliases)
+        if isinstance(rule, tuple):
+            key, sub = rule
+            if key not in groups:
+                ordered.append(key)
+            groups.setdefault(key, {})[sub] = (m, prop)
+            continue
+        ordered.append(rule)
+    rules: list[_Rule] = []
+    for item in ordered:
+        rules.extend(
+            _primary_group(item, groups[item], aliases, problems) if isinstance(item, tuple) else [item]
+        )
+    if not any(r.target == "userName" and r.problem is None for r in rules):
+        rules.insert(0, _Rule("userName", "user.login", False, False,
+                              "Okta: the app's username format", CORE_USER, "userName"))  # fmt: skip
+        problems.append(
+            "userName: not in the mapping (Okta takes it from the app's username format); "
+            "assumed the Okta username, user.login"
+        )
+    for attr, expression, why in _OKTA_ADDS:
+        if not any(r.urn == CORE_USER and r.attr == attr for r in rules):
+            rules.append(_Rule(attr, expression, False, False, why, CORE_USER, attr))
+    text = _checked_text(name, rules, aliases, properties, problems)
+    return ImportResult(text, problems, sum(r.problem is None for r in rules))
+
+
+def _translate(
+    m: Mapped, prop: Property, aliases: dict[str, str]
+) -> _Rule | tuple[tuple[str, str, bool], str]:
+    """The rule for one mapped property (with a problem when it cannot be kept), or the key of
+    the entry group Okta selects by primary, and the sub-attribute."""
+    comment = f"Okta: {m.variable}"
+
+    def refused(why: str) -> _Rule:
+        return _Rule("?", m.expression, m.create_only, False, comment, "", "", prop, why)
+
+    if prop.read_only:
+        return refused("read-only in the app schema, so Okta does not send it")
+    if not prop.external_name:
+        return refused("no External Name, so Okta does not send it to a SCIM app")
+    if not prop.namespace:
+        return refused(
+            "no External Namespace, so Okta leaves it out of every request "
+            "(set the app's schema URN, exactly as the app spells it)"
+        )
+    path = parse_external_name(prop.external_name)
+    if path is None:
+        return refused(f"External Name {prop.external_name!r} is not a SCIM path mapper can write")
+    urn = prop.namespace
+    if path.key == "primary":
+        assert isinstance(path.value, bool) and path.sub is not None
+        return (urn, path.attr, path.value), path.sub
+    alias = _alias(urn, aliases)
+    entry = path.value if path.key == "type" else None
+    assert entry is None or isinstance(entry, str)
+    target = target_text(alias, path.attr, entry, path.sub)
+    rule = _Rule(target, m.expression, m.create_only, False, comment, urn, path.attr, prop)
+    if path.sub is not None and urn not in (CORE_USER, ENTERPRISE_USER):
+        rule.problem = "a sub-attribute of a custom schema (schema blocks declare simple attributes)"
+    return rule
+
+
+def _primary_group(
+    key: tuple[str, str, bool],
+    members: dict[str, tuple[Mapped, Property]],
+    aliases: dict[str, str],
+    problems: list[str],
+) -> list[_Rule]:
+    """Okta's ``attr.^[primary==true|false].sub`` properties as rules on ``attr[type eq "T"]``,
+    T read from the group's ``.type`` property (Okta's template maps it to a constant or to
+    ``(value != null && value != '') ? 'work' : ''``)."""
+    urn, attr, primary = key
+    selector = ExternalName(attr, "primary", primary, "type").okta()
+    typed = members.pop("type", None)
+    entry_type = _type_of(typed[0].expression) if typed else None
+    alias = _alias(urn, aliases)
+    rules = []
+    for sub, (m, prop) in members.items():
+        comment = f"Okta: {m.variable}" + (f", {typed[0].variable}" if typed else "")
+        if entry_type is None:
+            why = f"Okta selects this entry by {selector.replace('.type', '')}, and " + (
+                f"the mapping of {typed[0].variable} ({typed[0].expression!r}) gives no single type"
+                if typed
+                else f"nothing maps its type ({selector})"
+            )
+            rule = _Rule(target_text(alias, attr, "TYPE", sub), m.expression, m.create_only, primary,
+                         comment, urn, attr, prop, why)  # fmt: skip
+        else:
+            rule = _Rule(target_text(alias, attr, entry_type, sub), m.expression, m.create_only, primary,
+                         comment, urn, attr, prop)  # fmt: skip
+        rules.append(rule)
+    if not rules and typed:
+        problems.append(f"{typed[0].variable}: the type of an entry whose value nothing maps")
+    return rules
+
+
+def _type_of(expression: str) -> str | None:
+    text = expression.strip()
+    match = _CONDITIONAL_TYPE.fullmatch(text) or _CONSTANT_TYPE.fullmatch(text)
+    if match is None:
+        return None
+    if "a" in match.groupdict() and match["a"].strip() != match["b"].strip():
+        return None
+    return match["t1"] or match["t2"]
+
+
+def _alias(urn: str, aliases: dict[str, str]) -> str | None:
+    if urn == CORE_USER:
+        return None
+    if urn not in aliases:
+        aliases[urn] = alias_for(urn, set(aliases.values()))
+    return aliases[urn]
+
+
+# ---------------------------------------------------------------- the text, checked
+
+
+def _checked_text(
+    name: str,
+    rules: list[_Rule],
+    aliases: dict[str, str],
+    properties: Mapping[str, Property],
+    problems: list[str],
+) -> str:
+    """The ruleset, with every rule the checker refuses turned into a comment that says why."""
+    from mapper.errors import RulesetError
+    from mapper.runtime.ruleset import loads
+    from mapper.tools.fmt import format_text
+
+    for rule in rules:
+        if rule.problem is None:
+            rule.problem = _single_line_problem(rule.expression)
+    for _ in range(len(rules) + 1):
+        text, lines = _text(name, rules, aliases)
+        try:
+            loads(text, f"{name}.mapper", cache=False)
+            break
+        except RulesetError as exc:
+            refused = False
+            for d in exc.errors:
+                index = lines.get(d.span.line) if d.span else None
+                if index is not None and rules[index].problem is None:
+                    rules[index].problem = d.message
+                    refused = True
+            if not refused:  # an error no single rule explains: say so and stop
+                problems.extend(f"the imported ruleset: {d.message}" for d in exc.errors)
+                break
+    problems.extend(
+        f"{_variable(r)}: not imported: {r.problem}"
+        for r in rules
+        if r.problem is not None and r.property is not None
+    )
+    formatted, _ = format_text(text)
+    return formatted if formatted is not None else text
+
+
+def _variable(rule: _Rule) -> str:
+    return rule.property.variable if rule.property else rule.target
+
+
+def _single_line_problem(expression: str) -> str | None:
+    """Rules are one line here; a line break inside a string literal cannot be kept."""
+    if "\n" not in expression and "\r" not in expression:
+        return None
+    quote = None
+    for char in expression:
+        if quote is None and char in "'\"":
+            quote = char
+        elif char == quote:
+            quote = None
+        elif quote is not None and char in "\r\n":
+            return "the expression holds a line break inside a string"
+    return None
+
+
+def _text(name: str, rules: list[_Rule], aliases: dict[str, str]) -> tuple[str, dict[int, int]]:
+    out = [
+        "# Imported from Okta by `mapper import okta`: the app's App User Schema and its",
+        "# Okta-user-to-app profile mapping. Review it, then export it back with `mapper export okta`.",
+        f"ruleset {name}",
+        "",
+    ]
+    used = {r.urn for r in rules if r.problem is None}
+    for urn, alias in aliases.items():
+        if urn == ENTERPRISE_USER or urn not in used:
+            continue
+        out.append(f"schema {alias} = {_string(urn)} {{")
+        declared: set[str] = set()
+        for rule in rules:
+            if rule.urn == urn and rule.problem is None and rule.property and rule.attr not in declared:
+                declared.add(rule.attr)
+                out.append(f"  {rule.attr}: {_declared_type(rule.property)}")
+        out.append("}")
+        out.append("")
+    declared_profile = _profile_types(rules)
+    if declared_profile:
+        out.append("# Okta user attributes the mapping passes straight to typed app properties:")
+        out.append("profile {")
+        out += [f"  {attribute}: {kind}" for attribute, kind in declared_profile.items()]
+        out += ["}", ""]
+    lines: dict[int, int] = {}
+    for index, rule in enumerate(rules):
+        expression = " ".join(rule.expression.splitlines())
+        body = (
+            f"{rule.target} <- {expression}"
+            + (" on create" if rule.create_only else "")
+            + (" primary" if rule.primary else "")
+        )
+        if rule.problem is not None:
+            out.append(f"# not imported ({rule.comment}):")
+            out += textwrap.wrap(rule.problem, 96, initial_indent="#   ", subsequent_indent="#   ")
+            out.append(f"#   {body}" if rule.target != "?" else f"#   <- {expression}")
+            continue
+        out.append(f"{body}  # {rule.comment}")
+        lines[len(out)] = index
+    return "\n".join(out) + "\n", lines
+
+
+_DIRECT = re.compile(r"user\.([A-Za-z_][A-Za-z0-9_]*)")
+
+
+def _profile_types(rules: list[_Rule]) -> dict[str, str]:
+    """Custom Okta user attributes mapped as they are (``user.x``) to a non-string app property:
+    Okta requires the two types to agree, so the user attribute has the property's type."""
+    from mapper.language.schema import OKTA_BASE_PROFILE
+
+    found: dict[str, str] = {}
+    for rule in rules:
+        match = _DIRECT.fullmatch(rule.expression.strip())
+        if rule.problem is None and match and rule.property and match[1] not in OKTA_BASE_PROFILE:
+            kind = rule.property.okta_type
+            if kind == "array":
+                found.setdefault(match[1], (rule.property.items_type or "string") + "[]")
+            elif kind in ("boolean", "integer", "number"):
+                found.setdefault(match[1], kind)
+    return found
+
+
+def _declared_type(prop: Property) -> str:
+    if prop.okta_type == "array":
+        return _SCIM_TYPE.get(prop.items_type or "string", "string") + "[]"
+    return _SCIM_TYPE.get(prop.okta_type, "string")
+
+
+def _string(text: str) -> str:
+    import json
+
+    return json.dumps(text, ensure_ascii=False)

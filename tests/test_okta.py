@@ -1,0 +1,599 @@
+"""Okta as data: importing an app's mapping, exporting a ruleset (JSON and Terraform), and
+checking a ruleset against the app's own SCIM schema."""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import hcl2
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import mapper
+from mapper.errors import Severity
+from mapper.language.schema import CORE_USER, ENTERPRISE_USER
+from mapper.okta import exporter, terraform
+from mapper.okta.importer import OktaInputError, import_okta
+from mapper.okta.paths import ExternalName, parse_external_name
+from mapper.okta.template import app_user_schema
+from mapper.runtime.app_schema import DiscoveryError, check_app_schema, fetch_discovery, read_discovery
+from tests.conftest import ROOT
+from tests.scim_server import running_server
+
+EXAMPLES = ROOT / "examples" / "okta"
+SCHEMA = json.loads((EXAMPLES / "appspace-app-user-schema.json").read_text())
+MAPPING = json.loads((EXAMPLES / "appspace-profile-mapping.json").read_text())
+APPSPACE = "urn:ietf:params:scim:schemas:extension:appspace:2.0:User"
+
+# Okta's documented SCIM 2.0 create request (developer.okta.com, SCIM 2.0 protocol reference,
+# "Create the User"), and the Okta user it is for.
+DOCUMENTED_CREATE = {
+    "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+    "userName": "test.user@okta.local",
+    "name": {"givenName": "Test", "familyName": "User"},
+    "emails": [{"primary": True, "value": "test.user@okta.local", "type": "work"}],
+    "displayName": "Test User",
+    "locale": "en-US",
+    "externalId": "00ujl29u0le5T6Aj10h7",
+    "groups": [],
+    "password": "1mz050nq",
+    "active": True,
+}
+TEST_USER = {
+    "id": "00ujl29u0le5T6Aj10h7",
+    "status": "ACTIVE",
+    "profile": {
+        "login": "test.user@okta.local",
+        "email": "test.user@okta.local",
+        "firstName": "Test",
+        "lastName": "User",
+        "displayName": "Test User",
+        "locale": "en-US",
+    },
+}
+
+
+def _run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "mapper.tools.cli", *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=cwd,
+    )
+
+
+# ---------------------------------------------------------------- paths
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("userName", ExternalName("userName")),
+        ("name.givenName", ExternalName("name", sub="givenName")),
+        ("emails.^[type=='work'].value", ExternalName("emails", "type", "work", "value")),
+        ("phoneNumbers.^[primary==true].value", ExternalName("phoneNumbers", "primary", True, "value")),
+        ("emails.^[primary==false].type", ExternalName("emails", "primary", False, "type")),
+        ("emails.[1].value", None),  # positional entries: no type to select by
+        ("emails.^[display=='x'].value", None),
+        ("emails.^[type=='work']", None),  # a whole entry
+        ("a b", None),
+        ("", None),
+    ],
+)
+def test_external_names(text: str, expected: ExternalName | None) -> None:
+    assert parse_external_name(text) == expected
+    if expected is not None:
+        assert expected.okta() == text
+
+
+# ---------------------------------------------------------------- import
+
+
+def test_the_example_imports_and_renders_okta_s_documented_request() -> None:
+    result = import_okta(SCHEMA, MAPPING, "appspace_okta")
+    ruleset = mapper.loads(result.text, "appspace_okta.mapper", cache=False)
+    assert ruleset.warnings == ()
+    rendered = ruleset.render(TEST_USER)
+    expected = {k: v for k, v in DOCUMENTED_CREATE.items() if k not in ("password", "groups")}
+    assert rendered == expected  # Okta adds password and groups outside any mapping
+    # Every rule names its Okta variable; the namespace is declared exactly as the app spells it.
+    for line in result.text.splitlines():
+        if "<-" in line and not line.startswith("#"):
+            assert re.search(r"# (Okta: \w+|Okta: the app's username format|sent by Okta itself)", line), line
+    assert f'schema appspace = "{APPSPACE}"' in result.text
+    assert "appspace:badgeId" in result.text and "on create" in result.text  # DONT_PUSH
+    assert result.problems == [
+        "userName: not in the mapping (Okta takes it from the app's username format); assumed the Okta "
+        "username, user.login",
+        "deskNumber: not imported: no External Namespace, so Okta leaves it out of every request (set the "
+        "app's schema URN, exactly as the app spells it)",
+    ]
+    assert "# not imported (Okta: deskNumber)" in result.text
+
+
+def test_import_command_writes_a_formatted_checked_ruleset(tmp_path: Path) -> None:
+    out = tmp_path / "appspace_okta.mapper"
+    result = _run(
+        "import", "okta", "--schema", str(EXAMPLES / "appspace-app-user-schema.json"),
+        "--mapping", str(EXAMPLES / "appspace-profile-mapping.json"), "-o", str(out),
+    )  # fmt: skip
+    assert result.returncode == 1  # something was not imported (deskNumber); the file is written all the same
+    assert result.stdout == ""
+    assert [line.split(":")[2].strip() for line in result.stderr.splitlines()] == ["userName", "deskNumber"]
+    assert _run("fmt", "--check", str(out)).returncode == 0
+    checked = _run("check", "--strict", str(out))
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "ruleset appspace_okta" in out.read_text()
+
+
+def _schema_with(custom: dict[str, Any]) -> dict[str, Any]:
+    schema = copy.deepcopy(SCHEMA)
+    schema["definitions"]["custom"]["properties"].update(custom)
+    return schema
+
+
+@pytest.mark.parametrize(
+    ("custom", "mapped", "problem"),
+    [
+        ({}, {"nope": "user.title"}, "nope: mapped, but the app schema has no such property"),
+        (
+            {
+                "ro": {
+                    "type": "string",
+                    "externalName": "ro",
+                    "externalNamespace": APPSPACE,
+                    "mutability": "READ_ONLY",
+                }
+            },
+            {"ro": "user.title"},
+            "ro: not imported: read-only in the app schema, so Okta does not send it",
+        ),
+        (
+            {"plain": {"type": "string"}},
+            {"plain": "user.title"},
+            "plain: not imported: no External Name, so Okta does not send it to a SCIM app",
+        ),
+        (
+            {"pos": {"type": "string", "externalName": "emails.[1].value", "externalNamespace": CORE_USER}},
+            {"pos": "user.title"},
+            "pos: not imported: External Name 'emails.[1].value' is not a SCIM path mapper can write",
+        ),
+        (
+            {"deep": {"type": "string", "externalName": "room.number", "externalNamespace": APPSPACE}},
+            {"deep": "user.title"},
+            "deep: not imported: a sub-attribute of a custom schema (schema blocks declare simple attributes)",
+        ),
+        (
+            {"back": {"type": "string", "externalName": "back", "externalNamespace": APPSPACE}},
+            {"back": "appuser.nickName"},
+            "back: not imported: appuser.nickName reads the app user's profile: that is the app-to-Okta direction",
+        ),
+        (
+            {"nl": {"type": "string", "externalName": "nl", "externalNamespace": APPSPACE}},
+            {"nl": 'user.title + "a\nb"'},
+            "nl: not imported: the expression holds a line break inside a string",
+        ),
+        (
+            {},
+            {"secondEmail": "user.secondEmail"},
+            "secondEmail: not imported: Okta selects this entry by emails.^[primary==false], and nothing maps "
+            "its type (emails.^[primary==false].type)",
+        ),
+        (
+            {},
+            {"secondEmail": "user.secondEmail", "secondaryEmailType": "user.emailKind"},
+            "secondEmail: not imported: Okta selects this entry by emails.^[primary==false], and the mapping "
+            "of secondaryEmailType ('user.emailKind') gives no single type",
+        ),
+    ],
+)
+def test_what_cannot_be_translated_is_listed_and_kept_as_a_comment(
+    custom: dict[str, Any], mapped: dict[str, str], problem: str
+) -> None:
+    mapping = copy.deepcopy(MAPPING)
+    mapping["properties"].update({k: {"expression": v, "pushStatus": "PUSH"} for k, v in mapped.items()})
+    result = import_okta(_schema_with(custom), mapping, "t")
+    assert problem in result.problems
+    variable = problem.split(":")[0]
+    if "no such property" not in problem:
+        assert f"# not imported (Okta: {variable}" in result.text
+    mapper.loads(result.text, "t.mapper", cache=False)  # what was kept still checks clean
+
+
+def test_a_secondary_entry_with_a_typed_sibling_imports() -> None:
+    mapping = copy.deepcopy(MAPPING)
+    mapping["properties"]["secondEmail"] = {"expression": "user.secondEmail", "pushStatus": "PUSH"}
+    mapping["properties"]["secondaryEmailType"] = {
+        "expression": "(user.secondEmail != null && user.secondEmail != '') ? 'home' : ''",
+        "pushStatus": "PUSH",
+    }
+    result = import_okta(SCHEMA, mapping, "t")
+    assert 'emails[type eq "home"].value' in result.text
+    ruleset = mapper.loads(result.text, "t.mapper", cache=False)
+    user = {**TEST_USER, "profile": {**TEST_USER["profile"], "secondEmail": "t@home.example"}}
+    assert ruleset.render(user)["emails"][1] == {"value": "t@home.example", "type": "home"}
+
+
+@pytest.mark.parametrize(
+    ("schema", "mapping", "message"),
+    [
+        ({"name": "x"}, MAPPING, "not an Okta App User Schema"),
+        (SCHEMA, {"id": "prm1"}, "not an Okta profile mapping"),
+        (SCHEMA, {**MAPPING, "source": {"type": "appuser"}}, "mapper imports the Okta user to app mapping"),
+        (SCHEMA, [MAPPING, MAPPING], "a list of 2 mappings"),
+        (
+            SCHEMA,
+            {"properties": {"x": {"expression": "user.a", "pushStatus": "SOMETIMES"}}},
+            "unknown pushStatus",
+        ),
+    ],
+)
+def test_input_that_is_not_okta_s_is_refused(schema: object, mapping: object, message: str) -> None:
+    with pytest.raises(OktaInputError, match=re.escape(message)):
+        import_okta(schema, mapping, "t")
+
+
+def test_import_command_errors_are_one_line(tmp_path: Path) -> None:
+    wrong = tmp_path / "wrong.json"
+    wrong.write_text(json.dumps({**MAPPING, "source": {"type": "appuser"}, "target": {"type": "user"}}))
+    result = _run(
+        "import", "okta", "--schema", str(EXAMPLES / "appspace-app-user-schema.json"), "--mapping", str(wrong)
+    )
+    assert result.returncode == 1 and result.stdout == ""
+    assert len(result.stderr.splitlines()) == 1 and "source is 'appuser'" in result.stderr
+    missing = _run("import", "okta", "--schema", str(tmp_path / "none.json"), "--mapping", str(wrong))
+    assert missing.returncode == 1 and missing.stderr.strip().endswith("no such file")
+
+
+# ---------------------------------------------------------------- export
+
+
+def _hcl_string(raw: str) -> str:
+    """The value of an HCL quoted string as python-hcl2 returns it (quotes and escapes kept):
+    evaluated here by HCL's rules, independently of the writer."""
+    assert raw.startswith('"') and raw.endswith('"'), raw
+    body = raw[1:-1]
+    assert "${" not in body.replace("$${", "") and "%{" not in body.replace("%%{", ""), "interpolation"
+    out, i = [], 0
+    while i < len(body):
+        if body.startswith("$${", i) or body.startswith("%%{", i):
+            out.append(body[i + 1 : i + 3])
+            i += 3
+        elif body[i] == "\\":
+            code = body[i + 1]
+            if code == "u":
+                out.append(chr(int(body[i + 2 : i + 6], 16)))
+                i += 6
+                continue
+            out.append({"n": "\n", "r": "\r", "t": "\t", '"': '"', "\\": "\\"}[code])
+            i += 2
+        else:
+            out.append(body[i])
+            i += 1
+    return "".join(out)
+
+
+def _parsed_terraform(text: str) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, str]]]:
+    """(custom properties, mappings) read back from Terraform with a real HCL parser."""
+    document = hcl2.loads(text)
+    properties: dict[str, dict[str, Any]] = {}
+    mappings: dict[str, dict[str, str]] = {}
+    for block in document["resource"]:
+        for kind, resources in block.items():
+            for body in resources.values():
+                if kind == '"okta_app_user_schema_property"':
+                    spec = {
+                        "title": _hcl_string(body["title"]),
+                        "type": _hcl_string(body["type"]),
+                        "scope": _hcl_string(body["scope"]),
+                        "externalName": _hcl_string(body["external_name"]),
+                        "externalNamespace": _hcl_string(body["external_namespace"]),
+                        "mutability": "READ_WRITE",
+                    }
+                    if spec["type"] == "array":
+                        spec = {"title": spec["title"], "type": "array",
+                                "items": {"type": _hcl_string(body["array_type"])},
+                                **{k: v for k, v in spec.items() if k not in ("title", "type")}}  # fmt: skip
+                    properties[_hcl_string(body["index"])] = spec
+                elif kind == '"okta_profile_mapping"':
+                    assert body["target_id"] == "${var.app_id}"
+                    assert body["source_id"] == "${data.okta_user_profile_mapping_source.user.id}"
+                    for m in body.get("mappings", []):
+                        mappings[_hcl_string(m["id"])] = {
+                            "expression": _hcl_string(m["expression"]),
+                            "pushStatus": _hcl_string(m["push_status"]),
+                        }
+    return properties, mappings
+
+
+def test_export_of_the_shipped_appspace_ruleset() -> None:
+    result = exporter.export_okta(mapper.load("appspace"))
+    body = result.as_json()
+    custom = body["appUserSchema"]["definitions"]["custom"]["properties"]
+    # costCenter and employeeNumber exist in the template's enterprise base, so the Appspace ones
+    # (another namespace) are new properties, qualified by the schema's alias.
+    assert {v["externalNamespace"] for v in custom.values()} == {APPSPACE}
+    assert sorted(v["externalName"] for v in custom.values()) == ["costCenter", "employeeNumber"]
+    assert all(v["scope"] == "SELF" for v in custom.values())
+    mappings = body["profileMapping"]["properties"]
+    assert mappings["givenName"] == {"expression": "user.firstName", "pushStatus": "PUSH"}
+    assert (
+        mappings["primaryEmailType"]["expression"] == "(user.email != null && user.email != '') ? 'work' : ''"
+    )
+    assert [p.split(":")[0] for p in result.problems] == ["externalId", "userName", "active"]
+    tf_properties, tf_mappings = _parsed_terraform(terraform.terraform(result))
+    assert tf_properties == custom and tf_mappings == mappings
+
+
+def test_terraform_strings_survive_every_escape() -> None:
+    nasty = 'String.join("${x}", "%{y}", "a\\b", "\u00e9", "\t") + "$$" + "%" + "$"'
+    ruleset = mapper.loads(f"ruleset n\nuserName <- user.login\ntitle <- {nasty}\n", "n.mapper", cache=False)
+    result = exporter.export_okta(ruleset)
+    _, mappings = _parsed_terraform(terraform.terraform(result))
+    assert mappings["title"]["expression"] == result.mappings["title"]["expression"] == nasty
+
+
+def test_export_uses_the_app_s_own_variable_names(tmp_path: Path) -> None:
+    """Given the app's schema, targets it has keep its names; a type-named entry needs no type sibling."""
+    schema = _schema_with({"workMail": {"type": "string", "externalName": "emails.^[type=='work'].value",
+                                        "externalNamespace": CORE_USER}})  # fmt: skip
+    del schema["definitions"]["base"]["properties"]["email"]
+    result = exporter.export_okta(mapper.load("okta-default"), schema)
+    assert "workMail" in result.mappings and "primaryEmailType" not in result.mappings
+    assert result.custom_properties == {}
+
+
+def test_export_command(tmp_path: Path) -> None:
+    out = tmp_path / "appspace.tf"
+    result = _run("export", "okta", "appspace", "--format", "terraform", "-o", str(out))
+    assert result.returncode == 0, result.stderr
+    assert len(result.stderr.splitlines()) == 3  # active, externalId, userName: Okta's own
+    assert _parsed_terraform(out.read_text())[1]
+    as_json = _run("export", "okta", "appspace", "-q")
+    assert json.loads(as_json.stdout)["profileMapping"]["properties"] and as_json.stderr == ""
+
+
+# ---------------------------------------------------------------- the round trip
+
+_CORE_TARGETS = [
+    "title",
+    "displayName",
+    "nickName",
+    "name.givenName",
+    "name.middleName",
+    "locale",
+    "timezone",
+]
+_ENTRIES = [('emails[type eq "work"].value', True), ('phoneNumbers[type eq "work"].value', True),
+            ('emails[type eq "home"].value', False), ('addresses[type eq "work"].locality', False)]  # fmt: skip
+_ENTERPRISE = ["enterprise:department", "enterprise:division", "enterprise:employeeNumber"]
+_SOURCES = ["firstName", "lastName", "title", "department", "nickName", "email", "city", "locale"]
+
+
+@st.composite
+def importable_rulesets(draw: st.DrawFn) -> str:
+    """Rulesets in the subset Okta can run: userName, externalId and active as Okta sends them,
+    other targets from the core, the enterprise extension and a custom one, values in Okta EL."""
+
+    def value() -> str:
+        source = f"user.{draw(st.sampled_from(_SOURCES))}"
+        return draw(st.sampled_from([
+            source, f"String.toUpperCase({source})", f'{source} + " x"', f'{source} ?: "none"',
+            f'{source} == "a" ? "b" : {source}', '"constant"', f"String.substringBefore({source}, \"@\")",
+        ]))  # fmt: skip
+
+    lines = ["ruleset r", 'schema app = "urn:ietf:params:scim:schemas:extension:app:2.0:User" {',
+             "  code: string", "  level: integer", "  flag: boolean", "}", "profile {", "  isContractor: boolean",
+             "}", "userName <- user.login"]  # fmt: skip
+    targets = draw(
+        st.lists(st.sampled_from(_CORE_TARGETS + _ENTERPRISE + ["app:code"]), unique=True, max_size=6)
+    )
+    for target in targets:
+        option = draw(st.sampled_from(["", " on create", ' default "d"']))
+        lines.append(f"{target} <- {value()}{option}")
+    for target, primary in draw(
+        st.lists(st.sampled_from(_ENTRIES), unique_by=lambda e: e[0].split("[")[0], max_size=2)
+    ):
+        lines.append(f"{target} <- {value()}{' primary' if primary else ''}")
+    if draw(st.booleans()):
+        lines.append("app:level <- Convert.toInt(user.level)")
+    if draw(st.booleans()):
+        lines.append("app:flag <- user.isContractor on create")
+    lines += ['externalId <- user.getInternalProperty("id")',
+              'active <- user.getInternalProperty("status") != "DEPROVISIONED"']  # fmt: skip
+    return "\n".join(lines) + "\n"
+
+
+_profiles = st.fixed_dictionaries(
+    {"login": st.just("a@example.com")},
+    optional={
+        **{s: st.sampled_from(["", "a", "Ada", "b@x.io", "É x"]) for s in _SOURCES},
+        "level": st.sampled_from(["1", "2.5", "x", ""]),
+        "isContractor": st.booleans(),
+    },
+)
+
+
+@settings(suppress_health_check=[HealthCheck.too_slow], deadline=None, max_examples=60)
+@given(text=importable_rulesets(), profiles=st.lists(_profiles, min_size=1, max_size=4), data=st.data())
+def test_import_of_the_export_renders_as_the_ruleset(
+    text: str, profiles: list[dict[str, Any]], data: Any
+) -> None:
+    original = mapper.loads(text, "r.mapper", cache=False)
+    export = exporter.export_okta(original)
+    via_terraform = data.draw(st.booleans())
+    if via_terraform:
+        custom, mappings = _parsed_terraform(terraform.terraform(export))
+    else:
+        custom, mappings = export.custom_properties, export.mappings
+    body = json.loads(json.dumps({"properties": mappings}))
+    result = import_okta(app_user_schema(custom), body, "r")
+    assert [p for p in result.problems if "not imported" in p] == []
+    again = mapper.loads(result.text, "r.mapper", cache=False)
+    for profile in profiles:
+        user = {
+            "id": "00u1",
+            "status": data.draw(st.sampled_from(["ACTIVE", "DEPROVISIONED"])),
+            "profile": profile,
+        }
+        try:
+            expected: Any = original.render(user)
+        except mapper.ProfileError as exc:
+            expected = ("error", exc.attribute)
+        try:
+            got: Any = again.render(user)
+        except mapper.ProfileError as exc:
+            got = ("error", exc.attribute)
+        assert got == expected
+        assert again.patch(user, {**user, "profile": {**profile, "title": "T2"}}) == original.patch(
+            user, {**user, "profile": {**profile, "title": "T2"}}
+        )
+
+
+# ---------------------------------------------------------------- against the app's schema
+
+
+@pytest.fixture(scope="module")
+def appspace_server(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    extension = mapper.load("appspace").plan.schemas[APPSPACE]
+    with running_server([extension], tmp_path_factory.mktemp("scim")) as server:
+        yield server
+
+
+def _discovery(server: Any) -> list[object]:
+    return [server.request("GET", "/Schemas")[1], server.request("GET", "/ResourceTypes")[1]]
+
+
+def test_the_shipped_rulesets_fit_scim2_server(appspace_server: Any) -> None:
+    app = read_discovery(*_discovery(appspace_server))
+    for name in ("okta-default", "appspace", "enterprise"):
+        assert [d for d in check_app_schema(mapper.load(name), app) if d.is_error] == [], name
+
+
+def test_the_case_mangled_appspace_namespace_is_caught(appspace_server: Any, tmp_path: Path) -> None:
+    text = (ROOT / "rulesets" / "appspace.mapper").read_text()
+    mangled = tmp_path / "mangled.mapper"
+    mangled.write_text(text.replace("extension:appspace:2.0:User", "extension:AppSpace:2.0:user"))
+    assert _run("check", str(mangled)).returncode == 0  # mapper alone cannot know
+    result = _run("check", str(mangled), "--schemas", appspace_server.base_url)
+    assert result.returncode == 2
+    assert (
+        "the app spells this schema 'urn:ietf:params:scim:schemas:extension:appspace:2.0:User'"
+        in result.stdout
+    )
+    assert "must be entered exactly as shown above, including capitalization" in result.stdout
+
+
+def test_check_with_discovery_files(appspace_server: Any, tmp_path: Path) -> None:
+    schemas, resource_types = _discovery(appspace_server)
+    (tmp_path / "Schemas.json").write_text(json.dumps(schemas))
+    (tmp_path / "ResourceTypes.json").write_text(json.dumps(resource_types))
+    ok = _run(
+        "check",
+        "appspace",
+        "--schemas",
+        str(tmp_path / "Schemas.json"),
+        "--schemas",
+        str(tmp_path / "ResourceTypes.json"),
+    )
+    assert ok.returncode == 0 and ok.stdout == "appspace: ok, 13 rules\n", ok.stdout + ok.stderr
+    not_json = tmp_path / "bad.json"
+    not_json.write_text('{"schemas": []}')
+    bad = _run("check", "appspace", "--schemas", str(not_json))
+    assert bad.returncode == 1 and bad.stderr.startswith("mapper: --schemas: ")
+
+
+def _app_with(changes: dict[str, Any], extensions: dict[str, bool] | None = None) -> Any:
+    core = {
+        "id": CORE_USER,
+        "attributes": [
+            {"name": "userName", "type": "string", "required": True},
+            {"name": "title", "type": "string", "mutability": changes.get("title", "readWrite")},
+            {"name": "displayName", "type": changes.get("displayName", "string")},
+            {"name": "nickName", "type": "string", "required": changes.get("nickName_required", False)},
+            {"name": "Locale", "type": "string"},
+            {"name": "emails", "type": "complex", "multiValued": True, "subAttributes": [
+                {"name": "value", "type": "string"},
+                {"name": "type", "type": "string", "canonicalValues": ["home", "other"]},
+            ]},
+        ],
+    }  # fmt: skip
+    enterprise = {
+        "id": ENTERPRISE_USER,
+        "attributes": [{"name": "department", "type": "string", "mutability": "immutable"}],
+    }
+    documents: list[object] = [{"Resources": [core, enterprise]}]
+    if extensions is not None:
+        documents.append({"Resources": [{"schemas": ["urn:ietf:params:scim:schemas:core:2.0:ResourceType"],
+                                         "name": "User", "endpoint": "/Users", "schema": CORE_USER,
+                                         "schemaExtensions": [{"schema": u, "required": r} for u, r in extensions.items()]}]})  # fmt: skip
+    return read_discovery(*documents)
+
+
+_RULES = """ruleset t
+userName <- user.login
+title <- user.title
+displayName <- user.displayName
+locale <- user.locale
+emails[type eq "work"].value <- user.email primary
+enterprise:department <- user.department
+"""
+
+
+@pytest.mark.parametrize(
+    ("changes", "extensions", "expected"),
+    [
+        ({}, None, [
+            ("error", "locale", "the app spells this attribute 'Locale', not 'locale'"),
+            ("warning", "emails", "emails type 'work' is not one the app lists"),
+            ("warning", "emails", "emails entries have no 'primary' in the app"),
+            ("warning", "enterprise:department", "is immutable in the app"),
+        ]),
+        ({"title": "readOnly"}, None, [("error", "title", "title is read-only in the app")]),
+        ({"displayName": "integer"}, None, [("error", "displayName", "displayName is integer in the app; the rule writes string")]),
+        ({"nickName_required": True}, None, [("warning", None, "the app requires 'nickName'")]),
+        ({}, {}, [("error", "enterprise:department", "the app's User resource type does not take the extension")]),
+        ({}, {ENTERPRISE_USER: False, "urn:example:badge:2.0:User": True}, [("warning", None, "the app requires the extension 'urn:example:badge:2.0:User'")]),
+    ],
+)  # fmt: skip
+def test_check_app_schema_findings(
+    changes: dict[str, Any], extensions: dict[str, bool] | None, expected: list[tuple[str, str | None, str]]
+) -> None:
+    ruleset = mapper.loads(_RULES, "t.mapper", cache=False)
+    found = check_app_schema(ruleset, _app_with(changes, extensions))
+    for severity, target, message in expected:
+        hits = [
+            d for d in found
+            if d.severity is Severity(severity) and message in d.message
+            and (target is None or (d.span is not None and ruleset.plan.rules[d.span.line - 2].text.startswith(target)))
+        ]  # fmt: skip
+        assert hits, (severity, target, message, [d.one_line() for d in found])
+
+
+def test_discovery_over_http_with_a_token_from_the_environment(
+    appspace_server: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("APP_TOKEN", "s3cret")
+    result = _run("check", "appspace", "--schemas", appspace_server.base_url, "--token-env", "APP_TOKEN")
+    assert result.returncode == 0, result.stdout + result.stderr
+    with pytest.raises(DiscoveryError, match="not an http"):
+        fetch_discovery("file:///etc/passwd", None)
+    with pytest.raises(DiscoveryError, match=re.escape("127.0.0.1:9")):
+        fetch_discovery("http://127.0.0.1:9/scim", None, timeout=2)
+    unreachable = _run("check", "appspace", "--schemas", "http://127.0.0.1:9/scim", "--timeout", "2")
+    assert unreachable.returncode == 1 and len(unreachable.stderr.splitlines()) == 1
+
+
+def test_the_readme_shows_what_import_writes() -> None:
+    readme = (ROOT / "README.md").read_text()
+    shown = re.search(r"```mapper appspace-okta\.mapper\n(.*?)^```$", readme, re.S | re.M)
+    assert shown is not None
+    assert shown.group(1) == import_okta(SCHEMA, MAPPING, "appspace-okta").text
