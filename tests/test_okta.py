@@ -597,3 +597,88 @@ def test_the_readme_shows_what_import_writes() -> None:
     shown = re.search(r"```mapper appspace-okta\.mapper\n(.*?)^```$", readme, re.S | re.M)
     assert shown is not None
     assert shown.group(1) == import_okta(SCHEMA, MAPPING, "appspace-okta").text
+
+
+@pytest.mark.parametrize(
+    ("custom", "mapped", "problem"),
+    [
+        (
+            {
+                "x\nuserName <- user.email": {
+                    "type": "string",
+                    "externalName": "x",
+                    "externalNamespace": APPSPACE,
+                }
+            },
+            {"x\nuserName <- user.email": "user.title"},
+            None,
+        ),
+        (
+            {"hashed": {"type": "string", "externalName": "hashed", "externalNamespace": APPSPACE}},
+            {"hashed": "user.title # + user.secret"},
+            "hashed: not imported: the expression holds # outside a string, which a ruleset reads as a comment",
+        ),
+        (
+            {
+                "bad": {
+                    "type": "string",
+                    "externalName": "bad",
+                    "externalNamespace": 'urn:x:y" { }\nuserName <- "z',
+                }
+            },
+            {"bad": "user.title"},
+            "External Namespace",
+        ),
+    ],
+)
+def test_hostile_okta_input_cannot_write_rules(
+    custom: dict[str, Any], mapped: dict[str, str], problem: str | None
+) -> None:
+    """Names, expressions and namespaces from Okta's JSON reach the ruleset only as rules the
+    importer meant to write, or as comments: never as statements of their own."""
+    mapping = copy.deepcopy(MAPPING)
+    mapping["properties"].update({k: {"expression": v, "pushStatus": "PUSH"} for k, v in mapped.items()})
+    result = import_okta(_schema_with(custom), mapping, "t")
+    ruleset = mapper.loads(result.text, "t.mapper", cache=False)
+    assert ruleset.render(TEST_USER)["userName"] == "test.user@okta.local"  # not user.email, not "z"
+    assert sum(line.startswith("userName") for line in result.text.splitlines()) == 1
+    if problem is not None:
+        assert any(problem in p for p in result.problems), result.problems
+
+
+def test_discovery_sends_the_token_and_refuses_redirects(appspace_server: Any) -> None:
+    import http.server
+    import threading
+
+    seen: list[str | None] = []
+    schemas = appspace_server.request("GET", "/Schemas")[1]
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            seen.append(self.headers.get("Authorization"))
+            if self.path.startswith("/moved"):
+                self.send_response(302)
+                self.send_header("Location", "http://attacker.invalid/Schemas")
+                self.end_headers()
+                return
+            body = json.dumps(schemas).encode() if self.path.endswith("/Schemas") else b""
+            self.send_response(200 if body else 404)
+            self.send_header("Content-Type", "application/scim+json")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        base = f"http://127.0.0.1:{server.server_address[1]}"
+        documents = fetch_discovery(base + "/scim/v2", "t0ken", timeout=5)
+        assert len(documents) == 1  # no /ResourceTypes (404): fine
+        assert seen == ["Bearer t0ken", "Bearer t0ken"]
+        with pytest.raises(DiscoveryError, match=re.escape("redirected to http://attacker.invalid/Schemas")):
+            fetch_discovery(base + "/moved", "t0ken", timeout=5)
+    finally:
+        server.shutdown()
+        server.server_close()

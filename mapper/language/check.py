@@ -26,15 +26,12 @@ from mapper.language.schema import (
     USER,
     Attribute,
     Schema,
+    is_schema_urn,
 )
 from mapper.language.types import NULL, ValueType, okta_type, scim_accepts
 
 _CASE_HINT = "SCIM URNs and names must match exactly, capitalisation included"
 
-# RFC 8141: "urn:", a namespace identifier, ":", then unreserved characters, sub-delims,
-# ":", "@", "/" and percent escapes; no quotes, spaces or control characters, which would
-# reach PATCH paths and review output. (Query and fragment parts have no place in a schema.)
-_URN = re.compile(r"urn:[a-z0-9][a-z0-9-]{0,30}[a-z0-9]:(?:[a-z0-9\-._~!$&'()*+,;=:@/]|%[0-9a-f]{2})+", re.I)
 _URN_CHARACTER = re.compile(r"[a-z0-9\-._~!$&'()*+,;=:@/%]", re.I)
 
 
@@ -68,7 +65,7 @@ def check_declarations(file: ast.RulesetFile, env: Environment, reporter: Report
 
 def _declare_schema(decl: ast.SchemaDecl, env: Environment, reporter: Reporter) -> None:
     urn = decl.urn
-    if not _URN.fullmatch(urn) or urn.endswith(":"):
+    if not is_schema_urn(urn):
         bad = next((c for c in urn if not _URN_CHARACTER.fullmatch(c)), None)
         why = (
             f" (RFC 8141 does not allow {bad!r} in a URN)"

@@ -8,12 +8,25 @@ looked up case-insensitively, as RFC 7643 section 2.1 says attribute names are.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
 CORE_USER = "urn:ietf:params:scim:schemas:core:2.0:User"
 ENTERPRISE_USER = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+
+# RFC 8141: "urn:", a namespace identifier, ":", then unreserved characters, sub-delims,
+# ":", "@", "/" and percent escapes; no quotes, spaces or control characters, which would
+# reach PATCH paths and review output. (Query and fragment parts have no place in a schema.)
+URN_PATTERN = re.compile(
+    r"urn:[a-z0-9][a-z0-9-]{0,30}[a-z0-9]:(?:[a-z0-9\-._~!$&'()*+,;=:@/]|%[0-9a-f]{2})+", re.I
+)
+
+
+def is_schema_urn(text: str) -> bool:
+    return URN_PATTERN.fullmatch(text) is not None and not text.endswith(":")
+
 
 #: SCIM attribute types (RFC 7643 section 2.3) a ruleset can declare.
 SCIM_TYPES = ("string", "boolean", "decimal", "integer", "dateTime", "reference", "binary")

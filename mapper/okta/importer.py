@@ -18,7 +18,7 @@ import textwrap
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from mapper.language.schema import CORE_USER, ENTERPRISE_USER
+from mapper.language.schema import CORE_USER, ENTERPRISE_USER, is_schema_urn
 from mapper.okta.paths import ExternalName, alias_for, parse_external_name, target_text
 
 #: Okta's profile types to the types a ``schema`` block declares.
@@ -143,6 +143,8 @@ def read_mapping(document: object) -> list[Mapped]:
 
 def import_okta(schema: object, mapping: object, name: str) -> ImportResult:
     """The ruleset NAME that does what MAPPING does for the app SCHEMA describes."""
+    if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_-]*", name):
+        raise ValueError(f"{name!r} is not a ruleset name (a letter, then letters, digits, _ or -)")
     properties = read_schema(schema)
     mapped = read_mapping(mapping)
     problems: list[str] = []
@@ -205,6 +207,8 @@ def _translate(
     path = parse_external_name(prop.external_name)
     if path is None:
         return refused(f"External Name {prop.external_name!r} is not a SCIM path mapper can write")
+    if not is_schema_urn(prop.namespace):
+        return refused(f"External Namespace {prop.namespace!r} is not a schema URN (RFC 8141)")
     urn = prop.namespace
     if path.key == "primary":
         assert isinstance(path.value, bool) and path.sub is not None
@@ -313,14 +317,21 @@ def _checked_text(
     return formatted if formatted is not None else text
 
 
+_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]")
+
+
+def _printable(text: str) -> str:
+    """TEXT for a comment line: a line break in an Okta name must not start a statement."""
+    return _UNPRINTABLE.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
 def _variable(rule: _Rule) -> str:
     return rule.property.variable if rule.property else rule.target
 
 
 def _single_line_problem(expression: str) -> str | None:
-    """Rules are one line here; a line break inside a string literal cannot be kept."""
-    if "\n" not in expression and "\r" not in expression:
-        return None
+    """Rules are one line, and ``#`` starts a comment: an expression that needs either inside
+    it cannot be kept as written."""
     quote = None
     for char in expression:
         if quote is None and char in "'\"":
@@ -329,6 +340,8 @@ def _single_line_problem(expression: str) -> str | None:
             quote = None
         elif quote is not None and char in "\r\n":
             return "the expression holds a line break inside a string"
+        elif quote is None and char == "#":
+            return "the expression holds # outside a string, which a ruleset reads as a comment"
     return None
 
 
@@ -359,18 +372,21 @@ def _text(name: str, rules: list[_Rule], aliases: dict[str, str]) -> tuple[str, 
         out += ["}", ""]
     lines: dict[int, int] = {}
     for index, rule in enumerate(rules):
-        expression = " ".join(rule.expression.splitlines())
+        expression = re.sub(r"\r\n|\r|\n", " ", rule.expression)
         body = (
             f"{rule.target} <- {expression}"
             + (" on create" if rule.create_only else "")
             + (" primary" if rule.primary else "")
         )
         if rule.problem is not None:
-            out.append(f"# not imported ({rule.comment}):")
-            out += textwrap.wrap(rule.problem, 96, initial_indent="#   ", subsequent_indent="#   ")
-            out.append(f"#   {body}" if rule.target != "?" else f"#   <- {expression}")
+            out.append(f"# not imported ({_printable(rule.comment)}):")
+            wrapped = textwrap.wrap(
+                _printable(rule.problem), 96, initial_indent="#   ", subsequent_indent="#   "
+            )
+            out += wrapped
+            out.append(_printable(f"#   {body}" if rule.target != "?" else f"#   <- {expression}"))
             continue
-        out.append(f"{body}  # {rule.comment}")
+        out.append(f"{body}  # {_printable(rule.comment)}")
         lines[len(out)] = index
     return "\n".join(out) + "\n", lines
 

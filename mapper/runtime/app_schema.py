@@ -265,6 +265,14 @@ def fetch_discovery(base_url: str, token: str | None, timeout: float = 10.0) -> 
 
     if not base_url.startswith(("http://", "https://")):
         raise DiscoveryError(f"{base_url}: not an http or https URL")
+
+    class NoRedirect(urllib.request.HTTPRedirectHandler):
+        # A redirect would carry the bearer token to wherever it points: refuse, and say where.
+        def redirect_request(self, req: Any, fp: Any, code: int, msg: str, headers: Any, newurl: str) -> None:
+            fp.close()
+            raise DiscoveryError(f"{req.full_url}: redirected to {newurl}; give that URL if it is the app's")
+
+    opener = urllib.request.build_opener(NoRedirect)
     documents: list[object] = []
     for endpoint, optional in (("Schemas", False), ("ResourceTypes", True)):
         url = base_url.rstrip("/") + "/" + endpoint
@@ -273,9 +281,10 @@ def fetch_discovery(base_url: str, token: str | None, timeout: float = 10.0) -> 
             headers["Authorization"] = f"Bearer {token}"
         request = urllib.request.Request(url, headers=headers)  # noqa: S310 - http(s) only, checked above
         try:
-            with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - http(s) checked above
+            with opener.open(request, timeout=timeout) as response:
                 body = response.read(16 * 1024 * 1024 + 1)
         except urllib.error.HTTPError as exc:
+            exc.close()
             if optional and exc.code == 404:
                 continue
             raise DiscoveryError(f"{url}: HTTP {exc.code} {exc.reason}") from None
