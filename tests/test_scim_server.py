@@ -25,7 +25,12 @@ except ImportError:  # pragma: no cover - CI installs it with the test extras
         raise
     pytest.skip("scim2-server is not installed", allow_module_level=True)
 
+from mapper.runtime.put import put_body
+from mapper.tools.examples import slot_value
 from tests.scim_server import ScimServer, running_server
+from tests.strategies import okta_users
+from tests.test_patch_properties import EXTRA
+from tests.test_reconcile import app_resources
 
 _EXTENSIONS = [s for r in RULESETS.values() for urn, s in r.plan.schemas.items() if not s.builtin]
 _ids = itertools.count()
@@ -151,5 +156,41 @@ def test_put_from_the_current_resource_loses_nothing_on_scim2_server(
                 {k: v for k, v in e.items() if k != "primary"} for e in fetched[key] if e["type"] == "other"
             ]
             assert others == UNOWNED[key]
+    finally:
+        server.request("DELETE", f"/Users/{created['id']}")
+
+
+@pytest.mark.parametrize("name", sorted(RULESETS))
+@settings(max_examples=max(50, settings.default.max_examples // 3))
+@given(data=st.data())
+def test_reconcile_brings_any_app_user_in_line_on_scim2_server(
+    server: ScimServer, name: str, data: Any
+) -> None:
+    """Adopting or repairing a user: whatever the server holds, reconcile's PATCH leaves it with
+    the ruleset's values on the owned attributes and everything else as it was."""
+    ruleset = RULESETS[name]
+    n = next(_ids)
+    current_body = data.draw(app_resources(ruleset), label="current")
+    current_body = {k: v for k, v in current_body.items() if k not in ("id", "meta")}
+    current_body["userName"] = f"app{n}@example.com"
+    user = _with_login(data.draw(okta_users(EXTRA), label="user"), f"app{n}@example.com")
+    try:
+        wanted = ruleset.render(user)
+    except mapper.ProfileError:
+        return
+    status, created = server.request("POST", "/Users", current_body)
+    assert status == 201, created
+    try:
+        status, current = server.request("GET", f"/Users/{created['id']}")
+        message = ruleset.reconcile(current, user)
+        if message is not None:
+            status, answer = server.request("PATCH", f"/Users/{created['id']}", message)
+            assert status in (200, 204), (message, answer)
+        status, fetched = server.request("GET", f"/Users/{created['id']}")
+        expected = put_body(ruleset.plan, current, wanted)
+        for rule in ruleset.plan.rules:
+            assert slot_value(fetched, rule.target) == slot_value(expected, rule.target), rule.target.path
+        assert normalise(ruleset, _strip(fetched)) == normalise(ruleset, _strip(expected))
+        assert ruleset.reconcile(fetched, user) is None
     finally:
         server.request("DELETE", f"/Users/{created['id']}")

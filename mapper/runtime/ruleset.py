@@ -146,6 +146,20 @@ class Ruleset:
 
         return put_body(self.plan, current, self.render(user))
 
+    def reconcile(self, current: dict[str, Any], user: dict[str, Any]) -> dict[str, Any] | None:
+        """The PatchOp that takes the app's CURRENT resource (from GET) to what the ruleset
+        wants for USER, touching only what the ruleset owns (create-only targets, attributes
+        it does not map, ``id``, ``meta`` and ``schemas`` are left as the app has them); None
+        when they already agree. For adopting existing app users, repairing drift, and
+        gateways that lost their state. See :mod:`mapper.runtime.reconcile`."""
+        if not isinstance(current, dict):
+            raise ProfileError(
+                f"expected the app's current resource as a JSON object, got {describe(current)}"
+            )
+        from mapper.runtime.reconcile import reconcile_message
+
+        return reconcile_message(self.plan, current, self.render(user))
+
     def deactivate(self, style: str = "no-path") -> dict[str, Any]:
         """The PATCH that deactivates the user (Okta never deletes app users). By default
         Okta's own body, ``replace`` with no path and ``{"active": false}``, which every app
