@@ -117,3 +117,14 @@ def _no_path(units: tuple[Unit, ...], changes: list[Change]) -> list[Operation]:
             _entries(others, unit, old, new)
     head = [{"op": "replace", "value": merged}] if merged else []
     return head + others
+
+
+def touched(message: dict[str, Any]) -> set[str]:
+    """The SCIM attributes a PatchOp touches, for summaries (filters and sub-attributes
+    dropped; extension attributes with their URN; the keys of a no-path value)."""
+    names: set[str] = set()
+    for operation in message["Operations"]:
+        paths = [operation["path"]] if "path" in operation else list(operation.get("value", {}))
+        for path in paths:
+            names.add(path.split("[")[0] if not path.startswith("urn:") else path)
+    return names

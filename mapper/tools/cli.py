@@ -867,6 +867,241 @@ def compile_(ruleset: str, quiet: bool) -> None:
     _run(action)
 
 
+# ---------------------------------------------------------------- sync
+
+
+@main.command()
+@click.argument("users", nargs=-1, required=True, metavar="USERS...")
+@click.option("--to", "base_url", required=True, metavar="BASE_URL", help="The app's SCIM base URL.")
+@click.option(
+    "-r", "--ruleset", default="okta-default", show_default=True, help="A ruleset file or built-in name."
+)
+@click.option(
+    "--state",
+    "state_file",
+    default="mapper-state.sqlite",
+    show_default=True,
+    type=click.Path(path_type=Path),
+    help="What the app was last sent, per Okta user (SQLite; one file per app).",
+)
+@click.option(
+    "--match",
+    type=click.Choice(sorted(("userName", "email", "externalId"))),
+    default="userName",
+    show_default=True,
+    help="How a user new to the state is looked for in the app before it is created.",
+)
+@click.option(
+    "--style",
+    type=click.Choice(["rfc", "put"]),
+    default="rfc",
+    show_default=True,
+    help="rfc: a PATCH of what changed; put: GET the user, PUT it back changed (Okta's way).",
+)
+@click.option(
+    "--delete", is_flag=True, help="Delete users gone from the export instead of deactivating them."
+)
+@click.option("--repair", is_flag=True, help="Read every known user from the app and fix what drifted.")
+@click.option(
+    "--dry-run", is_flag=True, help="Print the requests as JSON lines; send nothing, change no state."
+)
+@click.option(
+    "--concurrency", default=4, show_default=True, type=click.IntRange(1, 64), help="Requests at once."
+)
+@click.option("--max-rps", type=click.FloatRange(min=0.1), help="At most this many requests a second.")
+@click.option("--timeout", default=30.0, show_default=True, help="Seconds to wait for each answer.")
+@click.option(
+    "--token-env",
+    default="SCIM_TOKEN",
+    show_default=True,
+    metavar="NAME",
+    help="The environment variable holding the app's bearer token (never a flag).",
+)
+@click.option("--report", "report_file", type=click.Path(path_type=Path), help="Write the summary as JSON.")
+@click.option("-q", "--quiet", is_flag=True, help=_QUIET_HELP)
+def sync(
+    users: tuple[str, ...],
+    base_url: str,
+    ruleset: str,
+    state_file: Path,
+    match: str,
+    style: str,
+    delete: bool,
+    repair: bool,
+    dry_run: bool,
+    concurrency: int,
+    max_rps: float | None,
+    timeout: float,
+    token_env: str,
+    report_file: Path | None,
+    quiet: bool,
+) -> None:
+    """Bring a SCIM app in line with the Okta users in USERS (Users API objects:
+    JSON Lines, or JSON arrays as GET /api/v1/users returns them).
+
+    A user new to the state is looked for in the app by --match and adopted,
+    else created; a changed user gets the PATCH from what the app was last sent
+    (or, with --style put, a PUT on a fresh GET); a DEPROVISIONED user, or one
+    gone from USERS, is deactivated (deleted only with --delete); an unchanged
+    user costs no request. Failed requests are retried with backoff (429 and
+    503 honour Retry-After); a user that fails for good is reported and tried
+    again on the next run. The state is written only for what the app
+    acknowledged, so a run stopped at any point is finished by the next.
+    Exits 1 when any user failed.
+    """
+
+    def action() -> None:
+        from mapper.sync.engine import Options
+
+        compiled = _load(ruleset, quiet)
+        options = Options(match, style, delete, repair, concurrency)
+        incoming = _sync_users(users)
+        if dry_run:
+            _sync_dry_run(compiled, state_file, base_url, options, incoming)
+            return
+        _sync_run(
+            compiled, state_file, base_url, options, incoming, token_env, timeout, max_rps, report_file, quiet
+        )
+
+    _run(action)
+
+
+def _sync_users(names: tuple[str, ...]) -> Any:
+    """Each record of the exports: (FILE:LINE, user or None, problem)."""
+    from mapper.sync.engine import Incoming
+    from mapper.tools import jsonio
+
+    for block in _input_blocks(list(names), all_lines=False):
+        if not block.lines:
+            try:
+                document = jsonio.parse(block.data, block.source)
+            except jsonio.JsonInputError as exc:
+                yield Incoming(block.source, None, exc.reason)
+                continue
+            items = document if isinstance(document, list) else [document]
+            for n, item in enumerate(items):
+                where = f"{block.source}[{n}]" if isinstance(document, list) else block.source
+                yield Incoming(where, item if isinstance(item, dict) else None, "not a JSON object")
+            continue
+        for offset, line in enumerate(block.data.split(b"\n")):
+            if not line.strip():
+                continue
+            where = f"{block.source}:{block.first_line + offset}"
+            try:
+                document = jsonio.parse_fast(line, block.source, block.first_line + offset)
+            except jsonio.JsonInputError as exc:
+                yield Incoming(where, None, exc.reason)
+                continue
+            yield Incoming(where, document if isinstance(document, dict) else None, "not a JSON object")
+
+
+def _sync_dry_run(compiled: Ruleset, state_file: Path, base_url: str, options: Any, incoming: Any) -> None:
+    """The requests a sync would send, from the state as it is (read-only; searches not run)."""
+    import sqlite3
+
+    from mapper.errors import ProfileError
+    from mapper.runtime.reconcile import reconcile_message
+    from mapper.sync.state import State, StateError
+
+    if not state_file.exists():
+        state = None
+    else:
+        try:
+            state = State(state_file, base_url, options.match)
+        except (StateError, sqlite3.Error) as exc:
+            _fail([f"mapper: sync: {exc}"], EXIT_DATA)
+    lines: list[str] = []
+    for record in incoming:
+        user = record.user
+        if user is None or not isinstance(user.get("id"), str):
+            click.echo(f"mapper: sync: {record.where}: {record.problem or 'no Okta id'}", err=True)
+            continue
+        row = state.get(user["id"]) if state else None
+        try:
+            desired = compiled.render(user)
+        except ProfileError as exc:
+            click.echo(f"mapper: sync: {record.where}: {exc}", err=True)
+            continue
+        gone = user.get("status") == "DEPROVISIONED"
+        if row is None or row.app_id is None:
+            if not gone:
+                lines.append(
+                    _request_line(user["id"], "POST", "/Users", compiled.create(user), "create, or adopt")
+                )
+        elif gone and row.active:
+            lines.append(_request_line(user["id"], "PATCH", f"/Users/{row.app_id}", compiled.deactivate()))
+        elif not gone and row.resource is not None:
+            message = reconcile_message(compiled.plan, row.resource, desired)
+            if not row.active:
+                lines.append(
+                    _request_line(user["id"], "PATCH", f"/Users/{row.app_id}", compiled.reactivate())
+                )
+            if message is not None:
+                lines.append(_request_line(user["id"], "PATCH", f"/Users/{row.app_id}", message))
+    _write("".join(lines))
+
+
+def _request_line(okta_id: str, method: str, path: str, body: Any, note: str = "") -> str:
+    record = {"okta_id": okta_id, "method": method, "path": path, "body": body}
+    if note:
+        record["note"] = note
+    return json.dumps(record, ensure_ascii=False) + "\n"
+
+
+def _sync_run(
+    compiled: Ruleset,
+    state_file: Path,
+    base_url: str,
+    options: Any,
+    incoming: Any,
+    token_env: str,
+    timeout: float,
+    max_rps: float | None,
+    report_file: Path | None,
+    quiet: bool,
+) -> None:
+    import sqlite3
+
+    from mapper.sync.app import Connection, ScimApp
+    from mapper.sync.engine import KINDS, Sync
+    from mapper.sync.state import State, StateError
+
+    if not base_url.startswith(("http://", "https://")):
+        _fail([f"mapper: sync: --to {base_url}: not an http or https URL"], EXIT_RULESET)
+    try:
+        state = State(state_file, base_url, options.match)
+    except (StateError, sqlite3.Error) as exc:
+        _fail([f"mapper: sync: {exc}"], EXIT_DATA)
+    app = ScimApp(
+        Connection(base_url, os.environ.get(token_env) or None, timeout, options.concurrency, max_rps)
+    )
+
+    def report(failure: Any) -> None:
+        where = f"{failure.where}: " if failure.where else ""
+        click.echo(f"mapper: sync: {where}{failure.okta_id or '?'}: {failure.message}", err=True)
+
+    try:
+        summary = Sync(compiled, app, state, options, on_failure=report).run(incoming)
+    finally:
+        app.close()
+        state.close()
+    if not quiet:
+        counts = ", ".join(f"{summary.counts[k]:,} {k}" for k in KINDS)
+        click.echo(
+            f"mapper: sync: {counts}; {summary.requests:,} requests ({summary.retries:,} retried) "
+            f"in {summary.seconds:.1f} s",
+            err=True,
+        )
+        for attribute, n in summary.attributes.most_common():
+            click.echo(f"mapper:   {attribute}: {n:,} user{'s' if n != 1 else ''}", err=True)
+    if report_file is not None:
+        from mapper.tools.files import write_file
+
+        write_file(report_file, json.dumps(summary.as_json(), indent=2, ensure_ascii=False) + "\n")
+    if summary.counts["failed"]:
+        sys.exit(EXIT_DATA)
+
+
 # ---------------------------------------------------------------- Okta
 
 

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from mapper.errors import ProfileError
+from mapper.runtime.patch import touched
 from mapper.runtime.ruleset import Ruleset
 from mapper.tools import jsonio
 from mapper.tools.bulk import Failure, Record
@@ -131,16 +132,6 @@ def _requests(
         summary.kinds["unchanged"] += 1
         return
     summary.kinds["update"] += 1
-    for attribute in _attributes(message):
+    for attribute in touched(message):
         summary.attributes[attribute] += 1
     yield _request(okta_id, "PATCH", message)
-
-
-def _attributes(message: dict[str, Any]) -> set[str]:
-    """The SCIM attributes a PatchOp touches, for the summary (filters and sub-attributes dropped)."""
-    touched: set[str] = set()
-    for operation in message["Operations"]:
-        paths = [operation["path"]] if "path" in operation else list(operation.get("value", {}))
-        for path in paths:
-            touched.add(path.split("[")[0] if not path.startswith("urn:") else path)
-    return touched

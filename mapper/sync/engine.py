@@ -1,0 +1,440 @@
+"""The sync: for each Okta user, the fewest requests that bring the app in line.
+
+For every user of the export the engine decides, from the state row (what the app was
+last sent) and the ruleset's rendering, what the user needs; a user that needs nothing
+costs no request. Requests run on a bounded pool of threads; the state row is marked
+``pending`` before a request goes and written only when the app acknowledged it.
+
+- new user (no acknowledged row): searched in the app by ``--match``; an existing app user
+  is adopted (reconciled), else created. A create whose outcome is unknown (a dropped
+  connection, a 500) is searched for again before it is sent again: never a duplicate.
+- changed user: the PatchOp from what the app was last sent to what the ruleset wants
+  (``reconcile``: the same for a profile change and a ruleset change), or with
+  ``--style put`` a PUT built on a fresh GET, as Okta does. A PATCH whose outcome is
+  unknown is followed by a GET and a reconcile against what the app really holds.
+- DEPROVISIONED, or gone from the export: deactivated (Okta's body); deleted only with
+  ``--delete``. An inactive user who is active again is reactivated.
+- a pending row (a run that was killed) or ``--repair``: GET the app's user and reconcile.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import functools
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from mapper.errors import ProfileError
+from mapper.runtime.patch import touched
+from mapper.runtime.put import put_body
+from mapper.runtime.reconcile import reconcile_message
+from mapper.runtime.ruleset import Ruleset
+from mapper.sync.app import AppError, ScimApp
+from mapper.sync.state import Row, State
+
+MATCHES = {
+    # --match NAME: the SCIM filter attribute, and how to read its value from the resource.
+    "userName": "userName",
+    "email": "emails.value",
+    "externalId": "externalId",
+}
+KINDS = ("created", "adopted", "updated", "deactivated", "reactivated", "deleted", "unchanged", "failed")
+
+
+@dataclass(frozen=True)
+class Options:
+    match: str = "userName"
+    style: str = "rfc"  # "rfc" (reconcile's PatchOp) or "put"
+    delete: bool = False
+    repair: bool = False
+    concurrency: int = 4
+
+
+@dataclass
+class Failure:
+    okta_id: str | None
+    where: str  # FILE:LINE, or "" for a user known from the state alone
+    status: int | None
+    scim_type: str
+    message: str  # never a profile value
+
+    def as_json(self) -> dict[str, Any]:
+        return {"id": self.okta_id, "where": self.where, "status": self.status, "scimType": self.scim_type,
+                "message": self.message}  # fmt: skip
+
+
+@dataclass
+class Summary:
+    counts: Counter[str] = field(default_factory=Counter)
+    attributes: Counter[str] = field(default_factory=Counter)
+    failures: list[Failure] = field(default_factory=list)
+    requests: int = 0
+    retries: int = 0
+    seconds: float = 0.0
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            **{kind: self.counts[kind] for kind in KINDS},
+            "attributes": dict(self.attributes.most_common()),
+            "requests": self.requests,
+            "retries": self.retries,
+            "seconds": round(self.seconds, 3),
+            "failures": [f.as_json() for f in self.failures[:10_000]],
+        }
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """One record of the export: a Users API user, or why it could not be read."""
+
+    where: str
+    user: dict[str, Any] | None
+    problem: str = ""
+
+
+@dataclass
+class _Done:
+    """A task's outcome, applied to the state by the main thread."""
+
+    kind: str
+    okta_id: str
+    app_id: str | None = None
+    resource: dict[str, Any] | None = None
+    active: bool = True
+    attributes: list[str] = field(default_factory=list)
+    error: AppError | None = None
+    forget: bool = False
+
+
+class Sync:
+    def __init__(
+        self,
+        ruleset: Ruleset,
+        app: ScimApp,
+        state: State,
+        options: Options,
+        on_failure: Callable[[Failure], None] = lambda f: None,
+        on_progress: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.ruleset = ruleset
+        self.app = app
+        self.state = state
+        self.options = options
+        self.on_failure = on_failure
+        self.on_progress = on_progress
+        self.plan = ruleset.plan
+        self.ruleset_hash = _hash(ruleset)
+        self.summary = Summary()
+
+    # ---------------------------------------------------------------- the run
+
+    def run(self, users: Iterable[Incoming]) -> Summary:
+        started = time.perf_counter()
+        run = self.state.next_run()
+        pool = concurrent.futures.ThreadPoolExecutor(max(1, self.options.concurrency))
+        in_flight: dict[concurrent.futures.Future[_Done], tuple[str, str]] = {}
+        busy: set[str] = set()
+
+        def drain(limit: int) -> None:
+            while len(in_flight) > limit:
+                done, _ = concurrent.futures.wait(in_flight, return_when=concurrent.futures.FIRST_COMPLETED)
+                for future in done:
+                    okta_id, where = in_flight.pop(future)
+                    busy.discard(okta_id)
+                    self._apply(future.result(), where, run)
+
+        try:
+            for work in self._decide_all(users, run, busy):
+                okta_id, where, task = work
+                self.state.mark_pending(okta_id, run)
+                busy.add(okta_id)
+                in_flight[pool.submit(self._guarded, task, okta_id)] = (okta_id, where)
+                drain(self.options.concurrency * 4)
+            drain(0)
+            for row in list(self.state.not_seen(run)):
+                if row.app_id is None or (not row.active and not self.options.delete):
+                    continue
+                self.state.mark_pending(row.okta_id, run)
+                gone = functools.partial(self._gone, row)
+                in_flight[pool.submit(self._guarded, gone, row.okta_id)] = (row.okta_id, "")
+                drain(self.options.concurrency * 4)
+            drain(0)
+        finally:
+            pool.shutdown(wait=True)
+            for future, (_, where) in list(in_flight.items()):
+                if future.done() and not future.cancelled():
+                    self._apply(future.result(), where, run)
+        self.summary.requests = self.app.counters.requests
+        self.summary.retries = self.app.counters.retries
+        self.summary.seconds = time.perf_counter() - started
+        return self.summary
+
+    def _decide_all(
+        self, users: Iterable[Incoming], run: int, busy: set[str]
+    ) -> Iterator[tuple[str, str, Any]]:
+        """(okta id, where, task) for each user that needs a request; the others are counted."""
+        for incoming in users:
+            self.on_progress()
+            user = incoming.user
+            if user is None:
+                self._fail(Failure(None, incoming.where, None, "", incoming.problem))
+                continue
+            okta_id = user.get("id")
+            if not isinstance(okta_id, str) or not okta_id:
+                self._fail(
+                    Failure(None, incoming.where, None, "", "no Okta id: sync needs Users API objects")
+                )
+                continue
+            if okta_id in busy:
+                self._fail(Failure(okta_id, incoming.where, None, "", "listed twice in the export"))
+                continue
+            row = self.state.get(okta_id)
+            try:
+                task = self._decide(user, row)
+            except ProfileError as exc:
+                self.state.mark_seen([okta_id], run)  # not deactivated for a bad profile
+                self._fail(Failure(okta_id, incoming.where, None, "", str(exc)))
+                continue
+            if task is None:
+                self.state.mark_seen([okta_id], run)
+                self.summary.counts["unchanged"] += 1
+                continue
+            yield okta_id, incoming.where, task
+
+    def _decide(self, user: dict[str, Any], row: Row | None) -> Callable[[], _Done] | None:
+        """What USER needs (a callable for a worker thread), or None for nothing."""
+        desired = self.ruleset.render(user)
+        deprovisioned = user.get("status") == "DEPROVISIONED"
+        if row is None or row.app_id is None:
+            if deprovisioned and row is None:
+                return None  # never provisioned, nothing to undo
+            return lambda: self._create(user, desired, deprovisioned)
+        if row.pending or self.options.repair:
+            return lambda: self._repair(row, user, desired, deprovisioned)
+        if deprovisioned:
+            return (lambda: self._deactivate(row)) if row.active else None
+        if not row.active:
+            return lambda: self._reactivate(row, user, desired)
+        assert row.resource is not None
+        message = reconcile_message(self.plan, row.resource, desired)
+        if message is None:
+            return None
+        return lambda: self._update(row, user, desired, message)
+
+    def _guarded(self, task: Callable[[], _Done], okta_id: str) -> _Done:
+        try:
+            return task()
+        except AppError as exc:
+            return _Done("failed", okta_id, error=exc)
+        except ProfileError as exc:
+            return _Done("failed", okta_id, error=AppError(None, "", str(exc)))
+
+    def _apply(self, done: _Done, where: str, run: int) -> None:
+        if done.kind == "failed":
+            error = done.error
+            assert error is not None
+            if not error.unknown_outcome:  # else it stays pending: the next run reads the app
+                self.state.settle(done.okta_id)
+            self._fail(Failure(done.okta_id, where, error.status, error.scim_type, error.message()))
+            return
+        if done.forget:
+            self.state.forget(done.okta_id)
+        else:
+            self.state.acknowledged(
+                done.okta_id, done.app_id, done.resource, done.active, self.ruleset_hash, run
+            )
+        self.summary.counts[done.kind] += 1
+        self.summary.attributes.update(done.attributes)
+
+    def _fail(self, failure: Failure) -> None:
+        self.summary.counts["failed"] += 1
+        self.summary.failures.append(failure)
+        self.on_failure(failure)
+
+    # ---------------------------------------------------------------- tasks (worker threads)
+
+    def _create(self, user: dict[str, Any], desired: dict[str, Any], deprovisioned: bool) -> _Done:
+        okta_id = user["id"]
+        for _ in range(3):
+            found = self._find(desired)
+            if found is not None:
+                return self._adopt(okta_id, found, user, desired, deprovisioned)
+            if deprovisioned:
+                return _Done("unchanged", okta_id, forget=True)  # a create that never happened
+            try:
+                created = self.app.create(self.ruleset.create(user))
+            except AppError as exc:
+                if exc.unknown_outcome:
+                    continue  # the user may exist now: search again before sending again
+                raise
+            return _Done("created", okta_id, created["id"], put_body(self.plan, created, desired))
+        raise AppError(None, "", "the app did not answer a create three times; the next run tries again")
+
+    def _find(self, desired: dict[str, Any]) -> dict[str, Any] | None:
+        value = _match_value(desired, self.options.match)
+        if value is None:
+            return None
+        found = self.app.find(MATCHES[self.options.match], value)
+        if len(found) > 1:
+            raise AppError(
+                None, "uniqueness", f"{len(found)} app users match this user's {self.options.match}"
+            )
+        return found[0] if found else None
+
+    def _adopt(
+        self,
+        okta_id: str,
+        current: dict[str, Any],
+        user: dict[str, Any],
+        desired: dict[str, Any],
+        deprovisioned: bool,
+    ) -> _Done:
+        """An app user found by --match becomes this Okta user's: brought in line, nothing else touched."""
+        app_id = current.get("id")
+        if not isinstance(app_id, str):
+            raise AppError(None, "", "the app's search result has no id")
+        if deprovisioned:
+            return self._deactivate_current(okta_id, app_id, current)
+        attributes = self._send_reconcile(app_id, current, user)
+        return _Done("adopted", okta_id, app_id, put_body(self.plan, current, desired), attributes=attributes)
+
+    def _update(
+        self, row: Row, user: dict[str, Any], desired: dict[str, Any], message: dict[str, Any]
+    ) -> _Done:
+        assert row.app_id is not None and row.resource is not None
+        if self.options.style == "put":
+            return self._put(row, user, desired)
+        try:
+            self.app.patch(row.app_id, message)
+        except AppError as exc:
+            if exc.status == 404:
+                return self._create(user, desired, False)  # deleted in the app: provision again
+            if not exc.unknown_outcome:
+                raise
+            return self._repair(row, user, desired, False)  # see what the app really holds
+        return _Done("updated", row.okta_id, row.app_id, put_body(self.plan, row.resource, desired),
+                     attributes=_attributes(message))  # fmt: skip
+
+    def _put(self, row: Row, user: dict[str, Any], desired: dict[str, Any]) -> _Done:
+        assert row.app_id is not None
+        current = self._get(row, user, desired)
+        if isinstance(current, _Done):
+            return current
+        if reconcile_message(self.plan, current, desired) is None:
+            return _Done("unchanged", row.okta_id, row.app_id, put_body(self.plan, current, desired))
+        body = self.ruleset.put(current, user)
+        self.app.put(row.app_id, body)
+        changed = reconcile_message(self.plan, current, desired)
+        return _Done("updated", row.okta_id, row.app_id, body, attributes=_attributes(changed))
+
+    def _repair(self, row: Row, user: dict[str, Any], desired: dict[str, Any], deprovisioned: bool) -> _Done:
+        """Read the app's user and bring it in line (a killed run, --repair, an unknown outcome)."""
+        assert row.app_id is not None
+        current = self._get(row, user, desired, deprovisioned)
+        if isinstance(current, _Done):
+            return current
+        if deprovisioned:
+            if current.get("active") is False:
+                return _Done("unchanged", row.okta_id, row.app_id, current, active=False)
+            return self._deactivate_current(row.okta_id, row.app_id, current)
+        kind = "updated"
+        if current.get("active") is False and not _owns_active(self.plan):
+            self.app.patch(row.app_id, self.ruleset.reactivate())
+            current = {**current, "active": True}
+            kind = "reactivated"
+        attributes = self._send_reconcile(row.app_id, current, user)
+        if not attributes and kind == "updated":
+            kind = "unchanged"
+        return _Done(
+            kind, row.okta_id, row.app_id, put_body(self.plan, current, desired), attributes=attributes
+        )
+
+    def _get(
+        self, row: Row, user: dict[str, Any], desired: dict[str, Any], deprovisioned: bool = False
+    ) -> dict[str, Any] | _Done:
+        assert row.app_id is not None
+        try:
+            return self.app.get(row.app_id)
+        except AppError as exc:
+            if exc.status == 404:
+                return self._create(user, desired, deprovisioned)
+            raise
+
+    def _send_reconcile(self, app_id: str, current: dict[str, Any], user: dict[str, Any]) -> list[str]:
+        """Send reconcile(current, user) (re-read and re-sent when its outcome is unknown)."""
+        for _ in range(3):
+            message = self.ruleset.reconcile(current, user)
+            if message is None:
+                return []
+            try:
+                self.app.patch(app_id, message)
+                return _attributes(message)
+            except AppError as exc:
+                if not exc.unknown_outcome:
+                    raise
+                current = self.app.get(app_id)
+        raise AppError(None, "", "the app did not answer a PATCH three times; the next run tries again")
+
+    def _deactivate(self, row: Row) -> _Done:
+        assert row.app_id is not None
+        return self._deactivate_current(row.okta_id, row.app_id, row.resource or {})
+
+    def _deactivate_current(self, okta_id: str, app_id: str, current: dict[str, Any]) -> _Done:
+        body = self.ruleset.deactivate()
+        for attempt in range(3):  # replace active=false twice is the same as once
+            try:
+                self.app.patch(app_id, body)
+                break
+            except AppError as exc:
+                if not exc.unknown_outcome or attempt == 2:
+                    raise
+        return _Done(
+            "deactivated", okta_id, app_id, {**current, "active": False}, active=False, attributes=["active"]
+        )
+
+    def _reactivate(self, row: Row, user: dict[str, Any], desired: dict[str, Any]) -> _Done:
+        assert row.app_id is not None and row.resource is not None
+        self.app.patch(row.app_id, self.ruleset.reactivate())
+        current = {**row.resource, "active": True}
+        attributes = ["active", *self._send_reconcile(row.app_id, current, user)]
+        return _Done("reactivated", row.okta_id, row.app_id, put_body(self.plan, current, desired),
+                     attributes=attributes)  # fmt: skip
+
+    def _gone(self, row: Row) -> _Done:
+        """A user the export no longer lists: deactivated (deleted with --delete)."""
+        assert row.app_id is not None
+        if self.options.delete:
+            try:
+                self.app.delete(row.app_id)
+            except AppError as exc:
+                if exc.status != 404:
+                    raise
+            return _Done("deleted", row.okta_id, forget=True)
+        return self._deactivate(row)
+
+
+def _match_value(resource: dict[str, Any], match: str) -> str | None:
+    if match == "email":
+        emails = resource.get("emails") or []
+        primary = [e for e in emails if e.get("primary")] or emails
+        value = primary[0].get("value") if primary else None
+    else:
+        value = resource.get(match)
+    return value if isinstance(value, str) and value else None
+
+
+def _owns_active(plan: Any) -> bool:
+    return any(r.target.attr == "active" and r.target.sub is None for r in plan.rules)
+
+
+def _attributes(message: dict[str, Any] | None) -> list[str]:
+    return sorted(touched(message)) if message is not None else []
+
+
+def _hash(ruleset: Ruleset) -> str:
+    import hashlib
+
+    return hashlib.sha256(ruleset.render_source.encode()).hexdigest()[:16]

@@ -1,0 +1,154 @@
+"""What the app was last sent, per Okta user: an SQLite file.
+
+One row per Okta id: the app's id for the user, the resource the app holds as far as
+mapper knows (what it was last sent, on top of what the app answered), whether the user
+is active there, the hash of the ruleset that rendered it, and ``pending`` while a request
+is on its way. A row is written only after the app acknowledged the request; ``pending``
+is committed before the request goes, so a run that was killed leaves a mark, and the
+next run reads the app (GET, or a search for a create) instead of trusting the row.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+SCHEMA_VERSION = 1
+
+
+class StateError(Exception):
+    """A state file that cannot be used for this sync."""
+
+
+@dataclass(frozen=True)
+class Row:
+    okta_id: str
+    app_id: str | None
+    resource: dict[str, Any] | None
+    active: bool
+    ruleset: str
+    pending: bool
+
+
+class State:
+    def __init__(self, path: Path | str, base_url: str, match: str) -> None:
+        self.path = str(path)
+        try:
+            self.db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")  # WAL: a commit survives a killed process
+            self._create()
+            self._claim(base_url, match)
+        except sqlite3.DatabaseError as exc:
+            raise StateError(f"{self.path}: not a mapper state file ({exc})") from None
+
+    def _create(self) -> None:
+        self.db.executescript(
+            """
+            CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+            CREATE TABLE IF NOT EXISTS users (
+                okta_id  TEXT PRIMARY KEY,
+                app_id   TEXT,
+                resource TEXT,
+                active   INTEGER NOT NULL DEFAULT 1,
+                ruleset  TEXT NOT NULL DEFAULT '',
+                pending  INTEGER NOT NULL DEFAULT 0,
+                seen     INTEGER NOT NULL DEFAULT 0
+            );
+            """
+        )
+
+    def _claim(self, base_url: str, match: str) -> None:
+        """A state file belongs to one app: using it for another would deactivate its users."""
+        meta = dict(self.db.execute("SELECT key, value FROM meta").fetchall())
+        wanted = {"version": str(SCHEMA_VERSION), "base_url": base_url.rstrip("/"), "match": match}
+        if not meta:
+            self.db.executemany("INSERT INTO meta VALUES (?, ?)", wanted.items())
+            return
+        if meta.get("version") != wanted["version"]:
+            raise StateError(
+                f"{self.path}: state format {meta.get('version')}, this mapper writes {SCHEMA_VERSION}"
+            )
+        if meta.get("base_url") != wanted["base_url"]:
+            raise StateError(
+                f"{self.path}: the state of {meta.get('base_url')}, not {wanted['base_url']}: use another --state"
+            )
+        if meta.get("match") != match:
+            self.db.execute("UPDATE meta SET value = ? WHERE key = 'match'", (match,))
+
+    def close(self) -> None:
+        self.db.close()
+
+    # ---------------------------------------------------------------- rows
+
+    def get(self, okta_id: str) -> Row | None:
+        found = self.db.execute(
+            "SELECT okta_id, app_id, resource, active, ruleset, pending FROM users WHERE okta_id = ?",
+            (okta_id,),
+        ).fetchone()
+        return _row(found) if found else None
+
+    def mark_pending(self, okta_id: str, run: int) -> None:
+        """Committed before a request for the user goes out (see the module docstring)."""
+        self.db.execute(
+            "INSERT INTO users (okta_id, pending, seen) VALUES (?, 1, ?) "
+            "ON CONFLICT(okta_id) DO UPDATE SET pending = 1, seen = excluded.seen",
+            (okta_id, run),
+        )
+
+    def mark_seen(self, okta_ids: list[str], run: int) -> None:
+        self.db.executemany("UPDATE users SET seen = ? WHERE okta_id = ?", [(run, i) for i in okta_ids])
+
+    def acknowledged(
+        self,
+        okta_id: str,
+        app_id: str | None,
+        resource: dict[str, Any] | None,
+        active: bool,
+        ruleset: str,
+        run: int,
+    ) -> None:
+        """What the app now holds, after it acknowledged the request."""
+        self.db.execute(
+            "INSERT INTO users (okta_id, app_id, resource, active, ruleset, pending, seen) VALUES (?, ?, ?, ?, ?, 0, ?) "
+            "ON CONFLICT(okta_id) DO UPDATE SET app_id = excluded.app_id, resource = excluded.resource, "
+            "active = excluded.active, ruleset = excluded.ruleset, pending = 0, seen = excluded.seen",
+            (okta_id, app_id, json.dumps(resource, ensure_ascii=False) if resource is not None else None,
+             int(active), ruleset, run),
+        )  # fmt: skip
+
+    def settle(self, okta_id: str) -> None:
+        """A request that failed for good: the row is as before (the next run tries again)."""
+        self.db.execute("UPDATE users SET pending = 0 WHERE okta_id = ? AND app_id IS NOT NULL", (okta_id,))
+
+    def forget(self, okta_id: str) -> None:
+        self.db.execute("DELETE FROM users WHERE okta_id = ?", (okta_id,))
+
+    def not_seen(self, run: int) -> Iterator[Row]:
+        """Users the app holds (or may hold) that this run's export did not list."""
+        rows = self.db.execute(
+            "SELECT okta_id, app_id, resource, active, ruleset, pending FROM users WHERE seen != ? ORDER BY okta_id",
+            (run,),
+        ).fetchall()
+        for found in rows:
+            yield _row(found)
+
+    def next_run(self) -> int:
+        found = self.db.execute("SELECT value FROM meta WHERE key = 'run'").fetchone()
+        run = int(found[0]) + 1 if found else 1
+        self.db.execute("INSERT OR REPLACE INTO meta VALUES ('run', ?)", (str(run),))
+        return run
+
+    def count(self) -> int:
+        return int(self.db.execute("SELECT count(*) FROM users").fetchone()[0])
+
+
+def _row(found: tuple[Any, ...]) -> Row:
+    okta_id, app_id, resource, active, ruleset, pending = found
+    return Row(
+        okta_id, app_id, json.loads(resource) if resource else None, bool(active), ruleset, bool(pending)
+    )
