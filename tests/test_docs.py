@@ -21,6 +21,7 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+import click
 import pytest
 from click.testing import CliRunner
 
@@ -177,6 +178,8 @@ def test_command_synopses_match_the_cli(block: Block) -> None:
         words = line.split()
         assert words[0] == "mapper"
         command = main.commands[words[1]]
+        if isinstance(command, click.Group):  # mapper import okta, mapper export okta
+            command = command.commands[words[2]]
         options = {o for p in command.params for o in (*p.opts, *p.secondary_opts)}
         for option in re.findall(r"(?<![\w-])(--?[a-z][\w-]*)", line):
             assert option in options, f"{line}: {option} is not an option of mapper {words[1]}"

@@ -17,7 +17,7 @@ from typing import Any
 import httpx2
 from scim2_client import SCIMClientException
 from scim2_client.engines.httpx2 import SyncSCIMClient
-from scim2_models import User
+from scim2_models import ScimProvider, User
 
 from mapper.sync.retry import Counters, RateLimiter, RetryPolicy, RetryTransport
 
@@ -97,7 +97,7 @@ class ScimApp:
         )
         self.client = SyncSCIMClient(
             self.http,
-            resource_models=[User],
+            provider=ScimProvider([User]),  # /Users; payloads go unchecked, as mapper wrote them
             check_request_payload=False,
             check_response_payload=False,
             check_response_status_codes=False,

@@ -296,6 +296,13 @@ class Sync:
         app_id = current.get("id")
         if not isinstance(app_id, str):
             raise AppError(None, "", "the app's search result has no id")
+        owner = self.state.owner(app_id)
+        if owner is not None and owner != okta_id:
+            raise AppError(
+                None,
+                "uniqueness",
+                f"the app user with this {self.options.match} was provisioned for Okta user {owner}",
+            )
         if deprovisioned:
             return self._deactivate_current(okta_id, app_id, current)
         attributes = self._send_reconcile(app_id, current, user)

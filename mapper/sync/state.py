@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,10 +38,12 @@ class Row:
 class State:
     def __init__(self, path: Path | str, base_url: str, match: str) -> None:
         self.path = str(path)
+        # One connection; worker threads read (owner) while the main thread writes.
+        self.lock = threading.RLock()
         try:
             self.db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA synchronous=NORMAL")  # WAL: a commit survives a killed process
+            self._execute("PRAGMA journal_mode=WAL")
+            self._execute("PRAGMA synchronous=NORMAL")  # WAL: a commit survives a killed process
             self._create()
             self._claim(base_url, match)
         except sqlite3.DatabaseError as exc:
@@ -59,15 +62,16 @@ class State:
                 pending  INTEGER NOT NULL DEFAULT 0,
                 seen     INTEGER NOT NULL DEFAULT 0
             );
+            CREATE INDEX IF NOT EXISTS users_app_id ON users (app_id);
             """
         )
 
     def _claim(self, base_url: str, match: str) -> None:
         """A state file belongs to one app: using it for another would deactivate its users."""
-        meta = dict(self.db.execute("SELECT key, value FROM meta").fetchall())
+        meta = dict(self._execute("SELECT key, value FROM meta").fetchall())
         wanted = {"version": str(SCHEMA_VERSION), "base_url": base_url.rstrip("/"), "match": match}
         if not meta:
-            self.db.executemany("INSERT INTO meta VALUES (?, ?)", wanted.items())
+            self._executemany("INSERT INTO meta VALUES (?, ?)", wanted.items())
             return
         if meta.get("version") != wanted["version"]:
             raise StateError(
@@ -78,30 +82,44 @@ class State:
                 f"{self.path}: the state of {meta.get('base_url')}, not {wanted['base_url']}: use another --state"
             )
         if meta.get("match") != match:
-            self.db.execute("UPDATE meta SET value = ? WHERE key = 'match'", (match,))
+            self._execute("UPDATE meta SET value = ? WHERE key = 'match'", (match,))
 
     def close(self) -> None:
         self.db.close()
 
+    def _execute(self, sql: str, parameters: Any = ()) -> sqlite3.Cursor:
+        with self.lock:
+            return self.db.execute(sql, parameters)
+
+    def _executemany(self, sql: str, parameters: Any) -> sqlite3.Cursor:
+        with self.lock:
+            return self.db.executemany(sql, parameters)
+
     # ---------------------------------------------------------------- rows
 
     def get(self, okta_id: str) -> Row | None:
-        found = self.db.execute(
+        found = self._execute(
             "SELECT okta_id, app_id, resource, active, ruleset, pending FROM users WHERE okta_id = ?",
             (okta_id,),
         ).fetchone()
         return _row(found) if found else None
 
+    def owner(self, app_id: str) -> str | None:
+        """The Okta user the app user APP_ID was provisioned for, if any."""
+        with self.lock:
+            found = self._execute("SELECT okta_id FROM users WHERE app_id = ?", (app_id,)).fetchone()
+        return found[0] if found else None
+
     def mark_pending(self, okta_id: str, run: int) -> None:
         """Committed before a request for the user goes out (see the module docstring)."""
-        self.db.execute(
+        self._execute(
             "INSERT INTO users (okta_id, pending, seen) VALUES (?, 1, ?) "
             "ON CONFLICT(okta_id) DO UPDATE SET pending = 1, seen = excluded.seen",
             (okta_id, run),
         )
 
     def mark_seen(self, okta_ids: list[str], run: int) -> None:
-        self.db.executemany("UPDATE users SET seen = ? WHERE okta_id = ?", [(run, i) for i in okta_ids])
+        self._executemany("UPDATE users SET seen = ? WHERE okta_id = ?", [(run, i) for i in okta_ids])
 
     def acknowledged(
         self,
@@ -113,7 +131,7 @@ class State:
         run: int,
     ) -> None:
         """What the app now holds, after it acknowledged the request."""
-        self.db.execute(
+        self._execute(
             "INSERT INTO users (okta_id, app_id, resource, active, ruleset, pending, seen) VALUES (?, ?, ?, ?, ?, 0, ?) "
             "ON CONFLICT(okta_id) DO UPDATE SET app_id = excluded.app_id, resource = excluded.resource, "
             "active = excluded.active, ruleset = excluded.ruleset, pending = 0, seen = excluded.seen",
@@ -123,14 +141,14 @@ class State:
 
     def settle(self, okta_id: str) -> None:
         """A request that failed for good: the row is as before (the next run tries again)."""
-        self.db.execute("UPDATE users SET pending = 0 WHERE okta_id = ? AND app_id IS NOT NULL", (okta_id,))
+        self._execute("UPDATE users SET pending = 0 WHERE okta_id = ? AND app_id IS NOT NULL", (okta_id,))
 
     def forget(self, okta_id: str) -> None:
-        self.db.execute("DELETE FROM users WHERE okta_id = ?", (okta_id,))
+        self._execute("DELETE FROM users WHERE okta_id = ?", (okta_id,))
 
     def not_seen(self, run: int) -> Iterator[Row]:
         """Users the app holds (or may hold) that this run's export did not list."""
-        rows = self.db.execute(
+        rows = self._execute(
             "SELECT okta_id, app_id, resource, active, ruleset, pending FROM users WHERE seen != ? ORDER BY okta_id",
             (run,),
         ).fetchall()
@@ -138,13 +156,13 @@ class State:
             yield _row(found)
 
     def next_run(self) -> int:
-        found = self.db.execute("SELECT value FROM meta WHERE key = 'run'").fetchone()
+        found = self._execute("SELECT value FROM meta WHERE key = 'run'").fetchone()
         run = int(found[0]) + 1 if found else 1
-        self.db.execute("INSERT OR REPLACE INTO meta VALUES ('run', ?)", (str(run),))
+        self._execute("INSERT OR REPLACE INTO meta VALUES ('run', ?)", (str(run),))
         return run
 
     def count(self) -> int:
-        return int(self.db.execute("SELECT count(*) FROM users").fetchone()[0])
+        return int(self._execute("SELECT count(*) FROM users").fetchone()[0])
 
 
 def _row(found: tuple[Any, ...]) -> Row:

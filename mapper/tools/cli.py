@@ -918,6 +918,11 @@ def compile_(ruleset: str, quiet: bool) -> None:
     help="The environment variable holding the app's bearer token (never a flag).",
 )
 @click.option("--report", "report_file", type=click.Path(path_type=Path), help="Write the summary as JSON.")
+@click.option(
+    "--shard",
+    metavar="K/N",
+    help="Only the users whose Okta id hashes to K of N (0 <= K < N): N processes, one state file each.",
+)
 @click.option("-q", "--quiet", is_flag=True, help=_QUIET_HELP)
 def sync(
     users: tuple[str, ...],
@@ -934,6 +939,7 @@ def sync(
     timeout: float,
     token_env: str,
     report_file: Path | None,
+    shard: str | None,
     quiet: bool,
 ) -> None:
     """Bring a SCIM app in line with the Okta users in USERS (Users API objects:
@@ -956,6 +962,11 @@ def sync(
         compiled = _load(ruleset, quiet)
         options = Options(match, style, delete, repair, concurrency)
         incoming = _sync_users(users)
+        if shard is not None:
+            k, _, n = shard.partition("/")
+            if not (k.isdigit() and n.isdigit() and 0 <= int(k) < int(n)):
+                _fail([f"mapper: sync: --shard {shard}: expected K/N with 0 <= K < N"], EXIT_RULESET)
+            incoming = _shard(incoming, int(k), int(n))
         if dry_run:
             _sync_dry_run(compiled, state_file, base_url, options, incoming)
             return
@@ -964,6 +975,16 @@ def sync(
         )
 
     _run(action)
+
+
+def _shard(incoming: Any, part: int, parts: int) -> Any:
+    """The users of one shard: Okta id hashed (CRC-32, the same on every machine) modulo PARTS."""
+    import zlib
+
+    for record in incoming:
+        okta_id = record.user.get("id") if record.user is not None else None
+        if not isinstance(okta_id, str) or zlib.crc32(okta_id.encode()) % parts == part:
+            yield record
 
 
 def _sync_users(names: tuple[str, ...]) -> Any:

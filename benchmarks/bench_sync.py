@@ -1,0 +1,72 @@
+"""mapper sync against scim2-server on loopback: users per second for a first sync (a search
+and a create per user), an incremental one (a tenth of the users changed), and a run with
+nothing to do, in one run.
+
+    python benchmarks/bench_sync.py [--users 3000] [--concurrency 4]
+
+The server (scim2-server, pure Python, in-memory) is the bottleneck here, as an app's rate
+limit is in production: the figures say what mapper adds, not what an app allows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import mapper
+from tests.scim_server import running_server
+
+
+def export(path: Path, users: int, changed: int = 0) -> None:
+    with path.open("w") as out:
+        for i in range(users):
+            title = "Boss" if i < changed else "Engineer"
+            profile = {"login": f"u{i}@example.com", "email": f"u{i}@example.com", "firstName": "Ada",
+                       "lastName": f"L{i}", "title": title, "costCenter": "C1"}  # fmt: skip
+            out.write(json.dumps({"id": f"00u{i:07d}", "status": "ACTIVE", "profile": profile}) + "\n")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--users", type=int, default=3000)
+    parser.add_argument("--concurrency", type=int, default=4)
+    args = parser.parse_args()
+    ruleset = mapper.load("appspace")
+    extension = ruleset.plan.schemas["urn:ietf:params:scim:schemas:extension:appspace:2.0:User"]
+    with tempfile.TemporaryDirectory() as folder:
+        work = Path(folder)
+        with running_server([extension], work) as server:
+            users = work / "users.jsonl"
+            command = [sys.executable, "-m", "mapper.tools.cli", "sync", str(users), "--to", server.base_url,
+                       "-r", "appspace", "--state", str(work / "state.sqlite"), "--concurrency",
+                       str(args.concurrency), "--report", str(work / "report.json"), "-q"]  # fmt: skip
+            rows = []
+            for name, changed in (
+                ("first sync", None),
+                ("10% changed", args.users // 10),
+                ("nothing to do", args.users // 10),
+            ):
+                export(users, args.users, changed or 0)
+                start = time.perf_counter()
+                subprocess.run(command, check=True)
+                seconds = time.perf_counter() - start
+                report = json.loads((work / "report.json").read_text())
+                rows.append((name, seconds, report["requests"]))
+    print(f"{args.users:,} users, concurrency {args.concurrency}, scim2-server on loopback, wall clock\n")
+    print("| run | s | users/s | requests |")
+    print("|---|---|---|---|")
+    for name, seconds, requests in rows:
+        print(f"| {name} | {seconds:.2f} | {args.users / seconds:,.0f} | {requests:,} |")
+
+
+if __name__ == "__main__":
+    main()
