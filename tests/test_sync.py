@@ -383,3 +383,18 @@ def test_shards_split_the_directory(server: ScimServer, tmp_path: Path) -> None:
         bad.returncode == 2
         and bad.stderr.strip() == "mapper: sync: --shard 3/3: expected K/N with 0 <= K < N"
     )
+
+
+@pytest.mark.parametrize("style", ["no-path", "whole-multivalued", "put"])
+def test_updates_in_every_style(server: ScimServer, tmp_path: Path, style: str) -> None:
+    users = [user(i) for i in range(40)]
+    state = tmp_path / "state.sqlite"
+    sync(server.base_url, users, state, style=style)
+    users = [
+        user(i, title="Boss", email=f"new{i}@example.com") if i % 4 == 0 else u for i, u in enumerate(users)
+    ]
+    changed = sync(server.base_url, users, state, style=style)
+    assert changed.counts["updated"] == 10 and changed.counts["failed"] == 0
+    assert changed.requests == (20 if style == "put" else 10)  # put: a GET, then the PUT
+    assert_in_line(server, users)
+    assert sync(server.base_url, users, state, style=style).requests == 0

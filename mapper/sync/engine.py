@@ -107,6 +107,7 @@ class _Done:
     attributes: list[str] = field(default_factory=list)
     error: AppError | None = None
     forget: bool = False
+    profile: dict[str, Any] | None = None  # the Okta user rendered, kept in the state
 
 
 class Sync:
@@ -148,10 +149,10 @@ class Sync:
 
         try:
             for work in self._decide_all(users, run, busy):
-                okta_id, where, task = work
+                okta_id, where, task, user = work
                 self.state.mark_pending(okta_id, run)
                 busy.add(okta_id)
-                in_flight[pool.submit(self._guarded, task, okta_id)] = (okta_id, where)
+                in_flight[pool.submit(self._guarded, task, okta_id, user)] = (okta_id, where)
                 drain(self.options.concurrency * 4)
             drain(0)
             for row in list(self.state.not_seen(run)):
@@ -174,7 +175,7 @@ class Sync:
 
     def _decide_all(
         self, users: Iterable[Incoming], run: int, busy: set[str]
-    ) -> Iterator[tuple[str, str, Any]]:
+    ) -> Iterator[tuple[str, str, Callable[[], _Done], dict[str, Any]]]:
         """(okta id, where, task) for each user that needs a request; the others are counted."""
         for incoming in users:
             self.on_progress()
@@ -202,7 +203,7 @@ class Sync:
                 self.state.mark_seen([okta_id], run)
                 self.summary.counts["unchanged"] += 1
                 continue
-            yield okta_id, incoming.where, task
+            yield okta_id, incoming.where, task, user
 
     def _decide(self, user: dict[str, Any], row: Row | None) -> Callable[[], _Done] | None:
         """What USER needs (a callable for a worker thread), or None for nothing."""
@@ -222,11 +223,23 @@ class Sync:
         message = reconcile_message(self.plan, row.resource, desired)
         if message is None:
             return None
+        style = self.options.style
+        if (
+            style in ("no-path", "whole-multivalued")
+            and row.profile is not None
+            and row.ruleset == self.ruleset_hash
+        ):
+            # The PATCH in the app's style, from the Okta user last rendered (the same ruleset);
+            # after a ruleset change, reconcile's (RFC paths) says what the change implies.
+            message = self.ruleset.patch(row.profile, user, style) or message
         return lambda: self._update(row, user, desired, message)
 
-    def _guarded(self, task: Callable[[], _Done], okta_id: str) -> _Done:
+    def _guarded(self, task: Callable[[], _Done], okta_id: str, user: dict[str, Any] | None = None) -> _Done:
         try:
-            return task()
+            done = task()
+            if user is not None and done.kind != "failed":
+                done.profile = user
+            return done
         except AppError as exc:
             return _Done("failed", okta_id, error=exc)
         except ProfileError as exc:

@@ -33,6 +33,7 @@ class Row:
     active: bool
     ruleset: str
     pending: bool
+    profile: dict[str, Any] | None = None  # the Okta user the resource was rendered from
 
 
 class State:
@@ -57,6 +58,7 @@ class State:
                 okta_id  TEXT PRIMARY KEY,
                 app_id   TEXT,
                 resource TEXT,
+                profile  TEXT,
                 active   INTEGER NOT NULL DEFAULT 1,
                 ruleset  TEXT NOT NULL DEFAULT '',
                 pending  INTEGER NOT NULL DEFAULT 0,
@@ -99,7 +101,7 @@ class State:
 
     def get(self, okta_id: str) -> Row | None:
         found = self._execute(
-            "SELECT okta_id, app_id, resource, active, ruleset, pending FROM users WHERE okta_id = ?",
+            "SELECT okta_id, app_id, resource, active, ruleset, pending, profile FROM users WHERE okta_id = ?",
             (okta_id,),
         ).fetchone()
         return _row(found) if found else None
@@ -129,15 +131,18 @@ class State:
         active: bool,
         ruleset: str,
         run: int,
+        profile: dict[str, Any] | None = None,
     ) -> None:
-        """What the app now holds, after it acknowledged the request."""
+        """What the app now holds, after it acknowledged the request (PROFILE: the Okta user it
+        was rendered from, kept when None)."""
         self._execute(
-            "INSERT INTO users (okta_id, app_id, resource, active, ruleset, pending, seen) VALUES (?, ?, ?, ?, ?, 0, ?) "
+            "INSERT INTO users (okta_id, app_id, resource, active, ruleset, pending, seen, profile) "
+            "VALUES (?, ?, ?, ?, ?, 0, ?, ?) "
             "ON CONFLICT(okta_id) DO UPDATE SET app_id = excluded.app_id, resource = excluded.resource, "
-            "active = excluded.active, ruleset = excluded.ruleset, pending = 0, seen = excluded.seen",
-            (okta_id, app_id, json.dumps(resource, ensure_ascii=False) if resource is not None else None,
-             int(active), ruleset, run),
-        )  # fmt: skip
+            "active = excluded.active, ruleset = excluded.ruleset, pending = 0, seen = excluded.seen, "
+            "profile = coalesce(excluded.profile, profile)",
+            (okta_id, app_id, _json(resource), int(active), ruleset, run, _json(profile)),
+        )
 
     def settle(self, okta_id: str) -> None:
         """A request that failed for good: the row is as before (the next run tries again)."""
@@ -149,7 +154,8 @@ class State:
     def not_seen(self, run: int) -> Iterator[Row]:
         """Users the app holds (or may hold) that this run's export did not list."""
         rows = self._execute(
-            "SELECT okta_id, app_id, resource, active, ruleset, pending FROM users WHERE seen != ? ORDER BY okta_id",
+            "SELECT okta_id, app_id, resource, active, ruleset, pending, profile FROM users WHERE seen != ? "
+            "ORDER BY okta_id",
             (run,),
         ).fetchall()
         for found in rows:
@@ -166,7 +172,17 @@ class State:
 
 
 def _row(found: tuple[Any, ...]) -> Row:
-    okta_id, app_id, resource, active, ruleset, pending = found
+    okta_id, app_id, resource, active, ruleset, pending, profile = found
     return Row(
-        okta_id, app_id, json.loads(resource) if resource else None, bool(active), ruleset, bool(pending)
+        okta_id,
+        app_id,
+        json.loads(resource) if resource else None,
+        bool(active),
+        ruleset,
+        bool(pending),
+        json.loads(profile) if profile else None,
     )
+
+
+def _json(value: dict[str, Any] | None) -> str | None:
+    return json.dumps(value, ensure_ascii=False) if value is not None else None

@@ -332,7 +332,7 @@ def _render_stream(
 
     def all_blocks(by_position: bool = False) -> Any:
         for block in _input_blocks(names, all_lines, by_position):
-            progress(block.size)
+            progress(block.size, block.data.count(b"\n") if isinstance(block, bulk.Block) else 0)
             yield block
 
     # Resources go to a temporary file beside the output (or a spooled one for stdout with
@@ -430,7 +430,7 @@ def _progress(total: int | None, quiet: bool) -> tuple[Any, Any]:
     tqdm: small, pure Python, with no dependencies, and it draws nothing on a pipe; rich
     would bring a whole terminal toolkit for one bar."""
     if quiet or sys.stderr is None or not sys.stderr.isatty():
-        return (lambda size: None), (lambda: None)
+        return (lambda size, records=0: None), (lambda: None)
     from tqdm import tqdm
 
     try:
@@ -441,14 +441,24 @@ def _progress(total: int | None, quiet: bool) -> tuple[Any, Any]:
                mininterval=0.2, desc="mapper", ncols=min(columns, 100))  # fmt: skip
     count = 0
 
-    def advance(size: int) -> None:
+    def advance(size: int, records: int = 0) -> None:
         nonlocal count
-        count += 1
+        count += records
         bar.update(size)
-        if count % 1000 == 0:
-            bar.set_postfix_str(f"{count:,} profiles", refresh=False)
+        if records:
+            bar.set_postfix_str(f"{count:,} records", refresh=False)
 
     return advance, bar.close
+
+
+def _count_progress(total: int | None, unit: str, quiet: bool) -> tuple[Any, Any]:
+    """As _progress, counting things (users) rather than bytes."""
+    if quiet or sys.stderr is None or not sys.stderr.isatty():
+        return (lambda: None), (lambda: None)
+    from tqdm import tqdm
+
+    bar = tqdm(total=total, unit=f" {unit}", file=sys.stderr, leave=False, mininterval=0.2, desc="mapper")
+    return (lambda: bar.update(1)), bar.close
 
 
 def _remove_if_left(path: str) -> None:
@@ -970,8 +980,19 @@ def sync(
         if dry_run:
             _sync_dry_run(compiled, state_file, base_url, options, incoming)
             return
+        counted = users if shard is None else ("-",)  # a shard's size is not known ahead
         _sync_run(
-            compiled, state_file, base_url, options, incoming, token_env, timeout, max_rps, report_file, quiet
+            compiled,
+            state_file,
+            base_url,
+            options,
+            incoming,
+            token_env,
+            timeout,
+            max_rps,
+            report_file,
+            quiet,
+            counted,
         )
 
     _run(action)
@@ -1062,6 +1083,19 @@ def _sync_dry_run(compiled: Ruleset, state_file: Path, base_url: str, options: A
     _write("".join(lines))
 
 
+def _line_count(names: tuple[str, ...]) -> int | None:
+    """How many users the JSON Lines files hold (lines, blank ones included), for an ETA; None
+    when a part is a stream or a JSON document."""
+    total = 0
+    for name in names:
+        if name == "-" or not name.endswith(_LINE_SUFFIXES) or not Path(name).is_file():
+            return None
+        with open(name, "rb") as stream:
+            while chunk := stream.read(1 << 20):
+                total += chunk.count(b"\n")
+    return total
+
+
 def _request_line(okta_id: str, method: str, path: str, body: Any, note: str = "") -> str:
     record = {"okta_id": okta_id, "method": method, "path": path, "body": body}
     if note:
@@ -1080,6 +1114,7 @@ def _sync_run(
     max_rps: float | None,
     report_file: Path | None,
     quiet: bool,
+    users: tuple[str, ...],
 ) -> None:
     import sqlite3
 
@@ -1101,9 +1136,11 @@ def _sync_run(
         where = f"{failure.where}: " if failure.where else ""
         click.echo(f"mapper: sync: {where}{failure.okta_id or '?'}: {failure.message}", err=True)
 
+    advance, done = _count_progress(_line_count(users), "users", quiet)
     try:
-        summary = Sync(compiled, app, state, options, on_failure=report).run(incoming)
+        summary = Sync(compiled, app, state, options, on_failure=report, on_progress=advance).run(incoming)
     finally:
+        done()
         app.close()
         state.close()
     if not quiet:
