@@ -225,31 +225,63 @@ def test_injected_faults_lose_nothing(server: ScimServer, tmp_path: Path) -> Non
 
 
 def test_a_sync_killed_at_random_moments_converges(server: ScimServer, tmp_path: Path) -> None:
-    users = [user(i) for i in range(1500)]
+    """Creates, then updates and deactivations, each phase killed (SIGKILL) at random moments
+    and run again: no user twice, no update lost, and then nothing left to send."""
     export = tmp_path / "users.jsonl"
-    export.write_text("".join(json.dumps(u) + "\n" for u in users))
     state = tmp_path / "state.sqlite"
     command = [sys.executable, "-m", "mapper.tools.cli", "sync", str(export), "--to", server.base_url,
                "-r", "appspace", "--state", str(state), "-q", "--concurrency", "8"]  # fmt: skip
     rng = random.Random(11)
-    kills = 0
-    for _ in range(6):
-        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(rng.uniform(0.3, 1.5))
-        if process.poll() is None:
-            os.kill(process.pid, signal.SIGKILL)
-            kills += 1
-        process.wait()
-    assert kills >= 3
-    finished = subprocess.run(command, capture_output=True, text=True, check=False)
-    assert finished.returncode == 0, finished.stderr
-    assert_in_line(server, users)
+    first = [user(i) for i in range(1500)]
+    second = [user(i, title="Boss", status="DEPROVISIONED" if i % 9 == 0 else "ACTIVE") if i % 2 else u
+              for i, u in enumerate(first)]  # fmt: skip
+    for phase, (users, window) in enumerate(((first, (0.3, 1.5)), (second, (0.3, 0.9)))):
+        export.write_text("".join(json.dumps(u) + "\n" for u in users))
+        kills = 0
+        for _ in range(5):
+            process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            time.sleep(rng.uniform(*window))
+            if process.poll() is None:
+                os.kill(process.pid, signal.SIGKILL)
+                kills += 1
+            process.wait()
+        assert kills >= 1, phase  # a run that finished first is no kill
+        finished = subprocess.run(command, capture_output=True, text=True, check=False)
+        assert finished.returncode == 0, finished.stderr
+        active = [u for u in users if u["status"] == "ACTIVE"]
+        assert_in_line(server, active)
+        held = {u["userName"]: u for u in app_users(server)}
+        assert len(held) == 1500
+        assert all(held[u["profile"]["login"]]["active"] is False for u in users if u["status"] != "ACTIVE")
     final = subprocess.run(
-        [*command[:-3], "--report", str(tmp_path / "report.json")], capture_output=True, text=True
+        [*command, "--report", str(tmp_path / "report.json")], capture_output=True, text=True
     )
     assert final.returncode == 0
     report = json.loads((tmp_path / "report.json").read_text())
     assert report["requests"] == 0 and report["unchanged"] == 1500
+
+
+def test_a_pending_row_is_read_from_the_app(server: ScimServer, tmp_path: Path) -> None:
+    """A row left pending (the process died after sending) is not trusted: GET and reconcile."""
+    import sqlite3
+
+    users = [user(i) for i in range(5)]
+    state = tmp_path / "state.sqlite"
+    sync(server.base_url, users, state)
+    target = next(u for u in app_users(server) if u["userName"] == "u2@example.com")
+    # As if a run had sent this PATCH and died before writing the state:
+    sent = {"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": [{"op": "add", "path": "emails", "value": [{"type": "home", "value": "h@example.com"}]}]}  # fmt: skip
+    server.request("PATCH", f"/Users/{target['id']}", sent)
+    with sqlite3.connect(state) as db:
+        db.execute("UPDATE users SET pending = 1 WHERE okta_id = '00u000002'")
+    users[2] = user(2, title="Boss")
+    repaired = sync(server.base_url, users, state)
+    assert (repaired.counts["updated"], repaired.requests) == (1, 2)  # the GET, then the PATCH
+    held = next(u for u in app_users(server) if u["userName"] == "u2@example.com")
+    assert held["title"] == "Boss"
+    assert [e["type"] for e in held["emails"]].count("home") == 1  # not added twice
+    assert sync(server.base_url, users, state).requests == 0
 
 
 # ---------------------------------------------------------------- the pieces
