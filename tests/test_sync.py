@@ -430,3 +430,29 @@ def test_updates_in_every_style(server: ScimServer, tmp_path: Path, style: str) 
     assert changed.requests == (20 if style == "put" else 10)  # put: a GET, then the PUT
     assert_in_line(server, users)
     assert sync(server.base_url, users, state, style=style).requests == 0
+
+
+def test_a_create_in_doubt_for_a_user_who_left_is_found_and_deactivated(
+    server: ScimServer, tmp_path: Path
+) -> None:
+    """Killed after the POST went out, and the user left the export before the next run: the
+    create is searched for by --match and undone (deactivated), not forgotten in the app."""
+    import sqlite3
+
+    users = [user(i) for i in range(3)]
+    state = tmp_path / "state.sqlite"
+    sync(server.base_url, users, state)
+    ghost, never = user(7), user(8)
+    assert server.request("POST", "/Users", RULESET.create(ghost))[0] == 201  # the POST that went out
+    store = State(state, server.base_url, "userName")
+    store.mark_pending(ghost["id"], 1, "u7@example.com")
+    store.mark_pending(never["id"], 1, "u8@example.com")  # its POST never reached the app
+    store.close()
+    summary = sync(server.base_url, users, state)
+    assert summary.counts["deactivated"] == 1 and summary.counts["failed"] == 0
+    held = {u["userName"]: u for u in app_users(server)}
+    assert held["u7@example.com"]["active"] is False and "u8@example.com" not in held
+    with sqlite3.connect(state) as db:
+        rows = dict(db.execute("SELECT okta_id, pending FROM users").fetchall())
+    assert rows.get(ghost["id"]) == 0 and never["id"] not in rows
+    assert sync(server.base_url, users, state).requests == 0

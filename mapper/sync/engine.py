@@ -150,13 +150,17 @@ class Sync:
         try:
             for work in self._decide_all(users, run, busy):
                 okta_id, where, task, user = work
-                self.state.mark_pending(okta_id, run)
+                self.state.mark_pending(
+                    okta_id, run, _match_value(self.ruleset.render(user), self.options.match)
+                )
                 busy.add(okta_id)
                 in_flight[pool.submit(self._guarded, task, okta_id, user)] = (okta_id, where)
                 drain(self.options.concurrency * 4)
             drain(0)
             for row in list(self.state.not_seen(run)):
-                if row.app_id is None or (not row.active and not self.options.delete):
+                if row.app_id is None and not (row.pending and row.match):
+                    continue  # never sent
+                if row.app_id is not None and not row.active and not self.options.delete:
                     continue
                 self.state.mark_pending(row.okta_id, run)
                 gone = functools.partial(self._gone, row)
@@ -424,16 +428,24 @@ class Sync:
                      attributes=attributes)  # fmt: skip
 
     def _gone(self, row: Row) -> _Done:
-        """A user the export no longer lists: deactivated (deleted with --delete)."""
-        assert row.app_id is not None
+        """A user the export no longer lists: deactivated (deleted with --delete). One whose
+        create is in doubt is searched for first."""
+        app_id, current = row.app_id, row.resource or {}
+        if app_id is None:
+            assert row.match is not None
+            found = self.app.find(MATCHES[self.options.match], row.match)
+            found_id = found[0].get("id") if len(found) == 1 else None
+            if not isinstance(found_id, str) or self.state.owner(found_id) not in (None, row.okta_id):
+                return _Done("unchanged", row.okta_id, forget=True)  # it was never created
+            app_id, current = found_id, found[0]
         if self.options.delete:
             try:
-                self.app.delete(row.app_id)
+                self.app.delete(app_id)
             except AppError as exc:
                 if exc.status != 404:
                     raise
             return _Done("deleted", row.okta_id, forget=True)
-        return self._deactivate(row)
+        return self._deactivate_current(row.okta_id, app_id, current)
 
 
 def _match_value(resource: dict[str, Any], match: str) -> str | None:

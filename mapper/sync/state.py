@@ -34,6 +34,7 @@ class Row:
     ruleset: str
     pending: bool
     profile: dict[str, Any] | None = None  # the Okta user the resource was rendered from
+    match: str | None = None  # the --match value of a create in doubt
 
 
 class State:
@@ -59,6 +60,7 @@ class State:
                 app_id   TEXT,
                 resource TEXT,
                 profile  TEXT,
+                match    TEXT,  -- the --match value a create in doubt is searched by
                 active   INTEGER NOT NULL DEFAULT 1,
                 ruleset  TEXT NOT NULL DEFAULT '',
                 pending  INTEGER NOT NULL DEFAULT 0,
@@ -101,7 +103,7 @@ class State:
 
     def get(self, okta_id: str) -> Row | None:
         found = self._execute(
-            "SELECT okta_id, app_id, resource, active, ruleset, pending, profile FROM users WHERE okta_id = ?",
+            "SELECT okta_id, app_id, resource, active, ruleset, pending, profile, match FROM users WHERE okta_id = ?",
             (okta_id,),
         ).fetchone()
         return _row(found) if found else None
@@ -112,12 +114,14 @@ class State:
             found = self._execute("SELECT okta_id FROM users WHERE app_id = ?", (app_id,)).fetchone()
         return found[0] if found else None
 
-    def mark_pending(self, okta_id: str, run: int) -> None:
-        """Committed before a request for the user goes out (see the module docstring)."""
+    def mark_pending(self, okta_id: str, run: int, match: str | None = None) -> None:
+        """Committed before a request for the user goes out (see the module docstring); MATCH
+        is what a create is searched by, should the user leave the export before it is known."""
         self._execute(
-            "INSERT INTO users (okta_id, pending, seen) VALUES (?, 1, ?) "
-            "ON CONFLICT(okta_id) DO UPDATE SET pending = 1, seen = excluded.seen",
-            (okta_id, run),
+            "INSERT INTO users (okta_id, pending, seen, match) VALUES (?, 1, ?, ?) "
+            "ON CONFLICT(okta_id) DO UPDATE SET pending = 1, seen = excluded.seen, "
+            "match = coalesce(excluded.match, match)",
+            (okta_id, run, match),
         )
 
     def mark_seen(self, okta_ids: list[str], run: int) -> None:
@@ -154,7 +158,7 @@ class State:
     def not_seen(self, run: int) -> Iterator[Row]:
         """Users the app holds (or may hold) that this run's export did not list."""
         rows = self._execute(
-            "SELECT okta_id, app_id, resource, active, ruleset, pending, profile FROM users WHERE seen != ? "
+            "SELECT okta_id, app_id, resource, active, ruleset, pending, profile, match FROM users WHERE seen != ? "
             "ORDER BY okta_id",
             (run,),
         ).fetchall()
@@ -172,7 +176,7 @@ class State:
 
 
 def _row(found: tuple[Any, ...]) -> Row:
-    okta_id, app_id, resource, active, ruleset, pending, profile = found
+    okta_id, app_id, resource, active, ruleset, pending, profile, match = found
     return Row(
         okta_id,
         app_id,
@@ -181,6 +185,7 @@ def _row(found: tuple[Any, ...]) -> Row:
         ruleset,
         bool(pending),
         json.loads(profile) if profile else None,
+        match,
     )
 
 
