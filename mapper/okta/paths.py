@@ -15,7 +15,7 @@ import json
 import re
 from dataclasses import dataclass
 
-from mapper.language.schema import CORE_USER, ENTERPRISE_USER
+from mapper.language.schema import ENTERPRISE_USER
 
 #: An attribute name as RFC 7643 section 2.1 allows it.
 _NAME = r"[A-Za-z][A-Za-z0-9_-]*"
@@ -97,7 +97,3 @@ def alias_for(urn: str, taken: set[str]) -> str:
         n += 1
         alias = f"{base}{n}"
     return alias
-
-
-def is_core(urn: str | None) -> bool:
-    return urn is None or urn == CORE_USER

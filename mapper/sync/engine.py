@@ -181,6 +181,15 @@ class Sync:
         self, users: Iterable[Incoming], run: int, busy: set[str]
     ) -> Iterator[tuple[str, str, Callable[[], _Done], dict[str, Any]]]:
         """(okta id, where, task) for each user that needs a request; the others are counted."""
+        seen: list[str] = []  # users that need nothing, marked seen in batches
+        try:
+            yield from self._decide_each(users, run, busy, seen)
+        finally:
+            self.state.mark_seen(seen, run)
+
+    def _decide_each(
+        self, users: Iterable[Incoming], run: int, busy: set[str], seen: list[str]
+    ) -> Iterator[tuple[str, str, Callable[[], _Done], dict[str, Any]]]:
         for incoming in users:
             self.on_progress()
             user = incoming.user
@@ -204,7 +213,10 @@ class Sync:
                 self._fail(Failure(okta_id, incoming.where, None, "", str(exc)))
                 continue
             if task is None:
-                self.state.mark_seen([okta_id], run)
+                seen.append(okta_id)
+                if len(seen) >= 1000:
+                    self.state.mark_seen(seen, run)
+                    seen.clear()
                 self.summary.counts["unchanged"] += 1
                 continue
             yield okta_id, incoming.where, task, user

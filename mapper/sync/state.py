@@ -125,7 +125,11 @@ class State:
         )
 
     def mark_seen(self, okta_ids: list[str], run: int) -> None:
-        self._executemany("UPDATE users SET seen = ? WHERE okta_id = ?", [(run, i) for i in okta_ids])
+        """Users the export lists that need nothing: one transaction for the lot."""
+        with self.lock:
+            self.db.execute("BEGIN")
+            self.db.executemany("UPDATE users SET seen = ? WHERE okta_id = ?", [(run, i) for i in okta_ids])
+            self.db.execute("COMMIT")
 
     def acknowledged(
         self,
@@ -170,9 +174,6 @@ class State:
         run = int(found[0]) + 1 if found else 1
         self._execute("INSERT OR REPLACE INTO meta VALUES ('run', ?)", (str(run),))
         return run
-
-    def count(self) -> int:
-        return int(self._execute("SELECT count(*) FROM users").fetchone()[0])
 
 
 def _row(found: tuple[Any, ...]) -> Row:
