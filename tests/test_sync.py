@@ -388,6 +388,21 @@ def test_cli_dry_run_report_and_token(server: ScimServer, tmp_path: Path) -> Non
     assert ran.returncode == 0, ran.stderr
     assert ran.stderr.startswith("mapper: sync: 5 created, 0 adopted")
     assert json.loads((tmp_path / "r.json").read_text())["created"] == 5
+    # With a state: a changed user, a user gone from the export, a new style; the state untouched.
+    export.write_text(json.dumps([user(0, title="Boss"), *(user(i) for i in range(1, 4)), user(9)]))
+    before = state.read_bytes()
+    dry = subprocess.run(
+        [*base, "--dry-run", "--style", "no-path"], capture_output=True, text=True, check=False
+    )
+    assert dry.returncode == 0, dry.stderr
+    planned = [json.loads(line) for line in dry.stdout.splitlines()]
+    assert [(p["okta_id"], p["method"], p.get("note", "")) for p in planned] == [
+        ("00u000000", "PATCH", ""),
+        ("00u000009", "POST", "after a search by userName: an app user found is adopted instead"),
+        ("00u000004", "PATCH", "gone from the export"),
+    ]
+    assert planned[0]["body"]["Operations"] == [{"op": "replace", "value": {"title": "Boss"}}]
+    assert state.read_bytes() == before
     wrong = subprocess.run([*base[:-2], "--state", str(state), "--to", "http://127.0.0.1:9/elsewhere"],
                            capture_output=True, text=True, check=False)  # fmt: skip
     assert wrong.returncode == 1 and "not http://127.0.0.1:9/elsewhere" in wrong.stderr

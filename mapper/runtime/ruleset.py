@@ -22,6 +22,8 @@ from mapper.language.resources import (
 from mapper.language.schema import OKTA_BASE_PROFILE
 from mapper.runtime import patch
 from mapper.runtime.helpers import describe
+from mapper.runtime.put import put_body
+from mapper.runtime.reconcile import reconcile_message
 
 if TYPE_CHECKING:
     from mapper.compiler.patchgen import Unit
@@ -142,8 +144,6 @@ class Ruleset:
             raise ProfileError(
                 f"expected the app's current resource as a JSON object, got {describe(current)}"
             )
-        from mapper.runtime.put import put_body
-
         return put_body(self.plan, current, self.render(user))
 
     def reconcile(self, current: dict[str, Any], user: dict[str, Any]) -> dict[str, Any] | None:
@@ -156,8 +156,6 @@ class Ruleset:
             raise ProfileError(
                 f"expected the app's current resource as a JSON object, got {describe(current)}"
             )
-        from mapper.runtime.reconcile import reconcile_message
-
         return reconcile_message(self.plan, current, self.render(user))
 
     def deactivate(self, style: str = "no-path") -> dict[str, Any]:

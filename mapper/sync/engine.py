@@ -82,7 +82,7 @@ class Summary:
             "requests": self.requests,
             "retries": self.retries,
             "seconds": round(self.seconds, 3),
-            "failures": [f.as_json() for f in self.failures[:10_000]],
+            "failures": [f.as_json() for f in self.failures],
         }
 
 
@@ -93,6 +93,20 @@ class Incoming:
     where: str
     user: dict[str, Any] | None
     problem: str = ""
+
+
+@dataclass(frozen=True)
+class Action:
+    """What one user needs, decided before anything is sent: run by a worker thread, or
+    described by the dry run. KIND: create, repair, deactivate, reactivate, update, gone."""
+
+    kind: str
+    okta_id: str
+    user: dict[str, Any] | None  # None for a user gone from the export
+    desired: dict[str, Any] | None
+    row: Row | None
+    message: dict[str, Any] | None = None  # the PATCH of an update
+    deprovisioned: bool = False
 
 
 @dataclass
@@ -114,14 +128,14 @@ class Sync:
     def __init__(
         self,
         ruleset: Ruleset,
-        app: ScimApp,
+        app: ScimApp | None,
         state: State,
         options: Options,
         on_failure: Callable[[Failure], None] = lambda f: None,
         on_progress: Callable[[], None] = lambda: None,
     ) -> None:
         self.ruleset = ruleset
-        self.app = app
+        self._app = app
         self.state = state
         self.options = options
         self.on_failure = on_failure
@@ -129,6 +143,11 @@ class Sync:
         self.plan = ruleset.plan
         self.ruleset_hash = _hash(ruleset)
         self.summary = Summary()
+
+    @property
+    def app(self) -> ScimApp:
+        assert self._app is not None, "a run needs the app; the dry run does not"
+        return self._app
 
     # ---------------------------------------------------------------- the run
 
@@ -148,23 +167,18 @@ class Sync:
                     self._apply(future.result(), where, run)
 
         try:
-            for work in self._decide_all(users, run, busy):
-                okta_id, where, task, user = work
-                self.state.mark_pending(
-                    okta_id, run, _match_value(self.ruleset.render(user), self.options.match)
-                )
-                busy.add(okta_id)
-                in_flight[pool.submit(self._guarded, task, okta_id, user)] = (okta_id, where)
+            for where, action in self._decide_all(users, run, busy):
+                match = _match_value(action.desired, self.options.match) if action.desired else None
+                self.state.mark_pending(action.okta_id, run, match)
+                busy.add(action.okta_id)
+                future = pool.submit(self._guarded, self._task(action), action.okta_id, action.user)
+                in_flight[future] = (action.okta_id, where)
                 drain(self.options.concurrency * 4)
             drain(0)
-            for row in list(self.state.not_seen(run)):
-                if row.app_id is None and not (row.pending and row.match):
-                    continue  # never sent
-                if row.app_id is not None and not row.active and not self.options.delete:
-                    continue
-                self.state.mark_pending(row.okta_id, run)
-                gone = functools.partial(self._gone, row)
-                in_flight[pool.submit(self._guarded, gone, row.okta_id)] = (row.okta_id, "")
+            for action in self._gone_actions(self.state.not_seen(run)):
+                self.state.mark_pending(action.okta_id, run)
+                future = pool.submit(self._guarded, self._task(action), action.okta_id)
+                in_flight[future] = (action.okta_id, "")
                 drain(self.options.concurrency * 4)
             drain(0)
         finally:
@@ -179,8 +193,8 @@ class Sync:
 
     def _decide_all(
         self, users: Iterable[Incoming], run: int, busy: set[str]
-    ) -> Iterator[tuple[str, str, Callable[[], _Done], dict[str, Any]]]:
-        """(okta id, where, task) for each user that needs a request; the others are counted."""
+    ) -> Iterator[tuple[str, Action]]:
+        """(where, action) for each user that needs a request; the others are counted."""
         seen: list[str] = []  # users that need nothing, marked seen in batches
         try:
             yield from self._decide_each(users, run, busy, seen)
@@ -188,8 +202,9 @@ class Sync:
             self.state.mark_seen(seen, run)
 
     def _decide_each(
-        self, users: Iterable[Incoming], run: int, busy: set[str], seen: list[str]
-    ) -> Iterator[tuple[str, str, Callable[[], _Done], dict[str, Any]]]:
+        self, users: Iterable[Incoming], run: int | None, busy: set[str], seen: list[str]
+    ) -> Iterator[tuple[str, Action]]:
+        """As _decide_all; RUN None (the dry run) writes nothing to the state."""
         for incoming in users:
             self.on_progress()
             user = incoming.user
@@ -207,34 +222,38 @@ class Sync:
                 continue
             row = self.state.get(okta_id)
             try:
-                task = self._decide(user, row)
+                action = self._decide(okta_id, user, row)
             except ProfileError as exc:
-                self.state.mark_seen([okta_id], run)  # not deactivated for a bad profile
+                seen.append(okta_id)  # not deactivated for a bad profile
                 self._fail(Failure(okta_id, incoming.where, None, "", str(exc)))
                 continue
-            if task is None:
+            if action is None:
                 seen.append(okta_id)
-                if len(seen) >= 1000:
-                    self.state.mark_seen(seen, run)
-                    seen.clear()
                 self.summary.counts["unchanged"] += 1
-                continue
-            yield okta_id, incoming.where, task, user
+            else:
+                yield incoming.where, action
+            if run is not None and len(seen) >= 1000:
+                self.state.mark_seen(seen, run)
+                seen.clear()
 
-    def _decide(self, user: dict[str, Any], row: Row | None) -> Callable[[], _Done] | None:
-        """What USER needs (a callable for a worker thread), or None for nothing."""
+    def _decide(self, okta_id: str, user: dict[str, Any], row: Row | None) -> Action | None:
+        """What USER needs, or None for nothing."""
         desired = self.ruleset.render(user)
         deprovisioned = user.get("status") == "DEPROVISIONED"
+
+        def action(kind: str, message: dict[str, Any] | None = None) -> Action:
+            return Action(kind, okta_id, user, desired, row, message, deprovisioned)
+
         if row is None or row.app_id is None:
             if deprovisioned and row is None:
                 return None  # never provisioned, nothing to undo
-            return lambda: self._create(user, desired, deprovisioned)
+            return action("create")
         if row.pending or self.options.repair:
-            return lambda: self._repair(row, user, desired, deprovisioned)
+            return action("repair")
         if deprovisioned:
-            return (lambda: self._deactivate(row)) if row.active else None
+            return action("deactivate") if row.active else None
         if not row.active:
-            return lambda: self._reactivate(row, user, desired)
+            return action("reactivate")
         assert row.resource is not None
         message = reconcile_message(self.plan, row.resource, desired)
         if message is None:
@@ -248,7 +267,89 @@ class Sync:
             # The PATCH in the app's style, from the Okta user last rendered (the same ruleset);
             # after a ruleset change, reconcile's (RFC paths) says what the change implies.
             message = self.ruleset.patch(row.profile, user, style) or message
-        return lambda: self._update(row, user, desired, message)
+        return action("update", message)
+
+    def _gone_actions(self, rows: Iterable[Row]) -> Iterator[Action]:
+        """Of ROWS (users the export no longer lists), those that need a request."""
+        for row in list(rows):
+            if row.app_id is None and not (row.pending and row.match):
+                continue  # never sent
+            if row.app_id is not None and not row.active and not self.options.delete:
+                continue
+            yield Action("gone", row.okta_id, None, None, row)
+
+    def _task(self, action: Action) -> Callable[[], _Done]:
+        """The requests ACTION needs, as a callable for a worker thread."""
+        row, user, desired = action.row, action.user, action.desired
+        if action.kind == "gone":
+            assert row is not None
+            return functools.partial(self._gone, row)
+        assert user is not None and desired is not None
+        if action.kind == "create":
+            return functools.partial(self._create, user, desired, action.deprovisioned)
+        assert row is not None
+        if action.kind == "repair":
+            return functools.partial(self._repair, row, user, desired, action.deprovisioned)
+        if action.kind == "deactivate":
+            return functools.partial(self._deactivate, row)
+        if action.kind == "reactivate":
+            return functools.partial(self._reactivate, row, user, desired)
+        assert action.kind == "update" and action.message is not None
+        return functools.partial(self._update, row, user, desired, action.message)
+
+    # ---------------------------------------------------------------- the dry run
+
+    def dry_run(self, users: Iterable[Incoming]) -> Iterator[dict[str, Any]]:
+        """The requests a run would send, as {okta_id, method, path, body[, note]}, from the
+        state as it is; nothing is sent and the state is not written. What a run would learn
+        from the app (a search, a GET) is said in a note."""
+        seen: list[str] = []
+        for _, action in self._decide_each(users, None, set(), seen):
+            seen.append(action.okta_id)
+            yield from self._requests(action)
+        listed = set(seen)
+        unlisted = (row for row in self.state.not_seen(-1) if row.okta_id not in listed)  # -1: every row
+        for action in self._gone_actions(unlisted):
+            yield from self._requests(action)
+
+    def _requests(self, action: Action) -> Iterator[dict[str, Any]]:
+        row, user = action.row, action.user
+        app_path = f"/Users/{row.app_id}" if row is not None and row.app_id else "/Users/{id}"
+
+        def request(method: str, path: str, body: Any = None, note: str = "") -> dict[str, Any]:
+            line = {"okta_id": action.okta_id, "method": method, "path": path, "body": body}
+            return {**line, "note": note} if note else line
+
+        if action.kind == "gone":
+            if self.options.delete:
+                yield request("DELETE", app_path, note="gone from the export")
+            else:
+                yield request("PATCH", app_path, self.ruleset.deactivate(), "gone from the export")
+        elif action.kind == "create":
+            assert user is not None
+            note = f"after a search by {self.options.match}: an app user found is adopted instead"
+            if action.deprovisioned:
+                yield request("PATCH", app_path, self.ruleset.deactivate(), "only if a search finds it")
+            else:
+                yield request("POST", "/Users", self.ruleset.create(user), note)
+        elif action.kind == "repair":
+            yield request("GET", app_path, note="then the PATCH that reconciles what the app holds")
+        elif action.kind == "deactivate":
+            yield request("PATCH", app_path, self.ruleset.deactivate())
+        elif action.kind == "reactivate":
+            assert row is not None and row.resource is not None and action.desired is not None
+            yield request("PATCH", app_path, self.ruleset.reactivate())
+            message = reconcile_message(self.plan, {**row.resource, "active": True}, action.desired)
+            if message is not None:
+                yield request("PATCH", app_path, message)
+        elif self.options.style == "put":
+            assert row is not None and row.resource is not None and user is not None
+            yield request("GET", app_path)
+            yield request(
+                "PUT", app_path, self.ruleset.put(row.resource, user), "built on what the GET returns"
+            )
+        else:
+            yield request("PATCH", app_path, action.message)
 
     def _guarded(self, task: Callable[[], _Done], okta_id: str, user: dict[str, Any] | None = None) -> _Done:
         try:
@@ -273,14 +374,15 @@ class Sync:
             self.state.forget(done.okta_id)
         else:
             self.state.acknowledged(
-                done.okta_id, done.app_id, done.resource, done.active, self.ruleset_hash, run
+                done.okta_id, done.app_id, done.resource, done.active, self.ruleset_hash, run, done.profile
             )
         self.summary.counts[done.kind] += 1
         self.summary.attributes.update(done.attributes)
 
     def _fail(self, failure: Failure) -> None:
         self.summary.counts["failed"] += 1
-        self.summary.failures.append(failure)
+        if len(self.summary.failures) < 10_000:  # the rest are counted, and printed as they come
+            self.summary.failures.append(failure)
         self.on_failure(failure)
 
     # ---------------------------------------------------------------- tasks (worker threads)

@@ -38,16 +38,22 @@ class Row:
 
 
 class State:
-    def __init__(self, path: Path | str, base_url: str, match: str) -> None:
+    def __init__(self, path: Path | str, base_url: str, match: str, readonly: bool = False) -> None:
+        """The state in PATH (``:memory:`` for none kept). READONLY: opened for reading only,
+        as the dry run does; the file must exist."""
         self.path = str(path)
         # One connection; worker threads read (owner) while the main thread writes.
         self.lock = threading.RLock()
         try:
-            self.db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-            self._execute("PRAGMA journal_mode=WAL")
-            self._execute("PRAGMA synchronous=NORMAL")  # WAL: a commit survives a killed process
-            self._create()
-            self._claim(base_url, match)
+            if readonly:
+                uri = Path(self.path).resolve().as_uri() + "?mode=ro"
+                self.db = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
+            else:
+                self.db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+                self._execute("PRAGMA journal_mode=WAL")
+                self._execute("PRAGMA synchronous=NORMAL")  # WAL: a commit survives a killed process
+                self._create()
+            self._claim(base_url, match, readonly)
         except sqlite3.DatabaseError as exc:
             raise StateError(f"{self.path}: not a mapper state file ({exc})") from None
 
@@ -70,12 +76,13 @@ class State:
             """
         )
 
-    def _claim(self, base_url: str, match: str) -> None:
+    def _claim(self, base_url: str, match: str, readonly: bool) -> None:
         """A state file belongs to one app: using it for another would deactivate its users."""
         meta = dict(self._execute("SELECT key, value FROM meta").fetchall())
         wanted = {"version": str(SCHEMA_VERSION), "base_url": base_url.rstrip("/"), "match": match}
         if not meta:
-            self._executemany("INSERT INTO meta VALUES (?, ?)", wanted.items())
+            if not readonly:
+                self._executemany("INSERT INTO meta VALUES (?, ?)", wanted.items())
             return
         if meta.get("version") != wanted["version"]:
             raise StateError(
@@ -85,7 +92,7 @@ class State:
             raise StateError(
                 f"{self.path}: the state of {meta.get('base_url')}, not {wanted['base_url']}: use another --state"
             )
-        if meta.get("match") != match:
+        if meta.get("match") != match and not readonly:
             self._execute("UPDATE meta SET value = ? WHERE key = 'match'", (match,))
 
     def close(self) -> None:

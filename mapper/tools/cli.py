@@ -903,10 +903,10 @@ def compile_(ruleset: str, quiet: bool) -> None:
 )
 @click.option(
     "--style",
-    type=click.Choice(["rfc", "put"]),
+    type=click.Choice(STYLES),
     default="rfc",
     show_default=True,
-    help="rfc: a PATCH of what changed; put: GET the user, PUT it back changed (Okta's way).",
+    help="The PATCH for a changed user, as for diff; put: GET the user, PUT it back changed (Okta's way).",
 )
 @click.option(
     "--delete", is_flag=True, help="Delete users gone from the export instead of deactivating them."
@@ -1038,49 +1038,40 @@ def _sync_users(names: tuple[str, ...]) -> Any:
 
 
 def _sync_dry_run(compiled: Ruleset, state_file: Path, base_url: str, options: Any, incoming: Any) -> None:
-    """The requests a sync would send, from the state as it is (read-only; searches not run)."""
+    """The requests a sync would send, from the state as it is (read, never written)."""
     import sqlite3
 
-    from mapper.errors import ProfileError
-    from mapper.runtime.reconcile import reconcile_message
+    from mapper.sync.engine import Sync
     from mapper.sync.state import State, StateError
 
-    if not state_file.exists():
-        state = None
-    else:
-        try:
-            state = State(state_file, base_url, options.match)
-        except (StateError, sqlite3.Error) as exc:
-            _fail([f"mapper: sync: {exc}"], EXIT_DATA)
-    lines: list[str] = []
-    for record in incoming:
-        user = record.user
-        if user is None or not isinstance(user.get("id"), str):
-            click.echo(f"mapper: sync: {record.where}: {record.problem or 'no Okta id'}", err=True)
-            continue
-        row = state.get(user["id"]) if state else None
-        try:
-            desired = compiled.render(user)
-        except ProfileError as exc:
-            click.echo(f"mapper: sync: {record.where}: {exc}", err=True)
-            continue
-        gone = user.get("status") == "DEPROVISIONED"
-        if row is None or row.app_id is None:
-            if not gone:
-                lines.append(
-                    _request_line(user["id"], "POST", "/Users", compiled.create(user), "create, or adopt")
-                )
-        elif gone and row.active:
-            lines.append(_request_line(user["id"], "PATCH", f"/Users/{row.app_id}", compiled.deactivate()))
-        elif not gone and row.resource is not None:
-            message = reconcile_message(compiled.plan, row.resource, desired)
-            if not row.active:
-                lines.append(
-                    _request_line(user["id"], "PATCH", f"/Users/{row.app_id}", compiled.reactivate())
-                )
-            if message is not None:
-                lines.append(_request_line(user["id"], "PATCH", f"/Users/{row.app_id}", message))
-    _write("".join(lines))
+    try:
+        state = (
+            State(state_file, base_url, options.match, readonly=True)
+            if state_file.exists()
+            else State(":memory:", base_url, options.match)
+        )
+    except (StateError, sqlite3.Error) as exc:
+        _fail([f"mapper: sync: {exc}"], EXIT_DATA)
+    try:
+        planned = Sync(compiled, None, state, options, on_failure=_report_sync_failure).dry_run(incoming)
+        _write("".join(json.dumps(line, ensure_ascii=False) + "\n" for line in planned))
+    finally:
+        state.close()
+
+
+def _save(path: Path, text: str) -> None:
+    """TEXT into PATH all at once (nothing half-written); one line when it cannot be."""
+    from mapper.tools.files import write_file
+
+    try:
+        write_file(path, text)
+    except OSError as exc:
+        _fail([f"mapper: {path}: {exc.strerror or exc}"], EXIT_OUTPUT)
+
+
+def _report_sync_failure(failure: Any) -> None:
+    where = f"{failure.where}: " if failure.where else ""
+    click.echo(f"mapper: sync: {where}{failure.okta_id or '?'}: {failure.message}", err=True)
 
 
 def _line_count(names: tuple[str, ...]) -> int | None:
@@ -1094,13 +1085,6 @@ def _line_count(names: tuple[str, ...]) -> int | None:
             while chunk := stream.read(1 << 20):
                 total += chunk.count(b"\n")
     return total
-
-
-def _request_line(okta_id: str, method: str, path: str, body: Any, note: str = "") -> str:
-    record = {"okta_id": okta_id, "method": method, "path": path, "body": body}
-    if note:
-        record["note"] = note
-    return json.dumps(record, ensure_ascii=False) + "\n"
 
 
 def _sync_run(
@@ -1132,13 +1116,11 @@ def _sync_run(
         Connection(base_url, os.environ.get(token_env) or None, timeout, options.concurrency, max_rps)
     )
 
-    def report(failure: Any) -> None:
-        where = f"{failure.where}: " if failure.where else ""
-        click.echo(f"mapper: sync: {where}{failure.okta_id or '?'}: {failure.message}", err=True)
-
     advance, done = _count_progress(_line_count(users), "users", quiet)
     try:
-        summary = Sync(compiled, app, state, options, on_failure=report, on_progress=advance).run(incoming)
+        summary = Sync(
+            compiled, app, state, options, on_failure=_report_sync_failure, on_progress=advance
+        ).run(incoming)
     finally:
         done()
         app.close()
@@ -1153,9 +1135,7 @@ def _sync_run(
         for attribute, n in summary.attributes.most_common():
             click.echo(f"mapper:   {attribute}: {n:,} user{'s' if n != 1 else ''}", err=True)
     if report_file is not None:
-        from mapper.tools.files import write_file
-
-        write_file(report_file, json.dumps(summary.as_json(), indent=2, ensure_ascii=False) + "\n")
+        _save(report_file, json.dumps(summary.as_json(), indent=2, ensure_ascii=False) + "\n")
     if summary.counts["failed"]:
         sys.exit(EXIT_DATA)
 
@@ -1214,12 +1194,7 @@ def import_okta_command(schema_file: str, mapping_file: str, output: Path | None
         if output is None:
             _write(result.text)
         else:
-            from mapper.tools.files import write_file
-
-            try:
-                write_file(output, result.text)
-            except OSError as exc:
-                _fail([f"mapper: {output}: {exc.strerror or exc}"], EXIT_OUTPUT)
+            _save(output, result.text)
         for problem in result.problems:
             click.echo(f"mapper: import: {problem}", err=True)
         if any("not imported" in p or "the imported ruleset" in p for p in result.problems):
@@ -1282,12 +1257,7 @@ def export_okta_command(
         if output is None:
             _write(text)
         else:
-            from mapper.tools.files import write_file
-
-            try:
-                write_file(output, text)
-            except OSError as exc:
-                _fail([f"mapper: {output}: {exc.strerror or exc}"], EXIT_OUTPUT)
+            _save(output, text)
         if not quiet:
             for problem in result.problems:
                 click.echo(f"mapper: export: {problem}", err=True)
