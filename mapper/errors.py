@@ -123,11 +123,16 @@ def capped(diagnostics: Iterable[Diagnostic]) -> list[Diagnostic]:
 
 
 class MapperError(Exception):
-    """Base class of every error mapper raises on purpose."""
+    """Base class of every error mapper raises on purpose. EXIT_CODE is the command line's
+    exit code for it (see the README's exit codes); its message is one line, no personal data."""
+
+    exit_code = 1
 
 
 class RulesetError(MapperError):
     """A ruleset could not be loaded; carries every diagnostic found, warnings included."""
+
+    exit_code = 2
 
     def __init__(self, diagnostics: Iterable[Diagnostic]) -> None:
         self.diagnostics: tuple[Diagnostic, ...] = tuple(diagnostics)
@@ -187,3 +192,9 @@ class ProfileError(MapperError):
             where.append(f"for SCIM attribute {target!r}")
         prefix = " ".join(where)
         super().__init__(f"{prefix}: {problem}" if prefix else problem)
+
+
+class UsageError(MapperError):
+    """Bad usage or configuration, found before anything was sent or written (exit 2)."""
+
+    exit_code = 2

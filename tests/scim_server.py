@@ -20,8 +20,9 @@ from mapper.language.schema import Schema, to_scim_json
 
 
 class ScimServer:
-    def __init__(self, base_url: str) -> None:
+    def __init__(self, base_url: str, token: str | None = None) -> None:
         self.base_url = base_url
+        self.token = token
 
     def request(self, method: str, path: str, body: dict[str, Any] | None = None) -> tuple[int, Any]:
         data = json.dumps(body).encode() if body is not None else None
@@ -29,7 +30,11 @@ class ScimServer:
             self.base_url + path,
             data=data,
             method=method,
-            headers={"Content-Type": "application/scim+json", "Accept": "application/scim+json"},
+            headers={
+                "Content-Type": "application/scim+json",
+                "Accept": "application/scim+json",
+                **({"Authorization": f"Bearer {self.token}"} if self.token else {}),
+            },
         )
         try:
             with urllib.request.urlopen(request, timeout=10) as response:
@@ -48,8 +53,9 @@ def _free_port() -> int:
 
 
 @contextmanager
-def running_server(extensions: list[Schema], workdir: Path) -> Iterator[ScimServer]:
-    """scim2-server on 127.0.0.1 with the RFC 7643 schemas plus EXTENSIONS on /Users."""
+def running_server(extensions: list[Schema], workdir: Path, token: str | None = None) -> Iterator[ScimServer]:
+    """scim2-server on 127.0.0.1 with the RFC 7643 schemas plus EXTENSIONS on /Users (and,
+    with TOKEN, accepting only that bearer token)."""
     from scim2_server.utils import load_default_resource_types, load_default_schemas
 
     schemas = [
@@ -78,11 +84,12 @@ def running_server(extensions: list[Schema], workdir: Path) -> Iterator[ScimServ
             "--port", str(port),
             "--schema", str(workdir / "schemas.json"),
             "--resource-type", str(workdir / "resource-types.json"),
+            *(["--bearer-token", token] if token else []),
         ],
         stdout=subprocess.DEVNULL,
         stderr=log_file,
     )  # fmt: skip
-    server = ScimServer(f"http://127.0.0.1:{port}")
+    server = ScimServer(f"http://127.0.0.1:{port}", token)
     try:
         deadline = time.monotonic() + 30
         while True:

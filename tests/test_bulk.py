@@ -189,7 +189,7 @@ def test_plan_between_two_exports(tmp_path: Path) -> None:
     stderr = result.stderr.decode().splitlines()
     assert stderr == [
         f"mapper: {new}:5: this Okta id is in the export twice",
-        "mapper: plan: 1 create, 1 update, 2 deactivate, 1 unchanged, 1 failed",
+        "mapper: plan: 1 create, 1 update, 2 deactivate, 0 reactivate, 1 unchanged, 1 failed",
         "mapper:   title: 1 user",
     ]
     assert result.returncode == 1
@@ -205,7 +205,7 @@ def test_plan_streams_a_hundred_thousand_users(tmp_path: Path) -> None:
     result = _mapper("plan", str(old), str(new), "-o", str(out), "--style", "no-path")
     assert result.returncode == 0, result.stderr
     assert result.stderr.decode().splitlines() == [
-        "mapper: plan: 0 create, 10,000 update, 0 deactivate, 90,000 unchanged, 0 failed",
+        "mapper: plan: 0 create, 10,000 update, 0 deactivate, 0 reactivate, 90,000 unchanged, 0 failed",
         "mapper:   title: 10,000 users",
     ]
     with out.open() as plan:

@@ -147,7 +147,11 @@ def test_console_blocks_print_what_they_show(block: Block, workspace: Path) -> N
         assert result.stdout + result.stderr == expected, command
 
 
-@pytest.mark.parametrize("block", _of("sh"), ids=_ids(_of("sh")))
+def _shell_blocks() -> list[Block]:
+    return [b for b in _of("sh") if b.name != "try-sync"]
+
+
+@pytest.mark.parametrize("block", _shell_blocks(), ids=_ids(_shell_blocks()))
 def test_shell_blocks_run(block: Block, workspace: Path) -> None:
     extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
     bin_dir = Path(sys.executable).parent
@@ -170,6 +174,46 @@ def test_shell_blocks_run(block: Block, workspace: Path) -> None:
                 [str(bin_dir / tool), *args], cwd=ROOT, capture_output=True, text=True, check=False
             )
             assert ran.returncode == 0, ran.stdout + ran.stderr
+
+
+def _closed(port: int) -> bool:
+    import socket
+
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) != 0
+
+
+def test_the_try_sync_block_runs(workspace: Path) -> None:
+    """The README's sync walk-through, as a newcomer pastes it into bash: scim2-server in the
+    background (on a free port here), a saved plan, its apply, and a run with nothing to do."""
+    import socket
+    import time
+
+    (block,) = [b for b in _of("sh") if b.name == "try-sync"]
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server_line, *commands = block.body.replace("8080", str(port)).splitlines()
+    assert server_line.endswith(" &")
+    bin_dir = Path(sys.executable).parent
+    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
+    server = subprocess.Popen(server_line.removesuffix(" &").split(), cwd=workspace, env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 30
+        while _closed(port):
+            assert time.monotonic() < deadline and server.poll() is None, "scim2-server did not start"
+            time.sleep(0.05)
+        ran = subprocess.run(["bash", "-e", "-c", "\n".join(commands)], cwd=workspace, env=env,
+                             capture_output=True, text=True, check=False)  # fmt: skip
+    finally:
+        server.terminate()
+        server.wait()
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    assert "+ create" in ran.stdout and "Plan: 3 to create" in ran.stderr
+    assert (
+        "0 created, 0 adopted, 0 updated, 0 deactivated, 0 reactivated, 0 deleted, 4 unchanged" in ran.stderr
+    )
 
 
 @pytest.mark.parametrize("block", _of("synopsis"), ids=_ids(_of("synopsis")))

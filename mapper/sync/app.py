@@ -10,6 +10,7 @@ on), and advice on what to do.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -19,7 +20,8 @@ from scim2_client import SCIMClientException
 from scim2_client.engines.httpx2 import SyncSCIMClient
 from scim2_models import ScimProvider, User
 
-from mapper.sync.retry import Counters, RateLimiter, RetryPolicy, RetryTransport
+from mapper.errors import MapperError
+from mapper.sync.retry import Breaker, Counters, RateLimiter, RetryPolicy, RetryTransport
 
 ERROR_URN = "urn:ietf:params:scim:api:messages:2.0:Error"
 
@@ -43,7 +45,9 @@ ADVICE: dict[str | int, str] = {
 }
 
 
-class AppError(Exception):
+class AppError(MapperError):
+    """A request for one user failed: reported for that user, tried again by the next run."""
+
     def __init__(
         self, status: int | None, scim_type: str, detail: str, unknown_outcome: bool = False
     ) -> None:
@@ -59,10 +63,29 @@ class AppError(Exception):
         return by_type or ADVICE.get(self.status or 0) or ""
 
     def message(self) -> str:
-        head = f"HTTP {self.status}" if self.status else "no answer"
-        kind = f" {self.scim_type}" if self.scim_type else ""
-        text = f"{head}{kind}: {self.detail}" if self.detail else f"{head}{kind}"
+        head = f"HTTP {self.status}" if self.status else "no answer" if self.unknown_outcome else ""
+        head = f"{head} {self.scim_type}".strip() if self.scim_type else head
+        text = f"{head}: {self.detail}" if head and self.detail else head or self.detail
         return f"{text} ({self.advice})" if self.advice else text
+
+
+class Conflict(AppError):
+    """Two Okta users would share one app user: reported for the second, never written."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(None, "uniqueness", detail)
+
+    def message(self) -> str:
+        return (
+            f"conflict: {self.detail}; nothing was written (resolve it in the app or in Okta: mapper never "
+            "gives one app user to two Okta users)"
+        )
+
+
+class PreflightError(MapperError):
+    """The app could not be reached, or refused us, before any user request (exit 5)."""
+
+    exit_code = 5
 
 
 @dataclass(frozen=True)
@@ -72,12 +95,26 @@ class Connection:
     timeout: float = 30.0
     concurrency: int = 4
     max_rps: float | None = None
+    token_env: str = "SCIM_TOKEN"  # noqa: S105 - the variable's name, named in messages (never the token)
+
+
+#: --match NAME: the SCIM filter attribute, and whether its values compare exactly
+#: (RFC 7643: userName and emails.value are caseExact false, externalId is caseExact).
+MATCH_FILTERS: dict[str, tuple[str, bool]] = {
+    "userName": ("userName", False),
+    "email": ("emails.value", False),
+    "externalId": ("externalId", True),
+}
 
 
 class ScimApp:
     """The app's /Users endpoint."""
 
-    def __init__(self, connection: Connection, policy: RetryPolicy | None = None) -> None:
+    def __init__(
+        self, connection: Connection, policy: RetryPolicy | None = None, breaker: Breaker | None = None
+    ) -> None:
+        self.connection = connection
+        self.breaker = breaker or Breaker()
         self.counters = Counters()
         headers = {"Accept": "application/scim+json, application/json"}
         if connection.token:
@@ -87,6 +124,7 @@ class ScimApp:
             policy or RetryPolicy(),
             RateLimiter(connection.max_rps),
             self.counters,
+            self.breaker,
         )
         self.http = httpx2.Client(
             base_url=connection.base_url.rstrip("/"),
@@ -109,12 +147,74 @@ class ScimApp:
 
     # ---------------------------------------------------------------- operations
 
-    def find(self, attribute: str, value: str) -> list[dict[str, Any]]:
-        """The app users whose ATTRIBUTE equals VALUE (a SCIM filter, value JSON-quoted)."""
+    def preflight(self) -> None:
+        """Prove the base URL, the path and the token with one authenticated request
+        (``GET /Users?count=1``), before any user's: a PreflightError says what to fix."""
+        where = f"{self.connection.base_url.rstrip('/')}/Users"
+        variable = f"${self.connection.token_env}"
+        try:
+            answer = self.http.get(
+                "/Users", params={"startIndex": 1, "count": 1}, extensions={"mapper.attempts": 2}
+            )
+        except httpx2.HTTPError as exc:
+            raise PreflightError(
+                f"{where}: no answer ({_reason(exc)}): check the host, the port and that the app is up"
+            ) from None
+        status = answer.status_code
+        if status in (401, 403):
+            raise PreflightError(
+                f"{where}: HTTP {status}: the app refused the token in {variable}: check that it is "
+                f"current and meant for this app{' (and allowed to manage users)' if status == 403 else ''}"
+            )
+        if status == 404:
+            raise PreflightError(
+                f"{where}: HTTP 404: no SCIM users there: check the base URL (--to) against the app's "
+                "documentation (the path often ends in /scim/v2, or just /v2)"
+            )
+        if status >= 300:
+            raise PreflightError(
+                f"{where}: HTTP {status}: the app is not answering as SCIM does; try again later"
+            )
+        try:
+            document = answer.json()
+        except ValueError:
+            document = None
+        if not (isinstance(document, dict) and isinstance(document.get("totalResults"), int)):
+            raise PreflightError(
+                f"{where}: the answer is not a SCIM list of users (ListResponse): check that --to is the app's SCIM base URL"
+            )
+
+    def find(self, match: str, value: str) -> list[dict[str, Any]]:
+        """The app users whose --match attribute MATCH equals VALUE (a SCIM filter, value
+        JSON-quoted). An answer that is not a list, holds fewer users than it counts, or holds
+        a user who does not match (a server that ignores the filter) is an AppError: a search
+        that cannot be trusted must never read as "no such user"."""
+        attribute, _ = MATCH_FILTERS[match]
         query = {"filter": f"{attribute} eq {json.dumps(value, ensure_ascii=False)}"}
         found = self._call(lambda: self.client.query(url="/Users", query_parameters=query), "GET")
-        resources = found.get("Resources") if isinstance(found, dict) else None
-        return [r for r in resources or [] if isinstance(r, dict)]
+        if not isinstance(found, dict):
+            raise AppError(None, "", "the app's answer to a search is not a SCIM ListResponse")
+        resources = found.get("Resources", [])
+        total = found.get("totalResults")
+        if (
+            not isinstance(resources, list)
+            or not all(isinstance(r, dict) for r in resources)
+            or not isinstance(total, int)
+            or isinstance(total, bool)
+        ):
+            raise AppError(None, "", "the app's answer to a search is not a SCIM ListResponse")
+        if total > len(resources):
+            raise AppError(
+                None, "tooMany", f"the app's search counts {total} users but returned {len(resources)}"
+            )
+        for resource in resources:
+            if not matches(resource, match, value):
+                raise AppError(
+                    None,
+                    "invalidFilter",
+                    f"the app's search by {match} returned a user who does not match it (does the app ignore filters?)",
+                )
+        return resources
 
     def create(self, body: dict[str, Any]) -> dict[str, Any]:
         created = self._call(lambda: self.client.create(resource=body, url="/Users"), "POST")
@@ -164,6 +264,54 @@ class ScimApp:
                 status, str(answer.get("scimType") or ""), str(answer.get("detail") or ""), unknown
             )
         return answer
+
+
+def match_values(resource: dict[str, Any], match: str) -> list[str]:
+    """The values of RESOURCE's --match attribute MATCH (every email's, for ``email``)."""
+    if match == "email":
+        emails = resource.get("emails")
+        return (
+            [e["value"] for e in emails if isinstance(e, dict) and isinstance(e.get("value"), str)]
+            if isinstance(emails, list)
+            else []
+        )
+    value = resource.get(match)
+    return [value] if isinstance(value, str) else []
+
+
+def matches(resource: dict[str, Any], match: str, value: str) -> bool:
+    """Whether RESOURCE's MATCH attribute equals VALUE, as RFC 7643 compares it."""
+    _, exact = MATCH_FILTERS[match]
+    if exact:
+        return value in match_values(resource, match)
+    folded = value.casefold()
+    return any(v.casefold() == folded for v in match_values(resource, match))
+
+
+def record_version(resource: dict[str, Any]) -> str:
+    """What a saved plan remembers of an app record it built a request from: the app's
+    version (ETag, RFC 7644 section 3.14) when it gives one, else a hash of the record."""
+    meta = resource.get("meta")
+    version = meta.get("version") if isinstance(meta, dict) else None
+    if isinstance(version, str) and version:
+        return f"version:{version}"
+    canonical = json.dumps(resource, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return "sha256:" + hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _reason(exc: Exception) -> str:
+    """An HTTP client error in a few words: the OS's or TLS's own reason when it gives one."""
+    text = str(exc) or type(exc).__name__
+    for marker in ("CERTIFICATE_VERIFY_FAILED", "Name or service not known", "Connection refused",
+                   "No address associated", "timed out", "Temporary failure in name resolution"):  # fmt: skip
+        if marker in text:
+            return {"CERTIFICATE_VERIFY_FAILED": "TLS: the certificate could not be verified",
+                    "Name or service not known": "DNS: the host name is not known",
+                    "No address associated": "DNS: the host name is not known",
+                    "Temporary failure in name resolution": "DNS: the host name could not be resolved",
+                    "Connection refused": "connection refused",
+                    "timed out": "timed out"}[marker]  # fmt: skip
+    return text.splitlines()[0][:200] if text else type(exc).__name__
 
 
 def _int(value: object) -> int | None:

@@ -1,56 +1,85 @@
-"""The sync: for each Okta user, the fewest requests that bring the app in line.
+"""The sync: for each Okta user, the fewest requests that bring the app in line, under guards.
 
-For every user of the export the engine decides, from the state row (what the app was
-last sent) and the ruleset's rendering, what the user needs; a user that needs nothing
-costs no request. Requests run on a bounded pool of threads; the state row is marked
-``pending`` before a request goes and written only when the app acknowledged it.
+A run goes in three phases. First every user of the export is decided
+(:mod:`mapper.sync.decide`) and what is not destructive is carried out on a bounded pool
+of threads: creates (after a search by ``--match``: an app user found is adopted), updates,
+reactivations, repairs, and the searches for inactive users the state does not know.
+Then the users the export no longer lists are decided. Last, the deactivations and
+deletions the run holds are judged by the deactivation guard (:mod:`mapper.sync.guard`):
+all of them are carried out, or, past the limit, none. Users gone from the export are
+never deactivated when a record of the export could not be read (who is gone cannot be
+proven), and an export with no users is refused before any request.
 
-- new user (no acknowledged row): searched in the app by ``--match``; an existing app user
-  is adopted (reconciled), else created. A create whose outcome is unknown (a dropped
-  connection, a 500) is searched for again before it is sent again: never a duplicate.
-- changed user: the PatchOp from what the app was last sent to what the ruleset wants
-  (``reconcile``: the same for a profile change and a ruleset change), or with
-  ``--style put`` a PUT built on a fresh GET, as Okta does. A PATCH whose outcome is
-  unknown is followed by a GET and a reconcile against what the app really holds.
-- DEPROVISIONED, or gone from the export: deactivated (Okta's body); deleted only with
-  ``--delete``. An inactive user who is active again is reactivated.
-- a pending row (a run that was killed) or ``--repair``: GET the app's user and reconcile.
+Every state row is marked ``pending`` before a request goes and written only when the app
+acknowledged it. App users are claimed atomically across the run's threads (by app id and
+by match value), so no concurrency hands one app user to two Okta users. The app client
+stops the whole run when the app stops answering (:class:`mapper.sync.retry.Breaker`).
+
+The same run without writing (``dry_run``) sends the searches and GETs, and records the
+changing requests instead of sending them: the dry run and the saved plan.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
 import functools
+import threading
 import time
+import zlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
-from mapper.errors import ProfileError
+from mapper.errors import MapperError, ProfileError
 from mapper.runtime.patch import touched
 from mapper.runtime.put import put_body
 from mapper.runtime.reconcile import reconcile_message
 from mapper.runtime.ruleset import Ruleset
-from mapper.sync.app import AppError, ScimApp
+from mapper.sync.app import AppError, Conflict, ScimApp
+from mapper.sync.decide import Decision, Kind, Match, Policy, Style, decide, decide_gone, ruleset_hash
+from mapper.sync.guard import DeactivationLimit
+from mapper.sync.retry import AppUnavailable
 from mapper.sync.state import Row, State
 
-MATCHES = {
-    # --match NAME: the SCIM filter attribute, and how to read its value from the resource.
-    "userName": "userName",
-    "email": "emails.value",
-    "externalId": "externalId",
-}
-KINDS = ("created", "adopted", "updated", "deactivated", "reactivated", "deleted", "unchanged", "failed")
+
+class Outcome(StrEnum):
+    """What happened to a user in a run (the summary's counts)."""
+
+    CREATED = "created"
+    ADOPTED = "adopted"
+    UPDATED = "updated"
+    DEACTIVATED = "deactivated"
+    REACTIVATED = "reactivated"
+    DELETED = "deleted"
+    UNCHANGED = "unchanged"
+    FAILED = "failed"
+
+
+KINDS = tuple(Outcome)
+
+
+class EmptyExport(MapperError):
+    """An export with no users: refused before any request (a guard: exit 4)."""
+
+    exit_code = 4
 
 
 @dataclass(frozen=True)
 class Options:
     match: str = "userName"
-    style: str = "rfc"  # "rfc" (reconcile's PatchOp) or "put"
+    style: str = "rfc"
     delete: bool = False
     repair: bool = False
     concurrency: int = 4
+    max_deactivations: DeactivationLimit = field(default_factory=DeactivationLimit)
+    shard: tuple[int, int] | None = None  # (K, N): the users whose Okta id hashes to K of N
+    preflight: bool = True
+
+    @property
+    def policy(self) -> Policy:
+        return Policy(Match(self.match), Style(self.style), self.delete, self.repair)
 
 
 @dataclass
@@ -74,10 +103,23 @@ class Summary:
     requests: int = 0
     retries: int = 0
     seconds: float = 0.0
+    looked_up: int = 0  # inactive users new to the state, looked for in the app
+    held: list[str] = field(default_factory=list)  # Okta ids whose deactivation the guard held
+    limit: int | None = None  # the guard's limit for this run
+    unreadable: int = 0  # records of the export that could not be read
+    gone_kept: int = 0  # users gone from the export, not deactivated: unreadable records
+    stopped: str | None = None  # why the run stopped early (the app stopped answering)
 
     def as_json(self) -> dict[str, Any]:
         return {
-            **{kind: self.counts[kind] for kind in KINDS},
+            **{kind.value: self.counts[kind] for kind in KINDS},
+            "lookedUp": self.looked_up,
+            "held": len(self.held),
+            "heldIds": self.held[:100],
+            "maxDeactivations": self.limit,
+            "unreadable": self.unreadable,
+            "goneNotDeactivated": self.gone_kept,
+            "stopped": self.stopped,
             "attributes": dict(self.attributes.most_common()),
             "requests": self.requests,
             "retries": self.retries,
@@ -95,25 +137,11 @@ class Incoming:
     problem: str = ""
 
 
-@dataclass(frozen=True)
-class Action:
-    """What one user needs, decided before anything is sent: run by a worker thread, or
-    described by the dry run. KIND: create, repair, deactivate, reactivate, update, gone."""
-
-    kind: str
-    okta_id: str
-    user: dict[str, Any] | None  # None for a user gone from the export
-    desired: dict[str, Any] | None
-    row: Row | None
-    message: dict[str, Any] | None = None  # the PATCH of an update
-    deprovisioned: bool = False
-
-
 @dataclass
-class _Done:
+class Done:
     """A task's outcome, applied to the state by the main thread."""
 
-    kind: str
+    kind: Outcome
     okta_id: str
     app_id: str | None = None
     resource: dict[str, Any] | None = None
@@ -121,249 +149,244 @@ class _Done:
     attributes: list[str] = field(default_factory=list)
     error: AppError | None = None
     forget: bool = False
+    absent: bool = False  # looked for, not in the app
     profile: dict[str, Any] | None = None  # the Okta user rendered, kept in the state
+    found: dict[str, Any] | None = None  # a lookup's active app user, to deactivate if the guard allows
+
+
+@dataclass
+class Held:
+    """A deactivation (or deletion) waiting for the guard's verdict."""
+
+    where: str
+    okta_id: str
+    task: Callable[[], Done]
+    found: bool = False  # an active app user a lookup found: not yet counted in the state
 
 
 class Sync:
     def __init__(
         self,
         ruleset: Ruleset,
-        app: ScimApp | None,
+        app: Any,  # a ScimApp, or a recorder standing in for it (mapper.sync.saved_plan)
         state: State,
         options: Options,
         on_failure: Callable[[Failure], None] = lambda f: None,
         on_progress: Callable[[], None] = lambda: None,
     ) -> None:
         self.ruleset = ruleset
-        self._app = app
+        self.app: ScimApp = app
         self.state = state
         self.options = options
+        self.policy = options.policy
         self.on_failure = on_failure
         self.on_progress = on_progress
         self.plan = ruleset.plan
-        self.ruleset_hash = _hash(ruleset)
+        self.ruleset_hash = ruleset_hash(ruleset)
         self.summary = Summary()
-
-    @property
-    def app(self) -> ScimApp:
-        assert self._app is not None, "a run needs the app; the dry run does not"
-        return self._app
+        self.on_done: Callable[[Done, str], None] = lambda done, where: None
+        self._task_context = threading.local()
+        self._seen: list[str] = []  # users listed that need no request now, marked seen in batches
 
     # ---------------------------------------------------------------- the run
 
     def run(self, users: Iterable[Incoming]) -> Summary:
+        """Bring the app in line with USERS. Raises EmptyExport (before any request) for an
+        export with no records, PreflightError when the app cannot be reached; stops early,
+        with ``summary.stopped`` set, when the app stops answering."""
         started = time.perf_counter()
+        records = iter(users)
+        first = next(records, None)
+        if first is None:
+            raise EmptyExport(
+                "the export holds no users: refused, as it would deactivate every user of the app "
+                "(check the export; nothing was sent)"
+            )
+        if self.options.preflight:
+            self.app.preflight()
+        before = (
+            self.app.counters.requests,
+            self.app.counters.retries,
+        )  # the pre-flight's are not the users'
         run = self.state.next_run()
         pool = concurrent.futures.ThreadPoolExecutor(max(1, self.options.concurrency))
-        in_flight: dict[concurrent.futures.Future[_Done], tuple[str, str]] = {}
+        in_flight: dict[concurrent.futures.Future[Done], str] = {}
+        held: list[Held] = []
         busy: set[str] = set()
+
+        def submit(okta_id: str, where: str, task: Callable[[], Done], match: str | None = None) -> None:
+            self.state.mark_pending(okta_id, run, match)
+            busy.add(okta_id)
+            in_flight[pool.submit(self._guarded, task, okta_id)] = where
+            drain(self.options.concurrency * 4)
 
         def drain(limit: int) -> None:
             while len(in_flight) > limit:
                 done, _ = concurrent.futures.wait(in_flight, return_when=concurrent.futures.FIRST_COMPLETED)
+                stop: BaseException | None = None
                 for future in done:
-                    okta_id, where = in_flight.pop(future)
-                    busy.discard(okta_id)
-                    self._apply(future.result(), where, run)
+                    where = in_flight.pop(future)
+                    if future.exception() is not None:
+                        stop = future.exception()  # the app stopped answering: the run stops
+                        continue
+                    outcome = future.result()
+                    busy.discard(outcome.okta_id)
+                    if outcome.found is not None:
+                        held.append(self._held_lookup(outcome, where))
+                    else:
+                        self._apply(outcome, where, run)
+                if stop is not None:
+                    raise stop
 
         try:
-            for where, action in self._decide_all(users, run, busy):
-                match = _match_value(action.desired, self.options.match) if action.desired else None
-                self.state.mark_pending(action.okta_id, run, match)
-                busy.add(action.okta_id)
-                future = pool.submit(self._guarded, self._task(action), action.okta_id, action.user)
-                in_flight[future] = (action.okta_id, where)
-                drain(self.options.concurrency * 4)
+            for where, decision in self._decide_all(_chain(first, records), run, busy):
+                task = self._task(decision)
+                if decision.destructive(self.options.delete):
+                    held.append(Held(where, decision.okta_id, task))
+                    self._seen.append(decision.okta_id)  # listed: not gone
+                    continue
+                submit(decision.okta_id, where, task, self._match_value(decision.desired))
             drain(0)
-            for action in self._gone_actions(self.state.not_seen(run)):
-                self.state.mark_pending(action.okta_id, run)
-                future = pool.submit(self._guarded, self._task(action), action.okta_id)
-                in_flight[future] = (action.okta_id, "")
-                drain(self.options.concurrency * 4)
+            if self.summary.unreadable:
+                self.summary.gone_kept = sum(
+                    1 for row in self.state.not_seen(run) if decide_gone(self.policy, row) is not None
+                )
+            else:
+                for row in self.state.not_seen(run):
+                    gone = decide_gone(self.policy, row)
+                    if gone is not None:
+                        held.append(Held("", row.okta_id, self._task(gone)))
+            active = self.state.active_count() + sum(1 for h in held if h.found)
+            self.summary.limit = self.options.max_deactivations.allowed(active)
+            if len(held) > self.summary.limit:
+                self.summary.held = sorted(h.okta_id for h in held)
+            else:
+                for item in held:
+                    submit(item.okta_id, item.where, item.task)
             drain(0)
+        except AppUnavailable as exc:
+            self.summary.stopped = str(exc)
         finally:
-            pool.shutdown(wait=True)
-            for future, (_, where) in list(in_flight.items()):
-                if future.done() and not future.cancelled():
-                    self._apply(future.result(), where, run)
-        self.summary.requests = self.app.counters.requests
-        self.summary.retries = self.app.counters.retries
+            pool.shutdown(wait=True, cancel_futures=True)
+            for future, where in list(in_flight.items()):
+                if future.done() and not future.cancelled() and future.exception() is None:
+                    outcome = future.result()
+                    if outcome.found is None:
+                        self._apply(outcome, where, run)
+        if self.app.breaker.reason is not None:
+            self.summary.stopped = self.app.breaker.reason
+        self.summary.requests = self.app.counters.requests - before[0]
+        self.summary.retries = self.app.counters.retries - before[1]
         self.summary.seconds = time.perf_counter() - started
         return self.summary
 
     def _decide_all(
         self, users: Iterable[Incoming], run: int, busy: set[str]
-    ) -> Iterator[tuple[str, Action]]:
-        """(where, action) for each user that needs a request; the others are counted."""
-        seen: list[str] = []  # users that need nothing, marked seen in batches
+    ) -> Iterator[tuple[str, Decision]]:
+        """(where, decision) for each user that needs a request; the others are counted and
+        marked seen in batches."""
+        seen = self._seen
         try:
-            yield from self._decide_each(users, run, busy, seen)
+            for incoming in self._shard(users):
+                self.on_progress()
+                self.app.breaker.check()
+                found = self._decide_one(incoming, busy, seen)
+                if found is not None:
+                    yield incoming.where, found
+                if len(seen) >= 1000:
+                    self.state.mark_seen(seen, run)
+                    seen.clear()
         finally:
             self.state.mark_seen(seen, run)
 
-    def _decide_each(
-        self, users: Iterable[Incoming], run: int | None, busy: set[str], seen: list[str]
-    ) -> Iterator[tuple[str, Action]]:
-        """As _decide_all; RUN None (the dry run) writes nothing to the state."""
+    def _shard(self, users: Iterable[Incoming]) -> Iterator[Incoming]:
+        if self.options.shard is None:
+            yield from users
+            return
+        part, parts = self.options.shard
         for incoming in users:
-            self.on_progress()
-            user = incoming.user
-            if user is None:
-                self._fail(Failure(None, incoming.where, None, "", incoming.problem))
-                continue
-            okta_id = user.get("id")
-            if not isinstance(okta_id, str) or not okta_id:
-                self._fail(
-                    Failure(None, incoming.where, None, "", "no Okta id: sync needs Users API objects")
-                )
-                continue
-            if okta_id in busy:
-                self._fail(Failure(okta_id, incoming.where, None, "", "listed twice in the export"))
-                continue
-            row = self.state.get(okta_id)
-            try:
-                action = self._decide(okta_id, user, row)
-            except ProfileError as exc:
-                seen.append(okta_id)  # not deactivated for a bad profile
-                self._fail(Failure(okta_id, incoming.where, None, "", str(exc)))
-                continue
-            if action is None:
-                seen.append(okta_id)
-                self.summary.counts["unchanged"] += 1
-            else:
-                yield incoming.where, action
-            if run is not None and len(seen) >= 1000:
-                self.state.mark_seen(seen, run)
-                seen.clear()
+            okta_id = incoming.user.get("id") if incoming.user is not None else None
+            if (
+                not isinstance(okta_id, str)
+                or zlib.crc32(okta_id.encode("utf-8", "surrogatepass")) % parts == part
+            ):
+                yield incoming
 
-    def _decide(self, okta_id: str, user: dict[str, Any], row: Row | None) -> Action | None:
-        """What USER needs, or None for nothing."""
-        desired = self.ruleset.render(user)
-        deprovisioned = user.get("status") == "DEPROVISIONED"
-
-        def action(kind: str, message: dict[str, Any] | None = None) -> Action:
-            return Action(kind, okta_id, user, desired, row, message, deprovisioned)
-
-        if row is None or row.app_id is None:
-            if deprovisioned and row is None:
-                return None  # never provisioned, nothing to undo
-            return action("create")
-        if row.pending or self.options.repair:
-            return action("repair")
-        if deprovisioned:
-            return action("deactivate") if row.active else None
-        if not row.active:
-            return action("reactivate")
-        assert row.resource is not None
-        message = reconcile_message(self.plan, row.resource, desired)
-        if message is None:
+    def _decide_one(self, incoming: Incoming, busy: set[str], seen: list[str]) -> Decision | None:
+        user = incoming.user
+        if user is None:
+            self.summary.unreadable += 1
+            self._fail(Failure(None, incoming.where, None, "", incoming.problem))
             return None
-        style = self.options.style
-        if (
-            style in ("no-path", "whole-multivalued")
-            and row.profile is not None
-            and row.ruleset == self.ruleset_hash
-        ):
-            # The PATCH in the app's style, from the Okta user last rendered (the same ruleset);
-            # after a ruleset change, reconcile's (RFC paths) says what the change implies.
-            message = self.ruleset.patch(row.profile, user, style) or message
-        return action("update", message)
+        okta_id = user.get("id")
+        if not isinstance(okta_id, str) or not okta_id:
+            self.summary.unreadable += 1
+            self._fail(Failure(None, incoming.where, None, "", "no Okta id: sync needs Users API objects"))
+            return None
+        if okta_id in busy:
+            self._fail(Failure(okta_id, incoming.where, None, "", "listed twice in the export"))
+            return None
+        try:
+            decision = decide(
+                self.ruleset, self.ruleset_hash, self.policy, okta_id, user, self.state.get(okta_id)
+            )
+        except ProfileError as exc:
+            seen.append(okta_id)  # not deactivated for a bad profile
+            self._fail(Failure(okta_id, incoming.where, None, "", str(exc)))
+            return None
+        if decision.kind is Kind.NOTHING:
+            seen.append(okta_id)
+            self.summary.counts[Outcome.UNCHANGED] += 1
+            return None
+        if decision.kind is Kind.LOOKUP:
+            self.summary.looked_up += 1
+        busy.add(okta_id)
+        return decision
 
-    def _gone_actions(self, rows: Iterable[Row]) -> Iterator[Action]:
-        """Of ROWS (users the export no longer lists), those that need a request."""
-        for row in list(rows):
-            if row.app_id is None and not (row.pending and row.match):
-                continue  # never sent
-            if row.app_id is not None and not row.active and not self.options.delete:
-                continue
-            yield Action("gone", row.okta_id, None, None, row)
-
-    def _task(self, action: Action) -> Callable[[], _Done]:
-        """The requests ACTION needs, as a callable for a worker thread."""
-        row, user, desired = action.row, action.user, action.desired
-        if action.kind == "gone":
+    def _task(self, decision: Decision) -> Callable[[], Done]:
+        """The requests DECISION needs, as a callable for a worker thread."""
+        row, user, desired = decision.row, decision.user, decision.desired
+        kind = decision.kind
+        if kind is Kind.GONE:
             assert row is not None
             return functools.partial(self._gone, row)
         assert user is not None and desired is not None
-        if action.kind == "create":
-            return functools.partial(self._create, user, desired, action.deprovisioned)
+        if kind is Kind.CREATE:
+            return functools.partial(self._create, user, desired, False)
+        if kind is Kind.LOOKUP:
+            return functools.partial(self._create, user, desired, True)
         assert row is not None
-        if action.kind == "repair":
-            return functools.partial(self._repair, row, user, desired, action.deprovisioned)
-        if action.kind == "deactivate":
+        if kind is Kind.REPAIR:
+            return functools.partial(self._repair, row, user, desired, decision.inactive)
+        if kind is Kind.DEACTIVATE:
             return functools.partial(self._deactivate, row)
-        if action.kind == "reactivate":
+        if kind is Kind.REACTIVATE:
             return functools.partial(self._reactivate, row, user, desired)
-        assert action.kind == "update" and action.message is not None
-        return functools.partial(self._update, row, user, desired, action.message)
+        assert kind is Kind.UPDATE and decision.message is not None
+        return functools.partial(self._update, row, user, desired, decision.message)
 
-    # ---------------------------------------------------------------- the dry run
+    def _held_lookup(self, done: Done, where: str) -> Held:
+        """An active app user found for an inactive Okta user: its deactivation waits for the guard."""
+        assert done.found is not None and done.app_id is not None
+        task = functools.partial(self._deactivate_current, done.okta_id, done.app_id, done.found)
+        return Held(where, done.okta_id, task, found=True)
 
-    def dry_run(self, users: Iterable[Incoming]) -> Iterator[dict[str, Any]]:
-        """The requests a run would send, as {okta_id, method, path, body[, note]}, from the
-        state as it is; nothing is sent and the state is not written. What a run would learn
-        from the app (a search, a GET) is said in a note."""
-        seen: list[str] = []
-        for _, action in self._decide_each(users, None, set(), seen):
-            seen.append(action.okta_id)
-            yield from self._requests(action)
-        listed = set(seen)
-        unlisted = (row for row in self.state.not_seen(-1) if row.okta_id not in listed)  # -1: every row
-        for action in self._gone_actions(unlisted):
-            yield from self._requests(action)
-
-    def _requests(self, action: Action) -> Iterator[dict[str, Any]]:
-        row, user = action.row, action.user
-        app_path = f"/Users/{row.app_id}" if row is not None and row.app_id else "/Users/{id}"
-
-        def request(method: str, path: str, body: Any = None, note: str = "") -> dict[str, Any]:
-            line = {"okta_id": action.okta_id, "method": method, "path": path, "body": body}
-            return {**line, "note": note} if note else line
-
-        if action.kind == "gone":
-            if self.options.delete:
-                yield request("DELETE", app_path, note="gone from the export")
-            else:
-                yield request("PATCH", app_path, self.ruleset.deactivate(), "gone from the export")
-        elif action.kind == "create":
-            assert user is not None
-            note = f"after a search by {self.options.match}: an app user found is adopted instead"
-            if action.deprovisioned:
-                yield request("PATCH", app_path, self.ruleset.deactivate(), "only if a search finds it")
-            else:
-                yield request("POST", "/Users", self.ruleset.create(user), note)
-        elif action.kind == "repair":
-            yield request("GET", app_path, note="then the PATCH that reconciles what the app holds")
-        elif action.kind == "deactivate":
-            yield request("PATCH", app_path, self.ruleset.deactivate())
-        elif action.kind == "reactivate":
-            assert row is not None and row.resource is not None and action.desired is not None
-            yield request("PATCH", app_path, self.ruleset.reactivate())
-            message = reconcile_message(self.plan, {**row.resource, "active": True}, action.desired)
-            if message is not None:
-                yield request("PATCH", app_path, message)
-        elif self.options.style == "put":
-            assert row is not None and row.resource is not None and user is not None
-            yield request("GET", app_path)
-            yield request(
-                "PUT", app_path, self.ruleset.put(row.resource, user), "built on what the GET returns"
-            )
-        else:
-            yield request("PATCH", app_path, action.message)
-
-    def _guarded(self, task: Callable[[], _Done], okta_id: str, user: dict[str, Any] | None = None) -> _Done:
+    def _guarded(self, task: Callable[[], Done], okta_id: str) -> Done:
+        self._task_context.okta_id = okta_id
         try:
-            done = task()
-            if user is not None and done.kind != "failed":
-                done.profile = user
-            return done
+            return task()
         except AppError as exc:
-            return _Done("failed", okta_id, error=exc)
+            return Done(Outcome.FAILED, okta_id, error=exc)
         except ProfileError as exc:
-            return _Done("failed", okta_id, error=AppError(None, "", str(exc)))
+            return Done(Outcome.FAILED, okta_id, error=AppError(None, "", str(exc)))
 
-    def _apply(self, done: _Done, where: str, run: int) -> None:
-        if done.kind == "failed":
+    @property
+    def current_okta_id(self) -> str | None:
+        """The Okta id the calling worker thread is working for (for a recorder)."""
+        return getattr(self._task_context, "okta_id", None)
+
+    def _apply(self, done: Done, where: str, run: int) -> None:
+        if done.kind is Outcome.FAILED:
             error = done.error
             assert error is not None
             if not error.unknown_outcome:  # else it stays pending: the next run reads the app
@@ -373,47 +396,62 @@ class Sync:
         if done.forget:
             self.state.forget(done.okta_id)
         else:
-            self.state.acknowledged(
-                done.okta_id, done.app_id, done.resource, done.active, self.ruleset_hash, run, done.profile
-            )
+            self.state.acknowledged(done.okta_id, done.app_id, done.resource, done.active, self.ruleset_hash,
+                                    run, done.profile, done.absent)  # fmt: skip
         self.summary.counts[done.kind] += 1
         self.summary.attributes.update(done.attributes)
+        self.on_done(done, where)
 
     def _fail(self, failure: Failure) -> None:
-        self.summary.counts["failed"] += 1
+        self.summary.counts[Outcome.FAILED] += 1
         if len(self.summary.failures) < 10_000:  # the rest are counted, and printed as they come
             self.summary.failures.append(failure)
         self.on_failure(failure)
 
+    def _match_value(self, desired: dict[str, Any] | None) -> str | None:
+        return match_value(desired, self.options.match) if desired is not None else None
+
     # ---------------------------------------------------------------- tasks (worker threads)
 
-    def _create(self, user: dict[str, Any], desired: dict[str, Any], deprovisioned: bool) -> _Done:
+    def _create(self, user: dict[str, Any], desired: dict[str, Any], inactive: bool) -> Done:
+        """A user new to the state: looked for by --match, adopted if found, else created (an
+        inactive user is never created: an active account found is deactivated, with the guard)."""
         okta_id = user["id"]
+        value = self._match_value(desired)
+        if value is not None:
+            self._claim("match:" + _fold(value, self.options.match), okta_id,
+                        f"the same {self.options.match} in this export", "another Okta user")  # fmt: skip
         for _ in range(3):
-            found = self._find(desired)
+            found = self._find(value)
             if found is not None:
-                return self._adopt(okta_id, found, user, desired, deprovisioned)
-            if deprovisioned:
-                return _Done("unchanged", okta_id, forget=True)  # a create that never happened
+                return self._adopt(okta_id, found, user, desired, inactive)
+            if inactive:
+                return Done(Outcome.UNCHANGED, okta_id, active=False, absent=True, profile=user)
             try:
                 created = self.app.create(self.ruleset.create(user))
             except AppError as exc:
                 if exc.unknown_outcome:
                     continue  # the user may exist now: search again before sending again
                 raise
-            return _Done("created", okta_id, created["id"], put_body(self.plan, created, desired))
+            self._claim(created["id"], okta_id, "the id", "another Okta user")
+            return Done(Outcome.CREATED, okta_id, created["id"], put_body(self.plan, created, desired),
+                        profile=user)  # fmt: skip
         raise AppError(None, "", "the app did not answer a create three times; the next run tries again")
 
-    def _find(self, desired: dict[str, Any]) -> dict[str, Any] | None:
-        value = _match_value(desired, self.options.match)
+    def _find(self, value: str | None) -> dict[str, Any] | None:
         if value is None:
             return None
-        found = self.app.find(MATCHES[self.options.match], value)
+        found = self.app.find(self.options.match, value)
         if len(found) > 1:
             raise AppError(
                 None, "uniqueness", f"{len(found)} app users match this user's {self.options.match}"
             )
         return found[0] if found else None
+
+    def _claim(self, key: str, okta_id: str, what: str, whose: str) -> None:
+        holder = self.state.claim(key, okta_id)
+        if holder is not None:
+            raise Conflict(f"{whose} ({holder}) holds {what}")
 
     def _adopt(
         self,
@@ -421,27 +459,35 @@ class Sync:
         current: dict[str, Any],
         user: dict[str, Any],
         desired: dict[str, Any],
-        deprovisioned: bool,
-    ) -> _Done:
-        """An app user found by --match becomes this Okta user's: brought in line, nothing else touched."""
+        inactive: bool,
+    ) -> Done:
+        """An app user found by --match becomes this Okta user's: brought in line, nothing else
+        touched; never one that belongs to another Okta user."""
         app_id = current.get("id")
-        if not isinstance(app_id, str):
+        if not isinstance(app_id, str) or not app_id:
             raise AppError(None, "", "the app's search result has no id")
-        owner = self.state.owner(app_id)
-        if owner is not None and owner != okta_id:
-            raise AppError(
-                None,
-                "uniqueness",
-                f"the app user with this {self.options.match} was provisioned for Okta user {owner}",
+        external = current.get("externalId")
+        if (
+            "externalId" in desired
+            and isinstance(external, str)
+            and external
+            and external != desired["externalId"]
+        ):
+            raise Conflict(
+                f"the app user with this {self.options.match} has the externalId of another Okta user ({external})"
             )
-        if deprovisioned:
-            return self._deactivate_current(okta_id, app_id, current)
+        self._claim(app_id, okta_id, f"the app user with this {self.options.match}", "another Okta user")
+        if inactive:
+            if current.get("active") is False:
+                return Done(Outcome.UNCHANGED, okta_id, app_id, current, active=False, profile=user)
+            return Done(Outcome.UNCHANGED, okta_id, app_id, current, profile=user, found=current)
         attributes = self._send_reconcile(app_id, current, user)
-        return _Done("adopted", okta_id, app_id, put_body(self.plan, current, desired), attributes=attributes)
+        return Done(Outcome.ADOPTED, okta_id, app_id, put_body(self.plan, current, desired), attributes=attributes,
+                    profile=user)  # fmt: skip
 
     def _update(
         self, row: Row, user: dict[str, Any], desired: dict[str, Any], message: dict[str, Any]
-    ) -> _Done:
+    ) -> Done:
         assert row.app_id is not None and row.resource is not None
         if self.options.style == "put":
             return self._put(row, user, desired)
@@ -453,52 +499,54 @@ class Sync:
             if not exc.unknown_outcome:
                 raise
             return self._repair(row, user, desired, False)  # see what the app really holds
-        return _Done("updated", row.okta_id, row.app_id, put_body(self.plan, row.resource, desired),
-                     attributes=_attributes(message))  # fmt: skip
+        return Done(Outcome.UPDATED, row.okta_id, row.app_id, put_body(self.plan, row.resource, desired),
+                    attributes=_attributes(message), profile=user)  # fmt: skip
 
-    def _put(self, row: Row, user: dict[str, Any], desired: dict[str, Any]) -> _Done:
+    def _put(self, row: Row, user: dict[str, Any], desired: dict[str, Any]) -> Done:
         assert row.app_id is not None
         current = self._get(row, user, desired)
-        if isinstance(current, _Done):
+        if isinstance(current, Done):
             return current
-        if reconcile_message(self.plan, current, desired) is None:
-            return _Done("unchanged", row.okta_id, row.app_id, put_body(self.plan, current, desired))
+        changed = reconcile_message(self.plan, current, desired)
+        if changed is None:
+            return Done(Outcome.UNCHANGED, row.okta_id, row.app_id, put_body(self.plan, current, desired),
+                        profile=user)  # fmt: skip
         body = self.ruleset.put(current, user)
         self.app.put(row.app_id, body)
-        changed = reconcile_message(self.plan, current, desired)
-        return _Done("updated", row.okta_id, row.app_id, body, attributes=_attributes(changed))
-
-    def _repair(self, row: Row, user: dict[str, Any], desired: dict[str, Any], deprovisioned: bool) -> _Done:
-        """Read the app's user and bring it in line (a killed run, --repair, an unknown outcome)."""
-        assert row.app_id is not None
-        current = self._get(row, user, desired, deprovisioned)
-        if isinstance(current, _Done):
-            return current
-        if deprovisioned:
-            if current.get("active") is False:
-                return _Done("unchanged", row.okta_id, row.app_id, current, active=False)
-            return self._deactivate_current(row.okta_id, row.app_id, current)
-        kind = "updated"
-        if current.get("active") is False and not _owns_active(self.plan):
-            self.app.patch(row.app_id, self.ruleset.reactivate())
-            current = {**current, "active": True}
-            kind = "reactivated"
-        attributes = self._send_reconcile(row.app_id, current, user)
-        if not attributes and kind == "updated":
-            kind = "unchanged"
-        return _Done(
-            kind, row.okta_id, row.app_id, put_body(self.plan, current, desired), attributes=attributes
+        return Done(
+            Outcome.UPDATED, row.okta_id, row.app_id, body, attributes=_attributes(changed), profile=user
         )
 
+    def _repair(self, row: Row, user: dict[str, Any], desired: dict[str, Any], inactive: bool) -> Done:
+        """Read the app's user and bring it in line (a killed run, --repair, an unknown outcome)."""
+        assert row.app_id is not None
+        current = self._get(row, user, desired, inactive)
+        if isinstance(current, Done):
+            return current
+        if inactive:
+            if current.get("active") is False:
+                return Done(Outcome.UNCHANGED, row.okta_id, row.app_id, current, active=False, profile=user)
+            return self._deactivate_current(row.okta_id, row.app_id, current)
+        kind = Outcome.UPDATED
+        if current.get("active") is False and not _owns_active(self.ruleset):
+            self.app.patch(row.app_id, self.ruleset.reactivate())
+            current = {**current, "active": True}
+            kind = Outcome.REACTIVATED
+        attributes = self._send_reconcile(row.app_id, current, user)
+        if not attributes and kind is Outcome.UPDATED:
+            kind = Outcome.UNCHANGED
+        return Done(kind, row.okta_id, row.app_id, put_body(self.plan, current, desired), attributes=attributes,
+                    profile=user)  # fmt: skip
+
     def _get(
-        self, row: Row, user: dict[str, Any], desired: dict[str, Any], deprovisioned: bool = False
-    ) -> dict[str, Any] | _Done:
+        self, row: Row, user: dict[str, Any], desired: dict[str, Any], inactive: bool = False
+    ) -> dict[str, Any] | Done:
         assert row.app_id is not None
         try:
             return self.app.get(row.app_id)
         except AppError as exc:
             if exc.status == 404:
-                return self._create(user, desired, deprovisioned)
+                return self._create(user, desired, inactive)
             raise
 
     def _send_reconcile(self, app_id: str, current: dict[str, Any], user: dict[str, Any]) -> list[str]:
@@ -516,11 +564,11 @@ class Sync:
                 current = self.app.get(app_id)
         raise AppError(None, "", "the app did not answer a PATCH three times; the next run tries again")
 
-    def _deactivate(self, row: Row) -> _Done:
+    def _deactivate(self, row: Row) -> Done:
         assert row.app_id is not None
         return self._deactivate_current(row.okta_id, row.app_id, row.resource or {})
 
-    def _deactivate_current(self, okta_id: str, app_id: str, current: dict[str, Any]) -> _Done:
+    def _deactivate_current(self, okta_id: str, app_id: str, current: dict[str, Any]) -> Done:
         body = self.ruleset.deactivate()
         for attempt in range(3):  # replace active=false twice is the same as once
             try:
@@ -529,28 +577,27 @@ class Sync:
             except AppError as exc:
                 if not exc.unknown_outcome or attempt == 2:
                     raise
-        return _Done(
-            "deactivated", okta_id, app_id, {**current, "active": False}, active=False, attributes=["active"]
-        )
+        return Done(Outcome.DEACTIVATED, okta_id, app_id, {**current, "active": False}, active=False,
+                    attributes=["active"])  # fmt: skip
 
-    def _reactivate(self, row: Row, user: dict[str, Any], desired: dict[str, Any]) -> _Done:
+    def _reactivate(self, row: Row, user: dict[str, Any], desired: dict[str, Any]) -> Done:
         assert row.app_id is not None and row.resource is not None
         self.app.patch(row.app_id, self.ruleset.reactivate())
         current = {**row.resource, "active": True}
         attributes = ["active", *self._send_reconcile(row.app_id, current, user)]
-        return _Done("reactivated", row.okta_id, row.app_id, put_body(self.plan, current, desired),
-                     attributes=attributes)  # fmt: skip
+        return Done(Outcome.REACTIVATED, row.okta_id, row.app_id, put_body(self.plan, current, desired),
+                    attributes=attributes, profile=user)  # fmt: skip
 
-    def _gone(self, row: Row) -> _Done:
+    def _gone(self, row: Row) -> Done:
         """A user the export no longer lists: deactivated (deleted with --delete). One whose
         create is in doubt is searched for first."""
         app_id, current = row.app_id, row.resource or {}
         if app_id is None:
             assert row.match is not None
-            found = self.app.find(MATCHES[self.options.match], row.match)
+            found = self.app.find(self.options.match, row.match)
             found_id = found[0].get("id") if len(found) == 1 else None
-            if not isinstance(found_id, str) or self.state.owner(found_id) not in (None, row.okta_id):
-                return _Done("unchanged", row.okta_id, forget=True)  # it was never created
+            if not isinstance(found_id, str) or self.state.claim(found_id, row.okta_id) is not None:
+                return Done(Outcome.UNCHANGED, row.okta_id, forget=True)  # it was never created
             app_id, current = found_id, found[0]
         if self.options.delete:
             try:
@@ -558,29 +605,34 @@ class Sync:
             except AppError as exc:
                 if exc.status != 404:
                     raise
-            return _Done("deleted", row.okta_id, forget=True)
+            return Done(Outcome.DELETED, row.okta_id, forget=True)
         return self._deactivate_current(row.okta_id, app_id, current)
 
 
-def _match_value(resource: dict[str, Any], match: str) -> str | None:
+def _chain(first: Incoming, rest: Iterator[Incoming]) -> Iterator[Incoming]:
+    yield first
+    yield from rest
+
+
+def match_value(resource: dict[str, Any], match: str) -> str | None:
+    """The value a user is looked for by: the rendered --match attribute (the primary email)."""
     if match == "email":
         emails = resource.get("emails") or []
-        primary = [e for e in emails if e.get("primary")] or emails
-        value = primary[0].get("value") if primary else None
+        primary = [e for e in emails if isinstance(e, dict) and e.get("primary")] or emails
+        value = primary[0].get("value") if primary and isinstance(primary[0], dict) else None
     else:
         value = resource.get(match)
     return value if isinstance(value, str) and value else None
 
 
-def _owns_active(plan: Any) -> bool:
-    return any(r.target.attr == "active" and r.target.sub is None for r in plan.rules)
+def _fold(value: str, match: str) -> str:
+    """A match value as the app compares it: userName and emails ignore case (RFC 7643)."""
+    return value if match == "externalId" else value.casefold()
+
+
+def _owns_active(ruleset: Ruleset) -> bool:
+    return any(r.target.attr == "active" and r.target.sub is None for r in ruleset.plan.rules)
 
 
 def _attributes(message: dict[str, Any] | None) -> list[str]:
     return sorted(touched(message)) if message is not None else []
-
-
-def _hash(ruleset: Ruleset) -> str:
-    import hashlib
-
-    return hashlib.sha256(ruleset.render_source.encode()).hexdigest()[:16]

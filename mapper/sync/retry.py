@@ -8,6 +8,12 @@ out) are retried only for methods that can be repeated safely (GET, PUT, DELETE)
 POST or a PATCH the outcome is unknown (the user may exist now, an ``add`` may have
 happened), so the error goes up to the sync engine, which looks at the app before trying
 again. Every attempt waits for the rate limiter first.
+
+Above the retries, a circuit breaker shared by every thread stops the whole run when the
+app stops answering: a number of failed attempts in a row (no answer, a 5xx, a refused
+token), a time without any answer that is not a failure, or a ``Retry-After`` longer
+than the run is willing to wait. Once it is open no request goes out, pauses end at once,
+and every caller gets :class:`AppUnavailable`.
 """
 
 from __future__ import annotations
@@ -21,6 +27,8 @@ from dataclasses import dataclass, field
 
 import httpx2
 
+from mapper.errors import MapperError
+
 #: Statuses that say the server did not act on the request.
 REFUSED = frozenset({429, 503})
 #: Statuses that say something went wrong, perhaps after the request was acted on.
@@ -28,12 +36,81 @@ FAILED = frozenset({500, 502, 504})
 IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 
 
+class AppUnavailable(MapperError):
+    """The app stopped answering (the circuit breaker opened): the run stops (exit 5)."""
+
+    exit_code = 5
+
+
+#: Answers that say the app is not serving us: counted as failures by the breaker.
+BROKEN = frozenset({401, 403, 500, 502, 503, 504})
+
+
+class Breaker:
+    """Opens after FAILURES failed attempts in a row, or SECONDS without a good answer while
+    attempts fail; once open, it stays open for the rest of the run."""
+
+    def __init__(
+        self, failures: int = 10, seconds: float = 60.0, clock: Callable[[], float] = time.monotonic
+    ):
+        self.failures = failures
+        self.seconds = seconds
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._in_a_row = 0
+        self._last_good = clock()
+        self.reason: str | None = None
+        self.opened = threading.Event()
+
+    def check(self) -> None:
+        """Raise AppUnavailable once the breaker is open."""
+        if self.reason is not None:
+            raise AppUnavailable(self.reason)
+
+    def good(self) -> None:
+        with self._lock:
+            self._in_a_row = 0
+            self._last_good = self._clock()
+
+    def bad(self, what: str) -> None:
+        """A failed attempt (WHAT: how it failed, for the message)."""
+        with self._lock:
+            self._in_a_row += 1
+            silent = self._clock() - self._last_good
+            if self._in_a_row >= self.failures:
+                self._open(f"{self._in_a_row} attempts in a row failed (the last: {what})")
+            elif silent >= self.seconds:
+                self._open(f"no good answer for {silent:.0f} s (the last attempt: {what})")
+
+    def silent(self) -> bool:
+        """Whether the window without a good answer has passed (a 429 does not reset it)."""
+        with self._lock:
+            return self._clock() - self._last_good >= self.seconds
+
+    def trip(self, reason: str) -> None:
+        with self._lock:
+            self._open(reason)
+
+    def _open(self, reason: str) -> None:
+        if self.reason is None:
+            self.reason = reason
+            self.opened.set()
+
+    def pause(self, seconds: float, sleep: Callable[[float], None]) -> None:
+        """Wait SECONDS (cut short when the breaker opens), then raise if it is open."""
+        if sleep is time.sleep:
+            self.opened.wait(seconds)
+        else:
+            sleep(seconds)
+        self.check()
+
+
 @dataclass
 class RetryPolicy:
     attempts: int = 6  # in all, the first included
     base: float = 0.5  # seconds before the first retry (at most: full jitter)
     cap: float = 30.0  # the longest pause
-    max_retry_after: float = 120.0  # a longer Retry-After is a failure, not a pause
+    max_retry_after: float = 300.0  # a longer Retry-After stops the run (the breaker), not a pause
     sleep: Callable[[float], None] = time.sleep
     random: Callable[[], float] = random.random
 
@@ -87,7 +164,7 @@ def retry_after(value: str | None) -> float | None:
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
+    if value.isascii() and value.isdigit():
         return float(value)
     try:
         when = email.utils.parsedate_to_datetime(value)
@@ -100,47 +177,85 @@ def retry_after(value: str | None) -> float | None:
 
 class RetryTransport(httpx2.BaseTransport):
     def __init__(
-        self, inner: httpx2.BaseTransport, policy: RetryPolicy, limiter: RateLimiter, counters: Counters
+        self,
+        inner: httpx2.BaseTransport,
+        policy: RetryPolicy,
+        limiter: RateLimiter,
+        counters: Counters,
+        breaker: Breaker | None = None,
     ) -> None:
         self.inner = inner
         self.policy = policy
         self.limiter = limiter
         self.counters = counters
+        self.breaker = breaker or Breaker(failures=1 << 30, seconds=float("inf"))
 
     def handle_request(self, request: httpx2.Request) -> httpx2.Response:
-        policy = self.policy
+        policy, breaker = self.policy, self.breaker
         repeatable = request.method in IDEMPOTENT
+        attempts = int(request.extensions.get("mapper.attempts", policy.attempts))
         attempt = 0
         while True:
+            breaker.check()
             self.limiter.wait(policy.sleep)
-            last = attempt + 1 >= policy.attempts
+            breaker.check()
+            last = attempt + 1 >= attempts
             try:
                 response = self.inner.handle_request(request)
-            except (httpx2.ConnectError, httpx2.ConnectTimeout, httpx2.PoolTimeout):
+            except (httpx2.ConnectError, httpx2.ConnectTimeout, httpx2.PoolTimeout) as exc:
                 self.counters.count(None, attempt > 0)
+                breaker.bad(_describe(exc))
                 if last:
                     raise
-                policy.sleep(policy.backoff(attempt))  # not sent: safe to send again
+                breaker.pause(policy.backoff(attempt), policy.sleep)  # not sent: safe to send again
                 attempt += 1
                 continue
-            except httpx2.TransportError:
+            except httpx2.TransportError as exc:
                 self.counters.count(None, attempt > 0)
+                breaker.bad(_describe(exc))
                 if last or not repeatable:
                     raise
-                policy.sleep(policy.backoff(attempt))
+                breaker.pause(policy.backoff(attempt), policy.sleep)
                 attempt += 1
                 continue
             self.counters.count(response.status_code, attempt > 0)
             status = response.status_code
-            if last or not (status in REFUSED or (status in FAILED and repeatable)):
+            if status in BROKEN:
+                breaker.bad(f"HTTP {status}")
+            elif status != 429:
+                breaker.good()
+            if not (status in REFUSED or (status in FAILED and repeatable)):
                 return response
             wait = retry_after(response.headers.get("Retry-After")) if status in REFUSED else None
             if wait is not None and wait > policy.max_retry_after:
+                response.close()
+                breaker.trip(
+                    f"the app asked to wait {wait:.0f} s (HTTP {status}, Retry-After), more than "
+                    f"{policy.max_retry_after:.0f} s (--max-retry-after): run again later"
+                )
+                breaker.check()
+            if last:
                 return response
+            if status == 429 and breaker.silent():
+                breaker.bad("HTTP 429")  # throttled for longer than the breaker waits
             response.read()
             response.close()
-            policy.sleep(wait if wait is not None else policy.backoff(attempt))
+            breaker.pause(wait if wait is not None else policy.backoff(attempt), policy.sleep)
             attempt += 1
 
     def close(self) -> None:
         self.inner.close()
+
+
+def _describe(exc: Exception) -> str:
+    """What went wrong with an attempt, in a few words (no URL: the caller names it)."""
+    kind = type(exc).__name__
+    return {
+        "ConnectError": "the connection could not be made",
+        "ConnectTimeout": "the connection timed out",
+        "PoolTimeout": "no connection was free in time",
+        "ReadTimeout": "the answer timed out",
+        "WriteTimeout": "the request could not be sent in time",
+        "RemoteProtocolError": "the connection was dropped",
+        "ReadError": "the connection was dropped",
+    }.get(kind, kind)

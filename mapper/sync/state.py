@@ -6,23 +6,75 @@ is active there, the hash of the ruleset that rendered it, and ``pending`` while
 is on its way. A row is written only after the app acknowledged the request; ``pending``
 is committed before the request goes, so a run that was killed leaves a mark, and the
 next run reads the app (GET, or a search for a create) instead of trusting the row.
+
+The file is data owed to the user: it is locked while a run uses it (one sync per state),
+its schema version is SQLite's ``user_version``, and every earlier schema is upgraded by
+numbered migrations, each in one transaction, when the file is opened.
 """
 
 from __future__ import annotations
 
+import errno
+import fcntl
+import hashlib
 import json
+import os
+import shutil
 import sqlite3
+import stat
+import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-SCHEMA_VERSION = 1
+from mapper.errors import MapperError
+
+#: The schema this mapper writes. 1-3 are the schemas of earlier releases, which kept the
+#: version in the meta table (as "1") and left user_version at 0; 4 moved it to user_version.
+SCHEMA_VERSION = 4
+
+_USERS_V1 = """
+    CREATE TABLE users (
+        okta_id  TEXT PRIMARY KEY,
+        app_id   TEXT,
+        resource TEXT,
+        active   INTEGER NOT NULL DEFAULT 1,
+        ruleset  TEXT NOT NULL DEFAULT '',
+        pending  INTEGER NOT NULL DEFAULT 0,
+        seen     INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE INDEX IF NOT EXISTS users_app_id ON users (app_id);
+"""
+
+#: Migration N takes a file from schema N-1 to schema N.
+MIGRATIONS: dict[int, str] = {
+    1: _USERS_V1,
+    2: "ALTER TABLE users ADD COLUMN profile TEXT;",  # the Okta user the resource was rendered from
+    3: "ALTER TABLE users ADD COLUMN match TEXT;",  # the --match value of a create in doubt
+    4: (
+        # An inactive Okta user looked for in the app by --match and not found there: not
+        # looked for again until the user is active (then created) or gone.
+        "ALTER TABLE users ADD COLUMN absent INTEGER NOT NULL DEFAULT 0;"
+        "DELETE FROM meta WHERE key = 'version';"
+    ),
+}
+
+_COLUMNS = "okta_id, app_id, resource, active, ruleset, pending, profile, match, absent, seen"
 
 
-class StateError(Exception):
-    """A state file that cannot be used for this sync."""
+class StateError(MapperError):
+    """A state file that cannot be used for this sync (a configuration problem: exit 2)."""
+
+    exit_code = 2
+
+
+class StateLocked(MapperError):
+    """Another run holds the state file (a guard: exit 4)."""
+
+    exit_code = 4
 
 
 @dataclass(frozen=True)
@@ -35,68 +87,151 @@ class Row:
     pending: bool
     profile: dict[str, Any] | None = None  # the Okta user the resource was rendered from
     match: str | None = None  # the --match value of a create in doubt
+    absent: bool = False  # inactive, looked for in the app, not there
+    seen: int = 0  # the last run whose export listed the user
 
 
 class State:
+    """The state in PATH, locked for this process (``:memory:`` for none kept).
+
+    READONLY: what a dry run or a saved plan reads: the file is locked shared (a sync
+    running on it is refused, as it is refused while a dry run reads) and copied to a
+    temporary file, which is migrated and written instead; the user's file is never
+    changed. A file that does not exist yet reads as an empty state.
+    """
+
     def __init__(self, path: Path | str, base_url: str, match: str, readonly: bool = False) -> None:
-        """The state in PATH (``:memory:`` for none kept). READONLY: opened for reading only,
-        as the dry run does; the file must exist."""
         self.path = str(path)
+        self.base_url = base_url.rstrip("/")
         # One connection; worker threads read (owner) while the main thread writes.
         self.lock = threading.RLock()
+        self.claims: dict[str, str] = {}  # app ids and match values claimed in this run
+        self._lock_fd: int | None = None
+        self._scratch: str | None = None
         try:
-            if readonly:
-                uri = Path(self.path).resolve().as_uri() + "?mode=ro"
-                self.db = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
+            if self.path == ":memory:":
+                self.db = _connect(":memory:")
             else:
-                self.db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-                self._execute("PRAGMA journal_mode=WAL")
-                self._execute("PRAGMA synchronous=NORMAL")  # WAL: a commit survives a killed process
-                self._create()
-            self._claim(base_url, match, readonly)
+                self._take_lock(readonly)
+                self.db = _connect(self._copy() if readonly else self.path)
+            self._execute("PRAGMA journal_mode=WAL")
+            self._execute("PRAGMA synchronous=NORMAL")  # WAL: a commit survives a killed process
+            self._migrate()
+            self._claim(match)
         except sqlite3.DatabaseError as exc:
+            self.close()
             raise StateError(f"{self.path}: not a mapper state file ({exc})") from None
+        except BaseException:
+            self.close()
+            raise
 
-    def _create(self) -> None:
-        self.db.executescript(
-            """
-            CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-            CREATE TABLE IF NOT EXISTS users (
-                okta_id  TEXT PRIMARY KEY,
-                app_id   TEXT,
-                resource TEXT,
-                profile  TEXT,
-                match    TEXT,  -- the --match value a create in doubt is searched by
-                active   INTEGER NOT NULL DEFAULT 1,
-                ruleset  TEXT NOT NULL DEFAULT '',
-                pending  INTEGER NOT NULL DEFAULT 0,
-                seen     INTEGER NOT NULL DEFAULT 0
-            );
-            CREATE INDEX IF NOT EXISTS users_app_id ON users (app_id);
-            """
-        )
+    # ---------------------------------------------------------------- opening
 
-    def _claim(self, base_url: str, match: str, readonly: bool) -> None:
+    def _take_lock(self, shared: bool) -> None:
+        """An OS lock on the state file itself, released when the process ends however it ends."""
+        if os.path.islink(self.path):
+            raise StateError(f"{self.path}: is a symbolic link; give the state file's own path")
+        flags = os.O_RDONLY if shared else os.O_RDWR | os.O_CREAT
+        try:
+            fd = os.open(self.path, flags | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        except FileNotFoundError:
+            if shared:
+                return  # nothing to lock: an empty state
+            raise StateError(f"{self.path}: its folder does not exist") from None
+        except OSError as exc:
+            raise StateError(f"{self.path}: {exc.strerror or exc}") from None
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            raise StateError(f"{self.path}: not a regular file")
+        try:
+            fcntl.flock(fd, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
+        except OSError as exc:
+            os.close(fd)
+            if exc.errno in (errno.EAGAIN, errno.EWOULDBLOCK, errno.EACCES):
+                raise StateLocked(
+                    f"{self.path}: another mapper sync is using this state file; wait for it to end"
+                ) from None
+            raise
+        self._lock_fd = fd
+
+    def _copy(self) -> str:
+        """A private copy of the state to read and scribble on (a dry run, a saved plan)."""
+        folder = tempfile.mkdtemp(prefix="mapper-state-")
+        self._scratch = folder
+        copy = str(Path(folder) / "state.sqlite")
+        if self._lock_fd is not None:
+            source = sqlite3.connect(Path(self.path).resolve().as_uri() + "?mode=ro", uri=True)
+            target = sqlite3.connect(copy)
+            try:
+                source.backup(target)
+            finally:
+                source.close()
+                target.close()
+        return copy
+
+    def _migrate(self) -> None:
+        """Bring the file to SCHEMA_VERSION, each step in one transaction; refuse a newer one."""
+        version = self._execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise StateError(
+                f"{self.path}: written by a newer mapper (state schema {version}; this mapper "
+                f"reads up to {SCHEMA_VERSION}): upgrade mapper"
+            )
+        if version == 0:
+            version = self._legacy_version()
+        with self.lock:
+            for step in range(version + 1, SCHEMA_VERSION + 1):
+                self.db.execute("BEGIN IMMEDIATE")
+                try:
+                    for statement in MIGRATIONS[step].split(";"):
+                        if statement.strip():
+                            self.db.execute(statement)
+                    self.db.execute(f"PRAGMA user_version = {int(step)}")
+                    self.db.execute("COMMIT")
+                except BaseException:
+                    self.db.execute("ROLLBACK")
+                    raise
+
+    def _legacy_version(self) -> int:
+        """The schema of a file from before user_version: 0 for a new file, else 1-3 by its columns."""
+        tables = {r[0] for r in self._execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if not tables:
+            return 0
+        if "users" not in tables or "meta" not in tables:
+            raise StateError(f"{self.path}: an SQLite file, but not a mapper state file")
+        found = self._execute("SELECT value FROM meta WHERE key = 'version'").fetchone()
+        if found is None or found[0] != "1":
+            raise StateError(f"{self.path}: an unknown state format ({found[0] if found else 'none'})")
+        columns = {r[1] for r in self._execute("PRAGMA table_info(users)")}
+        return 3 if "match" in columns else 2 if "profile" in columns else 1
+
+    def _claim(self, match: str) -> None:
         """A state file belongs to one app: using it for another would deactivate its users."""
-        meta = dict(self._execute("SELECT key, value FROM meta").fetchall())
-        wanted = {"version": str(SCHEMA_VERSION), "base_url": base_url.rstrip("/"), "match": match}
+        meta = dict(
+            self._execute("SELECT key, value FROM meta WHERE key IN ('base_url', 'match')").fetchall()
+        )
         if not meta:
-            if not readonly:
-                self._executemany("INSERT INTO meta VALUES (?, ?)", wanted.items())
+            self._executemany(
+                "INSERT INTO meta VALUES (?, ?)", [("base_url", self.base_url), ("match", match)]
+            )
             return
-        if meta.get("version") != wanted["version"]:
+        if meta.get("base_url") != self.base_url:
             raise StateError(
-                f"{self.path}: state format {meta.get('version')}, this mapper writes {SCHEMA_VERSION}"
+                f"{self.path}: the state of {meta.get('base_url')}, not {self.base_url}: use another --state"
             )
-        if meta.get("base_url") != wanted["base_url"]:
-            raise StateError(
-                f"{self.path}: the state of {meta.get('base_url')}, not {wanted['base_url']}: use another --state"
-            )
-        if meta.get("match") != match and not readonly:
-            self._execute("UPDATE meta SET value = ? WHERE key = 'match'", (match,))
+        if meta.get("match") != match:
+            self._execute("INSERT OR REPLACE INTO meta VALUES ('match', ?)", (match,))
 
     def close(self) -> None:
-        self.db.close()
+        db = getattr(self, "db", None)
+        if db is not None:
+            db.close()
+        if self._scratch is not None:
+            shutil.rmtree(self._scratch, ignore_errors=True)
+            self._scratch = None
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)  # releases the lock
+            self._lock_fd = None
 
     def _execute(self, sql: str, parameters: Any = ()) -> sqlite3.Cursor:
         with self.lock:
@@ -109,17 +244,27 @@ class State:
     # ---------------------------------------------------------------- rows
 
     def get(self, okta_id: str) -> Row | None:
-        found = self._execute(
-            "SELECT okta_id, app_id, resource, active, ruleset, pending, profile, match FROM users WHERE okta_id = ?",
-            (okta_id,),
-        ).fetchone()
+        query = f"SELECT {_COLUMNS} FROM users WHERE okta_id = ?"  # noqa: S608 - our own column list
+        found = self._execute(query, (okta_id,)).fetchone()
         return _row(found) if found else None
 
     def owner(self, app_id: str) -> str | None:
         """The Okta user the app user APP_ID was provisioned for, if any."""
-        with self.lock:
-            found = self._execute("SELECT okta_id FROM users WHERE app_id = ?", (app_id,)).fetchone()
+        found = self._execute("SELECT okta_id FROM users WHERE app_id = ?", (app_id,)).fetchone()
         return found[0] if found else None
+
+    def claim(self, key: str, okta_id: str) -> str | None:
+        """Take KEY (an app id, or a ``match:`` value) for OKTA_ID in this run, atomically across
+        the run's threads; the Okta id that holds it already (in the state or in this run), or
+        None when the claim was taken."""
+        with self.lock:
+            holder = self.claims.get(key)
+            if holder is None and not key.startswith("match:"):
+                holder = self.owner(key)
+            if holder is not None and holder != okta_id:
+                return holder
+            self.claims[key] = okta_id
+            return None
 
     def mark_pending(self, okta_id: str, run: int, match: str | None = None) -> None:
         """Committed before a request for the user goes out (see the module docstring); MATCH
@@ -147,16 +292,17 @@ class State:
         ruleset: str,
         run: int,
         profile: dict[str, Any] | None = None,
+        absent: bool = False,
     ) -> None:
         """What the app now holds, after it acknowledged the request (PROFILE: the Okta user it
-        was rendered from, kept when None)."""
+        was rendered from, kept when None). ABSENT: looked for and not found (no app id)."""
         self._execute(
-            "INSERT INTO users (okta_id, app_id, resource, active, ruleset, pending, seen, profile) "
-            "VALUES (?, ?, ?, ?, ?, 0, ?, ?) "
+            "INSERT INTO users (okta_id, app_id, resource, active, ruleset, pending, seen, profile, absent) "
+            "VALUES (?, ?, ?, ?, ?, 0, ?, ?, ?) "
             "ON CONFLICT(okta_id) DO UPDATE SET app_id = excluded.app_id, resource = excluded.resource, "
             "active = excluded.active, ruleset = excluded.ruleset, pending = 0, seen = excluded.seen, "
-            "profile = coalesce(excluded.profile, profile)",
-            (okta_id, app_id, _json(resource), int(active), ruleset, run, _json(profile)),
+            "profile = coalesce(excluded.profile, profile), absent = excluded.absent",
+            (okta_id, app_id, _json(resource), int(active), ruleset, run, _json(profile), int(absent)),
         )
 
     def settle(self, okta_id: str) -> None:
@@ -168,23 +314,40 @@ class State:
 
     def not_seen(self, run: int) -> Iterator[Row]:
         """Users the app holds (or may hold) that this run's export did not list."""
-        rows = self._execute(
-            "SELECT okta_id, app_id, resource, active, ruleset, pending, profile, match FROM users WHERE seen != ? "
-            "ORDER BY okta_id",
-            (run,),
-        ).fetchall()
+        query = f"SELECT {_COLUMNS} FROM users WHERE seen != ? ORDER BY okta_id"  # noqa: S608 - our own columns
+        rows = self._execute(query, (run,)).fetchall()
         for found in rows:
             yield _row(found)
 
+    def active_count(self) -> int:
+        """Users the app holds active, as far as the state knows."""
+        found = self._execute("SELECT count(*) FROM users WHERE app_id IS NOT NULL AND active = 1").fetchone()
+        return int(found[0])
+
     def next_run(self) -> int:
         found = self._execute("SELECT value FROM meta WHERE key = 'run'").fetchone()
-        run = int(found[0]) + 1 if found else 1
+        run = int(found[0]) + 1 if found and str(found[0]).isdecimal() else 1
         self._execute("INSERT OR REPLACE INTO meta VALUES ('run', ?)", (str(run),))
         return run
 
+    def fingerprint(self) -> str:
+        """A hash of everything the state holds: any run that wrote to it changes it."""
+        digest = hashlib.sha256()
+        with self.lock:
+            for key, value in self.db.execute("SELECT key, value FROM meta ORDER BY key"):
+                digest.update(json.dumps([key, value]).encode())
+            query = f"SELECT {_COLUMNS} FROM users ORDER BY okta_id"  # noqa: S608 - our own column list
+            for found in self.db.execute(query):
+                digest.update(json.dumps(found, ensure_ascii=False).encode("utf-8", "surrogatepass"))
+        return digest.hexdigest()
+
+
+def _connect(path: str) -> sqlite3.Connection:
+    return sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+
 
 def _row(found: tuple[Any, ...]) -> Row:
-    okta_id, app_id, resource, active, ruleset, pending, profile, match = found
+    okta_id, app_id, resource, active, ruleset, pending, profile, match, absent, seen = found
     return Row(
         okta_id,
         app_id,
@@ -194,8 +357,24 @@ def _row(found: tuple[Any, ...]) -> Row:
         bool(pending),
         json.loads(profile) if profile else None,
         match,
+        bool(absent),
+        int(seen),
     )
 
 
 def _json(value: dict[str, Any] | None) -> str | None:
     return json.dumps(value, ensure_ascii=False) if value is not None else None
+
+
+def check_writable(path: Path, what: str, on_problem: Callable[[str], None]) -> None:
+    """Say (through ON_PROBLEM) why PATH could not be written, before any work is done: its
+    folder missing or not writable, or PATH itself a folder or read-only."""
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        on_problem(f"{what} {path}: the folder {folder} does not exist")
+    elif path.is_dir():
+        on_problem(f"{what} {path}: is a folder")
+    elif path.exists() and not os.access(path, os.W_OK):
+        on_problem(f"{what} {path}: not writable")
+    elif not path.exists() and not os.access(folder, os.W_OK | os.X_OK):
+        on_problem(f"{what} {path}: the folder {folder} is not writable")

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import click
 
 from mapper import __version__
+from mapper.errors import MapperError
 
 # Only click and the standard library are imported up front: `mapper --help` and
 # `--version` load nothing else, and each command imports what it uses.
@@ -166,6 +167,11 @@ def _run(action: Any) -> None:
         for line in failure.lines:
             click.echo(line, err=True)
         sys.exit(failure.code)
+    except MapperError as error:  # every error a user can cause carries its exit code
+        from mapper.markup import visible
+
+        click.echo(f"mapper: {visible(str(error))}", err=True)
+        sys.exit(error.exit_code)
     except KeyboardInterrupt:
         click.echo("mapper: interrupted", err=True)
         sys.exit(EXIT_INTERRUPTED)
@@ -821,7 +827,8 @@ def plan_command(old: str, new: str, ruleset: str, style: str, output: str | Non
         if not quiet:
             kinds = summary.kinds
             counts = ", ".join(
-                f"{kinds[k]:,} {k}" for k in ("create", "update", "deactivate", "unchanged", "failed")
+                f"{kinds[k]:,} {k}"
+                for k in ("create", "update", "deactivate", "reactivate", "unchanged", "failed")
             )
             click.echo(f"mapper: plan: {counts}", err=True)
             for attribute, users in summary.attributes.most_common():
@@ -877,188 +884,6 @@ def compile_(ruleset: str, quiet: bool) -> None:
     _run(action)
 
 
-# ---------------------------------------------------------------- sync
-
-
-@main.command()
-@click.argument("users", nargs=-1, required=True, metavar="USERS...")
-@click.option("--to", "base_url", required=True, metavar="BASE_URL", help="The app's SCIM base URL.")
-@click.option(
-    "-r", "--ruleset", default="okta-default", show_default=True, help="A ruleset file or built-in name."
-)
-@click.option(
-    "--state",
-    "state_file",
-    default="mapper-state.sqlite",
-    show_default=True,
-    type=click.Path(path_type=Path),
-    help="What the app was last sent, per Okta user (SQLite; one file per app).",
-)
-@click.option(
-    "--match",
-    type=click.Choice(sorted(("userName", "email", "externalId"))),
-    default="userName",
-    show_default=True,
-    help="How a user new to the state is looked for in the app before it is created.",
-)
-@click.option(
-    "--style",
-    type=click.Choice(STYLES),
-    default="rfc",
-    show_default=True,
-    help="The PATCH for a changed user, as for diff; put: GET the user, PUT it back changed (Okta's way).",
-)
-@click.option(
-    "--delete", is_flag=True, help="Delete users gone from the export instead of deactivating them."
-)
-@click.option("--repair", is_flag=True, help="Read every known user from the app and fix what drifted.")
-@click.option(
-    "--dry-run", is_flag=True, help="Print the requests as JSON lines; send nothing, change no state."
-)
-@click.option(
-    "--concurrency", default=4, show_default=True, type=click.IntRange(1, 64), help="Requests at once."
-)
-@click.option("--max-rps", type=click.FloatRange(min=0.1), help="At most this many requests a second.")
-@click.option("--timeout", default=30.0, show_default=True, help="Seconds to wait for each answer.")
-@click.option(
-    "--token-env",
-    default="SCIM_TOKEN",
-    show_default=True,
-    metavar="NAME",
-    help="The environment variable holding the app's bearer token (never a flag).",
-)
-@click.option("--report", "report_file", type=click.Path(path_type=Path), help="Write the summary as JSON.")
-@click.option(
-    "--shard",
-    metavar="K/N",
-    help="Only the users whose Okta id hashes to K of N (0 <= K < N): N processes, one state file each.",
-)
-@click.option("-q", "--quiet", is_flag=True, help=_QUIET_HELP)
-def sync(
-    users: tuple[str, ...],
-    base_url: str,
-    ruleset: str,
-    state_file: Path,
-    match: str,
-    style: str,
-    delete: bool,
-    repair: bool,
-    dry_run: bool,
-    concurrency: int,
-    max_rps: float | None,
-    timeout: float,
-    token_env: str,
-    report_file: Path | None,
-    shard: str | None,
-    quiet: bool,
-) -> None:
-    """Bring a SCIM app in line with the Okta users in USERS (Users API objects:
-    JSON Lines, or JSON arrays as GET /api/v1/users returns them).
-
-    A user new to the state is looked for in the app by --match and adopted,
-    else created; a changed user gets the PATCH from what the app was last sent
-    (or, with --style put, a PUT on a fresh GET); a DEPROVISIONED user, or one
-    gone from USERS, is deactivated (deleted only with --delete); an unchanged
-    user costs no request. Failed requests are retried with backoff (429 and
-    503 honour Retry-After); a user that fails for good is reported and tried
-    again on the next run. The state is written only for what the app
-    acknowledged, so a run stopped at any point is finished by the next.
-    Exits 1 when any user failed.
-    """
-
-    def action() -> None:
-        from mapper.sync.engine import Options
-
-        compiled = _load(ruleset, quiet)
-        options = Options(match, style, delete, repair, concurrency)
-        incoming = _sync_users(users)
-        if shard is not None:
-            k, _, n = shard.partition("/")
-            if not (k.isdigit() and n.isdigit() and 0 <= int(k) < int(n)):
-                _fail([f"mapper: sync: --shard {shard}: expected K/N with 0 <= K < N"], EXIT_RULESET)
-            incoming = _shard(incoming, int(k), int(n))
-        if dry_run:
-            _sync_dry_run(compiled, state_file, base_url, options, incoming)
-            return
-        counted = users if shard is None else ("-",)  # a shard's size is not known ahead
-        _sync_run(
-            compiled,
-            state_file,
-            base_url,
-            options,
-            incoming,
-            token_env,
-            timeout,
-            max_rps,
-            report_file,
-            quiet,
-            counted,
-        )
-
-    _run(action)
-
-
-def _shard(incoming: Any, part: int, parts: int) -> Any:
-    """The users of one shard: Okta id hashed (CRC-32, the same on every machine) modulo PARTS."""
-    import zlib
-
-    for record in incoming:
-        okta_id = record.user.get("id") if record.user is not None else None
-        if not isinstance(okta_id, str) or zlib.crc32(okta_id.encode()) % parts == part:
-            yield record
-
-
-def _sync_users(names: tuple[str, ...]) -> Any:
-    """Each record of the exports: (FILE:LINE, user or None, problem)."""
-    from mapper.sync.engine import Incoming
-    from mapper.tools import jsonio
-
-    for block in _input_blocks(list(names), all_lines=False):
-        if not block.lines:
-            try:
-                document = jsonio.parse(block.data, block.source)
-            except jsonio.JsonInputError as exc:
-                yield Incoming(block.source, None, exc.reason)
-                continue
-            items = document if isinstance(document, list) else [document]
-            for n, item in enumerate(items):
-                where = f"{block.source}[{n}]" if isinstance(document, list) else block.source
-                yield Incoming(where, item if isinstance(item, dict) else None, "not a JSON object")
-            continue
-        for offset, line in enumerate(block.data.split(b"\n")):
-            if not line.strip():
-                continue
-            where = f"{block.source}:{block.first_line + offset}"
-            try:
-                document = jsonio.parse_fast(line, block.source, block.first_line + offset)
-            except jsonio.JsonInputError as exc:
-                yield Incoming(where, None, exc.reason)
-                continue
-            yield Incoming(where, document if isinstance(document, dict) else None, "not a JSON object")
-
-
-def _sync_dry_run(compiled: Ruleset, state_file: Path, base_url: str, options: Any, incoming: Any) -> None:
-    """The requests a sync would send, from the state as it is (read, never written)."""
-    import sqlite3
-
-    from mapper.sync.engine import Sync
-    from mapper.sync.state import State, StateError
-
-    try:
-        state = (
-            State(state_file, base_url, options.match, readonly=True)
-            if state_file.exists()
-            else State(":memory:", base_url, options.match)
-        )
-    except (StateError, sqlite3.Error) as exc:
-        _fail([f"mapper: sync: {exc}"], EXIT_DATA)
-    try:
-        planned = Sync(compiled, None, state, options, on_failure=_report_sync_failure).dry_run(incoming)
-        _write("".join(json.dumps(line, ensure_ascii=False) + "\n" for line in planned))
-    finally:
-        state.close()
-
-
 def _save(path: Path, text: str) -> None:
     """TEXT into PATH all at once (nothing half-written); one line when it cannot be."""
     from mapper.tools.files import write_file
@@ -1067,77 +892,6 @@ def _save(path: Path, text: str) -> None:
         write_file(path, text)
     except OSError as exc:
         _fail([f"mapper: {path}: {exc.strerror or exc}"], EXIT_OUTPUT)
-
-
-def _report_sync_failure(failure: Any) -> None:
-    where = f"{failure.where}: " if failure.where else ""
-    click.echo(f"mapper: sync: {where}{failure.okta_id or '?'}: {failure.message}", err=True)
-
-
-def _line_count(names: tuple[str, ...]) -> int | None:
-    """How many users the JSON Lines files hold (lines, blank ones included), for an ETA; None
-    when a part is a stream or a JSON document."""
-    total = 0
-    for name in names:
-        if name == "-" or not name.endswith(_LINE_SUFFIXES) or not Path(name).is_file():
-            return None
-        with open(name, "rb") as stream:
-            while chunk := stream.read(1 << 20):
-                total += chunk.count(b"\n")
-    return total
-
-
-def _sync_run(
-    compiled: Ruleset,
-    state_file: Path,
-    base_url: str,
-    options: Any,
-    incoming: Any,
-    token_env: str,
-    timeout: float,
-    max_rps: float | None,
-    report_file: Path | None,
-    quiet: bool,
-    users: tuple[str, ...],
-) -> None:
-    import sqlite3
-
-    from mapper.sync.app import Connection, ScimApp
-    from mapper.sync.engine import KINDS, Sync
-    from mapper.sync.state import State, StateError
-
-    if not base_url.startswith(("http://", "https://")):
-        _fail([f"mapper: sync: --to {base_url}: not an http or https URL"], EXIT_RULESET)
-    try:
-        state = State(state_file, base_url, options.match)
-    except (StateError, sqlite3.Error) as exc:
-        _fail([f"mapper: sync: {exc}"], EXIT_DATA)
-    app = ScimApp(
-        Connection(base_url, os.environ.get(token_env) or None, timeout, options.concurrency, max_rps)
-    )
-
-    advance, done = _count_progress(_line_count(users), "users", quiet)
-    try:
-        summary = Sync(
-            compiled, app, state, options, on_failure=_report_sync_failure, on_progress=advance
-        ).run(incoming)
-    finally:
-        done()
-        app.close()
-        state.close()
-    if not quiet:
-        counts = ", ".join(f"{summary.counts[k]:,} {k}" for k in KINDS)
-        click.echo(
-            f"mapper: sync: {counts}; {summary.requests:,} requests ({summary.retries:,} retried) "
-            f"in {summary.seconds:.1f} s",
-            err=True,
-        )
-        for attribute, n in summary.attributes.most_common():
-            click.echo(f"mapper:   {attribute}: {n:,} user{'s' if n != 1 else ''}", err=True)
-    if report_file is not None:
-        _save(report_file, json.dumps(summary.as_json(), indent=2, ensure_ascii=False) + "\n")
-    if summary.counts["failed"]:
-        sys.exit(EXIT_DATA)
 
 
 # ---------------------------------------------------------------- Okta
@@ -1264,6 +1018,11 @@ def export_okta_command(
 
     _run(action)
 
+
+# `mapper sync` lives in its own module; it uses the helpers above.
+from mapper.tools import sync_command  # noqa: E402
+
+main.add_command(sync_command.sync)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

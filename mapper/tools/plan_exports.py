@@ -1,19 +1,20 @@
 """The requests that take an app from one Okta export to the next: ``mapper plan``.
 
-Users are matched by their Okta id. A user only in the new export is created; a
-user in both gets a PATCH when something the ruleset maps changed, nothing when
-not; a user who is gone from the new export, or became DEPROVISIONED, is
-deactivated (never deleted, as Okta does). The old export is indexed by id in a
-temporary SQLite file, so memory stays flat however large the exports are; the
-new one is streamed.
+It is the sync's own decision (:func:`mapper.sync.decide.decide`) over a throwaway state
+made from OLD: the state a first ``mapper sync OLD`` would leave on an empty app (a user
+rendered active created, an inactive one looked for and not found). NEW is then decided
+user by user against it, and the users OLD lists and NEW does not are gone. So ``plan OLD
+NEW`` prints exactly the changing requests ``mapper sync NEW --dry-run`` prints after
+``mapper sync OLD`` (a property test holds them equal), app ids aside: ``{id}`` in a path
+stands for the app's id of the user. A user who stays DEPROVISIONED gets nothing, as in
+Okta; one who becomes DEPROVISIONED, or leaves the export, is deactivated (never deleted).
 
-The plan names each user by Okta id: the app's own resource id is the gateway's to
-look up (``{id}`` in the PATCH path stands for it).
+The state lives in a temporary SQLite file, so memory stays flat however large the exports
+are; NEW is streamed.
 """
 
 from __future__ import annotations
 
-import sqlite3
 import tempfile
 from collections import Counter
 from collections.abc import Iterable, Iterator
@@ -24,13 +25,30 @@ from typing import Any
 from mapper.errors import ProfileError
 from mapper.runtime.patch import touched
 from mapper.runtime.ruleset import Ruleset
+from mapper.sync.decide import Kind, Policy, Style, decide, decide_gone, requests, ruleset_hash
+from mapper.sync.state import State
 from mapper.tools import jsonio
 from mapper.tools.bulk import Failure, Record
+
+#: The summary's word for each decision.
+WORDS = {
+    Kind.CREATE: "create",
+    Kind.UPDATE: "update",
+    Kind.DEACTIVATE: "deactivate",
+    Kind.REACTIVATE: "reactivate",
+    Kind.GONE: "deactivate",
+    Kind.NOTHING: "unchanged",
+    Kind.LOOKUP: "unchanged",
+}
+UNKNOWN_ID = "{id}"
+_OLD_RUN, _NEW_RUN = 1, 2
 
 
 @dataclass
 class Summary:
-    kinds: Counter[str] = field(default_factory=Counter)  # create, update, deactivate, unchanged, failed
+    kinds: Counter[str] = field(
+        default_factory=Counter
+    )  # create, update, deactivate, reactivate, unchanged, failed
     attributes: Counter[str] = field(default_factory=Counter)  # SCIM attribute -> users updated
 
 
@@ -51,21 +69,12 @@ def plan(
     ruleset: Ruleset, old: Iterable[Record], new: Iterable[Record], style: str, summary: Summary
 ) -> Iterator[dict[str, Any] | Failure]:
     """Each request the app needs ({"okta_id", "method", "path", "body"}), or a Failure."""
+    policy = Policy(style=Style(style))
+    digest = ruleset_hash(ruleset)
     with tempfile.TemporaryDirectory(prefix="mapper-plan-") as folder:
-        db = sqlite3.connect(str(Path(folder) / "old.sqlite"))
+        state = State(Path(folder) / "old.sqlite", "mapper-plan:", policy.match.value)
         try:
-            db.execute("CREATE TABLE old (id TEXT PRIMARY KEY, data BLOB, seen INTEGER DEFAULT 0)")
-            for record in old:
-                parsed = _user(record)
-                if isinstance(parsed, Failure):
-                    summary.kinds["failed"] += 1
-                    yield parsed
-                    continue
-                try:
-                    db.execute("INSERT INTO old (id, data) VALUES (?, ?)", (parsed[0], record.data))
-                except sqlite3.IntegrityError:
-                    summary.kinds["failed"] += 1
-                    yield _twice(record, parsed[0])
+            yield from _load_old(ruleset, digest, policy, state, old, summary)
             for record in new:
                 parsed = _user(record)
                 if isinstance(parsed, Failure):
@@ -73,65 +82,65 @@ def plan(
                     yield parsed
                     continue
                 okta_id, user = parsed
-                row = db.execute("SELECT data, seen FROM old WHERE id = ?", (okta_id,)).fetchone()
-                if row is not None and row[1]:
+                row = state.get(okta_id)
+                if row is not None and row.seen == _NEW_RUN:
                     summary.kinds["failed"] += 1
                     yield _twice(record, okta_id)
                     continue
-                if row is not None:
-                    db.execute("UPDATE old SET seen = 1 WHERE id = ?", (okta_id,))
+                if row is None:  # new in NEW: a row says it was listed (a second listing is an error)
+                    state.mark_pending(okta_id, _NEW_RUN)
+                else:
+                    state.mark_seen([okta_id], _NEW_RUN)
                 try:
-                    yield from _requests(ruleset, okta_id, row, user, style, summary)
+                    decision = decide(ruleset, digest, policy, okta_id, user, row)
                 except ProfileError as exc:
                     summary.kinds["failed"] += 1
                     yield Failure(record.source, record.line, okta_id, "profile", str(exc), exc.value)
-            for okta_id, data in db.execute("SELECT id, data FROM old WHERE seen = 0 ORDER BY rowid"):
-                if _status(jsonio.parse(data, "old")) != "DEPROVISIONED":
-                    summary.kinds["deactivate"] += 1
-                    yield _request(okta_id, "PATCH", ruleset.deactivate())
+                    continue
+                yield from _requests(ruleset, policy, decision, summary)
+            for row in state.not_seen(_NEW_RUN):
+                gone = decide_gone(policy, row)
+                if gone is not None:
+                    yield from _requests(ruleset, policy, gone, summary)
         finally:
-            db.close()
+            state.close()
+
+
+def _load_old(
+    ruleset: Ruleset, digest: str, policy: Policy, state: State, old: Iterable[Record], summary: Summary
+) -> Iterator[Failure]:
+    """OLD into STATE, as a first sync of OLD on an empty app leaves it."""
+    for record in old:
+        parsed = _user(record)
+        if isinstance(parsed, Failure):
+            summary.kinds["failed"] += 1
+            yield parsed
+            continue
+        okta_id, user = parsed
+        if state.get(okta_id) is not None:
+            summary.kinds["failed"] += 1
+            yield _twice(record, okta_id)
+            continue
+        try:
+            decision = decide(ruleset, digest, policy, okta_id, user, None)
+        except ProfileError as exc:  # a first sync fails this user: the app never had it
+            summary.kinds["failed"] += 1
+            yield Failure(record.source, record.line, okta_id, "profile", str(exc), exc.value)
+            continue
+        if decision.kind is Kind.CREATE:
+            state.acknowledged(okta_id, UNKNOWN_ID, decision.desired, True, digest, _OLD_RUN, user)
+        else:  # looked for, not found: the app is empty
+            state.acknowledged(okta_id, None, None, False, digest, _OLD_RUN, user, absent=True)
 
 
 def _twice(record: Record, okta_id: str) -> Failure:
     return Failure(record.source, record.line, okta_id, "duplicate-id", "this Okta id is in the export twice")
 
 
-def _status(user: Any) -> Any:
-    return user.get("status") if isinstance(user, dict) else None
-
-
-def _request(okta_id: str, method: str, body: dict[str, Any]) -> dict[str, Any]:
-    path = "/Users" if method == "POST" else "/Users/{id}"
-    return {"okta_id": okta_id, "method": method, "path": path, "body": body}
-
-
-def _requests(
-    ruleset: Ruleset,
-    okta_id: str,
-    row: tuple[bytes, int] | None,
-    user: dict[str, Any],
-    style: str,
-    summary: Summary,
-) -> Iterator[dict[str, Any]]:
-    deprovisioned = _status(user) == "DEPROVISIONED"
-    if row is None:
-        if deprovisioned:  # never provisioned, and not to be
-            summary.kinds["unchanged"] += 1
-            return
-        summary.kinds["create"] += 1
-        yield _request(okta_id, "POST", ruleset.create(user))
-        return
-    old = jsonio.parse(row[0], "old")
-    if deprovisioned and _status(old) != "DEPROVISIONED":
-        summary.kinds["deactivate"] += 1
-        yield _request(okta_id, "PATCH", ruleset.deactivate())
-        return
-    message = ruleset.patch(old, user, style)
-    if message is None:
-        summary.kinds["unchanged"] += 1
-        return
-    summary.kinds["update"] += 1
-    for attribute in touched(message):
-        summary.attributes[attribute] += 1
-    yield _request(okta_id, "PATCH", message)
+def _requests(ruleset: Ruleset, policy: Policy, decision: Any, summary: Summary) -> Iterator[dict[str, Any]]:
+    summary.kinds[WORDS[decision.kind]] += 1
+    for request in requests(ruleset, policy, decision):
+        if decision.kind is Kind.UPDATE and request.body is not None:
+            for attribute in touched(request.body):
+                summary.attributes[attribute] += 1
+        yield request.as_json()

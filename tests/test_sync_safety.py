@@ -1,0 +1,437 @@
+"""mapper sync's guards, each against a real SCIM server (scim2-server on loopback) or a
+fake app that misbehaves on purpose (tests/fake_app.py): the deactivation guard and the
+empty or unreadable export, the pre-flight, the circuit breaker, lookups of inactive users,
+adoption conflicts and claims, saved plans, state migrations and the lock, output paths,
+and the exit codes of each."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+import stat
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+import mapper
+from mapper.sync.app import Connection, ScimApp
+from mapper.sync.engine import EmptyExport, Incoming, Options, Sync
+from mapper.sync.guard import DeactivationLimit
+from mapper.sync.retry import Breaker, RetryPolicy
+from mapper.sync.state import SCHEMA_VERSION, State, StateError, StateLocked
+from mapper.tools.cli import main
+from tests.fake_app import Behaviour, fake_app
+from tests.scim_server import ScimServer, running_server
+
+RULESET = mapper.load("okta-default")
+TOKEN = "test-token-1"
+FIXTURES = Path(__file__).parent / "fixtures" / "state"
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[ScimServer]:
+    (tmp_path / "server").mkdir()
+    with running_server([], tmp_path / "server", token=TOKEN) as running:
+        yield running
+
+
+def user(i: int, status: str = "ACTIVE", **profile: Any) -> dict[str, Any]:
+    base = {
+        "login": f"u{i}@example.com",
+        "email": f"u{i}@example.com",
+        "firstName": "Ada",
+        "lastName": f"L{i}",
+    }
+    return {"id": f"00u{i:06d}", "status": status, "profile": {**base, **profile}}
+
+
+def write_users(path: Path, users: list[dict[str, Any]]) -> Path:
+    path.write_text("".join(json.dumps(u) + "\n" for u in users))
+    return path
+
+
+@dataclass
+class Ran:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def cli(*args: str | Path, token: str | None = TOKEN) -> Ran:
+    """mapper sync ARGS, in this process (CliRunner), with SCIM_TOKEN set to TOKEN (or unset)."""
+    result = CliRunner().invoke(main, ["sync", *map(str, args)], env={"SCIM_TOKEN": token})
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return Ran(result.exit_code, result.stdout, result.stderr)
+
+
+def app_users(server: ScimServer) -> dict[str, dict[str, Any]]:
+    status, page = server.request("GET", "/Users?count=1000")
+    assert status == 200
+    return {u["userName"]: u for u in page.get("Resources", [])}
+
+
+def engine(base_url: str, state: Path, policy: RetryPolicy | None = None, breaker: Breaker | None = None,
+           **options: Any) -> tuple[Sync, ScimApp, State]:  # fmt: skip
+    app = ScimApp(
+        Connection(base_url, TOKEN, timeout=5, concurrency=options.get("concurrency", 4)), policy, breaker
+    )
+    opened = State(state, base_url, options.get("match", "userName"))
+    return Sync(RULESET, app, opened, Options(**options)), app, opened
+
+
+def run(base_url: str, users: list[dict[str, Any]], state: Path, **kwargs: Any) -> Any:
+    sync, app, opened = engine(base_url, state, **kwargs)
+    try:
+        return sync.run(Incoming(f"users.jsonl:{n + 1}", u) for n, u in enumerate(users))
+    finally:
+        app.close()
+        opened.close()
+
+
+# ---------------------------------------------------------------- 1. the deactivation guard
+
+
+def test_deactivation_guard(server: ScimServer, tmp_path: Path) -> None:
+    users = [user(i) for i in range(30)]
+    state = tmp_path / "state.sqlite"
+    assert (
+        cli(write_users(tmp_path / "all.jsonl", users), "--to", server.base_url, "--state", state).returncode
+        == 0
+    )
+    # Half the export missing: 15 would go, more than 20% of 30 (at least 10): none does.
+    half = write_users(tmp_path / "half.jsonl", users[:15])
+    held = cli(half, "--to", server.base_url, "--state", state)
+    assert held.returncode == 4, held.stderr
+    assert "15 users would be deactivated" in held.stderr and "--max-deactivations" in held.stderr
+    assert "00u000015" in held.stderr  # the first few Okta ids
+    assert all(u["active"] for u in app_users(server).values())
+    # The admin consents: exactly those go.
+    allowed = cli(half, "--to", server.base_url, "--state", state, "--max-deactivations", "15")
+    assert allowed.returncode == 0, allowed.stderr
+    assert sum(not u["active"] for u in app_users(server).values()) == 15
+
+
+def test_an_empty_export_is_refused_before_any_request(tmp_path: Path) -> None:
+    behaviour = Behaviour()
+    with fake_app(behaviour) as url:
+        done = cli(write_users(tmp_path / "empty.jsonl", []), "--to", url, "--state", tmp_path / "s.sqlite")
+        assert done.returncode == 4 and "no users" in done.stderr
+        with pytest.raises(EmptyExport):
+            run(url, [], tmp_path / "s2.sqlite")
+    assert behaviour.requests == 0
+
+
+def test_an_unreadable_record_keeps_the_users_gone(server: ScimServer, tmp_path: Path) -> None:
+    users = [user(i) for i in range(12)]
+    state = tmp_path / "state.sqlite"
+    export = write_users(tmp_path / "users.jsonl", users)
+    assert cli(export, "--to", server.base_url, "--state", state).returncode == 0
+    cut = export.read_text()[: export.read_text().index("u6@") + 3]  # cut off mid-line, as a failed download
+    export.write_text(cut.replace('"lastName": "L0"', '"lastName": "Lovelace"'))
+    done = cli(export, "--to", server.base_url, "--state", state)
+    assert done.returncode == 1
+    assert (
+        "users.jsonl:7" in done.stderr and "6 users gone from the export were not deactivated" in done.stderr
+    )
+    held = app_users(server)
+    assert (
+        all(u["active"] for u in held.values()) and held["u0@example.com"]["name"]["familyName"] == "Lovelace"
+    )
+
+
+def test_the_limit() -> None:
+    assert DeactivationLimit().allowed(30) == 10 and DeactivationLimit().allowed(1000) == 200
+    assert DeactivationLimit.parse("5").allowed(1000) == 5 and DeactivationLimit.parse("0").allowed(9) == 0
+    assert (
+        DeactivationLimit.parse("50%").allowed(100) == 50 and str(DeactivationLimit.parse("2.5%")) == "2.5%"
+    )
+    for bad in ("", "-1", "x", "101%", "1.5", "²"):
+        with pytest.raises(ValueError):
+            DeactivationLimit.parse(bad)
+
+
+# ---------------------------------------------------------------- 2. the pre-flight
+
+
+def test_preflight(server: ScimServer, tmp_path: Path) -> None:
+    export = write_users(tmp_path / "users.jsonl", [user(i) for i in range(20)])
+    state = tmp_path / "state.sqlite"
+    unset = cli(export, "--to", server.base_url, "--state", state, token=None)
+    assert unset.returncode == 2 and "SCIM_TOKEN is not set" in unset.stderr and not state.exists()
+    refused = cli(export, "--to", server.base_url, "--state", state, token="wrong")
+    assert refused.returncode == 5 and len(refused.stderr.splitlines()) == 1, refused.stderr
+    assert "HTTP 401" in refused.stderr and "$SCIM_TOKEN" in refused.stderr
+    wrong_path = cli(export, "--to", server.base_url + "/scim/v2", "--state", tmp_path / "other.sqlite")
+    assert wrong_path.returncode == 5 and "HTTP 404" in wrong_path.stderr and "base URL" in wrong_path.stderr
+    assert len(wrong_path.stderr.splitlines()) == 1 and "creates it again" not in wrong_path.stderr
+    assert app_users(server) == {}
+    with fake_app(Behaviour()) as url:
+        port = url.rsplit(":", 1)[1]
+    closed = cli(export, "--to", f"http://127.0.0.1:{port}", "--state", tmp_path / "closed.sqlite")
+    assert (
+        closed.returncode == 5
+        and "connection refused" in closed.stderr
+        and len(closed.stderr.splitlines()) == 1
+    )
+    for bad in ("ftp://x", "http://[::1", "http://host:abc/", "http://h/\r\nX: y"):
+        assert cli(export, "--to", bad, "--state", tmp_path / "b.sqlite").returncode == 2, bad
+
+
+# ---------------------------------------------------------------- 3. the circuit breaker
+
+
+@pytest.mark.parametrize("failure", ["503", "drop"])
+def test_the_breaker_stops_a_run_when_the_app_goes_dark(tmp_path: Path, failure: str) -> None:
+    behaviour = Behaviour(fail_after=41, failure=failure)  # the pre-flight, then 20 users (search + create)
+    fast = RetryPolicy(base=0.001, cap=0.01)
+    users = [user(i) for i in range(100)]
+    state = tmp_path / "state.sqlite"
+    with fake_app(behaviour) as url:
+        summary = run(url, users, state, policy=fast, breaker=Breaker(failures=10, seconds=60))
+        assert summary.stopped is not None and "in a row failed" in summary.stopped
+        assert 15 <= summary.counts["created"] <= 20
+        assert behaviour.requests < 41 + 10 + 4 * 6  # not retried user by user: the run stopped
+        # The app is back: the next run creates exactly the users left, none twice.
+        behaviour.fail_after = None
+        again = run(url, users, state, policy=fast)
+        assert again.stopped is None and again.counts["failed"] == 0
+    names = [u["userName"] for u in behaviour.users.values()]
+    assert sorted(names) == sorted({u["profile"]["login"] for u in users})
+
+
+def test_a_long_retry_after_stops_the_run(tmp_path: Path) -> None:
+    behaviour = Behaviour(fail_after=1, failure="429", retry_after="3600")
+    with fake_app(behaviour) as url:
+        summary = run(url, [user(i) for i in range(50)], tmp_path / "state.sqlite")
+        done = cli(write_users(tmp_path / "u.jsonl", [user(1)]), "--to", url, "--state", tmp_path / "s.sqlite",
+                   "--max-retry-after", "10")  # fmt: skip
+    assert summary.stopped is not None and "3600 s" in summary.stopped
+    assert done.returncode == 5 and "3600 s" in done.stderr and "--max-retry-after" in done.stderr
+
+
+# ---------------------------------------------------------------- 4. inactive users new to the state
+
+
+def test_first_sync_deactivates_an_active_account_of_a_deprovisioned_user(
+    server: ScimServer, tmp_path: Path
+) -> None:
+    status, _ = server.request("POST", "/Users", {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                                                 "userName": "u1@example.com", "active": True})  # fmt: skip
+    assert status == 201
+    users = [
+        user(0),
+        user(1, status="DEPROVISIONED"),
+        user(2, status="DEPROVISIONED"),
+        user(3, status="SUSPENDED"),
+    ]
+    state = tmp_path / "state.sqlite"
+    first = run(server.base_url, users, state)
+    assert first.looked_up == 2 and first.counts["deactivated"] == 1 and first.counts["created"] == 2
+    held = app_users(server)
+    assert held["u1@example.com"]["active"] is False and "u2@example.com" not in held
+    assert held["u3@example.com"]["active"] is True  # SUSPENDED stays active, as in Okta
+    again = run(server.base_url, users, state)
+    assert again.requests == 0 and again.looked_up == 0  # the one not found is remembered
+
+
+# ---------------------------------------------------------------- 5. adoption conflicts and claims
+
+
+def test_an_app_user_of_another_okta_user_is_never_adopted(server: ScimServer, tmp_path: Path) -> None:
+    server.request("POST", "/Users", {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                                      "userName": "u1@example.com", "externalId": "00uSOMEONE", "title": "Keep"})  # fmt: skip
+    export = write_users(tmp_path / "users.jsonl", [user(0), user(1)])
+    done = cli(export, "--to", server.base_url, "--state", tmp_path / "state.sqlite")
+    assert done.returncode == 1
+    assert "users.jsonl:2: 00u000001: conflict:" in done.stderr and "00uSOMEONE" in done.stderr
+    kept = app_users(server)["u1@example.com"]
+    assert kept["externalId"] == "00uSOMEONE" and kept["title"] == "Keep"
+
+
+def test_a_search_that_ignores_its_filter_is_not_trusted(tmp_path: Path) -> None:
+    behaviour = Behaviour(ignore_filter=True)
+    behaviour.users["x"] = {"id": "x", "userName": "stranger@example.com", "active": True}
+    with fake_app(behaviour) as url:
+        summary = run(url, [user(0)], tmp_path / "state.sqlite")
+    assert summary.counts["failed"] == 1 and "does not match" in summary.failures[0].message
+    assert list(behaviour.users) == ["x"] and behaviour.users["x"]["userName"] == "stranger@example.com"
+
+
+class _RacingApp:
+    """Two workers' searches both find the same app user before either claims it."""
+
+    def __init__(self, inner: ScimApp) -> None:
+        self.inner, self.counters, self.breaker = inner, inner.counters, inner.breaker
+        self.barrier = threading.Barrier(2, timeout=10)
+        self.patched: list[str] = []
+
+    def preflight(self) -> None:
+        pass
+
+    def find(self, match: str, value: str) -> list[dict[str, Any]]:
+        found = [
+            {
+                "id": "shared",
+                "userName": "x",
+                "emails": [{"value": "a@example.com"}, {"value": "b@example.com"}],
+            }
+        ]
+        self.barrier.wait()
+        return found
+
+    def patch(self, app_id: str, message: dict[str, Any]) -> None:
+        self.patched.append(app_id)
+
+
+def test_claims_hold_under_a_forced_interleaving(tmp_path: Path) -> None:
+    a = {"id": "00uA", "status": "ACTIVE", "profile": {"login": "a", "email": "a@example.com"}}
+    b = {"id": "00uB", "status": "ACTIVE", "profile": {"login": "b", "email": "b@example.com"}}
+    app = ScimApp(Connection("http://127.0.0.1:9", None))
+    racing = _RacingApp(app)
+    state = State(tmp_path / "state.sqlite", "http://127.0.0.1:9", "email")
+    summary = Sync(RULESET, racing, state, Options(match="email", concurrency=2)).run(
+        [Incoming("f:1", a), Incoming("f:2", b)]
+    )
+    owners = {state.owner("shared")}
+    state.close()
+    assert (summary.counts["adopted"], summary.counts["failed"]) == (1, 1)
+    assert "conflict" in summary.failures[0].message and owners <= {"00uA", "00uB"}
+
+
+# ---------------------------------------------------------------- 7. saved plans
+
+
+def test_plan_out_then_apply(server: ScimServer, tmp_path: Path) -> None:
+    state = tmp_path / "state.sqlite"
+    users = [user(i) for i in range(6)]
+    assert (
+        cli(write_users(tmp_path / "v1.jsonl", users), "--to", server.base_url, "--state", state).returncode
+        == 0
+    )
+    users[0] = user(0, lastName="Byron")
+    users[1] = user(1, status="DEPROVISIONED")
+    users.append(user(6))
+    export = write_users(tmp_path / "v2.jsonl", users)
+    plan = tmp_path / "plan.json"
+    made = cli(export, "--to", server.base_url, "--state", state, "--plan-out", plan)
+    assert made.returncode == 0, made.stderr
+    assert stat.S_IMODE(plan.stat().st_mode) == 0o600
+    assert "Byron" not in made.stdout and "+ create     00u000006" in made.stdout
+    assert "Plan: 1 to create, 0 to adopt, 1 to update, 1 to deactivate" in made.stderr
+    assert "Byron" in cli(export, "--to", server.base_url, "--state", state, "--plan-out", tmp_path / "p2.json",
+                          "--show-values").stdout  # fmt: skip
+    assert "u6@example.com" not in app_users(server)  # nothing sent
+    # Refused: another URL, another ruleset; then applied exactly; then stale.
+    other = cli("--apply", plan, "--to", server.base_url + "/", "--state", state, "-r", "appspace")
+    assert other.returncode == 4 and "not appspace" in other.stderr
+    applied = cli("--apply", plan, "--to", server.base_url, "--state", state)
+    assert applied.returncode == 0, applied.stderr
+    held = app_users(server)
+    assert (
+        held["u0@example.com"]["name"]["familyName"] == "Byron" and held["u1@example.com"]["active"] is False
+    )
+    assert "u6@example.com" in held
+    again = cli("--apply", plan, "--to", server.base_url, "--state", state)
+    assert again.returncode == 4 and "stale" in again.stderr
+    assert cli(export, "--to", server.base_url, "--state", state, "--dry-run").stdout == ""
+
+
+def test_apply_skips_a_user_changed_in_the_app_since_the_plan(server: ScimServer, tmp_path: Path) -> None:
+    server.request("POST", "/Users", {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                                      "userName": "u0@example.com", "title": "Old"})  # fmt: skip
+    state, plan = tmp_path / "state.sqlite", tmp_path / "plan.json"
+    export = write_users(tmp_path / "users.jsonl", [user(0), user(1)])
+    assert cli(export, "--to", server.base_url, "--state", state, "--plan-out", plan).returncode == 0
+    app_id = app_users(server)["u0@example.com"]["id"]
+    server.request("PATCH", f"/Users/{app_id}", {"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                   "Operations": [{"op": "replace", "path": "title", "value": "Changed"}]})  # fmt: skip
+    applied = cli("--apply", plan, "--to", server.base_url, "--state", state)
+    assert applied.returncode == 1 and "changed since the plan" in applied.stderr
+    held = app_users(server)
+    assert held["u0@example.com"]["title"] == "Changed" and "u1@example.com" in held
+
+
+# ---------------------------------------------------------------- 8. migrations, 9. the lock
+
+
+@pytest.mark.parametrize("schema", [1, 2, 3])
+def test_state_files_of_every_earlier_schema_are_upgraded(tmp_path: Path, schema: int) -> None:
+    path = tmp_path / "state.sqlite"
+    shutil.copy(FIXTURES / f"schema-{schema}.sqlite", path)
+    base_url = dict(sqlite3.connect(path).execute("SELECT key, value FROM meta").fetchall())["base_url"]
+    before = (
+        sqlite3.connect(path).execute("SELECT okta_id, app_id, active FROM users ORDER BY okta_id").fetchall()
+    )
+    # A dry run reads it without changing the file.
+    State(path, base_url, "userName", readonly=True).close()
+    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == 0
+    state = State(path, base_url, "userName")
+    rows = [state.get(okta_id) for okta_id, _, _ in before]
+    state.close()
+    assert [(r.okta_id, r.app_id, r.active) for r in rows if r] == [(o, a, bool(x)) for o, a, x in before]
+    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+
+
+def test_a_newer_or_foreign_state_is_refused(tmp_path: Path) -> None:
+    newer = tmp_path / "newer.sqlite"
+    sqlite3.connect(newer).execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    with pytest.raises(StateError, match="newer mapper"):
+        State(newer, "http://a", "userName")
+    foreign = tmp_path / "foreign.sqlite"
+    sqlite3.connect(foreign).execute("CREATE TABLE notes (x)")
+    with pytest.raises(StateError, match="not a mapper state file"):
+        State(foreign, "http://a", "userName")
+    (tmp_path / "link.sqlite").symlink_to(foreign)
+    with pytest.raises(StateError, match="symbolic link"):
+        State(tmp_path / "link.sqlite", "http://a", "userName")
+
+
+def test_one_sync_per_state_file(tmp_path: Path) -> None:
+    path = tmp_path / "state.sqlite"
+    held = State(path, "http://127.0.0.1:9", "userName")
+    with pytest.raises(StateLocked):
+        State(path, "http://127.0.0.1:9", "userName")
+    with pytest.raises(StateLocked):
+        State(path, "http://127.0.0.1:9", "userName", readonly=True)
+    locked = cli(write_users(tmp_path / "u.jsonl", [user(1)]), "--to", "http://127.0.0.1:9", "--state", path)
+    assert locked.returncode == 4 and "another mapper sync" in locked.stderr
+    held.close()
+    # A killed process releases it.
+    code = f"from mapper.sync.state import State; State({str(path)!r}, 'http://127.0.0.1:9', 'userName'); print('ok', flush=True); input()"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    assert holder.stdout is not None and holder.stdout.readline() == "ok\n"
+    with pytest.raises(StateLocked):
+        State(path, "http://127.0.0.1:9", "userName")
+    holder.kill()
+    holder.communicate()
+    State(path, "http://127.0.0.1:9", "userName").close()
+
+
+# ---------------------------------------------------------------- 10. output paths
+
+
+def test_output_paths_are_checked_before_any_request(tmp_path: Path) -> None:
+    behaviour = Behaviour()
+    export = write_users(tmp_path / "u.jsonl", [user(1)])
+    with fake_app(behaviour) as url:
+        for flag, value in [("--report", tmp_path / "no" / "r.json"), ("--state", tmp_path / "no" / "s.sqlite"),
+                            ("--plan-out", tmp_path / "no" / "p.json"), ("--report", tmp_path)]:  # fmt: skip
+            args = [export, "--to", url, flag, value]
+            if flag != "--state":
+                args += ["--state", tmp_path / "s.sqlite"]
+            done = cli(*args)
+            assert done.returncode == 2 and flag in done.stderr and "nothing was sent" in done.stderr, (
+                done.stderr
+            )
+    assert behaviour.requests == 0
