@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -57,7 +58,7 @@ def main() -> None:
             ):
                 export(users, args.users, changed or 0)
                 start = time.perf_counter()
-                subprocess.run(command, check=True)
+                subprocess.run(command, check=True, env={**os.environ, "SCIM_TOKEN": "bench"})
                 seconds = time.perf_counter() - start
                 report = json.loads((work / "report.json").read_text())
                 rows.append((name, seconds, report["requests"]))

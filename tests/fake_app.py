@@ -24,6 +24,7 @@ class Behaviour:
     retry_after: str | None = None  # the Retry-After of a 429
     ignore_filter: bool = False
     requests: int = 0
+    methods: list[str] = field(default_factory=list)  # of every request, in order
     users: dict[str, dict[str, Any]] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -50,6 +51,7 @@ def _handler(behaviour: Behaviour) -> type[BaseHTTPRequestHandler]:
             body = json.loads(self.rfile.read(length)) if length else None
             with behaviour.lock:
                 behaviour.requests += 1
+                behaviour.methods.append(self.command)
                 failing = behaviour.fail_after is not None and behaviour.requests > behaviour.fail_after
             if failing:
                 if behaviour.failure == "drop":

@@ -307,6 +307,32 @@ def test_claims_hold_under_a_forced_interleaving(tmp_path: Path) -> None:
     assert "conflict" in summary.failures[0].message and owners <= {"00uA", "00uB"}
 
 
+def test_two_okta_users_sharing_an_email_never_share_an_app_user(server: ScimServer, tmp_path: Path) -> None:
+    """Okta allows two users one email; matched by email, at any concurrency, one gets the app
+    user and the other is a conflict, run after run."""
+    users = [user(i, email="shared@example.com") for i in range(6)]
+    state = tmp_path / "state.sqlite"
+    for _ in range(2):
+        summary = run(server.base_url, users, state, match="email", concurrency=4)
+        assert summary.counts["failed"] == 5 and all("conflict" in f.message for f in summary.failures)
+    held = list(app_users(server).values())
+    assert len(held) == 1 and held[0]["externalId"] in {u["id"] for u in users}
+
+
+def test_plan_sends_nothing_for_a_user_who_stays_deprovisioned(tmp_path: Path) -> None:
+    from mapper.tools.bulk import Record
+    from mapper.tools.plan_exports import Summary, plan
+
+    old = [user(0, status="DEPROVISIONED", title="A"), user(1, status="ACTIVE")]
+    new = [user(0, status="DEPROVISIONED", title="B"), user(1, status="DEPROVISIONED")]
+    records = [[Record("x", n, json.dumps(u).encode()) for n, u in enumerate(users)] for users in (old, new)]
+    summary = Summary()
+    requests = list(plan(RULESET, records[0], records[1], "rfc", summary))
+    assert [(r["okta_id"], r["method"], r["body"]) for r in requests] == [  # type: ignore[index]
+        ("00u000001", "PATCH", RULESET.deactivate())
+    ]
+
+
 # ---------------------------------------------------------------- 7. saved plans
 
 
@@ -343,6 +369,19 @@ def test_plan_out_then_apply(server: ScimServer, tmp_path: Path) -> None:
     again = cli("--apply", plan, "--to", server.base_url, "--state", state)
     assert again.returncode == 4 and "stale" in again.stderr
     assert cli(export, "--to", server.base_url, "--state", state, "--dry-run").stdout == ""
+
+
+def test_a_plan_sends_only_reads(tmp_path: Path) -> None:
+    behaviour = Behaviour()
+    with fake_app(behaviour) as url:
+        state = tmp_path / "state.sqlite"
+        export = write_users(tmp_path / "u.jsonl", [user(i) for i in range(5)])
+        made = cli(export, "--to", url, "--state", state, "--plan-out", tmp_path / "plan.json")
+        assert made.returncode == 0 and not state.exists()
+        assert set(behaviour.methods) == {"GET"} and behaviour.users == {}
+        assert len(json.loads((tmp_path / "plan.json").read_text())["users"]) == 5
+        assert cli("--apply", tmp_path / "plan.json", "--to", url, "--state", state).returncode == 0
+    assert behaviour.methods.count("POST") == 5 and len(behaviour.users) == 5
 
 
 def test_apply_skips_a_user_changed_in_the_app_since_the_plan(server: ScimServer, tmp_path: Path) -> None:

@@ -131,6 +131,10 @@ def decide(ruleset: Ruleset, rendered_by: str, policy: Policy, okta_id: str, use
     if not row.active:
         return decision(Kind.REACTIVATE)
     assert row.resource is not None
+    if row.profile is not None and row.ruleset == rendered_by and ruleset.patch(row.profile, user) is None:
+        # Nothing a rule reads changed since the same ruleset rendered the row's resource, and
+        # that resource holds exactly what it rendered (put_body): reconcile would find nothing.
+        return decision(Kind.NOTHING)
     message = reconcile_message(ruleset.plan, row.resource, desired)
     if message is None:
         return decision(Kind.NOTHING)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import tempfile
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -72,10 +72,12 @@ def plan(
     policy = Policy(style=Style(style))
     digest = ruleset_hash(ruleset)
     with tempfile.TemporaryDirectory(prefix="mapper-plan-") as folder:
-        state = State(Path(folder) / "old.sqlite", "mapper-plan:", policy.match.value)
+        state = State(Path(folder) / "old.sqlite", "mapper-plan:", policy.match.value, scratch=True)
+        tick = state.commit_every(10_000)
         try:
-            yield from _load_old(ruleset, digest, policy, state, old, summary)
+            yield from _load_old(ruleset, digest, policy, state, old, summary, tick)
             for record in new:
+                tick()
                 parsed = _user(record)
                 if isinstance(parsed, Failure):
                     summary.kinds["failed"] += 1
@@ -98,6 +100,7 @@ def plan(
                     yield Failure(record.source, record.line, okta_id, "profile", str(exc), exc.value)
                     continue
                 yield from _requests(ruleset, policy, decision, summary)
+            state.commit()
             for row in state.not_seen(_NEW_RUN):
                 gone = decide_gone(policy, row)
                 if gone is not None:
@@ -107,10 +110,17 @@ def plan(
 
 
 def _load_old(
-    ruleset: Ruleset, digest: str, policy: Policy, state: State, old: Iterable[Record], summary: Summary
+    ruleset: Ruleset,
+    digest: str,
+    policy: Policy,
+    state: State,
+    old: Iterable[Record],
+    summary: Summary,
+    tick: Callable[[], None],
 ) -> Iterator[Failure]:
     """OLD into STATE, as a first sync of OLD on an empty app leaves it."""
     for record in old:
+        tick()
         parsed = _user(record)
         if isinstance(parsed, Failure):
             summary.kinds["failed"] += 1
