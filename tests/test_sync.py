@@ -358,9 +358,14 @@ def test_rate_limiter_spaces_requests() -> None:
 
 
 def test_state_belongs_to_one_app(tmp_path: Path) -> None:
-    State(tmp_path / "s.sqlite", "https://a.example/scim", "userName").close()
-    with pytest.raises(StateError, match=re.escape("not https://b.example/scim")):
+    state = State(tmp_path / "s.sqlite", "https://a.example/scim", "userName")
+    state.acknowledged("00u1", "a1", {"userName": "x"}, True, "h", 1)
+    state.close()
+    with pytest.raises(StateError, match=re.escape("not https://b.example/scim: use another --state")):
         State(tmp_path / "s.sqlite", "https://b.example/scim", "userName")
+    # A state no run recorded a user in is not left behind to refuse the next run.
+    State(tmp_path / "empty.sqlite", "https://a.example/scim", "userName").close()
+    assert not (tmp_path / "empty.sqlite").exists()
     (tmp_path / "junk.sqlite").write_text("not a database")
     with pytest.raises(StateError, match="not a mapper state file"):
         State(tmp_path / "junk.sqlite", "https://a.example/scim", "userName")

@@ -154,6 +154,7 @@ def test_the_limit() -> None:
     assert (
         DeactivationLimit.parse("50%").allowed(100) == 50 and str(DeactivationLimit.parse("2.5%")) == "2.5%"
     )
+    assert DeactivationLimit.parse("0%").allowed(1000) == 0 and DeactivationLimit.parse("5%").allowed(50) == 2
     for bad in ("", "-1", "x", "101%", "1.5", "²"):
         with pytest.raises(ValueError):
             DeactivationLimit.parse(bad)
@@ -356,6 +357,11 @@ def test_plan_out_then_apply(server: ScimServer, tmp_path: Path) -> None:
     assert "Byron" in cli(export, "--to", server.base_url, "--state", state, "--plan-out", tmp_path / "p2.json",
                           "--show-values").stdout  # fmt: skip
     assert "u6@example.com" not in app_users(server)  # nothing sent
+    other = write_users(tmp_path / "v3.jsonl", [*users, user(7)])
+    assert (
+        cli(other, "--to", server.base_url, "--state", state, "--plan-out", tmp_path / "p3.json").returncode
+        == 0
+    )
     # Refused: another URL, another ruleset; then applied exactly; then stale.
     other = cli("--apply", plan, "--to", server.base_url + "/", "--state", state, "-r", "appspace")
     assert other.returncode == 4 and "not appspace" in other.stderr
@@ -367,7 +373,9 @@ def test_plan_out_then_apply(server: ScimServer, tmp_path: Path) -> None:
     )
     assert "u6@example.com" in held
     again = cli("--apply", plan, "--to", server.base_url, "--state", state)
-    assert again.returncode == 4 and "stale" in again.stderr
+    assert again.returncode == 4 and "already applied" in again.stderr
+    stale = cli("--apply", tmp_path / "p3.json", "--to", server.base_url, "--state", state)
+    assert stale.returncode == 4 and "stale" in stale.stderr
     assert cli(export, "--to", server.base_url, "--state", state, "--dry-run").stdout == ""
 
 
@@ -474,3 +482,160 @@ def test_output_paths_are_checked_before_any_request(tmp_path: Path) -> None:
                 done.stderr
             )
     assert behaviour.requests == 0
+
+
+def test_bad_paths_and_urls_are_usage_errors(tmp_path: Path) -> None:
+    behaviour = Behaviour()
+    export = write_users(tmp_path / "u.jsonl", [user(1)])
+    state = tmp_path / "s.sqlite"
+    with fake_app(behaviour) as url:
+        cases = [
+            [export, "--to", url, "--state", state, "--report", state],  # a report over the state
+            [export, "--to", url, "--state", state, "--plan-out", export],  # a plan over the export
+            [export, "--to", url, "--state", state, "--report", "/dev/null"],  # not a regular file
+            [export, tmp_path / "missing.jsonl", "--to", url, "--state", state],
+            [tmp_path, "--to", url, "--state", state],
+            [export, "--to", url.replace("http://", "http://admin:secret@"), "--state", state],
+            [export, "--to", url + "/?x=1", "--state", state],
+            [export, "--to", url, "--state", state, "--max-deactivations", "abc"],
+            [export, "--to", url, "--state", state, "--shard", "²/3"],
+            ["--to", url, "--state", state],
+        ]
+        for args in cases:
+            done = cli(*args)
+            assert done.returncode == 2, (args, done.stderr)
+            assert len(done.stderr.splitlines()) == 1 and "secret" not in done.stderr, done.stderr
+    assert behaviour.requests == 0 and not state.exists()
+
+
+def test_a_refused_run_leaves_no_state_behind(server: ScimServer, tmp_path: Path) -> None:
+    export = write_users(tmp_path / "u.jsonl", [user(1)])
+    state = tmp_path / "s.sqlite"
+    assert cli(export, "--to", server.base_url + "/scim/v2", "--state", state).returncode == 5
+    assert not state.exists()  # so the corrected --to is not refused as another app's state
+    assert cli(export, "--to", server.base_url, "--state", state).returncode == 0
+
+
+def test_a_plan_shows_adoptions_and_is_applied_once(server: ScimServer, tmp_path: Path) -> None:
+    users = [user(i) for i in range(3)]
+    for u in users[:2]:  # already in the app, as the ruleset renders them
+        server.request("POST", "/Users", RULESET.create(u))
+    state, plan = tmp_path / "state.sqlite", tmp_path / "plan.json"
+    made = cli(
+        write_users(tmp_path / "u.jsonl", users),
+        "--to",
+        server.base_url,
+        "--state",
+        state,
+        "--plan-out",
+        plan,
+    )
+    assert made.returncode == 0, made.stderr
+    assert "Plan: 1 to create, 2 to adopt" in made.stderr and made.stdout.count("~ adopt") == 2
+    assert cli("--apply", plan, "--to", server.base_url, "--state", state).returncode == 0
+    again = cli("--apply", plan, "--to", server.base_url, "--state", state)
+    assert again.returncode == 4 and "already applied" in again.stderr
+
+
+# ---------------------------------------------------------------- found in review
+
+
+def test_a_conflicted_user_who_leaves_never_deactivates_the_other_account(
+    server: ScimServer, tmp_path: Path
+) -> None:
+    server.request("POST", "/Users", {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                                      "userName": "u7@example.com", "externalId": "00uOTHER", "active": True})  # fmt: skip
+    state = tmp_path / "state.sqlite"
+    assert run(server.base_url, [user(7), user(8)], state).counts["failed"] == 1  # the conflict
+    assert run(server.base_url, [user(8)], state).counts["deactivated"] == 0
+    assert app_users(server)["u7@example.com"]["active"] is True
+
+
+def test_the_guard_does_not_count_this_runs_creates(server: ScimServer, tmp_path: Path) -> None:
+    state = tmp_path / "state.sqlite"
+    run(server.base_url, [user(i) for i in range(20)], state)
+    replaced = run(server.base_url, [user(i) for i in range(100, 160)], state)  # another export altogether
+    assert (
+        replaced.counts["created"] == 60 and replaced.counts["deactivated"] == 0 and len(replaced.held) == 20
+    )
+
+
+def test_repair_deactivations_pass_the_guard(server: ScimServer, tmp_path: Path) -> None:
+    state = tmp_path / "state.sqlite"
+    users = [user(i) for i in range(15)]
+    run(server.base_url, users, state)
+    gone = [user(i, status="DEPROVISIONED") for i in range(15)]
+    assert (
+        run(server.base_url, gone, state, max_deactivations=DeactivationLimit(15)).counts["deactivated"] == 15
+    )
+    for held in app_users(server).values():  # reactivated by hand in the app
+        server.request("PATCH", f"/Users/{held['id']}", {"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                       "Operations": [{"op": "replace", "path": "active", "value": True}]})  # fmt: skip
+    repaired = run(server.base_url, gone, state, repair=True, max_deactivations=DeactivationLimit(5))
+    assert repaired.counts["deactivated"] == 0 and len(repaired.held) == 15
+    assert all(u["active"] for u in app_users(server).values())
+    allowed = run(server.base_url, gone, state, repair=True, max_deactivations=DeactivationLimit(15))
+    assert allowed.counts["deactivated"] == 15 and not any(u["active"] for u in app_users(server).values())
+
+
+def test_a_user_listed_twice_keeps_the_first(server: ScimServer, tmp_path: Path) -> None:
+    state = tmp_path / "state.sqlite"
+    run(server.base_url, [user(1), user(2)], state)
+    twice = run(server.base_url, [user(1), user(2), user(1, status="DEPROVISIONED")], state)
+    assert twice.counts["deactivated"] == 0 and "listed twice" in twice.failures[0].message
+    assert all(u["active"] for u in app_users(server).values())
+
+
+def test_the_breaker_window_starts_at_the_first_failure() -> None:
+    now = [0.0]
+    breaker = Breaker(failures=10, seconds=60, clock=lambda: now[0])
+    breaker.good()
+    now[0] = 600.0  # a long quiet time (users that needed nothing), then one failure
+    breaker.bad("HTTP 503")
+    assert breaker.reason is None
+    now[0] = 661.0
+    breaker.bad("HTTP 503")
+    assert breaker.reason is not None and "61 s" in breaker.reason
+
+
+def test_a_repair_plan_with_several_requests_applies_whole(server: ScimServer, tmp_path: Path) -> None:
+    source = (Path(mapper.__file__).parent.parent / "rulesets" / "okta-default.mapper").read_text()
+    ruleset = tmp_path / "no-active.mapper"
+    ruleset.write_text(
+        "\n".join(line for line in source.splitlines() if not line.startswith("active")) + "\n"
+    )
+    state, plan = tmp_path / "state.sqlite", tmp_path / "plan.json"
+    export = write_users(tmp_path / "u.jsonl", [user(1, title="Engineer")])
+    assert cli(export, "--to", server.base_url, "--state", state, "-r", ruleset).returncode == 0
+    app_id = app_users(server)["u1@example.com"]["id"]
+    server.request("PATCH", f"/Users/{app_id}", {"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                   "Operations": [{"op": "replace", "value": {"active": False, "title": "Drifted"}}]})  # fmt: skip
+    made = cli(
+        export, "--to", server.base_url, "--state", state, "-r", ruleset, "--repair", "--plan-out", plan
+    )
+    assert made.returncode == 0, made.stderr
+    assert [r["method"] for r in json.loads(plan.read_text())["users"][0]["requests"]] == ["PATCH", "PATCH"]
+    applied = cli("--apply", plan, "--to", server.base_url, "--state", state)
+    assert applied.returncode == 0, applied.stderr
+    held = app_users(server)["u1@example.com"]
+    assert held["active"] is True and held["title"] == "Engineer"
+
+
+def test_a_bad_token_or_a_damaged_plan_is_a_usage_error(server: ScimServer, tmp_path: Path) -> None:
+    export = write_users(tmp_path / "u.jsonl", [user(1)])
+    for token in ("T\n", "tökén", "xy z"):
+        done = cli(export, "--to", server.base_url, "--state", tmp_path / "s.sqlite", token=token)
+        assert done.returncode == 2 and token not in done.stderr, done.stderr
+    plan = tmp_path / "plan.json"
+    assert (
+        cli(export, "--to", server.base_url, "--state", tmp_path / "s.sqlite", "--plan-out", plan).returncode
+        == 0
+    )
+    document = json.loads(plan.read_text())
+    for damage in ({"options": {}}, {"users": [{**document["users"][0], "outcome": "failed"}]},
+                   {"users": [{**document["users"][0], "requests": [{"method": "POST", "path": "/Users", "body": {},
+                                                                    "search": {"match": 1}}]}]}):  # fmt: skip
+        plan.write_text(json.dumps({**document, **damage}))
+        done = cli("--apply", plan, "--to", server.base_url, "--state", tmp_path / "s.sqlite")
+        assert done.returncode == 2 and "damaged" in done.stderr, done.stderr
+    assert app_users(server) == {}

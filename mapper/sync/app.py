@@ -157,8 +157,9 @@ class ScimApp:
                 "/Users", params={"startIndex": 1, "count": 1}, extensions={"mapper.attempts": 2}
             )
         except httpx2.HTTPError as exc:
+            reason = _reason(exc).replace(self.connection.token or "\0", "<token>")
             raise PreflightError(
-                f"{where}: no answer ({_reason(exc)}): check the host, the port and that the app is up"
+                f"{where}: no answer ({reason}): check the host, the port and that the app is up"
             ) from None
         status = answer.status_code
         if status in (401, 403):
@@ -170,6 +171,11 @@ class ScimApp:
             raise PreflightError(
                 f"{where}: HTTP 404: no SCIM users there: check the base URL (--to) against the app's "
                 "documentation (the path often ends in /scim/v2, or just /v2)"
+            )
+        if 300 <= status < 400:
+            raise PreflightError(
+                f"{where}: HTTP {status}: the app redirects elsewhere, which mapper does not follow (the token "
+                "would travel with it): give the URL it redirects to as --to"
             )
         if status >= 300:
             raise PreflightError(

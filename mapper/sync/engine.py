@@ -186,7 +186,8 @@ class Sync:
         self.summary = Summary()
         self.on_done: Callable[[Done, str], None] = lambda done, where: None
         self._task_context = threading.local()
-        self._seen: list[str] = []  # users listed that need no request now, marked seen in batches
+        self._seen: set[str] = set()  # users listed that need no request now, marked seen in batches
+        self._run = 0
 
     # ---------------------------------------------------------------- the run
 
@@ -208,11 +209,15 @@ class Sync:
             self.app.counters.requests,
             self.app.counters.retries,
         )  # the pre-flight's are not the users'
-        run = self.state.next_run()
+        run = self._run = self.state.next_run()
+        # The guard's base: the users the app held active before this run (its creates do not
+        # count), plus those this run matches (adopts, or finds active for an inactive user).
+        active_before = self.state.active_count()
         pool = concurrent.futures.ThreadPoolExecutor(max(1, self.options.concurrency))
         in_flight: dict[concurrent.futures.Future[Done], str] = {}
         held: list[Held] = []
         busy: set[str] = set()
+        judged = False  # once the guard has judged, a deactivation found is one it allowed
 
         def submit(okta_id: str, where: str, task: Callable[[], Done], match: str | None = None) -> None:
             self.state.mark_pending(okta_id, run, match)
@@ -231,10 +236,13 @@ class Sync:
                         continue
                     outcome = future.result()
                     busy.discard(outcome.okta_id)
-                    if outcome.found is not None:
-                        held.append(self._held_lookup(outcome, where))
-                    else:
+                    if outcome.found is None:
                         self._apply(outcome, where, run)
+                    elif judged:  # the deactivation the guard counted for this user: carried out
+                        item = self._held_found(outcome, where)
+                        in_flight[pool.submit(self._guarded, item.task, item.okta_id)] = where
+                    else:
+                        held.append(self._held_found(outcome, where))
                 if stop is not None:
                     raise stop
 
@@ -243,7 +251,7 @@ class Sync:
                 task = self._task(decision)
                 if decision.destructive(self.options.delete):
                     held.append(Held(where, decision.okta_id, task))
-                    self._seen.append(decision.okta_id)  # listed: not gone
+                    self._seen.add(decision.okta_id)  # listed: not gone
                     continue
                 submit(decision.okta_id, where, task, self._match_value(decision.desired))
             drain(0)
@@ -256,8 +264,9 @@ class Sync:
                     gone = decide_gone(self.policy, row)
                     if gone is not None:
                         held.append(Held("", row.okta_id, self._task(gone)))
-            active = self.state.active_count() + sum(1 for h in held if h.found)
+            active = active_before + self.summary.counts[Outcome.ADOPTED] + sum(1 for h in held if h.found)
             self.summary.limit = self.options.max_deactivations.allowed(active)
+            judged = True
             if len(held) > self.summary.limit:
                 self.summary.held = sorted(h.okta_id for h in held)
             else:
@@ -312,7 +321,7 @@ class Sync:
             ):
                 yield incoming
 
-    def _decide_one(self, incoming: Incoming, busy: set[str], seen: list[str]) -> Decision | None:
+    def _decide_one(self, incoming: Incoming, busy: set[str], seen: set[str]) -> Decision | None:
         user = incoming.user
         if user is None:
             self.summary.unreadable += 1
@@ -323,19 +332,20 @@ class Sync:
             self.summary.unreadable += 1
             self._fail(Failure(None, incoming.where, None, "", "no Okta id: sync needs Users API objects"))
             return None
-        if okta_id in busy:
-            self._fail(Failure(okta_id, incoming.where, None, "", "listed twice in the export"))
+        row = self.state.get(okta_id)
+        if okta_id in busy or okta_id in seen or (row is not None and row.seen == self._run):
+            self._fail(
+                Failure(okta_id, incoming.where, None, "", "listed twice in the export; the first kept")
+            )
             return None
         try:
-            decision = decide(
-                self.ruleset, self.ruleset_hash, self.policy, okta_id, user, self.state.get(okta_id)
-            )
+            decision = decide(self.ruleset, self.ruleset_hash, self.policy, okta_id, user, row)
         except ProfileError as exc:
-            seen.append(okta_id)  # not deactivated for a bad profile
+            seen.add(okta_id)  # not deactivated for a bad profile
             self._fail(Failure(okta_id, incoming.where, None, "", str(exc)))
             return None
         if decision.kind is Kind.NOTHING:
-            seen.append(okta_id)
+            seen.add(okta_id)
             self.summary.counts[Outcome.UNCHANGED] += 1
             return None
         if decision.kind is Kind.LOOKUP:
@@ -365,8 +375,9 @@ class Sync:
         assert kind is Kind.UPDATE and decision.message is not None
         return functools.partial(self._update, row, user, desired, decision.message)
 
-    def _held_lookup(self, done: Done, where: str) -> Held:
-        """An active app user found for an inactive Okta user: its deactivation waits for the guard."""
+    def _held_found(self, done: Done, where: str) -> Held:
+        """An active app user found for an inactive Okta user (by a lookup, or by a repair that
+        read the app): its deactivation waits for the guard."""
         assert done.found is not None and done.app_id is not None
         task = functools.partial(self._deactivate_current, done.okta_id, done.app_id, done.found)
         return Held(where, done.okta_id, task, found=True)
@@ -526,7 +537,7 @@ class Sync:
         if inactive:
             if current.get("active") is False:
                 return Done(Outcome.UNCHANGED, row.okta_id, row.app_id, current, active=False, profile=user)
-            return self._deactivate_current(row.okta_id, row.app_id, current)
+            return Done(Outcome.UNCHANGED, row.okta_id, row.app_id, current, profile=user, found=current)
         kind = Outcome.UPDATED
         if current.get("active") is False and not _owns_active(self.ruleset):
             self.app.patch(row.app_id, self.ruleset.reactivate())
@@ -596,8 +607,13 @@ class Sync:
             assert row.match is not None
             found = self.app.find(self.options.match, row.match)
             found_id = found[0].get("id") if len(found) == 1 else None
-            if not isinstance(found_id, str) or self.state.claim(found_id, row.okta_id) is not None:
-                return Done(Outcome.UNCHANGED, row.okta_id, forget=True)  # it was never created
+            external = found[0].get("externalId") if len(found) == 1 else None
+            if (
+                not isinstance(found_id, str)
+                or (isinstance(external, str) and external and external != row.okta_id)
+                or self.state.claim(found_id, row.okta_id) is not None
+            ):
+                return Done(Outcome.UNCHANGED, row.okta_id, forget=True)  # not created, or not ours
             app_id, current = found_id, found[0]
         if self.options.delete:
             try:

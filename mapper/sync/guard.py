@@ -19,10 +19,12 @@ FLOOR = 10
 
 @dataclass(frozen=True)
 class DeactivationLimit:
-    """At most COUNT users, or PERCENT of the active users (at least FLOOR)."""
+    """At most COUNT users, or PERCENT of the active users (the default, 20%, at least FLOOR:
+    an explicit percentage means exactly what it says, so 0% allows none)."""
 
     count: int | None = None
     percent: float = 20.0
+    floor: int = FLOOR
 
     @classmethod
     def parse(cls, text: str) -> DeactivationLimit:
@@ -35,7 +37,7 @@ class DeactivationLimit:
             value = float(f"{whole}.{fraction or 0}")
             if value > 100:
                 raise ValueError(f"{text!r}: a percentage is at most 100%")
-            return cls(None, value)
+            return cls(None, value, floor=0)
         if fraction:
             raise ValueError(f"{text!r}: a number of users is a whole number")
         return cls(int(whole))
@@ -44,7 +46,7 @@ class DeactivationLimit:
         """How many deactivations a run may send when the app holds ACTIVE users active."""
         if self.count is not None:
             return self.count
-        return max(FLOOR, math.floor(active * self.percent / 100))
+        return max(self.floor, math.floor(active * self.percent / 100))
 
     def __str__(self) -> str:
         if self.count is not None:

@@ -58,7 +58,7 @@ class Breaker:
         self._clock = clock
         self._lock = threading.Lock()
         self._in_a_row = 0
-        self._last_good = clock()
+        self._failing_since: float | None = None  # the first failure since the last good answer
         self.reason: str | None = None
         self.opened = threading.Event()
 
@@ -70,22 +70,27 @@ class Breaker:
     def good(self) -> None:
         with self._lock:
             self._in_a_row = 0
-            self._last_good = self._clock()
+            self._failing_since = None
 
     def bad(self, what: str) -> None:
         """A failed attempt (WHAT: how it failed, for the message)."""
         with self._lock:
             self._in_a_row += 1
-            silent = self._clock() - self._last_good
+            now = self._clock()
+            if self._failing_since is None:
+                self._failing_since = now
+            silent = now - self._failing_since
             if self._in_a_row >= self.failures:
-                self._open(f"{self._in_a_row} attempts in a row failed (the last: {what})")
+                self._open(f"{self._in_a_row} attempts in a row failed, the last: {what}")
             elif silent >= self.seconds:
-                self._open(f"no good answer for {silent:.0f} s (the last attempt: {what})")
+                self._open(f"no good answer for {silent:.0f} s, the last attempt: {what}")
 
     def silent(self) -> bool:
-        """Whether the window without a good answer has passed (a 429 does not reset it)."""
+        """Whether attempts have failed (429s included) for the whole window, with no good answer."""
         with self._lock:
-            return self._clock() - self._last_good >= self.seconds
+            if self._failing_since is None:
+                self._failing_since = self._clock()
+            return self._clock() - self._failing_since >= self.seconds
 
     def trip(self, reason: str) -> None:
         with self._lock:
@@ -197,7 +202,7 @@ class RetryTransport(httpx2.BaseTransport):
         attempt = 0
         while True:
             breaker.check()
-            self.limiter.wait(policy.sleep)
+            self.limiter.wait(lambda seconds: breaker.pause(seconds, policy.sleep))
             breaker.check()
             last = attempt + 1 >= attempts
             try:

@@ -16,6 +16,7 @@ The deactivation guard was judged when the plan was made.
 from __future__ import annotations
 
 import concurrent.futures
+import hashlib
 import json
 import threading
 from collections import Counter
@@ -25,9 +26,10 @@ from typing import Any
 
 from mapper import __version__
 from mapper.errors import MapperError, shown_value
+from mapper.runtime.patch import touched as patch_touched
 from mapper.runtime.put import put_body
 from mapper.runtime.ruleset import Ruleset
-from mapper.sync.app import AppError, ScimApp, matches, record_version
+from mapper.sync.app import MATCH_FILTERS, AppError, ScimApp, matches, record_version
 from mapper.sync.decide import ruleset_hash
 from mapper.sync.engine import Done, Failure, Outcome, Summary, Sync
 from mapper.sync.retry import AppUnavailable
@@ -258,7 +260,7 @@ def make(
         options={"match": options.match, "style": options.style, "delete": options.delete},
         users=planned,
         held=summary.held,
-        summary=counts(u.outcome for u in planned if u.requests),
+        summary=counts(u.outcome for u in planned if _shown(u.outcome.value, bool(u.requests))),
     )
     return plan, summary
 
@@ -279,22 +281,41 @@ def load(text: bytes, name: str) -> dict[str, Any]:
             f"{name}: a plan of format {document.get('version')!r}; this mapper reads {VERSION}"
         )
     try:
-        for key in ("base_url",):
-            assert isinstance(document[key], str)
-        assert isinstance(document["ruleset"]["hash"], str) and isinstance(document["ruleset"]["source"], str)
-        assert isinstance(document["state"]["fingerprint"], str)
-        for user in document["users"]:
-            assert isinstance(user["okta_id"], str) and isinstance(user["where"], str)
-            Outcome(user["outcome"])
-            assert isinstance(user["after"], dict)
-            for request in user["requests"]:
-                assert request["method"] in ("POST", "PATCH", "PUT", "DELETE")
-                assert isinstance(request["path"], str)
+        _check_document(document)
     except (AssertionError, KeyError, TypeError, ValueError):
         raise PlanFileError(
             f"{name}: a damaged saved plan (a field is missing or of the wrong type)"
         ) from None
     return document
+
+
+def _check_document(document: dict[str, Any]) -> None:
+    """Every field applying reads, of the type it must have (AssertionError, KeyError... otherwise)."""
+    assert isinstance(document["base_url"], str)
+    assert isinstance(document["ruleset"]["hash"], str) and isinstance(document["ruleset"]["source"], str)
+    assert isinstance(document["state"]["fingerprint"], str)
+    assert document["options"]["match"] in MATCH_FILTERS
+    assert isinstance(document["users"], list)
+    outcomes = {o.value for o in Outcome if o is not Outcome.FAILED}
+    for user in document["users"]:
+        assert isinstance(user["okta_id"], str) and user["okta_id"] and isinstance(user["where"], str)
+        assert user["outcome"] in outcomes
+        assert all(isinstance(a, str) for a in user["attributes"])
+        after = user["after"]
+        assert after["app_id"] is None or isinstance(after["app_id"], str)
+        assert after["resource"] is None or isinstance(after["resource"], dict)
+        assert after["profile"] is None or isinstance(after["profile"], dict)
+        assert all(isinstance(after[key], bool) for key in ("active", "absent", "forget"))
+        for request in user["requests"]:
+            assert request["method"] in ("POST", "PATCH", "PUT", "DELETE")
+            assert isinstance(request["path"], str) and request["path"].startswith("/Users")
+            assert request["method"] == "POST" or request["path"].startswith("/Users/")
+            assert request["body"] is None or isinstance(request["body"], dict)
+            assert request["method"] == "DELETE" or isinstance(request["body"], dict)
+            assert request.get("ifMatch") is None or isinstance(request["ifMatch"], str)
+            search = request.get("search")
+            if search is not None:
+                assert search["match"] in MATCH_FILTERS and isinstance(search["value"], str)
 
 
 def check_applicable(
@@ -308,11 +329,19 @@ def check_applicable(
             f"{name}: made with another version of the ruleset {document['ruleset']['source']} "
             "(it changed since): make a new plan; nothing sent"
         )
+    if state.meta("applied_plan") == plan_id(document):
+        raise PlanRefused(f"{name}: this plan was already applied to {state.path}; nothing sent")
     if document["state"]["fingerprint"] != state.fingerprint():
         raise PlanRefused(
-            f"{name}: the state {state.path} changed since the plan was made (a sync ran): the plan is "
-            "stale; make a new plan; nothing sent"
+            f"{name}: the state {state.path} is not as it was when the plan was made (another run wrote it, "
+            "or it is another state file): the plan is stale; make a new plan; nothing sent"
         )
+
+
+def plan_id(document: dict[str, Any]) -> str:
+    """What names a plan: a hash of its whole document."""
+    canonical = json.dumps(document, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def apply(
@@ -332,7 +361,8 @@ def apply(
     app.preflight()
     before = (app.counters.requests, app.counters.retries)
     run = state.next_run()
-    users = [u for u in document["users"]]
+    state.set_meta("applied_plan", plan_id(document))
+    users = list(document["users"])
     digest = ruleset_hash(ruleset)
 
     def one(user: dict[str, Any]) -> Done:
@@ -362,6 +392,7 @@ def apply(
 
     with concurrent.futures.ThreadPoolExecutor(max(1, concurrency)) as pool:
         futures: dict[concurrent.futures.Future[Done], dict[str, Any]] = {}
+        recorded: set[concurrent.futures.Future[Done]] = set()
         try:
             for user in users:
                 if user["requests"]:
@@ -369,15 +400,23 @@ def apply(
                     state.mark_pending(user["okta_id"], run, search["value"] if search else None)
                 futures[pool.submit(one, user)] = user
             for future in concurrent.futures.as_completed(futures):
-                if future.exception() is not None:
-                    raise future.exception()  # type: ignore[misc]
+                error = future.exception()
+                if error is not None:
+                    raise error
+                recorded.add(future)
                 record(futures[future], future.result())
         except AppUnavailable as exc:
             summary.stopped = str(exc)
             pool.shutdown(wait=True, cancel_futures=True)
             for future, user in futures.items():
-                if future.done() and not future.cancelled() and future.exception() is None:
-                    record(user, future.result())
+                if (
+                    future in recorded
+                    or not future.done()
+                    or future.cancelled()
+                    or future.exception() is not None
+                ):
+                    continue
+                record(user, future.result())
     summary.requests = app.counters.requests - before[0]
     summary.retries = app.counters.retries - before[1]
     summary.seconds = time.perf_counter() - started
@@ -385,8 +424,10 @@ def apply(
 
 
 def _apply_user(user: dict[str, Any], ruleset: Ruleset, app: ScimApp) -> Done:
+    """Send one user's requests, once every precondition holds (each checked before any
+    request of the user goes: the plan's own requests change the records it read)."""
     okta_id, after = user["okta_id"], user["after"]
-    created: dict[str, Any] | None = None
+    checked: set[str] = set()
     for request in user["requests"]:
         search = request.get("search")
         if search is not None:
@@ -394,27 +435,26 @@ def _apply_user(user: dict[str, Any], ruleset: Ruleset, app: ScimApp) -> Done:
             if any(matches(f, search["match"], search["value"]) for f in found):
                 raise AppError(None, "", "an app user with this user's match value appeared since the plan was "
                                "made: skipped, not created; make a new plan")  # fmt: skip
-        app_id = request.get("path", "").removeprefix("/Users/") if request["method"] != "POST" else None
-        if app_id == UNKNOWN_ID:
-            app_id = created["id"] if created else None
-        if (
-            request.get("ifMatch") is not None
-            and app_id is not None
-            and (record_version(app.get(app_id)) != request["ifMatch"])
-        ):
-            raise AppError(None, "", "the app user changed since the plan was made: skipped, not "
-                           "overwritten; make a new plan")  # fmt: skip
+        app_id = _app_id(request)
+        if request.get("ifMatch") is not None and app_id is not None and app_id not in checked:
+            checked.add(app_id)
+            if record_version(app.get(app_id)) != request["ifMatch"]:
+                raise AppError(None, "", "the app user changed since the plan was made: skipped, not "
+                               "overwritten; make a new plan")  # fmt: skip
+    created: dict[str, Any] | None = None
+    for request in user["requests"]:
         method, body = request["method"], request.get("body")
         if method == "POST":
             created = app.create(body)
-        elif method == "PATCH":
-            assert app_id is not None
+            continue
+        app_id = _app_id(request) or (created["id"] if created else None)
+        if app_id is None:
+            raise AppError(None, "", "a request of the plan names no app user: make a new plan")
+        if method == "PATCH":
             app.patch(app_id, body)
         elif method == "PUT":
-            assert app_id is not None
             app.put(app_id, body)
         else:
-            assert app_id is not None
             app.delete(app_id)
     resource = after.get("resource")
     app_id = after.get("app_id")
@@ -424,6 +464,14 @@ def _apply_user(user: dict[str, Any], ruleset: Ruleset, app: ScimApp) -> Done:
     return Done(Outcome(user["outcome"]), okta_id, app_id, resource, bool(after.get("active", True)),
                 list(user.get("attributes", [])), forget=bool(after.get("forget")), absent=bool(after.get("absent")),
                 profile=after.get("profile"))  # fmt: skip
+
+
+def _app_id(request: dict[str, Any]) -> str | None:
+    """The app id a request's path names; None for a POST, or for a user the plan creates."""
+    if request["method"] == "POST":
+        return None
+    app_id = str(request["path"]).removeprefix("/Users/")
+    return None if app_id.startswith(UNKNOWN_ID[:-1]) else app_id
 
 
 # ---------------------------------------------------------------- the review view
@@ -442,13 +490,16 @@ def review_lines(document: dict[str, Any], show_values: bool = False) -> list[st
         "",
     ]
     for user in document["users"]:
-        if not user["requests"]:
+        if not _shown(user["outcome"], bool(user["requests"])):
             continue
         verb = VERBS.get(Outcome(user["outcome"]), user["outcome"])
         where = f"  ({user['where']})" if user["where"] else "  (gone from the export)"
         lines.append(f"{marks.get(verb, '~')} {verb:<10} {user['okta_id']}{where}")
+        if not user["requests"]:
+            lines.append("    no request: the app user found already holds what the ruleset wants")
         for request in user["requests"]:
-            touched = ", ".join(user["attributes"]) if request["method"] == "PATCH" else ""
+            body = request.get("body")
+            touched = ", ".join(sorted(patch_touched(body))) if request["method"] == "PATCH" and body else ""
             head = f"    {request['method']} {request['path']}"
             lines.append(f"{head}  {touched}".rstrip() if touched else head)
             if show_values and request.get("body") is not None:
@@ -458,6 +509,12 @@ def review_lines(document: dict[str, Any], show_values: bool = False) -> list[st
         lines += ["", f"held by the deactivation guard (not in this plan): {len(held):,} users"]
     lines += ["", summary_line(document["summary"])]
     return lines
+
+
+def _shown(outcome: str, has_requests: bool) -> bool:
+    """Whether a planned user is shown and counted: any with requests, and every adoption (an
+    app account taken over is news to a reviewer even when nothing in it changes)."""
+    return has_requests or outcome == Outcome.ADOPTED.value
 
 
 def _values(body: dict[str, Any]) -> list[str]:

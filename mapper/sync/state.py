@@ -14,6 +14,7 @@ numbered migrations, each in one transaction, when the file is opened.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import fcntl
 import hashlib
@@ -24,7 +25,7 @@ import sqlite3
 import stat
 import tempfile
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -110,6 +111,9 @@ class State:
         self.claims: dict[str, str] = {}  # app ids and match values claimed in this run
         self._lock_fd: int | None = None
         self._scratch: str | None = None
+        # A file this open created: removed again on close if no user was ever recorded in it
+        # (a run refused before its first request leaves nothing behind to trip the next one).
+        self.created = not readonly and self.path != ":memory:" and not os.path.lexists(self.path)
         try:
             if self.path == ":memory:":
                 self.db = _connect(":memory:")
@@ -222,16 +226,28 @@ class State:
             )
             return
         if meta.get("base_url") != self.base_url:
+            empty = self._execute("SELECT count(*) FROM users").fetchone()[0] == 0
+            hint = " (it holds no users: delete it to start over)" if empty else ""
             raise StateError(
-                f"{self.path}: the state of {meta.get('base_url')}, not {self.base_url}: use another --state"
+                f"{self.path}: the state of {meta.get('base_url')}, not {self.base_url}: use another --state{hint}"
             )
         if meta.get("match") != match:
             self._execute("INSERT OR REPLACE INTO meta VALUES ('match', ?)", (match,))
 
     def close(self) -> None:
         db = getattr(self, "db", None)
+        unused = False
         if db is not None:
+            if self.created:
+                try:
+                    unused = db.execute("SELECT count(*) FROM users").fetchone()[0] == 0
+                except sqlite3.Error:
+                    unused = True
             db.close()
+        if unused:
+            for suffix in ("", "-wal", "-shm"):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(self.path + suffix)
         if self._scratch is not None:
             shutil.rmtree(self._scratch, ignore_errors=True)
             self._scratch = None
@@ -282,7 +298,7 @@ class State:
             (okta_id, run, match),
         )
 
-    def mark_seen(self, okta_ids: list[str], run: int) -> None:
+    def mark_seen(self, okta_ids: Iterable[str], run: int) -> None:
         """Users the export lists that need nothing: one transaction for the lot."""
         with self.lock:
             outer = self.db.in_transaction
@@ -337,8 +353,20 @@ class State:
         )
 
     def settle(self, okta_id: str) -> None:
-        """A request that failed for good: the row is as before (the next run tries again)."""
-        self._execute("UPDATE users SET pending = 0 WHERE okta_id = ? AND app_id IS NOT NULL", (okta_id,))
+        """A request that failed for good: the row is as before (the next run tries again). A
+        user the app holds nothing of (a create or a lookup refused, a conflict) leaves no row:
+        a pending row without an app id would be searched for, and deactivated, once the user
+        leaves the export."""
+        with self.lock:
+            self.db.execute(
+                "UPDATE users SET pending = 0 WHERE okta_id = ? AND app_id IS NOT NULL", (okta_id,)
+            )
+            self.db.execute(
+                "DELETE FROM users WHERE okta_id = ? AND app_id IS NULL AND absent = 0", (okta_id,)
+            )
+            self.db.execute(
+                "UPDATE users SET pending = 0, match = NULL WHERE okta_id = ? AND app_id IS NULL", (okta_id,)
+            )
 
     def forget(self, okta_id: str) -> None:
         self._execute("DELETE FROM users WHERE okta_id = ?", (okta_id,))
@@ -354,6 +382,13 @@ class State:
         """Users the app holds active, as far as the state knows."""
         found = self._execute("SELECT count(*) FROM users WHERE app_id IS NOT NULL AND active = 1").fetchone()
         return int(found[0])
+
+    def meta(self, key: str) -> str | None:
+        found = self._execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return str(found[0]) if found else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        self._execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
 
     def next_run(self) -> int:
         found = self._execute("SELECT value FROM meta WHERE key = 'run'").fetchone()

@@ -40,7 +40,7 @@ DEFAULT_RULESET = "okta-default"
 
 
 @click.command()
-@click.argument("users", nargs=-1, metavar="USERS...")
+@click.argument("users", nargs=-1, metavar="[USERS]...")
 @click.option("--to", "base_url", required=True, metavar="BASE_URL", help="The app's SCIM base URL.")
 @click.option(
     "-r", "--ruleset", metavar="RULESET",
@@ -64,8 +64,8 @@ DEFAULT_RULESET = "okta-default"
 @click.option("--repair", is_flag=True, help="Read every known user from the app and fix what drifted.")
 @click.option(
     "--max-deactivations", default="20%", show_default=True, metavar="N|P%",
-    help="The most users one run may deactivate or delete (P%: of the users the app holds active, at least "
-    "10); past it none of them is, the rest of the run goes on, and the exit code is 4.",
+    help="The most users one run may deactivate or delete: N users, or P% of the users the app holds active "
+    "(the default, 20%, allows at least 10); past it none of them is, the rest of the run goes on, exit 4.",
 )  # fmt: skip
 @click.option(
     "--dry-run", is_flag=True,
@@ -148,9 +148,10 @@ def _sync(
     from mapper.sync.guard import DeactivationLimit
     from mapper.tools.cli import _load
 
-    if apply_file is not None and (users or dry_run or plan_out):
+    if apply_file is not None and (users or dry_run or plan_out or delete or repair or shard):
         raise UsageError(
-            "sync --apply FILE takes no USERS, --dry-run or --plan-out: it sends the plan's requests"
+            "sync --apply FILE takes no USERS, --dry-run, --plan-out, --delete, --repair or --shard: it sends "
+            "the plan's requests, as they were planned"
         )
     if apply_file is None and not users:
         raise UsageError("sync: give the export's files (USERS...), or --apply FILE")
@@ -160,19 +161,27 @@ def _sync(
     except ValueError as exc:
         raise UsageError(f"sync: --max-deactivations {exc}") from None
     parts = _shard(shard) if shard is not None else None
+    for name in users:
+        _check_readable(name)
+    if apply_file is not None and not apply_file.is_file():
+        raise UsageError(f"sync: --apply {apply_file}: no such file; nothing was sent")
     outputs = [(report_file, "--report"), (plan_out, "--plan-out")]
     if not (dry_run or plan_out):
         outputs.append((state_file, "--state"))
     for path, flag in outputs:
         if path is not None:
             _check_writable(path, flag)
-    if apply_file is not None and not apply_file.is_file():
-        raise UsageError(f"sync: --apply {apply_file}: no such file")
+    _check_distinct(users, state_file, report_file, plan_out, apply_file)
     token = os.environ.get(token_env)
+    if token and not all(0x21 <= ord(c) <= 0x7E for c in token):
+        raise UsageError(
+            f"sync: the token in {token_env} holds a character a bearer token cannot (a space, a line break, "
+            "a non-ASCII letter): check how it was set; nothing was sent"
+        )
     if not token:
         raise UsageError(
             f"sync: the variable {token_env} is not set (or is empty): put the app's bearer token in it "
-            "(export SCIM_TOKEN=...), or name another variable with --token-env; nothing was sent"
+            f"(export {token_env}=...), or name another variable with --token-env; nothing was sent"
         )
     options = Options(match, style, delete, repair, concurrency, limit, parts)
     connection = _connection(base_url, token, timeout, concurrency, max_rps, token_env)
@@ -198,14 +207,23 @@ def _check_url(base_url: str) -> None:
         parts.port  # noqa: B018 - raises for a port that is not a number
     except ValueError:
         parts = None
+    if parts is not None and (parts.username is not None or parts.password is not None):
+        raise UsageError(
+            "sync: --to: the URL holds a user name or password; give the base URL alone and the token in the "
+            "variable --token-env names (a URL is printed and kept in the state file)"
+        )
     if (
         parts is None
+        or parts.query
+        or parts.fragment
         or parts.scheme not in ("http", "https")
         or not parts.hostname
         or any(c.isspace() or ord(c) < 0x20 for c in base_url)
         or len(base_url) > 2000
     ):
-        raise UsageError(f"sync: --to {base_url[:200]!r}: not an http or https URL with a host")
+        raise UsageError(
+            f"sync: --to {base_url[:200]!r}: not an http or https base URL with a host (and no ?query)"
+        )
 
 
 def _shard(text: str) -> tuple[int, int]:
@@ -221,10 +239,45 @@ def _check_writable(path: Path, flag: str) -> None:
         raise UsageError(f"sync: {flag} {path}: the folder {folder} does not exist; nothing was sent")
     if path.is_dir():
         raise UsageError(f"sync: {flag} {path}: is a folder; nothing was sent")
+    if path.exists() and not path.is_file():  # a device or a FIFO: replacing it would be wrong
+        raise UsageError(f"sync: {flag} {path}: not a regular file; nothing was sent")
     if path.exists() and not os.access(path, os.W_OK):
         raise UsageError(f"sync: {flag} {path}: not writable; nothing was sent")
-    if not path.exists() and not os.access(folder, os.W_OK | os.X_OK):
+    if not os.access(folder, os.W_OK | os.X_OK):  # files are replaced through a temporary file beside them
         raise UsageError(f"sync: {flag} {path}: the folder {folder} is not writable; nothing was sent")
+
+
+def _check_readable(name: str) -> None:
+    """A users file, found and readable before anything is sent (they are read as the run goes)."""
+    if name == "-":
+        return
+    path = Path(name)
+    if path.is_dir():
+        raise UsageError(f"sync: {name}: is a folder (give the export's files); nothing was sent")
+    try:
+        with path.open("rb"):
+            pass
+    except FileNotFoundError:
+        raise UsageError(f"sync: {name}: no such file; nothing was sent") from None
+    except OSError as exc:
+        raise UsageError(f"sync: {name}: {exc.strerror or 'cannot be read'}; nothing was sent") from None
+
+
+def _check_distinct(users: tuple[str, ...], state: Path, report: Path | None, plan_out: Path | None,
+                    apply_file: Path | None) -> None:  # fmt: skip
+    """No output may overwrite an input or another output (a report over the state file...)."""
+    seen: dict[str, str] = {}
+    named = [(Path(u), "USERS") for u in users if u != "-"] + [(state, "--state")]
+    named += [
+        (p, flag)
+        for p, flag in ((apply_file, "--apply"), (report, "--report"), (plan_out, "--plan-out"))
+        if p
+    ]
+    for path, flag in named:
+        key = os.path.realpath(path)
+        if key in seen:
+            raise UsageError(f"sync: {flag} {path}: the same file as {seen[key]}; nothing was sent")
+        seen[key] = flag
 
 
 def _connection(base_url: str, token: str, timeout: float, concurrency: int, max_rps: float | None,
@@ -284,9 +337,12 @@ def _line_count(names: tuple[str, ...]) -> int | None:
     for name in names:
         if name == "-" or not name.endswith(_LINE_SUFFIXES) or not Path(name).is_file():
             return None
-        with open(name, "rb") as stream:
-            while chunk := stream.read(1 << 20):
-                total += chunk.count(b"\n")
+        try:
+            with open(name, "rb") as stream:
+                while chunk := stream.read(1 << 20):
+                    total += chunk.count(b"\n")
+        except OSError:
+            return None  # the run says why when it reads the file
     return total
 
 
@@ -344,18 +400,18 @@ def _finish(summary: Summary, report_file: Path | None) -> None:
         click.echo(
             f"mapper: sync: held by the deactivation guard: {len(summary.held):,} users would be deactivated or "
             f"deleted, more than --max-deactivations allows ({summary.limit:,}); none of them was ({shown}). "
-            "If that is meant, run again with --max-deactivations set above it",
+            f"If that is meant, run again with --max-deactivations {len(summary.held)} (or more)",
             err=True,
         )
     if summary.gone_kept:
         click.echo(
             f"mapper: sync: {summary.gone_kept:,} users gone from the export were not deactivated: "
-            f"{summary.unreadable:,} records could not be read, so who is gone cannot be proven",
+            f"{_count(summary.unreadable, 'record')} could not be read, so who is gone cannot be proven",
             err=True,
         )
     if summary.stopped:
         click.echo(
-            f"mapper: sync: stopped: the app stopped answering ({summary.stopped}); the users left are for the "
+            f"mapper: sync: stopped, the app stopped answering: {summary.stopped}; the users left are for the "
             "next run",
             err=True,
         )
@@ -367,6 +423,10 @@ def _finish(summary: Summary, report_file: Path | None) -> None:
         sys.exit(EXIT_GUARD)
     if summary.counts["failed"]:
         sys.exit(EXIT_FAILED)
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
 
 
 def _plan(compiled: Ruleset, source: str, state_file: Path, options: Options, connection: Any,
@@ -390,6 +450,9 @@ def _plan(compiled: Ruleset, source: str, state_file: Path, options: Options, co
     finally:
         app.close()
         state.close()
+    if summary.stopped:  # a plan of the users decided before the app stopped answering is no plan
+        click.echo("mapper: sync: no plan: the app stopped answering while it was made", err=True)
+        _finish(summary, report_file)
     if dry_run or plan_out is None:
         _write("".join(json.dumps(line, ensure_ascii=False) + "\n" for line in plan.requests()))
     if plan_out is not None:
