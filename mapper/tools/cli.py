@@ -795,9 +795,11 @@ def plan_command(old: str, new: str, ruleset: str, style: str, output: str | Non
     files, or folders of them), matched by Okta id. Writes one JSON line per
     request, {"okta_id", "method", "path", "body"}: POST /Users for a user new
     in NEW, PATCH for a changed one, the deactivate PATCH for one gone from NEW
-    or DEPROVISIONED in it, nothing for an unchanged one. "{id}" in a path
-    stands for the app's id of the user. A summary counts requests by kind and
-    updates by SCIM attribute. Exit 1 when a record could not be planned.
+    or who became DEPROVISIONED in it, nothing for an unchanged one or one who
+    stays DEPROVISIONED: what `mapper sync NEW --dry-run` sends after `mapper
+    sync OLD` (the same decision). "{id}" in a path stands for the app's id of
+    the user. A summary counts requests by kind and updates by SCIM attribute.
+    Exit 1 when a record could not be planned.
     """
 
     def action() -> None:

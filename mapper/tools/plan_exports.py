@@ -76,14 +76,11 @@ def plan(
         tick = state.commit_every(10_000)
         try:
             yield from _load_old(ruleset, digest, policy, state, old, summary, tick)
-            for record in new:
-                tick()
-                parsed = _user(record)
+            for parsed in _users(new, summary, tick):
                 if isinstance(parsed, Failure):
-                    summary.kinds["failed"] += 1
                     yield parsed
                     continue
-                okta_id, user = parsed
+                record, okta_id, user = parsed
                 row = state.get(okta_id)
                 if row is not None and row.seen == _NEW_RUN:
                     summary.kinds["failed"] += 1
@@ -119,14 +116,11 @@ def _load_old(
     tick: Callable[[], None],
 ) -> Iterator[Failure]:
     """OLD into STATE, as a first sync of OLD on an empty app leaves it."""
-    for record in old:
-        tick()
-        parsed = _user(record)
+    for parsed in _users(old, summary, tick):
         if isinstance(parsed, Failure):
-            summary.kinds["failed"] += 1
             yield parsed
             continue
-        okta_id, user = parsed
+        record, okta_id, user = parsed
         if state.get(okta_id) is not None:
             summary.kinds["failed"] += 1
             yield _twice(record, okta_id)
@@ -141,6 +135,20 @@ def _load_old(
             state.acknowledged(okta_id, UNKNOWN_ID, decision.desired, True, digest, _OLD_RUN, user)
         else:  # looked for, not found: the app is empty
             state.acknowledged(okta_id, None, None, False, digest, _OLD_RUN, user, absent=True)
+
+
+def _users(
+    records: Iterable[Record], summary: Summary, tick: Callable[[], None]
+) -> Iterator[tuple[Record, str, dict[str, Any]] | Failure]:
+    """Each record as (record, Okta id, user), or the Failure that says why it cannot be (counted)."""
+    for record in records:
+        tick()
+        parsed = _user(record)
+        if isinstance(parsed, Failure):
+            summary.kinds["failed"] += 1
+            yield parsed
+        else:
+            yield (record, *parsed)
 
 
 def _twice(record: Record, okta_id: str) -> Failure:
