@@ -120,6 +120,18 @@ def test_deactivation_guard(server: ScimServer, tmp_path: Path) -> None:
     assert sum(not u["active"] for u in app_users(server).values()) == 15
 
 
+def test_the_default_limit_allows_ten_on_a_small_app(server: ScimServer, tmp_path: Path) -> None:
+    users = [user(i) for i in range(20)]
+    state = tmp_path / "state.sqlite"
+    assert (
+        cli(write_users(tmp_path / "all.jsonl", users), "--to", server.base_url, "--state", state).returncode
+        == 0
+    )
+    ten_gone = cli(write_users(tmp_path / "ten.jsonl", users[:10]), "--to", server.base_url, "--state", state)
+    assert ten_gone.returncode == 0, ten_gone.stderr  # 20% of 20 is 4, but at least 10 may go
+    assert sum(not u["active"] for u in app_users(server).values()) == 10
+
+
 def test_an_empty_export_is_refused_before_any_request(tmp_path: Path) -> None:
     behaviour = Behaviour()
     with fake_app(behaviour) as url:

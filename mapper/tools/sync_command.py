@@ -63,7 +63,7 @@ DEFAULT_RULESET = "okta-default"
 )
 @click.option("--repair", is_flag=True, help="Read every known user from the app and fix what drifted.")
 @click.option(
-    "--max-deactivations", default="20%", show_default=True, metavar="N|P%",
+    "--max-deactivations", default=None, show_default="20%, at least 10", metavar="N|P%",
     help="The most users one run may deactivate or delete: N users, or P% of the users the app holds active "
     "(the default, 20%, allows at least 10); past it none of them is, the rest of the run goes on, exit 4.",
 )  # fmt: skip
@@ -139,7 +139,7 @@ def sync(**kwargs: Any) -> None:
 
 def _sync(
     users: tuple[str, ...], base_url: str, ruleset: str | None, state_file: Path, match: str, style: str,
-    delete: bool, repair: bool, max_deactivations: str, dry_run: bool, plan_out: Path | None,
+    delete: bool, repair: bool, max_deactivations: str | None, dry_run: bool, plan_out: Path | None,
     apply_file: Path | None, show_values: bool, concurrency: int, max_rps: float | None, timeout: float,
     breaker_failures: int, breaker_seconds: float, max_retry_after: float, token_env: str,
     report_file: Path | None, shard: str | None, quiet: bool,
@@ -157,7 +157,9 @@ def _sync(
         raise UsageError("sync: give the export's files (USERS...), or --apply FILE")
     _check_url(base_url)
     try:
-        limit = DeactivationLimit.parse(max_deactivations)
+        limit = (
+            DeactivationLimit() if max_deactivations is None else DeactivationLimit.parse(max_deactivations)
+        )
     except ValueError as exc:
         raise UsageError(f"sync: --max-deactivations {exc}") from None
     parts = _shard(shard) if shard is not None else None
