@@ -651,3 +651,23 @@ def test_a_bad_token_or_a_damaged_plan_is_a_usage_error(server: ScimServer, tmp_
         done = cli("--apply", plan, "--to", server.base_url, "--state", tmp_path / "s.sqlite")
         assert done.returncode == 2 and "damaged" in done.stderr, done.stderr
     assert app_users(server) == {}
+
+
+def test_a_stale_etag_is_refused_by_the_app(server: ScimServer, tmp_path: Path) -> None:
+    """--apply sends the ETag the plan read with the first change to a record (If-Match); an app
+    that checks versions refuses it when the record changed between the check and the change."""
+    from mapper.sync.app import AppError
+
+    status, created = server.request("POST", "/Users", {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                                                         "userName": "etag@example.com"})  # fmt: skip
+    assert status == 201 and created["meta"]["version"]
+    app = ScimApp(Connection(server.base_url, TOKEN))
+    message = {"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+               "Operations": [{"op": "replace", "path": "title", "value": "X"}]}  # fmt: skip
+    try:
+        with pytest.raises(AppError) as refused:
+            app.patch(created["id"], message, 'W/"not-this-one"')
+        assert refused.value.status == 412 and "make a new plan" in refused.value.message()
+        app.patch(created["id"], message, created["meta"]["version"])
+    finally:
+        app.close()

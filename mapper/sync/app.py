@@ -41,6 +41,7 @@ ADVICE: dict[str | int, str] = {
     403: "the token may not do this: check its permissions in the app",
     404: "the app has no such user any more: sync creates it again",
     409: "conflict: another app user holds a unique value",
+    412: "the app user changed since it was read (its version is another): make a new plan",
     413: "the request is too large for the app",
 }
 
@@ -234,11 +235,14 @@ class ScimApp:
             raise AppError(None, "", "the app's answer to the GET is not a user")
         return found
 
-    def patch(self, app_id: str, message: dict[str, Any]) -> None:
-        self._call(lambda: self.client.modify("User", app_id, message), "PATCH")
+    def patch(self, app_id: str, message: dict[str, Any], if_match: str | None = None) -> None:
+        """PATCH the user; with IF_MATCH (an ETag), only while the app's version is still that one."""
+        headers = {"If-Match": if_match} if if_match else None
+        self._call(lambda: self.client.modify("User", app_id, message, headers=headers), "PATCH")
 
-    def put(self, app_id: str, body: dict[str, Any]) -> None:
-        self._call(lambda: self.client.replace("User", body, url=f"/Users/{app_id}"), "PUT")
+    def put(self, app_id: str, body: dict[str, Any], if_match: str | None = None) -> None:
+        headers = {"If-Match": if_match} if if_match else None
+        self._call(lambda: self.client.replace("User", body, url=f"/Users/{app_id}", headers=headers), "PUT")
 
     def delete(self, app_id: str) -> None:
         self._call(lambda: self.client.delete("User", app_id), "DELETE")

@@ -442,6 +442,7 @@ def _apply_user(user: dict[str, Any], ruleset: Ruleset, app: ScimApp) -> Done:
                 raise AppError(None, "", "the app user changed since the plan was made: skipped, not "
                                "overwritten; make a new plan")  # fmt: skip
     created: dict[str, Any] | None = None
+    guarded: set[str] = set()
     for request in user["requests"]:
         method, body = request["method"], request.get("body")
         if method == "POST":
@@ -450,10 +451,19 @@ def _apply_user(user: dict[str, Any], ruleset: Ruleset, app: ScimApp) -> Done:
         app_id = _app_id(request) or (created["id"] if created else None)
         if app_id is None:
             raise AppError(None, "", "a request of the plan names no app user: make a new plan")
+        # The first change to a record the plan read carries its ETag (RFC 7644 section 3.14), so
+        # an app that checks versions refuses it (412) if the record changed since the GET above.
+        version = str(request.get("ifMatch") or "")
+        if_match = (
+            version.removeprefix("version:")
+            if version.startswith("version:") and app_id not in guarded
+            else None
+        )
+        guarded.add(app_id)
         if method == "PATCH":
-            app.patch(app_id, body)
+            app.patch(app_id, body, if_match)
         elif method == "PUT":
-            app.put(app_id, body)
+            app.put(app_id, body, if_match)
         else:
             app.delete(app_id)
     resource = after.get("resource")
