@@ -31,7 +31,8 @@ from mapper.runtime.put import put_body
 from mapper.runtime.ruleset import Ruleset
 from mapper.sync.app import MATCH_FILTERS, AppError, ScimApp, matches, record_version
 from mapper.sync.decide import ruleset_hash
-from mapper.sync.engine import Done, Failure, Outcome, Summary, Sync
+from mapper.sync.engine import Sync
+from mapper.sync.records import Done, Failure, Outcome, Summary
 from mapper.sync.retry import AppUnavailable
 from mapper.sync.state import State
 

@@ -1,0 +1,111 @@
+"""The records a sync run passes around: what came in (:class:`Incoming`), what a worker
+did for one user (:class:`Done`), a deactivation waiting for the guard (:class:`Held`), what
+failed (:class:`Failure`) and the run's :class:`Summary`, counted by :class:`Outcome`."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from mapper.sync.app import AppError
+
+
+class Outcome(StrEnum):
+    """What happened to a user in a run (the summary's counts)."""
+
+    CREATED = "created"
+    ADOPTED = "adopted"
+    UPDATED = "updated"
+    DEACTIVATED = "deactivated"
+    REACTIVATED = "reactivated"
+    DELETED = "deleted"
+    UNCHANGED = "unchanged"
+    FAILED = "failed"
+
+
+KINDS = tuple(Outcome)
+
+
+@dataclass
+class Failure:
+    okta_id: str | None
+    where: str  # FILE:LINE, or "" for a user known from the state alone
+    status: int | None
+    scim_type: str
+    message: str  # never a profile value
+
+    def as_json(self) -> dict[str, Any]:
+        return {"id": self.okta_id, "where": self.where, "status": self.status, "scimType": self.scim_type,
+                "message": self.message}  # fmt: skip
+
+
+@dataclass
+class Summary:
+    counts: Counter[str] = field(default_factory=Counter)
+    attributes: Counter[str] = field(default_factory=Counter)
+    failures: list[Failure] = field(default_factory=list)
+    requests: int = 0
+    retries: int = 0
+    seconds: float = 0.0
+    looked_up: int = 0  # inactive users new to the state, looked for in the app
+    held: list[str] = field(default_factory=list)  # Okta ids whose deactivation the guard held
+    limit: int | None = None  # the guard's limit for this run
+    unreadable: int = 0  # records of the export that could not be read
+    gone_kept: int = 0  # users gone from the export, not deactivated: unreadable records
+    stopped: str | None = None  # why the run stopped early (the app stopped answering)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            **{kind.value: self.counts[kind] for kind in KINDS},
+            "lookedUp": self.looked_up,
+            "held": len(self.held),
+            "heldIds": self.held[:100],
+            "maxDeactivations": self.limit,
+            "unreadable": self.unreadable,
+            "goneNotDeactivated": self.gone_kept,
+            "stopped": self.stopped,
+            "attributes": dict(self.attributes.most_common()),
+            "requests": self.requests,
+            "retries": self.retries,
+            "seconds": round(self.seconds, 3),
+            "failures": [f.as_json() for f in self.failures],
+        }
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """One record of the export: a Users API user, or why it could not be read."""
+
+    where: str
+    user: dict[str, Any] | None
+    problem: str = ""
+
+
+@dataclass
+class Done:
+    """A task's outcome, applied to the state by the main thread."""
+
+    kind: Outcome
+    okta_id: str
+    app_id: str | None = None
+    resource: dict[str, Any] | None = None
+    active: bool = True
+    attributes: list[str] = field(default_factory=list)
+    error: AppError | None = None
+    forget: bool = False
+    absent: bool = False  # looked for, not in the app
+    profile: dict[str, Any] | None = None  # the Okta user rendered, kept in the state
+    found: dict[str, Any] | None = None  # a lookup's active app user, to deactivate if the guard allows
+
+
+@dataclass
+class Held:
+    """A deactivation (or deletion) waiting for the guard's verdict."""
+
+    where: str
+    okta_id: str
+    task: Callable[[], Done]
+    found: bool = False  # an active app user a lookup found: not yet counted in the state
