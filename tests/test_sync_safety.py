@@ -671,3 +671,19 @@ def test_a_stale_etag_is_refused_by_the_app(server: ScimServer, tmp_path: Path) 
         app.patch(created["id"], message, created["meta"]["version"])
     finally:
         app.close()
+
+
+def test_plain_http_to_another_host_is_refused(tmp_path: Path) -> None:
+    """Checked before any request: nothing here is sent anywhere (the host cannot resolve)."""
+    from mapper.runtime.app_schema import clear_text_to_another_host
+
+    export = write_users(tmp_path / "u.jsonl", [user(1)])
+    for url in ("http://app.example.invalid/scim/v2", "http://192.0.2.1/scim"):
+        done = cli(export, "--to", url, "--state", tmp_path / "s.sqlite")
+        assert done.returncode == 2 and "clear text" in done.stderr and "--allow-http" in done.stderr
+    checked = CliRunner().invoke(main, ["check", "okta-default", "--schemas", "http://app.example.invalid/v2"],
+                                 env={"SCIM_TOKEN": "t"})  # fmt: skip
+    assert checked.exit_code == 2 and "clear text" in checked.stderr
+    urls = ["http://127.0.0.2:8080", "http://[::1]/", "http://localhost", "https://app.example.com",
+            "http://app.example.com", "http://10.1.2.3"]  # fmt: skip
+    assert [clear_text_to_another_host(u) for u in urls] == [False, False, False, False, True, True]

@@ -257,6 +257,27 @@ def _line(ruleset: Ruleset, span: Span) -> str:
     return rules[0].text if rules else ""
 
 
+def clear_text_to_another_host(url: str) -> bool:
+    """Whether URL is plain http to a host other than this machine (127.0.0.0/8, ::1,
+    localhost): a bearer token sent there crosses the network in clear text."""
+    import ipaddress
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+    except ValueError:
+        return False
+    if parts.scheme != "http":
+        return False
+    if host == "localhost" or host.endswith(".localhost"):
+        return False
+    try:
+        return not ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return True  # a name: it may resolve anywhere
+
+
 def fetch_discovery(base_url: str, token: str | None, timeout: float = 10.0) -> list[object]:
     """GET BASE_URL/Schemas and BASE_URL/ResourceTypes (the latter when the app has it),
     with the bearer TOKEN; DiscoveryError for anything else than SCIM JSON."""

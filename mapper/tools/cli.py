@@ -510,6 +510,11 @@ def _emit(batch: list[bytes], spool: Any) -> None:
     help="The environment variable holding the bearer token for a --schemas URL.",
 )
 @click.option("--timeout", default=10.0, show_default=True, help="Seconds to wait for a --schemas URL.")
+@click.option(
+    "--allow-http",
+    is_flag=True,
+    help="Send the token to a plain http:// --schemas URL on another host (in clear text).",
+)
 def check(
     rulesets: tuple[str, ...],
     output_format: str,
@@ -517,6 +522,7 @@ def check(
     discovery: tuple[str, ...],
     token_env: str,
     timeout: float,
+    allow_http: bool,
 ) -> None:
     """Check rulesets and print every error and warning.
 
@@ -530,7 +536,7 @@ def check(
     def action() -> None:
         from mapper.tools import checking
 
-        app = _app_schemas(discovery, token_env, timeout) if discovery else None
+        app = _app_schemas(discovery, token_env, timeout, allow_http) if discovery else None
         results = [checking.check_one(name, app) for name in checking.expand(list(rulesets))]
         _write(checking.render(results, output_format, strict))
         if any(r.failed(strict) for r in results):
@@ -539,13 +545,17 @@ def check(
     _run(action)
 
 
-def _app_schemas(sources: tuple[str, ...], token_env: str, timeout: float) -> Any:
+def _app_schemas(sources: tuple[str, ...], token_env: str, timeout: float, allow_http: bool = False) -> Any:
     """The app's schemas from discovery files and base URLs (token from TOKEN_ENV, never a flag)."""
     from mapper.runtime import app_schema
 
     documents: list[object] = []
     try:
         for source in sources:
+            token = os.environ.get(token_env) or None
+            if token and not allow_http and app_schema.clear_text_to_another_host(source):
+                _fail([f"mapper: --schemas {source}: plain http to another host would send the token in "
+                       f"{token_env} in clear text: use https (or --allow-http)"], EXIT_RULESET)  # fmt: skip
             if source.startswith(("http://", "https://")):
                 documents += app_schema.fetch_discovery(source, os.environ.get(token_env) or None, timeout)
             else:

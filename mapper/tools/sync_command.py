@@ -81,6 +81,10 @@ DEFAULT_RULESET = "okta-default"
 )  # fmt: skip
 @click.option("--show-values", is_flag=True, help="With --plan-out: show the values in the review view.")
 @click.option(
+    "--allow-http", is_flag=True,
+    help="Allow a plain http:// --to on another host (the token then crosses the network in clear text).",
+)  # fmt: skip
+@click.option(
     "--concurrency", default=4, show_default=True, type=click.IntRange(1, 64), help="Requests at once."
 )
 @click.option("--max-rps", type=click.FloatRange(min=0.1), help="At most this many requests a second.")
@@ -140,7 +144,8 @@ def sync(**kwargs: Any) -> None:
 def _sync(
     users: tuple[str, ...], base_url: str, ruleset: str | None, state_file: Path, match: str, style: str,
     delete: bool, repair: bool, max_deactivations: str | None, dry_run: bool, plan_out: Path | None,
-    apply_file: Path | None, show_values: bool, concurrency: int, max_rps: float | None, timeout: float,
+    apply_file: Path | None, show_values: bool, allow_http: bool, concurrency: int, max_rps: float | None,
+    timeout: float,
     breaker_failures: int, breaker_seconds: float, max_retry_after: float, token_env: str,
     report_file: Path | None, shard: str | None, quiet: bool,
 ) -> None:  # fmt: skip
@@ -155,7 +160,7 @@ def _sync(
         )
     if apply_file is None and not users:
         raise UsageError("sync: give the export's files (USERS...), or --apply FILE")
-    _check_url(base_url)
+    _check_url(base_url, allow_http)
     try:
         limit = (
             DeactivationLimit() if max_deactivations is None else DeactivationLimit.parse(max_deactivations)
@@ -201,8 +206,10 @@ def _sync(
               users if shard is None else ("-",))  # fmt: skip
 
 
-def _check_url(base_url: str) -> None:
+def _check_url(base_url: str, allow_http: bool = False) -> None:
     from urllib.parse import urlsplit
+
+    from mapper.runtime.app_schema import clear_text_to_another_host
 
     try:
         parts = urlsplit(base_url)
@@ -225,6 +232,11 @@ def _check_url(base_url: str) -> None:
     ):
         raise UsageError(
             f"sync: --to {base_url[:200]!r}: not an http or https base URL with a host (and no ?query)"
+        )
+    if not allow_http and clear_text_to_another_host(base_url):
+        raise UsageError(
+            f"sync: --to {base_url}: plain http to another host would send the bearer token in clear text: use "
+            "https (or --allow-http, if the network between is yours and you accept that); nothing was sent"
         )
 
 
