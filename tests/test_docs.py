@@ -260,6 +260,14 @@ def test_github_actions_block_runs(tmp_path: Path) -> None:
 # ---------------------------------------------------------------- Python
 
 
+@pytest.mark.parametrize("block", _of("python"), ids=_ids(_of("python")))
+def test_each_python_block_runs_alone(block: Block, workspace: Path) -> None:
+    """As a newcomer pastes one block into a fresh interpreter: every import it needs is in it."""
+    ran = subprocess.run([sys.executable, "-c", block.body], cwd=workspace, capture_output=True, text=True,
+                         check=False)  # fmt: skip
+    assert ran.returncode == 0, ran.stderr
+
+
 def test_python_blocks_run_in_order(workspace: Path) -> None:
     source = "\n".join(b.body for b in _of("python"))
     exec(compile(source, "README.md python blocks", "exec"), {"__name__": "__readme__"})

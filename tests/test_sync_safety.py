@@ -97,16 +97,21 @@ def run(base_url: str, users: list[dict[str, Any]], state: Path, **kwargs: Any) 
         opened.close()
 
 
+def synced(server: ScimServer, users: list[dict[str, Any]], state: Path, folder: Path) -> bool:
+    """Whether `mapper sync` of USERS into STATE ended with exit code 0."""
+    return (
+        cli(write_users(folder / "all.jsonl", users), "--to", server.base_url, "--state", state).returncode
+        == 0
+    )
+
+
 # ---------------------------------------------------------------- 1. the deactivation guard
 
 
 def test_deactivation_guard(server: ScimServer, tmp_path: Path) -> None:
     users = [user(i) for i in range(30)]
     state = tmp_path / "state.sqlite"
-    assert (
-        cli(write_users(tmp_path / "all.jsonl", users), "--to", server.base_url, "--state", state).returncode
-        == 0
-    )
+    assert synced(server, users, state, tmp_path)
     # Half the export missing: 15 would go, more than 20% of 30 (at least 10): none does.
     half = write_users(tmp_path / "half.jsonl", users[:15])
     held = cli(half, "--to", server.base_url, "--state", state)
@@ -123,10 +128,7 @@ def test_deactivation_guard(server: ScimServer, tmp_path: Path) -> None:
 def test_the_default_limit_allows_ten_on_a_small_app(server: ScimServer, tmp_path: Path) -> None:
     users = [user(i) for i in range(20)]
     state = tmp_path / "state.sqlite"
-    assert (
-        cli(write_users(tmp_path / "all.jsonl", users), "--to", server.base_url, "--state", state).returncode
-        == 0
-    )
+    assert synced(server, users, state, tmp_path)
     ten_gone = cli(write_users(tmp_path / "ten.jsonl", users[:10]), "--to", server.base_url, "--state", state)
     assert ten_gone.returncode == 0, ten_gone.stderr  # 20% of 20 is 4, but at least 10 may go
     assert sum(not u["active"] for u in app_users(server).values()) == 10

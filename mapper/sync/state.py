@@ -430,17 +430,3 @@ def _row(found: tuple[Any, ...]) -> Row:
 
 def _json(value: dict[str, Any] | None) -> str | None:
     return json.dumps(value, ensure_ascii=False) if value is not None else None
-
-
-def check_writable(path: Path, what: str, on_problem: Callable[[str], None]) -> None:
-    """Say (through ON_PROBLEM) why PATH could not be written, before any work is done: its
-    folder missing or not writable, or PATH itself a folder or read-only."""
-    folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir():
-        on_problem(f"{what} {path}: the folder {folder} does not exist")
-    elif path.is_dir():
-        on_problem(f"{what} {path}: is a folder")
-    elif path.exists() and not os.access(path, os.W_OK):
-        on_problem(f"{what} {path}: not writable")
-    elif not path.exists() and not os.access(folder, os.W_OK | os.X_OK):
-        on_problem(f"{what} {path}: the folder {folder} is not writable")
