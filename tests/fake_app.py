@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 
 @dataclass
@@ -25,6 +25,9 @@ class Behaviour:
     ignore_filter: bool = False
     requests: int = 0
     methods: list[str] = field(default_factory=list)  # of every request, in order
+    paths: list[str] = field(default_factory=list)  # of every request, as sent (percent-encoded)
+    ids: list[str] = field(default_factory=list)  # the ids to give created users, in order
+    search_answer: bytes | None = None  # the body of every answer to a search (a filter), as is
     users: dict[str, dict[str, Any]] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -37,7 +40,9 @@ def _handler(behaviour: Behaviour) -> type[BaseHTTPRequestHandler]:
             pass
 
         def _answer(self, status: int, body: Any = None, headers: dict[str, str] | None = None) -> None:
-            data = json.dumps(body).encode() if body is not None else b""
+            self._answer_raw(status, json.dumps(body).encode() if body is not None else b"", headers)
+
+        def _answer_raw(self, status: int, data: bytes, headers: dict[str, str] | None = None) -> None:
             self.send_response(status)
             self.send_header("Content-Type", "application/scim+json")
             self.send_header("Content-Length", str(len(data)))
@@ -52,6 +57,7 @@ def _handler(behaviour: Behaviour) -> type[BaseHTTPRequestHandler]:
             with behaviour.lock:
                 behaviour.requests += 1
                 behaviour.methods.append(self.command)
+                behaviour.paths.append(self.path)
                 failing = behaviour.fail_after is not None and behaviour.requests > behaviour.fail_after
             if failing:
                 if behaviour.failure == "drop":
@@ -68,18 +74,24 @@ def _handler(behaviour: Behaviour) -> type[BaseHTTPRequestHandler]:
             if parts[-1] == "Users" and self.command == "GET":
                 found = list(behaviour.users.values())
                 query = parse_qs(url.query).get("filter")
+                if query and behaviour.search_answer is not None:
+                    self._answer_raw(200, behaviour.search_answer)
+                    return
                 if query and not behaviour.ignore_filter:
                     attribute, value = re.fullmatch(r'(\S+) eq "(.*)"', query[0]).groups()  # type: ignore[union-attr]
                     found = [u for u in found if _values(u, attribute, value)]
                 self._answer(200, {"schemas": ["urn:ietf:params:scim:api:messages:2.0:ListResponse"],
                                    "totalResults": len(found), "Resources": found})  # fmt: skip
             elif parts[-1] == "Users" and self.command == "POST":
-                user = {**body, "id": uuid.uuid4().hex}
+                user = {**body, "id": behaviour.ids.pop(0) if behaviour.ids else uuid.uuid4().hex}
                 behaviour.users[user["id"]] = user
                 self._answer(201, user)
-            elif parts[-2] == "Users" and parts[-1] in behaviour.users:
-                user = behaviour.users[parts[-1]]
-                if self.command == "PATCH":
+            elif len(parts) > 1 and parts[-2] == "Users" and unquote(parts[-1]) in behaviour.users:
+                user = behaviour.users[unquote(parts[-1])]
+                if self.command == "PUT":
+                    user.clear()
+                    user.update({**body, "id": unquote(parts[-1])})
+                elif self.command == "PATCH":
                     for op in body["Operations"]:
                         if "path" not in op and isinstance(op.get("value"), dict):
                             user.update(op["value"])

@@ -21,6 +21,7 @@ from scim2_client.engines.httpx2 import SyncSCIMClient
 from scim2_models import ScimProvider, User
 
 from mapper.errors import MapperError
+from mapper.sync.ids import id_problem, user_path
 from mapper.sync.retry import Breaker, Counters, RateLimiter, RetryPolicy, RetryTransport
 
 ERROR_URN = "urn:ietf:params:scim:api:messages:2.0:Error"
@@ -215,6 +216,7 @@ class ScimApp:
                 None, "tooMany", f"the app's search counts {total} users but returned {len(resources)}"
             )
         for resource in resources:
+            _check_id(resource, "search")
             if not matches(resource, match, value):
                 raise AppError(
                     None,
@@ -225,12 +227,15 @@ class ScimApp:
 
     def create(self, body: dict[str, Any]) -> dict[str, Any]:
         created = self._call(lambda: self.client.create(resource=body, url="/Users"), "POST")
-        if not isinstance(created, dict) or not isinstance(created.get("id"), str):
+        if not isinstance(created, dict) or "id" not in created:
             raise AppError(None, "", "the app's answer to the POST has no user id", unknown_outcome=True)
+        _check_id(created, "POST")
         return created
 
     def get(self, app_id: str) -> dict[str, Any]:
-        found = self._call(lambda: self.client.query("User", app_id), "GET")
+        found = self._call(
+            lambda: self.client.query("User", url=user_path(app_id)), "GET"
+        )  # the url is whole: no id
         if not isinstance(found, dict):
             raise AppError(None, "", "the app's answer to the GET is not a user")
         return found
@@ -238,14 +243,17 @@ class ScimApp:
     def patch(self, app_id: str, message: dict[str, Any], if_match: str | None = None) -> None:
         """PATCH the user; with IF_MATCH (an ETag), only while the app's version is still that one."""
         headers = {"If-Match": if_match} if if_match else None
-        self._call(lambda: self.client.modify("User", app_id, message, headers=headers), "PATCH")
+        self._call(
+            lambda: self.client.modify("User", app_id, message, url=user_path(app_id), headers=headers),
+            "PATCH",
+        )
 
     def put(self, app_id: str, body: dict[str, Any], if_match: str | None = None) -> None:
         headers = {"If-Match": if_match} if if_match else None
-        self._call(lambda: self.client.replace("User", body, url=f"/Users/{app_id}", headers=headers), "PUT")
+        self._call(lambda: self.client.replace("User", body, url=user_path(app_id), headers=headers), "PUT")
 
     def delete(self, app_id: str) -> None:
-        self._call(lambda: self.client.delete("User", app_id), "DELETE")
+        self._call(lambda: self.client.delete("User", app_id, url=user_path(app_id)), "DELETE")
 
     def _call(self, request: Any, method: str) -> Any:
         """REQUEST's answer; an AppError for a SCIM error or a request that got no answer."""
@@ -274,6 +282,19 @@ class ScimApp:
                 status, str(answer.get("scimType") or ""), str(answer.get("detail") or ""), unknown
             )
         return answer
+
+
+def _check_id(resource: dict[str, Any], answer: str) -> None:
+    """Refuse an app user whose id cannot be one URL path segment (see :mod:`mapper.sync.ids`):
+    stored, it would send later requests elsewhere, or fail every later run."""
+    problem = id_problem(resource.get("id"))
+    if problem:
+        raise AppError(
+            None,
+            "",
+            f"the app's answer to the {answer} gives a user id mapper cannot use: {problem} "
+            "(an id must fit in a URL path: ask the app's vendor)",
+        )
 
 
 def match_values(resource: dict[str, Any], match: str) -> list[str]:

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from mapper.errors import MapperError
+from mapper.sync.ids import id_problem
 
 #: The schema this mapper writes. 1-3 are the schemas of earlier releases, which kept the
 #: version in the meta table (as "1") and left user_version at 0; 4 moved it to user_version.
@@ -413,19 +414,45 @@ def _connect(path: str) -> sqlite3.Connection:
 
 
 def _row(found: tuple[Any, ...]) -> Row:
+    """A row read from the file, each column checked: a damaged or hand-edited row is a
+    StateError naming the Okta user, never a crash or a request built from it."""
     okta_id, app_id, resource, active, ruleset, pending, profile, match, absent, seen = found
-    return Row(
-        okta_id,
-        app_id,
-        json.loads(resource) if resource else None,
-        bool(active),
-        ruleset,
-        bool(pending),
-        json.loads(profile) if profile else None,
-        match,
-        bool(absent),
-        int(seen),
-    )
+    problem = (
+        "the Okta id is not text" if not isinstance(okta_id, str)
+        else f"the app id is unusable: {id_problem(app_id)}" if app_id is not None and id_problem(app_id)
+        else "the ruleset hash is not text" if not isinstance(ruleset, str)
+        else "the --match value is not text" if match is not None and not isinstance(match, str)
+        else "a flag or the run counter is not a number"
+        if not all(isinstance(v, int) for v in (active, pending, absent, seen))
+        else None
+    )  # fmt: skip
+    try:
+        objects = [_object(resource), _object(profile)]
+    except ValueError as exc:
+        problem = problem or str(exc)
+    if problem:
+        shown = okta_id if isinstance(okta_id, str) and okta_id.isprintable() and len(okta_id) < 100 else "?"
+        raise StateError(
+            f"the state's row for {shown} is damaged ({problem}): restore the file from a backup, or move "
+            "it aside and sync again (a first sync finds the app's users by --match)"
+        )
+    return Row(okta_id, app_id, objects[0], bool(active), ruleset, bool(pending), objects[1],
+               match, bool(absent), int(seen))  # fmt: skip
+
+
+def _object(text: object) -> dict[str, Any] | None:
+    """A JSON object column (or NULL); ValueError when it is anything else."""
+    if text is None or text == "":
+        return None
+    if not isinstance(text, str):
+        raise ValueError("a JSON column is not text")
+    try:
+        value = json.loads(text)
+    except (ValueError, RecursionError):
+        raise ValueError("a JSON column cannot be read") from None
+    if not isinstance(value, dict):
+        raise ValueError("a JSON column is not an object")
+    return value
 
 
 def _json(value: dict[str, Any] | None) -> str | None:
