@@ -11,9 +11,10 @@ import os
 import tempfile
 from pathlib import Path
 
-# The compile cache of the whole run lives in a fresh folder, never the user's own (set before
+# The compile cache of the whole run and its key live in fresh folders, never the user's own (set before
 # anything loads a ruleset; subprocesses inherit it).
 os.environ["MAPPER_CACHE_DIR"] = tempfile.mkdtemp(prefix="mapper-test-cache-")
+os.environ["MAPPER_CONFIG_DIR"] = tempfile.mkdtemp(prefix="mapper-test-config-")  # the cache key
 os.environ.pop("MAPPER_NO_CACHE", None)
 
 import pytest

@@ -3,17 +3,20 @@ never runs, trusts or fails on anything it did not write itself."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 import mapper
-from mapper.compiler import compile_cache
+from mapper.compiler import compile_cache, plan_codec
 from tests.test_fuzz import check_cache_round_trip
 
 # Every kind of expression the plan has, a custom schema, an inherited rule, a default,
@@ -69,8 +72,16 @@ USER = {"id": "00u1", "status": "ACTIVE", "profile": PROFILE}
 def cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     folder = tmp_path / "cache"
     monkeypatch.setenv("MAPPER_CACHE_DIR", str(folder))
+    monkeypatch.setenv("MAPPER_CONFIG_DIR", str(tmp_path / "config"))
     monkeypatch.delenv("MAPPER_NO_CACHE", raising=False)
     return folder
+
+
+def _signed(body: bytes) -> bytes:
+    """BODY as an entry signed with this machine's key (what only mapper here can write)."""
+    secret = compile_cache._secret(compile_cache.folder_path(), create=True)
+    assert secret is not None
+    return compile_cache._header(body, secret) + body
 
 
 def _write_ruleset(folder: Path, text: str = EVERY_KIND, name: str = "every") -> Path:
@@ -188,7 +199,7 @@ def _plant_other_plan(entry: Path) -> None:
         if rule["target"][1] == "title":
             rule["expr"] = ["literal", ["string", False], False, "Planted"]
     body = json.dumps(data).encode()
-    entry.write_bytes(compile_cache._header(body) + body)
+    entry.write_bytes(_signed(body))
 
 
 @pytest.mark.parametrize(
@@ -203,6 +214,8 @@ def _plant_other_plan(entry: Path) -> None:
         "symlink",
         "mode-666",
         "other-owner",
+        "plain-sha256",
+        "fifo",
     ],
 )
 def test_a_damaged_or_foreign_entry_is_ignored_and_rebuilt(
@@ -222,7 +235,7 @@ def test_a_damaged_or_foreign_entry_is_ignored_and_rebuilt(
         entry.write_bytes(b"")
     elif damage == "not-json":
         body = b"\x00\xff not json"
-        entry.write_bytes(compile_cache._header(body) + body)
+        entry.write_bytes(_signed(body))
     elif damage == "old-format":
         entry.write_bytes(good.replace(b"mapper-plan-cache 1 ", b"mapper-plan-cache 0 ", 1))
     elif damage == "foreign-key":  # another ruleset's valid entry under this name
@@ -238,6 +251,20 @@ def test_a_damaged_or_foreign_entry_is_ignored_and_rebuilt(
     elif damage == "mode-666":
         _plant_other_plan(entry)
         entry.chmod(0o666)
+    elif damage == "plain-sha256":  # edited and re-hashed by someone without this machine's key
+        _plant_other_plan(entry)
+        body = entry.read_bytes().partition(b"\n")[2]
+        digest = hashlib.sha256(body).hexdigest().encode()
+        entry.write_bytes(b"mapper-plan-cache %d %s\n" % (plan_codec.FORMAT, digest) + body)
+    elif damage == "fifo":  # a reader would wait for a writer for ever
+        entry.unlink()
+        os.mkfifo(entry)
+        loading = threading.Thread(target=mapper.load, args=(path,), daemon=True)
+        loading.start()
+        loading.join(60)
+        assert not loading.is_alive()
+        assert entry.read_bytes() == good  # compiled, and the FIFO replaced by a new entry
+        return
     else:
         _plant_other_plan(entry)
         monkeypatch.setattr(compile_cache.os, "getuid", lambda: os.stat(entry).st_uid + 1, raising=False)
@@ -253,6 +280,53 @@ def test_a_damaged_or_foreign_entry_is_ignored_and_rebuilt(
     again = mapper.load(path)
     assert again.plan.rules[0].node is None  # the rewritten entry serves the next load
     _same(expected, again)
+
+
+def test_a_cache_folder_from_another_machine_is_never_trusted(
+    tmp_path: Path, cache_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = _write_ruleset(tmp_path / "rules")
+    expected = mapper.load(path, cache=False)
+    mapper.load(path)
+    (entry,) = _entries(cache_dir)
+    _plant_other_plan(entry)  # valid there: signed with that machine's key
+    restored = tmp_path / "restored-cache"
+    shutil.copytree(cache_dir, restored)
+    monkeypatch.setenv("MAPPER_CACHE_DIR", str(restored))  # as CI restores a cache folder
+    monkeypatch.setenv("MAPPER_CONFIG_DIR", str(tmp_path / "this-machine"))
+    loaded = mapper.load(path)
+    assert loaded.plan.rules[0].node is not None  # compiled, not read
+    _same(expected, loaded)
+    assert oct((tmp_path / "this-machine" / "cache-key").stat().st_mode & 0o777) == "0o600"
+
+
+@pytest.mark.parametrize("key", ["mode-644", "symlink", "short", "fifo", "in-the-cache-folder"])
+def test_a_key_that_cannot_be_trusted_turns_the_cache_off(
+    tmp_path: Path, cache_dir: Path, monkeypatch: pytest.MonkeyPatch, key: str
+) -> None:
+    config = tmp_path / "config"
+    config.mkdir()
+    if key == "mode-644":
+        (config / "cache-key").write_bytes(b"k" * compile_cache.KEY_BYTES)
+        (config / "cache-key").chmod(0o644)
+    elif key == "symlink":
+        (tmp_path / "real-key").write_bytes(b"k" * compile_cache.KEY_BYTES)
+        (tmp_path / "real-key").chmod(0o600)
+        (config / "cache-key").symlink_to(tmp_path / "real-key")
+    elif key == "short":
+        (config / "cache-key").write_bytes(b"k")
+        (config / "cache-key").chmod(0o600)
+    elif key == "fifo":
+        os.mkfifo(config / "cache-key", 0o600)
+    else:
+        monkeypatch.setenv("MAPPER_CONFIG_DIR", str(cache_dir))
+    path = _write_ruleset(tmp_path / "rules")
+    expected = mapper.load(path, cache=False)
+    for _ in range(2):
+        loaded = mapper.load(path)
+        assert loaded.plan.rules[0].node is not None  # compiled every time
+        _same(expected, loaded)
+    assert _entries(cache_dir) == []
 
 
 @pytest.mark.parametrize(
@@ -299,7 +373,7 @@ def test_crafted_data_with_a_valid_checksum_never_becomes_code(
     else:
         data["plan"]["rules"][2]["expr"][3][4] = value
     body = json.dumps(data).encode()
-    entry.write_bytes(compile_cache._header(body) + body)
+    entry.write_bytes(_signed(body))
     loaded = mapper.load(path)
     assert loaded.plan.rules[0].node is not None  # refused, compiled afresh
     assert loaded.source == expected.source

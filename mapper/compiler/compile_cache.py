@@ -8,8 +8,10 @@ code generator writes the Python from it afresh. An entry is used only when:
 - the folder is the user's own and nobody else can write to it (POSIX: owned by
   this user, no group or other write bit); otherwise the cache is refused and
   every load compiles, as with ``MAPPER_NO_CACHE=1``;
-- the file is a regular file owned by this user, not a symlink, and its checksum
-  matches its content (a corrupt or truncated file is ignored and rewritten);
+- the file is a regular file owned by this user, not a symlink or a FIFO, and its
+  HMAC-SHA256 under this machine's cache key matches its content: an entry this machine
+  did not write (copied from elsewhere, restored by CI, committed to a repository,
+  edited and re-hashed) or a corrupt or truncated one is ignored and rewritten;
 - it was written for the same ruleset text, name and folder, by the same mapper
   installation (version and the package's files), for the same key (a foreign
   file under that name is ignored);
@@ -19,11 +21,18 @@ code generator writes the Python from it afresh. An entry is used only when:
 Anything else is a miss, never an error: the ruleset is compiled as if there were
 no cache. The folder is ``$MAPPER_CACHE_DIR``, else ``$XDG_CACHE_HOME/mapper``,
 else ``~/.cache/mapper``; it holds at most MAX_ENTRIES files.
+
+The key is 32 random bytes in ``cache-key`` of the user's configuration folder
+(``$MAPPER_CONFIG_DIR``, else ``$XDG_CONFIG_HOME/mapper``, else ``~/.config/mapper``),
+created on the first store with mode 0600, never inside the cache folder: restoring or
+copying a cache folder never brings the key with it. A key file that is not a private
+regular file of this user, or not 32 bytes, turns the cache off.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import os
 import stat
@@ -38,7 +47,7 @@ from mapper.compiler.plan import Plan
 from mapper.errors import Diagnostic
 from mapper.language.resources import Dependency, find_parent
 
-#: The first bytes of every cache file, then the format, then the SHA-256 of the rest.
+#: The first bytes of every cache file, then the format, then the HMAC-SHA256 of the rest.
 MAGIC = b"mapper-plan-cache"
 #: Files beyond this count are removed, oldest first, when a new one is written.
 MAX_ENTRIES = 256
@@ -56,8 +65,11 @@ def lookup(text: str, name: str, base_dir: Path | None) -> tuple[Plan, tuple[Dia
         folder = _folder(create=False)
         if folder is None:
             return None
+        secret = _secret(folder, create=False)
+        if secret is None:
+            return None
         key = _key(text, name, base_dir)
-        data = _read(folder / f"{key[:40]}.json")
+        data = _read(folder / f"{key[:40]}.json", secret)
         if data is None or data.get("key") != key or not _dependencies_unchanged(data.get("extends")):
             return None
         return plan_codec.read_plan(data.get("plan")), plan_codec.read_diagnostics(data.get("warnings"))
@@ -78,6 +90,9 @@ def store(
         folder = _folder(create=True)
         if folder is None:
             return
+        secret = _secret(folder, create=True)
+        if secret is None:
+            return
         key = _key(text, name, base_dir)
         data = {
             "key": key,
@@ -86,7 +101,7 @@ def store(
             "warnings": plan_codec.dump_diagnostics(warnings),
         }
         body = json.dumps(data, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
-        _write(folder, f"{key[:40]}.json", _header(body) + body)
+        _write(folder, f"{key[:40]}.json", _header(body, secret) + body)
         _prune(folder)
     except (OSError, ValueError, TypeError, RecursionError):
         return  # a full disk or an odd plan: the next load compiles again
@@ -185,6 +200,74 @@ def _dependencies_unchanged(data: object) -> bool:
     return True
 
 
+# -- the key ----------------------------------------------------------------------------------
+
+#: The size of the cache key, in bytes.
+KEY_BYTES = 32
+_secrets: dict[Path, bytes] = {}
+
+
+def key_path() -> Path:
+    """Where this user's cache key lives: a configuration folder, never the cache's."""
+    configured = os.environ.get("MAPPER_CONFIG_DIR")
+    if configured:
+        return Path(configured) / "cache-key"
+    xdg = os.environ.get("XDG_CONFIG_HOME")
+    if xdg and os.path.isabs(xdg):
+        return Path(xdg) / "mapper" / "cache-key"
+    if sys.platform == "win32":
+        roaming = os.environ.get("APPDATA")
+        if roaming:
+            return Path(roaming) / "mapper" / "cache-key"
+    return Path.home() / ".config" / "mapper" / "cache-key"
+
+
+def _secret(folder: Path, create: bool) -> bytes | None:
+    """This machine's cache key (made on the first store when CREATE), or None when there is
+    none or it cannot be trusted: then nothing is read from or written to the cache."""
+    path = key_path()
+    if path in _secrets:
+        return _secrets[path]
+    if path.resolve().is_relative_to(folder.resolve()):
+        return None  # a key kept with the entries would travel with them
+    secret = _read_key(path)
+    if secret is None and create and not path.exists() and not path.is_symlink():
+        import secrets  # only once per machine
+
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        flags = (
+            os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
+        )
+        try:
+            fd = os.open(path, flags, 0o600)
+        except FileExistsError:
+            pass  # another process made it first: read theirs
+        else:
+            with os.fdopen(fd, "wb") as file:
+                file.write(secrets.token_bytes(KEY_BYTES))
+        secret = _read_key(path)
+    if secret is not None:
+        _secrets[path] = secret
+    return secret
+
+
+def _read_key(path: Path) -> bytes | None:
+    flags = (
+        os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+    )
+    try:
+        fd = os.open(path, flags)
+    except OSError:
+        return None
+    with os.fdopen(fd, "rb") as file:
+        info = os.fstat(file.fileno())
+        private = not hasattr(os, "getuid") or (info.st_uid == os.getuid() and not info.st_mode & 0o077)
+        if not stat.S_ISREG(info.st_mode) or not private or info.st_size != KEY_BYTES:
+            return None
+        secret = file.read(KEY_BYTES + 1)
+    return secret if len(secret) == KEY_BYTES else None
+
+
 def _digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
@@ -192,12 +275,16 @@ def _digest(data: bytes) -> str:
 # -- files -------------------------------------------------------------------------------------
 
 
-def _header(body: bytes) -> bytes:
-    return MAGIC + b" %d " % plan_codec.FORMAT + _digest(body).encode() + b"\n"
+def _header(body: bytes, secret: bytes) -> bytes:
+    mac = hmac.new(secret, MAGIC + b"%d" % plan_codec.FORMAT + body, hashlib.sha256).hexdigest()
+    return MAGIC + b" %d " % plan_codec.FORMAT + mac.encode() + b"\n"
 
 
-def _read(path: Path) -> dict[str, Any] | None:
-    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
+def _read(path: Path, secret: bytes) -> dict[str, Any] | None:
+    # O_NONBLOCK: a FIFO at the path must not hang the load (it is refused below).
+    flags = (
+        os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+    )
     try:
         fd = os.open(path, flags)
     except OSError:
@@ -208,8 +295,8 @@ def _read(path: Path) -> dict[str, Any] | None:
             return None
         content = file.read(MAX_FILE_BYTES + 1)
     header, _, body = content.partition(b"\n")
-    if header != _header(body)[:-1]:
-        return None  # another format, or corrupt or truncated
+    if not hmac.compare_digest(header, _header(body, secret)[:-1]):
+        return None  # not written here with this key, another format, or corrupt or truncated
     data = json.loads(body)
     return data if isinstance(data, dict) else None
 
