@@ -269,7 +269,7 @@ def test_closed_standard_streams_are_one_line(tmp_path: Path) -> None:
         (b'{"login": "a@example.com", "title": "A", "title": "B"}',
          "mapper: {name}: invalid JSON: the key 'title' appears twice in one object"),
         (b'{"login": "a@example.com", "title": "\\ud800"}',
-         "mapper: the output would hold text that is not valid Unicode (a lone surrogate, such as \\ud800, in the input)"),
+         "mapper: {name}: invalid JSON: a string holds a lone surrogate (such as \\ud800), not Unicode text"),
     ],
 )  # fmt: skip
 def test_ambiguous_or_unencodable_input(tmp_path: Path, content: bytes, message: str) -> None:

@@ -3,8 +3,10 @@ leaks a value; limits give clear errors."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -294,3 +296,53 @@ def test_a_replacement_naming_a_huge_group_is_a_ruleset_error() -> None:
     text = 'userName <- user.login\ntitle <- String.replace(user.title, "(a)", "$' + "1" * 5000 + '")\n'
     ruleset = mapper.loads(text, "r.mapper")  # as Java: group 1, then the digits as text
     assert ruleset.render({"login": "x", "title": "a"})["title"] == "a" + "1" * 4999
+
+
+@pytest.mark.parametrize("where", ["mapped", "unmapped", "key", "id"])
+def test_a_lone_surrogate_fails_its_record_only_in_every_command(tmp_path: Path, where: str) -> None:
+    """A lone surrogate is valid JSON but no text: the record holding it fails, with its line,
+    and every other record goes on, in every command that reads an export (never exit 70)."""
+    from click.testing import CliRunner
+
+    from mapper.tools.cli import main
+    from tests.fake_app import Behaviour, fake_app
+
+    def user(i: int, **extra: object) -> dict[str, object]:
+        profile = {
+            "login": f"u{i}@example.com",
+            "email": f"u{i}@example.com",
+            "firstName": "A",
+            "lastName": "B",
+        }
+        return {"id": f"00u{i}", "status": "ACTIVE", "profile": {**profile, **extra}}
+
+    bad = {"mapped": user(1, title="\ud800"), "unmapped": user(1, nickName2="x\udc00"),
+           "key": user(1, **{"\ud800": "x"}), "id": {**user(1), "id": "00u\ud800"}}[where]  # fmt: skip
+    good = tmp_path / "good.jsonl"
+    good.write_text("".join(json.dumps(u) + "\n" for u in [user(0), user(1), user(2)]))
+    export = tmp_path / "bad.jsonl"
+    export.write_text("".join(json.dumps(u) + "\n" for u in [user(0), bad, user(2)]))
+    assert "\\ud" in export.read_text()  # written as JSON escapes, as any encoder writes them
+
+    def mapper_(*args: object) -> tuple[int, str]:
+        result = CliRunner().invoke(main, [str(a) for a in args], env={"SCIM_TOKEN": "t"})
+        assert result.exit_code != 70, result.stderr
+        return result.exit_code, result.stderr
+
+    reason = "invalid JSON: a string holds a lone surrogate"
+    for jobs in ("1", "2"):
+        code, err = mapper_("render", export, "-o", tmp_path / "out.jsonl", "--jobs", jobs,
+                            "--errors", tmp_path / "errors.jsonl")  # fmt: skip
+        assert code == 1 and f"{export}:2: {reason}" in err
+        assert len((tmp_path / "out.jsonl").read_text().splitlines()) == 2
+        assert len((tmp_path / "errors.jsonl").read_text().splitlines()) == 1
+    for old, new in ((export, good), (good, export)):
+        code, err = mapper_("plan", old, new, "-o", tmp_path / "plan.jsonl")
+        assert code == 1 and f"{export}:2: {reason}" in err
+    result = CliRunner().invoke(main, ["review", "okta-default", "okta-default", "--profiles", str(export)])
+    assert result.exit_code == 0 and "1 user could not be read (line 2)" in result.stdout
+    with fake_app(Behaviour()) as url:
+        code, err = mapper_("sync", good, "--to", url, "--state", tmp_path / "state.sqlite")
+        assert code == 0, err
+        code, err = mapper_("sync", export, "--to", url, "--state", tmp_path / "state.sqlite")
+    assert code == 1 and f"{export}:2: ?: {reason}" in err and "1 failed" in err

@@ -3,12 +3,15 @@
 One reader for every command, so each refuses the same things with the same
 words: text that is not UTF-8, an empty document, a key given twice in one
 object (which value would count?), ``NaN`` and ``Infinity`` (not JSON),
-integers too long for Python to convert, and nesting deeper than a limit.
+integers too long for Python to convert, nesting deeper than a limit, and a lone
+surrogate (``"\ud800"``: valid JSON, but not Unicode text, so no file, request or
+database could hold it; one such record fails alone instead of every write after it).
 """
 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any, NoReturn
 
 import orjson
@@ -46,7 +49,33 @@ def parse(data: bytes, label: str, max_depth: int = MAX_DEPTH, first_line: int =
         raise JsonInputError(label, f"invalid JSON: {_short(str(exc))}") from None
     if _depth_exceeds(document, max_depth):
         raise JsonInputError(label, f"invalid JSON: nested more than {max_depth} levels deep")
+    if _SURROGATE_ESCAPE.search(data) and _has_lone_surrogate(document):
+        raise JsonInputError(
+            label, "invalid JSON: a string holds a lone surrogate (such as \\ud800), not Unicode text"
+        )
     return document
+
+
+#: The only way a surrogate gets into a document: UTF-8 cannot encode one, an escape can.
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+def _has_lone_surrogate(document: Any) -> bool:
+    """Whether a key or string of DOCUMENT holds a lone surrogate (json.loads joins pairs)."""
+    stack = [document]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, dict):
+            stack.extend(value.keys())
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+        elif isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                return True
+    return False
 
 
 #: JSON's whitespace, deleted before counting the ends of keys.

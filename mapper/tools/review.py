@@ -147,17 +147,19 @@ def export_impact(old: Ruleset, new: Ruleset, export: Path, examples: int = 3) -
     samples: dict[str, list[str]] = {}
     total = changed = 0
     refused: Counter[str] = Counter()
+    unreadable: list[int] = []
     try:
         stream = export.open("rb")
     except OSError as exc:
         raise ReviewError(f"{export}: {exc.strerror or 'cannot be read'}") from None
     with stream:
         for record in records(str(export), stream, lines=True):
+            total += 1
             try:
                 user = jsonio.parse(record.data, record.source, first_line=record.line)
-            except jsonio.JsonInputError as exc:
-                raise ReviewError(str(exc)) from None
-            total += 1
+            except jsonio.JsonInputError:  # one bad record is counted, as render fails it alone
+                unreadable.append(record.line)
+                continue
             label = user.get("id") if isinstance(user, dict) and isinstance(user.get("id"), str) else None
             label = label or f"line {record.line}"
             (before, old_error), (after, new_error) = _render(old, user), _render(new, user)
@@ -188,8 +190,17 @@ def export_impact(old: Ruleset, new: Ruleset, export: Path, examples: int = 3) -
             lines.append(f"| {md_code(attribute, in_table=True)} | {users:,} | {shown} |")
         lines.append("")
     for what, users in refused.items():
-        lines += [f"{users:,} users are {what}.", ""]
+        lines += [f"{_users(users)} {'is' if users == 1 else 'are'} {what}.", ""]
+    if unreadable:
+        shown = ", ".join(map(str, unreadable[:examples]))
+        more = ", ..." if len(unreadable) > examples else ""
+        lines += [f"{_users(len(unreadable))} could not be read (line {shown}{more}); "
+                  "`mapper render` on the export names each reason.", ""]  # fmt: skip
     return lines
+
+
+def _users(count: int) -> str:
+    return f"{count:,} user" if count == 1 else f"{count:,} users"
 
 
 def _attribute(pointer: str) -> str:

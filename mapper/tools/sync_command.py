@@ -419,7 +419,7 @@ def _finish(summary: Summary, report_file: Path | None) -> None:
         )
     if summary.gone_kept:
         click.echo(
-            f"mapper: sync: {summary.gone_kept:,} users gone from the export were not deactivated: "
+            f"mapper: sync: {_count(summary.gone_kept, 'user')} gone from the export not deactivated: "
             f"{_count(summary.unreadable, 'record')} could not be read, so who is gone cannot be proven",
             err=True,
         )
