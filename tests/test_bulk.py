@@ -252,6 +252,116 @@ def test_blocks_end_at_line_ends(tmp_path: Path) -> None:
     assert [json.loads(x)["userName"] for x in outcome.data.splitlines()] == ["a@x.io", "b@x.io", "c@x.io"]
 
 
+# ---------------------------------------------------------------- records too long to read
+
+LIMIT = 64 << 10  # the maximum record size in these tests (16 MiB in use)
+
+
+@pytest.fixture
+def small_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    from mapper.tools import jsonio
+
+    monkeypatch.setattr(jsonio, "MAX_RECORD_BYTES", LIMIT)  # worker processes fork with it
+
+
+def _long_line(size: int) -> bytes:
+    return b'{"id": "00uLONG", "profile": {"login": "x@x.io", "title": "' + b"t" * size + b'"}}'
+
+
+@pytest.mark.usefixtures("small_limit")
+@pytest.mark.parametrize("how", ["one-process", "jobs", "stdin", "plan", "sync"])
+def test_a_record_longer_than_the_maximum_fails_alone(tmp_path: Path, how: str) -> None:
+    """Lines just past the maximum, and many times it (across many reads), fail with their
+    line number; every other record is read; the last line may have no newline."""
+    from click.testing import CliRunner
+
+    from mapper.tools.cli import main
+
+    good = [json.dumps({"id": f"00u{i}", "profile": {"login": f"u{i}@x.io"}}).encode() for i in range(6)]
+    lines = [good[0], _long_line(LIMIT), good[1], _long_line(3 << 20), good[2], good[3], _long_line(2 << 20)]
+    export = tmp_path / "users.jsonl"
+    export.write_bytes(b"\n".join(lines))
+    too_long = [2, 4, 7]
+    if how in ("one-process", "jobs", "stdin"):
+        args = [
+            "render",
+            str(export),
+            "-o",
+            str(tmp_path / "out.jsonl"),
+            "--errors",
+            str(tmp_path / "e.jsonl"),
+        ]
+        if how == "jobs":
+            args += ["--jobs", "2"]
+        if how == "stdin":
+            args[1:2] = ["-", "--jsonl"]
+        result = CliRunner().invoke(main, args, input=export.read_bytes() if how == "stdin" else None)
+        errors = [json.loads(line) for line in (tmp_path / "e.jsonl").read_text().splitlines()]
+        assert [(e["line"], e["code"]) for e in errors] == [(n, "too-large") for n in too_long]
+        assert len((tmp_path / "out.jsonl").read_text().splitlines()) == 4
+    elif how == "plan":
+        result = CliRunner().invoke(main, ["plan", str(export), str(export), "-o", str(tmp_path / "p.jsonl")])
+    else:
+        from tests.fake_app import Behaviour, fake_app
+
+        with fake_app(Behaviour()) as url:
+            result = CliRunner().invoke(main, ["sync", str(export), "--to", url, "--state",
+                                               str(tmp_path / "s.sqlite")], env={"SCIM_TOKEN": "t"})  # fmt: skip
+    assert result.exit_code == 1, result.stderr
+    for n in too_long:
+        assert f"users.jsonl:{n}: " in result.stderr.replace("<stdin>", "users.jsonl")
+    assert result.stderr.count("longer than the maximum of 65,536 bytes; not read") == (
+        6 if how == "plan" else 3
+    )
+
+
+@pytest.mark.usefixtures("small_limit")
+def test_a_json_file_longer_than_the_maximum_is_not_read(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from mapper.tools.cli import main
+
+    (tmp_path / "big.json").write_bytes(_long_line(2 << 20))
+    (tmp_path / "folder").mkdir()
+    (tmp_path / "folder" / "big.json").write_bytes(_long_line(2 << 20))
+    for args in (["big.json"], ["folder", "-o", "o.jsonl"]):
+        result = CliRunner().invoke(main, ["render", *(a if a == "-o" else str(tmp_path / a) for a in args)])
+        assert result.exit_code == 1 and "the record is 2,097,214 bytes, longer" in result.stderr
+
+
+def test_reading_a_line_far_past_the_maximum_keeps_memory_flat() -> None:
+    """A 64 MB line, read from a stream that holds none of it: the reader keeps at most the
+    maximum (16 MiB) and a read's worth, and says how long the line was."""
+    import io
+    import tracemalloc
+
+    from mapper.tools import bulk, jsonio
+
+    class Endless(io.RawIOBase):
+        def __init__(self, size: int) -> None:
+            self.left = size
+
+        def readable(self) -> bool:
+            return True
+
+        def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+            n = min(len(buffer), self.left)
+            buffer[:n] = b"x" * n
+            self.left -= n
+            return n
+
+    size = 64 << 20
+    tracemalloc.start()
+    try:
+        stream = io.BufferedReader(Endless(size), 1 << 20)
+        found = list(bulk.blocks("big.jsonl", stream, lines=True))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert [(b.first_line, b.dropped) for b in found] == [(1, size)]
+    assert peak < jsonio.MAX_RECORD_BYTES + (4 << 20)
+
+
 # ---------------------------------------------------------------- the fast reader
 
 

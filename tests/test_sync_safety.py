@@ -153,9 +153,7 @@ def test_an_unreadable_record_keeps_the_users_gone(server: ScimServer, tmp_path:
     export.write_text(cut.replace('"lastName": "L0"', '"lastName": "Lovelace"'))
     done = cli(export, "--to", server.base_url, "--state", state)
     assert done.returncode == 1
-    assert (
-        "users.jsonl:7" in done.stderr and "6 users gone from the export not deactivated" in done.stderr
-    )
+    assert "users.jsonl:7" in done.stderr and "6 users gone from the export not deactivated" in done.stderr
     held = app_users(server)
     assert (
         all(u["active"] for u in held.values()) and held["u0@example.com"]["name"]["familyName"] == "Lovelace"

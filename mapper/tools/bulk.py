@@ -36,6 +36,13 @@ class Record:
     source: str  # the file, or <stdin>
     line: int
     data: bytes
+    dropped: int = 0  # a record longer than jsonio.MAX_RECORD_BYTES: its size (data is empty)
+
+    def parse(self) -> Any:
+        """The record's JSON document (jsonio.parse); JsonInputError when it cannot be read."""
+        if self.dropped:
+            raise jsonio.RecordTooLarge(self.source, jsonio.too_large(self.dropped))
+        return jsonio.parse(self.data, self.source, first_line=self.line)
 
 
 @dataclass(frozen=True)
@@ -43,7 +50,7 @@ class Failure:
     source: str
     line: int
     okta_id: str | None
-    code: str  # "invalid-json" | "profile" | "invalid-scim"
+    code: str  # "invalid-json" | "too-large" | "profile" | "invalid-scim" | "invalid-output"
     message: str  # never a profile value
     value: object = NO_VALUE  # the offending value, for --show-values
 
@@ -108,6 +115,7 @@ class Block:
     first_line: int
     data: bytes
     lines: bool  # JSON Lines (else the block is one JSON document)
+    dropped: int = 0  # one record longer than jsonio.MAX_RECORD_BYTES, not read: its size
 
     @property
     def size(self) -> int:
@@ -122,8 +130,11 @@ class FileSpan:
     source: str
     offset: int
     size: int
+    dropped: int = 0  # one line longer than jsonio.MAX_RECORD_BYTES, not read: its size
 
     def read(self) -> Block:
+        if self.dropped:
+            return Block(self.source, 1, b"\n", True, self.dropped)
         files = _worker.setdefault("files", {})
         fd = files.get(self.source)
         if fd is None:
@@ -133,13 +144,15 @@ class FileSpan:
 
 def file_spans(name: str, size: int = 1 << 20) -> Iterator[FileSpan]:
     """A JSON Lines file as spans of about SIZE bytes that end at a line's end (only the
-    bytes around each boundary are read here)."""
+    bytes around each boundary are read here). A line longer than the maximum record
+    becomes a span of its own, marked dropped, that no process reads."""
     with open(name, "rb") as stream:
         total = os.fstat(stream.fileno()).st_size
         start = 0
         while start < total:
             end = min(start + size, total)
             stream.seek(end)
+            scanned = 0
             while end < total:
                 chunk = stream.read(1 << 16)
                 newline = chunk.find(b"\n")
@@ -147,33 +160,88 @@ def file_spans(name: str, size: int = 1 << 20) -> Iterator[FileSpan]:
                     end += newline + 1
                     break
                 end += len(chunk) if chunk else total - end
-            yield FileSpan(name, start, end - start)
+                scanned += len(chunk)
+                if scanned > jsonio.MAX_RECORD_BYTES:
+                    break
+            if scanned > jsonio.MAX_RECORD_BYTES:
+                line_start = _line_start(stream, start, min(start + size, total))
+                if line_start > start:
+                    yield FileSpan(name, start, line_start - start)
+                newline = _next_newline(stream, end, total)
+                end = min(newline + 1, total)
+                yield FileSpan(name, line_start, end - line_start, dropped=newline - line_start)
+            else:
+                yield FileSpan(name, start, end - start)
             start = end
 
 
+def _line_start(stream: IO[bytes], start: int, end: int) -> int:
+    """Where the line that holds offset END - 1 begins, not before START (a line's start)."""
+    stream.seek(start)
+    found = stream.read(end - start).rfind(b"\n")  # at most one span
+    return start + found + 1 if found >= 0 else start
+
+
+def _next_newline(stream: IO[bytes], position: int, total: int) -> int:
+    """The offset of the next newline at or after POSITION (TOTAL, the file's end, if none)."""
+    stream.seek(position)
+    while position < total:
+        chunk = stream.read(1 << 16)
+        if not chunk:
+            break
+        newline = chunk.find(b"\n")
+        if newline >= 0:
+            return position + newline
+        position += len(chunk)
+    return total
+
+
 def blocks(name: str, stream: IO[bytes], lines: bool, size: int = 1 << 20) -> Iterator[Block]:
-    """The file in blocks of about SIZE bytes that end at a line's end."""
+    """The file in blocks of about SIZE bytes that end at a line's end, in time linear in
+    the file. A line (or a whole JSON file) longer than the maximum record is not kept: it
+    becomes a block of its own, marked dropped, and reading goes on after it."""
     label = "<stdin>" if name == "-" else name
+    limit = jsonio.MAX_RECORD_BYTES
     if not lines:
-        yield Block(label, 1, stream.read(), False)
+        data, size = jsonio.read_record(stream)
+        yield Block(label, 1, data, False, 0 if size <= limit else size)
         return
     line = 1
-    rest = b""
+    pending: list[bytes] = []  # the start of a line not ended yet
+    pending_size = 0
+    dropped = 0  # bytes of a line too long, dropped so far (then pending is empty)
     while chunk := stream.read(size):
-        data = rest + chunk
-        end = data.rfind(b"\n") + 1
+        end = chunk.rfind(b"\n") + 1
         if end == 0:
-            rest = data
+            if dropped:
+                dropped += len(chunk)
+            else:
+                pending.append(chunk)
+                pending_size += len(chunk)
+                if pending_size > limit:
+                    dropped, pending, pending_size = pending_size, [], 0
             continue
-        yield Block(label, line, data[:end], True)
-        line += data.count(b"\n", 0, end)
-        rest = data[end:]
-    if rest:
-        yield Block(label, line, rest, True)
+        start = 0
+        if dropped:
+            first = chunk.find(b"\n") + 1
+            yield Block(label, line, b"\n", True, dropped + first - 1)
+            line, start, dropped = line + 1, first, 0
+        if start < end:
+            data = b"".join([*pending, chunk[start:end]])
+            yield Block(label, line, data, True)
+            line += data.count(b"\n")
+        pending, pending_size = [chunk[end:]] if end < len(chunk) else [], len(chunk) - end
+    if dropped:
+        yield Block(label, line, b"\n", True, dropped)
+    elif pending_size:
+        yield Block(label, line, b"".join(pending), True)
 
 
 def block_records(block: Block) -> Iterator[Record]:
     """The block's non-blank lines (only \\n ends a line, as blocks() counts them)."""
+    if block.dropped:
+        yield Record(block.source, block.first_line, b"", block.dropped)
+        return
     if not block.lines:
         yield Record(block.source, block.first_line, block.data)
         return
@@ -201,6 +269,10 @@ def render_block(
     out: list[bytes] = []
     failures: list[Failure] = []
     source = block.source
+    if block.dropped:
+        return Rendered(
+            b"", 0, [Failure(source, block.first_line, None, "too-large", jsonio.too_large(block.dropped))]
+        )
     parse = jsonio.parse_fast
     dumps = orjson.dumps
     newline = orjson.OPT_APPEND_NEWLINE
@@ -213,7 +285,8 @@ def render_block(
         try:
             document = parse(data, source, number)
         except jsonio.JsonInputError as exc:
-            failures.append(Failure(source, number, None, "invalid-json", exc.reason))
+            code = "too-large" if isinstance(exc, jsonio.RecordTooLarge) else "invalid-json"
+            failures.append(Failure(source, number, None, code, exc.reason))
             continue
         try:
             resource = render(document)

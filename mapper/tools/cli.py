@@ -78,20 +78,24 @@ def diagnostic_lines(diagnostics: tuple[Diagnostic, ...] | list[Diagnostic]) -> 
 
 def _read_json(name: str) -> Any:
     """A profile document from a file or '-' (stdin); one clear line when it cannot be read."""
+    from mapper.tools import jsonio
+
     label = "<stdin>" if name == "-" else name
     if name == "-" and sys.stdin is None:
         _fail(["mapper: <stdin>: standard input is closed"], EXIT_DATA)
     try:
-        data = sys.stdin.buffer.read() if name == "-" else Path(name).read_bytes()
+        # A document longer than the maximum record is refused, never held whole.
+        with open(name, "rb") if name != "-" else contextlib.nullcontext(sys.stdin.buffer) as stream:
+            data, size = jsonio.read_record(stream)
     except IsADirectoryError:
         _fail([f"mapper: {label}: is a directory"], EXIT_DATA)
     except FileNotFoundError:
         _fail([f"mapper: {label}: no such file"], EXIT_DATA)
     except OSError as exc:
         _fail([f"mapper: {label}: {exc.strerror or 'cannot be read'}"], EXIT_DATA)
-    from mapper.tools import jsonio
-
     try:
+        if size > jsonio.MAX_RECORD_BYTES:
+            raise jsonio.RecordTooLarge(label, jsonio.too_large(size))
         return jsonio.parse(data, label)
     except jsonio.JsonInputError as exc:
         _fail([f"mapper: {exc}"], EXIT_DATA)

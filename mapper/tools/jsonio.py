@@ -12,12 +12,22 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, NoReturn
+from typing import IO, Any, NoReturn
 
 import orjson
 
 #: Nesting deeper than this is refused; profiles and SCIM resources are a few levels deep.
 MAX_DEPTH = 100
+#: The largest record read: one JSON Lines line or one JSON file. An Okta user is a few KB
+#: (a profile value is at most 10,000 characters); a longer record fails alone, unread.
+MAX_RECORD_BYTES = 16 << 20
+
+
+def too_large(size: int) -> str:
+    """The reason given for a record of SIZE bytes that is not read."""
+    limit = MAX_RECORD_BYTES
+    shown = f"{limit >> 20} MiB" if limit % (1 << 20) == 0 else f"{limit:,} bytes"
+    return f"the record is {size:,} bytes, longer than the maximum of {shown}; not read"
 
 
 class JsonInputError(ValueError):
@@ -29,9 +39,27 @@ class JsonInputError(ValueError):
         self.reason = reason
 
 
+def read_record(stream: IO[bytes]) -> tuple[bytes, int]:
+    """A whole JSON document from STREAM and its size; a document longer than
+    MAX_RECORD_BYTES is read to its end but not kept (then the bytes are empty)."""
+    data = stream.read(MAX_RECORD_BYTES + 1)
+    if len(data) <= MAX_RECORD_BYTES:
+        return data, len(data)
+    size = len(data)
+    while chunk := stream.read(1 << 20):
+        size += len(chunk)
+    return b"", size
+
+
+class RecordTooLarge(JsonInputError):
+    """A record longer than MAX_RECORD_BYTES: not read at all."""
+
+
 def parse(data: bytes, label: str, max_depth: int = MAX_DEPTH, first_line: int = 1) -> Any:
     """The JSON document in DATA, read from LABEL (a file name, or ``<stdin>``), whose first
     line is line FIRST_LINE of that file (a JSON Lines record)."""
+    if len(data) > MAX_RECORD_BYTES:
+        raise RecordTooLarge(label, too_large(len(data)))
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -92,6 +120,8 @@ def parse_fast(data: bytes, label: str, first_line: int = 1) -> Any:
     was given twice. orjson reads an integer beyond 64 bits as a float, which the strict
     reader keeps exact: a float that large goes there too.
     """
+    if len(data) > MAX_RECORD_BYTES:
+        return parse(data, label, first_line=first_line)
     try:
         document = orjson.loads(data)
     except orjson.JSONDecodeError:

@@ -54,7 +54,7 @@ class Summary:
 
 def _user(record: Record) -> tuple[str, dict[str, Any]] | Failure:
     try:
-        document = jsonio.parse(record.data, record.source, first_line=record.line)
+        document = record.parse()
     except jsonio.JsonInputError as exc:
         return Failure(record.source, record.line, None, "invalid-json", exc.reason)
     okta_id = document.get("id") if isinstance(document, dict) else None

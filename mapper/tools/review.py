@@ -156,7 +156,7 @@ def export_impact(old: Ruleset, new: Ruleset, export: Path, examples: int = 3) -
         for record in records(str(export), stream, lines=True):
             total += 1
             try:
-                user = jsonio.parse(record.data, record.source, first_line=record.line)
+                user = record.parse()
             except jsonio.JsonInputError:  # one bad record is counted, as render fails it alone
                 unreadable.append(record.line)
                 continue

@@ -316,6 +316,10 @@ def _sync_users(names: tuple[str, ...]) -> Any:
     from mapper.tools.cli import _input_blocks
 
     for block in _input_blocks(list(names), all_lines=False):
+        if block.dropped:
+            where = f"{block.source}:{block.first_line}" if block.lines else block.source
+            yield Incoming(where, None, jsonio.too_large(block.dropped))
+            continue
         if not block.lines:
             try:
                 document = jsonio.parse(block.data, block.source)
