@@ -10,8 +10,8 @@ import sys
 import pytest
 
 import mapper
-from mapper.tools.fmt import filter_value
-from mapper.tools.fmt import literal as fmt_literal
+from mapper.language.literals import filter_value
+from mapper.language.literals import literal as fmt_literal
 from tests.conftest import ROOT, SHIPPED
 
 ADVERSARIAL = [

@@ -179,7 +179,7 @@ def _schema_with(custom: dict[str, Any]) -> dict[str, Any]:
         (
             {"nl": {"type": "string", "externalName": "nl", "externalNamespace": APPSPACE}},
             {"nl": 'user.title + "a\nb"'},
-            "nl: not imported: the expression holds a line break inside a string",
+            "nl: not imported: not an expression mapper reads: the expression holds a line break inside a string",
         ),
         (
             {},
@@ -616,7 +616,22 @@ def test_the_readme_shows_what_import_writes() -> None:
         (
             {"hashed": {"type": "string", "externalName": "hashed", "externalNamespace": APPSPACE}},
             {"hashed": "user.title # + user.secret"},
-            "hashed: not imported: the expression holds # outside a string, which a ruleset reads as a comment",
+            "hashed: not imported: not an expression mapper reads: the text holds more than an expression (a comment, or a second statement)",
+        ),
+        (
+            {"t2": {"type": "string", "externalName": "t2", "externalNamespace": APPSPACE}},
+            {"t2": "user.title on create"},
+            "t2: not imported: not an expression mapper reads: the text holds more than an expression (a rule option: on create, primary or default)",
+        ),
+        (
+            {"t2": {"type": "string", "externalName": "t2", "externalNamespace": APPSPACE}},
+            {"t2": 'user.title default "Boss"'},
+            "t2: not imported: not an expression mapper reads: the text holds more than an expression (a rule option: on create, primary or default)",
+        ),
+        (
+            {"t2": {"type": "string", "externalName": "t2", "externalNamespace": APPSPACE}},
+            {"t2": "user.title primary"},
+            "t2: not imported: not an expression mapper reads: the text holds more than an expression (a rule option: on create, primary or default)",
         ),
         (
             {

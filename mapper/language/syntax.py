@@ -61,6 +61,33 @@ def parse(text: str, path: str) -> tuple[ast.RulesetFile, list[Diagnostic]]:
     return ast.RulesetFile(path, text, tuple(statements), tuple(comments)), diagnostics
 
 
+def parse_expression(text: str, path: str) -> tuple[ast.Expr | None, str | None]:
+    """TEXT as one expression and nothing else (an Okta expression read by the importer):
+    the expression, or None and why not. Rule options (``on create``, ``default``,
+    ``primary``), a comment, a second statement or a line break are refused, never taken
+    as part of a rule."""
+    quote, chars = None, []
+    for char in text:  # a line break between tokens is a space; inside a string, refused
+        if quote is None and char in "'\"":
+            quote = char
+        elif char == quote:
+            quote = None
+        if char == "\n" and quote is not None:  # what no string literal can hold
+            return None, "the expression holds a line break inside a string"
+        if char in "\r\n\x0b\x0c\x85\u2028\u2029" and quote is None:
+            char = " "
+        chars.append(char)
+    parsed, diagnostics = parse(f"title <- {''.join(chars)}\n", path)
+    if diagnostics:
+        return None, diagnostics[0].message
+    (rule,) = parsed.statements if len(parsed.statements) == 1 else (None,)
+    if not isinstance(rule, ast.Rule) or parsed.comments:
+        return None, "the text holds more than an expression (a comment, or a second statement)"
+    if rule.create_only or rule.primary or rule.default is not None:
+        return None, "the text holds more than an expression (a rule option: on create, primary or default)"
+    return rule.expr, None
+
+
 # ---------------------------------------------------------------- lexing
 
 

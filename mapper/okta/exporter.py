@@ -21,8 +21,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mapper.compiler.plan import PlannedRule, TargetSlot
+from mapper.language.literals import UnwritableLiteral, literal, string_literal
 from mapper.language.schema import CORE_USER, ENTERPRISE_USER
-from mapper.okta.importer import Property, read_schema
+from mapper.okta.importer import OktaInputError, Property, read_schema
 from mapper.okta.paths import ExternalName, parse_external_name
 from mapper.okta.template import app_user_schema
 from mapper.runtime.ruleset import Ruleset
@@ -66,6 +67,7 @@ def export_okta(ruleset: Ruleset, schema: object | None = None) -> Export:
     existing = read_schema(schema if schema is not None else app_user_schema({}))
     by_place = {_place(p): p for p in existing.values() if _place(p) is not None}
     result = Export(ruleset.name)
+    refused: list[str] = []  # rules Okta has no way to say: the export stops, naming each
     taken = set(existing)
     primary_types: dict[tuple[str, str], tuple[str, PlannedRule]] = {}
     for rule in ruleset.plan.rules:
@@ -74,7 +76,6 @@ def export_okta(ruleset: Ruleset, schema: object | None = None) -> Export:
         if skipped:
             result.problems.append(f"{t.path}: not exported: {skipped}")
             continue
-        expression = _expression(rule)
         place = (t.urn, t.attr + (f".{t.sub}" if t.sub else ""))
         if t.entry_type is not None:
             place = (t.urn, ExternalName(t.attr, "type", t.entry_type, t.sub).okta())
@@ -88,6 +89,10 @@ def export_okta(ruleset: Ruleset, schema: object | None = None) -> Export:
                 if t.sub == "value" or (t.urn, t.attr) not in primary_types:
                     primary_types[(t.urn, t.attr)] = (t.entry_type, rule)
         if prop is None:
+            unsafe = _unwritable_place(place[1], t.entry_type)
+            if unsafe:
+                refused.append(f"{t.path}: not exported: {unsafe}")
+                continue
             variable = _new_variable(t, ruleset, taken)
             taken.add(variable)
             result.custom_properties[variable] = _custom_property(variable, t, place)
@@ -95,6 +100,11 @@ def export_okta(ruleset: Ruleset, schema: object | None = None) -> Export:
             variable = prop.variable
             if prop.read_only:
                 result.problems.append(f"{t.path}: the app's {variable} is read-only; exported all the same")
+        try:
+            expression = _expression(rule)
+        except UnwritableLiteral as exc:
+            refused.append(f"{t.path}: not exported: {exc}")
+            continue
         result.mappings[variable] = {
             "expression": expression,
             "pushStatus": "DONT_PUSH" if rule.create_only else "PUSH",
@@ -109,13 +119,47 @@ def export_okta(ruleset: Ruleset, schema: object | None = None) -> Export:
         else:
             variable = prop.variable
         value = _expression(rule)
+        try:
+            typed = string_literal(entry_type, "'")  # quoted as Okta's template quotes it
+        except UnwritableLiteral as exc:
+            refused.append(f"{rule.target.path}: not exported: the entry type: {exc}")
+            continue
         if not re.fullmatch(r"user\.\w+", value):
             value = f"({value})"  # != binds tighter than ?: and + in Okta's language
         result.mappings[variable] = {
-            "expression": f"({value} != null && {value} != '') ? '{entry_type}' : ''",
+            "expression": f"({value} != null && {value} != '') ? {typed} : ''",
             "pushStatus": "DONT_PUSH" if rule.create_only else "PUSH",
         }
+    if refused:
+        raise ExportRefused(refused)
     return result
+
+
+class ExportRefused(OktaInputError):
+    """Rules that no Okta mapping or External Name can say as written: nothing is exported."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+#: The entry types an External Name filter (``emails.^[type=='work']``) can hold: Okta's
+#: filter has no escape, so anything beyond these is refused rather than written.
+_FILTER_VALUE = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def _unwritable_place(external_name: str, entry_type: str | None) -> str | None:
+    """Why EXTERNAL_NAME, for a new custom property (which selects ENTRY_TYPE's entry when it
+    filters by type), cannot be written as Okta reads it."""
+    if entry_type is not None and ".^[type==" in external_name and not _FILTER_VALUE.fullmatch(entry_type):
+        return (
+            f"the entry type {entry_type!r} cannot be written in an Okta External Name filter "
+            "(only letters, digits, _ and -): make the rule primary (the type then goes in an "
+            "expression), or give --schema an App User Schema whose property already names the entry"
+        )
+    if parse_external_name(external_name) is None:
+        return f"Okta cannot name this attribute ({external_name!r} is not an External Name Okta reads)"
+    return None
 
 
 def _okta_managed(rule: PlannedRule) -> str | None:
@@ -139,15 +183,7 @@ def _expression(rule: PlannedRule) -> str:
         raise ValueError("export needs each rule's expression (load the ruleset again)")
     if rule.default is None:
         return rule.expression
-    return f"({rule.expression}) ?: {_literal(rule.default)}"
-
-
-def _literal(value: object) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        return '"' + value.replace('"', '""') + '"'
-    return repr(value)
+    return f"({rule.expression}) ?: {literal(rule.default)}"
 
 
 def _place(prop: Property) -> tuple[str, str] | None:

@@ -30,13 +30,6 @@ _OKTA_ADDS = (
     ("active", 'user.getInternalProperty("status") != "DEPROVISIONED"', "sent by Okta itself"),
 )
 
-# A type sibling as Okta's template writes it: (user.email != null && user.email != '') ? 'work' : ''
-_CONDITIONAL_TYPE = re.compile(
-    r"""\(?\s*(?P<a>.+?)\s*!=\s*null\s*&&\s*(?P<b>.+?)\s*!=\s*(?:''|"")\s*\)?\s*\?\s*"""
-    r"""(?:'(?P<t1>[A-Za-z0-9_-]+)'|"(?P<t2>[A-Za-z0-9_-]+)")\s*:\s*(?:''|"")"""
-)
-_CONSTANT_TYPE = re.compile(r"""'(?P<t1>[A-Za-z0-9_-]+)'|"(?P<t2>[A-Za-z0-9_-]+)\"""")
-
 
 class OktaInputError(ValueError):
     """The input is not an App User Schema and profile mapping mapper can read."""
@@ -258,13 +251,38 @@ def _primary_group(
 
 
 def _type_of(expression: str) -> str | None:
-    text = expression.strip()
-    match = _CONDITIONAL_TYPE.fullmatch(text) or _CONSTANT_TYPE.fullmatch(text)
-    if match is None:
+    """The entry type a type sibling's mapping gives: a string constant, or Okta's template's
+    ``(x != null && x != '') ? 'work' : ''`` (the same X twice); read as an expression, so
+    any type export writes (quotes doubled) reads back."""
+    from mapper.language import ast
+    from mapper.language.syntax import parse_expression
+    from mapper.tools.fmt import expression as text_of
+
+    parsed, _ = parse_expression(expression, "<okta>")
+    if isinstance(parsed, ast.Literal):
+        return parsed.value if isinstance(parsed.value, str) else None
+    if not (isinstance(parsed, ast.Conditional) and isinstance(parsed.then, ast.Literal)):
         return None
-    if "a" in match.groupdict() and match["a"].strip() != match["b"].strip():
+    condition, otherwise = parsed.condition, parsed.otherwise
+    if not (isinstance(otherwise, ast.Literal) and otherwise.value == ""):
         return None
-    return match["t1"] or match["t2"]
+    if not (isinstance(condition, ast.Binary) and condition.op == "AND"):
+        return None
+    left, right = condition.left, condition.right
+    if not (isinstance(left, ast.Binary) and isinstance(right, ast.Binary) and left.op == right.op == "!="):
+        return None
+    if not (_is_literal(left.right, None) and _is_literal(right.right, "")):
+        return None
+    if text_of(left.left) != text_of(right.left):
+        return None
+    value = parsed.then.value
+    return value if isinstance(value, str) else None
+
+
+def _is_literal(e: object, value: object) -> bool:
+    from mapper.language import ast
+
+    return isinstance(e, ast.Literal) and e.value == value and type(e.value) is type(value)
 
 
 def _alias(urn: str, aliases: dict[str, str]) -> str | None:
@@ -292,7 +310,7 @@ def _checked_text(
 
     for rule in rules:
         if rule.problem is None:
-            rule.problem = _single_line_problem(rule.expression)
+            rule.problem = _expression_problem(rule)
     for _ in range(len(rules) + 1):
         text, lines = _text(name, rules, aliases)
         try:
@@ -329,19 +347,17 @@ def _variable(rule: _Rule) -> str:
     return rule.property.variable if rule.property else rule.target
 
 
-def _single_line_problem(expression: str) -> str | None:
-    """Rules are one line, and ``#`` starts a comment: an expression that needs either inside
-    it cannot be kept as written."""
-    quote = None
-    for char in expression:
-        if quote is None and char in "'\"":
-            quote = char
-        elif char == quote:
-            quote = None
-        elif quote is not None and char in "\r\n":
-            return "the expression holds a line break inside a string"
-        elif quote is None and char == "#":
-            return "the expression holds # outside a string, which a ruleset reads as a comment"
+def _expression_problem(rule: _Rule) -> str | None:
+    """Why RULE's Okta expression cannot be imported as it is, else None; the expression is
+    read as an expression and nothing else, and written back in the formatter's words, so
+    text after it (``on create``, ``default "x"``, a comment) never becomes a rule option."""
+    from mapper.language.syntax import parse_expression
+    from mapper.tools.fmt import expression
+
+    parsed, problem = parse_expression(rule.expression, "<okta>")
+    if parsed is None:
+        return f"not an expression mapper reads: {problem}"
+    rule.expression = expression(parsed)
     return None
 
 
@@ -372,7 +388,9 @@ def _text(name: str, rules: list[_Rule], aliases: dict[str, str]) -> tuple[str, 
         out += ["}", ""]
     lines: dict[int, int] = {}
     for index, rule in enumerate(rules):
-        expression = re.sub(r"\r\n|\r|\n", " ", rule.expression)
+        expression = re.sub(
+            r"[\r\n\x0b\x0c\x85\u2028\u2029]+", " ", rule.expression
+        )  # a refused rule's, shown
         body = (
             f"{rule.target} <- {expression}"
             + (" on create" if rule.create_only else "")

@@ -11,10 +11,10 @@ importer resolves (see :mod:`mapper.okta.importer`).
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 
+from mapper.language.literals import filter_value
 from mapper.language.schema import ENTERPRISE_USER
 
 #: An attribute name as RFC 7643 section 2.1 allows it.
@@ -69,7 +69,7 @@ def target_text(alias: str | None, attr: str, entry_type: str | None, sub: str |
     """A ruleset target: ``alias:attr[type eq "T"].sub`` (no alias for the core schema)."""
     text = f"{alias}:{attr}" if alias else attr
     if entry_type is not None:
-        text += f"[type eq {json.dumps(entry_type, ensure_ascii=False)}]"
+        text += f"[type eq {filter_value(entry_type)}]"
     if sub is not None:
         text += f".{sub}"
     return text

@@ -1017,7 +1017,10 @@ def export_okta_command(
         try:
             result = exporter.export_okta(compiled, schema)
         except OktaInputError as exc:
-            _fail([f"mapper: export: {exc}"], EXIT_DATA)
+            problems = exc.problems if isinstance(exc, exporter.ExportRefused) else [str(exc)]
+            from mapper.markup import visible
+
+            _fail([f"mapper: export: {visible(p)}" for p in problems], EXIT_DATA)
         if output_format == "terraform":
             from mapper.okta.terraform import terraform
 

@@ -14,10 +14,11 @@ from dataclasses import dataclass
 
 from mapper.compiler.plan import PlannedRule
 from mapper.language import ast
+from mapper.language.literals import literal
 from mapper.language.schema import CORE_USER, ENTERPRISE_USER
 from mapper.markup import md_code, md_text, mermaid_label, visible
 from mapper.runtime.ruleset import Ruleset
-from mapper.tools.fmt import expression, literal
+from mapper.tools.fmt import expression
 
 FORMATS = ("markdown", "mermaid", "text")
 

@@ -18,12 +18,12 @@
 from __future__ import annotations
 
 import difflib
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from mapper.errors import Diagnostic, RulesetError, source_lines
 from mapper.language import ast
+from mapper.language.literals import filter_value, literal
 from mapper.language.resources import read_ruleset_file, rulesets_in
 from mapper.language.syntax import parse
 from mapper.tools.files import write_atomically
@@ -34,16 +34,6 @@ LINE_LENGTH = 100
 _PRECEDENCE = {"?:": 2, "OR": 3, "AND": 4, "==": 5, "!=": 5, "<": 6, "<=": 6, ">": 6, ">=": 6, "+": 7}
 _CONDITIONAL, _NOT, _PRIMARY = 1, 8, 9
 _NON_ASSOCIATIVE = {"<", "<=", ">", ">="}
-
-
-def literal(value: ast.LiteralValue) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        return '"' + value.replace('"', '""') + '"'  # Okta's (Spring EL's) string literal
-    return repr(value)
 
 
 def expression(e: ast.Expr, context: int = 0) -> str:
@@ -81,12 +71,6 @@ def expression(e: ast.Expr, context: int = 0) -> str:
         left_context = own + 1 if e.op in _NON_ASSOCIATIVE else own
         text = f"{expression(e.left, left_context)} {e.op} {expression(e.right, own + 1)}"
     return f"({text})" if own < context else text
-
-
-def filter_value(value: str) -> str:
-    """A SCIM filter value: a JSON string (RFC 7644), with a quote written \\u0022 so that
-    the ruleset lexer, which reads strings as Okta writes them, sees one token."""
-    return json.dumps(value, ensure_ascii=False).replace('\\"', "\\u0022")
 
 
 def target(t: ast.Target) -> str:
