@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from mapper.runtime.ruleset import Ruleset
 
 EXIT_OK, EXIT_DATA, EXIT_RULESET, EXIT_OUTPUT = 0, 1, 2, 3
+EXIT_USAGE = 2  # bad usage, an unreadable file or an unusable output path
 EXIT_INTERNAL, EXIT_INTERRUPTED = 70, 130
 
 # The same as mapper.runtime.patch.STYLES and mapper.tools.explain.FORMATS (a test keeps them equal),
@@ -325,6 +326,7 @@ def _render_stream(
 
     from mapper.errors import NO_VALUE, shown_value
     from mapper.tools import bulk
+    from mapper.tools.files import output_file, report_file
 
     compiled = _load(ruleset, quiet)
     check = None
@@ -338,6 +340,7 @@ def _render_stream(
         names = list(bulk.expand(profiles))
     except bulk.EmptyFolder as exc:
         _fail([f"mapper: {exc}"], EXIT_DATA)
+    _check_outputs({"-o": output, "--errors": errors_to}, names)
     progress, progress_done = _progress(bulk.total_bytes(names), quiet)
 
     def all_blocks(by_position: bool = False) -> Any:
@@ -354,15 +357,10 @@ def _render_stream(
         stack.callback(progress_done)
         spool: Any = None
         if output:
-            spool = stack.enter_context(
-                tempfile.NamedTemporaryFile(
-                    "wb", dir=Path(output).resolve().parent, prefix=".mapper-", suffix=".tmp", delete=False
-                )
-            )
-            stack.callback(_remove_if_left, spool.name)
+            spool = stack.enter_context(output_file(Path(output)))
         elif fail_fast:
             spool = stack.enter_context(tempfile.SpooledTemporaryFile(max_size=64 << 20))
-        errors_file = stack.enter_context(open(errors_to, "w", encoding="utf-8")) if errors_to else None
+        errors_file = stack.enter_context(report_file(Path(errors_to))) if errors_to else None
 
         def report(failure: bulk.Failure) -> None:
             shown = (
@@ -392,8 +390,7 @@ def _render_stream(
         if fail_fast and failed:
             raise _Failure([], EXIT_DATA)
         if output:
-            spool.close()
-            os.replace(spool.name, output)
+            pass  # output_file puts it in place when the block ends
         elif spool is not None:
             spool.seek(0)
             while chunk := spool.read(1 << 20):
@@ -469,12 +466,6 @@ def _count_progress(total: int | None, unit: str, quiet: bool) -> tuple[Any, Any
 
     bar = tqdm(total=total, unit=f" {unit}", file=sys.stderr, leave=False, mininterval=0.2, desc="mapper")
     return (lambda: bar.update(1)), bar.close
-
-
-def _remove_if_left(path: str) -> None:
-    """The temporary output of a run that did not finish (after a finished one, it is gone)."""
-    with contextlib.suppress(FileNotFoundError):
-        os.unlink(path)
 
 
 def _emit(batch: list[bytes], spool: Any) -> None:
@@ -824,6 +815,7 @@ def plan_command(old: str, new: str, ruleset: str, style: str, output: str | Non
             sources = [list(bulk.expand([name])) for name in (old, new)]
         except bulk.EmptyFolder as exc:
             _fail([f"mapper: {exc}"], EXIT_DATA)
+        _check_outputs({"-o": output}, [*sources[0], *sources[1]])
 
         def records(names: list[str]) -> Any:
             for block in _input_blocks(names, all_lines=False):
@@ -859,7 +851,6 @@ def plan_command(old: str, new: str, ruleset: str, style: str, output: str | Non
 def _output(output: str | None) -> Any:
     """A writer of bytes: to FILE through a temporary file renamed at the end (nothing
     half-written), or to standard output in batches."""
-    import tempfile
 
     batch: list[bytes] = []
     if output is None:
@@ -872,16 +863,10 @@ def _output(output: str | None) -> Any:
         yield write
         _emit(batch, None)
         return
-    with tempfile.NamedTemporaryFile(
-        "wb", dir=Path(output).resolve().parent, prefix=".mapper-", suffix=".tmp", delete=False
-    ) as spool:
-        try:
-            yield spool.write
-        except BaseException:
-            spool.close()
-            _remove_if_left(spool.name)
-            raise
-    os.replace(spool.name, output)
+    from mapper.tools.files import output_file
+
+    with output_file(Path(output)) as spool:
+        yield spool.write
 
 
 @main.command("compile")
@@ -898,6 +883,26 @@ def compile_(ruleset: str, quiet: bool) -> None:
         _write(_load(ruleset, quiet).source)
 
     _run(action)
+
+
+def _check_outputs(outputs: dict[str, str | Path | None], inputs: list[str]) -> None:
+    """Every output path usable before any work (exit 2, one line each): see output_problem."""
+    from mapper.tools.files import in_place, output_problem
+
+    problems: list[str] = []
+    seen: dict[str, str] = {}
+    for flag, path in outputs.items():
+        if path is None:
+            continue
+        problem = output_problem(Path(path), inputs)
+        key = os.path.realpath(path)
+        if problem is None and key in seen and not in_place(Path(path)):
+            problem = f"the same file as {seen[key]}"
+        seen[key] = flag
+        if problem:
+            problems.append(f"mapper: {flag} {path}: {problem}")
+    if problems:
+        _fail(problems, EXIT_USAGE)
 
 
 def _save(path: Path, text: str) -> None:
@@ -951,6 +956,7 @@ def import_okta_command(schema_file: str, mapping_file: str, output: Path | None
 
         from mapper.okta.importer import OktaInputError, import_okta
 
+        _check_outputs({"-o": output}, [schema_file, mapping_file])
         schema, mapping = _read_json(schema_file), _read_json(mapping_file)
         app = schema.get("name") if isinstance(schema, dict) and isinstance(schema.get("name"), str) else None
         wanted = name or (output.stem if output else None) or app or "imported"
@@ -1012,6 +1018,7 @@ def export_okta_command(
         from mapper.okta import exporter
         from mapper.okta.importer import OktaInputError
 
+        _check_outputs({"-o": output}, [ruleset, *([schema_file] if schema_file else [])])
         compiled = _load(ruleset, quiet)
         schema = _read_json(schema_file) if schema_file else None
         try:

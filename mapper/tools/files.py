@@ -1,13 +1,148 @@
-"""Writing files that people keep in git: all at once, keeping what the file was."""
+"""Writing output files: all at once, keeping what the file was, and never replacing what
+is not a regular file.
+
+Every command's output paths are checked before any work (:func:`output_problem`: a
+missing folder, a folder, an input named as output: exit 2), and written through one of
+the writers here. A regular file (or a new one) is written to a temporary file beside it
+and renamed over it at the end, so a failed run leaves the old file, never half a new one.
+Anything else (a FIFO, a character device such as ``/dev/null``, ``/dev/stdout``, any
+path under ``/dev`` or ``/proc``) is written in place, all at once at the end: replacing
+it would take it away from whoever reads it. A write that fails is an OutputError (exit 3).
+"""
 
 from __future__ import annotations
 
 import contextlib
 import errno
 import os
+import shutil
 import stat
 import tempfile
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import IO
+
+from mapper.errors import MapperError
+
+
+class OutputError(MapperError):
+    """An output that could not be written (exit 3)."""
+
+    exit_code = 3
+
+
+def in_place(path: Path) -> bool:
+    """Whether PATH is written where it is, not replaced: it exists and is not a regular file
+    (a FIFO, a device), or it lies under /dev or /proc (``/dev/stdout`` leads to the file or
+    pipe the shell opened, which a rename would take away from it)."""
+    if os.path.abspath(path).startswith(("/dev/", "/proc/")):
+        return True
+    try:
+        return not stat.S_ISREG(os.stat(path).st_mode)
+    except OSError:
+        return False
+
+
+def output_problem(path: Path, inputs: Iterable[str | Path] = ()) -> str | None:
+    """Why PATH cannot be written as an output (None when it can), checked before any work:
+    its folder is missing or not writable, it is a folder, or it is one of INPUTS."""
+    if path.is_dir():
+        return "is a folder"
+    if in_place(path):
+        if path.exists() and not os.access(path, os.W_OK):
+            return "not writable"
+        return None
+    folder = path.parent
+    if not folder.is_dir():
+        return f"the folder {folder} does not exist"
+    if path.exists() and not os.access(path, os.W_OK):
+        return "not writable"
+    if not os.access(folder, os.W_OK | os.X_OK):  # replaced through a temporary file beside it
+        return f"the folder {folder} is not writable"
+    target = os.path.realpath(path)
+    for name in inputs:
+        if str(name) != "-" and os.path.exists(name) and os.path.realpath(name) == target:
+            return f"the same file as the input {name}"
+    return None
+
+
+class _Writer:
+    """What an output's writes go through: a failed write is an OutputError naming PATH."""
+
+    def __init__(self, handle: IO[bytes], path: Path) -> None:
+        self.handle, self.path = handle, path
+
+    def write(self, data: bytes) -> int:
+        try:
+            return self.handle.write(data)
+        except OSError as exc:
+            raise _failed(self.path, exc) from None
+
+
+def _failed(path: Path, exc: OSError) -> OutputError:
+    return OutputError(f"{path}: {exc.strerror or exc}; nothing was written there")
+
+
+@contextlib.contextmanager
+def output_file(path: Path, private: bool = True) -> Iterator[_Writer]:
+    """A writer whose bytes become PATH's content when the block ends without an error, all
+    at once (PRIVATE: mode 0600, for files that hold personal data; else as the umask says).
+    Nothing is written when the block raises."""
+    if in_place(path):
+        with tempfile.SpooledTemporaryFile(max_size=64 << 20) as spool:
+            yield _Writer(spool, path)
+            spool.seek(0)
+            try:
+                with open(path, "wb") as out:
+                    shutil.copyfileobj(spool, out, 1 << 20)
+            except OSError as exc:
+                raise _failed(path, exc) from None
+        return
+    try:
+        fd, temporary = tempfile.mkstemp(dir=path.resolve().parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise _failed(path, exc) from None
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            yield _Writer(handle, path)
+        if not private:
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(temporary, 0o666 & ~umask)
+        os.replace(temporary, path)
+    except OSError as exc:
+        raise _failed(path, exc) from None
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+
+
+class _TextWriter:
+    def __init__(self, handle: IO[str], path: Path) -> None:
+        self.handle, self.path = handle, path
+
+    def write(self, text: str) -> int:
+        try:
+            return self.handle.write(text)
+        except OSError as exc:
+            raise _failed(self.path, exc) from None
+
+
+@contextlib.contextmanager
+def report_file(path: Path) -> Iterator[_TextWriter]:
+    """A text file written as the run goes (a report of failures), opened in place; a failed
+    open, write or close is an OutputError naming PATH."""
+    try:
+        handle = open(path, "w", encoding="utf-8")  # noqa: SIM115 - closed below, its error reported
+    except OSError as exc:
+        raise _failed(path, exc) from None
+    try:
+        yield _TextWriter(handle, path)
+    finally:
+        try:
+            handle.close()
+        except OSError as exc:
+            raise _failed(path, exc) from None
 
 
 def write_atomically(path: Path, text: str) -> None:
@@ -41,7 +176,12 @@ def write_atomically(path: Path, text: str) -> None:
 
 def write_file(path: Path, text: str) -> None:
     """Write TEXT to PATH all at once: through write_atomically when PATH exists, else a
-    temporary file beside it, renamed (a failed run leaves nothing half-written)."""
+    temporary file beside it, renamed (a failed run leaves nothing half-written); in place
+    when PATH is not a regular file (see in_place)."""
+    if in_place(path):
+        with open(path, "w", encoding="utf-8", newline="") as out:
+            out.write(text)
+        return
     if path.exists():
         write_atomically(path, text)
         return
