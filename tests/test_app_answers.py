@@ -5,12 +5,17 @@ and never sends a request elsewhere, creates a duplicate or ends the run with ex
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+from click.testing import CliRunner
 
 from mapper.sync.ids import MAX_ID_LENGTH, id_problem, user_path
+from mapper.tools.cli import main
 from tests.fake_app import Behaviour, fake_app
 from tests.test_sync_safety import cli, run, user, write_users
 
@@ -128,3 +133,177 @@ def test_a_search_answer_that_is_not_a_list_response_fails_the_user(tmp_path: Pa
         summary = run(url, [user(0)], tmp_path / "state.sqlite")
     assert summary.counts["failed"] == 1, answer
     assert "POST" not in behaviour.methods
+
+
+# ---------------------------------------------------------------- answers without end
+
+
+class _Endless:
+    """A loopback server whose every answer is slow (a byte every 0.1 s) or endless."""
+
+    def __init__(self, mode: str) -> None:
+        import http.server
+        import threading
+        import time
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                self.send_response(200)
+                self.send_header("Content-Type", "application/scim+json")
+                if mode == "drip":
+                    self.send_header("Content-Length", "100000")
+                    self.end_headers()
+                    try:
+                        for _ in range(100000):
+                            self.wfile.write(b" ")
+                            self.wfile.flush()
+                            time.sleep(0.1)
+                    except OSError:
+                        return
+                else:
+                    self.send_header("Transfer-Encoding", "chunked")
+                    self.end_headers()
+                    chunk = b"%x\r\n%s\r\n" % (1 << 16, b" " * (1 << 16))
+                    try:
+                        while True:
+                            self.wfile.write(chunk)
+                    except OSError:
+                        return
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def _mapper(*args: str) -> subprocess.CompletedProcess[str]:
+    script = [sys.executable, "-c", "from mapper.tools.cli import main; main()"]
+    env = {**os.environ, "SCIM_TOKEN": "test-token-1"}
+    return subprocess.run([*script, *args], capture_output=True, text=True, timeout=120, check=False, env=env)
+
+
+@pytest.mark.parametrize("mode", ["drip", "endless"])
+def test_an_answer_is_bounded_in_time_and_size(tmp_path: Path, mode: str) -> None:
+    """--timeout bounds a whole answer, not each read; --max-response-mb bounds its size
+    (the subprocess's own timeout is only a guard against a hang)."""
+    server = _Endless(mode)
+    try:
+        export = write_users(tmp_path / "a.jsonl", [user(0)])
+        synced = _mapper("sync", str(export), "--to", server.url, "--state", str(tmp_path / "s.sqlite"),
+                         "--timeout", "1", "--max-response-mb", "1")  # fmt: skip
+        checked = _mapper(
+            "check", "okta-default", "--schemas", server.url, "--timeout", "1", "--max-response-mb", "1"
+        )
+    finally:
+        server.close()
+    expected = (
+        "took longer than 1 s (--timeout)" if mode == "drip" else "larger than 1 MB (--max-response-mb)"
+    )
+    assert synced.returncode == 5 and expected in synced.stderr, synced.stderr
+    assert checked.returncode == 1 and expected in checked.stderr, checked.stderr
+    assert len(checked.stderr.splitlines()) == 1
+
+
+def test_a_pause_past_the_breaker_window_opens_it_at_once() -> None:
+    from mapper.sync.retry import AppUnavailable, Breaker
+
+    now = [0.0]
+    slept: list[float] = []
+    breaker = Breaker(failures=100, seconds=60, clock=lambda: now[0])
+    breaker.bad("HTTP 503")
+    now[0] = 50.0
+    breaker.pause(5, slept.append)  # within the window: waited
+    with pytest.raises(AppUnavailable, match="--breaker-seconds"):
+        breaker.pause(30, slept.append)  # would end at 80 s: the run stops now instead
+    assert slept == [5]
+
+
+# ---------------------------------------------------------------- odd values
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf", "-1", "0"])
+def test_a_number_option_that_is_no_number_is_a_usage_error(tmp_path: Path, value: str) -> None:
+    export = write_users(tmp_path / "a.jsonl", [user(0)])
+    for flag in ("--timeout", "--max-rps", "--breaker-seconds", "--max-retry-after"):
+        if flag == "--max-retry-after" and value == "0":
+            continue  # 0: never wait
+        ran = cli(export, "--to", "http://127.0.0.1:9", "--state", tmp_path / "s.sqlite", flag, value)
+        assert ran.returncode == 2, (flag, value, ran.stderr)
+    result = CliRunner().invoke(main, ["check", "okta-default", "--schemas", "x.json", "--timeout", value])
+    assert result.exit_code == 2, result.stderr
+
+
+@pytest.mark.parametrize(
+    "url", ["http://[::1", "http://127.0.0.1:abc/", "http://a\r\nb/", "http://a/" + "x" * 70_000, "ftp://a/",
+            "http://user:pw@a/", "http://a/?x=1", "http://\x1b[31m/"],
+)  # fmt: skip
+def test_a_malformed_url_is_one_short_line_and_exit_2(tmp_path: Path, url: str) -> None:
+    export = write_users(tmp_path / "a.jsonl", [user(0)])
+    synced = cli(export, "--to", url, "--state", tmp_path / "s.sqlite")
+    checked = CliRunner().invoke(main, ["check", "okta-default", "--schemas", url], env={"SCIM_TOKEN": "t"})
+    for code, err in ((synced.returncode, synced.stderr), (checked.exit_code, checked.stderr)):
+        assert code == 2 and len(err.splitlines()) == 1 and len(err) < 600, err
+        assert "\x1b" not in err and "\r" not in err
+
+
+def test_retry_after_that_is_no_number_is_ignored() -> None:
+    from mapper.sync.retry import retry_after
+
+    assert [retry_after(v) for v in ["²", "٣", "1e3", "-5", "5", ""]] == [None, None, None, None, 5.0, None]
+
+
+SCHEMA_DAMAGE = {
+    "schemas not a list": {"schemas": 5, "Resources": []},
+    "Resources not a list": {"schemas": ["urn:ietf:params:scim:api:messages:2.0:ListResponse"], "Resources": 5},
+    "attributes a string": {"id": "urn:x", "attributes": "x"},
+    "a name not a string": {"id": "urn:x", "attributes": [{"name": 7}]},
+    "subAttributes a number": {"id": "urn:x", "attributes": [{"name": "a", "subAttributes": 5}]},
+    "multiValued a string": {"id": "urn:x", "attributes": [{"name": "a", "multiValued": "no"}]},
+    "type a number": {"id": "urn:x", "attributes": [{"name": "a", "type": 7}]},
+    "canonicalValues a string": {"id": "urn:x", "attributes": [{"name": "a", "canonicalValues": "abc"}]},
+    "schemaExtensions a number": {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:ResourceType"],
+                                  "name": "User", "endpoint": "/Users", "schema": "urn:x", "schemaExtensions": 5},
+}  # fmt: skip
+
+
+def _deep(levels: int) -> dict[str, object]:
+    attribute: dict[str, object] = {"name": "leaf"}
+    for _ in range(levels):
+        attribute = {"name": "a", "type": "complex", "subAttributes": [attribute]}
+    return {"id": "urn:x", "attributes": [attribute]}
+
+
+@pytest.mark.parametrize("damage", [*SCHEMA_DAMAGE, "20 levels deep", "400 levels deep"])
+def test_a_schema_document_of_the_wrong_shape_is_one_clear_line(tmp_path: Path, damage: str) -> None:
+    import json
+
+    document = _deep(int(damage.split()[0])) if "deep" in damage else SCHEMA_DAMAGE[damage]
+    path = tmp_path / "schemas.json"
+    path.write_text(json.dumps(document))
+    result = CliRunner().invoke(main, ["check", "okta-default", "--schemas", str(path)])
+    assert result.exit_code == 1 and len(result.stderr.splitlines()) == 1, result.stderr
+    assert result.stderr.startswith("mapper: ") and (
+        "levels deep" in result.stderr or "--schemas" in result.stderr
+    )
+
+
+def test_control_characters_from_an_app_never_reach_the_terminal(tmp_path: Path) -> None:
+    import json
+
+    document = {"Resources": [{"id": "urn:ietf:params:scim:schemas:core:2.0:User", "attributes": [{"name": "userName"}]},
+                              {"id": "urn:evil:\x1b]0;pwned\x07\x1b[2J", "attributes": []}]}  # fmt: skip
+    path = tmp_path / "schemas.json"
+    path.write_text(json.dumps(document))
+    for output in ("text", "json", "github"):
+        result = CliRunner().invoke(main, ["check", "appspace", "--schemas", str(path), "--format", output])
+        assert result.exit_code == 2 and "its schemas" in result.stdout
+        assert not any(c in result.stdout + result.stderr for c in "\x1b\x07"), output

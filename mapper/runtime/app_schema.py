@@ -15,11 +15,13 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from mapper.errors import Diagnostic, Severity, Span
 from mapper.language.schema import CORE_USER
 from mapper.runtime.ruleset import Ruleset
+
+T = TypeVar("T")
 
 SCHEMA_URN = "urn:ietf:params:scim:schemas:core:2.0:Schema"
 RESOURCE_TYPE_URN = "urn:ietf:params:scim:schemas:core:2.0:ResourceType"
@@ -62,21 +64,24 @@ def read_discovery(*documents: object) -> AppSchemas:
     extensions: dict[str, bool] | None = None
     for document in documents:
         for resource in _resources(document):
-            kinds = resource.get("schemas") or []
+            kinds = _typed(resource, "schemas", list, [])
             if RESOURCE_TYPE_URN in kinds or ("endpoint" in resource and "schema" in resource):
-                if str(resource.get("name", "")).lower() == "user" or resource.get("schema") == CORE_USER:
-                    extensions = {
-                        str(e.get("schema")): bool(e.get("required", False))
-                        for e in resource.get("schemaExtensions") or []
-                        if isinstance(e, dict)
-                    }
+                name = _typed(resource, "name", str, "")
+                if name.lower() == "user" or resource.get("schema") == CORE_USER:
+                    extensions = {}
+                    for e in _typed(resource, "schemaExtensions", list, []):
+                        if not isinstance(e, dict) or not isinstance(e.get("schema"), str):
+                            raise DiscoveryError(
+                                "a schemaExtensions entry without a 'schema' (RFC 7643 section 6)"
+                            )
+                        extensions[e["schema"]] = _typed(e, "required", bool, False)
                 continue
             urn = resource.get("id")
             if not isinstance(urn, str) or not isinstance(resource.get("attributes"), list):
                 raise DiscoveryError(
                     "a Schema resource without an 'id' and 'attributes' (RFC 7643 section 7)"
                 )
-            schemas[urn] = {a.name: a for a in (_attribute(x) for x in resource["attributes"])}
+            schemas[urn] = {a.name: a for a in (_attribute(x, 1) for x in resource["attributes"])}
     if not schemas:
         raise DiscoveryError("no Schema resources (give the app's GET /Schemas response)")
     return AppSchemas(schemas, extensions)
@@ -86,9 +91,9 @@ def _resources(document: object) -> Iterable[dict[str, Any]]:
     if isinstance(document, list):
         items: list[Any] = document
     elif isinstance(document, dict) and (
-        LIST_RESPONSE_URN in (document.get("schemas") or []) or "Resources" in document
+        LIST_RESPONSE_URN in _typed(document, "schemas", list, []) or "Resources" in document
     ):
-        items = document.get("Resources") or []
+        items = _typed(document, "Resources", list, [])
     elif isinstance(document, dict):
         items = [document]
     else:
@@ -99,20 +104,39 @@ def _resources(document: object) -> Iterable[dict[str, Any]]:
         yield item
 
 
-def _attribute(data: object) -> AppAttribute:
+#: Attributes nest this deep at most (RFC 7643: a complex attribute's sub-attributes are
+#: simple, so 2; some apps nest further); deeper is refused, not recursed into.
+MAX_ATTRIBUTE_DEPTH = 8
+
+
+def _attribute(data: object, depth: int) -> AppAttribute:
     if not isinstance(data, dict) or not isinstance(data.get("name"), str):
         raise DiscoveryError("an attribute without a name (RFC 7643 section 7)")
-    subs = data.get("subAttributes") or []
-    canonical = data.get("canonicalValues") or []
+    if depth > MAX_ATTRIBUTE_DEPTH:
+        raise DiscoveryError(f"attributes nested more than {MAX_ATTRIBUTE_DEPTH} levels deep")
+    subs = _typed(data, "subAttributes", list, [])
+    canonical = _typed(data, "canonicalValues", list, [])
     return AppAttribute(
         data["name"],
-        str(data.get("type", "string")),
-        bool(data.get("multiValued", False)),
-        str(data.get("mutability", "readWrite")),
-        bool(data.get("required", False)),
+        _typed(data, "type", str, "string"),
+        _typed(data, "multiValued", bool, False),
+        _typed(data, "mutability", str, "readWrite"),
+        _typed(data, "required", bool, False),
         tuple(str(v) for v in canonical if isinstance(v, str)),
-        {a.name: a for a in (_attribute(s) for s in subs)} if isinstance(subs, list) else {},
+        {a.name: a for a in (_attribute(s, depth + 1) for s in subs)},
     )
+
+
+def _typed(data: dict[str, Any], key: str, kind: type[T], default: T) -> T:
+    """DATA[KEY] when it has the JSON type RFC 7643 gives it, DEFAULT when absent (or null);
+    a DiscoveryError naming the key otherwise (never a coercion: "no" is not false)."""
+    value = data.get(key)
+    if value is None:
+        return default
+    if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
+        shown = {str: "a string", bool: "true or false", list: "a list"}.get(kind, kind.__name__)
+        raise DiscoveryError(f"{key!r} is not {shown} (RFC 7643 section 7)")
+    return value
 
 
 #: RFC 7643 section 3.1: attributes of every resource, which /Schemas need not list.
@@ -257,65 +281,54 @@ def _line(ruleset: Ruleset, span: Span) -> str:
     return rules[0].text if rules else ""
 
 
-def clear_text_to_another_host(url: str) -> bool:
-    """Whether URL is plain http to a host other than this machine (127.0.0.0/8, ::1,
-    localhost): a bearer token sent there crosses the network in clear text."""
-    import ipaddress
-    from urllib.parse import urlsplit
-
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname or ""
-    except ValueError:
-        return False
-    if parts.scheme != "http":
-        return False
-    if host == "localhost" or host.endswith(".localhost"):
-        return False
-    try:
-        return not ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return True  # a name: it may resolve anywhere
-
-
-def fetch_discovery(base_url: str, token: str | None, timeout: float = 10.0) -> list[object]:
+def fetch_discovery(
+    base_url: str, token: str | None, timeout: float = 10.0, max_bytes: int | None = None
+) -> list[object]:
     """GET BASE_URL/Schemas and BASE_URL/ResourceTypes (the latter when the app has it),
-    with the bearer TOKEN; DiscoveryError for anything else than SCIM JSON."""
-    import urllib.error
-    import urllib.request
+    with the bearer TOKEN; DiscoveryError for anything else than SCIM JSON. Each answer is
+    held to MAX_BYTES and to TIMEOUT seconds from request to last byte (mapper.http), and
+    no redirect is followed (the token would travel with it)."""
+    import httpx2
 
-    if not base_url.startswith(("http://", "https://")):
-        raise DiscoveryError(f"{base_url}: not an http or https URL")
+    from mapper.http import MAX_RESPONSE_BYTES, BoundedTransport, base_url_problem, shown_url
+    from mapper.markup import visible
 
-    class NoRedirect(urllib.request.HTTPRedirectHandler):
-        # A redirect would carry the bearer token to wherever it points: refuse, and say where.
-        def redirect_request(self, req: Any, fp: Any, code: int, msg: str, headers: Any, newurl: str) -> None:
-            fp.close()
-            raise DiscoveryError(f"{req.full_url}: redirected to {newurl}; give that URL if it is the app's")
-
-    opener = urllib.request.build_opener(NoRedirect)
+    problem = base_url_problem(base_url)
+    if problem:
+        raise DiscoveryError(f"{shown_url(base_url)}: {problem}")
+    limit = max_bytes or MAX_RESPONSE_BYTES
+    headers = {"Accept": "application/scim+json, application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    transport = BoundedTransport(httpx2.HTTPTransport(), limit, timeout)
     documents: list[object] = []
-    for endpoint, optional in (("Schemas", False), ("ResourceTypes", True)):
-        url = base_url.rstrip("/") + "/" + endpoint
-        headers = {"Accept": "application/scim+json, application/json"}
-        if token:
-            headers["Authorization"] = f"Bearer {token}"
-        request = urllib.request.Request(url, headers=headers)  # noqa: S310 - http(s) only, checked above
-        try:
-            with opener.open(request, timeout=timeout) as response:
-                body = response.read(16 * 1024 * 1024 + 1)
-        except urllib.error.HTTPError as exc:
-            exc.close()
-            if optional and exc.code == 404:
+    with httpx2.Client(
+        headers=headers, timeout=timeout, transport=transport, follow_redirects=False
+    ) as client:
+        for endpoint, optional in (("Schemas", False), ("ResourceTypes", True)):
+            url = base_url.rstrip("/") + "/" + endpoint
+            try:
+                answer = client.get(url)
+            except httpx2.HTTPError as exc:
+                raise DiscoveryError(f"{url}: {_reason(exc)}") from None
+            if answer.is_redirect:
+                where = visible(answer.headers.get("Location", "?"))[:200]
+                raise DiscoveryError(f"{url}: redirected to {where}; give that URL if it is the app's")
+            if optional and answer.status_code == 404:
                 continue
-            raise DiscoveryError(f"{url}: HTTP {exc.code} {exc.reason}") from None
-        except (urllib.error.URLError, TimeoutError, OSError) as exc:
-            reason = getattr(exc, "reason", exc)
-            raise DiscoveryError(f"{url}: {reason}") from None
-        if len(body) > 16 * 1024 * 1024:
-            raise DiscoveryError(f"{url}: the response is larger than 16 MB")
-        try:
-            documents.append(json.loads(body))
-        except (ValueError, RecursionError):
-            raise DiscoveryError(f"{url}: the response is not JSON") from None
+            if answer.status_code >= 300:
+                raise DiscoveryError(
+                    f"{url}: HTTP {answer.status_code} {visible(answer.reason_phrase)[:100]}"
+                )
+            try:
+                documents.append(json.loads(answer.content))
+            except (ValueError, RecursionError):
+                raise DiscoveryError(f"{url}: the response is not JSON") from None
     return documents
+
+
+def _reason(exc: Exception) -> str:
+    from mapper.markup import visible
+
+    text = str(exc).replace("\n", " ") or type(exc).__name__
+    return visible(text)[:200]

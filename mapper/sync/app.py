@@ -21,6 +21,7 @@ from scim2_client.engines.httpx2 import SyncSCIMClient
 from scim2_models import ScimProvider, User
 
 from mapper.errors import MapperError
+from mapper.http import MAX_RESPONSE_BYTES, BoundedTransport
 from mapper.sync.ids import id_problem, user_path
 from mapper.sync.retry import Breaker, Counters, RateLimiter, RetryPolicy, RetryTransport
 
@@ -98,6 +99,7 @@ class Connection:
     concurrency: int = 4
     max_rps: float | None = None
     token_env: str = "SCIM_TOKEN"  # noqa: S105 - the variable's name, named in messages (never the token)
+    max_response_bytes: int = MAX_RESPONSE_BYTES  # a longer answer is a failed read
 
 
 #: --match NAME: the SCIM filter attribute, and whether its values compare exactly
@@ -122,7 +124,11 @@ class ScimApp:
         if connection.token:
             headers["Authorization"] = f"Bearer {connection.token}"
         transport = RetryTransport(
-            httpx2.HTTPTransport(limits=httpx2.Limits(max_connections=connection.concurrency * 2)),
+            BoundedTransport(
+                httpx2.HTTPTransport(limits=httpx2.Limits(max_connections=connection.concurrency * 2)),
+                connection.max_response_bytes,
+                connection.timeout,
+            ),
             policy or RetryPolicy(),
             RateLimiter(connection.max_rps),
             self.counters,

@@ -102,7 +102,19 @@ class Breaker:
             self.opened.set()
 
     def pause(self, seconds: float, sleep: Callable[[float], None]) -> None:
-        """Wait SECONDS (cut short when the breaker opens), then raise if it is open."""
+        """Wait SECONDS (cut short when the breaker opens), then raise if it is open. A pause
+        that would end past the window without a good answer opens the breaker now instead:
+        a run spends at most SECONDS (and one request's --timeout) waiting on a failing app."""
+        with self._lock:
+            if (
+                self._failing_since is not None
+                and self._clock() + seconds - self._failing_since > self.seconds
+            ):
+                self._open(
+                    f"no good answer for {self._clock() - self._failing_since:.0f} s, and the next try would "
+                    f"come after the {self.seconds:.0f} s the run waits (--breaker-seconds)"
+                )
+        self.check()
         if sleep is time.sleep:
             self.opened.wait(seconds)
         else:
@@ -206,7 +218,7 @@ class RetryTransport(httpx2.BaseTransport):
             breaker.check()
             last = attempt + 1 >= attempts
             try:
-                response = self.inner.handle_request(request)
+                response = self.inner.handle_request(request)  # a BoundedTransport: see mapper.http
             except (httpx2.ConnectError, httpx2.ConnectTimeout, httpx2.PoolTimeout) as exc:
                 self.counters.count(None, attempt > 0)
                 breaker.bad(_describe(exc))

@@ -97,7 +97,11 @@ def _as_json(d: Diagnostic) -> dict[str, object]:
 
 
 def _escape_data(text: str) -> str:
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    """TEXT for a workflow command: GitHub's escapes, and every other control character (an
+    app's schema id may hold ESC or BEL) written as visible text, never sent to a terminal."""
+    from mapper.markup import visible
+
+    return visible(text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A"))
 
 
 def _escape_property(text: str) -> str:

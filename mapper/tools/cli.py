@@ -21,6 +21,7 @@ import click
 
 from mapper import __version__
 from mapper.errors import MapperError
+from mapper.tools.options import FiniteRange
 
 # Only click and the standard library are imported up front: `mapper --help` and
 # `--version` load nothing else, and each command imports what it uses.
@@ -504,7 +505,21 @@ def _emit(batch: list[bytes], spool: Any) -> None:
     metavar="NAME",
     help="The environment variable holding the bearer token for a --schemas URL.",
 )
-@click.option("--timeout", default=10.0, show_default=True, help="Seconds to wait for a --schemas URL.")
+@click.option(
+    "--timeout",
+    default=10.0,
+    show_default=True,
+    type=FiniteRange(min=0.1, max=3600),
+    help="Seconds each answer of a --schemas URL may take, from the request to its last byte.",
+)
+@click.option(
+    "--max-response-mb",
+    default=16,
+    show_default=True,
+    type=click.IntRange(1, 1024),
+    metavar="MB",
+    help="A longer answer from a --schemas URL is an error.",
+)
 @click.option(
     "--allow-http",
     is_flag=True,
@@ -517,6 +532,7 @@ def check(
     discovery: tuple[str, ...],
     token_env: str,
     timeout: float,
+    max_response_mb: int,
     allow_http: bool,
 ) -> None:
     """Check rulesets and print every error and warning.
@@ -531,7 +547,7 @@ def check(
     def action() -> None:
         from mapper.tools import checking
 
-        app = _app_schemas(discovery, token_env, timeout, allow_http) if discovery else None
+        app = _app_schemas(discovery, token_env, timeout, max_response_mb, allow_http) if discovery else None
         results = [checking.check_one(name, app) for name in checking.expand(list(rulesets))]
         _write(checking.render(results, output_format, strict))
         if any(r.failed(strict) for r in results):
@@ -540,19 +556,29 @@ def check(
     _run(action)
 
 
-def _app_schemas(sources: tuple[str, ...], token_env: str, timeout: float, allow_http: bool = False) -> Any:
+def _app_schemas(
+    sources: tuple[str, ...],
+    token_env: str,
+    timeout: float,
+    max_response_mb: int = 16,
+    allow_http: bool = False,
+) -> Any:
     """The app's schemas from discovery files and base URLs (token from TOKEN_ENV, never a flag)."""
+    from mapper.http import base_url_problem, clear_text_to_another_host, shown_url
     from mapper.runtime import app_schema
 
     documents: list[object] = []
     try:
         for source in sources:
             token = os.environ.get(token_env) or None
-            if token and not allow_http and app_schema.clear_text_to_another_host(source):
-                _fail([f"mapper: --schemas {source}: plain http to another host would send the token in "
-                       f"{token_env} in clear text: use https (or --allow-http)"], EXIT_RULESET)  # fmt: skip
-            if source.startswith(("http://", "https://")):
-                documents += app_schema.fetch_discovery(source, os.environ.get(token_env) or None, timeout)
+            if "://" in source:  # a URL (base_url_problem refuses all but http and https)
+                problem = base_url_problem(source)
+                if problem:
+                    _fail([f"mapper: --schemas {shown_url(source)}: {problem}"], EXIT_USAGE)
+                if token and not allow_http and clear_text_to_another_host(source):
+                    _fail([f"mapper: --schemas {source}: plain http to another host would send the token in "
+                           f"{token_env} in clear text: use https (or --allow-http)"], EXIT_RULESET)  # fmt: skip
+                documents += app_schema.fetch_discovery(source, token, timeout, max_response_mb << 20)
             else:
                 documents.append(_read_json(source))
         return app_schema.read_discovery(*documents)

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from mapper.errors import UsageError
+from mapper.tools.options import FiniteRange
 
 # The helpers of mapper.tools.cli are imported when a command runs: cli imports this module
 # to register the command (and `python -m mapper.tools.cli` runs cli as __main__).
@@ -87,21 +88,25 @@ DEFAULT_RULESET = "okta-default"
 @click.option(
     "--concurrency", default=4, show_default=True, type=click.IntRange(1, 64), help="Requests at once."
 )
-@click.option("--max-rps", type=click.FloatRange(min=0.1), help="At most this many requests a second.")
+@click.option("--max-rps", type=FiniteRange(min=0.1), help="At most this many requests a second.")
 @click.option(
-    "--timeout", default=30.0, show_default=True, type=click.FloatRange(min=0.1, max=3600),
-    help="Seconds to wait for each answer.",
+    "--timeout", default=30.0, show_default=True, type=FiniteRange(min=0.1, max=3600),
+    help="Seconds each answer may take, from the request to its last byte.",
+)  # fmt: skip
+@click.option(
+    "--max-response-mb", default=16, show_default=True, type=click.IntRange(1, 1024), metavar="MB",
+    help="A longer answer from the app is a failed read (memory stays bounded).",
 )  # fmt: skip
 @click.option(
     "--breaker-failures", default=10, show_default=True, type=click.IntRange(1, 10_000), metavar="N",
     help="Stop the run after N failed attempts in a row (no answer, a 5xx, a refused token).",
 )  # fmt: skip
 @click.option(
-    "--breaker-seconds", default=60.0, show_default=True, type=click.FloatRange(min=1, max=86_400), metavar="S",
+    "--breaker-seconds", default=60.0, show_default=True, type=FiniteRange(min=1, max=86_400), metavar="S",
     help="Stop the run when attempts have failed for S seconds with no good answer.",
 )  # fmt: skip
 @click.option(
-    "--max-retry-after", default=300.0, show_default=True, type=click.FloatRange(min=0, max=86_400), metavar="S",
+    "--max-retry-after", default=300.0, show_default=True, type=FiniteRange(min=0, max=86_400), metavar="S",
     help="Stop the run, rather than wait, when the app asks to wait longer (Retry-After).",
 )  # fmt: skip
 @click.option(
@@ -145,7 +150,7 @@ def _sync(
     users: tuple[str, ...], base_url: str, ruleset: str | None, state_file: Path, match: str, style: str,
     delete: bool, repair: bool, max_deactivations: str | None, dry_run: bool, plan_out: Path | None,
     apply_file: Path | None, show_values: bool, allow_http: bool, concurrency: int, max_rps: float | None,
-    timeout: float,
+    timeout: float, max_response_mb: int,
     breaker_failures: int, breaker_seconds: float, max_retry_after: float, token_env: str,
     report_file: Path | None, shard: str | None, quiet: bool,
 ) -> None:  # fmt: skip
@@ -191,7 +196,7 @@ def _sync(
             f"(export {token_env}=...), or name another variable with --token-env; nothing was sent"
         )
     options = Options(match, style, delete, repair, concurrency, limit, parts)
-    connection = _connection(base_url, token, timeout, concurrency, max_rps, token_env)
+    connection = _connection(base_url, token, timeout, concurrency, max_rps, token_env, max_response_mb << 20)
     breaker = (breaker_failures, breaker_seconds, max_retry_after)
     if apply_file is not None:
         _apply(apply_file, ruleset, state_file, options, connection, breaker, report_file, quiet)
@@ -207,32 +212,11 @@ def _sync(
 
 
 def _check_url(base_url: str, allow_http: bool = False) -> None:
-    from urllib.parse import urlsplit
+    from mapper.http import base_url_problem, clear_text_to_another_host, shown_url
 
-    from mapper.runtime.app_schema import clear_text_to_another_host
-
-    try:
-        parts = urlsplit(base_url)
-        parts.port  # noqa: B018 - raises for a port that is not a number
-    except ValueError:
-        parts = None
-    if parts is not None and (parts.username is not None or parts.password is not None):
-        raise UsageError(
-            "sync: --to: the URL holds a user name or password; give the base URL alone and the token in the "
-            "variable --token-env names (a URL is printed and kept in the state file)"
-        )
-    if (
-        parts is None
-        or parts.query
-        or parts.fragment
-        or parts.scheme not in ("http", "https")
-        or not parts.hostname
-        or any(c.isspace() or ord(c) < 0x20 for c in base_url)
-        or len(base_url) > 2000
-    ):
-        raise UsageError(
-            f"sync: --to {base_url[:200]!r}: not an http or https base URL with a host (and no ?query)"
-        )
+    problem = base_url_problem(base_url)
+    if problem:
+        raise UsageError(f"sync: --to {shown_url(base_url)}: {problem}; nothing was sent")
     if not allow_http and clear_text_to_another_host(base_url):
         raise UsageError(
             f"sync: --to {base_url}: plain http to another host would send the bearer token in clear text: use "
@@ -295,10 +279,10 @@ def _check_distinct(users: tuple[str, ...], state: Path, report: Path | None, pl
 
 
 def _connection(base_url: str, token: str, timeout: float, concurrency: int, max_rps: float | None,
-                token_env: str) -> Any:  # fmt: skip
+                token_env: str, max_response_bytes: int) -> Any:  # fmt: skip
     from mapper.sync.app import Connection
 
-    return Connection(base_url, token, timeout, concurrency, max_rps, token_env)
+    return Connection(base_url, token, timeout, concurrency, max_rps, token_env, max_response_bytes)
 
 
 def _app(connection: Any, breaker: tuple[int, float, float]) -> Any:
