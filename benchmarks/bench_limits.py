@@ -25,14 +25,20 @@ _AB = "".join(_random.choice("ab") for _ in range(N))
 
 # (what, rule expression, title value)
 RENDER_CASES = [
-    ("replace, a match every other character", 'String.replace(user.title, " +", " ")', "a " * (N // 2)),
-    ("replace, output amplified 16x (stops at the limit)", 'String.replace(user.title, "a", "' + "$0" * 16 + '")', "a" * N),
+    ("replace, a match every other character, 4,000 characters", 'String.replace(user.title, " +", " ")',
+     "a " * 2_000),
+    ("replace, a match every other character (past the step budget)", 'String.replace(user.title, " +", " ")',
+     "a " * (N // 2)),
+    ("replace, output amplified 16x, 3,000 characters (stops at the limit)",
+     'String.replace(user.title, "a", "' + "$0" * 16 + '")', "a" * 3_000),
     ("replace, quadratic: each search scans to the end", 'String.replace(user.title, "a.*b|a", "x")', "a" * N),
-    ("replace, quadratic on RE2's NFA (stops at the time budget)",
+    ("replace, quadratic on RE2's NFA (stops at the step budget)",
      'String.replace(user.title, "a(?:[ab]*a[ab]{200}c)?", "x")', _AB),
     ("replace, the largest pattern allowed", 'String.replace(user.title, "(a|aa|aaa|aaaa){1,100}b", "x")', "a" * N),
     ("replaceFirst, one search over the whole value", 'String.replaceFirst(user.title, "[ab]*a[ab]{1000}c", "x")', _AB),
     ("toUpperCase, doubling ß (stops at the limit)", "String.toUpperCase(user.title)", "ß" * N),
+    ("fromStringToIso8601, ten text fields side by side", 'Time.fromStringToIso8601(user.title, "'
+     + "MMMEEE" * 5 + '")', "a" * 99),
     ("Convert.toInt of a 10,000-digit number", "Convert.toInt(user.title) + \"\"", "9" * N),
     ("Convert.toInt of 1e999999999", "Convert.toInt(user.title) + \"\"", "1e999999999"),
     ("Convert.toNum of a 10,000-digit number", "Convert.toNum(user.title) + \"\"", "9" * N),

@@ -18,7 +18,7 @@ from typing import Any
 
 from mapper.errors import NO_VALUE, ProfileError
 from mapper.runtime import timefmt
-from mapper.runtime.regex import TIME_BUDGET, OutputTooLong, Substitution, TooSlow
+from mapper.runtime.regex import SEARCH_BUDGET, OutputTooLong, Substitution, TooCostly
 
 #: The longest string a profile value or a function result may be, in characters. Far above
 #: what Okta's attributes hold; it bounds the time any function can take (see the README).
@@ -228,9 +228,9 @@ def _substitute(text: str, substitution: Substitution, count: int) -> str:
         raise ValueProblem("is not valid Unicode (it holds a lone surrogate)") from None
     except OutputTooLong:
         raise ValueProblem(f"the result is longer than {MAX_VALUE_CHARS:,} characters") from None
-    except TooSlow:
+    except TooCostly:
         raise ValueProblem(
-            f"the regular expression takes too long on this value (over {TIME_BUDGET} s)"
+            f"the regular expression would search this value too long (over {SEARCH_BUDGET:,} RE2 steps)"
         ) from None
 
 

@@ -10,14 +10,22 @@ with its repetition counts (``(a|aa){1,1000}`` is 10,000 instructions, and
 past RE2's DFA budget matching falls back to a slower automaton), and a
 replacement such as ``$0$0$0$0`` multiplies the output. So a pattern's program
 is limited to :data:`MAX_PROGRAM_SIZE` instructions, and :meth:`Substitution.apply`
-stops as soon as its output passes a limit. It also replaces in one pass over
-the UTF-8 bytes, where google-re2's own ``sub`` re-parses the template and
-re-decodes offsets for every match (five times slower).
+stops as soon as its output passes a limit. Finding every match of a replacement
+can be quadratic whatever the engine (after each match the next search may scan to
+the end), so a replacement has a budget of :data:`SEARCH_BUDGET` steps, counted
+before each search as the program's size times the bytes left to search: a bound
+on what the search may cost, computed from the input and the pattern alone, so a
+value renders the same on any machine under any load (never a clock).
+
+It replaces in one pass over the UTF-8 bytes, where google-re2's own ``sub``
+re-parses the template and re-decodes offsets for every match (five times slower):
+that takes google-re2's ``_regexp.Match`` and ``_Anchor``, which are not public, so
+the dependency is pinned to one minor version (1.1) and tests/test_hardening.py
+checks that contract.
 """
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,16 +60,18 @@ class OutputTooLong(Exception):
     """A substitution's output passed the limit it was given."""
 
 
-class TooSlow(Exception):
-    """A substitution ran past its time budget."""
+class TooCostly(Exception):
+    """A substitution's searches would pass SEARCH_BUDGET."""
 
 
-#: The longest a single String.replace may search, in seconds. Finding every match is
-#: quadratic for some patterns whatever the engine (after each match the next search may
-#: scan to the end of the value: ``a.*b|a``), and when a pattern's DFA outgrows RE2's
-#: memory each of those scans runs on the slower NFA (27 s for 10,000 characters of
-#: ``a(?:[ab]*a[ab]{200}c)?``). Ordinary replacements take microseconds.
-TIME_BUDGET = 0.1
+#: The most a single String.replace may search, in RE2 steps: the sum, over its searches,
+#: of the pattern's program size times the UTF-8 bytes left to search. One search of the
+#: longest value (10,000 characters, at most 40,000 bytes) with the largest pattern (1,200
+#: instructions) is 48,000,000, so replaceFirst and matches always fit; ordinary
+#: replacements use a few thousand. It refuses quadratic work: 10,000 characters of
+#: ``a(?:[ab]*a[ab]{200}c)?`` (27 s on RE2's NFA), and a match at every other character
+#: of a value longer than about 5,700 characters for `` +`` (README: Guarantees).
+SEARCH_BUDGET = 50_000_000
 
 
 def compile_pattern(pattern: str) -> Any:
@@ -77,7 +87,7 @@ def compile_pattern(pattern: str) -> Any:
             else str(exc)
         )
         raise PatternError(f"invalid regular expression: {detail}") from None
-    size = compiled._regexp.ProgramSize()
+    size = compiled.programsize
     if size > MAX_PROGRAM_SIZE:
         raise PatternError(
             f"regular expression too large: {size:,} RE2 instructions, at most {MAX_PROGRAM_SIZE:,}"
@@ -172,8 +182,8 @@ class Substitution:
         """TEXT with the first COUNT matches (all, for 0) replaced, matches found as Java's
         replaceAll finds them (an empty match right after a match counts). Raises
         UnicodeEncodeError for text that is not valid Unicode, OutputTooLong once the
-        output passes LIMIT bytes, and TooSlow once the search has run TIME_BUDGET seconds."""
-        started = time.perf_counter()
+        output passes LIMIT bytes, and TooCostly before a search that would take the
+        searches past SEARCH_BUDGET steps (the same input always gets the same answer)."""
         data = text.encode("utf-8")
         match = self.compiled._regexp.Match
         unanchored = re2._Anchor.UNANCHORED
@@ -181,7 +191,11 @@ class Substitution:
         end = len(data)
         out: list[bytes] = []
         size = pos = last = found = 0
+        steps, program = 0, self.compiled.programsize
         while True:
+            steps += program * (end - pos)
+            if steps > SEARCH_BUDGET:
+                raise TooCostly
             spans = match(unanchored, data, pos, end)
             start, stop = spans[0]
             if start < 0:
@@ -203,8 +217,6 @@ class Substitution:
             found += 1
             if found == count:
                 break
-            if time.perf_counter() - started > TIME_BUDGET:
-                raise TooSlow
             if start == stop:
                 # An empty match: the next search starts one character on (a UTF-8 lead
                 # byte and its continuation bytes), so "$" matches once and "x*" between letters.

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache
+from typing import Any
 
 #: 100-nanosecond intervals from 1601-01-01 (Windows FILETIME, LDAP) to 1970-01-01.
 _WINDOWS_EPOCH_TICKS = 116_444_736_000_000_000
@@ -131,6 +132,8 @@ def compile_pattern(pattern: str) -> tuple[str | _Field, ...]:
             continue
         parts.append(char)
         i += 1
+    if sum(isinstance(p, _Field) for p in parts) > MAX_TIME_FIELDS:
+        raise TimePatternError(f"the time pattern has more than {MAX_TIME_FIELDS} fields")
     return tuple(parts)
 
 
@@ -139,7 +142,7 @@ def _field_regex(field: _Field) -> str:
     if letter in "yY":
         return r"(\d{2})" if width == 2 else r"(\d{4})"
     if letter == "M" and width >= 3:
-        return r"([A-Za-z]+)"
+        return r"([A-Za-z]{3,9})"  # Sep .. September: bounded, so matching cannot backtrack for long
     if letter == "S":
         return rf"(\d{{{width}}})"
     if letter == "a":
@@ -147,15 +150,30 @@ def _field_regex(field: _Field) -> str:
     if letter == "Z":
         return r"(Z|[+-]\d{2}:?\d{2})"
     if letter == "E":
-        return r"([A-Za-z]+)"
+        return r"([A-Za-z]{3,9})"  # Mon .. Wednesday
     return r"(\d{2})" if width == 2 else r"(\d{1,2})"
+
+
+#: The longest time value parse_with reads, and the most fields a pattern may have. The
+#: match itself runs on RE2 (linear in the text): Python's re backtracked exponentially on
+#: side-by-side text fields (``MMMEEEMMMEEE``: 25 s for 400 characters).
+MAX_TIME_TEXT = 100
+MAX_TIME_FIELDS = 12
+
+
+def _regex_engine() -> Any:
+    from mapper.runtime.regex import _engine
+
+    return _engine()
 
 
 def parse_with(text: str, pattern: str) -> datetime:
     parts = compile_pattern(pattern)
+    if len(text) > MAX_TIME_TEXT:
+        raise TimeValueError(f"longer than {MAX_TIME_TEXT} characters, so not a time")
     fields = [p for p in parts if isinstance(p, _Field)]
     regex = "".join(_field_regex(p) if isinstance(p, _Field) else re.escape(p) for p in parts)
-    match = re.fullmatch(regex, text.strip())
+    match = _regex_engine().fullmatch(regex, text.strip())  # RE2: linear, never backtracks
     if match is None:
         raise TimeValueError("does not match the time pattern")
     values = dict(year=1970, month=1, day=1, hour=0, minute=0, second=0, micro=0)
