@@ -16,8 +16,8 @@ import time
 from collections.abc import Callable
 
 import mapper
+from mapper.core.helpers import MAX_VALUE_CHARS
 from mapper.language.loader import MAX_FILE_BYTES
-from mapper.runtime.helpers import MAX_VALUE_CHARS
 
 N = MAX_VALUE_CHARS
 _random = random.Random(7)

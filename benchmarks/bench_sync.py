@@ -22,7 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import mapper
-from tests.scim_server import running_server
+from tests.support.scim_server import running_server
 
 
 def export(path: Path, users: int, changed: int = 0) -> None:

@@ -5,18 +5,14 @@ and never sends a request elsewhere, creates a duplicate or ends the run with ex
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-from click.testing import CliRunner
 
 from mapper.sync.ids import MAX_ID_LENGTH, id_problem, user_path
-from mapper.tools.cli import main
-from tests.fake_app import Behaviour, fake_app
+from tests.support.cli import Ran, mapper_cli, mapper_process
+from tests.support.fake_app import Behaviour, fake_app
 from tests.test_sync_safety import cli, run, user, write_users
 
 # ---------------------------------------------------------------- ids as path segments
@@ -185,10 +181,9 @@ class _Endless:
         self.server.server_close()
 
 
-def _mapper(*args: str) -> subprocess.CompletedProcess[str]:
-    script = [sys.executable, "-c", "from mapper.tools.cli import main; main()"]
-    env = {**os.environ, "SCIM_TOKEN": "test-token-1"}
-    return subprocess.run([*script, *args], capture_output=True, text=True, timeout=120, check=False, env=env)
+def _mapper(*args: str) -> Ran:
+    done = mapper_process(*args, timeout=120, env={"SCIM_TOKEN": "test-token-1"})
+    return Ran(done.returncode, done.stdout.decode(), done.stderr.decode())
 
 
 @pytest.mark.parametrize("mode", ["drip", "endless"])
@@ -238,7 +233,7 @@ def test_a_number_option_that_is_no_number_is_a_usage_error(tmp_path: Path, valu
             continue  # 0: never wait
         ran = cli(export, "--to", "http://127.0.0.1:9", "--state", tmp_path / "s.sqlite", flag, value)
         assert ran.returncode == 2, (flag, value, ran.stderr)
-    result = CliRunner().invoke(main, ["check", "okta-default", "--schemas", "x.json", "--timeout", value])
+    result = mapper_cli(*["check", "okta-default", "--schemas", "x.json", "--timeout", value])
     assert result.exit_code == 2, result.stderr
 
 
@@ -249,7 +244,7 @@ def test_a_number_option_that_is_no_number_is_a_usage_error(tmp_path: Path, valu
 def test_a_malformed_url_is_one_short_line_and_exit_2(tmp_path: Path, url: str) -> None:
     export = write_users(tmp_path / "a.jsonl", [user(0)])
     synced = cli(export, "--to", url, "--state", tmp_path / "s.sqlite")
-    checked = CliRunner().invoke(main, ["check", "okta-default", "--schemas", url], env={"SCIM_TOKEN": "t"})
+    checked = mapper_cli(*["check", "okta-default", "--schemas", url], env={"SCIM_TOKEN": "t"})
     for code, err in ((synced.returncode, synced.stderr), (checked.exit_code, checked.stderr)):
         assert code == 2 and len(err.splitlines()) == 1 and len(err) < 600, err
         assert "\x1b" not in err and "\r" not in err
@@ -289,7 +284,7 @@ def test_a_schema_document_of_the_wrong_shape_is_one_clear_line(tmp_path: Path, 
     document = _deep(int(damage.split()[0])) if "deep" in damage else SCHEMA_DAMAGE[damage]
     path = tmp_path / "schemas.json"
     path.write_text(json.dumps(document))
-    result = CliRunner().invoke(main, ["check", "okta-default", "--schemas", str(path)])
+    result = mapper_cli(*["check", "okta-default", "--schemas", str(path)])
     assert result.exit_code == 1 and len(result.stderr.splitlines()) == 1, result.stderr
     assert result.stderr.startswith("mapper: ") and (
         "levels deep" in result.stderr or "--schemas" in result.stderr
@@ -304,6 +299,6 @@ def test_control_characters_from_an_app_never_reach_the_terminal(tmp_path: Path)
     path = tmp_path / "schemas.json"
     path.write_text(json.dumps(document))
     for output in ("text", "json", "github"):
-        result = CliRunner().invoke(main, ["check", "appspace", "--schemas", str(path), "--format", output])
+        result = mapper_cli(*["check", "appspace", "--schemas", str(path), "--format", output])
         assert result.exit_code == 2 and "its schemas" in result.stdout
         assert not any(c in result.stdout + result.stderr for c in "\x1b\x07"), output

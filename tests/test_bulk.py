@@ -13,13 +13,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import mapper
+from tests.support.cli import mapper_cli, mapper_process
 
 SENTINEL = "SENTINEL-123-45-6789"
 
 
 def _mapper(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
-    script = [sys.executable, "-c", "from mapper.tools.cli import main; main()"]
-    return subprocess.run([*script, *args], input=stdin, capture_output=True, timeout=300, check=False)
+    return mapper_process(*args, input=stdin)
 
 
 def _export(path: Path, count: int, bad: dict[int, str] | None = None) -> Path:
@@ -273,9 +273,6 @@ def _long_line(size: int) -> bytes:
 def test_a_record_longer_than_the_maximum_fails_alone(tmp_path: Path, how: str) -> None:
     """Lines just past the maximum, and many times it (across many reads), fail with their
     line number; every other record is read; the last line may have no newline."""
-    from click.testing import CliRunner
-
-    from mapper.tools.cli import main
 
     good = [json.dumps({"id": f"00u{i}", "profile": {"login": f"u{i}@x.io"}}).encode() for i in range(6)]
     lines = [good[0], _long_line(LIMIT), good[1], _long_line(3 << 20), good[2], good[3], _long_line(2 << 20)]
@@ -295,17 +292,17 @@ def test_a_record_longer_than_the_maximum_fails_alone(tmp_path: Path, how: str) 
             args += ["--jobs", "2"]
         if how == "stdin":
             args[1:2] = ["-", "--jsonl"]
-        result = CliRunner().invoke(main, args, input=export.read_bytes() if how == "stdin" else None)
+        result = mapper_cli(*args, input=export.read_bytes() if how == "stdin" else None)
         errors = [json.loads(line) for line in (tmp_path / "e.jsonl").read_text().splitlines()]
         assert [(e["line"], e["code"]) for e in errors] == [(n, "too-large") for n in too_long]
         assert len((tmp_path / "out.jsonl").read_text().splitlines()) == 4
     elif how == "plan":
-        result = CliRunner().invoke(main, ["plan", str(export), str(export), "-o", str(tmp_path / "p.jsonl")])
+        result = mapper_cli(*["plan", str(export), str(export), "-o", str(tmp_path / "p.jsonl")])
     else:
-        from tests.fake_app import Behaviour, fake_app
+        from tests.support.fake_app import Behaviour, fake_app
 
         with fake_app(Behaviour()) as url:
-            result = CliRunner().invoke(main, ["sync", str(export), "--to", url, "--state",
+            result = mapper_cli(*["sync", str(export), "--to", url, "--state",
                                                str(tmp_path / "s.sqlite")], env={"SCIM_TOKEN": "t"})  # fmt: skip
     assert result.exit_code == 1, result.stderr
     for n in too_long:
@@ -317,15 +314,12 @@ def test_a_record_longer_than_the_maximum_fails_alone(tmp_path: Path, how: str) 
 
 @pytest.mark.usefixtures("small_limit")
 def test_a_json_file_longer_than_the_maximum_is_not_read(tmp_path: Path) -> None:
-    from click.testing import CliRunner
-
-    from mapper.tools.cli import main
 
     (tmp_path / "big.json").write_bytes(_long_line(2 << 20))
     (tmp_path / "folder").mkdir()
     (tmp_path / "folder" / "big.json").write_bytes(_long_line(2 << 20))
     for args in (["big.json"], ["folder", "-o", "o.jsonl"]):
-        result = CliRunner().invoke(main, ["render", *(a if a == "-o" else str(tmp_path / a) for a in args)])
+        result = mapper_cli(*["render", *(a if a == "-o" else str(tmp_path / a) for a in args)])
         assert result.exit_code == 1 and "the record is 2,097,214 bytes, longer" in result.stderr
 
 

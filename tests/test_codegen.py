@@ -120,6 +120,6 @@ def test_odd_identifiers_stay_data() -> None:
     )
     resource = ruleset.render({"login": "a", "my-attr": "m", "$dollar": "d"})
     assert resource["urn:example:odd-1.0:User"] == {"some-thing": "m", "$ref": "d"}
-    from tests.codecheck import check_generated_code
+    from tests.support.codecheck import check_generated_code
 
     check_generated_code(ruleset)

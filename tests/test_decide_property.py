@@ -24,7 +24,11 @@ from mapper.sync.engine import Incoming, Options, Sync
 from mapper.sync.state import State
 from mapper.tools.bulk import Failure, Record
 from mapper.tools.plan_exports import Summary, plan
-from tests.scim_server import ScimServer, running_server
+from tests.support.scim_server import ScimServer, running_server
+
+# Slow: a sync per example against scim2-server. `pytest -m "not slow"` leaves them out.
+pytestmark = pytest.mark.slow
+
 
 RULESET = mapper.load("okta-default")
 STATUSES = ["ACTIVE", "SUSPENDED", "DEPROVISIONED", "STAGED", "PROVISIONED", "LOCKED_OUT", "PASSWORD_EXPIRED",

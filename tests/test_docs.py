@@ -26,7 +26,7 @@ import pytest
 from click.testing import CliRunner
 
 import mapper
-from mapper.language.functions import FUNCTIONS
+from mapper.core.functions import FUNCTIONS
 from mapper.runtime.patch import STYLES
 from mapper.tools.cli import main
 from tests.conftest import ROOT

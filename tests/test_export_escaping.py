@@ -10,7 +10,7 @@ from pathlib import Path
 
 import hcl2
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import mapper
@@ -20,6 +20,7 @@ from mapper.language.syntax import parse_expression
 from mapper.okta import exporter, terraform
 from mapper.okta.importer import import_okta
 from mapper.okta.template import app_user_schema
+from tests.support.cli import mapper_cli
 from tests.test_okta import _hcl_string, _parsed_terraform
 
 HOSTILE_TYPES = ["x' + user.employeeNumber + '", "it's", "back\\slash", 'say "hi"', "two words", "ü", "a.b",
@@ -78,6 +79,7 @@ def _round_trip(ruleset: mapper.Ruleset, via_terraform: bool) -> mapper.Ruleset:
 
 
 @pytest.mark.parametrize("via_terraform", [False, True])
+@settings(max_examples=100)  # each example exports, imports and compiles a ruleset
 @given(entry_type=st.one_of(st.sampled_from(HOSTILE_TYPES), st.text(min_size=1)))
 def test_a_primary_entry_type_survives_export_and_import_as_data(
     entry_type: str, via_terraform: bool
@@ -93,6 +95,7 @@ def test_a_primary_entry_type_survives_export_and_import_as_data(
     assert again.render(user)["emails"] == [{"value": "a@x.io", "type": entry_type, "primary": True}]
 
 
+@settings(max_examples=100)  # each example exports, imports and compiles a ruleset
 @given(entry_type=st.one_of(st.sampled_from(HOSTILE_TYPES), st.text(min_size=1)))
 def test_an_entry_type_okta_cannot_filter_by_is_refused_never_written(entry_type: str) -> None:
     ruleset = _typed_ruleset(entry_type, primary=False)
@@ -108,6 +111,7 @@ def test_an_entry_type_okta_cannot_filter_by_is_refused_never_written(entry_type
     assert again.render(user)["emails"] == [{"value": "a@x.io", "type": entry_type}]
 
 
+@settings(max_examples=100)
 @given(name=st.text(min_size=1))
 def test_a_ruleset_name_stays_in_its_comment(name: str) -> None:
     ruleset = mapper.loads("userName <- user.login\ntitle <- user.title\n", "t.mapper", cache=False)
@@ -127,9 +131,6 @@ def test_a_ruleset_name_stays_in_its_comment(name: str) -> None:
 
 
 def test_export_refuses_every_unwritable_rule_at_once_and_writes_nothing(tmp_path: Path) -> None:
-    from click.testing import CliRunner
-
-    from mapper.tools.cli import main
 
     ruleset = tmp_path / "t.mapper"
     ruleset.write_text(
@@ -139,9 +140,7 @@ def test_export_refuses_every_unwritable_rule_at_once_and_writes_nothing(tmp_pat
         'ims[type eq "x\\u001b[31m"].value <- user.title\n'
     )
     out = tmp_path / "out.tf"
-    result = CliRunner().invoke(
-        main, ["export", "okta", str(ruleset), "--format", "terraform", "-o", str(out)]
-    )
+    result = mapper_cli(*["export", "okta", str(ruleset), "--format", "terraform", "-o", str(out)])
     assert result.exit_code == 1 and not out.exists()
     lines = result.stderr.splitlines()
     assert len(lines) == 3 and all("not exported: the entry type" in line for line in lines)

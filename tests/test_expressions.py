@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 import mapper
-from mapper.language.functions import FUNCTIONS
-from mapper.runtime.regex import PatternError, compile_pattern, replacement_parts
+from mapper.core.functions import FUNCTIONS
+from mapper.core.regex import PatternError, compile_pattern, replacement_parts
 
 URN = "urn:example:t:2.0:User"
 SCHEMA = f'schema t = "{URN}" {{\n  s: string\n  b: boolean\n  i: integer\n  d: decimal\n}}\n'

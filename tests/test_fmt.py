@@ -11,8 +11,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import mapper
+from mapper.language.unparse import format_text
 from mapper.tools.cli import main
-from mapper.tools.fmt import format_text
 from tests.conftest import ROOT
 from tests.test_properties import _EXPRESSIONS
 

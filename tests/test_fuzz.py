@@ -18,11 +18,11 @@ from lark import Lark
 import mapper
 from mapper.compiler import plan_codec
 from mapper.compiler.patchgen import plan_units
+from mapper.core.schema import CORE_USER
 from mapper.language.resources import grammar_text
-from mapper.language.schema import CORE_USER
-from tests.codecheck import check_generated_code
 from tests.conftest import ROOT
-from tests.strategies import hostile_users, plain_json_values, typed_hostile_users
+from tests.support.codecheck import check_generated_code
+from tests.support.strategies import hostile_users, plain_json_values, typed_hostile_users
 from tests.test_patch_properties import KITCHEN_SINK, RULESETS
 
 _GRAMMAR = Lark(grammar_text(), parser="lalr", lexer="basic", start=["start", "statement"])

@@ -17,15 +17,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import mapper
+from mapper.core.schema import CORE_USER, ENTERPRISE_USER
 from mapper.errors import Severity
-from mapper.language.schema import CORE_USER, ENTERPRISE_USER
 from mapper.okta import exporter, terraform
 from mapper.okta.importer import OktaInputError, import_okta
 from mapper.okta.paths import ExternalName, parse_external_name
 from mapper.okta.template import app_user_schema
 from mapper.runtime.app_schema import DiscoveryError, check_app_schema, fetch_discovery, read_discovery
 from tests.conftest import ROOT
-from tests.scim_server import running_server
+from tests.support.scim_server import running_server
 
 EXAMPLES = ROOT / "examples" / "okta"
 SCHEMA = json.loads((EXAMPLES / "appspace-app-user-schema.json").read_text())

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 import mapper
-from mapper.runtime import helpers as runtime
+from mapper.core import helpers as runtime
 from tests.conftest import ROOT
 
 DATA = json.loads((ROOT / "tests" / "okta" / "expression_language_examples.json").read_text(encoding="utf-8"))

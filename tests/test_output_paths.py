@@ -8,15 +8,13 @@ from __future__ import annotations
 import os
 import stat
 import subprocess
-import sys
 import threading
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from mapper.tools.cli import main
 from tests.conftest import ROOT
+from tests.support.cli import COMMAND, mapper_cli
 
 USERS = ROOT / "examples" / "okta" / "users.jsonl"
 SCHEMA = ROOT / "examples" / "okta" / "appspace-app-user-schema.json"
@@ -49,9 +47,8 @@ def _args(command: str, out: Path, tmp_path: Path) -> list[str]:
 
 
 def _invoke(args: list[str]) -> tuple[int, str]:
-    result = CliRunner().invoke(main, args)
-    assert result.exit_code != 70, result.stderr
-    return result.exit_code, result.stderr
+    ran = mapper_cli(*args)
+    return ran.returncode, ran.stderr
 
 
 @pytest.mark.parametrize("command", COMMANDS)
@@ -94,8 +91,7 @@ def test_dev_stdout_writes_to_what_the_shell_opened(tmp_path: Path, command: str
     captured = tmp_path / "captured"
     with captured.open("wb") as stdout:
         inode = os.fstat(stdout.fileno()).st_ino
-        script = [sys.executable, "-c", "from mapper.tools.cli import main; main()"]
-        ran = subprocess.run([*script, *_args(command, Path("/dev/stdout"), tmp_path)], stdout=stdout,
+        ran = subprocess.run([*COMMAND, *_args(command, Path("/dev/stdout"), tmp_path)], stdout=stdout,
                              stderr=subprocess.PIPE, timeout=120, check=False)  # fmt: skip
     assert ran.returncode in (0, 1), ran.stderr
     assert captured.stat().st_ino == inode and captured.stat().st_size > 0

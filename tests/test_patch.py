@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 import mapper
-from tests.scim_oracle import apply, normalise
+from tests.support.scim_oracle import apply, normalise
 
 OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 ENT = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"

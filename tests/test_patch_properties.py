@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 
 import mapper
 from tests.conftest import SHIPPED
-from tests.scim_oracle import apply, normalise
-from tests.strategies import emails, okta_users, profile_text
+from tests.support.scim_oracle import apply, normalise
+from tests.support.strategies import emails, okta_users, profile_text
 
 STYLES = ("rfc", "no-path", "whole-multivalued")
 

@@ -18,9 +18,9 @@ from hypothesis import strategies as st
 import mapper
 from mapper.runtime.ruleset import split_user
 from mapper.tools.validate import validate
-from tests import reference
 from tests.conftest import SHIPPED
-from tests.strategies import hostile_users, okta_users
+from tests.support import reference
+from tests.support.strategies import hostile_users, okta_users
 
 _RULESETS = {name: mapper.load(name) for name in SHIPPED}
 

@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 import mapper
 from mapper.runtime.put import put_body
 from mapper.tools.examples import slot_value
-from tests.scim_oracle import apply, normalise
-from tests.strategies import okta_users
+from tests.support.scim_oracle import apply, normalise
+from tests.support.strategies import okta_users
 from tests.test_patch_properties import EXTRA, RULESETS
 
 _TEXT = st.sampled_from(["", "x", "Drifted", "ada@example.com", "É"])

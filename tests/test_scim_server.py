@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import mapper
-from tests.scim_oracle import normalise
+from tests.support.scim_oracle import normalise
 from tests.test_patch_properties import RULESETS, profile_pairs
 
 try:
@@ -27,8 +27,8 @@ except ImportError:  # pragma: no cover - CI installs it with the test extras
 
 from mapper.runtime.put import put_body
 from mapper.tools.examples import slot_value
-from tests.scim_server import ScimServer, running_server
-from tests.strategies import okta_users
+from tests.support.scim_server import ScimServer, running_server
+from tests.support.strategies import okta_users
 from tests.test_patch_properties import EXTRA
 from tests.test_reconcile import app_resources
 

@@ -26,8 +26,12 @@ from mapper.sync.engine import Incoming, Options, Summary, Sync
 from mapper.sync.retry import RateLimiter, RetryPolicy, RetryTransport, retry_after
 from mapper.sync.state import State, StateError
 from mapper.tools.examples import slot_value
-from tests.fault_proxy import Faults, fault_proxy
-from tests.scim_server import ScimServer, running_server
+from tests.support.fault_proxy import Faults, fault_proxy
+from tests.support.scim_server import ScimServer, running_server
+
+# Slow: end to end against scim2-server: thousands of users, injected faults, killed processes. `pytest -m "not slow"` leaves them out.
+pytestmark = pytest.mark.slow
+
 
 APPSPACE = "urn:ietf:params:scim:schemas:extension:appspace:2.0:User"
 RULESET = mapper.load("appspace")

@@ -14,7 +14,6 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,8 +27,13 @@ from mapper.sync.guard import DeactivationLimit
 from mapper.sync.retry import Breaker, RetryPolicy
 from mapper.sync.state import SCHEMA_VERSION, State, StateError, StateLocked
 from mapper.tools.cli import main
-from tests.fake_app import Behaviour, fake_app
-from tests.scim_server import ScimServer, running_server
+from tests.support.cli import Ran, mapper_cli
+from tests.support.fake_app import Behaviour, fake_app
+from tests.support.scim_server import ScimServer, running_server
+
+# Slow: each test provisions a real SCIM server. `pytest -m "not slow"` leaves them out.
+pytestmark = pytest.mark.slow
+
 
 RULESET = mapper.load("okta-default")
 TOKEN = "test-token-1"
@@ -58,19 +62,9 @@ def write_users(path: Path, users: list[dict[str, Any]]) -> Path:
     return path
 
 
-@dataclass
-class Ran:
-    returncode: int
-    stdout: str
-    stderr: str
-
-
 def cli(*args: str | Path, token: str | None = TOKEN) -> Ran:
-    """mapper sync ARGS, in this process (CliRunner), with SCIM_TOKEN set to TOKEN (or unset)."""
-    result = CliRunner().invoke(main, ["sync", *map(str, args)], env={"SCIM_TOKEN": token})
-    if result.exception is not None and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return Ran(result.exit_code, result.stdout, result.stderr)
+    """mapper sync ARGS, in this process, with SCIM_TOKEN set to TOKEN (or unset)."""
+    return mapper_cli("sync", *args, env={"SCIM_TOKEN": token})
 
 
 def app_users(server: ScimServer) -> dict[str, dict[str, Any]]:
@@ -675,7 +669,7 @@ def test_a_stale_etag_is_refused_by_the_app(server: ScimServer, tmp_path: Path) 
 
 def test_plain_http_to_another_host_is_refused(tmp_path: Path) -> None:
     """Checked before any request: nothing here is sent anywhere (the host cannot resolve)."""
-    from mapper.http import clear_text_to_another_host
+    from mapper.core.http import clear_text_to_another_host
 
     export = write_users(tmp_path / "u.jsonl", [user(1)])
     for url in ("http://app.example.invalid/scim/v2", "http://192.0.2.1/scim"):

@@ -16,7 +16,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from mapper.compiler.plan import (
+from mapper.core import helpers as runtime
+from mapper.core.plan import (
     BINARY_OPS,
     Constant,
     PArray,
@@ -34,9 +35,8 @@ from mapper.compiler.plan import (
     PNot,
     PSource,
 )
-from mapper.language.schema import CORE_USER
-from mapper.language.types import BOOLEAN, STRING, ValueType
-from mapper.runtime import helpers as runtime
+from mapper.core.schema import CORE_USER
+from mapper.core.types import BOOLEAN, STRING, ValueType
 
 #: The Python class that holds each expression type's values (decimals may also be int).
 PYTHON_CLASS = {"string": "str", "boolean": "bool", "integer": "int", "decimal": "float"}

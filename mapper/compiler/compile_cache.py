@@ -43,7 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from mapper.compiler import plan_codec
-from mapper.compiler.plan import Plan
+from mapper.core.plan import Plan
 from mapper.errors import Diagnostic
 from mapper.language.resources import Dependency, find_parent
 

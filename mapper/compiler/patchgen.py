@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from mapper.compiler.codegen import PYTHON_CLASS, Emitter, _comment, _literal
-from mapper.compiler.plan import Plan, PlannedRule
-from mapper.language.schema import CORE_USER
-from mapper.language.types import STRING, ValueType
+from mapper.core.plan import Plan, PlannedRule
+from mapper.core.schema import CORE_USER
+from mapper.core.types import STRING, ValueType
 
 Change = tuple[int, Any, Any]
 

@@ -20,7 +20,8 @@ from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import Any
 
-from mapper.compiler.plan import (
+from mapper.core.functions import FUNCTIONS
+from mapper.core.plan import (
     BINARY_OPS,
     Constant,
     PArray,
@@ -39,10 +40,9 @@ from mapper.compiler.plan import (
     PSource,
     TargetSlot,
 )
+from mapper.core.schema import ENTERPRISE_USER, SCIM_TYPES, Attribute, Schema
+from mapper.core.types import ValueType
 from mapper.errors import Diagnostic, Severity, Span
-from mapper.language.functions import FUNCTIONS
-from mapper.language.schema import ENTERPRISE_USER, SCIM_TYPES, Attribute, Schema
-from mapper.language.types import ValueType
 
 #: Bumped whenever the shape below changes; older files are then ignored.
 FORMAT = 1
@@ -241,7 +241,7 @@ def _call(t: ValueType, n: bool, rest: list[Any], depth: int) -> PExpr:
         raise InvalidData(f"unknown function {name!r}")
     substitution = None
     if sub is not None:
-        from mapper.runtime.regex import PatternError, Substitution  # only rulesets with String.replace*
+        from mapper.core.regex import PatternError, Substitution  # only rulesets with String.replace*
 
         pattern, replacement = _list(sub, 2)
         try:
@@ -252,7 +252,7 @@ def _call(t: ValueType, n: bool, rest: list[Any], depth: int) -> PExpr:
 
 
 def _matches(t: ValueType, n: bool, rest: list[Any], depth: int) -> PExpr:
-    from mapper.runtime.regex import PatternError, compile_pattern
+    from mapper.core.regex import PatternError, compile_pattern
 
     subject, pattern = _one(rest, 2)
     try:
@@ -300,7 +300,7 @@ def _schema(urn: str, data: object) -> Schema:
 
 def _builtin_schemas() -> dict[str, Schema]:
     if not _BUILTIN_SCHEMAS:
-        from mapper.language.schema import ENTERPRISE
+        from mapper.core.schema import ENTERPRISE
 
         _BUILTIN_SCHEMAS[ENTERPRISE_USER] = ENTERPRISE
     return _BUILTIN_SCHEMAS

@@ -2,7 +2,7 @@
 
 Works on one parsed file at a time, given the environment its parent ruleset
 left (schemas, aliases, custom profile attributes). Every problem is reported;
-what passes becomes typed :class:`~mapper.compiler.plan.PlannedRule` objects.
+what passes becomes typed :class:`~mapper.core.plan.PlannedRule` objects.
 """
 
 from __future__ import annotations
@@ -11,12 +11,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from mapper.compiler.plan import PCall, PExpr, PlannedRule, TargetSlot
-from mapper.errors import Span, source_lines
-from mapper.language import ast
-from mapper.language.diagnostics import Reporter, did_you_mean, same_but_case
-from mapper.language.expressions import ExpressionChecker, literal_type
-from mapper.language.schema import (
+from mapper.core.plan import PCall, PExpr, PlannedRule, TargetSlot
+from mapper.core.schema import (
     BUILTIN_ALIASES,
     BUILTIN_SCHEMAS,
     CORE_USER,
@@ -28,7 +24,11 @@ from mapper.language.schema import (
     Schema,
     is_schema_urn,
 )
-from mapper.language.types import NULL, ValueType, okta_type, scim_accepts
+from mapper.core.types import NULL, ValueType, okta_type, scim_accepts
+from mapper.errors import Span, source_lines
+from mapper.language import ast
+from mapper.language.diagnostics import Reporter, did_you_mean, same_but_case
+from mapper.language.expressions import ExpressionChecker, literal_type
 
 _CASE_HINT = "SCIM URNs and names must match exactly, capitalisation included"
 
@@ -222,7 +222,7 @@ def _check_rule(
             ok = False
     if not ok:
         return None
-    from mapper.tools.fmt import expression  # fmt imports the loader, which imports this module
+    from mapper.language.unparse import expression  # the unparser loads the parser: only when compiling
 
     text = " ".join(line.strip() for line in lines[rule.span.line - 1 : rule.span.end_line])
     return PlannedRule(

@@ -10,7 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from mapper.compiler.plan import (
+from mapper.core import timefmt
+from mapper.core.functions import DEPRECATED, FUNCTIONS
+from mapper.core.plan import (
     PArray,
     PBinary,
     PCall,
@@ -24,13 +26,11 @@ from mapper.compiler.plan import (
     PNot,
     PSource,
 )
+from mapper.core.regex import PatternError, Substitution, compile_pattern, replacement_parts
+from mapper.core.schema import OKTA_BASE_PROFILE, OKTA_INTERNAL_PROPERTIES
+from mapper.core.types import BOOLEAN, DECIMAL, INTEGER, NULL, STRING, ValueType
 from mapper.language import ast
 from mapper.language.diagnostics import Reporter, did_you_mean, same_but_case
-from mapper.language.functions import DEPRECATED, FUNCTIONS
-from mapper.language.schema import OKTA_BASE_PROFILE, OKTA_INTERNAL_PROPERTIES
-from mapper.language.types import BOOLEAN, DECIMAL, INTEGER, NULL, STRING, ValueType
-from mapper.runtime import timefmt
-from mapper.runtime.regex import PatternError, Substitution, compile_pattern, replacement_parts
 
 _COMPARISONS = ("==", "!=", "<", "<=", ">", ">=")
 

@@ -1,5 +1,5 @@
 """Loading a ruleset: files and built-ins, the extends chain, overrides, and the
-checks that need the whole ruleset. Produces a :class:`~mapper.compiler.plan.Plan` or
+checks that need the whole ruleset. Produces a :class:`~mapper.core.plan.Plan` or
 raises one :class:`~mapper.errors.RulesetError` with every diagnostic.
 """
 
@@ -8,7 +8,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from mapper.compiler.plan import Plan, PlannedRule
+from mapper.core.plan import Plan, PlannedRule
+from mapper.core.schema import CORE_USER
+from mapper.core.types import STRING, ValueType
 from mapper.errors import Diagnostic, RulesetError, Span, capped, source_lines
 from mapper.language import ast
 from mapper.language.check import Environment, check_declarations, check_rules
@@ -24,9 +26,7 @@ from mapper.language.resources import (
     read_ruleset_file,
     unreadable,
 )
-from mapper.language.schema import CORE_USER
 from mapper.language.syntax import parse
-from mapper.language.types import STRING, ValueType
 
 #: More rules than this (inherited ones included) are refused.
 MAX_RULES = 2_000

@@ -20,9 +20,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from mapper.compiler.plan import PlannedRule, TargetSlot
+from mapper.core.plan import PlannedRule, TargetSlot
+from mapper.core.schema import CORE_USER, ENTERPRISE_USER
 from mapper.language.literals import UnwritableLiteral, literal, string_literal
-from mapper.language.schema import CORE_USER, ENTERPRISE_USER
 from mapper.okta.importer import OktaInputError, Property, read_schema
 from mapper.okta.paths import ExternalName, parse_external_name
 from mapper.okta.template import app_user_schema

@@ -18,7 +18,7 @@ import textwrap
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from mapper.language.schema import CORE_USER, ENTERPRISE_USER, is_schema_urn
+from mapper.core.schema import CORE_USER, ENTERPRISE_USER, is_schema_urn
 from mapper.okta.paths import ExternalName, alias_for, parse_external_name, target_text
 
 #: Okta's profile types to the types a ``schema`` block declares.
@@ -256,7 +256,7 @@ def _type_of(expression: str) -> str | None:
     any type export writes (quotes doubled) reads back."""
     from mapper.language import ast
     from mapper.language.syntax import parse_expression
-    from mapper.tools.fmt import expression as text_of
+    from mapper.language.unparse import expression as text_of
 
     parsed, _ = parse_expression(expression, "<okta>")
     if isinstance(parsed, ast.Literal):
@@ -305,8 +305,8 @@ def _checked_text(
 ) -> str:
     """The ruleset, with every rule the checker refuses turned into a comment that says why."""
     from mapper.errors import RulesetError
+    from mapper.language.unparse import format_text
     from mapper.runtime.ruleset import loads
-    from mapper.tools.fmt import format_text
 
     for rule in rules:
         if rule.problem is None:
@@ -352,7 +352,7 @@ def _expression_problem(rule: _Rule) -> str | None:
     read as an expression and nothing else, and written back in the formatter's words, so
     text after it (``on create``, ``default "x"``, a comment) never becomes a rule option."""
     from mapper.language.syntax import parse_expression
-    from mapper.tools.fmt import expression
+    from mapper.language.unparse import expression
 
     parsed, problem = parse_expression(rule.expression, "<okta>")
     if parsed is None:
@@ -415,7 +415,7 @@ _DIRECT = re.compile(r"user\.([A-Za-z_][A-Za-z0-9_]*)")
 def _profile_types(rules: list[_Rule]) -> dict[str, str]:
     """Custom Okta user attributes mapped as they are (``user.x``) to a non-string app property:
     Okta requires the two types to agree, so the user attribute has the property's type."""
-    from mapper.language.schema import OKTA_BASE_PROFILE
+    from mapper.core.schema import OKTA_BASE_PROFILE
 
     found: dict[str, str] = {}
     for rule in rules:

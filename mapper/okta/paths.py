@@ -14,8 +14,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from mapper.core.schema import ENTERPRISE_USER
 from mapper.language.literals import filter_value
-from mapper.language.schema import ENTERPRISE_USER
 
 #: An attribute name as RFC 7643 section 2.1 allows it.
 _NAME = r"[A-Za-z][A-Za-z0-9_-]*"

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mapper.language.schema import CORE_USER, ENTERPRISE_USER
+from mapper.core.schema import CORE_USER, ENTERPRISE_USER
 
 # (variable, title, external name, namespace)
 _CORE = (

@@ -17,8 +17,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from mapper.core.schema import CORE_USER
 from mapper.errors import Diagnostic, Severity, Span
-from mapper.language.schema import CORE_USER
 from mapper.runtime.ruleset import Ruleset
 
 T = TypeVar("T")
@@ -286,11 +286,11 @@ def fetch_discovery(
 ) -> list[object]:
     """GET BASE_URL/Schemas and BASE_URL/ResourceTypes (the latter when the app has it),
     with the bearer TOKEN; DiscoveryError for anything else than SCIM JSON. Each answer is
-    held to MAX_BYTES and to TIMEOUT seconds from request to last byte (mapper.http), and
+    held to MAX_BYTES and to TIMEOUT seconds from request to last byte (mapper.core.http), and
     no redirect is followed (the token would travel with it)."""
     import httpx2
 
-    from mapper.http import MAX_RESPONSE_BYTES, BoundedTransport, base_url_problem, shown_url
+    from mapper.core.http import MAX_RESPONSE_BYTES, BoundedTransport, base_url_problem, shown_url
     from mapper.markup import visible
 
     problem = base_url_problem(base_url)

@@ -14,8 +14,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from mapper.compiler.plan import Plan, PlannedRule
-from mapper.language.schema import CORE_USER
+from mapper.core.plan import Plan, PlannedRule
+from mapper.core.schema import CORE_USER
 
 
 def put_body(plan: Plan, current: dict[str, Any], desired: dict[str, Any]) -> dict[str, Any]:

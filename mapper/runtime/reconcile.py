@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from mapper.compiler.plan import Plan
+from mapper.core.plan import Plan
 from mapper.runtime.patch import message
 from mapper.runtime.put import put_body
 

@@ -10,7 +10,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mapper.compiler import codegen, compile_cache
-from mapper.compiler.plan import Constant, Plan
+from mapper.core.helpers import describe
+from mapper.core.plan import Constant, Plan
+from mapper.core.schema import OKTA_BASE_PROFILE
 from mapper.errors import Diagnostic, ProfileError, RulesetError, Severity
 from mapper.language.resources import (
     RULESET_SUFFIX,
@@ -19,9 +21,7 @@ from mapper.language.resources import (
     builtin_path,
     read_ruleset_file,
 )
-from mapper.language.schema import OKTA_BASE_PROFILE
 from mapper.runtime import patch
-from mapper.runtime.helpers import describe
 from mapper.runtime.put import put_body
 from mapper.runtime.reconcile import reconcile_message
 

@@ -20,8 +20,8 @@ from scim2_client import SCIMClientException
 from scim2_client.engines.httpx2 import SyncSCIMClient
 from scim2_models import ScimProvider, User
 
+from mapper.core.http import MAX_RESPONSE_BYTES, BoundedTransport
 from mapper.errors import MapperError
-from mapper.http import MAX_RESPONSE_BYTES, BoundedTransport
 from mapper.sync.ids import id_problem, user_path
 from mapper.sync.retry import Breaker, Counters, RateLimiter, RetryPolicy, RetryTransport
 

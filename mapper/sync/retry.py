@@ -218,7 +218,7 @@ class RetryTransport(httpx2.BaseTransport):
             breaker.check()
             last = attempt + 1 >= attempts
             try:
-                response = self.inner.handle_request(request)  # a BoundedTransport: see mapper.http
+                response = self.inner.handle_request(request)  # a BoundedTransport: see mapper.core.http
             except (httpx2.ConnectError, httpx2.ConnectTimeout, httpx2.PoolTimeout) as exc:
                 self.counters.count(None, attempt > 0)
                 breaker.bad(_describe(exc))

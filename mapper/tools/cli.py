@@ -564,7 +564,7 @@ def _app_schemas(
     allow_http: bool = False,
 ) -> Any:
     """The app's schemas from discovery files and base URLs (token from TOKEN_ENV, never a flag)."""
-    from mapper.http import base_url_problem, clear_text_to_another_host, shown_url
+    from mapper.core.http import base_url_problem, clear_text_to_another_host, shown_url
     from mapper.runtime import app_schema
 
     documents: list[object] = []

@@ -26,10 +26,10 @@ from typing import Any
 import jsonpatch
 import jsonpointer
 
-from mapper.compiler.plan import TargetSlot
+from mapper.core.plan import TargetSlot
+from mapper.core.schema import CORE_USER
 from mapper.errors import Diagnostic, ProfileError, RulesetError
 from mapper.language.resources import RULESET_SUFFIX, rulesets_in
-from mapper.language.schema import CORE_USER
 from mapper.runtime.patch import STYLES
 from mapper.runtime.ruleset import Ruleset, load
 from mapper.tools import jsonio

@@ -12,13 +12,13 @@ import json
 import textwrap
 from dataclasses import dataclass
 
-from mapper.compiler.plan import PlannedRule
+from mapper.core.plan import PlannedRule
+from mapper.core.schema import CORE_USER, ENTERPRISE_USER
 from mapper.language import ast
 from mapper.language.literals import literal
-from mapper.language.schema import CORE_USER, ENTERPRISE_USER
+from mapper.language.unparse import expression
 from mapper.markup import md_code, md_text, mermaid_label, visible
 from mapper.runtime.ruleset import Ruleset
-from mapper.tools.fmt import expression
 
 FORMATS = ("markdown", "mermaid", "text")
 

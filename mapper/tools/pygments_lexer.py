@@ -9,8 +9,8 @@ from typing import ClassVar
 from pygments.lexer import RegexLexer, bygroups, words
 from pygments.token import Comment, Keyword, Name, Number, Operator, Punctuation, String, Text, Whitespace
 
-from mapper.language.functions import FUNCTIONS
-from mapper.language.schema import OKTA_TYPES, SCIM_TYPES
+from mapper.core.functions import FUNCTIONS
+from mapper.core.schema import OKTA_TYPES, SCIM_TYPES
 
 
 class MapperLexer(RegexLexer):

@@ -17,12 +17,12 @@ from typing import Any
 import jsonpatch
 import jsonpointer
 
-from mapper.compiler.plan import PlannedRule
+from mapper.core.plan import PlannedRule
 from mapper.errors import ProfileError
+from mapper.language.unparse import rule_tail
 from mapper.markup import md_code, md_text
 from mapper.runtime.ruleset import Ruleset, load, loads
 from mapper.tools import jsonio
-from mapper.tools.fmt import rule_tail
 
 
 class ReviewError(Exception):

@@ -212,7 +212,7 @@ def _sync(
 
 
 def _check_url(base_url: str, allow_http: bool = False) -> None:
-    from mapper.http import base_url_problem, clear_text_to_another_host, shown_url
+    from mapper.core.http import base_url_problem, clear_text_to_another_host, shown_url
 
     problem = base_url_problem(base_url)
     if problem:

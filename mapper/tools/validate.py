@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from mapper.compiler.plan import Plan
+from mapper.core.plan import Plan
+from mapper.core.schema import CORE_USER, to_scim_json
 from mapper.errors import NO_VALUE, shown_value
-from mapper.language.schema import CORE_USER, to_scim_json
 
 
 def shape_problems(resource: dict[str, Any], plan: Plan) -> list[str]:

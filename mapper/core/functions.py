@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
-from mapper.language.types import BOOLEAN, DECIMAL, INTEGER, NULL, STRING, ValueType
+from mapper.core.types import BOOLEAN, DECIMAL, INTEGER, NULL, STRING, ValueType
 
 # Parameter kinds: "string", "integer", "scalar" (string or number), "array",
 # "element" (the element type of the preceding array), and "pattern" /
@@ -22,7 +22,7 @@ class Function:
     name: str
     params: tuple[str, ...]
     returns: ValueType
-    impl: str  # the helper's name in mapper.runtime.helpers
+    impl: str  # the helper's name in mapper.core.helpers
     summary: str
     example: str
     rest: str | None = None  # kind of any further arguments

@@ -11,7 +11,7 @@ from typing import Any
 from scim2_models import PatchOp
 
 import mapper
-from mapper.language.schema import to_scim_json
+from mapper.core.schema import to_scim_json
 from mapper.tools.validate import _user_model
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from mapper.language.schema import OKTA_BASE_PROFILE, OKTA_STATUSES
+from mapper.core.schema import OKTA_BASE_PROFILE, OKTA_STATUSES
 
 _EMAIL_ATTRIBUTES = ("login", "email", "secondEmail")
 

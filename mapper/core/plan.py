@@ -10,11 +10,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from mapper.core.functions import Function
+from mapper.core.regex import Substitution
+from mapper.core.schema import CORE_USER, Schema
+from mapper.core.types import ValueType
 from mapper.errors import Span
-from mapper.language.functions import Function
-from mapper.language.schema import CORE_USER, Schema
-from mapper.language.types import ValueType
-from mapper.runtime.regex import Substitution
 
 if TYPE_CHECKING:
     from mapper.language import ast

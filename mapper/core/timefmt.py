@@ -162,7 +162,7 @@ MAX_TIME_FIELDS = 12
 
 
 def _regex_engine() -> Any:
-    from mapper.runtime.regex import _engine
+    from mapper.core.regex import _engine
 
     return _engine()
 

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from mapper.language.schema import Schema, to_scim_json
+from mapper.core.schema import Schema, to_scim_json
 
 
 class ScimServer:

@@ -8,7 +8,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from mapper.compiler.plan import (
+from mapper.core import helpers as runtime
+from mapper.core.plan import (
     PArray,
     PBinary,
     PCall,
@@ -23,8 +24,7 @@ from mapper.compiler.plan import (
     PNot,
     PSource,
 )
-from mapper.language.schema import CORE_USER
-from mapper.runtime import helpers as runtime
+from mapper.core.schema import CORE_USER
 
 
 def _read(value: Any) -> Any:

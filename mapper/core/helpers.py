@@ -16,9 +16,9 @@ from decimal import ROUND_HALF_UP, Decimal
 from functools import cache
 from typing import Any
 
+from mapper.core import timefmt
+from mapper.core.regex import SEARCH_BUDGET, OutputTooLong, Substitution, TooCostly
 from mapper.errors import NO_VALUE, ProfileError
-from mapper.runtime import timefmt
-from mapper.runtime.regex import SEARCH_BUDGET, OutputTooLong, Substitution, TooCostly
 
 #: The longest string a profile value or a function result may be, in characters. Far above
 #: what Okta's attributes hold; it bounds the time any function can take (see the README).
