@@ -42,7 +42,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=30)
     args = parser.parse_args()
     script = Path(sys.executable).parent / "mapper"
-    mapper_cli = [str(script)] if script.exists() else [sys.executable, "-m", "mapper.tools.cli"]
+    mapper_cli = [str(script)] if script.exists() else [sys.executable, "-m", "mapper.cli"]
     with tempfile.TemporaryDirectory() as folder:
         one = Path(folder) / "one.json"
         one.write_text(json.dumps(PROFILE))

@@ -47,7 +47,7 @@ def main() -> None:
         work = Path(folder)
         with running_server([extension], work) as server:
             users = work / "users.jsonl"
-            command = [sys.executable, "-m", "mapper.tools.cli", "sync", str(users), "--to", server.base_url,
+            command = [sys.executable, "-m", "mapper.cli", "sync", str(users), "--to", server.base_url,
                        "-r", "appspace", "--state", str(work / "state.sqlite"), "--concurrency",
                        str(args.concurrency), "--report", str(work / "report.json"), "-q"]  # fmt: skip
             rows = []

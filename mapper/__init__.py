@@ -5,7 +5,7 @@
 >>> ruleset.render({"login": "ada@example.com"})["userName"]
 'ada@example.com'
 
-The names below are imported when first used, so that ``import mapper.tools.cli``
+The names below are imported when first used, so that ``import mapper.cli``
 (and ``mapper --help``) does not pay for the compiler.
 """
 

@@ -88,6 +88,7 @@ def test_folders_stdin_and_json_files_stream_too(tmp_path: Path) -> None:
     assert piped.returncode == 0 and len(piped.stdout.splitlines()) == 2
 
 
+@pytest.mark.slow
 def test_a_hundred_thousand_lines_to_a_file(tmp_path: Path) -> None:
     export = _export(tmp_path / "users.jsonl", 100_000)
     out = tmp_path / "out.jsonl"
@@ -133,7 +134,7 @@ def test_progress_shows_on_a_terminal_and_never_on_a_pipe(
 ) -> None:
     import io
 
-    from mapper.tools import cli
+    from mapper.cli import common as cli
 
     export = _export(tmp_path / "users.jsonl", 20_000)
     piped = _mapper("render", str(export), "-o", str(tmp_path / "a.jsonl"))
@@ -195,6 +196,7 @@ def test_plan_between_two_exports(tmp_path: Path) -> None:
     assert result.returncode == 1
 
 
+@pytest.mark.slow
 def test_plan_streams_a_hundred_thousand_users(tmp_path: Path) -> None:
     old, new = tmp_path / "old.jsonl", tmp_path / "new.jsonl"
     with old.open("w") as before, new.open("w") as after:

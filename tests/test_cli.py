@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
-from mapper.tools.cli import main
+from mapper.cli.main import main
 from tests.conftest import ROOT
 
 EXAMPLE = str(ROOT / "examples" / "ada.json")
@@ -183,7 +183,7 @@ def test_usage_errors_exit_2() -> None:
 
 
 def test_real_process_exit_codes_and_broken_pipe() -> None:
-    command = [sys.executable, "-m", "mapper.tools.cli"]
+    command = [sys.executable, "-m", "mapper.cli"]
     ok = subprocess.run([*command, "render", EXAMPLE], capture_output=True, text=True, check=False)
     assert ok.returncode == 0 and json.loads(ok.stdout)["userName"]
     bad = subprocess.run([*command, "render", "-"], input="{", capture_output=True, text=True, check=False)
@@ -191,7 +191,7 @@ def test_real_process_exit_codes_and_broken_pipe() -> None:
     # A reader that goes away early: at most one line on stderr, never a traceback.
     # (Whether the kernel reports the closed pipe depends on its buffering.)
     piped = subprocess.run(
-        f"{sys.executable} -m mapper.tools.cli render {' '.join([EXAMPLE] * 3000)} | head -c 10; exit ${{PIPESTATUS[0]}}",
+        f"{sys.executable} -m mapper.cli render {' '.join([EXAMPLE] * 3000)} | head -c 10; exit ${{PIPESTATUS[0]}}",
         shell=True, executable="/bin/bash", capture_output=True, text=True, check=False,
     )  # fmt: skip
     assert piped.returncode in (0, 3) and "Traceback" not in piped.stderr
@@ -202,7 +202,7 @@ def test_real_process_exit_codes_and_broken_pipe() -> None:
 
 
 def test_broken_pipe_is_one_line_and_exit_code_3(monkeypatch: pytest.MonkeyPatch) -> None:
-    from mapper.tools import cli
+    from mapper.cli import common as cli
 
     class ClosedPipe:
         def write(self, data: bytes) -> int:
@@ -228,7 +228,7 @@ def test_broken_pipe_is_one_line_and_exit_code_3(monkeypatch: pytest.MonkeyPatch
 
 
 def _mapper(*args: str, **kwargs: Any) -> subprocess.CompletedProcess[bytes]:
-    script = [sys.executable, "-c", "from mapper.tools.cli import main; main()"]
+    script = [sys.executable, "-c", "from mapper.cli.main import main; main()"]
     return subprocess.run([*script, *args], capture_output=True, timeout=120, check=False, **kwargs)
 
 
@@ -239,7 +239,7 @@ def test_a_reader_that_leaves_early_is_exit_code_3(tmp_path: Path) -> None:
         path = tmp_path / f"p{i}.json"
         path.write_text(json.dumps({"login": f"u{i}@example.com", "title": "T" * 100}))
         profiles.append(str(path))
-    script = [sys.executable, "-c", "from mapper.tools.cli import main; main()", "render", *profiles]
+    script = [sys.executable, "-c", "from mapper.cli.main import main; main()", "render", *profiles]
     with subprocess.Popen(script, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as process:
         assert process.stdout is not None and process.stderr is not None
         process.stdout.read(1)
@@ -503,8 +503,9 @@ def test_help_lists_every_exit_code() -> None:
 
 
 def test_cli_constants_match_the_modules() -> None:
+    from mapper.cli import common as cli
     from mapper.runtime import patch
-    from mapper.tools import cli, explain
+    from mapper.tools import explain
 
     assert cli.STYLES == patch.STYLES
     assert cli.EXPLAIN_FORMATS == explain.FORMATS
@@ -513,7 +514,7 @@ def test_cli_constants_match_the_modules() -> None:
 @pytest.mark.parametrize("args", [["--help"], ["--version"], ["render", "--help"]])
 def test_help_and_version_import_nothing_heavy(args: list[str]) -> None:
     code = (
-        "import sys\nfrom mapper.tools.cli import main\n"
+        "import sys\nfrom mapper.cli.main import main\n"
         f"try:\n    main({args!r})\nexcept SystemExit:\n    pass\n"
         "heavy = sorted(m for m in sys.modules if m.split('.')[0] in "
         "('lark', 're2', 'pydantic', 'scim2_models', 'jsonpatch') or m in "

@@ -26,9 +26,9 @@ import pytest
 from click.testing import CliRunner
 
 import mapper
+from mapper.cli.main import main
 from mapper.core.functions import FUNCTIONS
 from mapper.runtime.patch import STYLES
-from mapper.tools.cli import main
 from tests.conftest import ROOT
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -157,7 +157,7 @@ def test_shell_blocks_run(block: Block, workspace: Path) -> None:
     bin_dir = Path(sys.executable).parent
     for line in block.body.splitlines():
         for command in (c.strip() for c in line.split("&&")):
-            if command.startswith("python3 -m venv") or command == ".venv/bin/pytest":
+            if command.startswith(("python3 -m venv", ".venv/bin/pytest")):
                 continue  # the set-up, and the test run this test is part of (.ci/run runs both)
             if command.startswith(".venv/bin/pip install"):
                 wanted = re.findall(r"\[(\w+)\]", command)
@@ -183,6 +183,7 @@ def _closed(port: int) -> bool:
         return probe.connect_ex(("127.0.0.1", port)) != 0
 
 
+@pytest.mark.slow
 def test_the_try_sync_block_runs(workspace: Path) -> None:
     """The README's sync walk-through, as a newcomer pastes it into bash: scim2-server in the
     background (on a free port here), a saved plan, its apply, and a run with nothing to do."""

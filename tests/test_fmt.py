@@ -11,8 +11,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import mapper
+from mapper.cli.main import main
 from mapper.language.unparse import format_text
-from mapper.tools.cli import main
 from tests.conftest import ROOT
 from tests.test_properties import _EXPRESSIONS
 

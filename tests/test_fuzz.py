@@ -25,6 +25,10 @@ from tests.support.codecheck import check_generated_code
 from tests.support.strategies import hostile_users, plain_json_values, typed_hostile_users
 from tests.test_patch_properties import KITCHEN_SINK, RULESETS
 
+# Slow: fuzzing: rulesets from the grammar, hostile profiles. `pytest -m "not slow"` leaves them out.
+pytestmark = pytest.mark.slow
+
+
 _GRAMMAR = Lark(grammar_text(), parser="lalr", lexer="basic", start=["start", "statement"])
 _SOURCES = [p.read_text() for p in sorted((ROOT / "rulesets").glob("*.mapper"))] + [KITCHEN_SINK]
 _FUZZ = settings(suppress_health_check=list(HealthCheck), deadline=None)
@@ -366,7 +370,7 @@ _raw_documents = st.one_of(
 def test_cli_never_shows_a_traceback_or_half_a_document(document: bytes) -> None:
     from click.testing import CliRunner
 
-    from mapper.tools.cli import main
+    from mapper.cli.main import main
 
     result = CliRunner().invoke(main, ["render", "--compact", "-"], input=document)
     assert result.exit_code in (0, 1), (result.exit_code, result.stderr)

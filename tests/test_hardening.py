@@ -261,6 +261,7 @@ def test_arrays_get_the_checks_scalars_get(profile: dict[str, object], message: 
         assert str(caught.value) == message
 
 
+@pytest.mark.slow
 def test_checking_is_linear_in_the_file() -> None:
     # check.py split the whole file once per rule: 20,000 rules took 100 s.
     out = _run_bounded(
@@ -276,6 +277,7 @@ def test_checking_is_linear_in_the_file() -> None:
     assert float(elapsed) < 20
 
 
+@pytest.mark.slow
 def test_diagnostics_are_capped_and_long_lines_cut() -> None:
     # 5,000 errors on one 35 KB line printed 263 MB.
     line = 'title <- String.join(",", ' + ", ".join(f"Foo.f{i}(user.login)" for i in range(5000)) + ")"

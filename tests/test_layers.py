@@ -21,7 +21,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("language", ("mapper.language",)),
     ("compiler", ("mapper.compiler",)),
     ("runtime", ("mapper.runtime",)),
-    ("command line", ("mapper.tools.cli", "mapper.tools.sync_command")),
+    ("command line", ("mapper.cli",)),
     ("products", ("mapper.tools", "mapper.okta", "mapper.sync")),
 ]
 ORDER = ["core", "language", "compiler", "runtime", "products", "command line"]

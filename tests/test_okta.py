@@ -62,7 +62,7 @@ TEST_USER = {
 
 def _run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "mapper.tools.cli", *args],
+        [sys.executable, "-m", "mapper.cli", *args],
         capture_output=True,
         text=True,
         check=False,

@@ -16,6 +16,10 @@ from tests.conftest import SHIPPED
 from tests.support.scim_oracle import apply, normalise
 from tests.support.strategies import emails, okta_users, profile_text
 
+# Slow: Hypothesis properties checked on scim2-models, per ruleset and style. `pytest -m "not slow"` leaves them out.
+pytestmark = pytest.mark.slow
+
+
 STYLES = ("rfc", "no-path", "whole-multivalued")
 
 KITCHEN_SINK = """\

@@ -140,6 +140,7 @@ _gen_profiles = st.fixed_dictionaries(
 )
 
 
+@pytest.mark.slow
 @settings(max_examples=settings.default.max_examples * 3)
 @given(expression=_typed, profiles=st.lists(_gen_profiles, min_size=1, max_size=4), default=st.booleans())
 def test_generated_expressions_agree_with_reference(

@@ -19,6 +19,10 @@ from tests.support.scim_oracle import apply, normalise
 from tests.support.strategies import okta_users
 from tests.test_patch_properties import EXTRA, RULESETS
 
+# Slow: Hypothesis properties per ruleset. `pytest -m "not slow"` leaves them out.
+pytestmark = pytest.mark.slow
+
+
 _TEXT = st.sampled_from(["", "x", "Drifted", "ada@example.com", "É"])
 #: What an app may hold that no shipped ruleset maps.
 _UNOWNED: dict[str, st.SearchStrategy[Any]] = {

@@ -32,6 +32,10 @@ from tests.support.strategies import okta_users
 from tests.test_patch_properties import EXTRA
 from tests.test_reconcile import app_resources
 
+# Slow: property tests on a real SCIM server. `pytest -m "not slow"` leaves them out.
+pytestmark = pytest.mark.slow
+
+
 _EXTENSIONS = [s for r in RULESETS.values() for urn, s in r.plan.schemas.items() if not s.builtin]
 _ids = itertools.count()
 

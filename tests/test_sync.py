@@ -250,7 +250,7 @@ def test_a_sync_killed_at_random_moments_converges(server: ScimServer, tmp_path:
     and run again: no user twice, no update lost, and then nothing left to send."""
     export = tmp_path / "users.jsonl"
     state = tmp_path / "state.sqlite"
-    command = [sys.executable, "-m", "mapper.tools.cli", "sync", str(export), "--to", server.base_url,
+    command = [sys.executable, "-m", "mapper.cli", "sync", str(export), "--to", server.base_url,
                "-r", "appspace", "--state", str(state), "-q", "--concurrency", "8"]  # fmt: skip
     rng = random.Random(11)
     first = [user(i) for i in range(1500)]
@@ -400,7 +400,7 @@ def test_cli_dry_run_report_and_token(server: ScimServer, tmp_path: Path) -> Non
     export = tmp_path / "users.json"
     export.write_text(json.dumps([user(i) for i in range(5)]))  # as GET /api/v1/users returns them
     state = tmp_path / "state.sqlite"
-    base = [sys.executable, "-m", "mapper.tools.cli", "sync", str(export), "--to", server.base_url, "-r", "appspace",
+    base = [sys.executable, "-m", "mapper.cli", "sync", str(export), "--to", server.base_url, "-r", "appspace",
             "--state", str(state)]  # fmt: skip
     dry = subprocess.run([*base, "--dry-run"], capture_output=True, text=True, check=False)
     assert dry.returncode == 0 and not state.exists()
@@ -444,7 +444,7 @@ def test_shards_split_the_directory(server: ScimServer, tmp_path: Path) -> None:
     for k in range(3):
         report = tmp_path / f"r{k}.json"
         ran = subprocess.run(
-            [sys.executable, "-m", "mapper.tools.cli", "sync", str(export), "--to", server.base_url, "-r", "appspace",
+            [sys.executable, "-m", "mapper.cli", "sync", str(export), "--to", server.base_url, "-r", "appspace",
              "--state", str(tmp_path / f"s{k}.sqlite"), "--shard", f"{k}/3", "--report", str(report), "-q"],
             capture_output=True, text=True, check=False,
         )  # fmt: skip
@@ -452,7 +452,7 @@ def test_shards_split_the_directory(server: ScimServer, tmp_path: Path) -> None:
         reports.append(json.loads(report.read_text())["created"])
     assert sum(reports) == 200 and all(reports)
     assert_in_line(server, users)
-    bad = subprocess.run([sys.executable, "-m", "mapper.tools.cli", "sync", str(export), "--to", server.base_url,
+    bad = subprocess.run([sys.executable, "-m", "mapper.cli", "sync", str(export), "--to", server.base_url,
                           "--shard", "3/3"], capture_output=True, text=True, check=False)  # fmt: skip
     assert (
         bad.returncode == 2

@@ -21,12 +21,12 @@ import pytest
 from click.testing import CliRunner
 
 import mapper
+from mapper.cli.main import main
 from mapper.sync.app import Connection, ScimApp
 from mapper.sync.engine import EmptyExport, Incoming, Options, Sync
 from mapper.sync.guard import DeactivationLimit
 from mapper.sync.retry import Breaker, RetryPolicy
 from mapper.sync.state import SCHEMA_VERSION, State, StateError, StateLocked
-from mapper.tools.cli import main
 from tests.support.cli import Ran, mapper_cli
 from tests.support.fake_app import Behaviour, fake_app
 from tests.support.scim_server import ScimServer, running_server

@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 import mapper
-from mapper.tools.cli import main
+from mapper.cli.main import main
 from mapper.tools.examples import run_file
 from tests.conftest import ROOT
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from click.testing import CliRunner
 
-from mapper.tools.cli import main
+from mapper.cli.main import main
 
 
 @dataclass
@@ -41,7 +41,7 @@ def mapper_cli(
 
 
 #: The command line as a process of this Python (the package need not be on PATH).
-COMMAND = [sys.executable, "-c", "from mapper.tools.cli import main; main()"]
+COMMAND = [sys.executable, "-c", "from mapper.cli.main import main; main()"]
 
 
 def mapper_process(

@@ -21,8 +21,8 @@ import click
 from mapper.errors import UsageError
 from mapper.tools.options import FiniteRange
 
-# The helpers of mapper.tools.cli are imported when a command runs: cli imports this module
-# to register the command (and `python -m mapper.tools.cli` runs cli as __main__).
+# The helpers of mapper.cli.common are imported when a command runs (mapper --help loads
+# nothing but click).
 STYLES = (
     "rfc",
     "no-path",
@@ -141,7 +141,7 @@ def sync(**kwargs: Any) -> None:
     (deactivations past the limit, an empty export, a stale plan, a state in
     use); 5 the app refused or stopped answering.
     """
-    from mapper.tools.cli import _run
+    from mapper.cli.common import _run
 
     _run(lambda: _sync(**kwargs))
 
@@ -154,9 +154,9 @@ def _sync(
     breaker_failures: int, breaker_seconds: float, max_retry_after: float, token_env: str,
     report_file: Path | None, shard: str | None, quiet: bool,
 ) -> None:  # fmt: skip
+    from mapper.cli.common import _load
     from mapper.sync.engine import Options
     from mapper.sync.guard import DeactivationLimit
-    from mapper.tools.cli import _load
 
     if apply_file is not None and (users or dry_run or plan_out or delete or repair or shard):
         raise UsageError(
@@ -295,9 +295,9 @@ def _app(connection: Any, breaker: tuple[int, float, float]) -> Any:
 
 def _sync_users(names: tuple[str, ...]) -> Any:
     """Each record of the exports: (FILE:LINE, user or None, problem)."""
+    from mapper.cli.common import _input_blocks
     from mapper.sync.engine import Incoming
     from mapper.tools import jsonio
-    from mapper.tools.cli import _input_blocks
 
     for block in _input_blocks(list(names), all_lines=False):
         if block.dropped:
@@ -357,8 +357,8 @@ def _state(path: Path, base_url: str, match: str, readonly: bool = False) -> Any
 def _sync_run(compiled: Ruleset, state_file: Path, options: Options, connection: Any,
               breaker: tuple[int, float, float], incoming: Any, report_file: Path | None, quiet: bool,
               users: tuple[str, ...]) -> None:  # fmt: skip
+    from mapper.cli.common import _count_progress
     from mapper.sync.engine import Sync
-    from mapper.tools.cli import _count_progress
 
     state = _state(state_file, connection.base_url, options.match)
     app = _app(connection, breaker)
@@ -395,7 +395,7 @@ def _print_summary(summary: Summary) -> None:
 
 def _finish(summary: Summary, report_file: Path | None) -> None:
     """The guards' lines, the report, and the exit code the run earned."""
-    from mapper.tools.cli import _save
+    from mapper.cli.common import _save
 
     if summary.held:
         shown = ", ".join(summary.held[:5]) + (", ..." if len(summary.held) > 5 else "")
@@ -435,9 +435,9 @@ def _plan(compiled: Ruleset, source: str, state_file: Path, options: Options, co
           breaker: tuple[int, float, float], incoming: Any, plan_out: Path | None, show_values: bool,
           report_file: Path | None, quiet: bool, dry_run: bool) -> None:  # fmt: skip
     """The dry run and the saved plan: the run against a copy of the state, reads sent, the rest recorded."""
+    from mapper.cli.common import _fail, _write
     from mapper.sync import saved_plan
     from mapper.sync.engine import Sync
-    from mapper.tools.cli import _fail, _write
     from mapper.tools.files import write_private
 
     state = _state(state_file, connection.base_url, options.match, readonly=True)
@@ -471,8 +471,8 @@ def _plan(compiled: Ruleset, source: str, state_file: Path, options: Options, co
 
 def _apply(apply_file: Path, ruleset: str | None, state_file: Path, options: Options, connection: Any,
            breaker: tuple[int, float, float], report_file: Path | None, quiet: bool) -> None:  # fmt: skip
+    from mapper.cli.common import _load
     from mapper.sync import saved_plan
-    from mapper.tools.cli import _load
 
     document = saved_plan.load(apply_file.read_bytes(), str(apply_file))
     source = document["ruleset"]["source"]

@@ -1,0 +1,316 @@
+"""What every command shares: loading a ruleset, reading JSON inputs, checking and
+writing outputs, progress, and the one error handler (:func:`_run`) that turns every
+user error into one line and its exit code."""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import json
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn
+
+import click
+
+from mapper.errors import MapperError
+
+if TYPE_CHECKING:
+    from mapper.errors import Diagnostic, ProfileError
+    from mapper.runtime.ruleset import Ruleset
+
+
+EXIT_OK, EXIT_DATA, EXIT_RULESET, EXIT_OUTPUT = 0, 1, 2, 3
+
+
+EXIT_USAGE = 2  # bad usage, an unreadable file or an unusable output path
+
+
+EXIT_INTERNAL, EXIT_INTERRUPTED = 70, 130
+
+
+STYLES = ("rfc", "no-path", "whole-multivalued", "put")
+
+
+EXPLAIN_FORMATS = ("markdown", "mermaid", "text")
+
+
+_RULESET_HELP = "A ruleset file, or the name of a built-in ruleset."
+
+
+_QUIET_HELP = "Do not print the ruleset's warnings."
+
+
+class _Failure(Exception):
+    def __init__(self, lines: list[str], code: int) -> None:
+        super().__init__("\n".join(lines))
+        self.lines = lines
+        self.code = code
+
+
+def _fail(lines: list[str], code: int) -> NoReturn:
+    raise _Failure(lines, code)
+
+
+def _load(ruleset: str, quiet: bool = False, cache: bool = True) -> Ruleset:
+    """The compiled ruleset; its warnings go to standard error (once) unless QUIET.
+    CACHE=False for the tools that read the rules' syntax (a cached plan has none)."""
+    from mapper.errors import RulesetError
+    from mapper.runtime.ruleset import load
+
+    try:
+        compiled = load(ruleset, cache)
+    except RulesetError as exc:
+        _fail(diagnostic_lines(exc.errors), EXIT_RULESET)
+    if not quiet:
+        _warn(compiled.warnings)
+    return compiled
+
+
+def _warn(warnings: tuple[Diagnostic, ...]) -> None:
+    for line in diagnostic_lines(warnings):
+        click.echo(line, err=True)
+
+
+def diagnostic_lines(diagnostics: tuple[Diagnostic, ...] | list[Diagnostic]) -> list[str]:
+    """Diagnostics as the CLI prints them: each with its line and caret, when it has one."""
+    return [d.format() for d in diagnostics]
+
+
+def _read_json(name: str) -> Any:
+    """A profile document from a file or '-' (stdin); one clear line when it cannot be read."""
+    from mapper.tools import jsonio
+
+    label = "<stdin>" if name == "-" else name
+    if name == "-" and sys.stdin is None:
+        _fail(["mapper: <stdin>: standard input is closed"], EXIT_DATA)
+    try:
+        # A document longer than the maximum record is refused, never held whole.
+        with open(name, "rb") if name != "-" else contextlib.nullcontext(sys.stdin.buffer) as stream:
+            data, size = jsonio.read_record(stream)
+    except IsADirectoryError:
+        _fail([f"mapper: {label}: is a directory"], EXIT_DATA)
+    except FileNotFoundError:
+        _fail([f"mapper: {label}: no such file"], EXIT_DATA)
+    except OSError as exc:
+        _fail([f"mapper: {label}: {exc.strerror or 'cannot be read'}"], EXIT_DATA)
+    try:
+        if size > jsonio.MAX_RECORD_BYTES:
+            raise jsonio.RecordTooLarge(label, jsonio.too_large(size))
+        return jsonio.parse(data, label)
+    except jsonio.JsonInputError as exc:
+        _fail([f"mapper: {exc}"], EXIT_DATA)
+
+
+def _problem(error: ProfileError, show_values: bool) -> str:
+    """The error's message; with SHOW_VALUES, the offending value too (shortened, ASCII)."""
+    from mapper.errors import NO_VALUE, shown_value
+
+    if not show_values or error.value is NO_VALUE:
+        return str(error)
+    return f"{error} (value: {shown_value(error.value)})"
+
+
+def _dumps(document: Any, compact: bool) -> str:
+    if compact:
+        return json.dumps(document, separators=(",", ":"), ensure_ascii=False) + "\n"
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+
+
+def _write(text: str) -> None:
+    """All output in one write, encoded first, so a failure never leaves half a document."""
+    try:
+        data = text.encode("utf-8")
+    except UnicodeEncodeError:
+        _fail(
+            [
+                "mapper: the output would hold text that is not valid Unicode (a lone surrogate, such as \\ud800, in the input)"
+            ],
+            EXIT_DATA,
+        )
+    _write_bytes(data)
+
+
+def _write_bytes(data: bytes) -> None:
+    """DATA to standard output, every byte of it, or one clear line and exit code 3."""
+    if sys.stdout is None:
+        _fail(["mapper: the output is closed (standard output is not open)"], EXIT_OUTPUT)
+    try:
+        sys.stdout.flush()
+        try:
+            fd = sys.stdout.fileno()
+        except (OSError, ValueError):  # not a real file (a test harness, an embedding program)
+            sys.stdout.buffer.write(data)
+            sys.stdout.buffer.flush()
+        else:
+            _write_all(fd, data)
+    except BrokenPipeError:
+        # The reader went away (`mapper render ... | head`). Point stdout at devnull
+        # so that the interpreter's last flush is quiet, and say so once.
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        _fail(["mapper: the output was closed before all of it was written (broken pipe)"], EXIT_OUTPUT)
+    except OSError as exc:
+        _fail([f"mapper: cannot write the output: {exc.strerror or exc}"], EXIT_OUTPUT)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    """Every byte of DATA to FD: a pipe whose reader leaves takes part of a large write
+    and then refuses the rest, which a buffered writer can report as success."""
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        if written <= 0:
+            raise BrokenPipeError(errno.EPIPE, "nothing was written")
+        view = view[written:]
+
+
+def _run(action: Any) -> None:
+    try:
+        action()
+    except _Failure as failure:
+        for line in failure.lines:
+            click.echo(line, err=True)
+        sys.exit(failure.code)
+    except MapperError as error:  # every error a user can cause carries its exit code
+        from mapper.markup import visible
+
+        click.echo(f"mapper: {visible(str(error))}", err=True)
+        sys.exit(error.exit_code)
+    except KeyboardInterrupt:
+        click.echo("mapper: interrupted", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    except Exception as exc:  # a bug: still one line, and a code that says so
+        click.echo(f"mapper: internal error ({type(exc).__name__}: {exc}); please report it", err=True)
+        sys.exit(EXIT_INTERNAL)
+
+
+_LINE_SUFFIXES = (".jsonl", ".ndjson")
+
+
+def _input_blocks(names: list[str], all_lines: bool, by_position: bool = False) -> Any:
+    """The blocks of every input file (``-``: standard input), read as JSON Lines when its
+    name says so (.jsonl, .ndjson) or ALL_LINES; one clear line for a file that cannot be read.
+    BY_POSITION: regular JSON Lines files as spans for worker processes to read themselves."""
+    import stat
+
+    from mapper.tools import bulk
+
+    for name in names:
+        lines = all_lines or name.endswith(_LINE_SUFFIXES) or name == "-"
+        if name == "-" and sys.stdin is None:
+            _fail(["mapper: <stdin>: standard input is closed"], EXIT_DATA)
+        try:
+            if by_position and lines and name != "-" and stat.S_ISREG(os.stat(name).st_mode):
+                yield from bulk.file_spans(name)
+                continue
+            with open(name, "rb") if name != "-" else contextlib.nullcontext(sys.stdin.buffer) as stream:
+                yield from bulk.blocks(name, stream, lines)
+        except FileNotFoundError:
+            _fail([f"mapper: {name}: no such file"], EXIT_DATA)
+        except IsADirectoryError:
+            _fail([f"mapper: {name}: is a directory"], EXIT_DATA)
+        except OSError as exc:
+            _fail([f"mapper: {name}: {exc.strerror or 'cannot be read'}"], EXIT_DATA)
+
+
+def _progress(total: int | None, quiet: bool) -> tuple[Any, Any]:
+    """Functions to call with each record's size, and at the end: a progress bar on standard
+    error when it is a terminal (count, rate, and an ETA when the input's size is known),
+    else nothing.
+
+    tqdm: small, pure Python, with no dependencies, and it draws nothing on a pipe; rich
+    would bring a whole terminal toolkit for one bar."""
+    if quiet or sys.stderr is None or not sys.stderr.isatty():
+        return (lambda size, records=0: None), (lambda: None)
+    from tqdm import tqdm
+
+    try:
+        columns = os.get_terminal_size(sys.stderr.fileno()).columns or 80  # 0 on a sizeless pty
+    except OSError:
+        columns = 80
+    bar = tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, file=sys.stderr, leave=False,
+               mininterval=0.2, desc="mapper", ncols=min(columns, 100))  # fmt: skip
+    count = 0
+
+    def advance(size: int, records: int = 0) -> None:
+        nonlocal count
+        count += records
+        bar.update(size)
+        if records:
+            bar.set_postfix_str(f"{count:,} records", refresh=False)
+
+    return advance, bar.close
+
+
+def _count_progress(total: int | None, unit: str, quiet: bool) -> tuple[Any, Any]:
+    """As _progress, counting things (users) rather than bytes."""
+    if quiet or sys.stderr is None or not sys.stderr.isatty():
+        return (lambda: None), (lambda: None)
+    from tqdm import tqdm
+
+    bar = tqdm(total=total, unit=f" {unit}", file=sys.stderr, leave=False, mininterval=0.2, desc="mapper")
+    return (lambda: bar.update(1)), bar.close
+
+
+def _emit(batch: list[bytes], spool: Any) -> None:
+    if batch:
+        data = b"".join(batch)
+        batch.clear()
+        if spool is not None:
+            spool.write(data)
+        else:
+            _write_bytes(data)
+
+
+@contextlib.contextmanager
+def _output(output: str | None) -> Any:
+    """A writer of bytes: to FILE through a temporary file renamed at the end (nothing
+    half-written), or to standard output in batches."""
+
+    batch: list[bytes] = []
+    if output is None:
+
+        def write(data: bytes) -> None:
+            batch.append(data)
+            if len(batch) >= 1000:
+                _emit(batch, None)
+
+        yield write
+        _emit(batch, None)
+        return
+    from mapper.tools.files import output_file
+
+    with output_file(Path(output)) as spool:
+        yield spool.write
+
+
+def _check_outputs(outputs: dict[str, str | Path | None], inputs: list[str]) -> None:
+    """Every output path usable before any work (exit 2, one line each): see output_problem."""
+    from mapper.tools.files import in_place, output_problem
+
+    problems: list[str] = []
+    seen: dict[str, str] = {}
+    for flag, path in outputs.items():
+        if path is None:
+            continue
+        problem = output_problem(Path(path), inputs)
+        key = os.path.realpath(path)
+        if problem is None and key in seen and not in_place(Path(path)):
+            problem = f"the same file as {seen[key]}"
+        seen[key] = flag
+        if problem:
+            problems.append(f"mapper: {flag} {path}: {problem}")
+    if problems:
+        _fail(problems, EXIT_USAGE)
+
+
+def _save(path: Path, text: str) -> None:
+    """TEXT into PATH all at once (nothing half-written); one line when it cannot be."""
+    from mapper.tools.files import write_file
+
+    try:
+        write_file(path, text)
+    except OSError as exc:
+        _fail([f"mapper: {path}: {exc.strerror or exc}"], EXIT_OUTPUT)

@@ -1,0 +1,150 @@
+"""``mapper import okta`` and ``mapper export okta``: a ruleset from and to Okta's mapping."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+if TYPE_CHECKING:
+    pass
+from mapper.cli.common import (
+    _QUIET_HELP,
+    EXIT_DATA,
+    _check_outputs,
+    _fail,
+    _load,
+    _read_json,
+    _run,
+    _save,
+    _write,
+)
+
+
+@click.group("import")
+def import_group() -> None:
+    """Import a mapping from an identity provider as a ruleset."""
+
+
+@import_group.command("okta")
+@click.option(
+    "--schema",
+    "schema_file",
+    required=True,
+    metavar="APP_SCHEMA.json",
+    help="The app's App User Schema: GET /api/v1/meta/schemas/apps/{appId}/default.",
+)
+@click.option(
+    "--mapping",
+    "mapping_file",
+    required=True,
+    metavar="MAPPING.json",
+    help="The Okta user to app profile mapping: GET /api/v1/mappings/{id}.",
+)
+@click.option("-o", "--output", type=click.Path(path_type=Path), help="Write the ruleset to this file.")
+@click.option("--name", help="The ruleset's name (default: the output file's name, else the app's).")
+def import_okta_command(schema_file: str, mapping_file: str, output: Path | None, name: str | None) -> None:
+    """Write the ruleset that does what an Okta app's mapping does today.
+
+    Each mapped app property becomes a rule on its SCIM path (External Name and
+    Namespace), with the Okta expression as it is and a comment naming the Okta
+    variable; DONT_PUSH becomes `on create`; custom namespaces become schema
+    declarations. What cannot be translated is listed on standard error and
+    kept in the ruleset as a comment. Exits 0 when everything was imported, 1
+    when something was not (the ruleset is written all the same).
+    """
+
+    def action() -> None:
+        import re
+
+        from mapper.okta.importer import OktaInputError, import_okta
+
+        _check_outputs({"-o": output}, [schema_file, mapping_file])
+        schema, mapping = _read_json(schema_file), _read_json(mapping_file)
+        app = schema.get("name") if isinstance(schema, dict) and isinstance(schema.get("name"), str) else None
+        wanted = name or (output.stem if output else None) or app or "imported"
+        ruleset_name = re.sub(r"[^A-Za-z0-9_-]", "_", wanted)
+        if not ruleset_name[0].isalpha():
+            ruleset_name = "r_" + ruleset_name
+        try:
+            result = import_okta(schema, mapping, ruleset_name)
+        except OktaInputError as exc:
+            _fail([f"mapper: import: {exc}"], EXIT_DATA)
+        if output is None:
+            _write(result.text)
+        else:
+            _save(output, result.text)
+        for problem in result.problems:
+            click.echo(f"mapper: import: {problem}", err=True)
+        if any("not imported" in p or "the imported ruleset" in p for p in result.problems):
+            sys.exit(EXIT_DATA)
+
+    _run(action)
+
+
+@click.group("export")
+def export_group() -> None:
+    """Export a ruleset to an identity provider's configuration."""
+
+
+@export_group.command("okta")
+@click.argument("ruleset", metavar="RULESET")
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["json", "terraform"]),
+    default="json",
+    show_default=True,
+    help="json: the API request bodies; terraform: resources for Okta's Terraform provider.",
+)
+@click.option(
+    "--schema",
+    "schema_file",
+    metavar="APP_SCHEMA.json",
+    help="The app's App User Schema today, for its variable names (default: Okta's SCIM template).",
+)
+@click.option("-o", "--output", type=click.Path(path_type=Path), help="Write to this file.")
+@click.option("-q", "--quiet", is_flag=True, help=_QUIET_HELP)
+def export_okta_command(
+    ruleset: str, output_format: str, schema_file: str | None, output: Path | None, quiet: bool
+) -> None:
+    """Write what Okta needs to run RULESET.
+
+    json: {"appUserSchema": the custom properties to POST to
+    /api/v1/meta/schemas/apps/{appId}/default, "profileMapping": the body to
+    POST to /api/v1/mappings/{id}}. terraform: okta_app_user_schema_property
+    resources and an okta_profile_mapping. Rules Okta handles itself (active,
+    externalId, userName) are listed on standard error, not exported.
+    """
+
+    def action() -> None:
+        from mapper.okta import exporter
+        from mapper.okta.importer import OktaInputError
+
+        _check_outputs({"-o": output}, [ruleset, *([schema_file] if schema_file else [])])
+        compiled = _load(ruleset, quiet)
+        schema = _read_json(schema_file) if schema_file else None
+        try:
+            result = exporter.export_okta(compiled, schema)
+        except OktaInputError as exc:
+            problems = exc.problems if isinstance(exc, exporter.ExportRefused) else [str(exc)]
+            from mapper.markup import visible
+
+            _fail([f"mapper: export: {visible(p)}" for p in problems], EXIT_DATA)
+        if output_format == "terraform":
+            from mapper.okta.terraform import terraform
+
+            text = terraform(result)
+        else:
+            text = exporter.dumps(result)
+        if output is None:
+            _write(text)
+        else:
+            _save(output, text)
+        if not quiet:
+            for problem in result.problems:
+                click.echo(f"mapper: export: {problem}", err=True)
+
+    _run(action)

@@ -1,0 +1,92 @@
+"""``mapper plan``: the requests that take an app from one Okta export to the next."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import TYPE_CHECKING, Any
+
+import click
+
+if TYPE_CHECKING:
+    pass
+from mapper.cli.common import (
+    _RULESET_HELP,
+    EXIT_DATA,
+    STYLES,
+    _check_outputs,
+    _fail,
+    _input_blocks,
+    _load,
+    _output,
+    _run,
+)
+
+
+@click.command("plan")
+@click.argument("old", metavar="OLD")
+@click.argument("new", metavar="NEW")
+@click.option("-r", "--ruleset", default="okta-default", show_default=True, help=_RULESET_HELP)
+@click.option(
+    "--style",
+    type=click.Choice([s for s in STYLES if s != "put"]),
+    default="rfc",
+    show_default=True,
+    help="The PATCH style for updates (as for diff).",
+)
+@click.option(
+    "-o", "--output", metavar="FILE", help="Write the plan to FILE, all at once, instead of stdout."
+)
+@click.option("-q", "--quiet", is_flag=True, help="Do not print the ruleset's warnings or the summary.")
+def plan_command(old: str, new: str, ruleset: str, style: str, output: str | None, quiet: bool) -> None:
+    """Plan the requests that take the app from one Okta export to the next.
+
+    OLD and NEW are exports of Okta Users API users (JSON Lines, or JSON
+    files, or folders of them), matched by Okta id. Writes one JSON line per
+    request, {"okta_id", "method", "path", "body"}: POST /Users for a user new
+    in NEW, PATCH for a changed one, the deactivate PATCH for one gone from NEW
+    or who became DEPROVISIONED in it, nothing for an unchanged one or one who
+    stays DEPROVISIONED: what `mapper sync NEW --dry-run` sends after `mapper
+    sync OLD` (the same decision). "{id}" in a path stands for the app's id of
+    the user. A summary counts requests by kind and updates by SCIM attribute.
+    Exit 1 when a record could not be planned.
+    """
+
+    def action() -> None:
+        from mapper.tools import bulk, plan_exports
+
+        compiled = _load(ruleset, quiet)
+        try:
+            sources = [list(bulk.expand([name])) for name in (old, new)]
+        except bulk.EmptyFolder as exc:
+            _fail([f"mapper: {exc}"], EXIT_DATA)
+        _check_outputs({"-o": output}, [*sources[0], *sources[1]])
+
+        def records(names: list[str]) -> Any:
+            for block in _input_blocks(names, all_lines=False):
+                yield from bulk.block_records(block)
+
+        summary = plan_exports.Summary()
+        failed = 0
+        with _output(output) as out:
+            for outcome in plan_exports.plan(
+                compiled, records(sources[0]), records(sources[1]), style, summary
+            ):
+                if isinstance(outcome, bulk.Failure):
+                    failed += 1
+                    click.echo(f"mapper: {outcome.source}:{outcome.line}: {outcome.message}", err=True)
+                    continue
+                out(json.dumps(outcome, ensure_ascii=False, separators=(",", ":")).encode("utf-8") + b"\n")
+        if not quiet:
+            kinds = summary.kinds
+            counts = ", ".join(
+                f"{kinds[k]:,} {k}"
+                for k in ("create", "update", "deactivate", "reactivate", "unchanged", "failed")
+            )
+            click.echo(f"mapper: plan: {counts}", err=True)
+            for attribute, users in summary.attributes.most_common():
+                click.echo(f"mapper:   {attribute}: {users:,} user{'s' if users != 1 else ''}", err=True)
+        if failed:
+            sys.exit(EXIT_DATA)
+
+    _run(action)

@@ -1,0 +1,335 @@
+"""``mapper render``, ``mapper diff`` and ``mapper compile``: profiles through a ruleset."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+if TYPE_CHECKING:
+    pass
+from mapper.cli.common import (
+    _LINE_SUFFIXES,
+    _QUIET_HELP,
+    _RULESET_HELP,
+    EXIT_DATA,
+    EXIT_RULESET,
+    STYLES,
+    _check_outputs,
+    _dumps,
+    _emit,
+    _fail,
+    _Failure,
+    _input_blocks,
+    _load,
+    _problem,
+    _progress,
+    _read_json,
+    _run,
+    _write,
+    _write_bytes,
+)
+
+
+@click.command()
+@click.argument("profiles", nargs=-1, required=True, metavar="PROFILE...")
+@click.option("-r", "--ruleset", default="okta-default", show_default=True, help=_RULESET_HELP)
+@click.option(
+    "--validate", is_flag=True, help="Check each resource with scim2-models and mapper's shape rules."
+)
+@click.option(
+    "--compact", is_flag=True, help="One line of JSON per resource (JSON Lines) instead of indented JSON."
+)
+@click.option(
+    "--jsonl",
+    is_flag=True,
+    help="Stream JSON Lines: one profile per line in (also from -), one resource per line out. "
+    "On by itself for .jsonl/.ndjson files and folders.",
+)
+@click.option(
+    "-o", "--output", metavar="FILE", help="With JSON Lines: write to FILE, all at once, instead of stdout."
+)
+@click.option(
+    "--errors", "errors_to", metavar="FILE", help="With JSON Lines: also write each failure to FILE (JSONL)."
+)
+@click.option(
+    "--fail-fast", is_flag=True, help="With JSON Lines: stop at the first failure and write no resource."
+)
+@click.option(
+    "-j",
+    "--jobs",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="With JSON Lines: render in this many processes (the output keeps the input's order).",
+)
+@click.option(
+    "--show-values", is_flag=True, help="Show the offending value in error messages (they are personal data)."
+)
+@click.option("-q", "--quiet", is_flag=True, help="Do not print the ruleset's warnings or the summary line.")
+def render(
+    profiles: tuple[str, ...],
+    ruleset: str,
+    validate: bool,
+    compact: bool,
+    jsonl: bool,
+    output: str | None,
+    errors_to: str | None,
+    fail_fast: bool,
+    jobs: int,
+    show_values: bool,
+    quiet: bool,
+) -> None:
+    """Render Okta profiles as SCIM User resources.
+
+    Each PROFILE is a JSON file (or - for standard input) holding an Okta
+    profile object or an Okta Users API user ({"id", "status", "profile"}).
+    One PROFILE prints one JSON object; several print a JSON array, in order
+    (with --compact, one line per resource). Nothing is printed unless every
+    profile renders.
+
+    JSON Lines (.jsonl or .ndjson files, folders, or --jsonl) stream instead:
+    a line per resource, in input order; a record that fails is reported as
+    FILE:LINE on stderr (and in --errors) and the others are still written;
+    exit 1 when any failed. A summary line ends the run.
+    """
+    streaming = jsonl or any(p.endswith(_LINE_SUFFIXES) or (p != "-" and Path(p).is_dir()) for p in profiles)
+
+    def action() -> None:
+        if streaming:
+            _render_stream(
+                profiles, ruleset, validate, output, errors_to, fail_fast, show_values, quiet, jsonl, jobs
+            )
+            return
+        if output is not None or errors_to is not None or fail_fast or jobs != 1:
+            _fail(
+                ["mapper: -o, --errors, --fail-fast and --jobs are for JSON Lines (see --jsonl)"],
+                EXIT_RULESET,
+            )
+        from mapper.errors import ProfileError
+
+        compiled = _load(ruleset, quiet)
+        resources: list[dict[str, Any]] = []
+        problems: list[str] = []
+        for name in profiles:
+            label = "<stdin>" if name == "-" else name
+            try:
+                resource = compiled.render(_read_json(name))
+            except ProfileError as exc:
+                problems.append(f"mapper: {label}: {_problem(exc, show_values)}")
+                continue
+            except _Failure as failure:
+                problems.extend(failure.lines)
+                continue
+            if validate:
+                from mapper.tools.validate import validate as check_resource
+
+                problems.extend(
+                    f"mapper: {label}: invalid SCIM: {p.describe(show_values)}"
+                    for p in check_resource(resource, compiled.plan)
+                )
+            resources.append(resource)
+        if problems:
+            _fail(problems, EXIT_DATA)
+        if compact:
+            _write("".join(_dumps(resource, compact=True) for resource in resources))
+        else:
+            _write(_dumps(resources[0] if len(profiles) == 1 else resources, compact=False))
+
+    _run(action)
+
+
+def _render_stream(
+    profiles: tuple[str, ...],
+    ruleset: str,
+    validate: bool,
+    output: str | None,
+    errors_to: str | None,
+    fail_fast: bool,
+    show_values: bool,
+    quiet: bool,
+    all_lines: bool,
+    jobs: int,
+) -> None:
+    """JSON Lines through the ruleset; see the render command's help."""
+    import tempfile
+    import time
+
+    from mapper.errors import NO_VALUE, shown_value
+    from mapper.tools import bulk
+    from mapper.tools.files import output_file, report_file
+
+    compiled = _load(ruleset, quiet)
+    check = None
+    if validate:
+        from mapper.tools.validate import validate as check_resource
+
+        def check(resource: dict[str, Any]) -> list[Any]:
+            return check_resource(resource, compiled.plan)
+
+    try:
+        names = list(bulk.expand(profiles))
+    except bulk.EmptyFolder as exc:
+        _fail([f"mapper: {exc}"], EXIT_DATA)
+    _check_outputs({"-o": output, "--errors": errors_to}, names)
+    progress, progress_done = _progress(bulk.total_bytes(names), quiet)
+
+    def all_blocks(by_position: bool = False) -> Any:
+        for block in _input_blocks(names, all_lines, by_position):
+            progress(block.size, block.data.count(b"\n") if isinstance(block, bulk.Block) else 0)
+            yield block
+
+    # Resources go to a temporary file beside the output (or a spooled one for stdout with
+    # --fail-fast), so that an interrupted or failed run leaves no half-written file.
+    rendered = failed = 0
+    started = time.perf_counter()
+    batch: list[bytes] = []
+    with contextlib.ExitStack() as stack:
+        stack.callback(progress_done)
+        spool: Any = None
+        if output:
+            spool = stack.enter_context(output_file(Path(output)))
+        elif fail_fast:
+            spool = stack.enter_context(tempfile.SpooledTemporaryFile(max_size=64 << 20))
+        errors_file = stack.enter_context(report_file(Path(errors_to))) if errors_to else None
+
+        def report(failure: bulk.Failure) -> None:
+            shown = (
+                f" (value: {shown_value(failure.value)})"
+                if show_values and failure.value is not NO_VALUE
+                else ""
+            )
+            where = f"{failure.source}:{failure.line}: " if failure.source else ""
+            click.echo(f"mapper: {where}{failure.message}{shown}", err=True)
+            if errors_file is not None:
+                errors_file.write(failure.as_json())
+
+        if jobs > 1:
+            outcomes = bulk.render_parallel(ruleset, validate, all_blocks(by_position=True), jobs)
+        else:
+            outcomes = (bulk.render_block(compiled.render, block, check) for block in all_blocks())
+        for outcome in outcomes:
+            for failure in outcome.failures[:1] if fail_fast else outcome.failures:
+                report(failure)
+            failed += len(outcome.failures)
+            if fail_fast and outcome.failures:
+                break
+            rendered += outcome.count
+            batch.append(outcome.data)
+            _emit(batch, spool)
+        _emit(batch, spool)
+        if fail_fast and failed:
+            raise _Failure([], EXIT_DATA)
+        if output:
+            pass  # output_file puts it in place when the block ends
+        elif spool is not None:
+            spool.seek(0)
+            while chunk := spool.read(1 << 20):
+                _write_bytes(chunk)
+    if not quiet:
+        seconds = time.perf_counter() - started
+        rate = f", {rendered / seconds:,.0f} profiles/s" if seconds > 0 and rendered else ""
+        click.echo(f"mapper: rendered {rendered:,}, failed {failed:,} in {seconds:.2f} s{rate}", err=True)
+    if failed:
+        sys.exit(EXIT_DATA)
+
+
+@click.command()
+@click.argument("old", metavar="OLD")
+@click.argument("new", metavar="NEW")
+@click.option("-r", "--ruleset", default="okta-default", show_default=True, help=_RULESET_HELP)
+@click.option(
+    "--style",
+    type=click.Choice(STYLES),
+    default="rfc",
+    show_default=True,
+    help="rfc: one operation per target; no-path: one merged replace without a path; "
+    "whole-multivalued: arrays replaced whole; put: the whole resource to PUT.",
+)
+@click.option(
+    "--current",
+    metavar="RESOURCE",
+    help="With --style put: the app's current resource (JSON, as GET returns it), which the PUT "
+    "body starts from, so that nothing the ruleset does not own is lost.",
+)
+@click.option("--compact", is_flag=True, help="One line of JSON instead of indented JSON.")
+@click.option(
+    "--show-values", is_flag=True, help="Show the offending value in error messages (they are personal data)."
+)
+@click.option("-q", "--quiet", is_flag=True, help=_QUIET_HELP)
+def diff(
+    old: str,
+    new: str,
+    ruleset: str,
+    style: str,
+    current: str | None,
+    compact: bool,
+    show_values: bool,
+    quiet: bool,
+) -> None:
+    """Print the SCIM PATCH request that updates the app's user from OLD to NEW.
+
+    OLD and NEW are JSON files (one may be - for standard input) holding Okta
+    profiles or Okta Users API users. The request is a PatchOp message; with
+    --style put, the body of a PUT: the app's resource (--current, which put
+    needs) with what the ruleset owns brought in line with NEW, as Okta
+    builds its PUTs. When nothing the ruleset maps has changed there is no
+    request: nothing is printed, and standard error says "no change" (exit 0).
+    """
+
+    def action() -> None:
+        from mapper.errors import ProfileError
+
+        if (style == "put") != (current is not None):
+            _fail(
+                [
+                    "mapper: --style put needs --current RESOURCE: a server may clear what a PUT omits, "
+                    "so the body starts from the app's resource"
+                    if style == "put"
+                    else "mapper: --current is for --style put"
+                ],
+                EXIT_RULESET,
+            )
+        compiled = _load(ruleset, quiet)
+        documents = []
+        problems: list[str] = []
+        for name in (old, new, *([current] if current is not None else [])):
+            try:
+                documents.append(_read_json(name))
+            except _Failure as failure:
+                problems.extend(failure.lines)
+        if problems:
+            _fail(problems, EXIT_DATA)
+        try:
+            request = compiled.patch(documents[0], documents[1], style)
+            if request is not None and current is not None:
+                request = compiled.put(documents[2], documents[1])
+        except ProfileError as exc:
+            _fail([f"mapper: {old} -> {new}: {_problem(exc, show_values)}"], EXIT_DATA)
+        if request is None:
+            click.echo(
+                "mapper: no change: nothing the ruleset maps differs, so there is no request", err=True
+            )
+            return
+        _write(_dumps(request, compact))
+
+    _run(action)
+
+
+@click.command("compile")
+@click.argument("ruleset", metavar="RULESET")
+@click.option("-q", "--quiet", is_flag=True, help=_QUIET_HELP)
+def compile_(ruleset: str, quiet: bool) -> None:
+    """Print the Python source a ruleset compiles to: exactly what runs.
+
+    Three functions: render; changes, which patch uses to find what changed
+    between two profiles; and render_update, the resource after an update.
+    """
+
+    def action() -> None:
+        _write(_load(ruleset, quiet).source)
+
+    _run(action)
