@@ -42,11 +42,13 @@ _RULESET_HELP = "A ruleset file, or the name of a built-in ruleset."
 _QUIET_HELP = "Do not print the ruleset's warnings."
 
 
-class _Failure(Exception):
+class _Failure(MapperError):
+    """A command's failure, already worded: one line per problem, and its exit code."""
+
     def __init__(self, lines: list[str], code: int) -> None:
         super().__init__("\n".join(lines))
         self.lines = lines
-        self.code = code
+        self.code = self.exit_code = code
 
 
 def _fail(lines: list[str], code: int) -> NoReturn:

@@ -20,15 +20,17 @@ from typing import IO, Any
 
 import orjson
 
-from mapper.errors import NO_VALUE, ProfileError
+from mapper.errors import NO_VALUE, MapperError, ProfileError
 from mapper.tools import jsonio
 
 LINE_SUFFIXES = (".jsonl", ".ndjson")
 FILE_SUFFIXES = (".json", *LINE_SUFFIXES)
 
 
-class EmptyFolder(Exception):
+class EmptyFolder(MapperError):
     """A folder given as input that holds no profile file."""
+
+    exit_code = 1  # bad data
 
 
 @dataclass(frozen=True)

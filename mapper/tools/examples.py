@@ -28,7 +28,7 @@ import jsonpointer
 
 from mapper.core.plan import TargetSlot
 from mapper.core.schema import CORE_USER
-from mapper.errors import Diagnostic, ProfileError, RulesetError
+from mapper.errors import Diagnostic, MapperError, ProfileError, RulesetError
 from mapper.language.resources import RULESET_SUFFIX, rulesets_in
 from mapper.runtime.patch import STYLES
 from mapper.runtime.ruleset import Ruleset, load
@@ -38,8 +38,10 @@ from mapper.tools.files import write_atomically
 EXAMPLES_SUFFIX = ".examples.json"
 
 
-class ExampleFileError(Exception):
+class ExampleFileError(MapperError):
     """An examples file that cannot be read or has the wrong shape."""
+
+    exit_code = 2  # an unreadable file
 
 
 @dataclass

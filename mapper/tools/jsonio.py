@@ -16,6 +16,8 @@ from typing import IO, Any, NoReturn
 
 import orjson
 
+from mapper.errors import MapperError
+
 #: Nesting deeper than this is refused; profiles and SCIM resources are a few levels deep.
 MAX_DEPTH = 100
 #: The largest record read: one JSON Lines line or one JSON file. An Okta user is a few KB
@@ -30,9 +32,11 @@ def too_large(size: int) -> str:
     return f"the record is {size:,} bytes, longer than the maximum of {shown}; not read"
 
 
-class JsonInputError(ValueError):
+class JsonInputError(MapperError, ValueError):
     """A document that cannot be read; the message starts with where (``file:line:col``),
     ``reason`` is the rest."""
+
+    exit_code = 1  # bad data
 
     def __init__(self, where: str, reason: str) -> None:
         super().__init__(f"{where}: {reason}")

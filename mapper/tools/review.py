@@ -18,15 +18,17 @@ import jsonpatch
 import jsonpointer
 
 from mapper.core.plan import PlannedRule
-from mapper.errors import ProfileError
+from mapper.errors import MapperError, ProfileError
 from mapper.language.unparse import rule_tail
 from mapper.markup import md_code, md_text
 from mapper.runtime.ruleset import Ruleset, load, loads
 from mapper.tools import jsonio
 
 
-class ReviewError(Exception):
+class ReviewError(MapperError):
     """A version that cannot be read (a missing file, an unknown git revision)."""
+
+    exit_code = 2  # an unreadable file
 
 
 def load_version(reference: str) -> Ruleset:

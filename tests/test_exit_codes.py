@@ -1,0 +1,60 @@
+"""Every command, given input it cannot use, ends with a documented exit code (README: Exit
+codes) and one line per problem: never exit 70 or a traceback (issue 20)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.support.cli import mapper_cli
+
+DOCUMENTED = {1, 2, 3, 4, 5}
+
+
+def _bad_inputs(tmp: Path) -> dict[str, list[str]]:
+    missing = str(tmp / "missing.json")
+    garbage = tmp / "garbage.json"
+    garbage.write_text("{not json")
+    empty = tmp / "empty"
+    empty.mkdir()
+    bad_ruleset = tmp / "bad.mapper"
+    bad_ruleset.write_text("userName <- user.\n")
+    return {
+        "render missing": ["render", missing],
+        "render garbage": ["render", str(garbage)],
+        "render empty folder": ["render", str(empty), "-o", str(tmp / "o.jsonl")],
+        "render bad ruleset": ["render", str(garbage), "-r", str(bad_ruleset)],
+        "check missing": ["check", missing],
+        "check bad": ["check", str(bad_ruleset)],
+        "fmt missing": ["fmt", missing],
+        "explain missing": ["explain", missing],
+        "test missing": ["test", missing],
+        "review missing": ["review", missing, "okta-default"],
+        "diff missing": ["diff", missing, missing],
+        "plan missing": ["plan", missing, missing],
+        "compile bad": ["compile", str(bad_ruleset)],
+        "import garbage": ["import", "okta", "--schema", str(garbage), "--mapping", str(garbage)],
+        "export bad schema": ["export", "okta", "okta-default", "--schema", str(garbage)],
+        "sync missing": ["sync", missing, "--to", "http://127.0.0.1:9"],
+        "sync apply missing": ["sync", "--apply", missing, "--to", "http://127.0.0.1:9"],
+        "unknown option": ["render", "--no-such-option"],
+    }
+
+
+CASES = ["render missing", "render garbage", "render empty folder", "render bad ruleset", "check missing",
+         "check bad", "fmt missing", "explain missing", "test missing", "review missing", "diff missing",
+         "plan missing", "compile bad", "import garbage", "export bad schema", "sync missing",
+         "sync apply missing", "unknown option"]  # fmt: skip
+
+
+def test_every_case_is_listed(tmp_path: Path) -> None:
+    assert sorted(_bad_inputs(tmp_path)) == sorted(CASES)
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_bad_input_has_a_documented_exit_code(tmp_path: Path, case: str) -> None:
+    ran = mapper_cli(*_bad_inputs(tmp_path)[case], env={"SCIM_TOKEN": "test-token-1"})
+    assert ran.returncode in DOCUMENTED, (case, ran.returncode, ran.stderr)
+    assert "Traceback" not in ran.stderr and "internal error" not in ran.stderr
+    assert (ran.stderr + ran.stdout).strip(), case  # check and test report on standard output
