@@ -42,7 +42,7 @@ _RULESET_HELP = "A ruleset file, or the name of a built-in ruleset."
 _QUIET_HELP = "Do not print the ruleset's warnings."
 
 
-class _Failure(MapperError):
+class CommandFailure(MapperError):
     """A command's failure, already worded: one line per problem, and its exit code."""
 
     def __init__(self, lines: list[str], code: int) -> None:
@@ -52,7 +52,7 @@ class _Failure(MapperError):
 
 
 def _fail(lines: list[str], code: int) -> NoReturn:
-    raise _Failure(lines, code)
+    raise CommandFailure(lines, code)
 
 
 def _load(ruleset: str, quiet: bool = False, cache: bool = True) -> Ruleset:
@@ -171,7 +171,7 @@ def _write_all(fd: int, data: bytes) -> None:
 def _run(action: Any) -> None:
     try:
         action()
-    except _Failure as failure:
+    except CommandFailure as failure:
         for line in failure.lines:
             click.echo(line, err=True)
         sys.exit(failure.code)
@@ -217,26 +217,28 @@ def _input_blocks(names: list[str], all_lines: bool, by_position: bool = False) 
             _fail([f"mapper: {name}: {exc.strerror or 'cannot be read'}"], EXIT_DATA)
 
 
-def _progress(total: int | None, quiet: bool) -> tuple[Any, Any]:
-    """Functions to call with each record's size, and at the end: a progress bar on standard
-    error when it is a terminal (count, rate, and an ETA when the input's size is known),
-    else nothing.
+def _progress(total: int | None, quiet: bool, unit: str = "B") -> tuple[Any, Any]:
+    """Functions to call with each record's size (or, for another UNIT than bytes, with the
+    number of things done), and at the end: a progress bar on standard error when it is a
+    terminal (count, rate, and an ETA when the total is known), else nothing. The one
+    progress bar of every command.
 
     tqdm: small, pure Python, with no dependencies, and it draws nothing on a pipe; rich
     would bring a whole terminal toolkit for one bar."""
     if quiet or sys.stderr is None or not sys.stderr.isatty():
-        return (lambda size, records=0: None), (lambda: None)
+        return (lambda size=1, records=0: None), (lambda: None)
     from tqdm import tqdm
 
     try:
         columns = os.get_terminal_size(sys.stderr.fileno()).columns or 80  # 0 on a sizeless pty
     except OSError:
         columns = 80
-    bar = tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, file=sys.stderr, leave=False,
-               mininterval=0.2, desc="mapper", ncols=min(columns, 100))  # fmt: skip
+    scaled = {"unit": "B", "unit_scale": True, "unit_divisor": 1024} if unit == "B" else {"unit": f" {unit}"}
+    bar = tqdm(total=total, file=sys.stderr, leave=False, mininterval=0.2, desc="mapper",
+               ncols=min(columns, 100), **scaled)  # fmt: skip
     count = 0
 
-    def advance(size: int, records: int = 0) -> None:
+    def advance(size: int = 1, records: int = 0) -> None:
         nonlocal count
         count += records
         bar.update(size)
@@ -247,13 +249,8 @@ def _progress(total: int | None, quiet: bool) -> tuple[Any, Any]:
 
 
 def _count_progress(total: int | None, unit: str, quiet: bool) -> tuple[Any, Any]:
-    """As _progress, counting things (users) rather than bytes."""
-    if quiet or sys.stderr is None or not sys.stderr.isatty():
-        return (lambda: None), (lambda: None)
-    from tqdm import tqdm
-
-    bar = tqdm(total=total, unit=f" {unit}", file=sys.stderr, leave=False, mininterval=0.2, desc="mapper")
-    return (lambda: bar.update(1)), bar.close
+    """As _progress, counting things (users) rather than bytes: advance() adds one."""
+    return _progress(total, quiet, unit)
 
 
 def _emit(batch: list[bytes], spool: Any) -> None:

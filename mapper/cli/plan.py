@@ -72,7 +72,7 @@ def plan_command(old: str, new: str, ruleset: str, style: str, output: str | Non
             for outcome in plan_exports.plan(
                 compiled, records(sources[0]), records(sources[1]), style, summary
             ):
-                if isinstance(outcome, bulk.Failure):
+                if isinstance(outcome, bulk.RecordFailure):
                     failed += 1
                     click.echo(f"mapper: {outcome.source}:{outcome.line}: {outcome.message}", err=True)
                     continue

@@ -18,11 +18,11 @@ from mapper.cli.common import (
     EXIT_DATA,
     EXIT_RULESET,
     STYLES,
+    CommandFailure,
     _check_outputs,
     _dumps,
     _emit,
     _fail,
-    _Failure,
     _input_blocks,
     _load,
     _problem,
@@ -121,7 +121,7 @@ def render(
             except ProfileError as exc:
                 problems.append(f"mapper: {label}: {_problem(exc, show_values)}")
                 continue
-            except _Failure as failure:
+            except CommandFailure as failure:
                 problems.extend(failure.lines)
                 continue
             if validate:
@@ -196,7 +196,7 @@ def _render_stream(
             spool = stack.enter_context(tempfile.SpooledTemporaryFile(max_size=64 << 20))
         errors_file = stack.enter_context(report_file(Path(errors_to))) if errors_to else None
 
-        def report(failure: bulk.Failure) -> None:
+        def report(failure: bulk.RecordFailure) -> None:
             shown = (
                 f" (value: {shown_value(failure.value)})"
                 if show_values and failure.value is not NO_VALUE
@@ -222,7 +222,7 @@ def _render_stream(
             _emit(batch, spool)
         _emit(batch, spool)
         if fail_fast and failed:
-            raise _Failure([], EXIT_DATA)
+            raise CommandFailure([], EXIT_DATA)
         if output:
             pass  # output_file puts it in place when the block ends
         elif spool is not None:
@@ -299,7 +299,7 @@ def diff(
         for name in (old, new, *([current] if current is not None else [])):
             try:
                 documents.append(_read_json(name))
-            except _Failure as failure:
+            except CommandFailure as failure:
                 problems.extend(failure.lines)
         if problems:
             _fail(problems, EXIT_DATA)

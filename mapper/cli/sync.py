@@ -34,7 +34,7 @@ EXIT_OUTPUT = 3
 
 if TYPE_CHECKING:
     from mapper.runtime.ruleset import Ruleset
-    from mapper.sync.engine import Failure, Options, Summary
+    from mapper.sync.engine import Options, Summary, UserFailure
 
 EXIT_FAILED, EXIT_USAGE, EXIT_GUARD, EXIT_APP = 1, 2, 4, 5
 DEFAULT_RULESET = "okta-default"
@@ -327,7 +327,7 @@ def _sync_users(names: tuple[str, ...]) -> Any:
             yield Incoming(where, document if isinstance(document, dict) else None, "not a JSON object")
 
 
-def _report_failure(failure: Failure) -> None:
+def _report_failure(failure: UserFailure) -> None:
     where = f"{failure.where}: " if failure.where else ""
     click.echo(f"mapper: sync: {where}{failure.okta_id or '?'}: {failure.message}", err=True)
 

@@ -38,11 +38,11 @@ from mapper.runtime.ruleset import Ruleset
 from mapper.sync.app import AppError, Conflict, ScimApp
 from mapper.sync.decide import Decision, Kind, Match, Policy, Style, decide, decide_gone, ruleset_hash
 from mapper.sync.guard import DeactivationLimit
-from mapper.sync.records import KINDS, Done, Failure, Held, Incoming, Outcome, Summary
+from mapper.sync.records import KINDS, Done, Held, Incoming, Outcome, Summary, UserFailure
 from mapper.sync.retry import AppUnavailable
 from mapper.sync.state import Row, State
 
-__all__ = ["KINDS", "Done", "EmptyExport", "Failure", "Incoming", "Options", "Outcome", "Summary", "Sync"]
+__all__ = ["KINDS", "Done", "EmptyExport", "Incoming", "Options", "Outcome", "Summary", "Sync", "UserFailure"]
 
 
 class EmptyExport(MapperError):
@@ -74,7 +74,7 @@ class Sync:
         app: Any,  # a ScimApp, or a recorder standing in for it (mapper.sync.saved_plan)
         state: State,
         options: Options,
-        on_failure: Callable[[Failure], None] = lambda f: None,
+        on_failure: Callable[[UserFailure], None] = lambda f: None,
         on_progress: Callable[[], None] = lambda: None,
     ) -> None:
         self.ruleset = ruleset
@@ -228,24 +228,26 @@ class Sync:
         user = incoming.user
         if user is None:
             self.summary.unreadable += 1
-            self._fail(Failure(None, incoming.where, None, "", incoming.problem))
+            self._fail(UserFailure(None, incoming.where, None, "", incoming.problem))
             return None
         okta_id = user.get("id")
         if not isinstance(okta_id, str) or not okta_id:
             self.summary.unreadable += 1
-            self._fail(Failure(None, incoming.where, None, "", "no Okta id: sync needs Users API objects"))
+            self._fail(
+                UserFailure(None, incoming.where, None, "", "no Okta id: sync needs Users API objects")
+            )
             return None
         row = self.state.get(okta_id)
         if okta_id in busy or okta_id in seen or (row is not None and row.seen == self._run):
             self._fail(
-                Failure(okta_id, incoming.where, None, "", "listed twice in the export; the first kept")
+                UserFailure(okta_id, incoming.where, None, "", "listed twice in the export; the first kept")
             )
             return None
         try:
             decision = decide(self.ruleset, self.ruleset_hash, self.policy, okta_id, user, row)
         except ProfileError as exc:
             seen.add(okta_id)  # not deactivated for a bad profile
-            self._fail(Failure(okta_id, incoming.where, None, "", str(exc)))
+            self._fail(UserFailure(okta_id, incoming.where, None, "", str(exc)))
             return None
         if decision.kind is Kind.NOTHING:
             seen.add(okta_id)
@@ -305,7 +307,7 @@ class Sync:
             assert error is not None
             if not error.unknown_outcome:  # else it stays pending: the next run reads the app
                 self.state.settle(done.okta_id)
-            self._fail(Failure(done.okta_id, where, error.status, error.scim_type, error.message()))
+            self._fail(UserFailure(done.okta_id, where, error.status, error.scim_type, error.message()))
             return
         if done.forget:
             self.state.forget(done.okta_id)
@@ -316,7 +318,7 @@ class Sync:
         self.summary.attributes.update(done.attributes)
         self.on_done(done, where)
 
-    def _fail(self, failure: Failure) -> None:
+    def _fail(self, failure: UserFailure) -> None:
         self.summary.counts[Outcome.FAILED] += 1
         if len(self.summary.failures) < 10_000:  # the rest are counted, and printed as they come
             self.summary.failures.append(failure)

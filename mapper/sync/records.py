@@ -1,6 +1,6 @@
 """The records a sync run passes around: what came in (:class:`Incoming`), what a worker
 did for one user (:class:`Done`), a deactivation waiting for the guard (:class:`Held`), what
-failed (:class:`Failure`) and the run's :class:`Summary`, counted by :class:`Outcome`."""
+failed (:class:`UserFailure`) and the run's :class:`Summary`, counted by :class:`Outcome`."""
 
 from __future__ import annotations
 
@@ -30,7 +30,9 @@ KINDS = tuple(Outcome)
 
 
 @dataclass
-class Failure:
+class UserFailure:
+    """A user the sync could not bring in line: reported, and tried again by the next run."""
+
     okta_id: str | None
     where: str  # FILE:LINE, or "" for a user known from the state alone
     status: int | None
@@ -46,7 +48,7 @@ class Failure:
 class Summary:
     counts: Counter[str] = field(default_factory=Counter)
     attributes: Counter[str] = field(default_factory=Counter)
-    failures: list[Failure] = field(default_factory=list)
+    failures: list[UserFailure] = field(default_factory=list)
     requests: int = 0
     retries: int = 0
     seconds: float = 0.0

@@ -32,7 +32,7 @@ from mapper.runtime.ruleset import Ruleset
 from mapper.sync.app import MATCH_FILTERS, AppError, ScimApp, matches, record_version
 from mapper.sync.decide import ruleset_hash
 from mapper.sync.engine import Sync
-from mapper.sync.records import Done, Failure, Outcome, Summary
+from mapper.sync.records import Done, Outcome, Summary, UserFailure
 from mapper.sync.retry import AppUnavailable
 from mapper.sync.state import State
 
@@ -351,7 +351,7 @@ def apply(
     app: ScimApp,
     state: State,
     concurrency: int,
-    on_failure: Callable[[Failure], None],
+    on_failure: Callable[[UserFailure], None],
 ) -> Summary:
     """Send the plan's requests, user by user (at most CONCURRENCY at once), writing the state
     as the app acknowledges them; a user whose app record changed since the plan is skipped."""
@@ -377,7 +377,7 @@ def apply(
             assert done.error is not None
             if not done.error.unknown_outcome:
                 state.settle(done.okta_id)
-            failure = Failure(done.okta_id, user["where"], done.error.status, done.error.scim_type,
+            failure = UserFailure(done.okta_id, user["where"], done.error.status, done.error.scim_type,
                               done.error.message())  # fmt: skip
             summary.counts[Outcome.FAILED] += 1
             summary.failures.append(failure)

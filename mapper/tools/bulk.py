@@ -4,7 +4,7 @@ Records come from JSON Lines files (``.jsonl``, ``.ndjson``: one Okta profile or
 Users API user per line), from ``.json`` files (one record each), from folders of
 those, or from standard input. They are read one line at a time, so memory does
 not grow with the export. A record that cannot be read or mapped does not stop the
-run: it becomes a :class:`Failure` (file, line, Okta id, code, message) and the run
+run: it becomes a :class:`RecordFailure` (file, line, Okta id, code, message) and the run
 goes on; the caller decides what to print and which exit code that means.
 """
 
@@ -48,7 +48,9 @@ class Record:
 
 
 @dataclass(frozen=True)
-class Failure:
+class RecordFailure:
+    """A record of an export that could not be read or mapped: reported by file and line."""
+
     source: str
     line: int
     okta_id: str | None
@@ -258,7 +260,7 @@ class Rendered:
 
     data: bytes
     count: int
-    failures: list[Failure]
+    failures: list[RecordFailure]
 
 
 def render_block(
@@ -269,11 +271,13 @@ def render_block(
     """Every record of BLOCK through RENDER (and VALIDATE): one loop, no per-record objects,
     since at 150,000 profiles a second each microsecond is a sixth of the budget."""
     out: list[bytes] = []
-    failures: list[Failure] = []
+    failures: list[RecordFailure] = []
     source = block.source
     if block.dropped:
         return Rendered(
-            b"", 0, [Failure(source, block.first_line, None, "too-large", jsonio.too_large(block.dropped))]
+            b"",
+            0,
+            [RecordFailure(source, block.first_line, None, "too-large", jsonio.too_large(block.dropped))],
         )
     parse = jsonio.parse_fast
     dumps = orjson.dumps
@@ -288,18 +292,18 @@ def render_block(
             document = parse(data, source, number)
         except jsonio.JsonInputError as exc:
             code = "too-large" if isinstance(exc, jsonio.RecordTooLarge) else "invalid-json"
-            failures.append(Failure(source, number, None, code, exc.reason))
+            failures.append(RecordFailure(source, number, None, code, exc.reason))
             continue
         try:
             resource = render(document)
         except ProfileError as exc:
-            failures.append(Failure(source, number, _okta_id(document), "profile", str(exc), exc.value))
+            failures.append(RecordFailure(source, number, _okta_id(document), "profile", str(exc), exc.value))
             continue
         if validate is not None:
             problems = validate(resource)
             if problems:
                 failures.extend(
-                    Failure(
+                    RecordFailure(
                         source, number, _okta_id(document), "invalid-scim", f"invalid SCIM: {problem}",
                         getattr(problem, "value", NO_VALUE),
                     )
@@ -310,7 +314,7 @@ def render_block(
             out.append(dumps(resource, option=newline))
         except TypeError:  # orjson refuses a lone surrogate (from the input)
             failures.append(
-                Failure(
+                RecordFailure(
                     source, number, _okta_id(document), "invalid-output",
                     "the resource would hold text that is not valid Unicode",
                 )

@@ -28,7 +28,7 @@ from mapper.runtime.ruleset import Ruleset
 from mapper.sync.decide import Kind, Policy, Style, decide, decide_gone, requests, ruleset_hash
 from mapper.sync.state import State
 from mapper.tools import jsonio
-from mapper.tools.bulk import Failure, Record
+from mapper.tools.bulk import Record, RecordFailure
 
 #: The summary's word for each decision.
 WORDS = {
@@ -52,14 +52,14 @@ class Summary:
     attributes: Counter[str] = field(default_factory=Counter)  # SCIM attribute -> users updated
 
 
-def _user(record: Record) -> tuple[str, dict[str, Any]] | Failure:
+def _user(record: Record) -> tuple[str, dict[str, Any]] | RecordFailure:
     try:
         document = record.parse()
     except jsonio.JsonInputError as exc:
-        return Failure(record.source, record.line, None, "invalid-json", exc.reason)
+        return RecordFailure(record.source, record.line, None, "invalid-json", exc.reason)
     okta_id = document.get("id") if isinstance(document, dict) else None
     if not isinstance(okta_id, str) or not okta_id:
-        return Failure(
+        return RecordFailure(
             record.source, record.line, None, "no-id", "a plan needs Okta Users API users, with their id"
         )
     return okta_id, document
@@ -67,8 +67,8 @@ def _user(record: Record) -> tuple[str, dict[str, Any]] | Failure:
 
 def plan(
     ruleset: Ruleset, old: Iterable[Record], new: Iterable[Record], style: str, summary: Summary
-) -> Iterator[dict[str, Any] | Failure]:
-    """Each request the app needs ({"okta_id", "method", "path", "body"}), or a Failure."""
+) -> Iterator[dict[str, Any] | RecordFailure]:
+    """Each request the app needs ({"okta_id", "method", "path", "body"}), or a RecordFailure."""
     policy = Policy(style=Style(style))
     digest = ruleset_hash(ruleset)
     with tempfile.TemporaryDirectory(prefix="mapper-plan-") as folder:
@@ -77,7 +77,7 @@ def plan(
         try:
             yield from _load_old(ruleset, digest, policy, state, old, summary, tick)
             for parsed in _users(new, summary, tick):
-                if isinstance(parsed, Failure):
+                if isinstance(parsed, RecordFailure):
                     yield parsed
                     continue
                 record, okta_id, user = parsed
@@ -94,7 +94,7 @@ def plan(
                     decision = decide(ruleset, digest, policy, okta_id, user, row)
                 except ProfileError as exc:
                     summary.kinds["failed"] += 1
-                    yield Failure(record.source, record.line, okta_id, "profile", str(exc), exc.value)
+                    yield RecordFailure(record.source, record.line, okta_id, "profile", str(exc), exc.value)
                     continue
                 yield from _requests(ruleset, policy, decision, summary)
             state.commit()
@@ -114,10 +114,10 @@ def _load_old(
     old: Iterable[Record],
     summary: Summary,
     tick: Callable[[], None],
-) -> Iterator[Failure]:
+) -> Iterator[RecordFailure]:
     """OLD into STATE, as a first sync of OLD on an empty app leaves it."""
     for parsed in _users(old, summary, tick):
-        if isinstance(parsed, Failure):
+        if isinstance(parsed, RecordFailure):
             yield parsed
             continue
         record, okta_id, user = parsed
@@ -129,7 +129,7 @@ def _load_old(
             decision = decide(ruleset, digest, policy, okta_id, user, None)
         except ProfileError as exc:  # a first sync fails this user: the app never had it
             summary.kinds["failed"] += 1
-            yield Failure(record.source, record.line, okta_id, "profile", str(exc), exc.value)
+            yield RecordFailure(record.source, record.line, okta_id, "profile", str(exc), exc.value)
             continue
         if decision.kind is Kind.CREATE:
             state.acknowledged(okta_id, UNKNOWN_ID, decision.desired, True, digest, _OLD_RUN, user)
@@ -139,20 +139,22 @@ def _load_old(
 
 def _users(
     records: Iterable[Record], summary: Summary, tick: Callable[[], None]
-) -> Iterator[tuple[Record, str, dict[str, Any]] | Failure]:
-    """Each record as (record, Okta id, user), or the Failure that says why it cannot be (counted)."""
+) -> Iterator[tuple[Record, str, dict[str, Any]] | RecordFailure]:
+    """Each record as (record, Okta id, user), or the RecordFailure that says why it cannot be (counted)."""
     for record in records:
         tick()
         parsed = _user(record)
-        if isinstance(parsed, Failure):
+        if isinstance(parsed, RecordFailure):
             summary.kinds["failed"] += 1
             yield parsed
         else:
             yield (record, *parsed)
 
 
-def _twice(record: Record, okta_id: str) -> Failure:
-    return Failure(record.source, record.line, okta_id, "duplicate-id", "this Okta id is in the export twice")
+def _twice(record: Record, okta_id: str) -> RecordFailure:
+    return RecordFailure(
+        record.source, record.line, okta_id, "duplicate-id", "this Okta id is in the export twice"
+    )
 
 
 def _requests(ruleset: Ruleset, policy: Policy, decision: Any, summary: Summary) -> Iterator[dict[str, Any]]:
