@@ -111,3 +111,26 @@ def test_a_write_that_fails_is_exit_3(tmp_path: Path, command: str) -> None:
     code, err = _invoke(_args(command, Path("/dev/full"), tmp_path))
     assert code == 3 and "/dev/full" in err, err
     assert stat.S_ISCHR(os.stat("/dev/full").st_mode)
+
+
+@pytest.mark.parametrize(
+    ("command", "private"),
+    [
+        ("render -o", True),
+        ("render --errors", True),
+        ("plan -o", True),
+        ("export -o", False),
+        ("import -o", False),
+    ],
+)
+def test_one_permission_policy(tmp_path: Path, command: str, private: bool) -> None:
+    """A new output that can hold personal data (resources, plans, failure reports) is 0600;
+    an exported ruleset or Terraform file follows the umask (it is meant for a repository)."""
+    out = tmp_path / "new-output"
+    old_umask = os.umask(0o022)
+    try:
+        code, err = _invoke(_args(command, out, tmp_path))
+    finally:
+        os.umask(old_umask)
+    assert code in (0, 1), err
+    assert stat.S_IMODE(out.stat().st_mode) == (0o600 if private else 0o644)

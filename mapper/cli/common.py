@@ -305,11 +305,9 @@ def _check_outputs(outputs: dict[str, str | Path | None], inputs: list[str]) -> 
         _fail(problems, EXIT_USAGE)
 
 
-def _save(path: Path, text: str) -> None:
-    """TEXT into PATH all at once (nothing half-written); one line when it cannot be."""
-    from mapper.tools.files import write_file
+def _save(path: Path, text: str, private: bool = False) -> None:
+    """TEXT into PATH all at once (nothing half-written); PRIVATE (0600) when it can hold
+    personal data. A failed write is an OutputError (exit 3, one line)."""
+    from mapper.tools.files import write_output
 
-    try:
-        write_file(path, text)
-    except OSError as exc:
-        _fail([f"mapper: {path}: {exc.strerror or exc}"], EXIT_OUTPUT)
+    write_output(path, text, private)

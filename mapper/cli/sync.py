@@ -418,7 +418,7 @@ def _finish(summary: Summary, report_file: Path | None) -> None:
             err=True,
         )
     if report_file is not None:
-        _save(report_file, json.dumps(summary.as_json(), indent=2, ensure_ascii=False) + "\n")
+        _save(report_file, json.dumps(summary.as_json(), indent=2, ensure_ascii=False) + "\n", private=True)
     if summary.stopped:
         sys.exit(EXIT_APP)
     if summary.held:
@@ -435,10 +435,10 @@ def _plan(compiled: Ruleset, source: str, state_file: Path, options: Options, co
           breaker: tuple[int, float, float], incoming: Any, plan_out: Path | None, show_values: bool,
           report_file: Path | None, quiet: bool, dry_run: bool) -> None:  # fmt: skip
     """The dry run and the saved plan: the run against a copy of the state, reads sent, the rest recorded."""
-    from mapper.cli.common import _fail, _write
+    from mapper.cli.common import _write
     from mapper.sync import saved_plan
     from mapper.sync.engine import Sync
-    from mapper.tools.files import write_private
+    from mapper.tools.files import write_output
 
     state = _state(state_file, connection.base_url, options.match, readonly=True)
     app = _app(connection, breaker)
@@ -458,10 +458,7 @@ def _plan(compiled: Ruleset, source: str, state_file: Path, options: Options, co
     if dry_run or plan_out is None:
         _write("".join(json.dumps(line, ensure_ascii=False) + "\n" for line in plan.requests()))
     if plan_out is not None:
-        try:
-            write_private(plan_out, plan.dumps())
-        except OSError as exc:
-            _fail([f"mapper: sync: --plan-out {plan_out}: {exc.strerror or exc}"], EXIT_OUTPUT)
+        write_output(plan_out, plan.dumps(), private=True)  # an OutputError (exit 3) when it fails
         if not dry_run:
             _write("\n".join(saved_plan.review_lines(plan.as_json(), show_values)) + "\n")
     if not quiet:

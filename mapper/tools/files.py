@@ -132,8 +132,9 @@ class _TextWriter:
 def report_file(path: Path) -> Iterator[_TextWriter]:
     """A text file written as the run goes (a report of failures), opened in place; a failed
     open, write or close is an OutputError naming PATH."""
-    try:
-        handle = open(path, "w", encoding="utf-8")  # noqa: SIM115 - closed below, its error reported
+    try:  # a new file is private (0600): it can name users; an existing one is written in place
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        handle = open(fd, "w", encoding="utf-8")  # noqa: SIM115 - closed below, its error reported
     except OSError as exc:
         raise _failed(path, exc) from None
     try:
@@ -146,7 +147,8 @@ def report_file(path: Path) -> Iterator[_TextWriter]:
 
 
 def write_atomically(path: Path, text: str) -> None:
-    """Write TEXT to PATH all at once (a crash leaves the old file, never half a new one).
+    """Rewrite a file the user keeps (a ruleset for ``mapper fmt``, an examples file for
+    ``mapper test --update``) all at once: a crash leaves the old file, never half a new one.
 
     A symbolic link is followed: its target is formatted and the link stays. The
     file keeps its mode and owner; a read-only file is refused, not overwritten.
@@ -174,41 +176,10 @@ def write_atomically(path: Path, text: str) -> None:
         raise
 
 
-def write_file(path: Path, text: str) -> None:
-    """Write TEXT to PATH all at once: through write_atomically when PATH exists, else a
-    temporary file beside it, renamed (a failed run leaves nothing half-written); in place
-    when PATH is not a regular file (see in_place)."""
-    if in_place(path):
-        with open(path, "w", encoding="utf-8", newline="") as out:
-            out.write(text)
-        return
-    if path.exists():
-        write_atomically(path, text)
-        return
-    fd, temporary = tempfile.mkstemp(dir=path.resolve().parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(temporary, 0o666 & ~umask)
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
-        raise
-
-
-def write_private(path: Path, text: str) -> None:
-    """Write TEXT to PATH all at once, readable by its owner only (0600): a file that holds
-    personal data (a saved sync plan). A file already there is replaced, its mode not kept."""
-    fd, temporary = tempfile.mkstemp(dir=path.resolve().parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-        os.chmod(temporary, 0o600)
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
-        raise
+def write_output(path: Path, text: str, private: bool) -> None:
+    """TEXT as PATH's content, all at once, through output_file: the one writer of a
+    command's output files. The one permission policy: PRIVATE (mode 0600) for a file
+    that can hold personal data (resources, plans, failure reports), else as the umask
+    says (an exported ruleset or Terraform file, meant for a repository)."""
+    with output_file(path, private) as out:
+        out.write(text.encode("utf-8"))
