@@ -248,11 +248,6 @@ def _progress(total: int | None, quiet: bool, unit: str = "B") -> tuple[Any, Any
     return advance, bar.close
 
 
-def _count_progress(total: int | None, unit: str, quiet: bool) -> tuple[Any, Any]:
-    """As _progress, counting things (users) rather than bytes: advance() adds one."""
-    return _progress(total, quiet, unit)
-
-
 def _emit(batch: list[bytes], spool: Any) -> None:
     if batch:
         data = b"".join(batch)

@@ -232,17 +232,11 @@ def _shard(text: str) -> tuple[int, int]:
 
 
 def _check_writable(path: Path, flag: str) -> None:
-    folder = path.parent
-    if not folder.is_dir():
-        raise UsageError(f"sync: {flag} {path}: the folder {folder} does not exist; nothing was sent")
-    if path.is_dir():
-        raise UsageError(f"sync: {flag} {path}: is a folder; nothing was sent")
-    if path.exists() and not path.is_file():  # a device or a FIFO: replacing it would be wrong
-        raise UsageError(f"sync: {flag} {path}: not a regular file; nothing was sent")
-    if path.exists() and not os.access(path, os.W_OK):
-        raise UsageError(f"sync: {flag} {path}: not writable; nothing was sent")
-    if not os.access(folder, os.W_OK | os.X_OK):  # files are replaced through a temporary file beside them
-        raise UsageError(f"sync: {flag} {path}: the folder {folder} is not writable; nothing was sent")
+    from mapper.tools.files import in_place, output_problem
+
+    problem = output_problem(path) or ("not a regular file" if in_place(path) else None)
+    if problem:  # sync's files are replaced, never written in place (a state file is a database)
+        raise UsageError(f"sync: {flag} {path}: {problem}; nothing was sent")
 
 
 def _check_readable(name: str) -> None:
@@ -357,12 +351,12 @@ def _state(path: Path, base_url: str, match: str, readonly: bool = False) -> Any
 def _sync_run(compiled: Ruleset, state_file: Path, options: Options, connection: Any,
               breaker: tuple[int, float, float], incoming: Any, report_file: Path | None, quiet: bool,
               users: tuple[str, ...]) -> None:  # fmt: skip
-    from mapper.cli.common import _count_progress
+    from mapper.cli.common import _progress
     from mapper.sync.engine import Sync
 
     state = _state(state_file, connection.base_url, options.match)
     app = _app(connection, breaker)
-    advance, done = _count_progress(_line_count(users), "users", quiet)
+    advance, done = _progress(_line_count(users), quiet, "users")
     try:
         summary = Sync(compiled, app, state, options, on_failure=_report_failure, on_progress=advance).run(
             incoming

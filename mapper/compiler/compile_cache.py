@@ -252,6 +252,13 @@ def _secret(folder: Path, create: bool) -> bytes | None:
 
 
 def _read_key(path: Path) -> bytes | None:
+    data = _read_private(path, KEY_BYTES, strict=True)
+    return data if data is not None and len(data) == KEY_BYTES else None
+
+
+def _read_private(path: Path, limit: int, strict: bool = False) -> bytes | None:
+    """PATH's bytes when it is a regular file of this user (STRICT: readable by nobody else)
+    of at most LIMIT bytes, not a symlink; else None. O_NONBLOCK: a FIFO must not hang us."""
     flags = (
         os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
     )
@@ -261,11 +268,10 @@ def _read_key(path: Path) -> bytes | None:
         return None
     with os.fdopen(fd, "rb") as file:
         info = os.fstat(file.fileno())
-        private = not hasattr(os, "getuid") or (info.st_uid == os.getuid() and not info.st_mode & 0o077)
-        if not stat.S_ISREG(info.st_mode) or not private or info.st_size != KEY_BYTES:
+        private = _private(info) and not (strict and hasattr(os, "getuid") and info.st_mode & 0o077)
+        if not stat.S_ISREG(info.st_mode) or not private or info.st_size > limit:
             return None
-        secret = file.read(KEY_BYTES + 1)
-    return secret if len(secret) == KEY_BYTES else None
+        return file.read(limit + 1)
 
 
 def _digest(data: bytes) -> str:
@@ -281,19 +287,9 @@ def _header(body: bytes, secret: bytes) -> bytes:
 
 
 def _read(path: Path, secret: bytes) -> dict[str, Any] | None:
-    # O_NONBLOCK: a FIFO at the path must not hang the load (it is refused below).
-    flags = (
-        os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
-    )
-    try:
-        fd = os.open(path, flags)
-    except OSError:
+    content = _read_private(path, MAX_FILE_BYTES)
+    if content is None:
         return None
-    with os.fdopen(fd, "rb") as file:
-        info = os.fstat(file.fileno())
-        if not stat.S_ISREG(info.st_mode) or not _private(info) or info.st_size > MAX_FILE_BYTES:
-            return None
-        content = file.read(MAX_FILE_BYTES + 1)
     header, _, body = content.partition(b"\n")
     if not hmac.compare_digest(header, _header(body, secret)[:-1]):
         return None  # not written here with this key, another format, or corrupt or truncated
