@@ -10,13 +10,11 @@ styles in :mod:`mapper.runtime.patch` turn those into operations.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
 from mapper.compiler.codegen import PYTHON_CLASS, Emitter, _comment, _literal
 from mapper.core.plan import Plan, PlannedRule
-from mapper.core.schema import CORE_USER
 from mapper.core.types import STRING, ValueType
 
 Change = tuple[int, Any, Any]
@@ -67,7 +65,7 @@ def plan_units(plan: Plan) -> tuple[tuple[Unit, tuple[PlannedRule, ...]], ...]:
             continue
         key = (t.urn, t.attr)
         if key not in multis:
-            path = t.attr if t.urn == CORE_USER else f"{t.urn}:{t.attr}"
+            path = t.attr_path.attribute.text()
             multis[key] = len(units)
             units.append((Unit("multi", path, t.urn, t.attr), []))
         units[multis[key]][1].append(rule)
@@ -82,8 +80,9 @@ def plan_units(plan: Plan) -> tuple[tuple[Unit, tuple[PlannedRule, ...]], ...]:
                 assert entry_type is not None and r.target.sub is not None
                 before = entries.get(entry_type, Entry(entry_type, (), False))
                 subs = before.subs if r.target.sub in before.subs else (*before.subs, r.target.sub)
-                path = f"{unit.path}[type eq {json.dumps(entry_type)}]"
-                sub_paths = tuple((sub, f"{path}.{sub}") for sub in subs)
+                where = r.target.attr_path.attribute.where_type(entry_type)
+                path = where.text()
+                sub_paths = tuple((sub, where.child(sub).text()) for sub in subs)
                 entries[entry_type] = Entry(entry_type, subs, before.primary or r.primary, path, sub_paths)
             unit = Unit("multi", unit.path, unit.urn, unit.attr, entries=tuple(entries.values()))
         finished.append((unit, tuple(rules)))

@@ -1,5 +1,5 @@
-"""The limits every HTTP answer mapper reads is held to, for every request it sends (sync's
-SCIM requests, ``check --schemas``): at most a number of bytes, within one deadline.
+"""mapper's one HTTP client (:func:`client`, for sync's SCIM requests and ``check --schemas``),
+and the limits every answer it reads is held to: at most a number of bytes, within one deadline.
 
 A read timeout alone bounds each read, not the answer: a server that drips one byte a
 second, or streams without end, would hold a run (and its memory) for ever. Here the
@@ -13,10 +13,12 @@ still stopped by the read timeout, so no answer takes longer than twice ``--time
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from urllib.parse import urlsplit
 
 import httpx2
+
+from mapper.markup import visible
 
 #: The largest answer read by default (``--max-response-mb``): a SCIM page of 100 users is
 #: well under a megabyte, /Schemas of the largest apps a few.
@@ -84,6 +86,54 @@ class BoundedTransport(httpx2.BaseTransport):
 
     def close(self) -> None:
         self.inner.close()
+
+
+def client(
+    base_url: str,
+    token: str | None,
+    *,
+    timeout: float,
+    max_bytes: int = MAX_RESPONSE_BYTES,
+    max_connections: int | None = None,
+    wrap: Callable[[httpx2.BaseTransport], httpx2.BaseTransport] | None = None,
+) -> httpx2.Client:
+    """An HTTP client for an app's SCIM API at BASE_URL: SCIM's Accept header, the bearer
+    TOKEN, every answer bounded (:class:`BoundedTransport`), no redirect followed (the token
+    would travel with it). WRAP adds a layer over the bounded transport (sync's retries)."""
+    headers = {"Accept": "application/scim+json, application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    limits = httpx2.Limits(max_connections=max_connections)
+    transport: httpx2.BaseTransport = BoundedTransport(
+        httpx2.HTTPTransport(limits=limits), max_bytes, timeout
+    )
+    return httpx2.Client(
+        base_url=base_url.rstrip("/"),
+        headers=headers,
+        timeout=timeout,
+        transport=wrap(transport) if wrap else transport,
+        follow_redirects=False,
+    )
+
+
+def reason(exc: Exception) -> str:
+    """An HTTP client error in a few words, for one line: the OS's or TLS's own reason when it
+    gives one; never more than 200 characters, control characters shown as escapes."""
+    text = str(exc) or type(exc).__name__
+    for marker, said in _REASONS:
+        if marker in text:
+            return said
+    return visible(text.splitlines()[0])[:200] if text.strip() else type(exc).__name__
+
+
+_REASONS = (
+    ("CERTIFICATE_VERIFY_FAILED", "TLS: the certificate could not be verified"),
+    ("Name or service not known", "DNS: the host name is not known"),
+    ("No address associated", "DNS: the host name is not known"),
+    ("Temporary failure in name resolution", "DNS: the host name could not be resolved"),
+    ("Connection refused", "connection refused"),
+    ("timed out", "timed out"),
+)
 
 
 def shown_url(url: str) -> str:

@@ -5,14 +5,14 @@ are known, and each rule knows which profile attributes it reads.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from mapper.core.functions import Function
 from mapper.core.regex import Substitution
-from mapper.core.schema import CORE_USER, Schema
+from mapper.core.schema import Schema
+from mapper.core.scim_path import AttrPath
 from mapper.core.types import ValueType
 from mapper.errors import Span
 
@@ -127,14 +127,14 @@ class TargetSlot:
     multi_simple: bool = False
 
     @property
+    def attr_path(self) -> AttrPath:
+        """Where the rule writes, as a SCIM attribute path."""
+        return AttrPath(self.urn, self.attr, self.entry_type, self.sub)
+
+    @property
     def path(self) -> str:
         """The RFC 7644 path: ``emails[type eq "work"].value``, URN-qualified for extensions."""
-        text = self.attr
-        if self.entry_type is not None:
-            text += f"[type eq {json.dumps(self.entry_type)}]"
-        if self.sub is not None:
-            text += f".{self.sub}"
-        return text if self.urn == CORE_USER else f"{self.urn}:{text}"
+        return self.attr_path.text()
 
     @property
     def key(self) -> tuple[str, str, str | None, str | None]:

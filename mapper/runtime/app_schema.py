@@ -292,27 +292,21 @@ def fetch_discovery(
     no redirect is followed (the token would travel with it)."""
     import httpx2
 
-    from mapper.core.http import MAX_RESPONSE_BYTES, BoundedTransport, base_url_problem, shown_url
+    from mapper.core import http
     from mapper.markup import visible
 
-    problem = base_url_problem(base_url)
+    problem = http.base_url_problem(base_url)
     if problem:
-        raise DiscoveryError(f"{shown_url(base_url)}: {problem}")
-    limit = max_bytes or MAX_RESPONSE_BYTES
-    headers = {"Accept": "application/scim+json, application/json"}
-    if token:
-        headers["Authorization"] = f"Bearer {token}"
-    transport = BoundedTransport(httpx2.HTTPTransport(), limit, timeout)
+        raise DiscoveryError(f"{http.shown_url(base_url)}: {problem}")
+    limit = max_bytes or http.MAX_RESPONSE_BYTES
     documents: list[object] = []
-    with httpx2.Client(
-        headers=headers, timeout=timeout, transport=transport, follow_redirects=False
-    ) as client:
+    with http.client(base_url, token, timeout=timeout, max_bytes=limit) as client:
         for endpoint, optional in (("Schemas", False), ("ResourceTypes", True)):
             url = base_url.rstrip("/") + "/" + endpoint
             try:
                 answer = client.get(url)
             except httpx2.HTTPError as exc:
-                raise DiscoveryError(f"{url}: {_reason(exc)}") from None
+                raise DiscoveryError(f"{url}: {http.reason(exc)}") from None
             if answer.is_redirect:
                 where = visible(answer.headers.get("Location", "?"))[:200]
                 raise DiscoveryError(f"{url}: redirected to {where}; give that URL if it is the app's")
@@ -327,10 +321,3 @@ def fetch_discovery(
             except (ValueError, RecursionError):
                 raise DiscoveryError(f"{url}: the response is not JSON") from None
     return documents
-
-
-def _reason(exc: Exception) -> str:
-    from mapper.markup import visible
-
-    text = str(exc).replace("\n", " ") or type(exc).__name__
-    return visible(text)[:200]

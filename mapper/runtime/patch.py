@@ -28,6 +28,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from mapper.core.scim_path import summary
+
 if TYPE_CHECKING:
     from mapper.compiler.patchgen import Change, Unit
 
@@ -120,11 +122,11 @@ def _no_path(units: tuple[Unit, ...], changes: list[Change]) -> list[Operation]:
 
 
 def touched(message: dict[str, Any]) -> set[str]:
-    """The SCIM attributes a PatchOp touches, for summaries (filters and sub-attributes
-    dropped; extension attributes with their URN; the keys of a no-path value)."""
+    """The SCIM attributes a PatchOp touches, for summaries, as :attr:`AttrPath.summary`
+    names them (``emails`` for its entries, ``name.givenName``, extension attributes with
+    their URN; the keys of a path-less value)."""
     names: set[str] = set()
     for operation in message["Operations"]:
         paths = [operation["path"]] if "path" in operation else list(operation.get("value", {}))
-        for path in paths:
-            names.add(path.split("[")[0] if not path.startswith("urn:") else path)
+        names.update(summary(path) for path in paths)
     return names

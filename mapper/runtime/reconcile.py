@@ -14,10 +14,11 @@ with their URN. Create-only targets are left as the app has them.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from mapper.core.plan import Plan
+from mapper.core.schema import CORE_USER
+from mapper.core.scim_path import AttrPath
 from mapper.runtime.patch import message
 from mapper.runtime.put import put_body
 
@@ -39,9 +40,9 @@ def reconcile_message(plan: Plan, current: dict[str, Any], desired: dict[str, An
             inner_before = before if isinstance(before, dict) else {}
             inner_after = after if isinstance(after, dict) else {}
             for attr in _keys(inner_before, inner_after):
-                _diff(operations, f"{key}:{attr}", inner_before.get(attr), inner_after.get(attr))
+                _diff(operations, AttrPath(key, attr), inner_before.get(attr), inner_after.get(attr))
             continue
-        _diff(operations, key, current.get(key), target.get(key))
+        _diff(operations, AttrPath(CORE_USER, key), current.get(key), target.get(key))
     return message(operations) if operations else None
 
 
@@ -49,23 +50,29 @@ def _keys(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
     return [*a, *(k for k in b if k not in a)]
 
 
-def _diff(ops: list[dict[str, Any]], path: str, before: Any, after: Any) -> None:
+def _diff(ops: list[dict[str, Any]], path: AttrPath, before: Any, after: Any) -> None:
     if before == after:
         return
     if after is None:
-        ops.append({"op": "remove", "path": path})
+        ops.append({"op": "remove", "path": str(path)})
         return
     if before is None:
-        ops.append({"op": "add", "path": path, "value": after})
+        ops.append({"op": "add", "path": str(path), "value": after})
         return
-    if isinstance(before, dict) and isinstance(after, dict):
-        for sub in _keys(before, after):
-            _diff(ops, f"{path}.{sub}", before.get(sub), after.get(sub))
+    if path.sub is None and isinstance(before, dict) and isinstance(after, dict):
+        for sub in _keys(before, after):  # SCIM has one level of sub-attributes: below, whole values
+            _diff(ops, path.child(sub), before.get(sub), after.get(sub))
         return
-    if isinstance(before, list) and isinstance(after, list) and _typed(before) and _typed(after):
+    if (
+        path.sub is None
+        and isinstance(before, list)
+        and isinstance(after, list)
+        and _typed(before)
+        and _typed(after)
+    ):
         _entries(ops, path, before, after)
         return
-    ops.append({"op": "replace", "path": path, "value": after})
+    ops.append({"op": "replace", "path": str(path), "value": after})
 
 
 def _typed(entries: list[Any]) -> bool:
@@ -74,17 +81,17 @@ def _typed(entries: list[Any]) -> bool:
     return all(isinstance(t, str) for t in types) and len(set(types)) == len(types)
 
 
-def _entries(ops: list[dict[str, Any]], path: str, before: list[Any], after: list[Any]) -> None:
+def _entries(ops: list[dict[str, Any]], path: AttrPath, before: list[Any], after: list[Any]) -> None:
     old = {e["type"]: e for e in before}
     new = {e["type"]: e for e in after}
     # Removals first, then entries that stop being primary, then the rest: at no step do two
     # entries claim primary (RFC 7643 section 2.4).
     for kind in old:
         if kind not in new:
-            ops.append({"op": "remove", "path": f"{path}[type eq {json.dumps(kind)}]"})
+            ops.append({"op": "remove", "path": str(path.where_type(kind))})
     demoted = [k for k in new if k in old and old[k].get("primary") and not new[k].get("primary")]
     for kind in demoted:
-        where = f"{path}[type eq {json.dumps(kind)}].primary"
+        where = str(path.where_type(kind).child("primary"))
         value = new[kind].get("primary")
         ops.append(
             {"op": "remove", "path": where}
@@ -93,13 +100,13 @@ def _entries(ops: list[dict[str, Any]], path: str, before: list[Any], after: lis
         )
     for kind, entry in new.items():
         if kind not in old:
-            ops.append({"op": "add", "path": path, "value": [entry]})
+            ops.append({"op": "add", "path": str(path), "value": [entry]})
             continue
         previous = old[kind]
         for sub in _keys(previous, entry):
             if sub == "type" or previous.get(sub) == entry.get(sub) or (sub == "primary" and kind in demoted):
                 continue
-            where = f"{path}[type eq {json.dumps(kind)}].{sub}"
+            where = str(path.where_type(kind).child(sub))
             if sub not in entry:
                 ops.append({"op": "remove", "path": where})
             else:

@@ -20,7 +20,8 @@ from scim2_client import SCIMClientException
 from scim2_client.engines.httpx2 import SyncSCIMClient
 from scim2_models import ScimProvider, User
 
-from mapper.core.http import MAX_RESPONSE_BYTES, BoundedTransport
+from mapper.core import http
+from mapper.core.http import MAX_RESPONSE_BYTES
 from mapper.errors import MapperError
 from mapper.sync.ids import id_problem, user_path
 from mapper.sync.retry import Breaker, Counters, RateLimiter, RetryPolicy, RetryTransport
@@ -120,26 +121,15 @@ class ScimApp:
         self.connection = connection
         self.breaker = breaker or Breaker()
         self.counters = Counters()
-        headers = {"Accept": "application/scim+json, application/json"}
-        if connection.token:
-            headers["Authorization"] = f"Bearer {connection.token}"
-        transport = RetryTransport(
-            BoundedTransport(
-                httpx2.HTTPTransport(limits=httpx2.Limits(max_connections=connection.concurrency * 2)),
-                connection.max_response_bytes,
-                connection.timeout,
-            ),
-            policy or RetryPolicy(),
-            RateLimiter(connection.max_rps),
-            self.counters,
-            self.breaker,
-        )
-        self.http = httpx2.Client(
-            base_url=connection.base_url.rstrip("/"),
-            headers=headers,
+        self.http = http.client(
+            connection.base_url,
+            connection.token,
             timeout=connection.timeout,
-            transport=transport,
-            follow_redirects=False,  # the token must not travel elsewhere
+            max_bytes=connection.max_response_bytes,
+            max_connections=connection.concurrency * 2,
+            wrap=lambda bounded: RetryTransport(
+                bounded, policy or RetryPolicy(), RateLimiter(connection.max_rps), self.counters, self.breaker
+            ),
         )
         self.client = SyncSCIMClient(
             self.http,
@@ -165,7 +155,7 @@ class ScimApp:
                 "/Users", params={"startIndex": 1, "count": 1}, extensions={"mapper.attempts": 2}
             )
         except httpx2.HTTPError as exc:
-            reason = _reason(exc).replace(self.connection.token or "\0", "<token>")
+            reason = http.reason(exc).replace(self.connection.token or "\0", "<token>")
             raise PreflightError(
                 f"{where}: no answer ({reason}): check the host, the port and that the app is up"
             ) from None
@@ -334,21 +324,6 @@ def record_version(resource: dict[str, Any]) -> str:
         return f"version:{version}"
     canonical = json.dumps(resource, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return "sha256:" + hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
-
-
-def _reason(exc: Exception) -> str:
-    """An HTTP client error in a few words: the OS's or TLS's own reason when it gives one."""
-    text = str(exc) or type(exc).__name__
-    for marker in ("CERTIFICATE_VERIFY_FAILED", "Name or service not known", "Connection refused",
-                   "No address associated", "timed out", "Temporary failure in name resolution"):  # fmt: skip
-        if marker in text:
-            return {"CERTIFICATE_VERIFY_FAILED": "TLS: the certificate could not be verified",
-                    "Name or service not known": "DNS: the host name is not known",
-                    "No address associated": "DNS: the host name is not known",
-                    "Temporary failure in name resolution": "DNS: the host name could not be resolved",
-                    "Connection refused": "connection refused",
-                    "timed out": "timed out"}[marker]  # fmt: skip
-    return text.splitlines()[0][:200] if text else type(exc).__name__
 
 
 def _int(value: object) -> int | None:

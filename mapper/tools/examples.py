@@ -248,11 +248,9 @@ def _op_covers(op: dict[str, Any], slot: TargetSlot) -> bool:
         return True
     if slot.entry_type is None or slot.sub is None:
         return False
-    entry_path = slot.path[: -len(slot.sub) - 1]  # emails[type eq "work"]
-    if path == entry_path:  # the whole entry removed
+    if path == slot.attr_path.entry.text():  # the whole entry removed: emails[type eq "work"]
         return True
-    attribute_path = slot.attr if slot.urn == CORE_USER else f"{slot.urn}:{slot.attr}"
-    entries = op.get("value") if path == attribute_path else None
+    entries = op.get("value") if path == slot.attr_path.attribute.text() else None
     return isinstance(entries, list) and any(
         isinstance(e, dict) and e.get("type") == slot.entry_type and slot.sub in e for e in entries
     )

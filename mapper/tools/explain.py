@@ -8,7 +8,6 @@ by schema, which GitHub renders in pull request descriptions.
 
 from __future__ import annotations
 
-import json
 import textwrap
 from dataclasses import dataclass
 
@@ -75,12 +74,7 @@ def _transform(rule: PlannedRule) -> str:
 
 
 def _target(rule: PlannedRule) -> str:
-    t = rule.target
-    text = t.attr
-    if t.entry_type is not None:
-        text += f"[type eq {json.dumps(t.entry_type, ensure_ascii=False)}]"  # a SCIM filter value
-    if t.sub is not None:
-        text += f".{t.sub}"
+    text = rule.target.attr_path.text(qualified=False, ascii_only=False)  # the schema has its column
     return text + (" (primary)" if rule.primary else "")
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,8 @@ import jsonpatch
 import jsonpointer
 
 from mapper.core.plan import PlannedRule
+from mapper.core.schema import CORE_USER
+from mapper.core.scim_path import AttrPath
 from mapper.errors import MapperError, ProfileError
 from mapper.language.unparse import rule_tail
 from mapper.markup import md_code, md_text
@@ -170,15 +173,7 @@ def export_impact(old: Ruleset, new: Ruleset, export: Path, examples: int = 3) -
                     refused["refused by the new version" if new_error else "refused by the old version"] += 1
                 continue
             assert before is not None and after is not None
-            touched: set[str] = set()
-            for op in jsonpatch.make_patch(before, after).patch:
-                attribute = _attribute(op["path"])
-                whole = after.get(attribute) if op["op"] != "remove" else before.get(attribute)
-                if attribute.startswith("urn:") and isinstance(whole, dict):  # an extension appears or goes
-                    touched.update(f"{attribute}:{key}" for key in whole)
-                else:
-                    touched.add(attribute)
-            touched.discard("schemas")
+            touched = changed_attributes(before, after)
             changed += bool(touched)
             for attribute in touched:
                 attributes[attribute] += 1
@@ -205,13 +200,38 @@ def _users(count: int) -> str:
     return f"{count:,} user" if count == 1 else f"{count:,} users"
 
 
-def _attribute(pointer: str) -> str:
-    """The SCIM attribute a JSON Pointer into a resource names: /title, /emails/0 -> emails,
-    /urn:...:User/department -> urn:...:User:department."""
-    parts = [p.replace("~1", "/").replace("~0", "~") for p in pointer.split("/")[1:]] or [pointer]
-    if parts[0].startswith("urn:") and len(parts) > 1:
-        return f"{parts[0]}:{parts[1]}"
-    return parts[0]
+def changed_attributes(before: dict[str, Any], after: dict[str, Any]) -> set[str]:
+    """The SCIM attributes that differ between two renderings of a user, named as
+    :func:`mapper.runtime.patch.touched` names those a PATCH touches (AttrPath.summary)."""
+    touched: set[str] = set()
+    for op in jsonpatch.make_patch(before, after).patch:
+        touched.update(_touched(op, before, after))
+    touched.discard("schemas")
+    return touched
+
+
+def _touched(op: dict[str, Any], before: dict[str, Any], after: dict[str, Any]) -> Iterator[str]:
+    """The attributes a JSON Patch operation between two renderings changes, named as
+    sync's reports name them (:attr:`AttrPath.summary`): an extension or a complex
+    attribute that appears or goes whole counts as each attribute it holds."""
+    pointer = op["path"]
+    path = AttrPath.from_pointer(pointer)
+    whole = jsonpointer.resolve_pointer(before if op["op"] == "remove" else after, pointer, None)
+    if path is None:  # a whole extension
+        urn = pointer[1:].replace("~1", "/").replace("~0", "~")
+        for attr, value in whole.items() if isinstance(whole, dict) else ():
+            yield from _whole(AttrPath(urn, attr), value)
+    elif pointer.count("/") == (1 if path.urn == CORE_USER else 2):  # the attribute itself
+        yield from _whole(path, whole)
+    else:
+        yield path.summary
+
+
+def _whole(path: AttrPath, value: object) -> Iterator[str]:
+    if path.sub is None and isinstance(value, dict) and value:
+        yield from (path.child(sub).summary for sub in value)
+    else:
+        yield path.summary
 
 
 def profile_effects(old: Ruleset, new: Ruleset, folder: Path) -> list[tuple[str, list[str]]]:
