@@ -261,7 +261,7 @@ LIMIT = 64 << 10  # the maximum record size in these tests (16 MiB in use)
 
 @pytest.fixture
 def small_limit(monkeypatch: pytest.MonkeyPatch) -> None:
-    from mapper.tools import jsonio
+    from mapper.core import jsonio
 
     monkeypatch.setattr(jsonio, "MAX_RECORD_BYTES", LIMIT)  # worker processes fork with it
 
@@ -331,7 +331,8 @@ def test_reading_a_line_far_past_the_maximum_keeps_memory_flat() -> None:
     import io
     import tracemalloc
 
-    from mapper.tools import bulk, jsonio
+    from mapper.core import jsonio
+    from mapper.tools import bulk
 
     class Endless(io.RawIOBase):
         def __init__(self, size: int) -> None:
@@ -362,7 +363,7 @@ def test_reading_a_line_far_past_the_maximum_keeps_memory_flat() -> None:
 
 
 def _both(data: bytes) -> tuple[object, object]:
-    from mapper.tools import jsonio
+    from mapper.core import jsonio
 
     outcomes = []
     for reader in (jsonio.parse, jsonio.parse_fast):

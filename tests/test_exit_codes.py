@@ -58,3 +58,15 @@ def test_bad_input_has_a_documented_exit_code(tmp_path: Path, case: str) -> None
     assert ran.returncode in DOCUMENTED, (case, ran.returncode, ran.stderr)
     assert "Traceback" not in ran.stderr and "internal error" not in ran.stderr
     assert (ran.stderr + ran.stdout).strip(), case  # check and test report on standard output
+
+
+def test_a_saved_plan_nested_without_end_is_a_usage_error(tmp_path: Path) -> None:
+    """A saved plan is read by the one JSON reader: a nesting bomb is one line, exit 2, never
+    a RecursionError."""
+    plan = tmp_path / "plan.json"
+    plan.write_text("[" * 200_000 + "]" * 200_000)
+    ran = mapper_cli(
+        "sync", "--apply", str(plan), "--to", "http://127.0.0.1:9/scim/v2", env={"SCIM_TOKEN": "t"}
+    )
+    assert ran.returncode == 2, ran.stderr
+    assert "nested more than" in ran.stderr and len(ran.stderr.strip().splitlines()) == 1

@@ -82,7 +82,7 @@ def diagnostic_lines(diagnostics: tuple[Diagnostic, ...] | list[Diagnostic]) -> 
 
 def _read_json(name: str) -> Any:
     """A profile document from a file or '-' (stdin); one clear line when it cannot be read."""
-    from mapper.tools import jsonio
+    from mapper.core import jsonio
 
     label = "<stdin>" if name == "-" else name
     if name == "-" and sys.stdin is None:

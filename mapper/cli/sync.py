@@ -290,8 +290,8 @@ def _app(connection: Any, breaker: tuple[int, float, float]) -> Any:
 def _sync_users(names: tuple[str, ...]) -> Any:
     """Each record of the exports: (FILE:LINE, user or None, problem)."""
     from mapper.cli.common import _input_blocks
+    from mapper.core import jsonio
     from mapper.sync.engine import Incoming
-    from mapper.tools import jsonio
 
     for block in _input_blocks(list(names), all_lines=False):
         if block.dropped:

@@ -12,7 +12,6 @@ start-up; ``mapper check --schemas`` runs it from the command line.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -292,7 +291,7 @@ def fetch_discovery(
     no redirect is followed (the token would travel with it)."""
     import httpx2
 
-    from mapper.core import http
+    from mapper.core import http, jsonio
     from mapper.markup import visible
 
     problem = http.base_url_problem(base_url)
@@ -317,7 +316,7 @@ def fetch_discovery(
                     f"{url}: HTTP {answer.status_code} {visible(answer.reason_phrase)[:100]}"
                 )
             try:
-                documents.append(json.loads(answer.content))
-            except (ValueError, RecursionError):
-                raise DiscoveryError(f"{url}: the response is not JSON") from None
+                documents.append(jsonio.parse(answer.content, url))
+            except jsonio.JsonInputError as exc:
+                raise DiscoveryError(str(exc)) from None
     return documents

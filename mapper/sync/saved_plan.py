@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mapper import __version__
+from mapper.core import jsonio
 from mapper.errors import MapperError, shown_value
 from mapper.runtime.patch import touched as patch_touched
 from mapper.runtime.put import put_body
@@ -272,9 +273,9 @@ def make(
 def load(text: bytes, name: str) -> dict[str, Any]:
     """A saved plan's document, checked for what applying relies on; PlanFileError otherwise."""
     try:
-        document = json.loads(text)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise PlanFileError(f"{name}: not a saved plan (not JSON: {exc})") from None
+        document = jsonio.parse(text, name, any_size=True)  # a plan is as large as the run
+    except jsonio.JsonInputError as exc:
+        raise PlanFileError(f"{exc} (not a saved plan)") from None
     if not isinstance(document, dict) or document.get("format") != FORMAT:
         raise PlanFileError(f"{name}: not a saved plan of mapper sync (--plan-out writes them)")
     if document.get("version") != VERSION:

@@ -20,8 +20,8 @@ from typing import IO, Any
 
 import orjson
 
+from mapper.core import jsonio
 from mapper.errors import NO_VALUE, MapperError, ProfileError
-from mapper.tools import jsonio
 
 LINE_SUFFIXES = (".jsonl", ".ndjson")
 FILE_SUFFIXES = (".json", *LINE_SUFFIXES)

@@ -26,13 +26,13 @@ from typing import Any
 import jsonpatch
 import jsonpointer
 
+from mapper.core import jsonio
 from mapper.core.plan import TargetSlot
 from mapper.core.schema import CORE_USER
 from mapper.errors import Diagnostic, MapperError, ProfileError, RulesetError
 from mapper.language.resources import RULESET_SUFFIX, rulesets_in
 from mapper.runtime.patch import STYLES
 from mapper.runtime.ruleset import Ruleset, load
-from mapper.tools import jsonio
 from mapper.tools.files import write_atomically
 
 EXAMPLES_SUFFIX = ".examples.json"

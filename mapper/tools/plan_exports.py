@@ -22,12 +22,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mapper.core import jsonio
 from mapper.errors import ProfileError
 from mapper.runtime.patch import touched
 from mapper.runtime.ruleset import Ruleset
 from mapper.sync.decide import Kind, Policy, Style, decide, decide_gone, requests, ruleset_hash
 from mapper.sync.state import State
-from mapper.tools import jsonio
 from mapper.tools.bulk import Record, RecordFailure
 
 #: The summary's word for each decision.

@@ -18,6 +18,7 @@ from typing import Any
 import jsonpatch
 import jsonpointer
 
+from mapper.core import jsonio
 from mapper.core.plan import PlannedRule
 from mapper.core.schema import CORE_USER
 from mapper.core.scim_path import AttrPath
@@ -25,7 +26,6 @@ from mapper.errors import MapperError, ProfileError
 from mapper.language.unparse import rule_tail
 from mapper.markup import md_code, md_text
 from mapper.runtime.ruleset import Ruleset, load, loads
-from mapper.tools import jsonio
 
 
 class ReviewError(MapperError):

@@ -59,10 +59,17 @@ class RecordTooLarge(JsonInputError):
     """A record longer than MAX_RECORD_BYTES: not read at all."""
 
 
-def parse(data: bytes, label: str, max_depth: int = MAX_DEPTH, first_line: int = 1) -> Any:
+def parse(
+    data: bytes,
+    label: str,
+    max_depth: int = MAX_DEPTH,
+    first_line: int = 1,
+    any_size: bool = False,
+) -> Any:
     """The JSON document in DATA, read from LABEL (a file name, or ``<stdin>``), whose first
-    line is line FIRST_LINE of that file (a JSON Lines record)."""
-    if len(data) > MAX_RECORD_BYTES:
+    line is line FIRST_LINE of that file (a JSON Lines record); at most MAX_RECORD_BYTES long
+    unless ANY_SIZE (a whole document the user wrote, such as a saved plan)."""
+    if not any_size and len(data) > MAX_RECORD_BYTES:
         raise RecordTooLarge(label, too_large(len(data)))
     try:
         text = data.decode("utf-8-sig")
