@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
+    from mapper.core.styles import PatchStyle as PatchStyle
     from mapper.errors import Diagnostic as Diagnostic
     from mapper.errors import MapperError as MapperError
     from mapper.errors import ProfileError as ProfileError
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
     from mapper.runtime.ruleset import loads as loads
 
 _WHERE = {
+    "PatchStyle": "mapper.core.styles",
     "Diagnostic": "mapper.errors",
     "MapperError": "mapper.errors",
     "ProfileError": "mapper.errors",

@@ -504,10 +504,9 @@ def test_help_lists_every_exit_code() -> None:
 
 def test_cli_constants_match_the_modules() -> None:
     from mapper.cli import common as cli
-    from mapper.runtime import patch
     from mapper.tools import explain
 
-    assert cli.STYLES == patch.STYLES
+    assert cli.STYLES == ("rfc", "no-path", "whole-multivalued", "put")
     assert cli.EXPLAIN_FORMATS == explain.FORMATS
 
 

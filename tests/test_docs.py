@@ -28,7 +28,7 @@ from click.testing import CliRunner
 import mapper
 from mapper.cli.main import main
 from mapper.core.functions import FUNCTIONS
-from mapper.runtime.patch import STYLES
+from mapper.core.styles import UpdateStyle
 from tests.conftest import ROOT
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -308,7 +308,7 @@ def test_every_construct_and_option_is_documented(word: str) -> None:
 def test_every_command_and_style_is_documented() -> None:
     for command in main.commands:
         assert f"mapper {command}" in README
-    for style in STYLES:
+    for style in UpdateStyle:
         assert f"`{style}`" in README
 
 

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 import mapper
+from mapper.core.styles import PatchStyle
 from tests.support.scim_oracle import apply, normalise
 
 OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
@@ -44,7 +45,7 @@ def appspace() -> mapper.Ruleset:
 def test_nothing_changed_means_no_request(okta: mapper.Ruleset) -> None:
     # RFC 7644 3.5.2: Operations holds "one or more" operations; servers reject an empty list.
     profile = user(firstName="A", email="a@example.com")
-    for style in ("rfc", "no-path", "whole-multivalued", "put"):
+    for style in ("rfc", "no-path", "whole-multivalued"):
         assert okta.patch(profile, dict(profile), style) is None
         assert okta.patch(profile, {**profile, "unmapped": "x"}, style) is None
 
@@ -145,7 +146,7 @@ def test_deactivate_and_reactivate(okta: mapper.Ruleset) -> None:
         "schemas": [OP],
         "Operations": [{"op": "replace", "path": "active", "value": False}],
     }
-    with pytest.raises(ValueError, match="no PUT form"):
+    with pytest.raises(ValueError, match="put is not a PATCH style"):
         okta.deactivate("put")
 
 
@@ -158,7 +159,6 @@ def test_create_only_rules_never_patch() -> None:
     assert ruleset.create(user(nickName="N"))["nickName"] == "N"
     assert ops(ruleset, user(nickName="N"), user(nickName="M")) == []
     assert ops(ruleset, user(secondEmail="h@example.com"), user()) == []
-    assert ruleset.patch(user(nickName="N"), user(nickName="M"), "put") is None
     assert ruleset.updated(user(nickName="N"), user(nickName="M", title="T"))["nickName"] == "N"
 
 
@@ -237,9 +237,14 @@ def test_whole_multivalued_style(okta: mapper.Ruleset) -> None:
     ]
 
 
-def test_put_style_is_the_whole_resource(okta: mapper.Ruleset) -> None:
-    assert okta.patch(user(title="T"), user(title="U"), "put") == okta.render(user(title="U"))
-    assert okta.patch(user(title="T"), user(title="T"), "put") is None
+def test_put_is_not_a_patch_style(okta: mapper.Ruleset) -> None:
+    """patch() returns a PatchOp in every style; a PUT is another request (Ruleset.put)."""
+    for old, new in ((user(title="T"), user(title="U")), (user(title="T"), user(title="T"))):
+        with pytest.raises(ValueError, match=r"put is not a PATCH style: a PUT's body is Ruleset\.put"):
+            okta.patch(old, new, "put")
+    assert okta.patch(user(title="T"), user(title="U"), PatchStyle.NO_PATH) == okta.patch(
+        user(title="T"), user(title="U"), "no-path"
+    )
 
 
 def test_unknown_style(okta: mapper.Ruleset) -> None:

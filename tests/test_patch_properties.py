@@ -115,18 +115,6 @@ def test_patch_touches_nothing_the_ruleset_does_not_own(
     assert patched == normalise(ruleset, with_unowned(ruleset.updated(old, new)))
 
 
-@pytest.mark.parametrize("name", sorted(RULESETS))
-@given(pair=profile_pairs())
-def test_put_body_is_the_updated_resource(name: str, pair: tuple[dict[str, Any], dict[str, Any]]) -> None:
-    ruleset = RULESETS[name]
-    old, new = pair
-    body = ruleset.patch(old, new, "put")
-    if ruleset.patch(old, new) is not None:
-        assert body == ruleset.updated(old, new)
-    else:
-        assert body is None
-
-
 # ---------------------------------------------------------------- PUT from the app's current resource
 
 #: What an app holds that no shipped ruleset maps: it must survive every PUT.

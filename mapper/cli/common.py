@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
+from mapper.core.styles import UpdateStyle
 from mapper.errors import MapperError
 
 if TYPE_CHECKING:
@@ -30,7 +31,7 @@ EXIT_USAGE = 2  # bad usage, an unreadable file or an unusable output path
 EXIT_INTERNAL, EXIT_INTERRUPTED = 70, 130
 
 
-STYLES = ("rfc", "no-path", "whole-multivalued", "put")
+STYLES = tuple(style.value for style in UpdateStyle)
 
 
 EXPLAIN_FORMATS = ("markdown", "mermaid", "text")

@@ -304,8 +304,8 @@ def diff(
         if problems:
             _fail(problems, EXIT_DATA)
         try:
-            request = compiled.patch(documents[0], documents[1], style)
-            if request is not None and current is not None:
+            request = compiled.patch(documents[0], documents[1], "rfc" if style == "put" else style)
+            if request is not None and current is not None:  # a change: the PUT that carries it
                 request = compiled.put(documents[2], documents[1])
         except ProfileError as exc:
             _fail([f"mapper: {old} -> {new}: {_problem(exc, show_values)}"], EXIT_DATA)

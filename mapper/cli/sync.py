@@ -18,17 +18,13 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from mapper.core.styles import UpdateStyle
 from mapper.errors import UsageError
 from mapper.tools.options import FiniteRange
 
 # The helpers of mapper.cli.common are imported when a command runs (mapper --help loads
 # nothing but click).
-STYLES = (
-    "rfc",
-    "no-path",
-    "whole-multivalued",
-    "put",
-)  # mapper.runtime.patch.STYLES (a test keeps them equal)
+STYLES = tuple(style.value for style in UpdateStyle)
 _LINE_SUFFIXES = (".jsonl", ".ndjson")
 EXIT_OUTPUT = 3
 
@@ -155,6 +151,7 @@ def _sync(
     report_file: Path | None, shard: str | None, quiet: bool,
 ) -> None:  # fmt: skip
     from mapper.cli.common import _load
+    from mapper.sync.decide import Match
     from mapper.sync.engine import Options
     from mapper.sync.guard import DeactivationLimit
 
@@ -195,7 +192,7 @@ def _sync(
             f"sync: the variable {token_env} is not set (or is empty): put the app's bearer token in it "
             f"(export {token_env}=...), or name another variable with --token-env; nothing was sent"
         )
-    options = Options(match, style, delete, repair, concurrency, limit, parts)
+    options = Options(Match(match), UpdateStyle(style), delete, repair, concurrency, limit, parts)
     connection = _connection(base_url, token, timeout, concurrency, max_rps, token_env, max_response_mb << 20)
     breaker = (breaker_failures, breaker_seconds, max_retry_after)
     if apply_file is not None:

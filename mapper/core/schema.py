@@ -12,6 +12,13 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import Any
+
+#: A SCIM resource or message (a User, a PatchOp) as JSON: SCIM resources are open (an app
+#: adds its own attributes and extensions), so the type says the domain, not the shape.
+Resource = dict[str, Any]
+#: An Okta user: a profile, or a Users API object with the profile inside.
+OktaUser = dict[str, Any]
 
 CORE_USER = "urn:ietf:params:scim:schemas:core:2.0:User"
 ENTERPRISE_USER = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"

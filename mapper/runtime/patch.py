@@ -26,40 +26,49 @@ is enough.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, assert_never
 
 from mapper.core.scim_path import summary
+from mapper.core.styles import PatchStyle
 
 if TYPE_CHECKING:
     from mapper.compiler.patchgen import Change, Unit
 
 PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
-STYLES = ("rfc", "no-path", "whole-multivalued", "put")
-
 Operation = dict[str, Any]
 
 
 def message(operations: list[Operation]) -> dict[str, Any]:
+    """The PatchOp message that carries OPERATIONS."""
     return {"schemas": [PATCH_OP], "Operations": operations}
 
 
-def operations(units: tuple[Unit, ...], changes: list[Change], style: str) -> list[Operation]:
+def operations(units: tuple[Unit, ...], changes: list[Change], style: PatchStyle) -> list[Operation]:
     """The operations for CHANGES (from the generated changes function) in STYLE."""
-    if style == "rfc":
+    if style is PatchStyle.RFC:
         return _rfc(units, changes, whole_multivalued=False)
-    if style == "no-path":
+    if style is PatchStyle.NO_PATH:
         return _no_path(units, changes)
-    if style == "whole-multivalued":
+    if style is PatchStyle.WHOLE_MULTIVALUED:
         return _rfc(units, changes, whole_multivalued=True)
-    check_style(style)
-    raise ValueError("put is not a PATCH style")
+    assert_never(style)
 
 
-def check_style(style: str) -> list[Operation]:
-    """No operations; a ValueError for an unknown style (so bad calls fail even when nothing changed)."""
-    if style not in STYLES:
-        raise ValueError(f"unknown patch style {style!r}; styles: {', '.join(STYLES)}")
-    return []
+_BY_NAME = {style.value: style for style in PatchStyle}
+
+
+def patch_style(style: PatchStyle | str) -> PatchStyle:
+    """STYLE as a PatchStyle; a ValueError that says what to use for any other name (PUT is
+    not a PATCH style: its body is another request)."""
+    found = _BY_NAME.get(style)  # a dict lookup: patch() asks on every call
+    if found is not None:
+        return found
+    if style == "put":
+        raise ValueError(
+            "put is not a PATCH style: a PUT's body is Ruleset.put(current, user), "
+            "the app's resource with what the ruleset owns brought in line"
+        )
+    raise ValueError(f"unknown patch style {style!r}; styles: {', '.join(PatchStyle)}")
 
 
 def _leaf(path: str, old: Any, new: Any) -> Operation:

@@ -13,6 +13,7 @@ from mapper.compiler import codegen, compile_cache
 from mapper.core.helpers import describe
 from mapper.core.plan import Constant, Plan
 from mapper.core.schema import OKTA_BASE_PROFILE
+from mapper.core.styles import PatchStyle
 from mapper.errors import Diagnostic, ProfileError, RulesetError, Severity
 from mapper.language.resources import (
     RULESET_SUFFIX,
@@ -114,24 +115,25 @@ class Ruleset:
         resource: dict[str, Any] = self._update[1](new_profile, new_fields, old_profile, old_fields)
         return resource
 
-    def patch(self, old: dict[str, Any], new: dict[str, Any], style: str = "rfc") -> dict[str, Any] | None:
+    def patch(
+        self, old: dict[str, Any], new: dict[str, Any], style: PatchStyle | str = PatchStyle.RFC
+    ) -> dict[str, Any] | None:
         """The RFC 7644 PatchOp message that takes the app's user from OLD to NEW, or None
         when nothing the ruleset maps has changed: there is no request to send (RFC 7644
         section 3.5.2 requires one or more operations, and servers reject an empty list).
 
         Only rules whose source attributes differ are evaluated; operations come
-        in ruleset order; create-only rules produce none. With ``style="put"``
-        the result is instead the resource rendered from NEW (:meth:`updated`),
-        which holds only what the ruleset owns; see :meth:`put` for the body a
-        PUT should carry. See :mod:`mapper.runtime.patch` for the styles.
+        in ruleset order; create-only rules produce none. STYLE is a
+        :class:`~mapper.core.styles.PatchStyle` or its name ("rfc", "no-path",
+        "whole-multivalued"; see :mod:`mapper.runtime.patch`). A PUT is another
+        request: its body is :meth:`put`.
         """
+        style = patch.patch_style(style)
         old_profile, old_fields = split_user(old)
         new_profile, new_fields = split_user(new)
         _, changes, units = self._changes
         changed = changes(old_profile, old_fields, new_profile, new_fields)
-        if style == "put":
-            return self._update[1](new_profile, new_fields, old_profile, old_fields) if changed else None
-        operations = patch.operations(units, changed, style) if changed else patch.check_style(style)
+        operations = patch.operations(units, changed, style) if changed else []
         return patch.message(operations) if operations else None
 
     def put(self, current: dict[str, Any], user: dict[str, Any]) -> dict[str, Any]:
@@ -158,13 +160,13 @@ class Ruleset:
             )
         return reconcile_message(self.plan, current, self.render(user))
 
-    def deactivate(self, style: str = "no-path") -> dict[str, Any]:
+    def deactivate(self, style: PatchStyle | str = PatchStyle.NO_PATH) -> dict[str, Any]:
         """The PATCH that deactivates the user (Okta never deletes app users). By default
         Okta's own body, ``replace`` with no path and ``{"active": false}``, which every app
         built for Okta accepts; ``style="rfc"`` gives the pathed form."""
         return _set_active(False, style)
 
-    def reactivate(self, style: str = "no-path") -> dict[str, Any]:
+    def reactivate(self, style: PatchStyle | str = PatchStyle.NO_PATH) -> dict[str, Any]:
         """The PATCH that reactivates the user (Okta's body by default, as :meth:`deactivate`)."""
         return _set_active(True, style)
 
@@ -172,14 +174,10 @@ class Ruleset:
         return f"<Ruleset {self.name!r}: {len(self.rules)} rules>"
 
 
-def _set_active(active: bool, style: str) -> dict[str, Any]:
-    if style == "no-path":
+def _set_active(active: bool, style: PatchStyle | str) -> dict[str, Any]:
+    if patch.patch_style(style) is PatchStyle.NO_PATH:
         return patch.message([{"op": "replace", "value": {"active": active}}])
-    if style in ("rfc", "whole-multivalued"):
-        return patch.message([{"op": "replace", "path": "active", "value": active}])
-    raise ValueError(
-        f"no {'PUT' if style == 'put' else repr(style)} form of a status change: use patch(old, new, style)"
-    )
+    return patch.message([{"op": "replace", "path": "active", "value": active}])
 
 
 def split_user(user: object) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import httpx2
 from scim2_client import SCIMClientException
@@ -22,6 +22,7 @@ from scim2_models import ScimProvider, User
 
 from mapper.core import http
 from mapper.core.http import MAX_RESPONSE_BYTES
+from mapper.core.schema import Resource
 from mapper.errors import MapperError
 from mapper.sync.ids import id_problem, user_path
 from mapper.sync.retry import Breaker, Counters, RateLimiter, RetryPolicy, RetryTransport
@@ -110,6 +111,22 @@ MATCH_FILTERS: dict[str, tuple[str, bool]] = {
     "email": ("emails.value", False),
     "externalId": ("externalId", True),
 }
+
+
+class Users(Protocol):
+    """What a sync asks of the app's /Users: :class:`ScimApp`, or the dry run's recorder
+    standing in for it (mapper.sync.saved_plan.Recorder)."""
+
+    counters: Counters
+    breaker: Breaker
+
+    def preflight(self) -> None: ...
+    def find(self, match: str, value: str) -> list[Resource]: ...
+    def get(self, app_id: str) -> Resource: ...
+    def create(self, body: Resource) -> Resource: ...
+    def patch(self, app_id: str, message: Resource) -> None: ...
+    def put(self, app_id: str, body: Resource) -> None: ...
+    def delete(self, app_id: str) -> None: ...
 
 
 class ScimApp:

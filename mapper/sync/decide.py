@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, assert_never
 
+from mapper.core.styles import PatchStyle, UpdateStyle
 from mapper.runtime.reconcile import reconcile_message
 from mapper.runtime.ruleset import Ruleset
 from mapper.sync.state import Row
@@ -37,15 +38,6 @@ class Kind(StrEnum):
     NOTHING = "nothing"
 
 
-class Style(StrEnum):
-    """How a changed user's request is written (see mapper.runtime.patch)."""
-
-    RFC = "rfc"
-    NO_PATH = "no-path"
-    WHOLE_MULTIVALUED = "whole-multivalued"
-    PUT = "put"
-
-
 class Match(StrEnum):
     """The attribute a user new to the state is looked for by."""
 
@@ -59,7 +51,7 @@ class Policy:
     """The choices that change a decision."""
 
     match: Match = Match.USER_NAME
-    style: Style = Style.RFC
+    style: UpdateStyle = UpdateStyle.RFC
     delete: bool = False
     repair: bool = False
 
@@ -139,13 +131,13 @@ def decide(ruleset: Ruleset, rendered_by: str, policy: Policy, okta_id: str, use
     if message is None:
         return decision(Kind.NOTHING)
     if (
-        policy.style in (Style.NO_PATH, Style.WHOLE_MULTIVALUED)
+        policy.style in (UpdateStyle.NO_PATH, UpdateStyle.WHOLE_MULTIVALUED)
         and row.profile is not None
         and row.ruleset == rendered_by
     ):
         # The PATCH in the app's style, from the Okta user last rendered (the same ruleset);
         # after a ruleset change, reconcile's (RFC paths) says what the change implies.
-        message = ruleset.patch(row.profile, user, policy.style.value) or message
+        message = ruleset.patch(row.profile, user, PatchStyle(policy.style.value)) or message
     return decision(Kind.UPDATE, message)
 
 
@@ -184,7 +176,7 @@ def requests(ruleset: Ruleset, policy: Policy, decision: Decision) -> list[Reque
         again = [Request(okta_id, "PATCH", path, ruleset.reactivate())]
         return again + ([Request(okta_id, "PATCH", path, message)] if message is not None else [])
     if kind is Kind.UPDATE:
-        if policy.style is Style.PUT:
+        if policy.style is UpdateStyle.PUT:
             assert row is not None and row.resource is not None and user is not None
             return [Request(okta_id, "PUT", path, ruleset.put(row.resource, user))]
         return [Request(okta_id, "PATCH", path, decision.message)]

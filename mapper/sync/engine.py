@@ -28,15 +28,16 @@ import time
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
 
+from mapper.core.schema import OktaUser, Resource
+from mapper.core.styles import UpdateStyle
 from mapper.errors import MapperError, ProfileError
 from mapper.runtime.patch import touched
 from mapper.runtime.put import put_body
 from mapper.runtime.reconcile import reconcile_message
 from mapper.runtime.ruleset import Ruleset
-from mapper.sync.app import AppError, Conflict, ScimApp
-from mapper.sync.decide import Decision, Kind, Match, Policy, Style, decide, decide_gone, ruleset_hash
+from mapper.sync.app import AppError, Conflict, Users
+from mapper.sync.decide import Decision, Kind, Match, Policy, decide, decide_gone, ruleset_hash
 from mapper.sync.guard import DeactivationLimit
 from mapper.sync.records import KINDS, Done, Held, Incoming, Outcome, Summary, UserFailure
 from mapper.sync.retry import AppUnavailable
@@ -53,8 +54,10 @@ class EmptyExport(MapperError):
 
 @dataclass(frozen=True)
 class Options:
-    match: str = "userName"
-    style: str = "rfc"
+    """How a run decides and sends (the command line's options)."""
+
+    match: Match = Match.USER_NAME
+    style: UpdateStyle = UpdateStyle.RFC
     delete: bool = False
     repair: bool = False
     concurrency: int = 4
@@ -62,23 +65,28 @@ class Options:
     shard: tuple[int, int] | None = None  # (K, N): the users whose Okta id hashes to K of N
     preflight: bool = True
 
+    def __post_init__(self) -> None:  # the names as the command line and callers give them
+        object.__setattr__(self, "match", Match(self.match))
+        object.__setattr__(self, "style", UpdateStyle(self.style))
+
     @property
     def policy(self) -> Policy:
-        return Policy(Match(self.match), Style(self.style), self.delete, self.repair)
+        """The choices that change a decision."""
+        return Policy(self.match, self.style, self.delete, self.repair)
 
 
 class Sync:
     def __init__(
         self,
         ruleset: Ruleset,
-        app: Any,  # a ScimApp, or a recorder standing in for it (mapper.sync.saved_plan)
+        app: Users,
         state: State,
         options: Options,
         on_failure: Callable[[UserFailure], None] = lambda f: None,
         on_progress: Callable[[], None] = lambda: None,
     ) -> None:
         self.ruleset = ruleset
-        self.app: ScimApp = app
+        self.app = app
         self.state = state
         self.options = options
         self.policy = options.policy
@@ -324,12 +332,12 @@ class Sync:
             self.summary.failures.append(failure)
         self.on_failure(failure)
 
-    def _match_value(self, desired: dict[str, Any] | None) -> str | None:
+    def _match_value(self, desired: Resource | None) -> str | None:
         return match_value(desired, self.options.match) if desired is not None else None
 
     # ---------------------------------------------------------------- tasks (worker threads)
 
-    def _create(self, user: dict[str, Any], desired: dict[str, Any], inactive: bool) -> Done:
+    def _create(self, user: OktaUser, desired: Resource, inactive: bool) -> Done:
         """A user new to the state: looked for by --match, adopted if found, else created (an
         inactive user is never created: an active account found is deactivated, with the guard)."""
         okta_id = user["id"]
@@ -354,7 +362,7 @@ class Sync:
                         profile=user)  # fmt: skip
         raise AppError(None, "", "the app did not answer a create three times; the next run tries again")
 
-    def _find(self, value: str | None) -> dict[str, Any] | None:
+    def _find(self, value: str | None) -> Resource | None:
         if value is None:
             return None
         found = self.app.find(self.options.match, value)
@@ -372,9 +380,9 @@ class Sync:
     def _adopt(
         self,
         okta_id: str,
-        current: dict[str, Any],
-        user: dict[str, Any],
-        desired: dict[str, Any],
+        current: Resource,
+        user: OktaUser,
+        desired: Resource,
         inactive: bool,
     ) -> Done:
         """An app user found by --match becomes this Okta user's: brought in line, nothing else
@@ -401,11 +409,9 @@ class Sync:
         return Done(Outcome.ADOPTED, okta_id, app_id, put_body(self.plan, current, desired), attributes=attributes,
                     profile=user)  # fmt: skip
 
-    def _update(
-        self, row: Row, user: dict[str, Any], desired: dict[str, Any], message: dict[str, Any]
-    ) -> Done:
+    def _update(self, row: Row, user: OktaUser, desired: Resource, message: Resource) -> Done:
         assert row.app_id is not None and row.resource is not None
-        if self.options.style == "put":
+        if self.options.style is UpdateStyle.PUT:
             return self._put(row, user, desired)
         try:
             self.app.patch(row.app_id, message)
@@ -418,7 +424,7 @@ class Sync:
         return Done(Outcome.UPDATED, row.okta_id, row.app_id, put_body(self.plan, row.resource, desired),
                     attributes=_attributes(message), profile=user)  # fmt: skip
 
-    def _put(self, row: Row, user: dict[str, Any], desired: dict[str, Any]) -> Done:
+    def _put(self, row: Row, user: OktaUser, desired: Resource) -> Done:
         assert row.app_id is not None
         current = self._get(row, user, desired)
         if isinstance(current, Done):
@@ -433,7 +439,7 @@ class Sync:
             Outcome.UPDATED, row.okta_id, row.app_id, body, attributes=_attributes(changed), profile=user
         )
 
-    def _repair(self, row: Row, user: dict[str, Any], desired: dict[str, Any], inactive: bool) -> Done:
+    def _repair(self, row: Row, user: OktaUser, desired: Resource, inactive: bool) -> Done:
         """Read the app's user and bring it in line (a killed run, --repair, an unknown outcome)."""
         assert row.app_id is not None
         current = self._get(row, user, desired, inactive)
@@ -454,9 +460,7 @@ class Sync:
         return Done(kind, row.okta_id, row.app_id, put_body(self.plan, current, desired), attributes=attributes,
                     profile=user)  # fmt: skip
 
-    def _get(
-        self, row: Row, user: dict[str, Any], desired: dict[str, Any], inactive: bool = False
-    ) -> dict[str, Any] | Done:
+    def _get(self, row: Row, user: OktaUser, desired: Resource, inactive: bool = False) -> Resource | Done:
         assert row.app_id is not None
         try:
             return self.app.get(row.app_id)
@@ -465,7 +469,7 @@ class Sync:
                 return self._create(user, desired, inactive)
             raise
 
-    def _send_reconcile(self, app_id: str, current: dict[str, Any], user: dict[str, Any]) -> list[str]:
+    def _send_reconcile(self, app_id: str, current: Resource, user: OktaUser) -> list[str]:
         """Send reconcile(current, user) (re-read and re-sent when its outcome is unknown)."""
         for _ in range(3):
             message = self.ruleset.reconcile(current, user)
@@ -484,7 +488,7 @@ class Sync:
         assert row.app_id is not None
         return self._deactivate_current(row.okta_id, row.app_id, row.resource or {})
 
-    def _deactivate_current(self, okta_id: str, app_id: str, current: dict[str, Any]) -> Done:
+    def _deactivate_current(self, okta_id: str, app_id: str, current: Resource) -> Done:
         body = self.ruleset.deactivate()
         for attempt in range(3):  # replace active=false twice is the same as once
             try:
@@ -496,7 +500,7 @@ class Sync:
         return Done(Outcome.DEACTIVATED, okta_id, app_id, {**current, "active": False}, active=False,
                     attributes=["active"])  # fmt: skip
 
-    def _reactivate(self, row: Row, user: dict[str, Any], desired: dict[str, Any]) -> Done:
+    def _reactivate(self, row: Row, user: OktaUser, desired: Resource) -> Done:
         assert row.app_id is not None and row.resource is not None
         self.app.patch(row.app_id, self.ruleset.reactivate())
         current = {**row.resource, "active": True}
@@ -535,7 +539,7 @@ def _chain(first: Incoming, rest: Iterator[Incoming]) -> Iterator[Incoming]:
     yield from rest
 
 
-def match_value(resource: dict[str, Any], match: str) -> str | None:
+def match_value(resource: Resource, match: str) -> str | None:
     """The value a user is looked for by: the rendered --match attribute (the primary email)."""
     if match == "email":
         emails = resource.get("emails") or []
@@ -555,5 +559,5 @@ def _owns_active(ruleset: Ruleset) -> bool:
     return any(r.target.attr == "active" and r.target.sub is None for r in ruleset.plan.rules)
 
 
-def _attributes(message: dict[str, Any] | None) -> list[str]:
+def _attributes(message: Resource | None) -> list[str]:
     return sorted(touched(message)) if message is not None else []

@@ -29,9 +29,9 @@ import jsonpointer
 from mapper.core import jsonio
 from mapper.core.plan import TargetSlot
 from mapper.core.schema import CORE_USER
+from mapper.core.styles import PatchStyle
 from mapper.errors import Diagnostic, MapperError, ProfileError, RulesetError
 from mapper.language.resources import RULESET_SUFFIX, rulesets_in
-from mapper.runtime.patch import STYLES
 from mapper.runtime.ruleset import Ruleset, load
 from mapper.tools.files import write_atomically
 
@@ -120,7 +120,7 @@ def _check_example(path: Path, index: int, example: object, update: bool = False
         raise ExampleFileError(f'{where}: give exactly one of "resource", "operations", "error"{hint}')
     if "operations" in example and "old" not in example:
         raise ExampleFileError(f'{where}: "operations" needs an "old" user')
-    if example.get("style", "rfc") not in STYLES or example.get("style") == "put":
+    if example.get("style", "rfc") not in {style.value for style in PatchStyle}:
         raise ExampleFileError(f"{where}: style must be one of rfc, no-path, whole-multivalued")
 
 

@@ -23,10 +23,11 @@ from pathlib import Path
 from typing import Any
 
 from mapper.core import jsonio
+from mapper.core.styles import UpdateStyle
 from mapper.errors import ProfileError
 from mapper.runtime.patch import touched
 from mapper.runtime.ruleset import Ruleset
-from mapper.sync.decide import Kind, Policy, Style, decide, decide_gone, requests, ruleset_hash
+from mapper.sync.decide import Kind, Policy, decide, decide_gone, requests, ruleset_hash
 from mapper.sync.state import State
 from mapper.tools.bulk import Record, RecordFailure
 
@@ -69,7 +70,7 @@ def plan(
     ruleset: Ruleset, old: Iterable[Record], new: Iterable[Record], style: str, summary: Summary
 ) -> Iterator[dict[str, Any] | RecordFailure]:
     """Each request the app needs ({"okta_id", "method", "path", "body"}), or a RecordFailure."""
-    policy = Policy(style=Style(style))
+    policy = Policy(style=UpdateStyle(style))
     digest = ruleset_hash(ruleset)
     with tempfile.TemporaryDirectory(prefix="mapper-plan-") as folder:
         state = State(Path(folder) / "old.sqlite", "mapper-plan:", policy.match.value, scratch=True)

@@ -205,33 +205,45 @@ def changed_attributes(before: dict[str, Any], after: dict[str, Any]) -> set[str
     :func:`mapper.runtime.patch.touched` names those a PATCH touches (AttrPath.summary)."""
     touched: set[str] = set()
     for op in jsonpatch.make_patch(before, after).patch:
-        touched.update(_touched(op, before, after))
+        touched.update(_touched(op["path"], before, after))
+        if op["op"] == "move":  # a value that moved: gone from where it was
+            touched.update(_touched(op["from"], before, after))
     touched.discard("schemas")
     return touched
 
 
-def _touched(op: dict[str, Any], before: dict[str, Any], after: dict[str, Any]) -> Iterator[str]:
-    """The attributes a JSON Patch operation between two renderings changes, named as
-    sync's reports name them (:attr:`AttrPath.summary`): an extension or a complex
-    attribute that appears or goes whole counts as each attribute it holds."""
-    pointer = op["path"]
+def _touched(pointer: str, before: dict[str, Any], after: dict[str, Any]) -> Iterator[str]:
+    """The attributes that differ at POINTER between two renderings, named as sync's reports
+    name them (:attr:`AttrPath.summary`): an extension or a complex attribute that changes
+    whole counts as each attribute in it that differs."""
     path = AttrPath.from_pointer(pointer)
-    whole = jsonpointer.resolve_pointer(before if op["op"] == "remove" else after, pointer, None)
+    was = jsonpointer.resolve_pointer(before, pointer, None)
+    now = jsonpointer.resolve_pointer(after, pointer, None)
     if path is None:  # a whole extension
         urn = pointer[1:].replace("~1", "/").replace("~0", "~")
-        for attr, value in whole.items() if isinstance(whole, dict) else ():
-            yield from _whole(AttrPath(urn, attr), value)
+        for attr in _differing(was, now):
+            yield from _whole(AttrPath(urn, attr), _member(was, attr), _member(now, attr))
     elif pointer.count("/") == (1 if path.urn == CORE_USER else 2):  # the attribute itself
-        yield from _whole(path, whole)
+        yield from _whole(path, was, now)
     else:
         yield path.summary
 
 
-def _whole(path: AttrPath, value: object) -> Iterator[str]:
-    if path.sub is None and isinstance(value, dict) and value:
-        yield from (path.child(sub).summary for sub in value)
+def _whole(path: AttrPath, was: object, now: object) -> Iterator[str]:
+    if path.sub is None and (isinstance(was, dict) or isinstance(now, dict)):
+        yield from (path.child(sub).summary for sub in _differing(was, now))
     else:
         yield path.summary
+
+
+def _member(value: object, key: str) -> object:
+    return value.get(key) if isinstance(value, dict) else None
+
+
+def _differing(was: object, now: object) -> list[str]:
+    """The keys whose values differ between two JSON objects (a missing object has none)."""
+    keys = [*(was if isinstance(was, dict) else ()), *(now if isinstance(now, dict) else ())]
+    return [k for k in dict.fromkeys(keys) if _member(was, k) != _member(now, k)]
 
 
 def profile_effects(old: Ruleset, new: Ruleset, folder: Path) -> list[tuple[str, list[str]]]:
