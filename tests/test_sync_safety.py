@@ -669,7 +669,7 @@ def test_a_stale_etag_is_refused_by_the_app(server: ScimServer, tmp_path: Path) 
 
 def test_plain_http_to_another_host_is_refused(tmp_path: Path) -> None:
     """Checked before any request: nothing here is sent anywhere (the host cannot resolve)."""
-    from mapper.core.http import clear_text_to_another_host
+    from mapper.core.urls import clear_text_to_another_host
 
     export = write_users(tmp_path / "u.jsonl", [user(1)])
     for url in ("http://app.example.invalid/scim/v2", "http://192.0.2.1/scim"):

@@ -99,6 +99,10 @@ def render(
     streaming = jsonl or any(p.endswith(_LINE_SUFFIXES) or (p != "-" and Path(p).is_dir()) for p in profiles)
 
     def action() -> None:
+        if validate:
+            from mapper.core.extras import Extra, require
+
+            require(Extra.VALIDATE, "--validate")
         if streaming:
             _render_stream(
                 profiles, ruleset, validate, output, errors_to, fail_fast, show_values, quiet, jsonl, jobs

@@ -114,7 +114,8 @@ def _app_schemas(
     allow_http: bool = False,
 ) -> Any:
     """The app's schemas from discovery files and base URLs (token from TOKEN_ENV, never a flag)."""
-    from mapper.core.http import base_url_problem, clear_text_to_another_host, shown_url
+    from mapper.core.extras import Extra, require
+    from mapper.core.urls import base_url_problem, clear_text_to_another_host, shown_url
     from mapper.runtime import app_schema
 
     documents: list[object] = []
@@ -125,6 +126,7 @@ def _app_schemas(
                 problem = base_url_problem(source)
                 if problem:
                     _fail([f"mapper: --schemas {shown_url(source)}: {problem}"], EXIT_USAGE)
+                require(Extra.SYNC, "--schemas URL (the app's discovery, over HTTP)")
                 if token and not allow_http and clear_text_to_another_host(source):
                     _fail([f"mapper: --schemas {source}: plain http to another host would send the token in "
                            f"{token_env} in clear text: use https (or --allow-http)"], EXIT_RULESET)  # fmt: skip

@@ -150,6 +150,9 @@ def _sync(
     breaker_failures: int, breaker_seconds: float, max_retry_after: float, token_env: str,
     report_file: Path | None, shard: str | None, quiet: bool,
 ) -> None:  # fmt: skip
+    from mapper.core.extras import Extra, require
+
+    require(Extra.SYNC, "mapper sync")
     from mapper.cli.common import _load
     from mapper.sync.decide import Match
     from mapper.sync.engine import Options
@@ -209,7 +212,7 @@ def _sync(
 
 
 def _check_url(base_url: str, allow_http: bool = False) -> None:
-    from mapper.core.http import base_url_problem, clear_text_to_another_host, shown_url
+    from mapper.core.urls import base_url_problem, clear_text_to_another_host, shown_url
 
     problem = base_url_problem(base_url)
     if problem:

@@ -291,12 +291,12 @@ def fetch_discovery(
     no redirect is followed (the token would travel with it)."""
     import httpx2
 
-    from mapper.core import http, jsonio
+    from mapper.core import http, jsonio, urls
     from mapper.markup import visible
 
-    problem = http.base_url_problem(base_url)
+    problem = urls.base_url_problem(base_url)
     if problem:
-        raise DiscoveryError(f"{http.shown_url(base_url)}: {problem}")
+        raise DiscoveryError(f"{urls.shown_url(base_url)}: {problem}")
     limit = max_bytes or http.MAX_RESPONSE_BYTES
     documents: list[object] = []
     with http.client(base_url, token, timeout=timeout, max_bytes=limit) as client:
