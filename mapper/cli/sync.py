@@ -152,7 +152,7 @@ def _sync(
 ) -> None:  # fmt: skip
     from mapper.core.extras import Extra, require
 
-    require(Extra.SYNC, "mapper sync")
+    require(Extra.SYNC, "sync")
     from mapper.cli.common import _load
     from mapper.sync.decide import Match
     from mapper.sync.engine import Options
