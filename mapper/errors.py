@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from enum import Enum
+from enum import Enum, IntEnum
 
 from mapper.markup import terminal_line, visible
 
@@ -122,17 +122,30 @@ def capped(diagnostics: Iterable[Diagnostic]) -> list[Diagnostic]:
     return kept
 
 
+class ExitCode(IntEnum):
+    """The command line's exit codes, as the README documents them."""
+
+    OK = 0
+    FAILED = 1  # bad data: a record, a user or an example failed; files fmt would change
+    USAGE = 2  # a bad ruleset, an unreadable file, bad usage, an unusable output path
+    OUTPUT = 3  # an output could not be written
+    GUARD = 4  # held by a guard (sync): deactivations past the limit, a stale plan, a state in use
+    APP = 5  # the app refused or stopped answering (sync)
+    INTERNAL = 70  # a bug, reported in one line
+    INTERRUPTED = 130
+
+
 class MapperError(Exception):
     """Base class of every error mapper raises on purpose. EXIT_CODE is the command line's
     exit code for it (see the README's exit codes); its message is one line, no personal data."""
 
-    exit_code = 1
+    exit_code: ExitCode = ExitCode.FAILED
 
 
 class RulesetError(MapperError):
     """A ruleset could not be loaded; carries every diagnostic found, warnings included."""
 
-    exit_code = 2
+    exit_code = ExitCode.USAGE
 
     def __init__(self, diagnostics: Iterable[Diagnostic]) -> None:
         self.diagnostics: tuple[Diagnostic, ...] = tuple(diagnostics)
@@ -197,4 +210,4 @@ class ProfileError(MapperError):
 class UsageError(MapperError):
     """Bad usage or configuration, found before anything was sent or written (exit 2)."""
 
-    exit_code = 2
+    exit_code = ExitCode.USAGE

@@ -149,14 +149,14 @@ def test_progress_shows_on_a_terminal_and_never_on_a_pipe(
 
     terminal = Terminal()
     monkeypatch.setattr(sys, "stderr", terminal)
-    advance, done = cli._progress(total=1_000_000, quiet=False)
+    advance, done = cli.progress_bar(total=1_000_000, quiet=False)
     for _ in range(2000):
         advance(500)
     done()
     drawn = terminal.getvalue()
     assert "mapper" in drawn and "B/s" in drawn and "/977k" in drawn  # the size is known: a total, an ETA
     monkeypatch.setattr(sys, "stderr", Terminal())
-    quiet_advance, quiet_done = cli._progress(total=10, quiet=True)
+    quiet_advance, quiet_done = cli.progress_bar(total=10, quiet=True)
     quiet_advance(5)
     quiet_done()
     assert sys.stderr.getvalue() == ""

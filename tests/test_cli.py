@@ -222,7 +222,7 @@ def test_broken_pipe_is_one_line_and_exit_code_3(monkeypatch: pytest.MonkeyPatch
 
     monkeypatch.setattr(sys, "stdout", Stdout())
     with pytest.raises(cli.CommandFailure) as caught:
-        cli._write("{}")
+        cli.write_stdout("{}")
     assert caught.value.code == 3
     assert caught.value.lines == ["mapper: the output was closed before all of it was written (broken pipe)"]
 

@@ -50,6 +50,20 @@ def _python_hcl2_reads(text: str) -> bool:
     return True
 
 
+def _hcl2_reads_line(line: str) -> bool:
+    """Whether python-hcl2 8 can read a line of mapper's Terraform (see _python_hcl2_reads):
+    where it cannot, the round trip goes through the JSON export instead."""
+    return all("}" in line[at + 3 :] for opener in ("$${", "%%{") for at in _found(line, opener))
+
+
+def _found(text: str, part: str) -> list[int]:
+    at, found = text.find(part), []
+    while at >= 0:
+        found.append(at)
+        at = text.find(part, at + 1)
+    return found
+
+
 @given(text=st.text())
 def test_an_hcl_string_reads_back_as_its_text(text: str) -> None:
     if not _python_hcl2_reads(text):
@@ -69,8 +83,9 @@ def _typed_ruleset(entry_type: str, primary: bool) -> mapper.Ruleset:
 
 def _round_trip(ruleset: mapper.Ruleset, via_terraform: bool) -> mapper.Ruleset:
     export = exporter.export_okta(ruleset)
-    if via_terraform:
-        custom, mappings = _parsed_terraform(terraform.terraform(export))
+    document = terraform.terraform(export)
+    if via_terraform and all(_hcl2_reads_line(line) for line in document.splitlines()):
+        custom, mappings = _parsed_terraform(document)
     else:
         custom, mappings = export.custom_properties, export.mappings
     result = import_okta(app_user_schema(custom), json.loads(json.dumps({"properties": mappings})), "t")

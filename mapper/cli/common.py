@@ -1,5 +1,5 @@
 """What every command shares: loading a ruleset, reading JSON inputs, checking and
-writing outputs, progress, and the one error handler (:func:`_run`) that turns every
+writing outputs, progress, and the one error handler (:func:`run_action`) that turns every
 user error into one line and its exit code."""
 
 from __future__ import annotations
@@ -15,20 +15,11 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import click
 
 from mapper.core.styles import UpdateStyle
-from mapper.errors import MapperError
+from mapper.errors import ExitCode, MapperError
 
 if TYPE_CHECKING:
     from mapper.errors import Diagnostic, ProfileError
     from mapper.runtime.ruleset import Ruleset
-
-
-EXIT_OK, EXIT_DATA, EXIT_RULESET, EXIT_OUTPUT = 0, 1, 2, 3
-
-
-EXIT_USAGE = 2  # bad usage, an unreadable file or an unusable output path
-
-
-EXIT_INTERNAL, EXIT_INTERRUPTED = 70, 130
 
 
 STYLES = tuple(style.value for style in UpdateStyle)
@@ -37,26 +28,27 @@ STYLES = tuple(style.value for style in UpdateStyle)
 EXPLAIN_FORMATS = ("markdown", "mermaid", "text")
 
 
-_RULESET_HELP = "A ruleset file, or the name of a built-in ruleset."
+RULESET_HELP = "A ruleset file, or the name of a built-in ruleset."
 
 
-_QUIET_HELP = "Do not print the ruleset's warnings."
+QUIET_HELP = "Do not print the ruleset's warnings."
 
 
 class CommandFailure(MapperError):
     """A command's failure, already worded: one line per problem, and its exit code."""
 
-    def __init__(self, lines: list[str], code: int) -> None:
+    def __init__(self, lines: list[str], code: ExitCode) -> None:
         super().__init__("\n".join(lines))
         self.lines = lines
         self.code = self.exit_code = code
 
 
-def _fail(lines: list[str], code: int) -> NoReturn:
+def fail_with(lines: list[str], code: ExitCode) -> NoReturn:
+    """Stop the command: LINES on standard error, exit CODE."""
     raise CommandFailure(lines, code)
 
 
-def _load(ruleset: str, quiet: bool = False, cache: bool = True) -> Ruleset:
+def load_ruleset(ruleset: str, quiet: bool = False, cache: bool = True) -> Ruleset:
     """The compiled ruleset; its warnings go to standard error (once) unless QUIET.
     CACHE=False for the tools that read the rules' syntax (a cached plan has none)."""
     from mapper.errors import RulesetError
@@ -65,13 +57,13 @@ def _load(ruleset: str, quiet: bool = False, cache: bool = True) -> Ruleset:
     try:
         compiled = load(ruleset, cache)
     except RulesetError as exc:
-        _fail(diagnostic_lines(exc.errors), EXIT_RULESET)
+        fail_with(diagnostic_lines(exc.errors), ExitCode.USAGE)
     if not quiet:
-        _warn(compiled.warnings)
+        print_warnings(compiled.warnings)
     return compiled
 
 
-def _warn(warnings: tuple[Diagnostic, ...]) -> None:
+def print_warnings(warnings: tuple[Diagnostic, ...]) -> None:
     for line in diagnostic_lines(warnings):
         click.echo(line, err=True)
 
@@ -81,32 +73,32 @@ def diagnostic_lines(diagnostics: tuple[Diagnostic, ...] | list[Diagnostic]) -> 
     return [d.format() for d in diagnostics]
 
 
-def _read_json(name: str) -> Any:
+def read_json(name: str) -> Any:
     """A profile document from a file or '-' (stdin); one clear line when it cannot be read."""
     from mapper.core import jsonio
 
     label = "<stdin>" if name == "-" else name
     if name == "-" and sys.stdin is None:
-        _fail(["mapper: <stdin>: standard input is closed"], EXIT_DATA)
+        fail_with(["mapper: <stdin>: standard input is closed"], ExitCode.FAILED)
     try:
         # A document longer than the maximum record is refused, never held whole.
         with open(name, "rb") if name != "-" else contextlib.nullcontext(sys.stdin.buffer) as stream:
             data, size = jsonio.read_record(stream)
     except IsADirectoryError:
-        _fail([f"mapper: {label}: is a directory"], EXIT_DATA)
+        fail_with([f"mapper: {label}: is a directory"], ExitCode.FAILED)
     except FileNotFoundError:
-        _fail([f"mapper: {label}: no such file"], EXIT_DATA)
+        fail_with([f"mapper: {label}: no such file"], ExitCode.FAILED)
     except OSError as exc:
-        _fail([f"mapper: {label}: {exc.strerror or 'cannot be read'}"], EXIT_DATA)
+        fail_with([f"mapper: {label}: {exc.strerror or 'cannot be read'}"], ExitCode.FAILED)
     try:
         if size > jsonio.MAX_RECORD_BYTES:
             raise jsonio.RecordTooLarge(label, jsonio.too_large(size))
         return jsonio.parse(data, label)
     except jsonio.JsonInputError as exc:
-        _fail([f"mapper: {exc}"], EXIT_DATA)
+        fail_with([f"mapper: {exc}"], ExitCode.FAILED)
 
 
-def _problem(error: ProfileError, show_values: bool) -> str:
+def profile_problem(error: ProfileError, show_values: bool) -> str:
     """The error's message; with SHOW_VALUES, the offending value too (shortened, ASCII)."""
     from mapper.errors import NO_VALUE, shown_value
 
@@ -115,30 +107,30 @@ def _problem(error: ProfileError, show_values: bool) -> str:
     return f"{error} (value: {shown_value(error.value)})"
 
 
-def _dumps(document: Any, compact: bool) -> str:
+def dump_json(document: Any, compact: bool) -> str:
     if compact:
         return json.dumps(document, separators=(",", ":"), ensure_ascii=False) + "\n"
     return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
 
 
-def _write(text: str) -> None:
+def write_stdout(text: str) -> None:
     """All output in one write, encoded first, so a failure never leaves half a document."""
     try:
         data = text.encode("utf-8")
     except UnicodeEncodeError:
-        _fail(
+        fail_with(
             [
                 "mapper: the output would hold text that is not valid Unicode (a lone surrogate, such as \\ud800, in the input)"
             ],
-            EXIT_DATA,
+            ExitCode.FAILED,
         )
-    _write_bytes(data)
+    write_stdout_bytes(data)
 
 
-def _write_bytes(data: bytes) -> None:
+def write_stdout_bytes(data: bytes) -> None:
     """DATA to standard output, every byte of it, or one clear line and exit code 3."""
     if sys.stdout is None:
-        _fail(["mapper: the output is closed (standard output is not open)"], EXIT_OUTPUT)
+        fail_with(["mapper: the output is closed (standard output is not open)"], ExitCode.OUTPUT)
     try:
         sys.stdout.flush()
         try:
@@ -153,9 +145,11 @@ def _write_bytes(data: bytes) -> None:
         # so that the interpreter's last flush is quiet, and say so once.
         with contextlib.suppress(OSError, ValueError):
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        _fail(["mapper: the output was closed before all of it was written (broken pipe)"], EXIT_OUTPUT)
+        fail_with(
+            ["mapper: the output was closed before all of it was written (broken pipe)"], ExitCode.OUTPUT
+        )
     except OSError as exc:
-        _fail([f"mapper: cannot write the output: {exc.strerror or exc}"], EXIT_OUTPUT)
+        fail_with([f"mapper: cannot write the output: {exc.strerror or exc}"], ExitCode.OUTPUT)
 
 
 def _write_all(fd: int, data: bytes) -> None:
@@ -169,7 +163,7 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[written:]
 
 
-def _run(action: Any) -> None:
+def run_action(action: Any) -> None:
     try:
         action()
     except CommandFailure as failure:
@@ -183,16 +177,16 @@ def _run(action: Any) -> None:
         sys.exit(error.exit_code)
     except KeyboardInterrupt:
         click.echo("mapper: interrupted", err=True)
-        sys.exit(EXIT_INTERRUPTED)
+        sys.exit(ExitCode.INTERRUPTED)
     except Exception as exc:  # a bug: still one line, and a code that says so
         click.echo(f"mapper: internal error ({type(exc).__name__}: {exc}); please report it", err=True)
-        sys.exit(EXIT_INTERNAL)
+        sys.exit(ExitCode.INTERNAL)
 
 
-_LINE_SUFFIXES = (".jsonl", ".ndjson")
+LINE_SUFFIXES = (".jsonl", ".ndjson")
 
 
-def _input_blocks(names: list[str], all_lines: bool, by_position: bool = False) -> Any:
+def input_blocks(names: list[str], all_lines: bool, by_position: bool = False) -> Any:
     """The blocks of every input file (``-``: standard input), read as JSON Lines when its
     name says so (.jsonl, .ndjson) or ALL_LINES; one clear line for a file that cannot be read.
     BY_POSITION: regular JSON Lines files as spans for worker processes to read themselves."""
@@ -201,9 +195,9 @@ def _input_blocks(names: list[str], all_lines: bool, by_position: bool = False) 
     from mapper.tools import bulk
 
     for name in names:
-        lines = all_lines or name.endswith(_LINE_SUFFIXES) or name == "-"
+        lines = all_lines or name.endswith(LINE_SUFFIXES) or name == "-"
         if name == "-" and sys.stdin is None:
-            _fail(["mapper: <stdin>: standard input is closed"], EXIT_DATA)
+            fail_with(["mapper: <stdin>: standard input is closed"], ExitCode.FAILED)
         try:
             if by_position and lines and name != "-" and stat.S_ISREG(os.stat(name).st_mode):
                 yield from bulk.file_spans(name)
@@ -211,14 +205,14 @@ def _input_blocks(names: list[str], all_lines: bool, by_position: bool = False) 
             with open(name, "rb") if name != "-" else contextlib.nullcontext(sys.stdin.buffer) as stream:
                 yield from bulk.blocks(name, stream, lines)
         except FileNotFoundError:
-            _fail([f"mapper: {name}: no such file"], EXIT_DATA)
+            fail_with([f"mapper: {name}: no such file"], ExitCode.FAILED)
         except IsADirectoryError:
-            _fail([f"mapper: {name}: is a directory"], EXIT_DATA)
+            fail_with([f"mapper: {name}: is a directory"], ExitCode.FAILED)
         except OSError as exc:
-            _fail([f"mapper: {name}: {exc.strerror or 'cannot be read'}"], EXIT_DATA)
+            fail_with([f"mapper: {name}: {exc.strerror or 'cannot be read'}"], ExitCode.FAILED)
 
 
-def _progress(total: int | None, quiet: bool, unit: str = "B") -> tuple[Any, Any]:
+def progress_bar(total: int | None, quiet: bool, unit: str = "B") -> tuple[Any, Any]:
     """Functions to call with each record's size (or, for another UNIT than bytes, with the
     number of things done), and at the end: a progress bar on standard error when it is a
     terminal (count, rate, and an ETA when the total is known), else nothing. The one
@@ -249,18 +243,18 @@ def _progress(total: int | None, quiet: bool, unit: str = "B") -> tuple[Any, Any
     return advance, bar.close
 
 
-def _emit(batch: list[bytes], spool: Any) -> None:
+def emit_batch(batch: list[bytes], spool: Any) -> None:
     if batch:
         data = b"".join(batch)
         batch.clear()
         if spool is not None:
             spool.write(data)
         else:
-            _write_bytes(data)
+            write_stdout_bytes(data)
 
 
 @contextlib.contextmanager
-def _output(output: str | None) -> Any:
+def output_stream(output: str | None) -> Any:
     """A writer of bytes: to FILE through a temporary file renamed at the end (nothing
     half-written), or to standard output in batches."""
 
@@ -270,10 +264,10 @@ def _output(output: str | None) -> Any:
         def write(data: bytes) -> None:
             batch.append(data)
             if len(batch) >= 1000:
-                _emit(batch, None)
+                emit_batch(batch, None)
 
         yield write
-        _emit(batch, None)
+        emit_batch(batch, None)
         return
     from mapper.tools.files import output_file
 
@@ -281,7 +275,7 @@ def _output(output: str | None) -> Any:
         yield spool.write
 
 
-def _check_outputs(outputs: dict[str, str | Path | None], inputs: list[str]) -> None:
+def check_outputs(outputs: dict[str, str | Path | None], inputs: list[str]) -> None:
     """Every output path usable before any work (exit 2, one line each): see output_problem."""
     from mapper.tools.files import in_place, output_problem
 
@@ -298,10 +292,10 @@ def _check_outputs(outputs: dict[str, str | Path | None], inputs: list[str]) -> 
         if problem:
             problems.append(f"mapper: {flag} {path}: {problem}")
     if problems:
-        _fail(problems, EXIT_USAGE)
+        fail_with(problems, ExitCode.USAGE)
 
 
-def _save(path: Path, text: str, private: bool = False) -> None:
+def save_file(path: Path, text: str, private: bool = False) -> None:
     """TEXT into PATH all at once (nothing half-written); PRIVATE (0600) when it can hold
     personal data. A failed write is an OutputError (exit 3, one line)."""
     from mapper.tools.files import write_output

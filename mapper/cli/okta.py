@@ -4,23 +4,20 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
 
-if TYPE_CHECKING:
-    pass
 from mapper.cli.common import (
-    _QUIET_HELP,
-    EXIT_DATA,
-    _check_outputs,
-    _fail,
-    _load,
-    _read_json,
-    _run,
-    _save,
-    _write,
+    QUIET_HELP,
+    check_outputs,
+    fail_with,
+    load_ruleset,
+    read_json,
+    run_action,
+    save_file,
+    write_stdout,
 )
+from mapper.errors import ExitCode
 
 
 @click.group("import")
@@ -61,8 +58,8 @@ def import_okta_command(schema_file: str, mapping_file: str, output: Path | None
 
         from mapper.okta.importer import OktaInputError, import_okta
 
-        _check_outputs({"-o": output}, [schema_file, mapping_file])
-        schema, mapping = _read_json(schema_file), _read_json(mapping_file)
+        check_outputs({"-o": output}, [schema_file, mapping_file])
+        schema, mapping = read_json(schema_file), read_json(mapping_file)
         app = schema.get("name") if isinstance(schema, dict) and isinstance(schema.get("name"), str) else None
         wanted = name or (output.stem if output else None) or app or "imported"
         ruleset_name = re.sub(r"[^A-Za-z0-9_-]", "_", wanted)
@@ -71,17 +68,17 @@ def import_okta_command(schema_file: str, mapping_file: str, output: Path | None
         try:
             result = import_okta(schema, mapping, ruleset_name)
         except OktaInputError as exc:
-            _fail([f"mapper: import: {exc}"], EXIT_DATA)
+            fail_with([f"mapper: import: {exc}"], ExitCode.FAILED)
         if output is None:
-            _write(result.text)
+            write_stdout(result.text)
         else:
-            _save(output, result.text)
+            save_file(output, result.text)
         for problem in result.problems:
             click.echo(f"mapper: import: {problem}", err=True)
         if any("not imported" in p or "the imported ruleset" in p for p in result.problems):
-            sys.exit(EXIT_DATA)
+            sys.exit(ExitCode.FAILED)
 
-    _run(action)
+    run_action(action)
 
 
 @click.group("export")
@@ -106,7 +103,7 @@ def export_group() -> None:
     help="The app's App User Schema today, for its variable names (default: Okta's SCIM template).",
 )
 @click.option("-o", "--output", type=click.Path(path_type=Path), help="Write to this file.")
-@click.option("-q", "--quiet", is_flag=True, help=_QUIET_HELP)
+@click.option("-q", "--quiet", is_flag=True, help=QUIET_HELP)
 def export_okta_command(
     ruleset: str, output_format: str, schema_file: str | None, output: Path | None, quiet: bool
 ) -> None:
@@ -123,16 +120,16 @@ def export_okta_command(
         from mapper.okta import exporter
         from mapper.okta.importer import OktaInputError
 
-        _check_outputs({"-o": output}, [ruleset, *([schema_file] if schema_file else [])])
-        compiled = _load(ruleset, quiet)
-        schema = _read_json(schema_file) if schema_file else None
+        check_outputs({"-o": output}, [ruleset, *([schema_file] if schema_file else [])])
+        compiled = load_ruleset(ruleset, quiet)
+        schema = read_json(schema_file) if schema_file else None
         try:
             result = exporter.export_okta(compiled, schema)
         except OktaInputError as exc:
             problems = exc.problems if isinstance(exc, exporter.ExportRefused) else [str(exc)]
             from mapper.markup import visible
 
-            _fail([f"mapper: export: {visible(p)}" for p in problems], EXIT_DATA)
+            fail_with([f"mapper: export: {visible(p)}" for p in problems], ExitCode.FAILED)
         if output_format == "terraform":
             from mapper.okta.terraform import terraform
 
@@ -140,11 +137,11 @@ def export_okta_command(
         else:
             text = exporter.dumps(result)
         if output is None:
-            _write(text)
+            write_stdout(text)
         else:
-            _save(output, text)
+            save_file(output, text)
         if not quiet:
             for problem in result.problems:
                 click.echo(f"mapper: export: {problem}", err=True)
 
-    _run(action)
+    run_action(action)

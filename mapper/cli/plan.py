@@ -4,29 +4,27 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 
-if TYPE_CHECKING:
-    pass
 from mapper.cli.common import (
-    _RULESET_HELP,
-    EXIT_DATA,
+    RULESET_HELP,
     STYLES,
-    _check_outputs,
-    _fail,
-    _input_blocks,
-    _load,
-    _output,
-    _run,
+    check_outputs,
+    fail_with,
+    input_blocks,
+    load_ruleset,
+    output_stream,
+    run_action,
 )
+from mapper.errors import ExitCode
 
 
 @click.command("plan")
 @click.argument("old", metavar="OLD")
 @click.argument("new", metavar="NEW")
-@click.option("-r", "--ruleset", default="okta-default", show_default=True, help=_RULESET_HELP)
+@click.option("-r", "--ruleset", default="okta-default", show_default=True, help=RULESET_HELP)
 @click.option(
     "--style",
     type=click.Choice([s for s in STYLES if s != "put"]),
@@ -55,20 +53,20 @@ def plan_command(old: str, new: str, ruleset: str, style: str, output: str | Non
     def action() -> None:
         from mapper.tools import bulk, plan_exports
 
-        compiled = _load(ruleset, quiet)
+        compiled = load_ruleset(ruleset, quiet)
         try:
             sources = [list(bulk.expand([name])) for name in (old, new)]
         except bulk.EmptyFolder as exc:
-            _fail([f"mapper: {exc}"], EXIT_DATA)
-        _check_outputs({"-o": output}, [*sources[0], *sources[1]])
+            fail_with([f"mapper: {exc}"], ExitCode.FAILED)
+        check_outputs({"-o": output}, [*sources[0], *sources[1]])
 
         def records(names: list[str]) -> Any:
-            for block in _input_blocks(names, all_lines=False):
+            for block in input_blocks(names, all_lines=False):
                 yield from bulk.block_records(block)
 
         summary = plan_exports.Summary()
         failed = 0
-        with _output(output) as out:
+        with output_stream(output) as out:
             for outcome in plan_exports.plan(
                 compiled, records(sources[0]), records(sources[1]), style, summary
             ):
@@ -87,6 +85,6 @@ def plan_command(old: str, new: str, ruleset: str, style: str, output: str | Non
             for attribute, users in summary.attributes.most_common():
                 click.echo(f"mapper:   {attribute}: {users:,} user{'s' if users != 1 else ''}", err=True)
         if failed:
-            sys.exit(EXIT_DATA)
+            sys.exit(ExitCode.FAILED)
 
-    _run(action)
+    run_action(action)

@@ -5,38 +5,35 @@ from __future__ import annotations
 import contextlib
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 
-if TYPE_CHECKING:
-    pass
 from mapper.cli.common import (
-    _LINE_SUFFIXES,
-    _QUIET_HELP,
-    _RULESET_HELP,
-    EXIT_DATA,
-    EXIT_RULESET,
+    LINE_SUFFIXES,
+    QUIET_HELP,
+    RULESET_HELP,
     STYLES,
     CommandFailure,
-    _check_outputs,
-    _dumps,
-    _emit,
-    _fail,
-    _input_blocks,
-    _load,
-    _problem,
-    _progress,
-    _read_json,
-    _run,
-    _write,
-    _write_bytes,
+    check_outputs,
+    dump_json,
+    emit_batch,
+    fail_with,
+    input_blocks,
+    load_ruleset,
+    profile_problem,
+    progress_bar,
+    read_json,
+    run_action,
+    write_stdout,
+    write_stdout_bytes,
 )
+from mapper.errors import ExitCode
 
 
 @click.command()
 @click.argument("profiles", nargs=-1, required=True, metavar="PROFILE...")
-@click.option("-r", "--ruleset", default="okta-default", show_default=True, help=_RULESET_HELP)
+@click.option("-r", "--ruleset", default="okta-default", show_default=True, help=RULESET_HELP)
 @click.option(
     "--validate", is_flag=True, help="Check each resource with scim2-models and mapper's shape rules."
 )
@@ -96,7 +93,7 @@ def render(
     FILE:LINE on stderr (and in --errors) and the others are still written;
     exit 1 when any failed. A summary line ends the run.
     """
-    streaming = jsonl or any(p.endswith(_LINE_SUFFIXES) or (p != "-" and Path(p).is_dir()) for p in profiles)
+    streaming = jsonl or any(p.endswith(LINE_SUFFIXES) or (p != "-" and Path(p).is_dir()) for p in profiles)
 
     def action() -> None:
         if validate:
@@ -109,21 +106,21 @@ def render(
             )
             return
         if output is not None or errors_to is not None or fail_fast or jobs != 1:
-            _fail(
+            fail_with(
                 ["mapper: -o, --errors, --fail-fast and --jobs are for JSON Lines (see --jsonl)"],
-                EXIT_RULESET,
+                ExitCode.USAGE,
             )
         from mapper.errors import ProfileError
 
-        compiled = _load(ruleset, quiet)
+        compiled = load_ruleset(ruleset, quiet)
         resources: list[dict[str, Any]] = []
         problems: list[str] = []
         for name in profiles:
             label = "<stdin>" if name == "-" else name
             try:
-                resource = compiled.render(_read_json(name))
+                resource = compiled.render(read_json(name))
             except ProfileError as exc:
-                problems.append(f"mapper: {label}: {_problem(exc, show_values)}")
+                problems.append(f"mapper: {label}: {profile_problem(exc, show_values)}")
                 continue
             except CommandFailure as failure:
                 problems.extend(failure.lines)
@@ -137,13 +134,13 @@ def render(
                 )
             resources.append(resource)
         if problems:
-            _fail(problems, EXIT_DATA)
+            fail_with(problems, ExitCode.FAILED)
         if compact:
-            _write("".join(_dumps(resource, compact=True) for resource in resources))
+            write_stdout("".join(dump_json(resource, compact=True) for resource in resources))
         else:
-            _write(_dumps(resources[0] if len(profiles) == 1 else resources, compact=False))
+            write_stdout(dump_json(resources[0] if len(profiles) == 1 else resources, compact=False))
 
-    _run(action)
+    run_action(action)
 
 
 def _render_stream(
@@ -166,7 +163,7 @@ def _render_stream(
     from mapper.tools import bulk
     from mapper.tools.files import output_file, report_file
 
-    compiled = _load(ruleset, quiet)
+    compiled = load_ruleset(ruleset, quiet)
     check = None
     if validate:
         from mapper.tools.validate import validate as check_resource
@@ -177,12 +174,12 @@ def _render_stream(
     try:
         names = list(bulk.expand(profiles))
     except bulk.EmptyFolder as exc:
-        _fail([f"mapper: {exc}"], EXIT_DATA)
-    _check_outputs({"-o": output, "--errors": errors_to}, names)
-    progress, progress_done = _progress(bulk.total_bytes(names), quiet)
+        fail_with([f"mapper: {exc}"], ExitCode.FAILED)
+    check_outputs({"-o": output, "--errors": errors_to}, names)
+    progress, progress_done = progress_bar(bulk.total_bytes(names), quiet)
 
     def all_blocks(by_position: bool = False) -> Any:
-        for block in _input_blocks(names, all_lines, by_position):
+        for block in input_blocks(names, all_lines, by_position):
             progress(block.size, block.data.count(b"\n") if isinstance(block, bulk.Block) else 0)
             yield block
 
@@ -223,28 +220,28 @@ def _render_stream(
                 break
             rendered += outcome.count
             batch.append(outcome.data)
-            _emit(batch, spool)
-        _emit(batch, spool)
+            emit_batch(batch, spool)
+        emit_batch(batch, spool)
         if fail_fast and failed:
-            raise CommandFailure([], EXIT_DATA)
+            raise CommandFailure([], ExitCode.FAILED)
         if output:
             pass  # output_file puts it in place when the block ends
         elif spool is not None:
             spool.seek(0)
             while chunk := spool.read(1 << 20):
-                _write_bytes(chunk)
+                write_stdout_bytes(chunk)
     if not quiet:
         seconds = time.perf_counter() - started
         rate = f", {rendered / seconds:,.0f} profiles/s" if seconds > 0 and rendered else ""
         click.echo(f"mapper: rendered {rendered:,}, failed {failed:,} in {seconds:.2f} s{rate}", err=True)
     if failed:
-        sys.exit(EXIT_DATA)
+        sys.exit(ExitCode.FAILED)
 
 
 @click.command()
 @click.argument("old", metavar="OLD")
 @click.argument("new", metavar="NEW")
-@click.option("-r", "--ruleset", default="okta-default", show_default=True, help=_RULESET_HELP)
+@click.option("-r", "--ruleset", default="okta-default", show_default=True, help=RULESET_HELP)
 @click.option(
     "--style",
     type=click.Choice(STYLES),
@@ -263,7 +260,7 @@ def _render_stream(
 @click.option(
     "--show-values", is_flag=True, help="Show the offending value in error messages (they are personal data)."
 )
-@click.option("-q", "--quiet", is_flag=True, help=_QUIET_HELP)
+@click.option("-q", "--quiet", is_flag=True, help=QUIET_HELP)
 def diff(
     old: str,
     new: str,
@@ -288,44 +285,44 @@ def diff(
         from mapper.errors import ProfileError
 
         if (style == "put") != (current is not None):
-            _fail(
+            fail_with(
                 [
                     "mapper: --style put needs --current RESOURCE: a server may clear what a PUT omits, "
                     "so the body starts from the app's resource"
                     if style == "put"
                     else "mapper: --current is for --style put"
                 ],
-                EXIT_RULESET,
+                ExitCode.USAGE,
             )
-        compiled = _load(ruleset, quiet)
+        compiled = load_ruleset(ruleset, quiet)
         documents = []
         problems: list[str] = []
         for name in (old, new, *([current] if current is not None else [])):
             try:
-                documents.append(_read_json(name))
+                documents.append(read_json(name))
             except CommandFailure as failure:
                 problems.extend(failure.lines)
         if problems:
-            _fail(problems, EXIT_DATA)
+            fail_with(problems, ExitCode.FAILED)
         try:
             request = compiled.patch(documents[0], documents[1], "rfc" if style == "put" else style)
             if request is not None and current is not None:  # a change: the PUT that carries it
                 request = compiled.put(documents[2], documents[1])
         except ProfileError as exc:
-            _fail([f"mapper: {old} -> {new}: {_problem(exc, show_values)}"], EXIT_DATA)
+            fail_with([f"mapper: {old} -> {new}: {profile_problem(exc, show_values)}"], ExitCode.FAILED)
         if request is None:
             click.echo(
                 "mapper: no change: nothing the ruleset maps differs, so there is no request", err=True
             )
             return
-        _write(_dumps(request, compact))
+        write_stdout(dump_json(request, compact))
 
-    _run(action)
+    run_action(action)
 
 
 @click.command("compile")
 @click.argument("ruleset", metavar="RULESET")
-@click.option("-q", "--quiet", is_flag=True, help=_QUIET_HELP)
+@click.option("-q", "--quiet", is_flag=True, help=QUIET_HELP)
 def compile_(ruleset: str, quiet: bool) -> None:
     """Print the Python source a ruleset compiles to: exactly what runs.
 
@@ -334,6 +331,6 @@ def compile_(ruleset: str, quiet: bool) -> None:
     """
 
     def action() -> None:
-        _write(_load(ruleset, quiet).source)
+        write_stdout(load_ruleset(ruleset, quiet).source)
 
-    _run(action)
+    run_action(action)

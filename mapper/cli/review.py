@@ -5,28 +5,23 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 
-from mapper.tools.options import FiniteRange
-
-if TYPE_CHECKING:
-    pass
 from mapper.cli.common import (
-    _QUIET_HELP,
-    EXIT_DATA,
-    EXIT_RULESET,
-    EXIT_USAGE,
     EXPLAIN_FORMATS,
-    _fail,
-    _load,
-    _read_json,
-    _run,
-    _warn,
-    _write,
+    QUIET_HELP,
     diagnostic_lines,
+    fail_with,
+    load_ruleset,
+    print_warnings,
+    read_json,
+    run_action,
+    write_stdout,
 )
+from mapper.errors import ExitCode
+from mapper.tools.options import FiniteRange
 
 
 @click.command()
@@ -99,11 +94,11 @@ def check(
 
         app = _app_schemas(discovery, token_env, timeout, max_response_mb, allow_http) if discovery else None
         results = [checking.check_one(name, app) for name in checking.expand(list(rulesets))]
-        _write(checking.render(results, output_format, strict))
+        write_stdout(checking.render(results, output_format, strict))
         if any(r.failed(strict) for r in results):
-            sys.exit(EXIT_RULESET)
+            sys.exit(ExitCode.USAGE)
 
-    _run(action)
+    run_action(action)
 
 
 def _app_schemas(
@@ -125,17 +120,17 @@ def _app_schemas(
             if "://" in source:  # a URL (base_url_problem refuses all but http and https)
                 problem = base_url_problem(source)
                 if problem:
-                    _fail([f"mapper: --schemas {shown_url(source)}: {problem}"], EXIT_USAGE)
+                    fail_with([f"mapper: --schemas {shown_url(source)}: {problem}"], ExitCode.USAGE)
                 require(Extra.SYNC, "--schemas URL (the app's discovery, over HTTP)")
                 if token and not allow_http and clear_text_to_another_host(source):
-                    _fail([f"mapper: --schemas {source}: plain http to another host would send the token in "
-                           f"{token_env} in clear text: use https (or --allow-http)"], EXIT_RULESET)  # fmt: skip
+                    fail_with([f"mapper: --schemas {source}: plain http to another host would send the token in "
+                           f"{token_env} in clear text: use https (or --allow-http)"], ExitCode.USAGE)  # fmt: skip
                 documents += app_schema.fetch_discovery(source, token, timeout, max_response_mb << 20)
             else:
-                documents.append(_read_json(source))
+                documents.append(read_json(source))
         return app_schema.read_discovery(*documents)
     except app_schema.DiscoveryError as exc:
-        _fail([f"mapper: --schemas: {exc}"], EXIT_DATA)
+        fail_with([f"mapper: --schemas: {exc}"], ExitCode.FAILED)
 
 
 @click.command()
@@ -157,12 +152,12 @@ def fmt(paths: tuple[Path, ...], check_only: bool, show_diff: bool) -> None:
 
         outcome = layout.run(list(paths), write=not (check_only or show_diff), diff=show_diff)
         if outcome.output:
-            _write(outcome.output)
+            write_stdout(outcome.output)
         for line in outcome.messages:
             click.echo(line, err=True)
         sys.exit(outcome.exit_code)
 
-    _run(action)
+    run_action(action)
 
 
 @click.command()
@@ -176,7 +171,7 @@ def fmt(paths: tuple[Path, ...], check_only: bool, show_diff: bool) -> None:
     help="markdown: one table, a row per rule; mermaid: a flowchart from Okta to SCIM attributes; "
     "text: a block per rule, for a terminal.",
 )
-@click.option("-q", "--quiet", is_flag=True, help=_QUIET_HELP)
+@click.option("-q", "--quiet", is_flag=True, help=QUIET_HELP)
 def explain(ruleset: str, output_format: str, quiet: bool) -> None:
     """Show what a ruleset maps: a table, a diagram, or text.
 
@@ -188,9 +183,9 @@ def explain(ruleset: str, output_format: str, quiet: bool) -> None:
     def action() -> None:
         from mapper.tools import explain as explaining
 
-        _write(explaining.explain(_load(ruleset, quiet, cache=False), output_format))
+        write_stdout(explaining.explain(load_ruleset(ruleset, quiet, cache=False), output_format))
 
-    _run(action)
+    run_action(action)
 
 
 @click.command("test")
@@ -213,7 +208,7 @@ def explain(ruleset: str, output_format: str, quiet: bool) -> None:
     help="Rewrite the expectation of the example NAME with the current output, and show what changed "
     "(repeatable).",
 )
-@click.option("-q", "--quiet", is_flag=True, help=_QUIET_HELP)
+@click.option("-q", "--quiet", is_flag=True, help=QUIET_HELP)
 def test_command(
     paths: tuple[Path, ...], strict: bool, update: bool, refresh: tuple[str, ...], quiet: bool
 ) -> None:
@@ -230,11 +225,13 @@ def test_command(
         from mapper.tools import examples
 
         targets = list(paths) or [Path("rulesets")]
-        outcome = examples.run(targets, strict, update, frozenset(refresh), warn=None if quiet else _warn)
-        _write(outcome.output)
+        outcome = examples.run(
+            targets, strict, update, frozenset(refresh), warn=None if quiet else print_warnings
+        )
+        write_stdout(outcome.output)
         sys.exit(outcome.exit_code)
 
-    _run(action)
+    run_action(action)
 
 
 @click.command()
@@ -246,7 +243,7 @@ def test_command(
     help="A folder of sample profiles (*.json) to render with both versions, or a whole export "
     "(.jsonl) whose users are counted per changed attribute.",
 )
-@click.option("-q", "--quiet", is_flag=True, help=_QUIET_HELP)
+@click.option("-q", "--quiet", is_flag=True, help=QUIET_HELP)
 def review(old: str, new: str, profiles: Path | None, quiet: bool) -> None:
     """Print, as Markdown, what changes from one version of a ruleset to another.
 
@@ -264,11 +261,11 @@ def review(old: str, new: str, profiles: Path | None, quiet: bool) -> None:
             versions = [reviewing.load_version(reference) for reference in (old, new)]
             if not quiet:
                 for version in versions:
-                    _warn(version.warnings)
-            _write(reviewing.review_versions(versions[0], versions[1], old, new, profiles))
+                    print_warnings(version.warnings)
+            write_stdout(reviewing.review_versions(versions[0], versions[1], old, new, profiles))
         except reviewing.ReviewError as exc:
-            _fail([f"mapper: {exc}"], EXIT_RULESET)
+            fail_with([f"mapper: {exc}"], ExitCode.USAGE)
         except RulesetError as exc:
-            _fail(diagnostic_lines(exc.errors), EXIT_RULESET)
+            fail_with(diagnostic_lines(exc.errors), ExitCode.USAGE)
 
-    _run(action)
+    run_action(action)

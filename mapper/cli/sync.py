@@ -18,21 +18,15 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from mapper.cli.common import LINE_SUFFIXES, STYLES
 from mapper.core.styles import UpdateStyle
-from mapper.errors import UsageError
+from mapper.errors import ExitCode, UsageError
 from mapper.tools.options import FiniteRange
-
-# The helpers of mapper.cli.common are imported when a command runs (mapper --help loads
-# nothing but click).
-STYLES = tuple(style.value for style in UpdateStyle)
-_LINE_SUFFIXES = (".jsonl", ".ndjson")
-EXIT_OUTPUT = 3
 
 if TYPE_CHECKING:
     from mapper.runtime.ruleset import Ruleset
     from mapper.sync.engine import Options, Summary, UserFailure
 
-EXIT_FAILED, EXIT_USAGE, EXIT_GUARD, EXIT_APP = 1, 2, 4, 5
 DEFAULT_RULESET = "okta-default"
 
 
@@ -137,9 +131,9 @@ def sync(**kwargs: Any) -> None:
     (deactivations past the limit, an empty export, a stale plan, a state in
     use); 5 the app refused or stopped answering.
     """
-    from mapper.cli.common import _run
+    from mapper.cli.common import run_action
 
-    _run(lambda: _sync(**kwargs))
+    run_action(lambda: _sync(**kwargs))
 
 
 def _sync(
@@ -153,7 +147,7 @@ def _sync(
     from mapper.core.extras import Extra, require
 
     require(Extra.SYNC, "sync")
-    from mapper.cli.common import _load
+    from mapper.cli.common import load_ruleset
     from mapper.sync.decide import Match
     from mapper.sync.engine import Options
     from mapper.sync.guard import DeactivationLimit
@@ -201,7 +195,7 @@ def _sync(
     if apply_file is not None:
         _apply(apply_file, ruleset, state_file, options, connection, breaker, report_file, quiet)
         return
-    compiled = _load(ruleset or DEFAULT_RULESET, quiet)
+    compiled = load_ruleset(ruleset or DEFAULT_RULESET, quiet)
     incoming = _sync_users(users)
     if dry_run or plan_out is not None:
         _plan(compiled, ruleset or DEFAULT_RULESET, state_file, options, connection, breaker, incoming,
@@ -289,11 +283,11 @@ def _app(connection: Any, breaker: tuple[int, float, float]) -> Any:
 
 def _sync_users(names: tuple[str, ...]) -> Any:
     """Each record of the exports: (FILE:LINE, user or None, problem)."""
-    from mapper.cli.common import _input_blocks
+    from mapper.cli.common import input_blocks
     from mapper.core import jsonio
     from mapper.sync.engine import Incoming
 
-    for block in _input_blocks(list(names), all_lines=False):
+    for block in input_blocks(list(names), all_lines=False):
         if block.dropped:
             where = f"{block.source}:{block.first_line}" if block.lines else block.source
             yield Incoming(where, None, jsonio.too_large(block.dropped))
@@ -331,7 +325,7 @@ def _line_count(names: tuple[str, ...]) -> int | None:
     when a part is a stream or a JSON document."""
     total = 0
     for name in names:
-        if name == "-" or not name.endswith(_LINE_SUFFIXES) or not Path(name).is_file():
+        if name == "-" or not name.endswith(LINE_SUFFIXES) or not Path(name).is_file():
             return None
         try:
             with open(name, "rb") as stream:
@@ -351,12 +345,12 @@ def _state(path: Path, base_url: str, match: str, readonly: bool = False) -> Any
 def _sync_run(compiled: Ruleset, state_file: Path, options: Options, connection: Any,
               breaker: tuple[int, float, float], incoming: Any, report_file: Path | None, quiet: bool,
               users: tuple[str, ...]) -> None:  # fmt: skip
-    from mapper.cli.common import _progress
+    from mapper.cli.common import progress_bar
     from mapper.sync.engine import Sync
 
     state = _state(state_file, connection.base_url, options.match)
     app = _app(connection, breaker)
-    advance, done = _progress(_line_count(users), quiet, "users")
+    advance, done = progress_bar(_line_count(users), quiet, "users")
     try:
         summary = Sync(compiled, app, state, options, on_failure=_report_failure, on_progress=advance).run(
             incoming
@@ -389,7 +383,7 @@ def _print_summary(summary: Summary) -> None:
 
 def _finish(summary: Summary, report_file: Path | None) -> None:
     """The guards' lines, the report, and the exit code the run earned."""
-    from mapper.cli.common import _save
+    from mapper.cli.common import save_file
 
     if summary.held:
         shown = ", ".join(summary.held[:5]) + (", ..." if len(summary.held) > 5 else "")
@@ -412,13 +406,15 @@ def _finish(summary: Summary, report_file: Path | None) -> None:
             err=True,
         )
     if report_file is not None:
-        _save(report_file, json.dumps(summary.as_json(), indent=2, ensure_ascii=False) + "\n", private=True)
+        save_file(
+            report_file, json.dumps(summary.as_json(), indent=2, ensure_ascii=False) + "\n", private=True
+        )
     if summary.stopped:
-        sys.exit(EXIT_APP)
+        sys.exit(ExitCode.APP)
     if summary.held:
-        sys.exit(EXIT_GUARD)
+        sys.exit(ExitCode.GUARD)
     if summary.counts["failed"]:
-        sys.exit(EXIT_FAILED)
+        sys.exit(ExitCode.FAILED)
 
 
 def _count(n: int, noun: str) -> str:
@@ -429,7 +425,7 @@ def _plan(compiled: Ruleset, source: str, state_file: Path, options: Options, co
           breaker: tuple[int, float, float], incoming: Any, plan_out: Path | None, show_values: bool,
           report_file: Path | None, quiet: bool, dry_run: bool) -> None:  # fmt: skip
     """The dry run and the saved plan: the run against a copy of the state, reads sent, the rest recorded."""
-    from mapper.cli.common import _write
+    from mapper.cli.common import write_stdout
     from mapper.sync import saved_plan
     from mapper.sync.engine import Sync
     from mapper.tools.files import write_output
@@ -450,11 +446,11 @@ def _plan(compiled: Ruleset, source: str, state_file: Path, options: Options, co
         click.echo("mapper: sync: no plan: the app stopped answering while it was made", err=True)
         _finish(summary, report_file)
     if dry_run or plan_out is None:
-        _write("".join(json.dumps(line, ensure_ascii=False) + "\n" for line in plan.requests()))
+        write_stdout("".join(json.dumps(line, ensure_ascii=False) + "\n" for line in plan.requests()))
     if plan_out is not None:
         write_output(plan_out, plan.dumps(), private=True)  # an OutputError (exit 3) when it fails
         if not dry_run:
-            _write("\n".join(saved_plan.review_lines(plan.as_json(), show_values)) + "\n")
+            write_stdout("\n".join(saved_plan.review_lines(plan.as_json(), show_values)) + "\n")
     if not quiet:
         click.echo(f"mapper: sync: {saved_plan.summary_line(plan.summary)}", err=True)
     _finish(summary, report_file)
@@ -462,7 +458,7 @@ def _plan(compiled: Ruleset, source: str, state_file: Path, options: Options, co
 
 def _apply(apply_file: Path, ruleset: str | None, state_file: Path, options: Options, connection: Any,
            breaker: tuple[int, float, float], report_file: Path | None, quiet: bool) -> None:  # fmt: skip
-    from mapper.cli.common import _load
+    from mapper.cli.common import load_ruleset
     from mapper.sync import saved_plan
 
     document = saved_plan.load(apply_file.read_bytes(), str(apply_file))
@@ -471,7 +467,7 @@ def _apply(apply_file: Path, ruleset: str | None, state_file: Path, options: Opt
         raise saved_plan.PlanRefused(
             f"{apply_file}: made with the ruleset {source}, not {ruleset}: refused, nothing sent"
         )
-    compiled = _load(ruleset or source, quiet)
+    compiled = load_ruleset(ruleset or source, quiet)
     state = _state(state_file, connection.base_url, document["options"]["match"])
     app = _app(connection, breaker)
     try:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import importlib
 from enum import StrEnum
 
-from mapper.errors import MapperError
+from mapper.errors import ExitCode, MapperError
 
 #: The name mapper is installed under (pip install '<DISTRIBUTION>[sync]').
 DISTRIBUTION = "mapper"
@@ -31,7 +31,7 @@ _MODULES = {
 class MissingExtra(MapperError):
     """A command needs libraries of an extra that is not installed (exit 2, as bad usage)."""
 
-    exit_code = 2
+    exit_code = ExitCode.USAGE
 
 
 def require(extra: Extra, what: str) -> None:

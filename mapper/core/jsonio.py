@@ -16,7 +16,7 @@ from typing import IO, Any, NoReturn
 
 import orjson
 
-from mapper.errors import MapperError
+from mapper.errors import ExitCode, MapperError
 
 #: Nesting deeper than this is refused; profiles and SCIM resources are a few levels deep.
 MAX_DEPTH = 100
@@ -36,7 +36,7 @@ class JsonInputError(MapperError, ValueError):
     """A document that cannot be read; the message starts with where (``file:line:col``),
     ``reason`` is the rest."""
 
-    exit_code = 1  # bad data
+    exit_code = ExitCode.FAILED  # bad data
 
     def __init__(self, where: str, reason: str) -> None:
         super().__init__(f"{where}: {reason}")

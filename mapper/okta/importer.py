@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from mapper.core.schema import CORE_USER, ENTERPRISE_USER, is_schema_urn
-from mapper.errors import MapperError
+from mapper.errors import ExitCode, MapperError
 from mapper.okta.paths import ExternalName, alias_for, parse_external_name, target_text
 
 #: Okta's profile types to the types a ``schema`` block declares.
@@ -35,7 +35,7 @@ _OKTA_ADDS = (
 class OktaInputError(MapperError, ValueError):
     """The input is not an App User Schema and profile mapping mapper can read."""
 
-    exit_code = 1  # bad data
+    exit_code = ExitCode.FAILED  # bad data
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from mapper.core.schema import CORE_USER
-from mapper.errors import Diagnostic, MapperError, Severity, Span
+from mapper.errors import Diagnostic, ExitCode, MapperError, Severity, Span
 from mapper.runtime.ruleset import Ruleset
 
 T = TypeVar("T")
@@ -35,7 +35,7 @@ EXACT_NAMESPACE = (
 class DiscoveryError(MapperError, ValueError):
     """A document that is not SCIM discovery mapper can read."""
 
-    exit_code = 1  # bad data, as the README says
+    exit_code = ExitCode.FAILED  # bad data, as the README says
 
 
 @dataclass(frozen=True, slots=True)

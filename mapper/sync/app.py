@@ -23,7 +23,7 @@ from scim2_models import ScimProvider, User
 from mapper.core import http
 from mapper.core.http import MAX_RESPONSE_BYTES
 from mapper.core.schema import Resource
-from mapper.errors import MapperError
+from mapper.errors import ExitCode, MapperError
 from mapper.sync.ids import id_problem, user_path
 from mapper.sync.retry import Breaker, Counters, RateLimiter, RetryPolicy, RetryTransport
 
@@ -90,7 +90,7 @@ class Conflict(AppError):
 class PreflightError(MapperError):
     """The app could not be reached, or refused us, before any user request (exit 5)."""
 
-    exit_code = 5
+    exit_code = ExitCode.APP
 
 
 @dataclass(frozen=True)

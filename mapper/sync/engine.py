@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 
 from mapper.core.schema import OktaUser, Resource
 from mapper.core.styles import UpdateStyle
-from mapper.errors import MapperError, ProfileError
+from mapper.errors import ExitCode, MapperError, ProfileError
 from mapper.runtime.patch import touched
 from mapper.runtime.put import put_body
 from mapper.runtime.reconcile import reconcile_message
@@ -49,7 +49,7 @@ __all__ = ["KINDS", "Done", "EmptyExport", "Incoming", "Options", "Outcome", "Su
 class EmptyExport(MapperError):
     """An export with no users: refused before any request (a guard: exit 4)."""
 
-    exit_code = 4
+    exit_code = ExitCode.GUARD
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 
 import httpx2
 
-from mapper.errors import MapperError
+from mapper.errors import ExitCode, MapperError
 
 #: Statuses that say the server did not act on the request.
 REFUSED = frozenset({429, 503})
@@ -39,7 +39,7 @@ IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 class AppUnavailable(MapperError):
     """The app stopped answering (the circuit breaker opened): the run stops (exit 5)."""
 
-    exit_code = 5
+    exit_code = ExitCode.APP
 
 
 #: Answers that say the app is not serving us: counted as failures by the breaker.

@@ -26,7 +26,7 @@ from typing import Any
 
 from mapper import __version__
 from mapper.core import jsonio
-from mapper.errors import MapperError, shown_value
+from mapper.errors import ExitCode, MapperError, shown_value
 from mapper.runtime.patch import touched as patch_touched
 from mapper.runtime.put import put_body
 from mapper.runtime.ruleset import Ruleset
@@ -55,13 +55,13 @@ VERBS = {
 class PlanRefused(MapperError):
     """A saved plan that cannot be applied as it is (stale, another app, another ruleset): exit 4."""
 
-    exit_code = 4
+    exit_code = ExitCode.GUARD
 
 
 class PlanFileError(MapperError):
     """A file that is not a saved plan this mapper can read: exit 2."""
 
-    exit_code = 2
+    exit_code = ExitCode.USAGE
 
 
 @dataclass

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mapper.errors import MapperError
+from mapper.errors import ExitCode, MapperError
 from mapper.sync.ids import id_problem
 
 #: The schema this mapper writes. 1-3 are the schemas of earlier releases, which kept the
@@ -70,13 +70,13 @@ _COLUMNS = "okta_id, app_id, resource, active, ruleset, pending, profile, match,
 class StateError(MapperError):
     """A state file that cannot be used for this sync (a configuration problem: exit 2)."""
 
-    exit_code = 2
+    exit_code = ExitCode.USAGE
 
 
 class StateLocked(MapperError):
     """Another run holds the state file (a guard: exit 4)."""
 
-    exit_code = 4
+    exit_code = ExitCode.GUARD
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from typing import IO, Any
 import orjson
 
 from mapper.core import jsonio
-from mapper.errors import NO_VALUE, MapperError, ProfileError
+from mapper.errors import NO_VALUE, ExitCode, MapperError, ProfileError
 
 LINE_SUFFIXES = (".jsonl", ".ndjson")
 FILE_SUFFIXES = (".json", *LINE_SUFFIXES)
@@ -30,7 +30,7 @@ FILE_SUFFIXES = (".json", *LINE_SUFFIXES)
 class EmptyFolder(MapperError):
     """A folder given as input that holds no profile file."""
 
-    exit_code = 1  # bad data
+    exit_code = ExitCode.FAILED  # bad data
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ from mapper.core import jsonio
 from mapper.core.plan import TargetSlot
 from mapper.core.schema import CORE_USER
 from mapper.core.styles import PatchStyle
-from mapper.errors import Diagnostic, MapperError, ProfileError, RulesetError
+from mapper.errors import Diagnostic, ExitCode, MapperError, ProfileError, RulesetError
 from mapper.language.resources import RULESET_SUFFIX, rulesets_in
 from mapper.runtime.ruleset import Ruleset, load
 from mapper.tools.files import write_atomically
@@ -41,7 +41,7 @@ EXAMPLES_SUFFIX = ".examples.json"
 class ExampleFileError(MapperError):
     """An examples file that cannot be read or has the wrong shape."""
 
-    exit_code = 2  # an unreadable file
+    exit_code = ExitCode.USAGE  # an unreadable file
 
 
 @dataclass

@@ -22,13 +22,13 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO
 
-from mapper.errors import MapperError
+from mapper.errors import ExitCode, MapperError
 
 
 class OutputError(MapperError):
     """An output that could not be written (exit 3)."""
 
-    exit_code = 3
+    exit_code = ExitCode.OUTPUT
 
 
 def in_place(path: Path) -> bool:

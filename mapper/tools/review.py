@@ -22,7 +22,7 @@ from mapper.core import jsonio
 from mapper.core.plan import PlannedRule
 from mapper.core.schema import CORE_USER
 from mapper.core.scim_path import AttrPath
-from mapper.errors import MapperError, ProfileError
+from mapper.errors import ExitCode, MapperError, ProfileError
 from mapper.language.unparse import rule_tail
 from mapper.markup import md_code, md_text
 from mapper.runtime.ruleset import Ruleset, load, loads
@@ -31,7 +31,7 @@ from mapper.runtime.ruleset import Ruleset, load, loads
 class ReviewError(MapperError):
     """A version that cannot be read (a missing file, an unknown git revision)."""
 
-    exit_code = 2  # an unreadable file
+    exit_code = ExitCode.USAGE  # an unreadable file
 
 
 def load_version(reference: str) -> Ruleset:
