@@ -7,7 +7,8 @@ newcomer pastes them), ``mapper FILE`` (a ruleset, loaded, and written to FILE f
 blocks), ``mapper-synopsis`` (syntax with placeholders, loaded with them filled in),
 ``synopsis`` (command lines, checked against the CLI), ``json FILE`` (an examples file, run
 with `mapper test`), ``yaml FILE`` (pre-commit and GitHub Actions, whose hooks and commands
-are checked and run), ``text architecture`` (the module map, checked against mapper/).
+are checked and run), ``text architecture`` (the module map, checked against mapper/),
+``mermaid layers`` (the layers diagram, checked against the imports by tests/test_layers.py).
 """
 
 from __future__ import annotations
@@ -32,7 +33,18 @@ from mapper.core.styles import UpdateStyle
 from tests.conftest import ROOT
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
-KINDS = ("sh", "console", "python", "mapper", "mapper-synopsis", "synopsis", "json", "yaml", "text")
+KINDS = (
+    "sh",
+    "console",
+    "python",
+    "mapper",
+    "mapper-synopsis",
+    "synopsis",
+    "json",
+    "yaml",
+    "text",
+    "mermaid",
+)
 
 
 @dataclass(frozen=True)

@@ -81,3 +81,29 @@ def test_rendering_from_the_cache_imports_no_parser_http_client_or_pydantic() ->
     warm = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     again = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert again.stdout.strip() == "", (warm.stdout, again.stdout)
+
+
+def test_the_readme_diagram_draws_the_imports_there_are() -> None:
+    """The README's Mermaid diagram of the layers: one arrow per package that imports
+    another, no more and no fewer (mapper/__init__.py re-exports lazily and is left out)."""
+    import re
+
+    readme = (PACKAGE.parent / "README.md").read_text(encoding="utf-8")
+    block = re.search(r"```mermaid layers\n(.*?)```", readme, re.S)
+    assert block is not None, "the README has no layers diagram"
+    drawn = set(re.findall(r"^\s*(\w+) --> (\w+)\s*$", block.group(1), re.M))
+
+    def package(module: str) -> str | None:
+        parts = module.split(".")
+        if len(parts) < 2 or parts[1] == "__version__":
+            return None
+        return "core" if parts[1] in ("errors", "markup") else parts[1]
+
+    found = set()
+    for path in PACKAGE.rglob("*.py"):
+        here = package(_module_name(path))
+        for _, imported in _imports(path):
+            there = package(imported)
+            if here and there and here != there:
+                found.add((here, there))
+    assert drawn == found
