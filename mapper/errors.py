@@ -23,6 +23,8 @@ MAX_SHOWN_LINE = 100
 
 
 class Severity(Enum):
+    """How grave a diagnostic is: an error keeps the ruleset from loading, a warning does not."""
+
     ERROR = "error"
     WARNING = "warning"
 
@@ -46,6 +48,8 @@ class Span:
 
 @dataclass(frozen=True, slots=True)
 class Diagnostic:
+    """A problem found in a ruleset: severity, message and position, with the source line and a hint."""
+
     severity: Severity
     message: str
     span: Span | None
@@ -54,6 +58,7 @@ class Diagnostic:
 
     @property
     def is_error(self) -> bool:
+        """Whether the diagnostic is an error (not a warning)."""
         return self.severity is Severity.ERROR
 
     def format(self) -> str:
@@ -154,6 +159,7 @@ class RulesetError(MapperError):
 
     @property
     def errors(self) -> tuple[Diagnostic, ...]:
+        """The diagnostics that are errors, in order."""
         return tuple(d for d in self.diagnostics if d.is_error)
 
 

@@ -64,6 +64,7 @@ def load_ruleset(ruleset: str, quiet: bool = False, cache: bool = True) -> Rules
 
 
 def print_warnings(warnings: tuple[Diagnostic, ...]) -> None:
+    """Print WARNINGS on standard error, as diagnostic_lines formats them."""
     for line in diagnostic_lines(warnings):
         click.echo(line, err=True)
 
@@ -108,6 +109,7 @@ def profile_problem(error: ProfileError, show_values: bool) -> str:
 
 
 def dump_json(document: Any, compact: bool) -> str:
+    """DOCUMENT as JSON text ending in a newline: on one line when COMPACT, else indented by two."""
     if compact:
         return json.dumps(document, separators=(",", ":"), ensure_ascii=False) + "\n"
     return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
@@ -164,6 +166,8 @@ def _write_all(fd: int, data: bytes) -> None:
 
 
 def run_action(action: Any) -> None:
+    """Run ACTION; a failure ends the process with one line on standard error and its exit code
+    (a CommandFailure's or MapperError's own, 130 when interrupted, 70 for anything else: a bug)."""
     try:
         action()
     except CommandFailure as failure:
@@ -244,6 +248,7 @@ def progress_bar(total: int | None, quiet: bool, unit: str = "B") -> tuple[Any, 
 
 
 def emit_batch(batch: list[bytes], spool: Any) -> None:
+    """Write the chunks in BATCH in one piece, to SPOOL (else standard output), and empty BATCH."""
     if batch:
         data = b"".join(batch)
         batch.clear()

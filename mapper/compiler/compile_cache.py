@@ -56,6 +56,7 @@ MAX_FILE_BYTES = 64 * 1024 * 1024
 
 
 def enabled() -> bool:
+    """Whether the compile cache is in use: MAPPER_NO_CACHE unset, empty or 0."""
     return os.environ.get("MAPPER_NO_CACHE", "") in ("", "0")
 
 
@@ -111,6 +112,8 @@ def store(
 
 
 def folder_path() -> Path:
+    """The cache folder: $MAPPER_CACHE_DIR, else $XDG_CACHE_HOME/mapper when absolute, else
+    mapper/Cache in %LOCALAPPDATA% on Windows, else ~/.cache/mapper."""
     configured = os.environ.get("MAPPER_CACHE_DIR")
     if configured:
         return Path(configured)

@@ -251,6 +251,7 @@ class _PatchGenerator(Emitter):
 
 
 def generate_changes(plan: Plan) -> tuple[str, dict[str, Any], tuple[Unit, ...]]:
+    """The Python source of PLAN's changes function, the namespace it runs in, and its units in order."""
     generator = _PatchGenerator(plan)
     source = generator.generate()
     return source, generator.namespace, tuple(unit for unit, _ in generator.units)

@@ -60,6 +60,7 @@ class InvalidData(ValueError):
 
 
 def dump_plan(plan: Plan) -> dict[str, Any]:
+    """PLAN as JSON data, which read_plan reads back."""
     return {
         "name": plan.name,
         "rules": [_dump_rule(r) for r in plan.rules],
@@ -70,6 +71,7 @@ def dump_plan(plan: Plan) -> dict[str, Any]:
 
 
 def dump_diagnostics(diagnostics: tuple[Diagnostic, ...]) -> list[Any]:
+    """DIAGNOSTICS as JSON data, which read_diagnostics reads back."""
     return [
         [d.severity.value, d.message, _dump_span(d.span) if d.span else None, d.source_line, d.hint]
         for d in diagnostics
@@ -154,6 +156,7 @@ def read_plan(data: object) -> Plan:
 
 
 def read_diagnostics(data: object) -> tuple[Diagnostic, ...]:
+    """The diagnostics DATA describes (as dump_diagnostics writes them); InvalidData for anything else."""
     try:
         return tuple(
             Diagnostic(

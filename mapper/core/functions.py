@@ -19,6 +19,8 @@ from mapper.core.types import BOOLEAN, DECIMAL, INTEGER, NULL, STRING, ValueType
 
 @dataclass(frozen=True, slots=True)
 class Function:
+    """An Okta EL function mapper supports: its signature, the helper that runs it, its reference entry."""
+
     name: str
     params: tuple[str, ...]
     returns: ValueType
@@ -34,16 +36,19 @@ class Function:
 
     @property
     def min_args(self) -> int:
+        """The fewest arguments a call takes."""
         return len(self.params)
 
     @property
     def max_args(self) -> int | None:
+        """The most arguments a call takes; None for any number."""
         if self.rest:
             return None if self.most_rest is None else len(self.params) + self.most_rest
         return len(self.params)
 
     @property
     def signature(self) -> str:
+        """The call as the reference shows it: ``String.join(string, string, string, ...)``."""
         args = list(self.params)
         if self.rest:
             args.append(f"{self.rest}, ..." if not self.rest_in_pairs else "key, value, ...")

@@ -60,22 +60,26 @@ def describe(value: object) -> str:
 
 
 def bad_source(name: str, expected: str, value: object) -> ProfileError:
+    """The ProfileError for attribute NAME holding VALUE where EXPECTED belongs (naming its type only)."""
     return ProfileError(f"expected {expected}, got {describe(value)}", attribute=name, value=value)
 
 
 def rule_error(problem: ValueProblem, sources: tuple[str, ...], target: str) -> ProfileError:
+    """The ProfileError for PROBLEM in the rule that maps SOURCES to TARGET."""
     return ProfileError(
         str(problem), attribute=", ".join(sources) or None, target=target, value=problem.value
     )
 
 
 def missing_required(sources: tuple[str, ...], target: str) -> ProfileError:
+    """The ProfileError for a required TARGET that the rule from SOURCES leaves without a value."""
     return ProfileError(
         "has no value, but RFC 7643 requires one", attribute=", ".join(sources) or None, target=target
     )
 
 
 def too_long(name: str, value: object) -> ProfileError:
+    """The ProfileError for attribute NAME holding a VALUE longer than MAX_VALUE_CHARS."""
     return ProfileError(f"longer than {MAX_VALUE_CHARS:,} characters", attribute=name, value=value)
 
 
@@ -150,22 +154,27 @@ def add(a: float | None, b: float | None) -> float | None:
 
 
 def lt(a: Any, b: Any) -> bool:
+    """``a < b``: false when either side is null."""
     return a is not None and b is not None and a < b
 
 
 def le(a: Any, b: Any) -> bool:
+    """``a <= b``: false when either side is null."""
     return a is not None and b is not None and a <= b
 
 
 def gt(a: Any, b: Any) -> bool:
+    """``a > b``: false when either side is null."""
     return a is not None and b is not None and a > b
 
 
 def ge(a: Any, b: Any) -> bool:
+    """``a >= b``: false when either side is null."""
     return a is not None and b is not None and a >= b
 
 
 def not_(a: bool | None) -> bool | None:
+    """``!a``: null stays null."""
     return None if a is None else not a
 
 
@@ -177,10 +186,12 @@ def not_(a: bool | None) -> bool | None:
 
 
 def to_upper(s: str | None) -> str | None:
+    """S upper-cased (String.toUpperCase); refused when the result outgrows the limit."""
     return None if s is None else bounded(s.upper())
 
 
 def to_lower(s: str | None) -> str | None:
+    """S lower-cased (String.toLowerCase); refused when the result outgrows the limit."""
     return None if s is None else bounded(s.lower())
 
 
@@ -218,6 +229,7 @@ def replace(s: str | None, substitution: Substitution) -> str | None:
 
 
 def replace_first(s: str | None, substitution: Substitution) -> str | None:
+    """The first match replaced (Java's replaceFirst); the result is bounded as it grows."""
     return None if s is None else _substitute(s, substitution, 1)
 
 
@@ -241,18 +253,22 @@ def join(separator: str | None, *parts: str | None) -> str | None:
 
 
 def length(s: str | None) -> int | None:
+    """The number of characters (code points) in S; null for null (String.len)."""
     return None if s is None else len(s)
 
 
 def remove_spaces(s: str | None) -> str | None:
+    """S without its space characters (U+0020 only; tabs and other white space stay)."""
     return None if s is None else s.replace(" ", "")
 
 
 def contains(s: str | None, part: str | None) -> bool:
+    """Whether S contains PART; false when either is null."""
     return s is not None and part is not None and part in s
 
 
 def starts_with(s: str | None, prefix: str | None) -> bool:
+    """Whether S starts with PREFIX; false when either is null."""
     return s is not None and prefix is not None and s.startswith(prefix)
 
 
@@ -303,6 +319,7 @@ def to_int(value: str | int | float | None) -> int | None:
 
 
 def to_num(value: str | int | float | None) -> float | None:
+    """A number or numeric string as a finite float; null and blank strings give null."""
     if value is None or (value.__class__ is str and not value.strip()):
         return None
     if isinstance(value, str):
@@ -342,6 +359,7 @@ def _zone(name: str) -> tzinfo:
 
 
 def time_now(zone: str | None = None, pattern: str | None = None) -> str:
+    """The time now: ISO 8601 with milliseconds in UTC or in ZONE, or written with PATTERN in ZONE."""
     moment = clock()
     if zone is None:
         return timefmt.iso(moment)
@@ -352,26 +370,32 @@ def time_now(zone: str | None = None, pattern: str | None = None) -> str:
 
 
 def time_from_windows(text: str | None) -> str | None:
+    """A Windows (LDAP) timestamp as ISO 8601 in UTC; null or empty gives null."""
     return _time(timefmt.from_windows, text)
 
 
 def time_from_unix(text: str | None) -> str | None:
+    """A Unix timestamp (seconds) as ISO 8601 in UTC; null or empty gives null."""
     return _time(timefmt.from_unix, text)
 
 
 def time_from_string(text: str | None, pattern: str | None) -> str | None:
+    """TEXT read with the Joda PATTERN, as ISO 8601 in UTC; null or empty gives null."""
     return _time(lambda t, p: timefmt.iso(timefmt.parse_with(t, p)), text, pattern)
 
 
 def time_to_windows(text: str | None) -> str | None:
+    """An ISO 8601 time as a Windows (LDAP) timestamp; null or empty gives null."""
     return _time(timefmt.to_windows, text)
 
 
 def time_to_unix(text: str | None) -> str | None:
+    """An ISO 8601 time as a Unix timestamp (seconds); null or empty gives null."""
     return _time(timefmt.to_unix, text)
 
 
 def time_to_string(text: str | None, pattern: str | None) -> str | None:
+    """An ISO 8601 time in UTC, written with the Joda PATTERN; null or empty gives null."""
     return _time(lambda t, p: timefmt.format_with(timefmt.parse_iso(t).astimezone(UTC), p), text, pattern)
 
 
@@ -410,18 +434,22 @@ def _iso(code: str | None, field: str) -> str | None:
 
 
 def iso_alpha2(code: str | None) -> str | None:
+    """The ISO 3166-1 alpha-2 code of the country CODE names; null or empty gives null."""
     return _iso(code, "alpha_2")
 
 
 def iso_alpha3(code: str | None) -> str | None:
+    """The ISO 3166-1 alpha-3 code of the country CODE names; null or empty gives null."""
     return _iso(code, "alpha_3")
 
 
 def iso_numeric(code: str | None) -> str | None:
+    """The ISO 3166-1 three-digit number of the country CODE names; null or empty gives null."""
     return _iso(code, "numeric")
 
 
 def iso_name(code: str | None) -> str | None:
+    """The name of the country CODE names (ISO 3166-1); null or empty gives null."""
     return _iso(code, "name")
 
 
@@ -434,6 +462,7 @@ def array_of(*items: object) -> list[Any]:
 
 
 def array_add(values: list[Any] | None, item: object) -> list[Any]:
+    """VALUES (none counts as empty) with ITEM added at the end, unless ITEM is null."""
     added = [*(values or ()), *(() if item is None else (item,))]
     if len(added) > MAX_ARRAY_ITEMS:
         raise ValueProblem(f"the result has more than {MAX_ARRAY_ITEMS:,} entries")
@@ -451,6 +480,7 @@ def array_remove(values: list[Any] | None, item: object) -> list[Any] | None:
 
 
 def array_clear(values: list[Any] | None) -> list[Any] | None:
+    """An empty array; null stays null."""
     return None if values is None else []
 
 
@@ -462,6 +492,7 @@ def array_get(values: list[Any] | None, position: int | None) -> Any:
 
 
 def array_flatten(*items: object) -> list[Any]:
+    """ITEMS as one array: arrays' entries spliced in, null items dropped."""
     out: list[Any] = []
     for item in items:
         if isinstance(item, list):
@@ -484,18 +515,22 @@ def matches(s: str | None, compiled: Any) -> bool:
 
 
 def array_contains(values: list[Any] | None, item: object) -> bool:
+    """Whether VALUES holds ITEM; false when VALUES is null."""
     return values is not None and item in values
 
 
 def array_size(values: list[Any] | None) -> int:
+    """The number of entries in VALUES; 0 when it is null."""
     return 0 if values is None else len(values)
 
 
 def array_is_empty(values: list[Any] | None) -> bool:
+    """Whether VALUES is null or empty."""
     return not values
 
 
 def array_to_csv(values: list[Any] | None) -> str | None:
+    """The entries of VALUES joined with commas; null when there are none."""
     if not values:
         return None
     return bounded(",".join(_text(v) for v in values))
@@ -533,18 +568,21 @@ def norm_string(name: str, value: object) -> str | None:
 
 
 def norm_boolean(name: str, value: object) -> bool | None:
+    """A boolean profile attribute, validated."""
     if value is None or value.__class__ is bool:
         return value
     raise bad_source(name, "a boolean", value)
 
 
 def norm_integer(name: str, value: object) -> int | None:
+    """An integer profile attribute, validated: a JSON integer within 64 bits."""
     if value is None or (value.__class__ is int and INT_MIN <= value <= INT_MAX):
         return value
     raise bad_integer(name, value)
 
 
 def bad_integer(name: str, value: object) -> ProfileError:
+    """The ProfileError for attribute NAME holding VALUE where an integer was expected."""
     if value.__class__ is int:
         return ProfileError("out of the range of a SCIM integer (64 bits)", attribute=name, value=value)
     return bad_source(name, "an integer", value)

@@ -54,6 +54,7 @@ class BoundedStream(httpx2.SyncByteStream):
             yield chunk
 
     def close(self) -> None:
+        """Close the inner stream."""
         self.inner.close()
 
 
@@ -80,10 +81,12 @@ class BoundedTransport(httpx2.BaseTransport):
         self.inner, self.limit, self.timeout = inner, limit, timeout
 
     def handle_request(self, request: httpx2.Request) -> httpx2.Response:
+        """INNER's answer to REQUEST, its body bounded from the moment the request was sent."""
         started = time.monotonic()
         return bounded(self.inner.handle_request(request), request, self.limit, started, self.timeout)
 
     def close(self) -> None:
+        """Close the inner transport."""
         self.inner.close()
 
 

@@ -27,12 +27,16 @@ BINARY_OPS = frozenset({"+", "==", "!=", "<", "<=", ">", ">=", "AND", "OR", "?:"
 
 @dataclass(frozen=True, slots=True)
 class PExpr:
+    """A checked expression: its TYPE, and whether it may be null (NULLABLE)."""
+
     type: ValueType
     nullable: bool
 
 
 @dataclass(frozen=True, slots=True)
 class PLiteral(PExpr):
+    """A literal: a string, number, boolean or null."""
+
     value: Constant
 
 
@@ -52,6 +56,8 @@ class PInternal(PExpr):
 
 @dataclass(frozen=True, slots=True)
 class PCall(PExpr):
+    """A call of a supported Okta function, with its checked arguments."""
+
     function: Function
     args: tuple[PExpr, ...]
     # The checked pattern and replacement of String.replace*.
@@ -60,6 +66,8 @@ class PCall(PExpr):
 
 @dataclass(frozen=True, slots=True)
 class PConcat(PExpr):
+    """String ``+`` of its parts, flattened: null parts count as empty; all null gives null."""
+
     parts: tuple[PExpr, ...]
 
 
@@ -76,6 +84,8 @@ class PBinary(PExpr):
 
 @dataclass(frozen=True, slots=True)
 class PNot(PExpr):
+    """``!operand``: the negation of a boolean."""
+
     operand: PExpr
 
 
@@ -105,6 +115,8 @@ class PMatches(PExpr):
 
 @dataclass(frozen=True, slots=True)
 class PCond(PExpr):
+    """``condition ? then : otherwise``; a null condition counts as false."""
+
     condition: PExpr
     then: PExpr
     otherwise: PExpr
@@ -144,6 +156,8 @@ class TargetSlot:
 
 @dataclass(frozen=True, slots=True)
 class PlannedRule:
+    """A checked rule: where it writes, the expression that computes the value, and what it reads."""
+
     target: TargetSlot
     expr: PExpr
     create_only: bool
@@ -163,6 +177,9 @@ class PlannedRule:
 
 @dataclass(frozen=True, slots=True)
 class Plan:
+    """A checked ruleset: its rules in order, the extension schemas they write, and the profile types
+    they read."""
+
     name: str
     rules: tuple[PlannedRule, ...]
     extensions: tuple[str, ...]  # URNs of the extension schemas the rules write, in order

@@ -75,6 +75,8 @@ SEARCH_BUDGET = 50_000_000
 
 
 def compile_pattern(pattern: str) -> Any:
+    """PATTERN compiled by RE2; a PatternError when RE2 refuses it or its program passes
+    MAX_PROGRAM_SIZE."""
     engine = _engine()
     try:
         compiled = engine.compile(pattern, _OPTIONS)
@@ -175,6 +177,7 @@ class Substitution:
 
     @classmethod
     def build(cls, pattern: str, replacement: str) -> Substitution:
+        """The Substitution of PATTERN by REPLACEMENT, both checked (a PatternError otherwise)."""
         compiled = compile_pattern(pattern)
         return cls(pattern, replacement, compiled, replacement_parts(compiled, replacement))
 

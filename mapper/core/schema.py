@@ -32,6 +32,7 @@ URN_PATTERN = re.compile(
 
 
 def is_schema_urn(text: str) -> bool:
+    """Whether TEXT is an RFC 8141 URN that can name a schema (not ending in a colon)."""
     return URN_PATTERN.fullmatch(text) is not None and not text.endswith(":")
 
 
@@ -41,6 +42,8 @@ SCIM_TYPES = ("string", "boolean", "decimal", "integer", "dateTime", "reference"
 
 @dataclass(frozen=True, slots=True)
 class Attribute:
+    """A SCIM attribute: its name, type, whether multi-valued, mutability, and sub-attributes."""
+
     name: str
     type: str  # one of SCIM_TYPES, or "complex"
     multi: bool = False
@@ -48,17 +51,21 @@ class Attribute:
     sub_attributes: Mapping[str, Attribute] = field(default_factory=dict)
 
     def sub(self, name: str) -> Attribute | None:
+        """The sub-attribute NAME (looked up case-insensitively), or None."""
         return _lookup(self.sub_attributes, name)
 
 
 @dataclass(frozen=True, slots=True)
 class Schema:
+    """A SCIM schema: its URN, name and top-level attributes; BUILTIN unless a ruleset declared it."""
+
     urn: str
     name: str
     attributes: Mapping[str, Attribute]
     builtin: bool = True
 
     def attribute(self, name: str) -> Attribute | None:
+        """The top-level attribute NAME (looked up case-insensitively), or None."""
         return _lookup(self.attributes, name)
 
 

@@ -37,6 +37,7 @@ OLD_ZONE_IDS = {
 
 
 def zone_name(zone: str) -> str:
+    """The time zone ZONE stands for: an old three-letter Joda ID as its zone, any other as written."""
     return OLD_ZONE_IDS.get(zone, zone)
 
 
@@ -61,6 +62,7 @@ def iso(moment: datetime) -> str:
 
 
 def parse_iso(text: str) -> datetime:
+    """An ISO 8601 date and time as an aware datetime; one without a zone is taken as UTC."""
     try:
         moment = datetime.fromisoformat(text.strip())
     except ValueError:
@@ -76,6 +78,7 @@ def _integer(text: str, what: str) -> int:
 
 
 def from_windows(text: str) -> str:
+    """A Windows (LDAP) timestamp, 100-nanosecond ticks since 1601, as ISO 8601 in UTC."""
     ticks = _integer(text, "Windows")
     try:
         return iso(
@@ -86,6 +89,7 @@ def from_windows(text: str) -> str:
 
 
 def from_unix(text: str) -> str:
+    """A Unix timestamp in whole seconds as ISO 8601 in UTC."""
     seconds = _integer(text, "Unix")
     try:
         return iso(datetime.fromtimestamp(seconds, UTC))
@@ -94,6 +98,7 @@ def from_unix(text: str) -> str:
 
 
 def to_windows(text: str) -> str:
+    """An ISO 8601 time as a Windows (LDAP) timestamp: 100-nanosecond ticks since 1601, as text."""
     moment = parse_iso(text)
     delta = moment - datetime.fromtimestamp(0, UTC)
     ticks = (delta.days * 86_400 + delta.seconds) * 10_000_000 + delta.microseconds * 10
@@ -101,6 +106,7 @@ def to_windows(text: str) -> str:
 
 
 def to_unix(text: str) -> str:
+    """An ISO 8601 time as a Unix timestamp: whole seconds (the fraction cut toward zero), as text."""
     return str(int(parse_iso(text).timestamp()))
 
 
@@ -168,6 +174,8 @@ def _regex_engine() -> Any:
 
 
 def parse_with(text: str, pattern: str) -> datetime:
+    """TEXT read with the Joda PATTERN, as a moment in UTC; fields the pattern lacks are those of
+    1970-01-01T00:00Z, and a day name (E) is matched but not checked."""
     parts = compile_pattern(pattern)
     if len(text) > MAX_TIME_TEXT:
         raise TimeValueError(f"longer than {MAX_TIME_TEXT} characters, so not a time")

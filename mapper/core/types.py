@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True, slots=True)
 class ValueType:
+    """The static type of an expression: a BASE type, or an array of it (MULTI)."""
+
     base: str  # "string" | "boolean" | "integer" | "decimal" | "null"
     multi: bool = False
 
@@ -21,6 +23,7 @@ class ValueType:
 
     @property
     def element(self) -> ValueType:
+        """The type of one entry: the same base, single-valued."""
         return ValueType(self.base)
 
     @property
@@ -31,6 +34,7 @@ class ValueType:
 
     @property
     def is_number(self) -> bool:
+        """Whether the type is a single integer or decimal."""
         return not self.multi and self.base in ("integer", "decimal")
 
 
@@ -45,6 +49,7 @@ OKTA_TO_VALUE = {"string": "string", "boolean": "boolean", "integer": "integer",
 
 
 def okta_type(name: str, multi: bool) -> ValueType:
+    """The expression type of the Okta profile type NAME; an array of it when MULTI."""
     return ValueType(OKTA_TO_VALUE[name], multi)
 
 

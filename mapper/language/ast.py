@@ -77,6 +77,8 @@ class Target:
 
 @dataclass(frozen=True, slots=True)
 class Literal:
+    """A literal: a string, number, boolean or null."""
+
     value: LiteralValue
     span: Span
 
@@ -121,6 +123,8 @@ class Binary:
 
 @dataclass(frozen=True, slots=True)
 class Not:
+    """``!operand``"""
+
     operand: Expr
     span: Span
 
@@ -224,6 +228,7 @@ class RulesetFile:
 
     @property
     def header(self) -> Header | None:
+        """The file's first ``ruleset`` header, or None when it has none."""
         for s in self.statements:
             if isinstance(s, Header):
                 return s

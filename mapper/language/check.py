@@ -44,6 +44,7 @@ class Environment:
     profile: dict[str, ValueType] = field(default_factory=dict)
 
     def copy(self) -> Environment:
+        """A copy whose tables can grow without changing this one's (the schemas themselves are shared)."""
         return Environment(dict(self.schemas), dict(self.aliases), dict(self.profile))
 
 
@@ -149,6 +150,8 @@ def _declare_profile(decl: ast.ProfileDecl, env: Environment, reporter: Reporter
 def check_rules(
     file: ast.RulesetFile, env: Environment, origin: str, reporter: Reporter
 ) -> list[PlannedRule]:
+    """FILE's rules checked against ENV, in order, as planned rules of ORIGIN; every problem, a second
+    rule for one target included, goes to REPORTER."""
     planned: list[PlannedRule] = []
     seen: dict[tuple[str, str, str | None, str | None], ast.Rule] = {}
     lines = source_lines(file.text)  # once per file: checking stays linear in its size
@@ -273,6 +276,7 @@ def _conversion_hint(target: str, got: ValueType) -> str:
 
 
 def resolve_target(target: ast.Target, env: Environment, reporter: Reporter) -> TargetSlot | None:
+    """The slot TARGET names in ENV's schemas; None once REPORTER has been told why it cannot be written."""
     schema = _resolve_schema(target, env, reporter)
     if schema is None:
         return None

@@ -21,6 +21,7 @@ class Reporter:
         self._counts: dict[tuple[str, Severity], int] = {}
 
     def add_source(self, path: str, text: str) -> None:
+        """Keep the lines of the file PATH, so that its diagnostics show their source line."""
         self._lines[path] = source_lines(text)
 
     def _line(self, span: Span | None) -> str:
@@ -38,16 +39,20 @@ class Reporter:
         self.diagnostics.append(Diagnostic(severity, message, span, self._line(span), hint))
 
     def error(self, span: Span | None, message: str, hint: Hint = "") -> None:
+        """Report an error at SPAN; HINT may be a function, called only for a diagnostic that is shown."""
         self._add(Severity.ERROR, span, message, hint)
 
     def warning(self, span: Span | None, message: str, hint: Hint = "") -> None:
+        """Report a warning at SPAN; HINT may be a function, called only for a diagnostic that is shown."""
         self._add(Severity.WARNING, span, message, hint)
 
     def extend(self, diagnostics: Iterable[Diagnostic]) -> None:
+        """Add DIAGNOSTICS found elsewhere, as they are."""
         self.diagnostics.extend(diagnostics)
 
     @property
     def has_errors(self) -> bool:
+        """Whether any diagnostic so far is an error."""
         return any(d.is_error for d in self.diagnostics)
 
 

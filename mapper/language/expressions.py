@@ -36,6 +36,7 @@ _COMPARISONS = ("==", "!=", "<", "<=", ">", ">=")
 
 
 def literal_type(value: object) -> ValueType:
+    """The type of a literal VALUE: null, boolean, integer, decimal or string."""
     if value is None:
         return NULL
     if isinstance(value, bool):
@@ -89,6 +90,7 @@ class ExpressionChecker:
         self._undeclared: dict[str, ast.UserAttr] = {}
 
     def check(self, expr: ast.Expr) -> PExpr | None:
+        """The typed form of EXPR; None once its problems have been reported."""
         method = getattr(self, f"_{type(expr).__name__.lower()}")
         result: PExpr | None = method(expr)
         return result

@@ -92,6 +92,7 @@ def _canonical(data: dict[str, Any], memo: dict[int, Any]) -> tuple[dict[str, An
 
 
 def main() -> None:
+    """Write the parse table built from the grammar next to it: ``python -m mapper.language.parser_build``."""
     parser_table_path().write_text(dumps(build_table(grammar_text())), encoding="utf-8")
     print(f"wrote {parser_table_path()}", file=sys.stderr)
 

@@ -37,10 +37,12 @@ _INT_KEYS = "#int-keys"  # JSON object keys are strings; Lark's tables are keyed
 
 
 def grammar_digest(text: str) -> str:
+    """The SHA-256 of the grammar TEXT, in hex: what a table records of the grammar it was built from."""
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def dumps(table: dict[str, Any]) -> str:
+    """TABLE as the JSON file holds it: keys sorted, no spaces, a newline at the end."""
     return json.dumps(table, sort_keys=True, separators=(",", ":")) + "\n"
 
 
@@ -61,6 +63,8 @@ def load_parser() -> Lark:
 
 
 def to_json(value: Any) -> Any:
+    """VALUE (Lark's serialised parser) as JSON data: integer-keyed dicts as marked pair lists,
+    tuples as lists; a TypeError for anything else."""
     if isinstance(value, dict):
         if value and all(isinstance(k, int) for k in value):
             return {_INT_KEYS: [[k, to_json(v)] for k, v in value.items()]}

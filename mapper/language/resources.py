@@ -30,10 +30,12 @@ def _data_dir(kind: str) -> Path:
 
 
 def grammar_path() -> Path:
+    """The grammar file, mapper.lark."""
     return _data_dir("grammar") / "mapper.lark"
 
 
 def grammar_text() -> str:
+    """The grammar's text."""
     return grammar_path().read_text(encoding="utf-8")
 
 
@@ -51,6 +53,7 @@ def builtin_path(name: str) -> Path | None:
 
 
 def builtin_names() -> list[str]:
+    """The names of the built-in rulesets, sorted."""
     return sorted(p.stem for p in _data_dir("rulesets").glob(f"*{RULESET_SUFFIX}"))
 
 
@@ -79,6 +82,7 @@ def read_ruleset_file(path: Path) -> str:
 
 
 def unreadable(where: str, why: str) -> RulesetError:
+    """The RulesetError for the file WHERE that cannot be read, WHY saying why."""
     return RulesetError([Diagnostic(Severity.ERROR, f"{where}: {why}", None)])
 
 

@@ -72,6 +72,8 @@ def expression(e: ast.Expr, context: int = 0) -> str:
 
 
 def target(t: ast.Target) -> str:
+    """T as canonical text, ``[schema:]attr[type eq "x"][.sub]``: a filter is written on ``type``,
+    whatever attribute it was written on."""
     text = ""
     if t.schema is not None:
         text = f"{t.schema}:"
@@ -148,6 +150,7 @@ def format_text(text: str, path: str = "<string>") -> tuple[str | None, list[Dia
 
 
 def format_file(file: ast.RulesetFile) -> str:
+    """FILE in the canonical layout (see the module docstring), its comments kept."""
     lines = source_lines(file.text)
     items = _attach_comments(file, lines)
     header = [i for i in items if isinstance(i.statement, ast.Header)]

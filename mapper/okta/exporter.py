@@ -42,6 +42,7 @@ class Export:
     problems: list[str] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
+        """The export as one JSON document: the custom App User Schema properties and the profile mapping."""
         return {
             "appUserSchema": {
                 "definitions": {
@@ -240,4 +241,5 @@ def _custom_property(
 
 
 def dumps(export: Export) -> str:
+    """EXPORT as JSON text, indented by two, non-ASCII kept, ending in a newline."""
     return json.dumps(export.as_json(), indent=2, ensure_ascii=False) + "\n"

@@ -53,6 +53,9 @@ class Property:
 
 @dataclass(frozen=True, slots=True)
 class Mapped:
+    """One property of a profile mapping: the app user VARIABLE, its expression, and whether Okta
+    pushes it on create only (DONT_PUSH)."""
+
     variable: str
     expression: str
     create_only: bool
@@ -73,6 +76,9 @@ class _Rule:
 
 @dataclass
 class ImportResult:
+    """An import: the ruleset's TEXT, what could not be imported as it was (PROBLEMS), and how many
+    rules it kept."""
+
     text: str
     problems: list[str] = field(default_factory=list)
     rules: int = 0

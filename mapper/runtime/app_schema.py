@@ -40,6 +40,8 @@ class DiscoveryError(MapperError, ValueError):
 
 @dataclass(frozen=True, slots=True)
 class AppAttribute:
+    """An attribute as the app's /Schemas declares it, with its canonical values and sub-attributes."""
+
     name: str
     type: str
     multi: bool

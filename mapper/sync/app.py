@@ -64,10 +64,12 @@ class AppError(MapperError):
 
     @property
     def advice(self) -> str:
+        """What to do about it: the advice for its SCIM error type, else for its HTTP status, else empty."""
         by_type = ADVICE.get(self.scim_type)
         return by_type or ADVICE.get(self.status or 0) or ""
 
     def message(self) -> str:
+        """The failure in one line: status, SCIM error type, detail, and any advice in parentheses."""
         head = f"HTTP {self.status}" if self.status else "no answer" if self.unknown_outcome else ""
         head = f"{head} {self.scim_type}".strip() if self.scim_type else head
         text = f"{head}: {self.detail}" if head and self.detail else head or self.detail
@@ -81,6 +83,7 @@ class Conflict(AppError):
         super().__init__(None, "uniqueness", detail)
 
     def message(self) -> str:
+        """The conflict in one line, saying that nothing was written."""
         return (
             f"conflict: {self.detail}; nothing was written (resolve it in the app or in Okta: mapper never "
             "gives one app user to two Okta users)"
@@ -95,6 +98,8 @@ class PreflightError(MapperError):
 
 @dataclass(frozen=True)
 class Connection:
+    """How to reach the app: its SCIM base URL, the token, and the limits on requests and answers."""
+
     base_url: str
     token: str | None
     timeout: float = 30.0
@@ -120,13 +125,26 @@ class Users(Protocol):
     counters: Counters
     breaker: Breaker
 
-    def preflight(self) -> None: ...
-    def find(self, match: str, value: str) -> list[Resource]: ...
-    def get(self, app_id: str) -> Resource: ...
-    def create(self, body: Resource) -> Resource: ...
-    def patch(self, app_id: str, message: Resource) -> None: ...
-    def put(self, app_id: str, body: Resource) -> None: ...
-    def delete(self, app_id: str) -> None: ...
+    def preflight(self) -> None:
+        """Check that the app answers and takes the token, before any user's request."""
+
+    def find(self, match: str, value: str) -> list[Resource]:
+        """The app users whose --match attribute MATCH equals VALUE."""
+
+    def get(self, app_id: str) -> Resource:
+        """The app user APP_ID."""
+
+    def create(self, body: Resource) -> Resource:
+        """Create the app user BODY; the user as the app created it, with its id."""
+
+    def patch(self, app_id: str, message: Resource) -> None:
+        """PATCH the app user APP_ID with the PatchOp MESSAGE."""
+
+    def put(self, app_id: str, body: Resource) -> None:
+        """Replace the app user APP_ID with BODY."""
+
+    def delete(self, app_id: str) -> None:
+        """Delete the app user APP_ID."""
 
 
 class ScimApp:
@@ -158,6 +176,7 @@ class ScimApp:
         )
 
     def close(self) -> None:
+        """Close the HTTP client and its connections."""
         self.http.close()
 
     # ---------------------------------------------------------------- operations
@@ -239,6 +258,8 @@ class ScimApp:
         return resources
 
     def create(self, body: dict[str, Any]) -> dict[str, Any]:
+        """POST BODY to /Users: the user the app created, whose id must be usable (an answer without
+        one is an AppError whose outcome is unknown)."""
         created = self._call(lambda: self.client.create(resource=body, url="/Users"), "POST")
         if not isinstance(created, dict) or "id" not in created:
             raise AppError(None, "", "the app's answer to the POST has no user id", unknown_outcome=True)
@@ -246,6 +267,7 @@ class ScimApp:
         return created
 
     def get(self, app_id: str) -> dict[str, Any]:
+        """GET the app user APP_ID, as the app answers; an answer that is not a JSON object is an AppError."""
         found = self._call(
             lambda: self.client.query("User", url=user_path(app_id)), "GET"
         )  # the url is whole: no id
@@ -262,10 +284,13 @@ class ScimApp:
         )
 
     def put(self, app_id: str, body: dict[str, Any], if_match: str | None = None) -> None:
+        """PUT BODY as the app user APP_ID; with IF_MATCH (an ETag), only while the app's version is
+        still that one."""
         headers = {"If-Match": if_match} if if_match else None
         self._call(lambda: self.client.replace("User", body, url=user_path(app_id), headers=headers), "PUT")
 
     def delete(self, app_id: str) -> None:
+        """DELETE the app user APP_ID."""
         self._call(lambda: self.client.delete("User", app_id, url=user_path(app_id)), "DELETE")
 
     def _call(self, request: Any, method: str) -> Any:

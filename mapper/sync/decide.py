@@ -58,6 +58,9 @@ class Policy:
 
 @dataclass(frozen=True)
 class Decision:
+    """What one user needs (KIND), with what it was decided from: the user, the rendered resource, the
+    state's row, and the PATCH an update sends."""
+
     kind: Kind
     okta_id: str
     user: dict[str, Any] | None  # None for a user gone from the export
@@ -84,6 +87,7 @@ class Request:
     body: dict[str, Any] | None = None
 
     def as_json(self) -> dict[str, Any]:
+        """The request as JSON: the Okta id, the method, the path and the body."""
         return {"okta_id": self.okta_id, "method": self.method, "path": self.path, "body": self.body}
 
 

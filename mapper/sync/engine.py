@@ -76,6 +76,9 @@ class Options:
 
 
 class Sync:
+    """A sync of an export to the app through RULESET: the fewest requests, under the guards, recorded
+    in STATE."""
+
     def __init__(
         self,
         ruleset: Ruleset,

@@ -40,12 +40,16 @@ class UserFailure:
     message: str  # never a profile value
 
     def as_json(self) -> dict[str, Any]:
+        """The failure as the run's JSON report lists it."""
         return {"id": self.okta_id, "where": self.where, "status": self.status, "scimType": self.scim_type,
                 "message": self.message}  # fmt: skip
 
 
 @dataclass
 class Summary:
+    """What a run did: users by outcome and by attribute written, failures, requests and retries, and
+    what the guard held."""
+
     counts: Counter[str] = field(default_factory=Counter)
     attributes: Counter[str] = field(default_factory=Counter)
     failures: list[UserFailure] = field(default_factory=list)
@@ -60,6 +64,7 @@ class Summary:
     stopped: str | None = None  # why the run stopped early (the app stopped answering)
 
     def as_json(self) -> dict[str, Any]:
+        """The summary as JSON, with at most 100 of the held Okta ids."""
         return {
             **{kind.value: self.counts[kind] for kind in KINDS},
             "lookedUp": self.looked_up,

@@ -68,6 +68,7 @@ class Breaker:
             raise AppUnavailable(self.reason)
 
     def good(self) -> None:
+        """A good answer: the failures in a row, and the time without a good answer, count from zero again."""
         with self._lock:
             self._in_a_row = 0
             self._failing_since = None
@@ -93,6 +94,7 @@ class Breaker:
             return self._clock() - self._failing_since >= self.seconds
 
     def trip(self, reason: str) -> None:
+        """Open the breaker now, for REASON (unless it is open already, with its own reason)."""
         with self._lock:
             self._open(reason)
 
@@ -124,6 +126,9 @@ class Breaker:
 
 @dataclass
 class RetryPolicy:
+    """How a failed attempt is retried: ATTEMPTS in all, pauses of full-jitter backoff from BASE up
+    to CAP, and the longest Retry-After the run waits for."""
+
     attempts: int = 6  # in all, the first included
     base: float = 0.5  # seconds before the first retry (at most: full jitter)
     cap: float = 30.0  # the longest pause
@@ -146,6 +151,7 @@ class RateLimiter:
         self._next = clock()
 
     def wait(self, sleep: Callable[[float], None] = time.sleep) -> None:
+        """Wait (with SLEEP) for this request's turn: turns are 1/RATE seconds apart; no wait without RATE."""
         if not self.rate:
             return
         with self._lock:
@@ -168,6 +174,8 @@ class Counters:
     last: threading.local = field(default_factory=threading.local)
 
     def count(self, status: int | None, retried: bool) -> None:
+        """Count an attempt and its answer's STATUS (None for no answer), a retry when RETRIED; the
+        status is kept as this thread's last."""
         self.last.status = status
         with self.lock:
             self.requests += 1
@@ -193,6 +201,8 @@ def retry_after(value: str | None) -> float | None:
 
 
 class RetryTransport(httpx2.BaseTransport):
+    """INNER with retries, the rate limit and the circuit breaker, as the module docstring describes."""
+
     def __init__(
         self,
         inner: httpx2.BaseTransport,
@@ -208,6 +218,8 @@ class RetryTransport(httpx2.BaseTransport):
         self.breaker = breaker or Breaker(failures=1 << 30, seconds=float("inf"))
 
     def handle_request(self, request: httpx2.Request) -> httpx2.Response:
+        """REQUEST sent, and sent again as the module docstring says; the last answer, or the last
+        transport error raised."""
         policy, breaker = self.policy, self.breaker
         repeatable = request.method in IDEMPOTENT
         attempts = int(request.extensions.get("mapper.attempts", policy.attempts))
@@ -261,6 +273,7 @@ class RetryTransport(httpx2.BaseTransport):
             attempt += 1
 
     def close(self) -> None:
+        """Close the inner transport."""
         self.inner.close()
 
 

@@ -76,6 +76,8 @@ class Recorded:
     search: tuple[str, str] | None = None  # for a POST: the search that must still find no one
 
     def as_json(self) -> dict[str, Any]:
+        """The request as a plan file holds it: method, path, body, and its ifMatch and search when it
+        has them."""
         document: dict[str, Any] = {"method": self.method, "path": self.path, "body": self.body}
         if self.if_match is not None:
             document["ifMatch"] = self.if_match
@@ -116,15 +118,19 @@ class Recorder:
             self._requests.setdefault(who, []).append(Recorded(method, path, body, app_id, if_match, search))
 
     def take(self, okta_id: str) -> list[Recorded]:
+        """The requests recorded for OKTA_ID, in order, forgetting what was read and searched for them."""
         with self._lock:
             self._read.pop(okta_id, None)
             self._searched.pop(okta_id, None)
             return self._requests.pop(okta_id, [])
 
     def preflight(self) -> None:
+        """The app's pre-flight check, sent: a plan too needs an app that answers."""
         self.app.preflight()
 
     def find(self, match: str, value: str) -> list[dict[str, Any]]:
+        """The app's search, sent; kept as the search a create for this user depends on, with the
+        versions of the users found."""
         found = self.app.find(match, value)
         with self._lock:
             self._searched[self._who()] = (match, value)
@@ -133,6 +139,7 @@ class Recorder:
         return found
 
     def get(self, app_id: str) -> dict[str, Any]:
+        """The app user APP_ID, read and its version kept; an AppError for a user this plan creates."""
         if app_id.startswith(UNKNOWN_ID[:-1]):
             raise AppError(None, "", "a user this plan creates cannot be read before the plan is applied")
         found = self.app.get(app_id)
@@ -140,16 +147,20 @@ class Recorder:
         return found
 
     def create(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Record the POST of BODY; BODY with a placeholder id for this user, until the plan is applied."""
         self._record("POST", None, body)
         return {**body, "id": _placeholder(self._who())}
 
     def patch(self, app_id: str, message: dict[str, Any]) -> None:
+        """Record the PATCH of MESSAGE to APP_ID, with the version read of that user, if any."""
         self._record("PATCH", app_id, message)
 
     def put(self, app_id: str, body: dict[str, Any]) -> None:
+        """Record the PUT of BODY to APP_ID, with the version read of that user, if any."""
         self._record("PUT", app_id, body)
 
     def delete(self, app_id: str) -> None:
+        """Record the DELETE of APP_ID."""
         self._record("DELETE", app_id, None)
 
 
@@ -161,6 +172,8 @@ def _placeholder(okta_id: str) -> str:
 
 @dataclass
 class PlannedUser:
+    """One user in a saved plan: the outcome, the requests that bring it about, the state row after them."""
+
     okta_id: str
     where: str
     outcome: Outcome
@@ -169,6 +182,7 @@ class PlannedUser:
     attributes: list[str] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
+        """The user as the plan file holds it."""
         return {
             "okta_id": self.okta_id,
             "where": self.where,
@@ -181,6 +195,9 @@ class PlannedUser:
 
 @dataclass
 class SavedPlan:
+    """A saved plan: what it was made against (URL, ruleset, state, options), each user's requests,
+    the deactivations the guard held, and the counts."""
+
     base_url: str
     ruleset: dict[str, str]  # name, source (the -r argument), hash
     state: dict[str, str]  # path, fingerprint
@@ -190,6 +207,7 @@ class SavedPlan:
     summary: dict[str, int]
 
     def as_json(self) -> dict[str, Any]:
+        """The plan file's document, headed by its format, its version and the mapper that wrote it."""
         return {
             "format": FORMAT,
             "version": VERSION,
@@ -204,6 +222,7 @@ class SavedPlan:
         }
 
     def dumps(self) -> str:
+        """The plan file's text: the document as JSON indented by one space, ending in a newline."""
         return json.dumps(self.as_json(), indent=1, ensure_ascii=False, sort_keys=False) + "\n"
 
     def requests(self) -> list[dict[str, Any]]:

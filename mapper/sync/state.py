@@ -81,6 +81,9 @@ class StateLocked(MapperError):
 
 @dataclass(frozen=True)
 class Row:
+    """What the state knows of one Okta user: the app user provisioned for them, as the app last
+    acknowledged it, and whether a request is in doubt (PENDING)."""
+
     okta_id: str
     app_id: str | None
     resource: dict[str, Any] | None
@@ -236,6 +239,8 @@ class State:
             self._execute("INSERT OR REPLACE INTO meta VALUES ('match', ?)", (match,))
 
     def close(self) -> None:
+        """Close the database and release the lock; remove a file this open created if it never held a
+        user, and a read-only copy."""
         db = getattr(self, "db", None)
         unused = False
         if db is not None:
@@ -267,6 +272,7 @@ class State:
     # ---------------------------------------------------------------- rows
 
     def get(self, okta_id: str) -> Row | None:
+        """The row of OKTA_ID, or None when the state does not know the user."""
         query = f"SELECT {_COLUMNS} FROM users WHERE okta_id = ?"  # noqa: S608 - our own column list
         found = self._execute(query, (okta_id,)).fetchone()
         return _row(found) if found else None
@@ -370,6 +376,7 @@ class State:
             )
 
     def forget(self, okta_id: str) -> None:
+        """Remove the row of OKTA_ID."""
         self._execute("DELETE FROM users WHERE okta_id = ?", (okta_id,))
 
     def not_seen(self, run: int) -> Iterator[Row]:
@@ -385,13 +392,16 @@ class State:
         return int(found[0])
 
     def meta(self, key: str) -> str | None:
+        """The state's value for KEY (the base URL, --match, the last run, the last plan applied), or None."""
         found = self._execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return str(found[0]) if found else None
 
     def set_meta(self, key: str, value: str) -> None:
+        """Set the state's value for KEY to VALUE."""
         self._execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
 
     def next_run(self) -> int:
+        """The number of a new run, one past the last, recorded as the last."""
         found = self._execute("SELECT value FROM meta WHERE key = 'run'").fetchone()
         run = int(found[0]) + 1 if found and str(found[0]).isdecimal() else 1
         self._execute("INSERT OR REPLACE INTO meta VALUES ('run', ?)", (str(run),))

@@ -35,6 +35,8 @@ class EmptyFolder(MapperError):
 
 @dataclass(frozen=True)
 class Record:
+    """One record of an input file: its bytes and where it starts, or the size of one too large to read."""
+
     source: str  # the file, or <stdin>
     line: int
     data: bytes
@@ -59,6 +61,7 @@ class RecordFailure:
     value: object = NO_VALUE  # the offending value, for --show-values
 
     def as_json(self) -> str:
+        """The failure as one line of JSON Lines text (file, line, id, code and message; never the value)."""
         record = {"file": self.source, "line": self.line, "id": self.okta_id, "code": self.code}
         return json.dumps({**record, "message": self.message}, ensure_ascii=False) + "\n"
 
@@ -123,6 +126,7 @@ class Block:
 
     @property
     def size(self) -> int:
+        """The block's length in bytes."""
         return len(self.data)
 
 
@@ -137,6 +141,8 @@ class FileSpan:
     dropped: int = 0  # one line longer than jsonio.MAX_RECORD_BYTES, not read: its size
 
     def read(self) -> Block:
+        """The span's lines as a Block, read in this worker process, which keeps the file open for its
+        next spans; a dropped span reads as one empty line that carries its size."""
         if self.dropped:
             return Block(self.source, 1, b"\n", True, self.dropped)
         files = _worker.setdefault("files", {})

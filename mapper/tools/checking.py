@@ -17,11 +17,16 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class CheckResult:
+    """One ruleset's check: its diagnostics, and its number of rules (None when it did not load or
+    the app would refuse it)."""
+
     name: str
     diagnostics: tuple[Diagnostic, ...]
     rules: int | None  # None when the ruleset did not load
 
     def failed(self, strict: bool) -> bool:
+        """Whether the check fails: the ruleset did not load (or the app would refuse it) or, when STRICT,
+        it has any diagnostic."""
         return self.rules is None or (strict and bool(self.diagnostics))
 
 
@@ -59,6 +64,8 @@ def check_one(name: str, app: AppSchemas | None = None) -> CheckResult:
 
 
 def render(results: list[CheckResult], output_format: str, strict: bool) -> str:
+    """RESULTS in OUTPUT_FORMAT: text (the diagnostics, then a line per ruleset), json, or GitHub
+    workflow commands (github); STRICT reports warnings as errors."""
     diagnostics = [_strict(d, strict) for r in results for d in r.diagnostics]
     if output_format == "json":
         return json.dumps([_as_json(d) for d in diagnostics], indent=2, ensure_ascii=False) + "\n"

@@ -46,6 +46,8 @@ class ExampleFileError(MapperError):
 
 @dataclass
 class Outcome:
+    """One example's result: its name, whether it passed, and how it differed from what was expected."""
+
     name: str
     passed: bool
     details: list[str] = field(default_factory=list)
@@ -53,6 +55,9 @@ class Outcome:
 
 @dataclass
 class FileReport:
+    """One examples file's run: the ruleset, each example's outcome, the rules no example covers,
+    and what --update wrote."""
+
     path: Path
     ruleset: Ruleset
     outcomes: list[Outcome]
@@ -61,10 +66,12 @@ class FileReport:
 
     @property
     def failed(self) -> list[Outcome]:
+        """The outcomes of the examples that failed."""
         return [o for o in self.outcomes if not o.passed]
 
 
 def examples_for(ruleset_path: Path) -> Path:
+    """The examples file beside the ruleset RULESET_PATH: NAME.examples.json for NAME.mapper."""
     return ruleset_path.with_name(ruleset_path.name[: -len(RULESET_SUFFIX)] + EXAMPLES_SUFFIX)
 
 
@@ -258,6 +265,8 @@ def _op_covers(op: dict[str, Any], slot: TargetSlot) -> bool:
 
 @dataclass
 class RunOutcome:
+    """What ``mapper test`` prints and the exit code it ends with."""
+
     output: str
     exit_code: int
 

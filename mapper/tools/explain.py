@@ -26,6 +26,8 @@ _HEADINGS = ("Okta source", "Transform", "SCIM target", "Schema", "Applies on", 
 
 @dataclass(frozen=True)
 class Row:
+    """One rule as explain shows it: the text of each column."""
+
     sources: str
     transform: str
     target: str
@@ -35,6 +37,7 @@ class Row:
     defined_in: str
 
     def cells(self) -> tuple[str, ...]:
+        """The row's cells, in the order of the table's columns."""
         return (
             self.sources,
             self.transform,
@@ -79,6 +82,7 @@ def _target(rule: PlannedRule) -> str:
 
 
 def rows(ruleset: Ruleset) -> list[Row]:
+    """A Row for each of RULESET's rules, in order."""
     out = []
     for rule in ruleset.plan.rules:
         out.append(
@@ -96,6 +100,7 @@ def rows(ruleset: Ruleset) -> list[Row]:
 
 
 def explain(ruleset: Ruleset, format: str = "markdown") -> str:
+    """RULESET explained in FORMAT (markdown, mermaid or text); a ValueError for another format."""
     if format == "markdown":
         return markdown(ruleset)
     if format == "mermaid":
@@ -106,6 +111,7 @@ def explain(ruleset: Ruleset, format: str = "markdown") -> str:
 
 
 def markdown(ruleset: Ruleset) -> str:
+    """A Markdown table of RULESET's rules, headed by its name and the extension schemas it writes."""
     lines = [f"### Ruleset {md_code(ruleset.name)}", ""]
     extensions = [
         md_text(schema_label(ruleset, urn)) + f": {md_code(urn)}" for urn in ruleset.plan.extensions
@@ -161,6 +167,8 @@ def text(ruleset: Ruleset) -> str:
 
 
 def mermaid(ruleset: Ruleset) -> str:
+    """A Mermaid flowchart from the Okta attributes RULESET reads to the SCIM attributes it writes,
+    grouped by schema."""
     lines = ["flowchart LR"]
     sources: dict[str, str] = {}
     for rule in ruleset.plan.rules:

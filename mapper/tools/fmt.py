@@ -17,6 +17,9 @@ from mapper.tools.files import write_atomically
 
 @dataclass
 class RunOutcome:
+    """What ``mapper fmt`` prints (diffs on standard output, messages on standard error) and the exit
+    code it ends with."""
+
     output: str = ""  # diffs, for standard output
     messages: list[str] = field(default_factory=list)  # one line each, for standard error
     exit_code: int = 0

@@ -47,6 +47,9 @@ _OLD_RUN, _NEW_RUN = 1, 2
 
 @dataclass
 class Summary:
+    """What a plan between two exports counts: users by kind of change, and users updated per SCIM
+    attribute."""
+
     kinds: Counter[str] = field(
         default_factory=Counter
     )  # create, update, deactivate, reactivate, unchanged, failed

@@ -14,6 +14,8 @@ from mapper.core.schema import OKTA_TYPES, SCIM_TYPES
 
 
 class MapperLexer(RegexLexer):
+    """The Pygments lexer of mapper rulesets (``*.mapper``)."""
+
     name = "mapper"
     aliases: ClassVar[list[str]] = ["mapper", "mapper-ruleset"]
     filenames: ClassVar[list[str]] = ["*.mapper"]

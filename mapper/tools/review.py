@@ -66,6 +66,9 @@ def load_version(reference: str) -> Ruleset:
 
 @dataclass(frozen=True)
 class RuleChange:
+    """How the rule for one target differs between two versions (added, removed or changed): its text
+    before and after, and where it comes from."""
+
     target: str
     kind: str  # "added" | "removed" | "changed"
     before: str
@@ -81,6 +84,8 @@ def describe_rule(rule: PlannedRule) -> str:
 
 
 def rule_changes(old: Ruleset, new: Ruleset) -> list[RuleChange]:
+    """The rules that differ from OLD to NEW, by target path: added and changed ones in NEW's order,
+    then removed ones in OLD's; a rule that moved to another ruleset counts as changed."""
     before = {r.target.path: r for r in old.plan.rules}
     after = {r.target.path: r for r in new.plan.rules}
     changes: list[RuleChange] = []
@@ -113,6 +118,8 @@ def _origin_note(ruleset: Ruleset, rule: PlannedRule) -> tuple[str, ...]:
 
 
 def schema_changes(old: Ruleset, new: Ruleset) -> list[str]:
+    """Markdown list items for the extension schemas that OLD or NEW writes and not both, and for
+    attributes of one written by both that were added, removed or retyped."""
     lines = []
     for urn in sorted(set(old.plan.schemas) | set(new.plan.schemas)):
         a, b = old.plan.schemas.get(urn), new.plan.schemas.get(urn)

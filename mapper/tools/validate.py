@@ -51,6 +51,7 @@ class Problem:
     value: object = NO_VALUE
 
     def describe(self, show_value: bool = False) -> str:
+        """The problem in one line, ``where: message``, with the value only when SHOW_VALUE."""
         text = f"{self.where}: {self.message}"
         if show_value and self.value is not NO_VALUE:
             text += f" (value: {shown_value(self.value)})"
