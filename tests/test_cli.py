@@ -466,7 +466,7 @@ def test_check_takes_folders(tmp_path: Path) -> None:
     result = run("check", str(tmp_path), "okta-default")
     assert result.exit_code == 0, result.stdout
     assert result.stdout.splitlines() == [
-        f"{tmp_path / 'a.mapper'}: ok, 1 rules",
+        f"{tmp_path / 'a.mapper'}: ok, 1 rule",
         f"{tmp_path / 'sub' / 'b.mapper'}: ok, 11 rules",
         "okta-default: ok, 11 rules",
     ]

@@ -67,6 +67,15 @@ def test_expression_layout(source: str, expected: str) -> None:
     assert errors == [] and formatted == expected + "\n"
 
 
+def test_a_filter_keeps_the_attribute_it_was_written_on() -> None:
+    """The checker refuses a filter on anything but type; fmt must not turn such a rule into
+    an accepted one that means something else (and writes ``type`` in its canonical case)."""
+    source = 'ruleset t extends okta-default\n\nemails[value eq "x"].display <- user.title\n'
+    assert format_text(source, "t.mapper") == (source, [])
+    cased = 'ruleset t extends okta-default\n\nemails[Type eq "x"].display <- user.title\n'
+    assert format_text(cased, "t.mapper") == (cased.replace("Type", "type"), [])
+
+
 def test_long_rules_break_before_top_level_operators() -> None:
     rule = "active <- " + " AND ".join(
         f'user.getInternalProperty("status") != "{s}"' for s in ("A", "B", "C")

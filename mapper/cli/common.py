@@ -16,6 +16,7 @@ import click
 
 from mapper.core.styles import UpdateStyle
 from mapper.errors import ExitCode, MapperError
+from mapper.tools.bulk import LINE_SUFFIXES as LINE_SUFFIXES  # re-exported for the commands
 
 if TYPE_CHECKING:
     from mapper.errors import Diagnostic, ProfileError
@@ -185,9 +186,6 @@ def run_action(action: Any) -> None:
     except Exception as exc:  # a bug: still one line, and a code that says so
         click.echo(f"mapper: internal error ({type(exc).__name__}: {exc}); please report it", err=True)
         sys.exit(ExitCode.INTERNAL)
-
-
-LINE_SUFFIXES = (".jsonl", ".ndjson")
 
 
 def input_blocks(names: list[str], all_lines: bool, by_position: bool = False) -> Any:

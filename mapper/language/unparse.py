@@ -72,14 +72,16 @@ def expression(e: ast.Expr, context: int = 0) -> str:
 
 
 def target(t: ast.Target) -> str:
-    """T as canonical text, ``[schema:]attr[type eq "x"][.sub]``: a filter is written on ``type``,
-    whatever attribute it was written on."""
+    """T as canonical text, ``[schema:]attr[type eq "x"][.sub]``. A filter keeps the attribute
+    it was written on: the checker refuses any but ``type``, and formatting must not turn a
+    refused rule into an accepted one that means something else."""
     text = ""
     if t.schema is not None:
         text = f"{t.schema}:"
     text += t.attr
     if t.filter_type is not None:
-        text += f"[type eq {filter_value(t.filter_type)}]"
+        on = t.filter_attr if t.filter_attr and t.filter_attr.lower() != "type" else "type"
+        text += f"[{on} eq {filter_value(t.filter_type)}]"
     if t.sub is not None:
         text += f".{t.sub}"
     return text

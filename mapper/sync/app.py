@@ -273,6 +273,10 @@ class ScimApp:
         )  # the url is whole: no id
         if not isinstance(found, dict):
             raise AppError(None, "", "the app's answer to the GET is not a user")
+        if "id" in found and found["id"] != app_id:  # never take another user's resource for this one
+            raise AppError(
+                None, "", "the app's answer to the GET is another user (its id is not the one asked for)"
+            )
         return found
 
     def patch(self, app_id: str, message: dict[str, Any], if_match: str | None = None) -> None:

@@ -81,7 +81,7 @@ def render(results: list[CheckResult], output_format: str, strict: bool) -> str:
             lines.append(f"{result.name}: {errors} error{'s' if errors != 1 else ''}")
         else:
             note = f", {warnings} warning{'s' if warnings != 1 else ''}" if warnings else ""
-            lines.append(f"{result.name}: ok, {result.rules} rules{note}")
+            lines.append(f"{result.name}: ok, {result.rules} rule{'' if result.rules == 1 else 's'}{note}")
     return "\n".join(lines) + "\n"
 
 

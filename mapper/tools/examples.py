@@ -268,7 +268,7 @@ class RunOutcome:
     """What ``mapper test`` prints and the exit code it ends with."""
 
     output: str
-    exit_code: int
+    exit_code: ExitCode
 
 
 def run(
@@ -288,10 +288,10 @@ def run(
     try:
         files, lonely = discover(paths)
     except ExampleFileError as exc:
-        return RunOutcome(f"mapper: {exc}\n", 2)
+        return RunOutcome(f"mapper: {exc}\n", ExitCode.USAGE)
     if not files and not lonely:
         where = ", ".join(str(p) for p in paths)
-        return RunOutcome(f"mapper: no examples files ({EXAMPLES_SUFFIX}) in {where}\n", 2)
+        return RunOutcome(f"mapper: no examples files ({EXAMPLES_SUFFIX}) in {where}\n", ExitCode.USAGE)
     label = "FAILED" if strict else "warning:"
     broken = failed = passed = uncovered = 0
     for ruleset_path in lonely:
@@ -328,7 +328,8 @@ def run(
     if broken:
         summary += f"; {_count(broken, 'file')} could not run"
     lines.append(summary)
-    code = 2 if broken else 1 if failed or (strict and (uncovered or lonely)) else 0
+    failing = failed or (strict and (uncovered or lonely))
+    code = ExitCode.USAGE if broken else ExitCode.FAILED if failing else ExitCode.OK
     return RunOutcome("\n".join(lines) + "\n", code)
 
 

@@ -136,7 +136,8 @@ TEXT_WIDTH = 100
 def text(ruleset: Ruleset) -> str:
     """A block per rule, no wider than TEXT_WIDTH: the SCIM target and when it applies, then
     what fills it (the expression, wrapped), then the Okta attributes it reads."""
-    lines = [f"ruleset {visible(ruleset.name)}: {len(ruleset.rules)} rules", ""]
+    count = len(ruleset.rules)
+    lines = [f"ruleset {visible(ruleset.name)}: {count} rule{'' if count == 1 else 's'}", ""]
     for row in rows(ruleset):
         facts = [row.schema, row.applies]
         if row.default:

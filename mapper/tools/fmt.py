@@ -7,7 +7,7 @@ import difflib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mapper.errors import RulesetError
+from mapper.errors import ExitCode, RulesetError
 from mapper.language.resources import read_ruleset_file, rulesets_in
 from mapper.language.unparse import format_text
 from mapper.tools.files import write_atomically
@@ -22,7 +22,7 @@ class RunOutcome:
 
     output: str = ""  # diffs, for standard output
     messages: list[str] = field(default_factory=list)  # one line each, for standard error
-    exit_code: int = 0
+    exit_code: ExitCode = ExitCode.OK
 
 
 def ruleset_files(paths: list[Path]) -> tuple[list[Path], list[str]]:
@@ -85,5 +85,7 @@ def run(paths: list[Path], write: bool, diff: bool) -> RunOutcome:
     outcome.messages.append(
         f"{changed} file{'s' if changed != 1 else ''} {verb}, {unchanged} file{'s' if unchanged != 1 else ''} left unchanged"
     )
-    outcome.exit_code = 2 if failed else (1 if changed and not write else 0)
+    outcome.exit_code = (
+        ExitCode.USAGE if failed else ExitCode.FAILED if changed and not write else ExitCode.OK
+    )
     return outcome
