@@ -686,7 +686,7 @@ def test_discovery_sends_the_token_and_refuses_redirects(appspace_server: Any) -
             pass
 
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(target=server.serve_forever, args=(0.01,), daemon=True).start()  # shutdown waits a poll
     try:
         base = f"http://127.0.0.1:{server.server_address[1]}"
         documents = fetch_discovery(base + "/scim/v2", "t0ken", timeout=5)

@@ -29,7 +29,7 @@ from mapper.sync.retry import Breaker, RetryPolicy
 from mapper.sync.state import SCHEMA_VERSION, State, StateError, StateLocked
 from tests.support.cli import Ran, mapper_cli
 from tests.support.fake_app import Behaviour, fake_app
-from tests.support.scim_server import ScimServer, running_server
+from tests.support.scim_server import ScimServer, emptied, running_server
 
 # Slow: each test provisions a real SCIM server. `pytest -m "not slow"` leaves them out.
 pytestmark = pytest.mark.slow
@@ -40,11 +40,16 @@ TOKEN = "test-token-1"
 FIXTURES = Path(__file__).parent / "fixtures" / "state"
 
 
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[ScimServer]:
-    (tmp_path / "server").mkdir()
-    with running_server([], tmp_path / "server", token=TOKEN) as running:
+@pytest.fixture(scope="module")
+def _server_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ScimServer]:
+    with running_server([], tmp_path_factory.mktemp("server"), token=TOKEN) as running:
         yield running
+
+
+@pytest.fixture
+def server(_server_process: ScimServer) -> ScimServer:
+    """The module's scim2-server, emptied: every test starts with an app that has no users."""
+    return emptied(_server_process)
 
 
 def user(i: int, status: str = "ACTIVE", **profile: Any) -> dict[str, Any]:

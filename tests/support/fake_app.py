@@ -122,7 +122,9 @@ def fake_app(behaviour: Behaviour) -> Iterator[str]:
     """The fake app's base URL, while it runs."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(behaviour))
     server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, args=(0.01,), daemon=True
+    )  # shutdown waits one poll
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}"

@@ -105,7 +105,9 @@ def fault_proxy(upstream: str, faults: Faults) -> Iterator[str]:
 
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, args=(0.01,), daemon=True
+    )  # shutdown waits one poll
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}"

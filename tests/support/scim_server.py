@@ -112,3 +112,17 @@ def running_server(extensions: list[Schema], workdir: Path, token: str | None = 
             process.kill()
             process.wait()
         log_file.close()
+
+
+def emptied(server: ScimServer) -> ScimServer:
+    """SERVER with every user deleted: one server process serves a whole test module (starting
+    scim2-server takes about a second), each test starting from an empty app."""
+    while True:
+        status, page = server.request("GET", "/Users?startIndex=1&count=1000")
+        assert status == 200, page
+        found = page.get("Resources") or []
+        if not found:
+            return server
+        for resource in found:
+            status, answer = server.request("DELETE", f"/Users/{resource['id']}")
+            assert status in (204, 404), answer
