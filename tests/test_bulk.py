@@ -403,3 +403,11 @@ def test_the_fast_reader_agrees_on_any_document(value: object, duplicate: bool, 
         text = text.replace("{", '{"dup":1,"dup":2,', 1)
     strict, fast = _both(text.encode())
     assert fast == strict
+
+
+def test_every_failure_code_is_documented() -> None:
+    from mapper.tools.bulk import FailureCode
+    from tests.conftest import ROOT
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert [code.value for code in FailureCode if f"`{code.value}`" not in readme] == []

@@ -143,7 +143,11 @@ def _schema_with(custom: dict[str, Any]) -> dict[str, Any]:
 @pytest.mark.parametrize(
     ("custom", "mapped", "problem"),
     [
-        ({}, {"nope": "user.title"}, "nope: mapped, but the app schema has no such property"),
+        (
+            {},
+            {"nope": "user.title"},
+            "nope: not imported: mapped, but the App User Schema has no such property",
+        ),
         (
             {
                 "ro": {
@@ -203,8 +207,7 @@ def test_what_cannot_be_translated_is_listed_and_kept_as_a_comment(
     result = import_okta(_schema_with(custom), mapping, "t")
     assert problem in result.problems
     variable = problem.split(":")[0]
-    if "no such property" not in problem:
-        assert f"# not imported (Okta: {variable}" in result.text
+    assert f"# not imported (Okta: {variable}" in result.text and result.incomplete
     mapper.loads(result.text, "t.mapper", cache=False)  # what was kept still checks clean
 
 
@@ -239,6 +242,27 @@ def test_a_secondary_entry_with_a_typed_sibling_imports() -> None:
 def test_input_that_is_not_okta_s_is_refused(schema: object, mapping: object, message: str) -> None:
     with pytest.raises(OktaInputError, match=re.escape(message)):
         import_okta(schema, mapping, "t")
+
+
+def test_a_mapping_of_a_property_the_schema_lacks_is_reported_kept_and_exit_1(tmp_path: Path) -> None:
+    """Okta sends nothing for a mapped property its App User Schema does not have: the import says
+    so on standard error, keeps the mapping as a comment, and exits 1 (the README's rule)."""
+    schema, mapped = tmp_path / "schema.json", tmp_path / "m.json"
+    mapping = copy.deepcopy(MAPPING)
+    mapping["properties"].pop("deskNumber", None)  # the example's own mistake, not this test's
+    schema.write_text(json.dumps(_schema_with({})))
+    mapped.write_text(json.dumps(mapping))
+    clean = _run("import", "okta", "--schema", str(schema), "--mapping", str(mapped))
+    assert clean.returncode == 0, clean.stderr
+    mapping["properties"]["ghost"] = {"expression": "user.title", "pushStatus": "PUSH"}
+    mapped.write_text(json.dumps(mapping))
+    result = _run("import", "okta", "--schema", str(schema), "--mapping", str(mapped))
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.splitlines() == [
+        *clean.stderr.splitlines(),
+        "mapper: import: ghost: not imported: mapped, but the App User Schema has no such property",
+    ]
+    assert "# not imported (Okta: ghost):" in result.stdout and "#   <- user.title" in result.stdout
 
 
 def test_import_command_errors_are_one_line(tmp_path: Path) -> None:
@@ -355,10 +379,20 @@ def test_export_command(tmp_path: Path) -> None:
     out = tmp_path / "appspace.tf"
     result = _run("export", "okta", "appspace", "--format", "terraform", "-o", str(out))
     assert result.returncode == 0, result.stderr
-    assert len(result.stderr.splitlines()) == 3  # active, externalId, userName: Okta's own
+    lines = result.stderr.splitlines()
+    assert len(lines) == 4  # active, externalId, userName (Okta's own), and what applying deletes
+    assert "delete_when_absent = true" in lines[-1] and "--keep-unmanaged" in lines[-1]
+    assert "delete_when_absent = true" in out.read_text()
     assert _parsed_terraform(out.read_text())[1]
+    quiet = _run("export", "okta", "appspace", "--format", "terraform", "-q")
+    assert quiet.stderr.splitlines() == lines[-1:]  # the deletion warning stays
+    kept = _run("export", "okta", "appspace", "--format", "terraform", "--keep-unmanaged", "-q")
+    assert kept.returncode == 0 and kept.stderr == ""
+    assert "delete_when_absent = false" in kept.stdout and "delete_when_absent = true" not in kept.stdout
     as_json = _run("export", "okta", "appspace", "-q")
     assert json.loads(as_json.stdout)["profileMapping"]["properties"] and as_json.stderr == ""
+    misplaced = _run("export", "okta", "appspace", "--keep-unmanaged")
+    assert misplaced.returncode == 2 and "--keep-unmanaged is for --format terraform" in misplaced.stderr
 
 
 # ---------------------------------------------------------------- the round trip

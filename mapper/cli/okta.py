@@ -75,7 +75,7 @@ def import_okta_command(schema_file: str, mapping_file: str, output: Path | None
             save_file(output, result.text)
         for problem in result.problems:
             click.echo(f"mapper: import: {problem}", err=True)
-        if any("not imported" in p or "the imported ruleset" in p for p in result.problems):
+        if result.incomplete:
             sys.exit(ExitCode.FAILED)
 
     run_action(action)
@@ -102,21 +102,36 @@ def export_group() -> None:
     metavar="APP_SCHEMA.json",
     help="The app's App User Schema today, for its variable names (default: Okta's SCIM template).",
 )
+@click.option(
+    "--keep-unmanaged",
+    is_flag=True,
+    help="terraform: keep the app's mappings the ruleset does not state (delete_when_absent = false).",
+)
 @click.option("-o", "--output", type=click.Path(path_type=Path), help="Write to this file.")
 @click.option("-q", "--quiet", is_flag=True, help=QUIET_HELP)
 def export_okta_command(
-    ruleset: str, output_format: str, schema_file: str | None, output: Path | None, quiet: bool
+    ruleset: str,
+    output_format: str,
+    schema_file: str | None,
+    keep_unmanaged: bool,
+    output: Path | None,
+    quiet: bool,
 ) -> None:
     """Write what Okta needs to run RULESET.
 
     json: {"appUserSchema": the custom properties to POST to
     /api/v1/meta/schemas/apps/{appId}/default, "profileMapping": the body to
     POST to /api/v1/mappings/{id}}. terraform: okta_app_user_schema_property
-    resources and an okta_profile_mapping. Rules Okta handles itself (active,
-    externalId, userName) are listed on standard error, not exported.
+    resources and an okta_profile_mapping that owns the app's whole mapping:
+    applying it deletes every mapping the ruleset does not state, ones added in
+    Okta's UI included (delete_when_absent = true; a warning line says so), unless
+    --keep-unmanaged. Rules Okta handles itself (active, externalId, userName) are
+    listed on standard error, not exported.
     """
 
     def action() -> None:
+        if keep_unmanaged and output_format != "terraform":
+            fail_with(["mapper: export: --keep-unmanaged is for --format terraform"], ExitCode.USAGE)
         from mapper.okta import exporter
         from mapper.okta.importer import OktaInputError
 
@@ -133,7 +148,7 @@ def export_okta_command(
         if output_format == "terraform":
             from mapper.okta.terraform import terraform
 
-            text = terraform(result)
+            text = terraform(result, keep_unmanaged)
         else:
             text = exporter.dumps(result)
         if output is None:
@@ -143,5 +158,12 @@ def export_okta_command(
         if not quiet:
             for problem in result.problems:
                 click.echo(f"mapper: export: {problem}", err=True)
+        if output_format == "terraform" and not keep_unmanaged:  # said even with --quiet: it deletes
+            click.echo(
+                "mapper: export: warning: delete_when_absent = true: applying this deletes every mapping of "
+                "the app the ruleset does not state, ones added in Okta's UI included (--keep-unmanaged "
+                "keeps them)",
+                err=True,
+            )
 
     run_action(action)

@@ -82,6 +82,7 @@ class ImportResult:
     text: str
     problems: list[str] = field(default_factory=list)
     rules: int = 0
+    incomplete: bool = False  # a mapping was not imported: the ruleset does less than Okta does
 
 
 def read_schema(document: object) -> dict[str, Property]:
@@ -157,8 +158,10 @@ def import_okta(schema: object, mapping: object, name: str) -> ImportResult:
     groups: dict[tuple[str, str, bool], dict[str, tuple[Mapped, Property]]] = {}
     for m in mapped:
         prop = properties.get(m.variable)
-        if prop is None:
-            problems.append(f"{m.variable}: mapped, but the app schema has no such property")
+        if prop is None:  # Okta sends nothing for it: kept as a comment, reported, exit 1
+            unknown = Property(m.variable, m.variable, "string", None, None, None, False)
+            ordered.append(_Rule("?", m.expression, m.create_only, False, f"Okta: {m.variable}", "", "",
+                                 unknown, "mapped, but the App User Schema has no such property"))  # fmt: skip
             continue
         rule = _translate(m, prop, aliases)
         if isinstance(rule, tuple):
@@ -184,7 +187,9 @@ def import_okta(schema: object, mapping: object, name: str) -> ImportResult:
         if not any(r.urn == CORE_USER and r.attr == attr for r in rules):
             rules.append(_Rule(attr, expression, False, False, why, CORE_USER, attr))
     text = _checked_text(name, rules, aliases, properties, problems)
-    return ImportResult(text, problems, sum(r.problem is None for r in rules))
+    incomplete = any(r.problem is not None and r.property is not None for r in rules)
+    incomplete = incomplete or any(p.startswith("the imported ruleset") for p in problems)
+    return ImportResult(text, problems, sum(r.problem is None for r in rules), incomplete)
 
 
 def _translate(

@@ -15,6 +15,7 @@ import os
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
+from enum import StrEnum
 from pathlib import Path
 from typing import IO, Any
 
@@ -49,6 +50,18 @@ class Record:
         return jsonio.parse(self.data, self.source, first_line=self.line)
 
 
+class FailureCode(StrEnum):
+    """Why a record failed, as --errors files name it (documented in the README)."""
+
+    INVALID_JSON = "invalid-json"  # not a JSON document mapper reads
+    TOO_LARGE = "too-large"  # longer than a record may be
+    PROFILE = "profile"  # the ruleset could not map it (a ProfileError)
+    INVALID_SCIM = "invalid-scim"  # --validate refused the resource
+    INVALID_OUTPUT = "invalid-output"  # the resource could not be written as JSON
+    NO_ID = "no-id"  # mapper plan: not an Okta Users API user with its id
+    DUPLICATE_ID = "duplicate-id"  # mapper plan: an Okta id the export holds twice
+
+
 @dataclass(frozen=True)
 class RecordFailure:
     """A record of an export that could not be read or mapped: reported by file and line."""
@@ -56,13 +69,13 @@ class RecordFailure:
     source: str
     line: int
     okta_id: str | None
-    code: str  # "invalid-json" | "too-large" | "profile" | "invalid-scim" | "invalid-output"
+    code: FailureCode
     message: str  # never a profile value
     value: object = NO_VALUE  # the offending value, for --show-values
 
     def as_json(self) -> str:
         """The failure as one line of JSON Lines text (file, line, id, code and message; never the value)."""
-        record = {"file": self.source, "line": self.line, "id": self.okta_id, "code": self.code}
+        record = {"file": self.source, "line": self.line, "id": self.okta_id, "code": self.code.value}
         return json.dumps({**record, "message": self.message}, ensure_ascii=False) + "\n"
 
 
@@ -283,7 +296,11 @@ def render_block(
         return Rendered(
             b"",
             0,
-            [RecordFailure(source, block.first_line, None, "too-large", jsonio.too_large(block.dropped))],
+            [
+                RecordFailure(
+                    source, block.first_line, None, FailureCode.TOO_LARGE, jsonio.too_large(block.dropped)
+                )
+            ],
         )
     parse = jsonio.parse_fast
     dumps = orjson.dumps
@@ -297,20 +314,24 @@ def render_block(
         try:
             document = parse(data, source, number)
         except jsonio.JsonInputError as exc:
-            code = "too-large" if isinstance(exc, jsonio.RecordTooLarge) else "invalid-json"
+            code = (
+                FailureCode.TOO_LARGE if isinstance(exc, jsonio.RecordTooLarge) else FailureCode.INVALID_JSON
+            )
             failures.append(RecordFailure(source, number, None, code, exc.reason))
             continue
         try:
             resource = render(document)
         except ProfileError as exc:
-            failures.append(RecordFailure(source, number, _okta_id(document), "profile", str(exc), exc.value))
+            failures.append(
+                RecordFailure(source, number, _okta_id(document), FailureCode.PROFILE, str(exc), exc.value)
+            )
             continue
         if validate is not None:
             problems = validate(resource)
             if problems:
                 failures.extend(
                     RecordFailure(
-                        source, number, _okta_id(document), "invalid-scim", f"invalid SCIM: {problem}",
+                        source, number, _okta_id(document), FailureCode.INVALID_SCIM, f"invalid SCIM: {problem}",
                         getattr(problem, "value", NO_VALUE),
                     )
                     for problem in problems
@@ -321,7 +342,7 @@ def render_block(
         except TypeError:  # orjson refuses a lone surrogate (from the input)
             failures.append(
                 RecordFailure(
-                    source, number, _okta_id(document), "invalid-output",
+                    source, number, _okta_id(document), FailureCode.INVALID_OUTPUT,
                     "the resource would hold text that is not valid Unicode",
                 )
             )  # fmt: skip

@@ -29,7 +29,7 @@ from mapper.runtime.patch import touched
 from mapper.runtime.ruleset import Ruleset
 from mapper.sync.decide import Kind, Policy, decide, decide_gone, requests, ruleset_hash
 from mapper.sync.state import State
-from mapper.tools.bulk import Record, RecordFailure
+from mapper.tools.bulk import FailureCode, Record, RecordFailure
 
 #: The summary's word for each decision.
 WORDS = {
@@ -60,11 +60,15 @@ def _user(record: Record) -> tuple[str, dict[str, Any]] | RecordFailure:
     try:
         document = record.parse()
     except jsonio.JsonInputError as exc:
-        return RecordFailure(record.source, record.line, None, "invalid-json", exc.reason)
+        return RecordFailure(record.source, record.line, None, FailureCode.INVALID_JSON, exc.reason)
     okta_id = document.get("id") if isinstance(document, dict) else None
     if not isinstance(okta_id, str) or not okta_id:
         return RecordFailure(
-            record.source, record.line, None, "no-id", "a plan needs Okta Users API users, with their id"
+            record.source,
+            record.line,
+            None,
+            FailureCode.NO_ID,
+            "a plan needs Okta Users API users, with their id",
         )
     return okta_id, document
 
@@ -98,7 +102,9 @@ def plan(
                     decision = decide(ruleset, digest, policy, okta_id, user, row)
                 except ProfileError as exc:
                     summary.kinds["failed"] += 1
-                    yield RecordFailure(record.source, record.line, okta_id, "profile", str(exc), exc.value)
+                    yield RecordFailure(
+                        record.source, record.line, okta_id, FailureCode.PROFILE, str(exc), exc.value
+                    )
                     continue
                 yield from _requests(ruleset, policy, decision, summary)
             state.commit()
@@ -133,7 +139,7 @@ def _load_old(
             decision = decide(ruleset, digest, policy, okta_id, user, None)
         except ProfileError as exc:  # a first sync fails this user: the app never had it
             summary.kinds["failed"] += 1
-            yield RecordFailure(record.source, record.line, okta_id, "profile", str(exc), exc.value)
+            yield RecordFailure(record.source, record.line, okta_id, FailureCode.PROFILE, str(exc), exc.value)
             continue
         if decision.kind is Kind.CREATE:
             state.acknowledged(okta_id, UNKNOWN_ID, decision.desired, True, digest, _OLD_RUN, user)
@@ -157,7 +163,7 @@ def _users(
 
 def _twice(record: Record, okta_id: str) -> RecordFailure:
     return RecordFailure(
-        record.source, record.line, okta_id, "duplicate-id", "this Okta id is in the export twice"
+        record.source, record.line, okta_id, FailureCode.DUPLICATE_ID, "this Okta id is in the export twice"
     )
 
 
