@@ -327,3 +327,21 @@ def test_every_command_and_style_is_documented() -> None:
 def test_ci_runs_the_readme_test_command() -> None:
     test_command = next(b.body.strip() for b in _of("sh") if "[test]" in b.body)
     assert test_command in (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+
+
+def test_every_install_line_names_this_project_and_real_extras() -> None:
+    """`mapper` on the package index is another project: every pip install in the README
+    installs from a clone (`.`) or names okta-scim-mapper, with extras pyproject.toml has."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    assert project["name"] == "okta-scim-mapper"
+    extras = set(project["optional-dependencies"])
+    lines = re.findall(r"pip install ([^`\n]+)", README)
+    assert len(lines) >= 5
+    for line in lines:
+        target = line.split()[-1] if line.split()[0] == "-e" else line.split("&&")[0].split()[0]
+        if target.startswith("-e"):
+            target = line.split()[1]
+        target = target.strip("'\"")
+        assert target.startswith((".", "okta-scim-mapper")), line
+        for named in re.findall(r"\[([\w,]+)\]", target):
+            assert set(named.split(",")) <= extras, line

@@ -80,5 +80,5 @@ def test_a_missing_extra_is_one_line_that_says_what_to_install(
     ran = _base_mapper(*(a.format(new=files["new"]) for a in args))
     assert ran.returncode == 2, ran.stderr
     assert ran.stderr.count("\n") == 1 and "Traceback" not in ran.stderr
-    assert f"pip install 'mapper[{extra}]'" in ran.stderr, ran.stderr
+    assert f"pip install 'okta-scim-mapper[{extra}]' (from a clone: pip install '.[{extra}]')" in ran.stderr
     assert ran.stdout == ""

@@ -20,7 +20,7 @@ EXAMPLE = ROOT / "examples" / "ada.json"
 
 
 def _editable() -> bool:
-    direct = metadata.distribution("mapper").read_text("direct_url.json")
+    direct = metadata.distribution("okta-scim-mapper").read_text("direct_url.json")
     return bool(direct and json.loads(direct).get("dir_info", {}).get("editable"))
 
 
@@ -29,7 +29,7 @@ def test_wheel_carries_grammar_and_rulesets() -> None:
         if os.environ.get("CI"):
             pytest.fail("CI must install mapper without -e")
         pytest.skip("editable install: the wheel layout is checked in CI")
-    files = {str(f) for f in metadata.files("mapper") or ()}
+    files = {str(f) for f in metadata.files("okta-scim-mapper") or ()}
     assert "mapper/_data/grammar/mapper.lark" in files
     assert "mapper/_data/grammar/mapper.lark.json" in files
     for name in ("okta-default", "appspace", "enterprise"):

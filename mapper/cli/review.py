@@ -214,7 +214,9 @@ def test_command(
 ) -> None:
     """Run the examples that live beside rulesets (NAME.examples.json).
 
-    With no PATH, runs every examples file under ./rulesets. A PATH is an
+    With no PATH, runs every examples file under ./rulesets, or under the
+    current folder when there is no rulesets folder (hidden folders and
+    virtual environments are not searched). A PATH is an
     examples file, a ruleset (its examples file), or a folder. Exits 0 when
     every example passes, 1 when one fails (or, with --strict, when a rule
     has no example or a ruleset no examples file), 2 when a file or ruleset
@@ -224,7 +226,7 @@ def test_command(
     def action() -> None:
         from mapper.tools import examples
 
-        targets = list(paths) or [Path("rulesets")]
+        targets = list(paths) or [Path("rulesets") if Path("rulesets").is_dir() else Path(".")]
         outcome = examples.run(
             targets, strict, update, frozenset(refresh), warn=None if quiet else print_warnings
         )

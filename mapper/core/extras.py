@@ -10,8 +10,8 @@ from enum import StrEnum
 
 from mapper.errors import ExitCode, MapperError
 
-#: The name mapper is installed under (pip install '<DISTRIBUTION>[sync]').
-DISTRIBUTION = "mapper"
+#: The name mapper is installed under ("mapper" on the package index is another project).
+DISTRIBUTION = "okta-scim-mapper"
 
 
 class Extra(StrEnum):
@@ -43,5 +43,5 @@ def require(extra: Extra, what: str) -> None:
         except ImportError:
             raise MissingExtra(
                 f"{what} needs mapper's {extra} extra ({module} is not installed): "
-                f"pip install '{DISTRIBUTION}[{extra}]'"
+                f"pip install '{DISTRIBUTION}[{extra}]' (from a clone: pip install '.[{extra}]')"
             ) from None

@@ -57,9 +57,27 @@ def builtin_names() -> list[str]:
     return sorted(p.stem for p in _data_dir("rulesets").glob(f"*{RULESET_SUFFIX}"))
 
 
+#: Folders a search for rulesets never enters: tools' and packages' own (a virtual environment
+#: holds mapper's built-in rulesets, which are not the project's).
+_NOT_SEARCHED = frozenset({"site-packages", "node_modules", "__pycache__"})
+
+
+def files_in(folder: Path, suffix: str) -> list[Path]:
+    """The files named *SUFFIX in FOLDER and its subfolders, sorted; hidden folders (.git,
+    .venv) and package folders (site-packages, node_modules) are not searched."""
+    return sorted(
+        p
+        for p in folder.rglob(f"*{suffix}")
+        if p.is_file()
+        and not any(
+            part.startswith(".") or part in _NOT_SEARCHED for part in p.relative_to(folder).parts[:-1]
+        )
+    )
+
+
 def rulesets_in(folder: Path) -> list[Path]:
-    """The ruleset files in FOLDER and its subfolders, sorted."""
-    return sorted(p for p in folder.rglob(f"*{RULESET_SUFFIX}") if p.is_file())
+    """The ruleset files in FOLDER and its subfolders, sorted (as :func:`files_in` searches)."""
+    return files_in(folder, RULESET_SUFFIX)
 
 
 def read_ruleset_file(path: Path) -> str:

@@ -31,7 +31,7 @@ from mapper.core.plan import TargetSlot
 from mapper.core.schema import CORE_USER
 from mapper.core.styles import PatchStyle
 from mapper.errors import Diagnostic, ExitCode, MapperError, ProfileError, RulesetError
-from mapper.language.resources import RULESET_SUFFIX, rulesets_in
+from mapper.language.resources import RULESET_SUFFIX, files_in, rulesets_in
 from mapper.runtime.ruleset import Ruleset, load
 from mapper.tools.files import write_atomically
 
@@ -82,7 +82,7 @@ def discover(paths: list[Path]) -> tuple[list[Path], list[Path]]:
     lonely: list[Path] = []
     for path in paths:
         if path.is_dir():
-            found.extend(sorted(path.rglob(f"*{EXAMPLES_SUFFIX}")))
+            found.extend(files_in(path, EXAMPLES_SUFFIX))
             lonely.extend(r for r in rulesets_in(path) if not examples_for(r).is_file())
         elif path.name.endswith(RULESET_SUFFIX):
             examples = examples_for(path)
@@ -291,7 +291,12 @@ def run(
         return RunOutcome(f"mapper: {exc}\n", ExitCode.USAGE)
     if not files and not lonely:
         where = ", ".join(str(p) for p in paths)
-        return RunOutcome(f"mapper: no examples files ({EXAMPLES_SUFFIX}) in {where}\n", ExitCode.USAGE)
+        return RunOutcome(
+            f"mapper: no rulesets and no examples files (*{EXAMPLES_SUFFIX}) in {where}: name the files "
+            f"or folders that hold them (mapper test PATH...), or write NAME{EXAMPLES_SUFFIX} beside "
+            "NAME.mapper (the README's mapper test)\n",
+            ExitCode.USAGE,
+        )
     label = "FAILED" if strict else "warning:"
     broken = failed = passed = uncovered = 0
     for ruleset_path in lonely:
