@@ -210,7 +210,18 @@ def test_bad_examples_files(tmp_path: Path, content: str, message: str) -> None:
 
 def test_test_without_examples(tmp_path: Path) -> None:
     result = run("test", cwd=tmp_path)
-    assert result.exit_code == 2 and result.stdout.strip() == "mapper: rulesets: no such file or folder"
+    assert result.exit_code == 2
+    assert result.stdout.startswith("mapper: no rulesets and no examples files (*.examples.json) in .: ")
+    assert "mapper test PATH" in result.stdout and len(result.stdout.splitlines()) == 1
+    # Hidden folders and virtual environments are not the project's: never searched.
+    for hidden in (
+        ".venv/lib/python3/site-packages/mapper/_data/rulesets",
+        ".git/x",
+        "env/lib/site-packages",
+    ):
+        (tmp_path / hidden).mkdir(parents=True)
+        (tmp_path / hidden / "okta-default.mapper").write_text("userName <- user.login\n")
+    assert run("test", cwd=tmp_path).stdout == result.stdout
     ruleset = tmp_path / "lonely.mapper"
     ruleset.write_text("userName <- user.login\n")
     alone = run("test", str(ruleset))
