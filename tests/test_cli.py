@@ -92,13 +92,16 @@ def test_bad_profiles_exit_1_with_one_line_and_no_output(
 
 
 @pytest.mark.parametrize(
-    ("path", "why"),
-    [("missing.json", "no such file"), (".", "no profile files (.json, .jsonl, .ndjson) in this folder")],
+    ("path", "why", "code"),
+    [
+        ("missing.json", "no such file", 2),
+        (".", "no profile files (.json, .jsonl, .ndjson) in this folder", 1),
+    ],
 )
-def test_unreadable_profile_files(tmp_path: Path, path: str, why: str) -> None:
+def test_unreadable_profile_files(tmp_path: Path, path: str, why: str, code: int) -> None:
     target = str(tmp_path / path) if path != "." else str(tmp_path)
     result = run("render", target)
-    assert result.exit_code == 1
+    assert result.exit_code == code  # a file that cannot be opened is 2; a folder without profiles, data
     assert result.stderr.strip() == f"mapper: {target}: {why}"
 
 
@@ -256,7 +259,7 @@ def test_closed_standard_streams_are_one_line(tmp_path: Path) -> None:
     profile = tmp_path / "p.json"
     profile.write_text('{"login": "a@example.com"}')
     closed_in = _mapper("render", "-", stdin=None, preexec_fn=lambda: os.close(0))
-    assert closed_in.returncode == 1
+    assert closed_in.returncode == 2
     assert closed_in.stderr.decode() == "mapper: <stdin>: standard input is closed\n"
     closed_out = _mapper("render", str(profile), preexec_fn=lambda: os.close(1))
     assert closed_out.returncode == 3
@@ -340,7 +343,7 @@ def test_diff_errors(tmp_path: Path) -> None:
         == f"mapper: {good} -> {bad}: profile attribute 'login': expected a string, got a number"
     )
     missing = run("diff", str(tmp_path / "nope.json"), str(tmp_path / "nope2.json"))
-    assert missing.exit_code == 1 and len(missing.stderr.splitlines()) == 2
+    assert missing.exit_code == 2 and len(missing.stderr.splitlines()) == 2
     assert run("diff", "--style", "json", str(good), str(good)).exit_code == 2
 
 

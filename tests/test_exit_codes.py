@@ -70,3 +70,38 @@ def test_a_saved_plan_nested_without_end_is_a_usage_error(tmp_path: Path) -> Non
     )
     assert ran.returncode == 2, ran.stderr
     assert "nested more than" in ran.stderr and len(ran.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["render", "{missing}"],
+        ["render", "{missing}l"],  # missing.jsonl: the JSON Lines path
+        ["render", "{missing}", "{missing}l"],
+        ["diff", "{missing}", "{missing}"],
+        ["plan", "{missing}l", "{missing}l"],
+        ["check", "{missing}"],
+        ["fmt", "{missing}"],
+        ["explain", "{missing}"],
+        ["test", "{missing}"],
+        ["review", "{missing}", "okta-default"],
+        ["import", "okta", "--schema", "{missing}", "--mapping", "{missing}"],
+        ["export", "okta", "okta-default", "--schema", "{missing}"],
+        ["sync", "{missing}l", "--to", "http://127.0.0.1:9"],
+        ["render", "{missing}l", "-o", "{folder}/out.jsonl"],
+        ["render", "{missing}l", "--errors", "{folder}/errors.jsonl"],
+        ["plan", "{missing}l", "{missing}l", "-o", "{folder}/plan.jsonl"],
+    ],
+    ids=lambda args: " ".join(
+        a.replace("{missing}", "MISSING").replace("{folder}", "NOFOLDER") for a in args
+    ),
+)
+def test_every_bad_path_is_exit_2_in_one_line_naming_it(tmp_path: Path, args: list[str]) -> None:
+    """The README's rule: an input that cannot be opened, or an output into a folder that does
+    not exist, is exit 2 with one line that names the path (never 1, never 70)."""
+    missing, folder = str(tmp_path / "missing.json"), str(tmp_path / "no-such-folder")
+    given = [a.replace("{missing}", missing).replace("{folder}", folder) for a in args]
+    ran = mapper_cli(*given, env={"SCIM_TOKEN": "test-token-1"})
+    said = (ran.stderr + ran.stdout).strip().splitlines()
+    assert ran.returncode == 2, (args, ran.returncode, said)
+    assert any("missing.json" in line or "no-such-folder" in line for line in said[:1]), said

@@ -274,7 +274,7 @@ def test_import_command_errors_are_one_line(tmp_path: Path) -> None:
     assert result.returncode == 1 and result.stdout == ""
     assert len(result.stderr.splitlines()) == 1 and "source is 'appuser'" in result.stderr
     missing = _run("import", "okta", "--schema", str(tmp_path / "none.json"), "--mapping", str(wrong))
-    assert missing.returncode == 1 and missing.stderr.strip().endswith("no such file")
+    assert missing.returncode == 2 and missing.stderr.strip().endswith("no such file")
 
 
 # ---------------------------------------------------------------- export

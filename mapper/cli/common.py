@@ -76,22 +76,23 @@ def diagnostic_lines(diagnostics: tuple[Diagnostic, ...] | list[Diagnostic]) -> 
 
 
 def read_json(name: str) -> Any:
-    """A profile document from a file or '-' (stdin); one clear line when it cannot be read."""
+    """A profile document from a file or '-' (stdin); one clear line when it cannot be read: exit 2
+    for a file that cannot be opened (as every unreadable file), 1 for one that is not JSON (bad data)."""
     from mapper.core import jsonio
 
     label = "<stdin>" if name == "-" else name
     if name == "-" and sys.stdin is None:
-        fail_with(["mapper: <stdin>: standard input is closed"], ExitCode.FAILED)
+        fail_with(["mapper: <stdin>: standard input is closed"], ExitCode.USAGE)
     try:
         # A document longer than the maximum record is refused, never held whole.
         with open(name, "rb") if name != "-" else contextlib.nullcontext(sys.stdin.buffer) as stream:
             data, size = jsonio.read_record(stream)
     except IsADirectoryError:
-        fail_with([f"mapper: {label}: is a directory"], ExitCode.FAILED)
+        fail_with([f"mapper: {label}: is a directory"], ExitCode.USAGE)
     except FileNotFoundError:
-        fail_with([f"mapper: {label}: no such file"], ExitCode.FAILED)
+        fail_with([f"mapper: {label}: no such file"], ExitCode.USAGE)
     except OSError as exc:
-        fail_with([f"mapper: {label}: {exc.strerror or 'cannot be read'}"], ExitCode.FAILED)
+        fail_with([f"mapper: {label}: {exc.strerror or 'cannot be read'}"], ExitCode.USAGE)
     try:
         if size > jsonio.MAX_RECORD_BYTES:
             raise jsonio.RecordTooLarge(label, jsonio.too_large(size))
@@ -199,7 +200,7 @@ def input_blocks(names: list[str], all_lines: bool, by_position: bool = False) -
     for name in names:
         lines = all_lines or name.endswith(LINE_SUFFIXES) or name == "-"
         if name == "-" and sys.stdin is None:
-            fail_with(["mapper: <stdin>: standard input is closed"], ExitCode.FAILED)
+            fail_with(["mapper: <stdin>: standard input is closed"], ExitCode.USAGE)
         try:
             if by_position and lines and name != "-" and stat.S_ISREG(os.stat(name).st_mode):
                 yield from bulk.file_spans(name)
@@ -207,11 +208,11 @@ def input_blocks(names: list[str], all_lines: bool, by_position: bool = False) -
             with open(name, "rb") if name != "-" else contextlib.nullcontext(sys.stdin.buffer) as stream:
                 yield from bulk.blocks(name, stream, lines)
         except FileNotFoundError:
-            fail_with([f"mapper: {name}: no such file"], ExitCode.FAILED)
+            fail_with([f"mapper: {name}: no such file"], ExitCode.USAGE)
         except IsADirectoryError:
-            fail_with([f"mapper: {name}: is a directory"], ExitCode.FAILED)
+            fail_with([f"mapper: {name}: is a directory"], ExitCode.USAGE)
         except OSError as exc:
-            fail_with([f"mapper: {name}: {exc.strerror or 'cannot be read'}"], ExitCode.FAILED)
+            fail_with([f"mapper: {name}: {exc.strerror or 'cannot be read'}"], ExitCode.USAGE)
 
 
 def progress_bar(total: int | None, quiet: bool, unit: str = "B") -> tuple[Any, Any]:

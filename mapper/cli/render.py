@@ -115,6 +115,7 @@ def render(
         compiled = load_ruleset(ruleset, quiet)
         resources: list[dict[str, Any]] = []
         problems: list[str] = []
+        code = ExitCode.FAILED  # bad data; a file that cannot be opened makes it 2
         for name in profiles:
             label = "<stdin>" if name == "-" else name
             try:
@@ -124,6 +125,7 @@ def render(
                 continue
             except CommandFailure as failure:
                 problems.extend(failure.lines)
+                code = max(code, failure.code)
                 continue
             if validate:
                 from mapper.tools.validate import validate as check_resource
@@ -134,7 +136,7 @@ def render(
                 )
             resources.append(resource)
         if problems:
-            fail_with(problems, ExitCode.FAILED)
+            fail_with(problems, code)
         if compact:
             write_stdout("".join(dump_json(resource, compact=True) for resource in resources))
         else:
@@ -297,13 +299,15 @@ def diff(
         compiled = load_ruleset(ruleset, quiet)
         documents = []
         problems: list[str] = []
+        code = ExitCode.FAILED  # bad data; a file that cannot be opened makes it 2
         for name in (old, new, *([current] if current is not None else [])):
             try:
                 documents.append(read_json(name))
             except CommandFailure as failure:
                 problems.extend(failure.lines)
+                code = max(code, failure.code)
         if problems:
-            fail_with(problems, ExitCode.FAILED)
+            fail_with(problems, code)
         try:
             request = compiled.patch(documents[0], documents[1], "rfc" if style == "put" else style)
             if request is not None and current is not None:  # a change: the PUT that carries it
