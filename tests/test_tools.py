@@ -616,3 +616,20 @@ def test_review_counts_the_impact_on_a_whole_export(tmp_path: Path) -> None:
     assert "### Impact on `users.jsonl` (1,000 of 1,000 users change)" in text
     assert "| `title` | 500 | `00u0`, `00u2`, `00u4` |" in text
     assert "| `urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department` | 1,000 |" in text
+
+
+def test_review_names_users_a_version_refuses(tmp_path: Path) -> None:
+    """"1 user is refused", in the right number, with ids to act on."""
+    old, new = tmp_path / "old.mapper", tmp_path / "new.mapper"
+    old.write_text("ruleset r extends okta-default\n")
+    new.write_text("ruleset r extends okta-default\nenterprise:department <- user.costCenter\n")
+    export = tmp_path / "users.jsonl"
+    users = [{"id": "00u1", "profile": {"login": "a@x.io", "costCenter": 5}},
+             {"id": "00u2", "profile": {"login": "b@x.io", "costCenter": "C"}}]  # fmt: skip
+    export.write_text("".join(json.dumps(u) + "\n" for u in users))
+    result = run("review", str(old), str(new), "--profiles", str(export))
+    assert result.exit_code == 0, result.stderr
+    assert (
+        "1 user is refused by the new version (for example `00u1`); `mapper render` with that version "
+        "on the export says why." in result.stdout
+    )

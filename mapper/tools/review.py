@@ -159,6 +159,7 @@ def export_impact(old: Ruleset, new: Ruleset, export: Path, examples: int = 3) -
     samples: dict[str, list[str]] = {}
     total = changed = 0
     refused: Counter[str] = Counter()
+    refused_samples: dict[str, list[str]] = {}
     unreadable: list[int] = []
     try:
         stream = export.open("rb")
@@ -177,7 +178,10 @@ def export_impact(old: Ruleset, new: Ruleset, export: Path, examples: int = 3) -
             (before, old_error), (after, new_error) = _render(old, user), _render(new, user)
             if old_error or new_error:
                 if bool(old_error) != bool(new_error):
-                    refused["refused by the new version" if new_error else "refused by the old version"] += 1
+                    what = "refused by the new version" if new_error else "refused by the old version"
+                    refused[what] += 1
+                    if len(refused_samples.setdefault(what, [])) < examples:
+                        refused_samples[what].append(label)
                 continue
             assert before is not None and after is not None
             touched = changed_attributes(before, after)
@@ -194,7 +198,10 @@ def export_impact(old: Ruleset, new: Ruleset, export: Path, examples: int = 3) -
             lines.append(f"| {md_code(attribute, in_table=True)} | {users:,} | {shown} |")
         lines.append("")
     for what, users in refused.items():
-        lines += [f"{_users(users)} {'is' if users == 1 else 'are'} {what}.", ""]
+        shown = ", ".join(md_code(s) for s in refused_samples[what])
+        more = ", ..." if users > len(refused_samples[what]) else ""
+        lines += [f"{_users(users)} {'is' if users == 1 else 'are'} {what} (for example {shown}{more}); "
+                  "`mapper render` with that version on the export says why.", ""]  # fmt: skip
     if unreadable:
         shown = ", ".join(map(str, unreadable[:examples]))
         more = ", ..." if len(unreadable) > examples else ""
