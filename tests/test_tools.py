@@ -619,7 +619,7 @@ def test_review_counts_the_impact_on_a_whole_export(tmp_path: Path) -> None:
 
 
 def test_review_names_users_a_version_refuses(tmp_path: Path) -> None:
-    """"1 user is refused", in the right number, with ids to act on."""
+    """Review says "1 user is refused", in the right number, with ids to act on."""
     old, new = tmp_path / "old.mapper", tmp_path / "new.mapper"
     old.write_text("ruleset r extends okta-default\n")
     new.write_text("ruleset r extends okta-default\nenterprise:department <- user.costCenter\n")
