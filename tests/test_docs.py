@@ -345,3 +345,22 @@ def test_every_install_line_names_this_project_and_real_extras() -> None:
         assert target.startswith((".", "okta-scim-mapper")), line
         for named in re.findall(r"\[([\w,]+)\]", target):
             assert set(named.split(",")) <= extras, line
+
+
+def test_the_first_screen_and_the_contents() -> None:
+    """A newcomer sees in the first 30 lines what mapper is for, the two set-up commands and
+    what render prints; the contents list every section, each link to its heading."""
+    first = "\n".join(README.splitlines()[:30])
+    assert "Okta" in first and "SCIM" in first and "Appspace" in first
+    assert first.count("python3 -m venv .venv && .venv/bin/pip install") == 2
+    assert "$ mapper render examples/ada.json" in first and '"userName":"ada.lovelace@example.com"' in first
+    sections = [h for h in re.findall(r"^## (.+)$", README, re.M) if h != "Contents"]
+    listed = re.findall(
+        r"^- \[(.+)\]\(#([\w-]+)\)$", README.split("## Contents", 1)[1].split("\n## ", 1)[0], re.M
+    )
+    assert [title for title, _ in listed] == sections
+
+    def anchor(title: str) -> str:  # GitHub's: lower case, punctuation dropped, spaces to dashes
+        return re.sub(r"[^\w\- ]", "", title.lower()).replace(" ", "-")
+
+    assert all(link == anchor(title) for title, link in listed)
