@@ -237,7 +237,10 @@ def test_a_damaged_or_foreign_entry_is_ignored_and_rebuilt(
         body = b"\x00\xff not json"
         entry.write_bytes(_signed(body))
     elif damage == "old-format":
-        entry.write_bytes(good.replace(b"mapper-plan-cache 1 ", b"mapper-plan-cache 0 ", 1))
+        from mapper.compiler.plan_codec import FORMAT
+
+        now, before = b"mapper-plan-cache %d " % FORMAT, b"mapper-plan-cache %d " % (FORMAT - 1)
+        entry.write_bytes(good.replace(now, before, 1))
     elif damage == "foreign-key":  # another ruleset's valid entry under this name
         other = mapper.loads("ruleset other\nuserName <- user.email\n", "other.mapper")
         assert other.name == "other"

@@ -287,6 +287,10 @@ ARRAYS = (
         ('x:sa <- Arrays.add(user.tags, "vip")', {}, ["vip"]),
         ('x:sa <- Arrays.remove(user.tags, "b")', {"tags": ["a", "b", "c", "b"]}, ["a", "c", "b"]),
         ("x:sa <- Arrays.clear(user.tags)", {"tags": ["a"]}, None),
+        # Okta's Arrays.clear gives an empty array, never null: an Elvis after it keeps it.
+        ('x:sa <- Arrays.clear(user.tags) ?: {"fallback"}', {}, None),
+        ('x:sa <- Arrays.clear(user.tags) ?: {"fallback"}', {"tags": ["a"]}, None),
+        ("x:b <- Arrays.isEmpty(Arrays.clear(NULL))", {}, True),
         ("x:s <- Arrays.get(user.tags, 1)", {"tags": ["a", "b"]}, "b"),
         ("x:s <- Arrays.get(user.tags, 2)", {"tags": ["a", "b"]}, None),
         ("x:s <- user.tags[0]", {"tags": ["a", "b"]}, "a"),

@@ -731,3 +731,21 @@ def test_discovery_sends_the_token_and_refuses_redirects(appspace_server: Any) -
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_a_misspelled_urn_is_one_error_at_its_declaration(tmp_path: Path) -> None:
+    """Checked against the app's schemas, a URN spelled in the wrong case is reported once, where
+    the `schema` declaration spells it (and can be fixed), not at every rule that writes it."""
+    ruleset = tmp_path / "mangled.mapper"
+    ruleset.write_text(
+        "ruleset mangled extends okta-default\n\n"
+        'schema appspace = "urn:ietf:params:scim:schemas:extension:AppSpace:2.0:user" {\n'
+        "  badgeId: string\n  desk: string\n}\n\n"
+        "appspace:badgeId <- user.employeeNumber\nappspace:desk <- user.title\n"
+    )
+    result = _run("check", str(ruleset), "--schemas", str(EXAMPLES / "appspace-scim-schemas.json"))
+    assert result.returncode == 2
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith(f"{ruleset}:3:19: error: the app spells this schema")
+    assert lines[1] == '    schema appspace = "urn:ietf:params:scim:schemas:extension:AppSpace:2.0:user" {'
+    assert "(2 rules write it)" in lines[3] and lines[-1] == f"{ruleset}: 1 error"

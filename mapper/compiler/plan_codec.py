@@ -45,7 +45,7 @@ from mapper.core.types import ValueType
 from mapper.errors import Diagnostic, Severity, Span
 
 #: Bumped whenever the shape below changes; older files are then ignored.
-FORMAT = 1
+FORMAT = 2  # 2: a declared schema keeps the span of its URN
 
 _BASES = ("string", "boolean", "integer", "decimal", "null")
 _MUTABILITY = ("readOnly", "readWrite", "immutable", "writeOnly")
@@ -135,7 +135,8 @@ def _dump_expr(e: PExpr) -> list[Any]:
 def _dump_schema(schema: Schema) -> Any:
     if schema.builtin:
         return schema.urn  # by reference: mapper's own table has it
-    return [schema.urn, schema.name, [_dump_attribute(a) for a in schema.attributes.values()]]
+    span = _dump_span(schema.span) if schema.span else None
+    return [schema.urn, schema.name, [_dump_attribute(a) for a in schema.attributes.values()], span]
 
 
 def _dump_attribute(a: Attribute) -> list[Any]:
@@ -294,11 +295,12 @@ def _schema(urn: str, data: object) -> Schema:
         if data != urn or urn not in _builtin_schemas():
             raise InvalidData(f"no built-in schema {urn!r}")
         return _builtin_schemas()[urn]
-    urn2, name, attributes = _list(data, 3)
+    urn2, name, attributes, span = _list(data, 4)
     if urn2 != urn:
         raise InvalidData("schema URN mismatch")
     attrs = [_attribute(a, 0) for a in _list(attributes)]
-    return Schema(_str(urn2), _str(name), {a.name: a for a in attrs}, builtin=False)
+    declared = _span(span) if span is not None else None
+    return Schema(_str(urn2), _str(name), {a.name: a for a in attrs}, builtin=False, span=declared)
 
 
 def _builtin_schemas() -> dict[str, Schema]:

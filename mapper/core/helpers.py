@@ -479,9 +479,10 @@ def array_remove(values: list[Any] | None, item: object) -> list[Any] | None:
     return out
 
 
-def array_clear(values: list[Any] | None) -> list[Any] | None:
-    """An empty array; null stays null."""
-    return None if values is None else []
+def array_clear(values: list[Any] | None) -> list[Any]:
+    """An empty array, whatever VALUES holds (null too): as in Okta, never null, so an Elvis
+    after it keeps the empty array (sent as no value)."""
+    return []
 
 
 def array_get(values: list[Any] | None, position: int | None) -> Any:

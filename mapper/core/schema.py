@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+from mapper.errors import Span
+
 #: A SCIM resource or message (a User, a PatchOp) as JSON: SCIM resources are open (an app
 #: adds its own attributes and extensions), so the type says the domain, not the shape.
 Resource = dict[str, Any]
@@ -63,6 +65,7 @@ class Schema:
     name: str
     attributes: Mapping[str, Attribute]
     builtin: bool = True
+    span: Span | None = field(default=None, compare=False)  # where a ruleset declared it (its URN)
 
     def attribute(self, name: str) -> Attribute | None:
         """The top-level attribute NAME (looked up case-insensitively), or None."""

@@ -120,7 +120,7 @@ def _declare_schema(decl: ast.SchemaDecl, env: Environment, reporter: Reporter) 
             )
             continue
         attributes[attr.name] = Attribute(attr.name, attr.type, attr.multi)
-    env.schemas[urn] = Schema(urn, decl.alias, attributes, builtin=False)
+    env.schemas[urn] = Schema(urn, decl.alias, attributes, builtin=False, span=decl.urn_span)
     env.aliases[decl.alias] = urn
 
 

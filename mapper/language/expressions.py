@@ -275,7 +275,11 @@ class ExpressionChecker:
         nullable = function.nullable
         returns = function.returns
         if function.returns_from == "array":  # Arrays.add(array, value) gives that array's type
-            returns = typed[0].type if typed[0].type != NULL else ValueType(typed[1].type.base, True)
+            if typed[0].type != NULL:
+                returns = typed[0].type
+            elif len(typed) > 1:  # Arrays.add(NULL, 40): an array of what is added
+                returns = ValueType(typed[1].type.base, True)
+            # else Arrays.clear(NULL): an empty array of no known type (the function's own)
         elif function.returns_from == "element":  # Arrays.get(array, position)
             returns = typed[0].type.element if typed[0].type != NULL else NULL
         elif function.returns_from == "flatten":

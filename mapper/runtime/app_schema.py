@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TypeVar
 
 from mapper.core.schema import CORE_USER
@@ -153,6 +154,7 @@ def check_app_schema(ruleset: Ruleset, app: AppSchemas) -> list[Diagnostic]:
     """What the app would refuse or miss of RULESET: errors and warnings, by rule."""
     out: list[Diagnostic] = []
     written: dict[str, set[str]] = {}
+    misspelled: set[str] = set()  # URNs the app spells otherwise: one error each, at the declaration
     for rule in ruleset.plan.rules:
         t = rule.target
         target = rule.text.split("<-")[0].rstrip() or t.path
@@ -166,9 +168,17 @@ def check_app_schema(ruleset: Ruleset, app: AppSchemas) -> list[Diagnostic]:
         schema = app.schemas.get(t.urn)
         if schema is None:
             same = [u for u in app.schemas if u.lower() == t.urn.lower()]
+            if same and t.urn in misspelled:
+                continue  # said once, where the URN is spelled
             if same:
-                report(Severity.ERROR, f"the app spells this schema {same[0]!r}, not {t.urn!r}",
-                       f"schema URNs must match exactly: {EXACT_NAMESPACE}")  # fmt: skip
+                misspelled.add(t.urn)
+                declared = ruleset.plan.schemas.get(t.urn)
+                users = sum(r.target.urn == t.urn for r in ruleset.plan.rules)
+                at = declared.span if declared is not None and declared.span is not None else where
+                source = _declaration_line(at) if at is not where else _line(ruleset, where)
+                out.append(Diagnostic(Severity.ERROR, f"the app spells this schema {same[0]!r}, not {t.urn!r}",
+                                      at, source, f"schema URNs must match exactly: {EXACT_NAMESPACE} "
+                                      f"({users} rule{'s' if users != 1 else ''} write{'' if users != 1 else 's'} it)"))  # fmt: skip
             else:
                 report(
                     Severity.ERROR,
@@ -282,6 +292,24 @@ def _line(ruleset: Ruleset, span: Span) -> str:
     """The rule's source line, for the caret (a rule's text is its lines joined)."""
     rules = [r for r in ruleset.rules if r.location == f"{span.file}:{span.line}"]
     return rules[0].text if rules else ""
+
+
+def _declaration_line(span: Span) -> str:
+    """The source line SPAN points into (a declaration, which no rule holds), for the caret; ""
+    when the file cannot be read again."""
+    from mapper.language.resources import builtin_path
+
+    name = span.file
+    path = (
+        builtin_path(name.removeprefix("<builtin>/").removesuffix(".mapper"))
+        if name.startswith("<builtin>/")
+        else Path(name)
+    )
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines() if path is not None else []
+    except (OSError, UnicodeDecodeError):
+        return ""
+    return lines[span.line - 1] if 0 < span.line <= len(lines) else ""
 
 
 def fetch_discovery(
