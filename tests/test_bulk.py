@@ -185,7 +185,9 @@ def test_plan_between_two_exports(tmp_path: Path) -> None:
         ("00u3", "PATCH", "/Users/{id}"),  # gone from the new export: deactivated, never deleted
     ]
     assert requests[0]["body"]["Operations"] == [{"op": "replace", "path": "title", "value": "A2"}]
-    assert requests[2]["body"] == mapper.load("okta-default").deactivate()
+    assert requests[2]["body"] == mapper.load("okta-default").deactivate(
+        "rfc"
+    )  # --style rfc: replace active with a path
     assert requests[1]["body"]["externalId"] == "00u4"
     stderr = result.stderr.decode().splitlines()
     assert stderr == [

@@ -341,7 +341,7 @@ def test_plan_sends_nothing_for_a_user_who_stays_deprovisioned(tmp_path: Path) -
     summary = Summary()
     requests = list(plan(RULESET, records[0], records[1], "rfc", summary))
     assert [(r["okta_id"], r["method"], r["body"]) for r in requests] == [  # type: ignore[index]
-        ("00u000001", "PATCH", RULESET.deactivate())
+        ("00u000001", "PATCH", RULESET.deactivate("rfc"))  # the style of the run (rfc)
     ]
 
 

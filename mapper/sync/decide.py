@@ -154,6 +154,26 @@ def decide_gone(policy: Policy, row: Row) -> Decision | None:
     return Decision(Kind.GONE, row.okta_id, None, None, row)
 
 
+def status_body(
+    ruleset: Ruleset, style: UpdateStyle, active: bool, current: dict[str, Any] | None
+) -> dict[str, Any]:
+    """The body that (de)activates a user in STYLE, as Okta sends it: a PATCH (path-less for
+    no-path, as Okta's own; ``replace active`` otherwise), or for put the app's CURRENT resource
+    PUT back with ACTIVE (Okta's AIW apps)."""
+    if style is UpdateStyle.PUT:
+        return {**(current or {}), "active": active}
+    patch_style = PatchStyle.NO_PATH if style is UpdateStyle.NO_PATH else PatchStyle.RFC
+    return ruleset.reactivate(patch_style) if active else ruleset.deactivate(patch_style)
+
+
+def status_request(
+    ruleset: Ruleset, policy: Policy, okta_id: str, path: str, active: bool, current: dict[str, Any] | None
+) -> Request:
+    """The request that (de)activates a user in the policy's style (see :func:`status_body`)."""
+    method = "PUT" if policy.style is UpdateStyle.PUT else "PATCH"
+    return Request(okta_id, method, path, status_body(ruleset, policy.style, active, current))
+
+
 def requests(ruleset: Ruleset, policy: Policy, decision: Decision) -> list[Request]:
     """The requests DECISION implies when the app holds exactly what the state says (no
     search finds a user the state does not know, no request is in doubt): what ``mapper
@@ -166,18 +186,18 @@ def requests(ruleset: Ruleset, policy: Policy, decision: Decision) -> list[Reque
     if kind is Kind.GONE:
         if policy.delete:
             return [Request(okta_id, "DELETE", path)]
-        return [Request(okta_id, "PATCH", path, ruleset.deactivate())]
+        return [status_request(ruleset, policy, okta_id, path, False, row.resource if row else None)]
     if kind is Kind.CREATE:
         assert user is not None
         return [Request(okta_id, "POST", "/Users", ruleset.create(user))]
     if kind is Kind.REPAIR:
         raise ValueError("a repair reads the app: it has no requests from the state alone")
     if kind is Kind.DEACTIVATE:
-        return [Request(okta_id, "PATCH", path, ruleset.deactivate())]
+        return [status_request(ruleset, policy, okta_id, path, False, row.resource if row else None)]
     if kind is Kind.REACTIVATE:
         assert row is not None and row.resource is not None and decision.desired is not None
         message = reconcile_message(ruleset.plan, {**row.resource, "active": True}, decision.desired)
-        again = [Request(okta_id, "PATCH", path, ruleset.reactivate())]
+        again = [status_request(ruleset, policy, okta_id, path, True, row.resource)]
         return again + ([Request(okta_id, "PATCH", path, message)] if message is not None else [])
     if kind is Kind.UPDATE:
         if policy.style is UpdateStyle.PUT:

@@ -37,7 +37,7 @@ from mapper.runtime.put import put_body
 from mapper.runtime.reconcile import reconcile_message
 from mapper.runtime.ruleset import Ruleset
 from mapper.sync.app import AppError, Conflict, Users
-from mapper.sync.decide import Decision, Kind, Match, Policy, decide, decide_gone, ruleset_hash
+from mapper.sync.decide import Decision, Kind, Match, Policy, decide, decide_gone, ruleset_hash, status_body
 from mapper.sync.guard import DeactivationLimit
 from mapper.sync.records import KINDS, Done, Held, Incoming, Outcome, Summary, UserFailure
 from mapper.sync.retry import AppUnavailable
@@ -454,8 +454,7 @@ class Sync:
             return Done(Outcome.UNCHANGED, row.okta_id, row.app_id, current, profile=user, found=current)
         kind = Outcome.UPDATED
         if current.get("active") is False and not _owns_active(self.ruleset):
-            self.app.patch(row.app_id, self.ruleset.reactivate())
-            current = {**current, "active": True}
+            current = self._set_active(row.app_id, True, current)
             kind = Outcome.REACTIVATED
         attributes = self._send_reconcile(row.app_id, current, user)
         if not attributes and kind is Outcome.UPDATED:
@@ -491,22 +490,31 @@ class Sync:
         assert row.app_id is not None
         return self._deactivate_current(row.okta_id, row.app_id, row.resource or {})
 
+    def _set_active(self, app_id: str, active: bool, current: Resource) -> Resource:
+        """(De)activate the app user in the run's style (decide.status_body); with put, on the
+        resource read from the app just before. What the app holds afterwards."""
+        style = self.options.style
+        if style is UpdateStyle.PUT:
+            current = self.app.get(app_id)
+            self.app.put(app_id, status_body(self.ruleset, style, active, current))
+        else:
+            self.app.patch(app_id, status_body(self.ruleset, style, active, None))
+        return {**current, "active": active}
+
     def _deactivate_current(self, okta_id: str, app_id: str, current: Resource) -> Done:
-        body = self.ruleset.deactivate()
-        for attempt in range(3):  # replace active=false twice is the same as once
+        for attempt in range(3):  # setting active=false twice is the same as once
             try:
-                self.app.patch(app_id, body)
+                current = self._set_active(app_id, False, current)
                 break
             except AppError as exc:
                 if not exc.unknown_outcome or attempt == 2:
                     raise
-        return Done(Outcome.DEACTIVATED, okta_id, app_id, {**current, "active": False}, active=False,
+        return Done(Outcome.DEACTIVATED, okta_id, app_id, current, active=False,
                     attributes=["active"])  # fmt: skip
 
     def _reactivate(self, row: Row, user: OktaUser, desired: Resource) -> Done:
         assert row.app_id is not None and row.resource is not None
-        self.app.patch(row.app_id, self.ruleset.reactivate())
-        current = {**row.resource, "active": True}
+        current = self._set_active(row.app_id, True, row.resource)
         attributes = ["active", *self._send_reconcile(row.app_id, current, user)]
         return Done(Outcome.REACTIVATED, row.okta_id, row.app_id, put_body(self.plan, current, desired),
                     attributes=attributes, profile=user)  # fmt: skip

@@ -1,0 +1,120 @@
+"""mapper probe against scim2-server, and against doubles of servers that depart from RFC 7644
+(tests/support/deviating_app.py): on each it recommends a style that works, and a sync in that
+style then converges; the probe's user is gone at the end; the JSON report keeps its names."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import mapper
+from mapper.runtime.reconcile import reconcile_message
+from tests.support.cli import mapper_cli
+from tests.support.deviating_app import deviating_app
+from tests.support.scim_server import ScimServer, emptied, running_server
+
+pytestmark = pytest.mark.slow
+
+TOKEN = "probe-test-token-1"
+RULESET = mapper.load("okta-default")
+
+
+@pytest.fixture(scope="module")
+def _server_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ScimServer]:
+    with running_server([], tmp_path_factory.mktemp("server"), token=TOKEN) as running:
+        yield running
+
+
+@pytest.fixture
+def server(_server_process: ScimServer) -> ScimServer:
+    return emptied(_server_process)
+
+
+def _probe(url: str, *args: str) -> tuple[int, dict[str, Any], str]:
+    ran = mapper_cli("probe", "--to", url, "--format", "json", "--yes", *args, env={"SCIM_TOKEN": TOKEN})
+    return ran.returncode, json.loads(ran.stdout), ran.stderr
+
+
+def _users(server: ScimServer) -> list[dict[str, Any]]:
+    status, page = server.request("GET", "/Users?count=1000")
+    assert status == 200
+    return list(page.get("Resources", []))
+
+
+def test_a_conforming_app_passes_and_is_left_as_it_was(server: ScimServer) -> None:
+    code, report, said = _probe(server.base_url)
+    assert code == 0, said
+    assert report["style"] == "rfc" and report["connected"] is True
+    checks = {c["name"]: c for c in report["checks"]}
+    for name in ("connection", "discovery.schemas", "spec.list", "spec.filter-unknown", "spec.unknown-id",
+                 "spec.create", "spec.get", "spec.duplicate", "spec.filter-case-insensitive", "spec.match",
+                 "spec.bad-token", "crud.rfc.update", "crud.rfc.deactivate", "crud.rfc.reactivate",
+                 "crud.rfc.revert", "cleanup"):  # fmt: skip
+        assert checks[name]["ok"] is True, checks[name]
+    # whole-multivalued replaces the emails list: the home email the app held is lost, and said so
+    assert checks["crud.whole-multivalued.update"]["ok"] is False
+    assert "home email" in checks["crud.whole-multivalued.update"]["detail"]
+    assert report["user"]["left_in_app"] is False and _users(server) == []
+    assert (
+        f"created the user {report['user']['id']}" in said
+        and "@example.invalid" in report["user"]["userName"]
+    )
+
+
+@pytest.mark.parametrize(
+    ("deviation", "style", "failing"),
+    [
+        ("filtered-remove-ignored", "put", "crud.rfc.update"),
+        ("no-path-refused", "rfc", "crud.no-path.update"),
+        ("patch-501", "put", "crud.rfc.update"),
+    ],
+)
+def test_the_probe_finds_the_style_a_deviating_app_applies_and_sync_converges_in_it(
+    server: ScimServer, tmp_path: Path, deviation: str, style: str, failing: str
+) -> None:
+    with deviating_app(server.base_url, deviation) as url:
+        code, report, said = _probe(url)
+        assert code == 0, said
+        assert report["style"] == style
+        checks = {c["name"]: c for c in report["checks"]}
+        assert checks[failing]["ok"] is False
+        assert _users(server) == []
+        # A sync in the recommended style converges on this app: create, change, deactivate.
+        users = [{"id": f"00u{i}", "status": "ACTIVE",
+                  "profile": {"login": f"u{i}@example.com", "email": f"u{i}@example.com", "firstName": "A",
+                              "lastName": f"L{i}", "title": "T", "primaryPhone": "+1 555 0100"}}
+                 for i in range(3)]  # fmt: skip
+        changed = [{**u, "profile": {**u["profile"], "title": "Boss", "primaryPhone": None}} for u in users]
+        changed[2] = {**changed[2], "status": "DEPROVISIONED"}
+        state = tmp_path / "state.sqlite"
+        for export in (users, changed):
+            (tmp_path / "users.jsonl").write_text("".join(json.dumps(u) + "\n" for u in export))
+            ran = mapper_cli("sync", tmp_path / "users.jsonl", "--to", url, "--state", state, "--style", style,
+                             "-q", env={"SCIM_TOKEN": TOKEN})  # fmt: skip
+            assert ran.returncode == 0, ran.stderr
+        held = {u["userName"]: u for u in _users(server)}
+        for user in changed:
+            current = held[user["profile"]["login"]]
+            if user["status"] == "DEPROVISIONED":  # deactivated, its profile as it was (as Okta does)
+                assert current["active"] is False
+            else:
+                assert reconcile_message(RULESET.plan, current, RULESET.render(user)) is None, current
+
+
+def test_no_connection_is_exit_5_and_nothing_else_is_tried(server: ScimServer) -> None:
+    ran = mapper_cli("probe", "--to", server.base_url, "--yes", env={"SCIM_TOKEN": "a-wrong-token-for-sure"})
+    assert ran.returncode == 5
+    assert ran.stdout.splitlines()[0].startswith("FAIL  connection")
+    assert "verdict: no connection" in ran.stdout and _users(server) == []
+
+
+def test_keep_leaves_the_user_and_says_so(server: ScimServer) -> None:
+    code, report, _ = _probe(server.base_url, "--keep", "--skip-auth-check")
+    assert code == 0
+    checks = {c["name"]: c for c in report["checks"]}
+    assert checks["spec.bad-token"]["ok"] is None and checks["cleanup"]["ok"] is None
+    assert [u["id"] for u in _users(server)] == [report["user"]["id"]] and report["user"]["left_in_app"]
