@@ -118,3 +118,19 @@ def test_keep_leaves_the_user_and_says_so(server: ScimServer) -> None:
     checks = {c["name"]: c for c in report["checks"]}
     assert checks["spec.bad-token"]["ok"] is None and checks["cleanup"]["ok"] is None
     assert [u["id"] for u in _users(server)] == [report["user"]["id"]] and report["user"]["left_in_app"]
+
+
+def test_an_interrupted_probe_still_removes_its_user(server: ScimServer) -> None:
+    """Ctrl-C after the user exists: the probe's cleanup runs on the way out."""
+    from mapper.probe.checks import Probe
+    from mapper.sync.app import Connection
+
+    def interrupt(check: Any) -> None:
+        if check.name == "spec.get":
+            raise KeyboardInterrupt
+
+    probe = Probe(RULESET, Connection(server.base_url, TOKEN, timeout=10), on_check=interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        probe.run()
+    assert probe.report.user_id is not None and _users(server) == []
+    assert probe.report.checks[-1].name == "cleanup" and probe.report.checks[-1].ok is True
