@@ -50,7 +50,7 @@ def test_a_conforming_app_passes_and_is_left_as_it_was(server: ScimServer) -> No
     assert code == 0, said
     assert report["style"] == "rfc" and report["connected"] is True
     checks = {c["name"]: c for c in report["checks"]}
-    for name in ("connection", "discovery.schemas", "spec.list", "spec.filter-unknown", "spec.unknown-id",
+    for name in ("connection", "discovery.schemas", "discovery.bulk", "spec.list", "spec.filter-unknown", "spec.unknown-id",
                  "spec.create", "spec.get", "spec.duplicate", "spec.filter-case-insensitive", "spec.match",
                  "spec.bad-token", "crud.rfc.update", "crud.rfc.deactivate", "crud.rfc.reactivate",
                  "crud.rfc.revert", "cleanup"):  # fmt: skip

@@ -144,6 +144,7 @@ class Probe:
         self.skip_auth_check, self.keep = skip_auth_check, keep
         self.on_check, self.on_user = on_check, on_user
         self.report = Report(user_name=probe_user_name())
+        self.bulk: dict[str, Any] | None = None  # /ServiceProviderConfig's bulk, when served
         self.http = http.client(
             connection.base_url,
             connection.token,
@@ -193,6 +194,7 @@ class Probe:
         try:
             self._connection()
             self._discovery()
+            self._bulk()
             self._spec()
             self._lifecycle()
         except ProbeStopped:
@@ -227,6 +229,7 @@ class Probe:
                 True,
                 "supports: " + (", ".join(announced) or "nothing announced"),
             )
+            self.bulk = config.get("bulk") if isinstance(config.get("bulk"), dict) else None
             if isinstance(config.get("patch"), dict) and config["patch"].get("supported") is False:
                 self._check(
                     "discovery.patch-announced",
@@ -358,6 +361,38 @@ class Probe:
             f"--match {self.match} finds {len(found)} user(s)"
             + ("" if ok else ", expected the probe's user alone"),
         )
+
+    def _bulk(self) -> None:
+        """What the configuration says of /Bulk, tried (RFC 7644 section 3.7): a second throwaway
+        user created and deleted in one request, within the announced maxOperations."""
+        if not self.bulk or self.bulk.get("supported") is not True:
+            self._check("discovery.bulk", None, "not announced")
+            return
+        most = self.bulk.get("maxOperations")
+        if isinstance(most, int) and not isinstance(most, bool) and most < 2:
+            self._check("discovery.bulk", None, f"announced with maxOperations {most}: too few to try")
+            return
+        before, _ = profiles(self.ruleset, probe_user_name())
+        request = {"schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"], "Operations": [
+            {"method": "POST", "path": "/Users", "bulkId": "probe", "data": self.ruleset.create(before)},
+            {"method": "DELETE", "path": "/Users/bulkId:probe"},
+        ]}  # fmt: skip
+        status, answer = self._send("POST", "/Bulk", request)
+        results = answer.get("Operations") if isinstance(answer, dict) else None
+        codes = (
+            [str(r.get("status")) for r in results if isinstance(r, dict)]
+            if isinstance(results, list)
+            else []
+        )
+        ok = status == 200 and codes[:1] == ["201"] and codes[1:2] in (["204"], ["200"])
+        if not ok:  # remove whatever user it made
+            name = before["profile"]["login"]
+            _, found = self._send("GET", "/Users?filter=" + _filter("userName", name))
+            for resource in _list_response(found) or []:
+                if isinstance(resource, dict) and isinstance(resource.get("id"), str):
+                    self._send("DELETE", f"/Users/{resource['id']}")
+        self._check("discovery.bulk", ok, f"HTTP {status}, operations answered {', '.join(codes) or 'nothing'}"
+                    + ("" if ok else " (expected 201 then 204: what the configuration announces does not hold)"))  # fmt: skip
 
     # ---------------------------------------------------------------- the lifecycle
 
