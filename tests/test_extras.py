@@ -68,6 +68,7 @@ def test_the_base_install_does_all_but_talk_to_an_app(tmp_path: Path) -> None:
     ("args", "extra"),
     [
         (["sync", "{new}", "--to", "http://127.0.0.1:9/scim/v2"], "sync"),
+        (["probe", "--to", "http://127.0.0.1:9/scim/v2", "--yes"], "sync"),
         (["check", "okta-default", "--schemas", "http://127.0.0.1:9/scim/v2"], "sync"),
         (["render", str(EXAMPLES / "ada.json"), "--validate"], "validate"),
         (["render", "{new}", "--validate"], "validate"),

@@ -1,5 +1,5 @@
 """The optional parts of mapper and what they need: the base install renders, checks,
-formats, reviews, plans and patches; talking to an app (``sync``, ``check --schemas URL``)
+formats, reviews, plans and patches; talking to an app (``sync``, ``probe``, ``check --schemas URL``)
 and ``--validate`` pull their libraries through extras. A command that needs a missing
 extra stops with one line that says what to install."""
 
@@ -17,7 +17,7 @@ DISTRIBUTION = "okta-scim-mapper"
 class Extra(StrEnum):
     """An optional part of mapper, named as pip installs it."""
 
-    SYNC = "sync"  # an app's SCIM API: sync, check --schemas URL
+    SYNC = "sync"  # an app's SCIM API: sync, probe, check --schemas URL
     VALIDATE = "validate"  # --validate: resources checked by scim2-models
 
 
