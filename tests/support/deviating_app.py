@@ -4,6 +4,8 @@ servers; see ../shared/notes/provisioning-safety.md and scim-facts.md):
 
 - ``filtered-remove-ignored``: a ``remove`` whose path has a filter (``phoneNumbers[type eq
   "mobile"]``) answers 204 and does nothing;
+- ``emails-not-removable``: a ``remove`` of ``emails`` or one of its entries answers 204 and
+  does nothing;
 - ``no-path-refused``: a PATCH with a path-less operation is 400 ``invalidPath``;
 - ``patch-501``: every PATCH is 501 Not Implemented (PUT only).
 """
@@ -19,7 +21,7 @@ from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urlsplit
 
-DEVIATIONS = ("filtered-remove-ignored", "no-path-refused", "patch-501")
+DEVIATIONS = ("filtered-remove-ignored", "emails-not-removable", "no-path-refused", "patch-501")
 _ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
 
 
