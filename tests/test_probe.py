@@ -15,6 +15,9 @@ import mapper
 from mapper.runtime.reconcile import reconcile_message
 from tests.support.cli import mapper_cli
 from tests.support.deviating_app import deviating_app
+from tests.support.hostile_app import MODES as HOSTILE_MODES
+from tests.support.hostile_app import TOKEN as HOSTILE_TOKEN
+from tests.support.hostile_app import hostile_app
 from tests.support.scim_server import ScimServer, emptied, running_server
 
 pytestmark = pytest.mark.slow
@@ -136,3 +139,23 @@ def test_an_interrupted_probe_still_removes_its_user(server: ScimServer) -> None
         probe.run()
     assert probe.report.user_id is not None and _users(server) == []
     assert probe.report.checks[-1].name == "cleanup" and probe.report.checks[-1].ok is True
+
+
+@pytest.mark.parametrize("mode", HOSTILE_MODES)
+def test_a_hostile_app_never_loses_a_real_user_or_crashes_the_probe(mode: str) -> None:
+    """Whatever the app answers (no id, an id that is no path segment, garbage, ignored filters,
+    a dropped connection...), the probe ends with a report and a documented exit code, never
+    touches a user it did not make, and says when its own user may still be in the app."""
+    with hostile_app(mode) as (url, users, _):
+        real = {u["id"] for u in users.values()}
+        ran = mapper_cli("probe", "--to", url, "--format", "json", "--yes", "--timeout", "2",
+                         env={"SCIM_TOKEN": HOSTILE_TOKEN})  # fmt: skip
+        assert ran.returncode in (0, 1, 5), (mode, ran.returncode, ran.stderr)
+        report = json.loads(ran.stdout)
+        assert real <= set(users), f"{mode}: the probe deleted a real user"
+        left = [u for i, u in users.items() if i not in real]
+        if left:  # a user of its own still there: the report must say so
+            assert report["user"]["left_in_app"] or any(
+                c["name"] == "cleanup" and c["ok"] is False for c in report["checks"]
+            ), (mode, report)
+        assert "\x1b" not in ran.stderr and "\x1b" not in ran.stdout

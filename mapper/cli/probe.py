@@ -9,6 +9,7 @@ import click
 
 from mapper.cli.common import QUIET_HELP, RULESET_HELP, run_action
 from mapper.errors import ExitCode, UsageError
+from mapper.markup import visible
 from mapper.tools.options import FiniteRange
 
 
@@ -79,19 +80,21 @@ def probe(
         connection = Connection(base_url, token, timeout, 1, None, token_env, MAX_RESPONSE_BYTES)
         text = output_format == "text"
         click.echo(
-            f"mapper: probe: this writes to {base_url}: it creates one user (mapper-probe-...@example.invalid), "
-            "updates it in each style, and deletes it" + (" (--keep: leaves it)" if keep else ""),
+            f"mapper: probe: this writes to {base_url}: it creates a user (mapper-probe-...@example.invalid; "
+            "a second one in a bulk request where the app announces /Bulk), updates it in each style, and "
+            "deletes it" + (" (--keep: leaves it)" if keep else ""),
             err=True,
         )
-        if not yes and sys.stdin is not None and sys.stdin.isatty():
-            click.confirm("Go on?", err=True, abort=True)
+        asking = not yes and sys.stdin is not None and sys.stdin.isatty()
+        if asking and not click.confirm("Go on?", err=True):
+            raise UsageError("probe: not confirmed; nothing was sent")
 
         def heard(check: object) -> None:
             if text:
                 click.echo(check_line(check))  # type: ignore[arg-type]
 
         def created(user_id: str, user_name: str) -> None:
-            click.echo(f"mapper: probe: created the user {user_id} ({user_name})", err=True)
+            click.echo(f"mapper: probe: created the user {visible(user_id)} ({user_name})", err=True)
 
         report = Probe(compiled, connection, match, skip_auth_check, keep, heard, created).run()
         if text:

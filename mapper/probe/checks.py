@@ -29,6 +29,8 @@ from mapper.runtime.reconcile import reconcile_message
 from mapper.runtime.ruleset import Ruleset
 from mapper.sync.app import MATCH_FILTERS, AppError, Connection, PreflightError, ScimApp, match_values
 from mapper.sync.decide import status_body
+from mapper.sync.ids import id_problem, user_path
+from mapper.sync.retry import Counters, RateLimiter, RetryPolicy, RetryTransport
 
 LIST_RESPONSE = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
 ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
@@ -61,6 +63,7 @@ class Report:
     user_name: str = ""
     left_in_app: bool = False
     connected: bool = True
+    tried: list[UpdateStyle] = field(default_factory=list)  # the styles whose steps were sent
 
     def as_json(self) -> dict[str, Any]:
         """The report as ``--format json`` writes it (documented in the README)."""
@@ -68,6 +71,7 @@ class Report:
             "style": self.style.value if self.style else None,
             "connected": self.connected,
             "user": {"id": self.user_id, "userName": self.user_name, "left_in_app": self.left_in_app},
+            "tried": [style.value for style in self.tried],
             "checks": [c.as_json() for c in self.checks],
         }
 
@@ -145,11 +149,14 @@ class Probe:
         self.on_check, self.on_user = on_check, on_user
         self.report = Report(user_name=probe_user_name())
         self.bulk: dict[str, Any] | None = None  # /ServiceProviderConfig's bulk, when served
+        # Throttling (429, Retry-After) and a passing 503 are retried as sync retries them: one
+        # throttled request must not change the verdict.
         self.http = http.client(
             connection.base_url,
             connection.token,
             timeout=connection.timeout,
             max_bytes=connection.max_response_bytes,
+            wrap=lambda bounded: RetryTransport(bounded, RetryPolicy(), RateLimiter(None), Counters()),
         )
 
     # ---------------------------------------------------------------- plumbing
@@ -181,9 +188,20 @@ class Probe:
             document = None
         return answer.status_code, document
 
-    def _user_path(self) -> str:
-        from mapper.sync.ids import user_path
+    def _find_probe_user(self, name: str) -> str | None:
+        """The id of the user named NAME (exactly: a filter may be ignored), or None."""
+        _, found = self._send("GET", "/Users?filter=" + _filter("userName", name))
+        ids = [r["id"] for r in _list_response(found) or [] if _is_probe_user(r, name)]
+        return ids[0] if len(ids) == 1 else None
 
+    def _delete_one(self, app_id: str) -> bool:
+        """Delete one user the probe made; whether the app says it is gone."""
+        if id_problem(app_id) is not None:
+            return False
+        status, _ = self._send("DELETE", user_path(app_id))
+        return status in (200, 204, 404)
+
+    def _user_path(self) -> str:
         assert self.report.user_id is not None
         return user_path(self.report.user_id)
 
@@ -199,6 +217,11 @@ class Probe:
             self._lifecycle()
         except ProbeStopped:
             pass
+        except AppError as exc:  # the app stopped answering mid-run
+            self.report.connected = False
+            self._check("connection", False, f"lost: {exc.message()}")
+        except ProfileError as exc:
+            self._check("ruleset", False, f"the ruleset cannot map the probe's users: {exc}")
         finally:
             self._cleanup()
             self.http.close()
@@ -296,39 +319,50 @@ class Probe:
             self._check("spec.create", False, f"the ruleset cannot render the probe's user: {exc}")
             raise ProbeStopped(str(exc)) from None
         status, created = self._send("POST", "/Users", body)
-        if status == 201 and isinstance(created, dict) and isinstance(created.get("id"), str):
-            self.report.user_id, self.report.left_in_app = created["id"], True
-            self.on_user(created["id"], name)
-        ok = status == 201 and isinstance(created, dict) and created.get("active") is True
-        self._check("spec.create", ok, f"HTTP {status}" + ("" if ok else ": expected 201 with active true"))
+        self.report.left_in_app = status in (200, 201)  # until the cleanup says otherwise
+        user_id = created.get("id") if isinstance(created, dict) else None
+        if self.report.left_in_app and not isinstance(user_id, str):  # created, but which id?
+            user_id = self._find_probe_user(name)
+        problem = id_problem(user_id) if isinstance(user_id, str) else "the app gave no id"
+        if self.report.left_in_app and problem is None:
+            assert isinstance(user_id, str)
+            self.report.user_id = user_id
+            self.on_user(user_id, name)
+        ok = status == 201 and problem is None and isinstance(created, dict) and created.get("active") is True
+        why = "" if ok else f": {problem}" if problem else ": expected 201 with the user, active true"
+        self._check("spec.create", ok, f"HTTP {status}{why}")
         if self.report.user_id is None:
-            raise ProbeStopped("no user")
+            if self.report.left_in_app:
+                self._check(
+                    "cleanup",
+                    False,
+                    f"the app created {name} but its id cannot be used: remove it in the app",
+                )
+            raise ProbeStopped("no usable user")
         status, read = self._send("GET", self._user_path())
+        same = isinstance(read, dict) and read.get("id") == self.report.user_id
         self._check(
-            "spec.get",
-            status == 200 and isinstance(read, dict) and read.get("id") == self.report.user_id,
-            f"HTTP {status}",
+            "spec.get", status == 200 and same, f"HTTP {status}" + ("" if same else ": not the user created")
         )
         status, again = self._send("POST", "/Users", body)
-        if status in (200, 201) and isinstance(again, dict) and isinstance(again.get("id"), str):
-            self._send("DELETE", f"/Users/{again['id']}")  # a duplicate it should never have made
-        self._check(
-            "spec.duplicate",
-            status == 409,
-            f"HTTP {status}"
-            + (
-                ""
-                if status == 409
-                else ": a second POST of the same userName must be 409 (RFC 7644 section 3.3)"
-            ),
+        other = again.get("id") if isinstance(again, dict) else None
+        if (
+            status in (200, 201)
+            and isinstance(other, str)
+            and other != self.report.user_id
+            and id_problem(other) is None
+        ):
+            self._delete_one(other)  # a duplicate it should never have made
+        duplicate = (
+            "" if status == 409 else ": a second POST of the same userName must be 409 (RFC 7644 section 3.3)"
         )
+        self._check("spec.duplicate", status == 409, f"HTTP {status}{duplicate}")
         status, found = self._send("GET", "/Users?filter=" + _filter("userName", name.upper()))
         resources = _list_response(found) or []
-        self._check(
-            "spec.filter-case-insensitive",
-            status == 200 and len(resources) == 1,
-            f"HTTP {status}, {len(resources)} results for the userName in capitals (RFC 7643: userName is caseExact false)",
-        )
+        ours = [r.get("id") for r in resources if isinstance(r, dict)] == [self.report.user_id]
+        self._check("spec.filter-case-insensitive", status == 200 and ours,
+                    f"HTTP {status}: the userName in capitals finds " + ("the probe's user" if ours else f"{len(resources)} other result(s)")
+                    + " (RFC 7643: userName is caseExact false)")  # fmt: skip
         self._match(before)
         if self.skip_auth_check:
             self._check("spec.bad-token", None, "--skip-auth-check")
@@ -350,7 +384,7 @@ class Probe:
         try:
             found = app.find(self.match, values[0])
         except AppError as exc:
-            self._check("spec.match", False, f"--match {self.match}: {exc.message}")
+            self._check("spec.match", False, f"--match {self.match}: {exc.message()}")
             return
         finally:
             app.close()
@@ -388,9 +422,9 @@ class Probe:
         if not ok:  # remove whatever user it made
             name = before["profile"]["login"]
             _, found = self._send("GET", "/Users?filter=" + _filter("userName", name))
-            for resource in _list_response(found) or []:
-                if isinstance(resource, dict) and isinstance(resource.get("id"), str):
-                    self._send("DELETE", f"/Users/{resource['id']}")
+            for resource in _list_response(found) or []:  # only the probe's own: a filter may be ignored
+                if _is_probe_user(resource, name):
+                    self._delete_one(resource["id"])
         self._check("discovery.bulk", ok, f"HTTP {status}, operations answered {', '.join(codes) or 'nothing'}"
                     + ("" if ok else " (expected 201 then 204: what the configuration announces does not hold)"))  # fmt: skip
 
@@ -409,6 +443,7 @@ class Probe:
             if home is not None and not self._add_home_email(home):  # a style before lost it
                 self._check(f"crud.{style}.reset", None, "not tried: the home email could not be put back")
                 continue
+            self.report.tried.append(style)
             if all(self._step(style, step, old, new, home) for step, old, new in _steps(before, after)):
                 self.report.style = self.report.style or style
 
@@ -467,8 +502,9 @@ class Probe:
             body = self.ruleset.put(current, new)
         else:
             body = self.ruleset.patch(old, new, style.value)
-        if body is None:
-            return self._check(name, None, "nothing the ruleset maps changes")
+        if body is None:  # not a failure of the style: nothing to send
+            self._check(name, None, "nothing the ruleset maps changes")
+            return True
         if method == "PUT":
             body = {**body, "id": self.report.user_id}
         status, answer = self._send(method, self._user_path(), body)
@@ -506,8 +542,9 @@ class Probe:
             deactivated, _ = self._send("PATCH", self._user_path(), self.ruleset.deactivate())
             self._check("cleanup", False, f"DELETE: HTTP {status}; the user {self.report.user_id} was "
                         + ("deactivated" if deactivated in (200, 204) else "left active") + ": remove it in the app")  # fmt: skip
-        except AppError as exc:
-            self._check("cleanup", False, f"{exc.message}: remove the user {self.report.user_id} in the app")
+        except (AppError, httpx2.HTTPError, ValueError) as exc:
+            reason = exc.message() if isinstance(exc, AppError) else str(exc)
+            self._check("cleanup", False, f"{reason}: remove the user {self.report.user_id} in the app")
 
 
 def _steps(before: OktaUser, after: OktaUser) -> Iterator[tuple[str, OktaUser, OktaUser]]:
@@ -528,6 +565,17 @@ _CONSEQUENCES = {
 
 def _lost(style: UpdateStyle) -> str:
     return _CONSEQUENCES[style]
+
+
+def _is_probe_user(resource: object, name: str) -> bool:
+    """Whether RESOURCE is the probe's user NAME: never another user an ignored filter returns."""
+    return (
+        isinstance(resource, dict)
+        and isinstance(resource.get("id"), str)
+        and isinstance(resource.get("userName"), str)
+        and resource["userName"].lower() == name.lower()
+        and name.startswith("mapper-probe-")
+    )
 
 
 def _home(resource: Resource, address: str) -> bool:

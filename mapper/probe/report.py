@@ -21,8 +21,11 @@ def verdict(report: Report, sync_command: str = "mapper sync") -> list[str]:
         return ["verdict: no connection to the app; nothing else was tried"]
     failed = [c for c in report.checks if c.ok is False and not c.name.startswith("crud.")]
     lines = []
-    if report.style is None:
-        lines.append("verdict: no update style works on this app: a sync would lose updates in every style")
+    if report.style is None and not report.tried:
+        lines.append("verdict: no update style could be tried (see the failed checks above)")
+    elif report.style is None:
+        tried = ", ".join(str(s) for s in report.tried)
+        lines.append(f"verdict: no update style works on this app ({tried} tried): a sync would lose updates")
     else:
         lines.append(
             f"verdict: use {sync_command} --style {report.style} (the first style the app applied exactly)"
