@@ -26,7 +26,7 @@ is enough.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, assert_never
+from typing import TYPE_CHECKING, Any, Final, assert_never
 
 from mapper.core.scim_path import summary
 from mapper.core.styles import PatchStyle
@@ -43,11 +43,16 @@ def message(operations: list[Operation]) -> dict[str, Any]:
     return {"schemas": [PATCH_OP], "Operations": operations}
 
 
+#: Module names for the members the hot path compares with: no lookup on the enum per call.
+_RFC: Final = PatchStyle.RFC
+_NO_PATH: Final = PatchStyle.NO_PATH
+
+
 def operations(units: tuple[Unit, ...], changes: list[Change], style: PatchStyle) -> list[Operation]:
     """The operations for CHANGES (from the generated changes function) in STYLE."""
-    if style is PatchStyle.RFC:
+    if style is _RFC:
         return _rfc(units, changes, whole_multivalued=False)
-    if style is PatchStyle.NO_PATH:
+    if style is _NO_PATH:
         return _no_path(units, changes)
     if style is PatchStyle.WHOLE_MULTIVALUED:
         return _rfc(units, changes, whole_multivalued=True)
