@@ -159,3 +159,25 @@ def test_a_hostile_app_never_loses_a_real_user_or_crashes_the_probe(mode: str) -
                 c["name"] == "cleanup" and c["ok"] is False for c in report["checks"]
             ), (mode, report)
         assert "\x1b" not in ran.stderr and "\x1b" not in ran.stdout
+
+
+def test_a_terminated_probe_still_removes_its_user(server: ScimServer) -> None:
+    """SIGTERM (a CI job cancelled, a container stopped) cleans up as Ctrl-C does: exit 130."""
+    import os
+    import signal
+    import subprocess
+
+    from tests.support.cli import COMMAND
+
+    with subprocess.Popen(
+        [*COMMAND, "probe", "--to", server.base_url, "--yes"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        env={**os.environ, "SCIM_TOKEN": TOKEN}, text=True,
+    ) as process:  # fmt: skip
+        assert process.stderr is not None
+        for line in process.stderr:
+            if "created the user" in line:
+                break
+        process.send_signal(signal.SIGTERM)
+        rest = process.stderr.read()
+        assert process.wait(timeout=60) == 130, rest
+    assert "mapper: interrupted" in rest and _users(server) == []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
 
 import click
@@ -96,7 +97,14 @@ def probe(
         def created(user_id: str, user_name: str) -> None:
             click.echo(f"mapper: probe: created the user {visible(user_id)} ({user_name})", err=True)
 
-        report = Probe(compiled, connection, match, skip_auth_check, keep, heard, created).run()
+        def terminated(signum: int, frame: object) -> None:
+            raise KeyboardInterrupt  # as Ctrl-C: the probe removes its user on the way out
+
+        previous = signal.signal(signal.SIGTERM, terminated)
+        try:
+            report = Probe(compiled, connection, match, skip_auth_check, keep, heard, created).run()
+        finally:
+            signal.signal(signal.SIGTERM, previous)
         if text:
             for line in verdict(report):
                 click.echo(line)
