@@ -5,7 +5,6 @@ style then converges; the probe's user is gone at the end; the JSON report keeps
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,7 @@ from tests.support.deviating_app import deviating_app
 from tests.support.hostile_app import MODES as HOSTILE_MODES
 from tests.support.hostile_app import TOKEN as HOSTILE_TOKEN
 from tests.support.hostile_app import hostile_app
-from tests.support.scim_server import ScimServer, emptied, running_server
+from tests.support.scim_server import ScimServer, server_fixtures
 
 pytestmark = pytest.mark.slow
 
@@ -26,15 +25,7 @@ TOKEN = "probe-test-token-1"
 RULESET = mapper.load("okta-default")
 
 
-@pytest.fixture(scope="module")
-def _server_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ScimServer]:
-    with running_server([], tmp_path_factory.mktemp("server"), token=TOKEN) as running:
-        yield running
-
-
-@pytest.fixture
-def server(_server_process: ScimServer) -> ScimServer:
-    return emptied(_server_process)
+_server_process, server = server_fixtures([], token=TOKEN)
 
 
 def _probe(url: str, *args: str) -> tuple[int, dict[str, Any], str]:

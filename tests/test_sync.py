@@ -13,7 +13,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +26,7 @@ from mapper.sync.retry import RateLimiter, RetryPolicy, RetryTransport, retry_af
 from mapper.sync.state import State, StateError
 from mapper.tools.examples import slot_value
 from tests.support.fault_proxy import Faults, fault_proxy
-from tests.support.scim_server import ScimServer, emptied, running_server
+from tests.support.scim_server import ScimServer, server_fixtures
 
 # Slow: end to end against scim2-server: thousands of users, injected faults, killed processes. `pytest -m "not slow"` leaves them out.
 pytestmark = pytest.mark.slow
@@ -37,16 +36,7 @@ APPSPACE = "urn:ietf:params:scim:schemas:extension:appspace:2.0:User"
 RULESET = mapper.load("appspace")
 
 
-@pytest.fixture(scope="module")
-def _server_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ScimServer]:
-    with running_server([RULESET.plan.schemas[APPSPACE]], tmp_path_factory.mktemp("server")) as running:
-        yield running
-
-
-@pytest.fixture
-def server(_server_process: ScimServer) -> ScimServer:
-    """The module's scim2-server, emptied: every test starts with an app that has no users."""
-    return emptied(_server_process)
+_server_process, server = server_fixtures([RULESET.plan.schemas[APPSPACE]])
 
 
 @pytest.fixture(autouse=True)

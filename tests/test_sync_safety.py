@@ -13,7 +13,6 @@ import stat
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +28,7 @@ from mapper.sync.retry import Breaker, RetryPolicy
 from mapper.sync.state import SCHEMA_VERSION, State, StateError, StateLocked
 from tests.support.cli import Ran, mapper_cli
 from tests.support.fake_app import Behaviour, fake_app
-from tests.support.scim_server import ScimServer, emptied, running_server
+from tests.support.scim_server import ScimServer, server_fixtures
 
 # Slow: each test provisions a real SCIM server. `pytest -m "not slow"` leaves them out.
 pytestmark = pytest.mark.slow
@@ -40,16 +39,7 @@ TOKEN = "test-token-1"
 FIXTURES = Path(__file__).parent / "fixtures" / "state"
 
 
-@pytest.fixture(scope="module")
-def _server_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ScimServer]:
-    with running_server([], tmp_path_factory.mktemp("server"), token=TOKEN) as running:
-        yield running
-
-
-@pytest.fixture
-def server(_server_process: ScimServer) -> ScimServer:
-    """The module's scim2-server, emptied: every test starts with an app that has no users."""
-    return emptied(_server_process)
+_server_process, server = server_fixtures([], token=TOKEN)
 
 
 def user(i: int, status: str = "ACTIVE", **profile: Any) -> dict[str, Any]:
@@ -686,3 +676,16 @@ def test_plain_http_to_another_host_is_refused(tmp_path: Path) -> None:
     urls = ["http://127.0.0.2:8080", "http://[::1]/", "http://localhost", "https://app.example.com",
             "http://app.example.com", "http://10.1.2.3"]  # fmt: skip
     assert [clear_text_to_another_host(u) for u in urls] == [False, False, False, False, True, True]
+
+
+def test_a_put_status_change_never_sends_a_body_without_the_resource() -> None:
+    """put (de)activates by PUTting the app's resource back; without it (a plan made from the state
+    alone, a row that has none) a PUT would clear the user, so the pathed PATCH is sent instead."""
+    from mapper.core.styles import UpdateStyle
+    from mapper.sync.decide import Policy, status_request
+
+    current = {"id": "a1", "userName": "u@example.com", "active": True}
+    put = status_request(RULESET, Policy(style=UpdateStyle.PUT), "00u1", "/Users/a1", False, current)
+    assert (put.method, put.body) == ("PUT", {**current, "active": False})
+    bare = status_request(RULESET, Policy(style=UpdateStyle.PUT), "00u1", "/Users/a1", False, None)
+    assert (bare.method, bare.body) == ("PATCH", RULESET.deactivate("rfc"))

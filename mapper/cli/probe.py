@@ -67,7 +67,7 @@ def probe(
 
         require(Extra.SYNC, "probe")
         from mapper.core.http import MAX_RESPONSE_BYTES
-        from mapper.probe.checks import Probe
+        from mapper.probe.checks import Check, Probe
         from mapper.probe.report import as_json, check_line, verdict
         from mapper.sync.app import Connection
 
@@ -90,9 +90,9 @@ def probe(
         if asking and not click.confirm("Go on?", err=True):
             raise UsageError("probe: not confirmed; nothing was sent")
 
-        def heard(check: object) -> None:
+        def heard(check: Check) -> None:
             if text:
-                click.echo(check_line(check))  # type: ignore[arg-type]
+                click.echo(check_line(check))
 
         def created(user_id: str, user_name: str) -> None:
             click.echo(f"mapper: probe: created the user {visible(user_id)} ({user_name})", err=True)

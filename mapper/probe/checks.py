@@ -27,7 +27,7 @@ from mapper.errors import MapperError, ProfileError
 from mapper.runtime.patch import touched
 from mapper.runtime.reconcile import reconcile_message
 from mapper.runtime.ruleset import Ruleset
-from mapper.sync.app import MATCH_FILTERS, AppError, Connection, PreflightError, ScimApp, match_values
+from mapper.sync.app import AppError, Connection, PreflightError, ScimApp, match_values
 from mapper.sync.decide import status_body
 from mapper.sync.ids import id_problem, user_path
 from mapper.sync.retry import Counters, RateLimiter, RetryPolicy, RetryTransport
@@ -596,4 +596,4 @@ def _filter(attribute: str, value: str) -> str:
     return quote(f"{attribute} eq {json.dumps(value)}", safe="")
 
 
-__all__ = ["MATCH_FILTERS", "Check", "Probe", "ProbeStopped", "Report", "probe_user_name", "profiles"]
+__all__ = ["Check", "Probe", "ProbeStopped", "Report", "probe_user_name", "profiles"]

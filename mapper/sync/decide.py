@@ -159,9 +159,10 @@ def status_body(
 ) -> dict[str, Any]:
     """The body that (de)activates a user in STYLE, as Okta sends it: a PATCH (path-less for
     no-path, as Okta's own; ``replace active`` otherwise), or for put the app's CURRENT resource
-    PUT back with ACTIVE (Okta's AIW apps)."""
-    if style is UpdateStyle.PUT:
-        return {**(current or {}), "active": active}
+    PUT back with ACTIVE (Okta's AIW apps); put without CURRENT sends the pathed PATCH."""
+    if style is UpdateStyle.PUT and current is not None:
+        return {**current, "active": active}
+    # without the resource a PUT would clear the user: the pathed PATCH instead
     patch_style = PatchStyle.NO_PATH if style is UpdateStyle.NO_PATH else PatchStyle.RFC
     return ruleset.reactivate(patch_style) if active else ruleset.deactivate(patch_style)
 
@@ -170,7 +171,7 @@ def status_request(
     ruleset: Ruleset, policy: Policy, okta_id: str, path: str, active: bool, current: dict[str, Any] | None
 ) -> Request:
     """The request that (de)activates a user in the policy's style (see :func:`status_body`)."""
-    method = "PUT" if policy.style is UpdateStyle.PUT else "PATCH"
+    method = "PUT" if policy.style is UpdateStyle.PUT and current is not None else "PATCH"
     return Request(okta_id, method, path, status_body(ruleset, policy.style, active, current))
 
 

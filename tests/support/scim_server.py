@@ -126,3 +126,21 @@ def emptied(server: ScimServer) -> ScimServer:
         for resource in found:
             status, answer = server.request("DELETE", f"/Users/{resource['id']}")
             assert status in (204, 404), answer
+
+
+def server_fixtures(extensions: list[Schema], token: str | None = None) -> tuple[Any, Any]:
+    """The fixtures ``_server_process`` (one scim2-server per test module) and ``server`` (it,
+    emptied before each test), for a test module to assign under those names."""
+    import pytest
+
+    @pytest.fixture(scope="module")
+    def _server_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ScimServer]:
+        with running_server(extensions, tmp_path_factory.mktemp("server"), token=token) as running:
+            yield running
+
+    @pytest.fixture
+    def server(_server_process: ScimServer) -> ScimServer:
+        """The module's scim2-server, emptied: every test starts with an app that has no users."""
+        return emptied(_server_process)
+
+    return _server_process, server
