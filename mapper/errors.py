@@ -213,6 +213,31 @@ class ProfileError(MapperError):
         super().__init__(f"{prefix}: {problem}" if prefix else problem)
 
 
+class ResourceError(ProfileError):
+    """An app's SCIM resource cannot be mapped to an Okta profile (the inbound direction): not
+    an object, or an attribute of the wrong type.
+
+    ``attribute`` is the SCIM path read (``name.givenName``); ``target`` the Okta profile
+    attribute being computed, when known. As for :class:`ProfileError`, the message never
+    shows the value and ``value`` holds it.
+    """
+
+    def __init__(
+        self, problem: str, attribute: str | None = None, target: str | None = None, value: object = NO_VALUE
+    ):
+        self.problem = problem
+        self.attribute = attribute
+        self.target = target
+        self.value = value
+        where = []
+        if attribute is not None:
+            where.append(f"SCIM attribute {attribute!r}")
+        if target is not None:
+            where.append(f"for Okta attribute {target!r}")
+        prefix = " ".join(where)
+        MapperError.__init__(self, f"{prefix}: {problem}" if prefix else problem)
+
+
 class UsageError(MapperError):
     """Bad usage or configuration, found before anything was sent or written (exit 2)."""
 

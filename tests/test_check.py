@@ -369,7 +369,7 @@ def test_an_undeclared_attribute_read_as_two_types_is_an_error() -> None:
 @pytest.mark.parametrize(
     ("expression", "message"),
     [
-        ("appuser.firstName", "appuser.firstName reads the app user's profile: that is the app-to-Okta direction"),
+        ("appuser.firstName", "appuser.firstName reads the app's resource: that is the app-to-Okta direction"),
         ("zendesk.firstName", "zendesk.firstName reads the profile of the app 'zendesk', which mapper does not have"),
         ("org.domain", "org.domain reads Okta's organization properties, which a gateway does not have"),
         ('getManagerUser("active_directory").firstName',

@@ -52,13 +52,14 @@ def test_hostile_literals_round_trip_as_data(value: str) -> None:
     tree = ast.parse(ruleset.source)
     assert value not in ruleset.source or value.isprintable()
     assert not any(isinstance(n, ast.Import | ast.ImportFrom) for n in ast.walk(tree))
-    # The only top-level statements are the functions we generate: render, changes, render_update.
+    # The only top-level statements are the functions we generate: render, changes, render_update, inbound.
     assert [n.name for n in tree.body if isinstance(n, ast.FunctionDef)] == [
         "render",
         "changes",
         "render_update",
+        "inbound",
     ]
-    assert len(tree.body) == 3
+    assert len(tree.body) == 4
 
 
 def test_hostile_filter_values_round_trip_as_data() -> None:
@@ -88,6 +89,7 @@ def test_generated_names_are_our_own() -> None:
     ours = re.compile(r"^(_[a-z_0-9]+|[a-z]{1,3}\d+)$")
     fixed = {"profile", "internal", "old_profile", "old_internal", "old", "new", "old_fields", "new_fields"}
     fixed |= {"get", "og", "ng", "out", "schemas", "resource", "exc", "str", "list", "len", "None", "True"}
+    fixed |= {"dict"}
     assert {n for n in names if not ours.match(n)} <= fixed
 
 

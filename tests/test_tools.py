@@ -104,14 +104,23 @@ def test_explain_markdown_has_a_row_per_rule() -> None:
     result = run("explain", "appspace")
     assert result.exit_code == 0
     rows = [line for line in result.stdout.splitlines() if line.startswith("| ") and "---" not in line]
-    assert len(rows) == 1 + len(mapper.load("appspace").rules)
-    assert rows[0] == "| Okta source | Transform | SCIM target | Schema | Applies on | Default | Defined in |"
-    assert (
-        "| `user.costCenter` | direct | `costCenter` | appspace | create and update |  | appspace |" in rows
+    appspace = mapper.load("appspace", cache=False)
+    assert len(rows) == 1 + len(appspace.rules) + len(appspace.plan.inbound)
+    assert rows[0] == (
+        "| Direction | Okta | Transform | SCIM | Schema | Applies on | Default | Defined in | Inbound |"
     )
     assert (
-        '| `user.getInternalProperty("status")` | `user.getInternalProperty("status") != "DEPROVISIONED"` | '
-        "`active` | core User | create and update |  | okta-default (inherited) |"
+        "| Okta → app | `user.costCenter` | direct | `costCenter` | appspace | create and update |  | appspace "
+        "| derived |"
+    ) in rows
+    assert (
+        '| Okta → app | `user.getInternalProperty("status")` | `user.getInternalProperty("status") != '
+        '"DEPROVISIONED"` | `active` | core User | create and update |  | okta-default (inherited) | '
+        "not invertible: it reads Okta's user fields (getInternalProperty), which an import does not set |"
+    ) in rows
+    assert (
+        "| app → Okta | `user.costCenter` | direct | `appuser.appspace:costCenter` | appspace | "
+        "create and update (PUSH) |  | derived from appspace line 12 |  |"
     ) in rows
 
 
@@ -120,7 +129,7 @@ def test_explain_text_and_mermaid(tmp_path: Path) -> None:
     ruleset.write_text('ruleset r\nuserName <- user.login\nnickName <- "A|B" on create default "x"\n')
     text = run("explain", "--format", "text", str(ruleset))
     assert text.exit_code == 0
-    assert text.stdout.splitlines()[0] == "ruleset r: 2 rules"
+    assert text.stdout.splitlines()[0] == "ruleset r: 2 rules, 1 inbound rule"
     assert "create only" in text.stdout
     mermaid = run("explain", "--format", "mermaid", str(ruleset))
     assert mermaid.stdout.splitlines() == [
@@ -134,6 +143,7 @@ def test_explain_text_and_mermaid(tmp_path: Path) -> None:
         "  end",
         "  s1 --> t1",
         '  const2(["constant #quot;A#124;B#quot;"]) --> t2',
+        "  t1 -.-> s1",  # the inbound rule derived from userName <- user.login
     ]
 
 
@@ -436,12 +446,13 @@ def test_explain_keeps_ruleset_text_inside_its_cells(tmp_path: Path) -> None:
     path.write_text(_HOSTILE)
     markdown = run("explain", str(path)).stdout
     table = [line for line in markdown.splitlines() if line.startswith("|")]
-    assert len(table) == 2 + 3  # heading, rule, and one row per rule: no row was broken
-    assert all(len(re.findall(r"(?<!\\)\|", line)) == 8 for line in table)  # 7 cells in every row
+    assert len(table) == 2 + 3 + 2  # heading, rule, one row per rule and per inbound rule: none broken
+    assert all(len(re.findall(r"(?<!\\)\|", line)) == 10 for line in table)  # 9 cells in every row
     assert "\x1b" not in markdown and "\n# Heading" not in markdown
     assert '``emails[type eq "x\\n# Heading \\| `tick` \\u001b[31m"].value``' in markdown
     text = run("explain", str(path), "--format", "text").stdout
-    assert "\x1b" not in text and len(text.splitlines()) == 2 + 2 * 3  # a heading, then two lines a rule
+    # A heading; three lines a rule (the inbound line too); a heading and two lines an inbound rule.
+    assert "\x1b" not in text and len(text.splitlines()) == 2 + 3 * 3 + 2 + 2 * 2
     assert max(len(line) for line in text.splitlines()) <= 100
     mermaid = run("explain", str(path), "--format", "mermaid").stdout
     assert "\x1b" not in mermaid and "`" not in mermaid and "#96;tick#96;" in mermaid

@@ -70,6 +70,12 @@ from mapper.tools.options import FiniteRange
     is_flag=True,
     help="Send the token to a plain http:// --schemas URL on another host (in clear text).",
 )
+@click.option(
+    "--inbound",
+    "show_inbound",
+    is_flag=True,
+    help="List how each rule stands in the inbound direction (text format).",
+)
 def check(
     rulesets: tuple[str, ...],
     output_format: str,
@@ -79,6 +85,7 @@ def check(
     timeout: float,
     max_response_mb: int,
     allow_http: bool,
+    show_inbound: bool,
 ) -> None:
     """Check rulesets and print every error and warning.
 
@@ -86,6 +93,9 @@ def check(
     name. With --schemas, every target must also exist in the app's schema,
     spelled exactly as the app spells it, with a compatible type and not
     read-only; attributes the app requires that no rule sets are warnings.
+    Under each ruleset that checks clean, a line counts its inbound rules
+    (app to Okta: derived from plain copies, declared) and the outbound rules
+    that cannot be inverted; --inbound lists them rule by rule.
     Exits 2 when any ruleset has an error (or, with --strict, a warning), else 0.
     """
 
@@ -94,7 +104,7 @@ def check(
 
         app = _app_schemas(discovery, token_env, timeout, max_response_mb, allow_http) if discovery else None
         results = [checking.check_one(name, app) for name in checking.expand(list(rulesets))]
-        write_stdout(checking.render(results, output_format, strict))
+        write_stdout(checking.render(results, output_format, strict, show_inbound))
         if any(r.failed(strict) for r in results):
             sys.exit(ExitCode.USAGE)
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from mapper.compiler.codegen import PYTHON_CLASS, Emitter, _comment, _literal
+from mapper.compiler.codegen import PYTHON_CLASS, Emitter, py_comment, py_literal
 from mapper.core.plan import Plan, PlannedRule
 from mapper.core.types import STRING, ValueType
 
@@ -132,12 +132,12 @@ class _PatchGenerator(Emitter):
             w.line("og = old.get")
             w.line("ng = new.get")
         for name in names:
-            key = _literal(name)
+            key = py_literal(name)
             old, new = self._name("o"), self._name("n")
             self.raw_old[name], self.raw_new[name] = old, new
             w.line(f"{old} = og({key}); {new} = ng({key})")
         for name in internals:
-            key = _literal(name)
+            key = py_literal(name)
             old, new = self._name("o"), self._name("n")
             self.raw_internal_old[name], self.raw_internal_new[name] = old, new
             w.line(f"{old} = old_fields.get({key}); {new} = new_fields.get({key})")
@@ -181,10 +181,10 @@ class _PatchGenerator(Emitter):
             self._norm_line(var, name, raw, STRING)
 
     def _norm_line(self, var: str, name: str, raw: str, type_: ValueType) -> None:
-        key = _literal(name)
+        key = py_literal(name)
         if type_.multi:
             element = PYTHON_CLASS[type_.base]
-            w_line = f"{var} = _read_array({key}, {raw}, {element}, {_literal(type_.base + 's')})"
+            w_line = f"{var} = _read_array({key}, {raw}, {element}, {py_literal(type_.base + 's')})"
         else:
             w_line = f"{var} = {self._helper(_NORMALISERS[type_.base])}({key}, {raw})"
         self.w.line(w_line)
@@ -220,7 +220,7 @@ class _PatchGenerator(Emitter):
     def _multi(self, index: int, unit: Unit, rules: tuple[PlannedRule, ...]) -> None:
         w = self.w
         self._old_values = {}
-        w.line(f"# {_comment(unit.path)}: entries {_comment(', '.join(e.type for e in unit.entries))}")
+        w.line(f"# {py_comment(unit.path)}: entries {py_comment(', '.join(e.type for e in unit.entries))}")
         with w.block(f"if {self._changed(rules)}:"):
             sides = []
             for side in ("old", "new"):
@@ -234,18 +234,18 @@ class _PatchGenerator(Emitter):
 
     def _entry(self, entry: Entry, rules: tuple[PlannedRule, ...], values: dict[int, str]) -> str:
         """An expression for the entry dict, or None when none of its sub-attributes has a value."""
-        fixed = f"{_literal('type')}: {_literal(entry.type)}" + (
-            f", {_literal('primary')}: True" if entry.primary else ""
+        fixed = f"{py_literal('type')}: {py_literal(entry.type)}" + (
+            f", {py_literal('primary')}: True" if entry.primary else ""
         )
         pairs = [(r.target.sub, values[id(r)]) for r in rules if r.target.entry_type == entry.type]
         if len(pairs) == 1:
             sub, var = pairs[0]
-            return f"({{{_literal(sub)}: {var}, {fixed}}} if {var} is not None else None)"
+            return f"({{{py_literal(sub)}: {var}, {fixed}}} if {var} is not None else None)"
         w = self.w
         var = self._name("e")
         w.line(f"{var} = {{}}")
         for sub, value in pairs:
-            w.line(f"if {value} is not None: {var}[{_literal(sub)}] = {value}")
+            w.line(f"if {value} is not None: {var}[{py_literal(sub)}] = {value}")
         w.line(f"{var} = {{**{var}, {fixed}}} if {var} else None")
         return var
 

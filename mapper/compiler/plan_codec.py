@@ -24,6 +24,10 @@ from mapper.core.functions import FUNCTIONS
 from mapper.core.plan import (
     BINARY_OPS,
     Constant,
+    InboundRule,
+    Inverse,
+    Inversion,
+    PAppSource,
     PArray,
     PBinary,
     PCall,
@@ -41,11 +45,12 @@ from mapper.core.plan import (
     TargetSlot,
 )
 from mapper.core.schema import ENTERPRISE_USER, SCIM_TYPES, Attribute, Schema
+from mapper.core.scim_path import AttrPath
 from mapper.core.types import ValueType
 from mapper.errors import Diagnostic, Severity, Span
 
 #: Bumped whenever the shape below changes; older files are then ignored.
-FORMAT = 2  # 2: a declared schema keeps the span of its URN
+FORMAT = 3  # 2: a declared schema keeps the span of its URN; 3: inbound rules and inversions
 
 _BASES = ("string", "boolean", "integer", "decimal", "null")
 _MUTABILITY = ("readOnly", "readWrite", "immutable", "writeOnly")
@@ -67,6 +72,8 @@ def dump_plan(plan: Plan) -> dict[str, Any]:
         "extensions": list(plan.extensions),
         "profile_types": {name: _dump_type(t) for name, t in plan.profile_types.items()},
         "schemas": {urn: _dump_schema(s) for urn, s in plan.schemas.items()},
+        "inbound": [_dump_inbound(r) for r in plan.inbound],
+        "inversions": [[i.kind.value, i.detail] for i in plan.inversions],
     }
 
 
@@ -104,6 +111,26 @@ def _dump_rule(rule: PlannedRule) -> dict[str, Any]:
     }
 
 
+def _dump_path(path: AttrPath) -> list[Any]:
+    return [path.urn, path.attr, path.entry_type, path.sub]
+
+
+def _dump_inbound(rule: InboundRule) -> dict[str, Any]:
+    return {
+        "attr": rule.attr,
+        "type": _dump_type(rule.type),
+        "expr": _dump_expr(rule.expr),
+        "create_only": rule.create_only,
+        "default": rule.default,
+        "app_sources": [_dump_path(p) for p in rule.app_sources],
+        "origin": rule.origin,
+        "span": _dump_span(rule.span),
+        "text": rule.text,
+        "expression": rule.expression,
+        "derived_from": rule.derived_from,
+    }
+
+
 def _dump_expr(e: PExpr) -> list[Any]:
     head = [_dump_type(e.type), e.nullable]
     if isinstance(e, PLiteral):
@@ -112,6 +139,8 @@ def _dump_expr(e: PExpr) -> list[Any]:
         return ["source", *head, e.name]
     if isinstance(e, PInternal):
         return ["internal", *head, e.name]
+    if isinstance(e, PAppSource):
+        return ["app", *head, _dump_path(e.path), e.scim_type]
     if isinstance(e, PCall):
         sub = [e.substitution.pattern, e.substitution.replacement] if e.substitution else None
         return ["call", *head, e.function.name, [_dump_expr(a) for a in e.args], sub]
@@ -174,16 +203,66 @@ def read_diagnostics(data: object) -> tuple[Diagnostic, ...]:
 
 
 def _read_plan(data: object) -> Plan:
-    d = _dict(data, {"name", "rules", "extensions", "profile_types", "schemas"})
+    d = _dict(data, {"name", "rules", "extensions", "profile_types", "schemas", "inbound", "inversions"})
     profile_types = {_str(k): _type(v) for k, v in _dict(d["profile_types"]).items()}
     schemas = {_str(urn): _schema(urn, s) for urn, s in _dict(d["schemas"]).items()}
+    rules = tuple(_rule(r) for r in _list(d["rules"]))
+    inbound = tuple(_inbound(r, len(rules)) for r in _list(d["inbound"]))
+    inversions = tuple(
+        Inversion(Inverse(_str(kind)), _str(detail)) for kind, detail in map(_pair, _list(d["inversions"]))
+    )
     return Plan(
         _str(d["name"]),
-        tuple(_rule(r) for r in _list(d["rules"])),
+        rules,
         tuple(_str(u) for u in _list(d["extensions"])),
         profile_types,
         schemas,
+        inbound,
+        inversions,
     )
+
+
+def _pair(value: object) -> list[Any]:
+    return _list(value, 2)
+
+
+def _path(data: object) -> AttrPath:
+    urn, attr, entry_type, sub = _list(data, 4)
+    return AttrPath(_str(urn), _str(attr), _opt_str(entry_type), _opt_str(sub))
+
+
+_INBOUND_KEYS = {
+    "attr", "type", "expr", "create_only", "default", "app_sources", "origin", "span", "text",
+    "expression", "derived_from",
+}  # fmt: skip
+
+
+def _inbound(data: object, rules: int) -> InboundRule:
+    d = _dict(data, _INBOUND_KEYS)
+    derived_from = d["derived_from"]
+    if derived_from is not None and not (isinstance(derived_from, int) and 0 <= derived_from < rules):
+        raise InvalidData("derived_from names no rule")
+    return InboundRule(
+        _str(d["attr"]),
+        _type(d["type"]),
+        _expr(d["expr"], 0),
+        _bool(d["create_only"]),
+        _constant(d["default"]),
+        tuple(_path(p) for p in _list(d["app_sources"])),
+        _str(d["origin"]),
+        _span(d["span"]),
+        _str(d["text"]),
+        None,
+        _str(d["expression"]),
+        derived_from,
+    )
+
+
+def _app(t: ValueType, n: bool, rest: list[Any], depth: int) -> PExpr:
+    path, scim_type = _one(rest, 2)
+    if scim_type not in SCIM_TYPES:
+        raise InvalidData(f"unknown SCIM type {scim_type!r}")
+    return PAppSource(t, n, _path(path), scim_type)
 
 
 _RULE_KEYS = {
@@ -272,6 +351,7 @@ _EXPR_READERS: Mapping[str, _Reader] = MappingProxyType(
         "literal": lambda t, n, r, d: PLiteral(t, n, _constant(_one(r, 1)[0])),
         "source": lambda t, n, r, d: PSource(t, n, _str(_one(r, 1)[0])),
         "internal": lambda t, n, r, d: PInternal(t, n, _str(_one(r, 1)[0])),
+        "app": _app,
         "call": _call,
         "concat": lambda t, n, r, d: PConcat(t, n, tuple(_expr(p, d) for p in _list(_one(r, 1)[0]))),
         "binary": lambda t, n, r, d: PBinary(t, n, _op(_one(r, 3)[0]), _expr(r[1], d), _expr(r[2], d)),

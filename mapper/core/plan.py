@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from mapper.core.functions import Function
@@ -45,6 +46,15 @@ class PSource(PExpr):
     """An Okta profile attribute."""
 
     name: str
+
+
+@dataclass(frozen=True, slots=True)
+class PAppSource(PExpr):
+    """An attribute of the app's SCIM resource, read by an inbound rule; SCIM_TYPE is its
+    type in the schema (``string``, ``reference``, ``dateTime``, ``boolean``...)."""
+
+    path: AttrPath
+    scim_type: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,12 +186,51 @@ class PlannedRule:
 
 
 @dataclass(frozen=True, slots=True)
+class InboundRule:
+    """A checked inbound rule (app to Okta): the Okta profile attribute ATTR of TYPE, computed
+    by EXPR from the app's resource. ``create_only`` is Okta's DONT_PUSH: set when Okta creates
+    the user from the app's, never changed by an import."""
+
+    attr: str
+    type: ValueType
+    expr: PExpr
+    create_only: bool
+    default: Constant
+    app_sources: tuple[AttrPath, ...]  # the app's attributes read
+    origin: str  # the ruleset that wrote the rule (or whose outbound rule it was derived from)
+    span: Span
+    text: str  # the rule as written, or as derived
+    node: ast.InboundRule | None  # None for a derived rule, and in a plan from the compile cache
+    expression: str = ""  # the expression in the formatter's canonical form
+    derived_from: int | None = None  # the index in Plan.rules of the plain copy it inverts
+
+
+class Inverse(StrEnum):
+    """What the inbound direction does with an outbound rule's Okta attribute."""
+
+    DERIVED = "derived"  # a plain copy: the inbound rule is the same copy back
+    DECLARED = "declared"  # an inbound rule written in the ruleset sets the attribute
+    SHADOWED = "shadowed"  # a plain copy of an attribute another rule already gives back
+    NOT_INVERTIBLE = "not invertible"  # a constant, a function, several attributes...
+
+
+@dataclass(frozen=True, slots=True)
+class Inversion:
+    """How one outbound rule stands in the inbound direction, and why (for review tools)."""
+
+    kind: Inverse
+    detail: str  # why it cannot be inverted, or which rule covers it
+
+
+@dataclass(frozen=True, slots=True)
 class Plan:
     """A checked ruleset: its rules in order, the extension schemas they write, and the profile types
-    they read."""
+    they read; its inbound rules (declared and derived) and how each outbound rule inverts."""
 
     name: str
     rules: tuple[PlannedRule, ...]
     extensions: tuple[str, ...]  # URNs of the extension schemas the rules write, in order
     profile_types: Mapping[str, ValueType]  # every profile attribute read, with its type
-    schemas: Mapping[str, Schema]  # the extension schemas, by URN
+    schemas: Mapping[str, Schema]  # the extension schemas written or read, by URN
+    inbound: tuple[InboundRule, ...] = ()
+    inversions: tuple[Inversion, ...] = ()  # one per rule, in order

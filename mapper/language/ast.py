@@ -166,6 +166,15 @@ class Matches:
 
 
 @dataclass(frozen=True, slots=True)
+class AppAttr:
+    """``appuser.PATH``: an attribute of the app's SCIM resource, read by an inbound rule.
+    PATH is written as outbound targets are (``appuser.emails[type eq "work"].value``)."""
+
+    path: Target
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
 class OtherRef:
     """``appuser.x``, ``org.x``, ``zendesk.x``: another profile than the Okta user's, which
     mapper does not have; parsed so that the checker can say so."""
@@ -196,6 +205,7 @@ Expr = (
     | ArrayLiteral
     | Index
     | Matches
+    | AppAttr
     | OtherRef
     | Member
 )
@@ -214,7 +224,23 @@ class Rule:
     option_spans: tuple[Span, ...] = ()
 
 
-Statement = Header | SchemaDecl | ProfileDecl | Rule
+@dataclass(frozen=True, slots=True)
+class InboundRule:
+    """``user.NAME <- expression [on create] [default LITERAL]``: the app-to-Okta direction.
+    ``on create`` is Okta's DONT_PUSH (set when Okta creates the user from the app's, never
+    updated by an import); without it the rule is PUSH."""
+
+    attr: str
+    expr: Expr
+    create_only: bool
+    default: Literal | None
+    span: Span
+    attr_span: Span
+    option_spans: tuple[Span, ...] = ()
+    primary: bool = False  # parsed so that the checker can refuse it
+
+
+Statement = Header | SchemaDecl | ProfileDecl | Rule | InboundRule
 
 
 @dataclass(frozen=True, slots=True)

@@ -201,7 +201,7 @@ def _check_rule(
     if expr.type == NULL:
         reporter.error(rule.expr.span, "this expression is always null, so the rule never sets a value")
         ok = False
-    if not rule.create_only and _calls(expr, "Time.now"):
+    if not rule.create_only and calls(expr, "Time.now"):
         reporter.error(
             rule.expr.span,
             "Time.now() changes on every call, so every update would send it",
@@ -245,7 +245,7 @@ def _check_rule(
     )
 
 
-def _calls(expr: PExpr, name: str) -> bool:
+def calls(expr: PExpr, name: str) -> bool:
     """Whether EXPR calls the function NAME anywhere."""
     stack = [expr]
     while stack:
@@ -275,15 +275,18 @@ def _conversion_hint(target: str, got: ValueType) -> str:
     return ""
 
 
-def resolve_target(target: ast.Target, env: Environment, reporter: Reporter) -> TargetSlot | None:
-    """The slot TARGET names in ENV's schemas; None once REPORTER has been told why it cannot be written."""
+def resolve_target(
+    target: ast.Target, env: Environment, reporter: Reporter, reading: bool = False
+) -> TargetSlot | None:
+    """The slot TARGET names in ENV's schemas; None once REPORTER has been told why it cannot be written
+    (or, READING an app's resource for an inbound rule, read: read-only attributes can be)."""
     schema = _resolve_schema(target, env, reporter)
     if schema is None:
         return None
     attr = _resolve_attribute(schema.attributes, target.attr, target.attr_span, schema, env, reporter)
     if attr is None:
         return None
-    if attr.mutability == "readOnly":
+    if attr.mutability == "readOnly" and not reading:
         reporter.error(target.attr_span, f"{attr.name} is read-only: the service provider sets it")
         return None
     if attr.type == "complex":
@@ -303,7 +306,7 @@ def resolve_target(target: ast.Target, env: Environment, reporter: Reporter) -> 
         )
         if sub is None:
             return None
-        if sub.mutability == "readOnly":
+        if sub.mutability == "readOnly" and not reading:
             reporter.error(
                 target.sub_span, f"{attr.name}.{sub.name} is read-only: the service provider sets it"
             )
@@ -323,7 +326,7 @@ def resolve_target(target: ast.Target, env: Environment, reporter: Reporter) -> 
                     f'write [type eq "{target.filter_type}"]',
                 )
                 return None
-            if sub.name in ("type", "primary"):
+            if sub.name in ("type", "primary") and not reading:
                 hint = (
                     "the type comes from the filter"
                     if sub.name == "type"

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from mapper.core import timefmt
 from mapper.core.functions import DEPRECATED, FUNCTIONS
 from mapper.core.plan import (
+    PAppSource,
     PArray,
     PBinary,
     PCall,
@@ -29,6 +30,7 @@ from mapper.core.plan import (
 from mapper.core.regex import PatternError, Substitution, compile_pattern, replacement_parts
 from mapper.core.schema import OKTA_BASE_PROFILE, OKTA_INTERNAL_PROPERTIES
 from mapper.core.types import BOOLEAN, DECIMAL, INTEGER, NULL, STRING, ValueType
+from mapper.errors import Span
 from mapper.language import ast
 from mapper.language.diagnostics import Reporter, did_you_mean, same_but_case
 
@@ -79,9 +81,18 @@ _NEEDS_MORE_THAN_A_PROFILE = {
 class ExpressionChecker:
     """Types one rule's expression; records the profile attributes it reads."""
 
-    def __init__(self, profile: Mapping[str, ValueType], reporter: Reporter) -> None:
+    def __init__(
+        self,
+        profile: Mapping[str, ValueType],
+        reporter: Reporter,
+        app: Callable[[ast.Target], PAppSource | None] | None = None,
+    ) -> None:
         self.profile = profile  # declared custom attributes (base ones are all strings)
         self.reporter = reporter
+        # An inbound rule's expression reads the app's resource (APP resolves a path) and
+        # not the Okta user; an outbound rule's reads the Okta user and not the app's.
+        self.app = app
+        self.app_sources: list[PAppSource] = []
         self.sources: list[str] = []
         self.internal_sources: list[str] = []
         self.source_types: dict[str, ValueType] = {}
@@ -99,7 +110,37 @@ class ExpressionChecker:
     def _literal(self, node: ast.Literal) -> PExpr:
         return PLiteral(literal_type(node.value), node.value is None, node.value)
 
-    def _userattr(self, node: ast.UserAttr) -> PExpr:
+    def _appattr(self, node: ast.AppAttr) -> PExpr | None:
+        if self.app is None:
+            from mapper.language.unparse import target  # the unparser loads the parser: only here
+
+            path = target(node.path)
+            self.reporter.error(
+                node.span,
+                f"appuser.{path} reads the app's resource: that is the app-to-Okta direction",
+                f"an inbound rule reads it (`user.NAME <- appuser.{path}`); "
+                "a mapping to the app reads the Okta user: user.ATTRIBUTE",
+            )
+            return None
+        typed = self.app(node.path)
+        if typed is not None and typed not in self.app_sources:
+            self.app_sources.append(typed)
+        return typed
+
+    def _inbound_reads_user(self, span: Span, what: str) -> bool:
+        """In an inbound rule, report a read of the Okta user (WHAT); whether it was one."""
+        if self.app is None:
+            return False
+        self.reporter.error(
+            span,
+            f"an inbound rule reads the app's resource, not the Okta user's {what}",
+            "write the app's attribute as appuser.SCIM_PATH, e.g. appuser.title or appuser.name.givenName",
+        )
+        return True
+
+    def _userattr(self, node: ast.UserAttr) -> PExpr | None:
+        if self._inbound_reads_user(node.span, f"user.{node.name}"):
+            return None
         name = node.name
         if name in self.profile:
             type_ = self.profile[name]
@@ -147,6 +188,8 @@ class ExpressionChecker:
         return typed
 
     def _usermethod(self, node: ast.UserMethod) -> PExpr | None:
+        if self._inbound_reads_user(node.span, f"user.{node.name}()"):
+            return None
         if node.name in ("getLinkedObject", "getGroups"):
             what = "linked objects" if node.name == "getLinkedObject" else "the user's group memberships"
             self.reporter.error(

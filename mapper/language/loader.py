@@ -8,13 +8,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from mapper.core.plan import Plan, PlannedRule
+from mapper.core.plan import InboundRule, Plan, PlannedRule
 from mapper.core.schema import CORE_USER
 from mapper.core.types import STRING, ValueType
 from mapper.errors import Diagnostic, RulesetError, Span, capped, source_lines
 from mapper.language import ast
 from mapper.language.check import Environment, check_declarations, check_rules
 from mapper.language.diagnostics import Reporter, did_you_mean
+from mapper.language.inbound import check_inbound_rules, derive, override_inbound
 from mapper.language.resources import (
     MAX_FILE_BYTES,
     RULESET_SUFFIX,
@@ -40,6 +41,7 @@ class _Resolved:
     name: str
     env: Environment
     rules: tuple[PlannedRule, ...]
+    inbound: tuple[InboundRule, ...]
 
 
 def load_plan(
@@ -85,16 +87,20 @@ class _Loader:
         name = header.name if header else Path(path).stem
         env = Environment()
         inherited: tuple[PlannedRule, ...] = ()
+        inherited_inbound: tuple[InboundRule, ...] = ()
         if header is not None and header.extends is not None:
             parent = self._load_parent(header, base_dir, (*chain, identity(path)))
             # A parent that cannot be loaded is reported; this file's own statements are
             # checked all the same, so that every problem shows at once.
             if parent is not None:
-                env, inherited = parent.env, parent.rules
+                env, inherited, inherited_inbound = parent.env, parent.rules, parent.inbound
         own_env = check_declarations(file, env, reporter)
         _check_redeclared_sources(file, env, own_env, inherited, reporter)
         own = check_rules(file, own_env, name, reporter)
-        return _Resolved(name, own_env, _override(inherited, own))
+        own_inbound = check_inbound_rules(file, own_env, name, reporter)
+        return _Resolved(
+            name, own_env, _override(inherited, own), override_inbound(inherited_inbound, own_inbound)
+        )
 
     def _load_parent(
         self, header: ast.Header, base_dir: Path | None, chain: tuple[str, ...]
@@ -173,9 +179,10 @@ def _check_redeclared_sources(
 
 def _finish(resolved: _Resolved, path: str, text: str, reporter: Reporter) -> Plan | None:
     rules = resolved.rules
-    if len(rules) > MAX_RULES:
+    if len(rules) + len(resolved.inbound) > MAX_RULES:
+        every: list[PlannedRule | InboundRule] = [*rules, *resolved.inbound]
         reporter.error(
-            rules[MAX_RULES].span,
+            every[MAX_RULES].span,
             f"more than {MAX_RULES} rules",
             "split the mapping, or ask for a higher limit",
         )
@@ -232,5 +239,7 @@ def _finish(resolved: _Resolved, path: str, text: str, reporter: Reporter) -> Pl
                 )
     if reporter.has_errors:
         return None
-    schemas = {urn: resolved.env.schemas[urn] for urn in extensions}
-    return Plan(resolved.name, rules, tuple(extensions), profile_types, schemas)
+    inbound, inversions = derive(rules, resolved.inbound, resolved.env.aliases)
+    read = [p.urn for r in inbound for p in r.app_sources if p.urn != CORE_USER]
+    schemas = {urn: resolved.env.schemas[urn] for urn in (*extensions, *read)}
+    return Plan(resolved.name, rules, tuple(extensions), profile_types, schemas, inbound, inversions)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from functools import cache
 from typing import Any
 
 from lark import Lark
@@ -44,6 +45,13 @@ def grammar_digest(text: str) -> str:
 def dumps(table: dict[str, Any]) -> str:
     """TABLE as the JSON file holds it: keys sorted, no spaces, a newline at the end."""
     return json.dumps(table, sort_keys=True, separators=(",", ":")) + "\n"
+
+
+@cache
+def parser() -> Lark:
+    """The LALR parser, loaded once per process from the parse table shipped with
+    the package (data, never a pickle)."""
+    return load_parser()
 
 
 def load_parser() -> Lark:

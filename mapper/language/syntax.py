@@ -11,14 +11,14 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Iterator
-from functools import cache
 
-from lark import Lark, Token, Transformer, Tree, v_args
-from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
+from lark import Token, Transformer, Tree, v_args
+from lark.exceptions import UnexpectedCharacters, UnexpectedInput
 
 from mapper.errors import Diagnostic, Severity, Span, source_lines
 from mapper.language import ast
-from mapper.language.parser_table import load_parser
+from mapper.language.parser_table import parser
+from mapper.language.syntax_errors import describe_bad_character, report_syntax_error
 
 _CLOSERS = {")", "]", "}"}
 
@@ -27,13 +27,6 @@ MAX_DEPTH = 100
 
 # report(span, message, hint="")
 _Reporter = Callable[..., None]
-
-
-@cache
-def parser() -> Lark:
-    """The LALR parser, loaded once per process from the parse table shipped with
-    the package (data, never a pickle: see :mod:`mapper.language.parser_table`)."""
-    return load_parser()
 
 
 def parse(text: str, path: str) -> tuple[ast.RulesetFile, list[Diagnostic]]:
@@ -55,7 +48,7 @@ def parse(text: str, path: str) -> tuple[ast.RulesetFile, list[Diagnostic]]:
         if tree is None:
             continue
         node = builder.transform(tree)
-        if isinstance(node, ast.Header | ast.SchemaDecl | ast.ProfileDecl | ast.Rule):
+        if isinstance(node, ast.Header | ast.SchemaDecl | ast.ProfileDecl | ast.Rule | ast.InboundRule):
             statements.append(node)
     diagnostics.sort(key=lambda d: (d.span.line, d.span.col) if d.span else (0, 0))
     return ast.RulesetFile(path, text, tuple(statements), tuple(comments)), diagnostics
@@ -114,7 +107,7 @@ def _lex(text: str, path: str, report: _Reporter) -> tuple[list[Token], list[tup
                 raise
             line, col = exc.line, exc.column
             bad_lines.add(line)
-            message, hint, width = _describe_bad_character(work, pos)
+            message, hint, width = describe_bad_character(work, pos)
             span = Span(path, line, col, line, col + width)
             report(span, message, hint)
             if len(bad_lines) > 100:
@@ -123,19 +116,6 @@ def _lex(text: str, path: str, report: _Reporter) -> tuple[list[Token], list[tup
             end = work.find("\n", pos)
             end = len(work) if end < 0 else end
             work = work[:pos] + " " * (end - pos) + work[end:]
-
-
-def _describe_bad_character(text: str, pos: int) -> tuple[str, str, int]:
-    char = text[pos]
-    rest = text[pos : pos + 2]
-    if char in "\"'":
-        return "unterminated string", f"close the string with {char} on the same line", 1
-    if rest == "->":
-        return "unexpected '->'", "rules point from the value to the target: `target <- expression`", 2
-    if char in "&|":
-        return f"unexpected {char!r}", "write AND, OR (or &&, ||)", 1
-    shown = char if char.isprintable() else f"U+{ord(char):04X}"
-    return f"unexpected character {shown!r}", "", 1
 
 
 def _split_statements(tokens: list[Token]) -> Iterator[list[Token]]:
@@ -162,7 +142,7 @@ def _parse_statement(group: list[Token], path: str, report: _Reporter) -> Tree[T
             interactive.feed_token(tok)
         result: Tree[Token] = interactive.feed_eof(group[-1])  # type: ignore[no-untyped-call]
     except UnexpectedInput as exc:
-        _report_syntax_error(exc, group, path, report)
+        report_syntax_error(exc, group, path, report)
         return None
     if _depth(result) > MAX_DEPTH:
         # Everything after the parser walks trees recursively; so does Python's compiler.
@@ -188,125 +168,21 @@ def _depth(tree: Tree[Token]) -> int:
     return deepest
 
 
-def _report_syntax_error(exc: UnexpectedInput, group: list[Token], path: str, report: _Reporter) -> None:
-    expected = set(getattr(exc, "expected", ()) or ())
-    if isinstance(exc, UnexpectedToken) and exc.token.type != "$END":
-        tok = exc.token
-        line, col = tok.line or 1, tok.column or 1
-        span = Span(path, line, col, tok.end_line or line, tok.end_column or col + 1)
-        found = _describe_token(tok)
-    else:
-        last = group[-1]
-        line = last.end_line or last.line or 1
-        col = last.end_column or 1
-        span = Span(path, line, col, line, col + 1)
-        found = ""
-        tok = None
-    wanted = _describe_expected(expected)
-    if tok is None:
-        message = "incomplete statement" + (f"; expected {wanted}" if wanted else "")
-    else:
-        message = f"unexpected {found}" + (f"; expected {wanted}" if wanted else "")
-    report(span, message, _hint_for(tok, expected, group))
-
-
-def _first_on_its_line(tok: Token, group: list[Token]) -> bool:
-    index = next(i for i, t in enumerate(group) if t is tok)
-    return index > 0 and group[index - 1].line != tok.line
-
-
-_TERMINAL_WORDS = {
-    "NAME": "a name",
-    "STRING": "a string",
-    "NUMBER": "a number",
-    "URN": "a schema URN",
-    "MULTI": "'[]'",
-    "$END": "the end of the statement",
-    "_ARROW": "'<-'",
-}
-
-_EXPRESSION_STARTERS = {"STRING", "NUMBER", "USER", "LPAR", "BANG", "TRUE", "FALSE", "NULL"}
-
-
-def _terminal_text(name: str) -> str:
-    if name in _TERMINAL_WORDS:
-        return _TERMINAL_WORDS[name]
-    for term in parser().terminals:
-        if term.name == name:
-            pattern = term.pattern
-            if pattern.type == "str":
-                return f"'{pattern.value}'"
-    return name.lower()
-
-
-def _describe_token(tok: Token) -> str:
-    if tok.type == "NAME":
-        return f"name {str(tok)!r}"
-    if tok.type == "STRING":
-        return f"string {tok!s}"
-    if tok.type in ("NUMBER", "URN"):
-        return f"{_TERMINAL_WORDS[tok.type][2:]} {str(tok)!r}"
-    return f"{str(tok)!r}"
-
-
-def _describe_expected(expected: set[str]) -> str:
-    if not expected:
-        return ""
-    if expected >= _EXPRESSION_STARTERS:
-        rest = sorted(expected - _EXPRESSION_STARTERS - {"NAME"})
-        words = ["an expression"] + [_terminal_text(t) for t in rest]
-    else:
-        words = sorted(_terminal_text(t) for t in expected)
-    if len(words) > 6:
-        words = [*words[:6], "..."]
-    if len(words) == 1:
-        return words[0]
-    return ", ".join(words[:-1]) + " or " + words[-1]
-
-
-def _hint_for(tok: Token | None, expected: set[str], group: list[Token]) -> str:
-    first = str(group[0])
-    if tok is not None and tok.line != group[0].line and _first_on_its_line(tok, group):
-        # The token starts an indented line, which the layout rule joins to the statement above.
-        what = {"ruleset": "header", "schema": "schema declaration", "profile": "profile declaration"}
-        return (
-            f"line {tok.line} is indented, so it continues the {what.get(first, 'rule')} on line "
-            f"{group[0].line}; start a new statement in column 1"
-        )
-    # A bare name in an expression (`title <- firstName`) is a profile attribute without `user.`.
-    position = group.index(tok) if tok is not None and tok in group else len(group)
-    arrow = next((i for i, t in enumerate(group) if t.type == "_ARROW"), None)
-    bare = group[position - 1] if position > 0 else None
-    before = str(group[position - 2]) if position > 1 else ""
-    after_arrow = arrow is not None and position - 1 > arrow
-    if after_arrow and bare is not None and bare.type == "NAME" and before != "." and str(bare) != "user":
-        return f"profile attributes are written user.{bare}"
-    if tok is not None:
-        value = str(tok)
-        if value in ("and", "or", "not"):
-            return "the operators are AND, OR and ! (as in Okta Expression Language)"
-        if value == "primary" and "NAME" in expected:
-            return "an entry is made primary with the `primary` option at the end of its rule"
-        if value == "=" and "_ARROW" in expected:
-            return "a rule is written `target <- expression`"
-        if value == "=":
-            return "compare with `==`"
-        if tok.type == "NAME" and "_ARROW" not in expected:
-            return "one rule per line"
-    if first in ("ruleset", "schema", "profile"):
-        return {
-            "ruleset": "the header is `ruleset NAME` or `ruleset NAME extends PARENT`",
-            "schema": 'declare a schema as `schema ALIAS = "urn:..." { attr: type }`',
-            "profile": "declare custom Okta attributes as `profile { attr: type }`",
-        }[first]
-    return "a rule is written `target <- expression`, one per line"
-
-
 # ---------------------------------------------------------------- tree to AST
 
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "b": "\b", "f": "\f", "\\": "\\", '"': '"', "'": "'", "/": "/"}
 _ESCAPE_RE = re.compile(r"\\(u[0-9a-fA-F]{4}|.)", re.DOTALL)
 _SURROGATE_RE = re.compile("[\ud800-\udfff]")
+
+
+_NAME = r"\$?[A-Za-z_][A-Za-z0-9_\-]*"
+#: The pieces of an APP_PATH token (the grammar's pattern, with names for its parts).
+_APP_PATH = re.compile(
+    rf"""appuser\.(?P<path>(?:(?P<urn>urn:[A-Za-z0-9][A-Za-z0-9.\-]*(?::[A-Za-z0-9.\-]+)+):|(?P<alias>{_NAME}):)?
+    (?P<attr>{_NAME})(?P<filter>\[[ \t]*(?P<on>{_NAME})[ \t]+eq[ \t]+(?P<value>"(?:[^"\n]|"")*"|'(?:[^'\n]|'')*')[ \t]*\])?
+    (?:\.(?P<sub>{_NAME}))?)""",
+    re.VERBOSE,
+)
 
 
 def _span(meta: object, path: str) -> Span:
@@ -414,6 +290,26 @@ class _AstBuilder(Transformer[Token, object]):
     def rule(self, meta: object, children: list[object]) -> ast.Rule:
         target, expr, *options = children
         assert isinstance(target, ast.Target)
+        create_only, primary, default, spans = self._options(options)
+        return ast.Rule(target, expr, create_only, primary, default, self._s(meta), spans)  # type: ignore[arg-type]
+
+    def inbound_rule(self, meta: object, children: list[object]) -> ast.InboundRule:
+        name, expr, *options = children
+        assert isinstance(name, Token)
+        create_only, primary, default, spans = self._options(options)
+        return ast.InboundRule(
+            str(name),
+            expr,  # type: ignore[arg-type]
+            create_only,
+            default,
+            self._s(meta),
+            _tok_span(name, self.path),
+            spans,
+            primary,
+        )
+
+    def _options(self, options: list[object]) -> tuple[bool, bool, ast.Literal | None, tuple[Span, ...]]:
+        """(on create, primary, default, the options' spans); an option given twice is reported."""
         create_only = primary = False
         default: ast.Literal | None = None
         spans: list[Span] = []
@@ -431,7 +327,7 @@ class _AstBuilder(Transformer[Token, object]):
                 primary = True
             else:
                 default = value
-        return ast.Rule(target, expr, create_only, primary, default, self._s(meta), tuple(spans))  # type: ignore[arg-type]
+        return create_only, primary, default, tuple(spans)
 
     def on_create(self, meta: object, children: list[object]) -> tuple[str, None, Span]:
         return ("on_create", None, self._s(meta))
@@ -500,6 +396,33 @@ class _AstBuilder(Transformer[Token, object]):
         if not ok:
             self.report(_tok_span(children[0], self.path), "number out of range")
         return ast.Literal(value, self._s(meta))
+
+    def app_attr(self, meta: object, children: list[Token]) -> ast.AppAttr:
+        tok = children[0]
+        found = _APP_PATH.fullmatch(str(tok))
+        assert found is not None  # the grammar's APP_PATH token is this pattern's language
+        line, col = tok.line or 1, tok.column or 1  # the token never spans lines
+
+        def at(group: str) -> Span:
+            return Span(self.path, line, col + found.start(group), line, col + found.end(group))
+
+        schema = found["urn"] or found["alias"]
+        filter_type = None
+        if found["filter"] is not None:
+            filter_type = self._json_string(Token("STRING", found["value"]))
+        path = ast.Target(
+            schema,
+            found["attr"],
+            filter_type,
+            found["sub"],
+            at("path"),
+            at("urn" if found["urn"] else "alias") if schema else None,
+            at("attr"),
+            at("sub") if found["sub"] else None,
+            found["on"],
+            at("filter") if found["filter"] else None,
+        )
+        return ast.AppAttr(path, _tok_span(tok, self.path))
 
     def other_ref(self, meta: object, children: list[Token]) -> ast.OtherRef:
         return ast.OtherRef(str(children[0]), str(children[1]), self._s(meta))

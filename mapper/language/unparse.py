@@ -4,7 +4,8 @@ print rules with it. It imports only the language below it.
 
 - The header first, then the ``schema`` and ``profile`` declarations in their
   order, then the rules in theirs (rule order is meaning: it orders the output
-  and the PATCH operations, so rules never move).
+  and the PATCH operations, so rules never move), then the inbound rules
+  (``user.NAME <- ...``, app to Okta) in theirs.
 - One statement per line; expressions on one line, with single spaces around
   operators, the fewest parentheses their meaning needs, double-quoted
   strings, ``AND``/``OR`` for ``&&``/``||``, and options in the order
@@ -45,6 +46,8 @@ def expression(e: ast.Expr, context: int = 0) -> str:
     if isinstance(e, ast.Call):
         name = f"{e.namespace}.{e.function}" if e.namespace else e.function
         return f"{name}({', '.join(expression(a) for a in e.args)})"
+    if isinstance(e, ast.AppAttr):
+        return f"appuser.{target(e.path)}"
     if isinstance(e, ast.OtherRef):
         return f"{e.scope}.{e.name}"
     if isinstance(e, ast.Member):
@@ -87,7 +90,7 @@ def target(t: ast.Target) -> str:
     return text
 
 
-def rule_tail(rule: ast.Rule, room: int = 10_000) -> list[str]:
+def rule_tail(rule: ast.Rule | ast.InboundRule, room: int = 10_000) -> list[str]:
     """Everything after the arrow, the expression and the options, as lines: one
     line when it fits in ROOM characters, else broken before the top-level
     operators (continuation lines are indented four spaces)."""
@@ -158,12 +161,15 @@ def format_file(file: ast.RulesetFile) -> str:
     header = [i for i in items if isinstance(i.statement, ast.Header)]
     declarations = [i for i in items if isinstance(i.statement, ast.SchemaDecl | ast.ProfileDecl)]
     rules = [i for i in items if isinstance(i.statement, ast.Rule)]
+    inbound = [i for i in items if isinstance(i.statement, ast.InboundRule)]
     trailer = _trailer_comments(file, items, lines)
 
     out: list[str] = []
-    for section in (header, declarations, rules):
+    for section in (header, declarations, rules, inbound):
         first = True
-        run: list[tuple[str, ast.Rule, str]] = []  # pending aligned rules: (target, rule, comment)
+        run: list[
+            tuple[str, ast.Rule | ast.InboundRule, str]
+        ] = []  # pending aligned rules: (target, rule, comment)
         for item in section:
             blank = bool(out) and (first or _blank_before(item, lines))
             if blank or item.leading:
@@ -179,6 +185,8 @@ def format_file(file: ast.RulesetFile) -> str:
             if isinstance(item.statement, ast.Rule):
                 rule = item.statement
                 run.append((target(rule.target), rule, " ".join(item.trailing)))
+            elif isinstance(item.statement, ast.InboundRule):
+                run.append((f"user.{item.statement.attr}", item.statement, " ".join(item.trailing)))
             else:
                 out.extend(_declaration(item))
             first = False
@@ -193,7 +201,7 @@ def format_file(file: ast.RulesetFile) -> str:
     return "\n".join(line.rstrip() for line in out) + "\n" if out else ""
 
 
-def _flush(run: list[tuple[str, ast.Rule, str]], out: list[str]) -> None:
+def _flush(run: list[tuple[str, ast.Rule | ast.InboundRule, str]], out: list[str]) -> None:
     """Write a run of rules with their arrows (and trailing comments) aligned."""
     if not run:
         return

@@ -76,8 +76,9 @@ class Ruleset:
 
     @property
     def source(self) -> str:
-        """All the generated Python: render, changes (for patch) and render_update."""
-        return self.render_source + "\n\n" + self._changes[0] + "\n\n" + self._update[0]
+        """All the generated Python: render, changes (for patch), render_update and inbound."""
+        parts = (self.render_source, self._changes[0], self._update[0], self._inbound[0])
+        return "\n\n".join(parts)
 
     # The PATCH machinery is compiled on first use: many callers only render.
     @cached_property
@@ -86,6 +87,14 @@ class Ruleset:
 
         source, namespace, units = generate_changes(self.plan)
         return source, codegen.load_function(source, namespace, self.plan, "changes"), units
+
+    @cached_property
+    def _inbound(self) -> tuple[str, Callable[[Any], dict[str, Any]], frozenset[str]]:
+        from mapper.compiler.inboundgen import generate
+
+        source, namespace = generate(self.plan)
+        function = codegen.load_function(source, namespace, self.plan, "inbound")
+        return source, function, frozenset(r.attr for r in self.plan.inbound if r.create_only)
 
     @cached_property
     def _update(self) -> tuple[str, Callable[..., dict[str, Any]]]:
@@ -102,6 +111,22 @@ class Ruleset:
         profile, fields = split_user(user)
         resource: dict[str, Any] = self._render(profile, fields)
         return resource
+
+    def inbound(self, resource: dict[str, Any], *, update: bool = False) -> dict[str, Any]:
+        """The Okta profile attributes the app's SCIM RESOURCE maps to, by the ruleset's inbound
+        rules (declared, and derived from its plain copies): one key per rule, None where the
+        resource gives no value. What Okta's import sets on a user it creates; with UPDATE,
+        only the attributes an import updates on a matched user (the PUSH rules: ``on create``
+        rules, Okta's DONT_PUSH, left out).
+
+        Raises :class:`~mapper.errors.ResourceError` (a :class:`ProfileError`) for input that
+        cannot be mapped. Attribute names are matched without regard to case, as RFC 7643
+        defines them; a multi-valued entry is the primary one of its type, else the first."""
+        _, function, create_only = self._inbound
+        profile = function(resource)
+        if update and create_only:
+            return {k: v for k, v in profile.items() if k not in create_only}
+        return profile
 
     def create(self, user: dict[str, Any]) -> dict[str, Any]:
         """The body of the POST that creates the user in the app (create-only rules included)."""

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from mapper.core.plan import Inverse
 from mapper.errors import Diagnostic, RulesetError, Severity
 from mapper.language.resources import RULESET_SUFFIX, rulesets_in
-from mapper.runtime.ruleset import load
+from mapper.markup import visible
+from mapper.runtime.ruleset import Ruleset, load
 
 if TYPE_CHECKING:
     from mapper.runtime.app_schema import AppSchemas
@@ -23,6 +26,7 @@ class CheckResult:
     name: str
     diagnostics: tuple[Diagnostic, ...]
     rules: int | None  # None when the ruleset did not load
+    inbound: tuple[str, ...] = ()  # how the rules stand in the inbound direction: a summary, then details
 
     def failed(self, strict: bool) -> bool:
         """Whether the check fails: the ruleset did not load (or the app would refuse it) or, when STRICT,
@@ -50,8 +54,9 @@ def check_one(name: str, app: AppSchemas | None = None) -> CheckResult:
         ruleset = load(name, cache=False)  # a check runs the checker, always
     except RulesetError as exc:
         return CheckResult(name, exc.diagnostics, None)
+    inbound = inbound_summary(ruleset)
     if app is None:
-        return CheckResult(name, ruleset.warnings, len(ruleset.rules))
+        return CheckResult(name, ruleset.warnings, len(ruleset.rules), inbound)
     from mapper.runtime.app_schema import check_app_schema
 
     found = check_app_schema(ruleset, app)
@@ -60,12 +65,34 @@ def check_one(name: str, app: AppSchemas | None = None) -> CheckResult:
     )
     if any(d.is_error for d in found):
         return CheckResult(name, tuple(diagnostics), None)
-    return CheckResult(name, tuple(diagnostics), len(ruleset.rules))
+    return CheckResult(name, tuple(diagnostics), len(ruleset.rules), inbound)
 
 
-def render(results: list[CheckResult], output_format: str, strict: bool) -> str:
-    """RESULTS in OUTPUT_FORMAT: text (the diagnostics, then a line per ruleset), json, or GitHub
-    workflow commands (github); STRICT reports warnings as errors."""
+def inbound_summary(ruleset: Ruleset) -> tuple[str, ...]:
+    """How RULESET's rules stand in the inbound direction: a line of counts, then a line per rule
+    (``file:line: derived user.title <- appuser.title``, ``... not invertible: a constant``)."""
+    plan = ruleset.plan
+    counts = Counter(i.kind for i in plan.inversions)
+    declared = sum(1 for r in plan.inbound if r.derived_from is None)
+    summary = (
+        f"inbound: {len(plan.inbound)} rule{'' if len(plan.inbound) == 1 else 's'} "
+        f"({counts[Inverse.DERIVED]} derived, {declared} declared); "
+        f"{counts[Inverse.NOT_INVERTIBLE]} outbound not invertible"
+    )
+    lines = [summary]
+    for rule, inversion in zip(plan.rules, plan.inversions, strict=True):
+        where = f"{rule.span.file}:{rule.span.line}"
+        lines.append(f"{where}: {rule.target.path}: {inversion.kind.value}: {inversion.detail}")
+    for inbound in plan.inbound:
+        if inbound.derived_from is None:
+            lines.append(f"{inbound.span.file}:{inbound.span.line}: user.{inbound.attr}: declared")
+    return tuple(lines)
+
+
+def render(results: list[CheckResult], output_format: str, strict: bool, inbound: bool = False) -> str:
+    """RESULTS in OUTPUT_FORMAT: text (the diagnostics, then a line per ruleset; with INBOUND, how
+    each rule stands in the inbound direction), json, or GitHub workflow commands (github);
+    STRICT reports warnings as errors."""
     diagnostics = [_strict(d, strict) for r in results for d in r.diagnostics]
     if output_format == "json":
         return json.dumps([_as_json(d) for d in diagnostics], indent=2, ensure_ascii=False) + "\n"
@@ -82,6 +109,10 @@ def render(results: list[CheckResult], output_format: str, strict: bool) -> str:
         else:
             note = f", {warnings} warning{'s' if warnings != 1 else ''}" if warnings else ""
             lines.append(f"{result.name}: ok, {result.rules} rule{'' if result.rules == 1 else 's'}{note}")
+            if result.inbound:
+                lines.append(f"  {result.inbound[0]}")
+                if inbound:
+                    lines.extend(f"    {visible(line)}" for line in result.inbound[1:])
     return "\n".join(lines) + "\n"
 
 
@@ -106,8 +137,6 @@ def _as_json(d: Diagnostic) -> dict[str, object]:
 def _escape_data(text: str) -> str:
     """TEXT for a workflow command: GitHub's escapes, and every other control character (an
     app's schema id may hold ESC or BEL) written as visible text, never sent to a terminal."""
-    from mapper.markup import visible
-
     return visible(text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A"))
 
 

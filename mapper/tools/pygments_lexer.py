@@ -35,6 +35,7 @@ class MapperLexer(RegexLexer):
             (words(("AND", "OR", "matches"), suffix=r"\b"), Operator.Word),
             (r"(user)(\.)(getInternalProperty)\b", bygroups(Name.Builtin, Punctuation, Name.Function)),
             (r"(user)(\.)(\w+)", bygroups(Name.Builtin, Punctuation, Name.Variable)),
+            (r"(appuser)(\.)", bygroups(Name.Builtin, Punctuation)),  # then the SCIM path, as a target
             (words(tuple(FUNCTIONS), suffix=r"\b"), Name.Function),
             (r"(?i)urn:[\w.:-]+", Name.Namespace),
             (r"(\w+)(:)(?=\w)", bygroups(Name.Namespace, Punctuation)),

@@ -19,11 +19,12 @@ ALLOWED_NODES = (
     ast.ExceptHandler, ast.Raise, ast.Load, ast.Store, ast.Eq, ast.NotEq, ast.Is, ast.IsNot,
     ast.Lt, ast.LtE, ast.Gt, ast.GtE, ast.And, ast.Or, ast.Not, ast.Add, ast.USub, ast.In, ast.NotIn,
 )  # fmt: skip
-ALLOWED_ATTRIBUTES = {"get", "append", "update", "__class__"}
+ALLOWED_ATTRIBUTES = {"get", "append", "update", "__class__", "issuperset"}
 FIXED_NAMES = {
     "profile", "internal", "old_profile", "old_internal", "old", "new", "old_fields", "new_fields",
     "get", "og", "ng", "out", "schemas", "resource", "exc", "str", "list", "len", "None", "True", "False",
     "bool", "int", "float",  # element classes passed to _read_array
+    "dict",  # the inbound function's test of its input
 }  # fmt: skip
 GENERATED_NAME = re.compile(r"^[a-z]{1,3}\d+$")
 BUILTIN_CALLS = {"str", "list", "len", "og", "ng", "get"}  # and the dict.get aliases the generator binds
@@ -33,11 +34,11 @@ def check_generated_code(ruleset: mapper.Ruleset) -> None:
     tree = ast.parse(ruleset.source)
     helpers = {
         name
-        for function in (ruleset._render, ruleset._changes[1], ruleset._update[1])
+        for function in (ruleset._render, ruleset._changes[1], ruleset._update[1], ruleset._inbound[1])
         for name in function.__globals__
         if name.startswith("_") and not name.startswith("__")
     }
-    assert [type(node) for node in tree.body] == [ast.FunctionDef] * 3
+    assert [type(node) for node in tree.body] == [ast.FunctionDef] * 4
     for node in ast.walk(tree):
         assert isinstance(node, ALLOWED_NODES), f"{type(node).__name__} in generated code"
         if isinstance(node, ast.Attribute):
@@ -54,15 +55,23 @@ def check_generated_code(ruleset: mapper.Ruleset) -> None:
                     or GENERATED_NAME.match(function.id)
                 ), function.id
             else:
-                assert isinstance(function, ast.Attribute) and function.attr in ("get", "append", "update")
+                assert isinstance(function, ast.Attribute) and function.attr in (
+                    "get", "append", "update", "issuperset",
+                )  # fmt: skip
         elif isinstance(node, ast.FunctionDef):
-            assert node.name in ("render", "changes", "render_update")
+            assert node.name in ("render", "changes", "render_update", "inbound")
             assert not node.decorator_list
     for name in helpers:
         value = ruleset._render.__globals__.get(name) or ruleset._changes[1].__globals__.get(name)
-        value = value or ruleset._update[1].__globals__.get(name)
+        value = value or ruleset._update[1].__globals__.get(name) or ruleset._inbound[1].__globals__.get(name)
         if name == "_SCALARS":
             assert value == frozenset({str, bool, int, float, type(None)})
+            continue
+        if isinstance(value, frozenset | dict):  # the inbound function's attribute name tables
+            assert all(
+                isinstance(k, str) and isinstance(value[k] if isinstance(value, dict) else k, str)
+                for k in value
+            )
             continue
         module = getattr(value, "__module__", "") or type(value).__module__
         assert module.startswith(("mapper.", "re2", "_re2")), (name, value)
