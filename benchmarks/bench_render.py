@@ -1,6 +1,7 @@
 """Render speed: mapper's compiled rulesets against hand-written Python, jmespath
-and jsonata-python, all measured in this one run; and the cost of loading a
-ruleset in a fresh process.
+and jsonata-python, all measured in this one run; the inbound direction (app to
+Okta) beside render and against a hand-written inbound function; and the cost of
+loading a ruleset in a fresh process.
 
     python benchmarks/bench_render.py [--quick]
 
@@ -21,7 +22,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from handwritten import BASELINES
+from handwritten import BASELINES, appspace_inbound
 
 import mapper
 
@@ -128,6 +129,16 @@ def main() -> None:
         print("  jsonata-python not installed (pip install -e '.[dev]')")
     for label, value in rows:
         print(f"  {label:<16}{value:>10.2f} µs  {value / hand:>8.1f}x hand-written")
+
+    appspace = mapper.load("appspace")
+    resource = appspace.render(USER)
+    assert appspace.inbound(resource) == appspace_inbound(resource), "the baseline must map the same"
+    inbound = per_call_us(lambda: appspace.inbound(resource), repeat, seconds)
+    by_hand = per_call_us(lambda: appspace_inbound(resource), repeat, seconds)
+    render = per_call_us(lambda: appspace.render(USER), repeat, seconds)
+    print("\nappspace inbound (its resource back to an Okta profile), same run:")
+    print(f"  inbound {inbound:6.2f} µs   by hand {by_hand:6.2f} µs   {inbound / by_hand:5.2f}x by hand")
+    print(f"  render  {render:6.2f} µs   inbound / render {inbound / render:5.2f}")
 
     runs = repeat
     timed = "import time, mapper; t = time.perf_counter(); mapper.load('okta-default'{}); print(time.perf_counter() - t)"

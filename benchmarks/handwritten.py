@@ -171,3 +171,54 @@ def _entry_op(attr: str, before: str | None, after: str | None) -> dict[str, Any
     if after is None:
         return {"op": "remove", "path": f'{attr}[type eq "work"]'}
     return {"op": "replace", "path": f'{attr}[type eq "work"].value', "value": after}
+
+
+# ---------------------------------------------------------------- inbound (app to Okta)
+
+
+def _object(value: Any, path: str) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if type(value) is not dict:
+        raise ProfileError("expected an object", attribute=path)
+    return value
+
+
+def _work_entry(items: Any, path: str) -> dict[str, Any]:
+    """The entry of type work: the primary one where several are, else the first."""
+    if items is None:
+        return {}
+    if type(items) is not list:
+        raise ProfileError("expected an array of objects", attribute=path)
+    found: dict[str, Any] = {}
+    for item in items:
+        if type(item) is not dict:
+            raise ProfileError("expected an array of objects", attribute=path)
+        if item.get("type") == "work":
+            if item.get("primary") is True:
+                return item
+            found = found or item
+    return found
+
+
+def appspace_inbound(resource: dict[str, Any]) -> dict[str, Any]:
+    """appspace's inbound direction (its plain copies back), written by hand with the same
+    checks as the generated function, but attribute names matched exactly."""
+    if type(resource) is not dict:
+        raise ProfileError("expected a JSON object")
+    name = _object(resource.get("name"), "name")
+    enterprise = _object(resource.get(ENTERPRISE), ENTERPRISE)
+    extension = _object(resource.get(APPSPACE), APPSPACE)
+    return {
+        "login": _text(resource, "userName"),
+        "firstName": _text(name, "givenName"),
+        "lastName": _text(name, "familyName"),
+        "displayName": _text(resource, "displayName"),
+        "title": _text(resource, "title"),
+        "locale": _text(resource, "locale"),
+        "email": _text(_work_entry(resource.get("emails"), "emails"), "value"),
+        "primaryPhone": _text(_work_entry(resource.get("phoneNumbers"), "phoneNumbers"), "value"),
+        "department": _text(enterprise, "department"),
+        "costCenter": _text(extension, "costCenter"),
+        "employeeNumber": _text(extension, "employeeNumber"),
+    }

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from mapper.errors import Diagnostic as Diagnostic
     from mapper.errors import MapperError as MapperError
     from mapper.errors import ProfileError as ProfileError
+    from mapper.errors import ResourceError as ResourceError
     from mapper.errors import RulesetError as RulesetError
     from mapper.errors import Severity as Severity
     from mapper.errors import Span as Span
@@ -35,6 +36,7 @@ _WHERE = {
     "Diagnostic": "mapper.errors",
     "MapperError": "mapper.errors",
     "ProfileError": "mapper.errors",
+    "ResourceError": "mapper.errors",
     "RulesetError": "mapper.errors",
     "Severity": "mapper.errors",
     "Span": "mapper.errors",

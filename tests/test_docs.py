@@ -133,7 +133,10 @@ def test_syntax_synopses_load_with_their_placeholders_filled(block: Block) -> No
         if statement.startswith("schema") and "{" not in statement:
             # An alias names a schema already known.
             text = 'schema known = "urn:example:readme:2.0:User" { a: string }\n' + text
-        if (statement.startswith("ruleset") and "extends" not in statement) or statement.startswith("schema"):
+        if (
+            (statement.startswith("ruleset") and "extends" not in statement)
+            or statement.startswith(("schema", "user."))  # an inbound rule alone sets no userName
+        ):
             text += "userName <- user.login\n"
         mapper.loads(text, "readme.mapper")
 

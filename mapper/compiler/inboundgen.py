@@ -93,8 +93,7 @@ class InboundGenerator(Emitter):
             if path.urn not in containers:
                 var = containers[path.urn] = self._name("x")
                 known, names = self._name_tables(list(schema.attributes))
-                urn = py_literal(path.urn)
-                w.line(f"{var} = _complex(resource.get({urn}), {urn}, {known}, {names})")
+                self._object(var, f"resource.get({py_literal(path.urn)})", py_literal(path.urn), known, names)
             holder = containers[path.urn]
             attr = schema.attributes[path.attr]
             where = py_literal(_shown(path.attribute))
@@ -109,11 +108,19 @@ class InboundGenerator(Emitter):
                             f"{var} = _entry({get}, {py_literal(path.entry_type)}, {where}, {known}, {names})"
                         )
                     else:
-                        w.line(f"{var} = _complex({get}, {where}, {known}, {names})")
+                        self._object(var, get, where, known, names)
                 holder = objects[key]
                 attr = attr.sub_attributes[path.sub]
             var = self.app_values[path] = self._name("r")
             self._check(var, f"{holder}.get({py_literal(path.sub or path.attr)})", path, attr)
+
+    def _object(self, var: str, read: str, where: str, known: str, names: str) -> None:
+        """Lines that set VAR to the object READ gives (EMPTY when absent), its names canonical:
+        the common case (a dict spelt as the schema spells it) costs a subset test, no call."""
+        w = self.w
+        w.line(f"{var} = {read}")
+        w.line(f"if {var}.__class__ is not dict: {var} = _complex({var}, {where}, {known}, {names})")
+        w.line(f"elif not {known}.issuperset({var}): {var} = _canonical({var}, {names}, {where})")
 
     def _check(self, var: str, read: str, path: AttrPath, attr: Attribute) -> None:
         """Lines that set VAR to the value READ gives, checked against ATTR's type."""

@@ -69,3 +69,16 @@ def scim_accepts(target: str, value: ValueType) -> bool:
     if target == "decimal":
         return value.base in ("integer", "decimal")
     return target == value.base
+
+
+def default_fits(target: str, value: ValueType) -> bool:
+    """Whether a default of type VALUE may stand in for a single value of type TARGET (a SCIM
+    type, or a base type): exactly its type, an integer for a decimal. Unlike expression values,
+    an integer default never goes into a string: it would be written as a number."""
+    if value.multi or value.base == "null":
+        return False
+    if target in ("string", "reference", "binary", "dateTime"):
+        return value.base == "string"
+    if target == "decimal":
+        return value.base in ("integer", "decimal")
+    return target == value.base

@@ -24,7 +24,7 @@ from mapper.core.schema import (
     Schema,
     is_schema_urn,
 )
-from mapper.core.types import NULL, ValueType, okta_type, scim_accepts
+from mapper.core.types import NULL, ValueType, default_fits, okta_type, scim_accepts
 from mapper.errors import Span, source_lines
 from mapper.language import ast
 from mapper.language.diagnostics import Reporter, did_you_mean, same_but_case
@@ -220,7 +220,7 @@ def _check_rule(
         if default is None or default == "":
             reporter.error(rule.default.span, "a default must be a value", "leave the default out instead")
             ok = False
-        elif target.multi_simple or not scim_accepts(target.scim_type, literal_type(default)):
+        elif target.multi_simple or not default_fits(target.scim_type, literal_type(default)):
             reporter.error(rule.default.span, f"the default of {target.path} must be {target.scim_type}")
             ok = False
     if not ok:

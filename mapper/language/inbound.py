@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from mapper.core.plan import InboundRule, Inverse, Inversion, PAppSource, PlannedRule, PSource
 from mapper.core.schema import CORE_USER, OKTA_BASE_PROFILE
 from mapper.core.scim_path import AttrPath
-from mapper.core.types import NULL, STRING, ValueType, scim_accepts
+from mapper.core.types import NULL, STRING, ValueType, default_fits, scim_accepts
 from mapper.errors import source_lines
 from mapper.language import ast
 from mapper.language.check import Environment, calls, resolve_target
@@ -144,7 +144,7 @@ def _check(
         if default is None or default == "":
             reporter.error(rule.default.span, "a default must be a value", "leave the default out instead")
             ok = False
-        elif not okta_accepts(type_, literal_type(default)):
+        elif type_.multi or not default_fits(type_.base, literal_type(default)):
             reporter.error(rule.default.span, f"the default of user.{rule.attr} must be {type_.okta_name}")
             ok = False
     if not ok:
@@ -169,11 +169,15 @@ def _check(
 
 def _hint(target: ValueType, got: ValueType) -> str:
     if target.base == "integer" and got.base == "string" and not got.multi:
-        return "convert it: Convert.toInteger(...)"
+        return "convert it: Convert.toInt(...)"
     if target.base == "decimal" and got.base == "string" and not got.multi:
-        return "convert it: Convert.toNumber(...)"
-    if target.base == "string" and got.base in ("boolean", "decimal") and not got.multi:
-        return "convert it: Convert.toString(...)"
+        return "convert it: Convert.toNum(...)"
+    if target.base == "string" and got.base == "boolean" and not got.multi:
+        return 'write it as a string: `appuser.x ? "true" : "false"`'
+    if target.base == "boolean" and got.base == "string" and not got.multi:
+        return 'compare it: `appuser.x == "true"`'
+    if target.base == "integer" and got.base == "decimal":
+        return "declare the Okta attribute as a number: `profile { name: number }`"
     if target.multi != got.multi:
         return "an array attribute takes an array: {a, b} or Arrays.toCsvString(...) the other way"
     return ""

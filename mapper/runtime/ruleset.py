@@ -123,7 +123,7 @@ class Ruleset:
         cannot be mapped. Attribute names are matched without regard to case, as RFC 7643
         defines them; a multi-valued entry is the primary one of its type, else the first."""
         _, function, create_only = self._inbound
-        profile = function(resource)
+        profile: dict[str, Any] = function(resource)
         if update and create_only:
             return {k: v for k, v in profile.items() if k not in create_only}
         return profile
