@@ -5,7 +5,7 @@ dispatches, in the manner of pre-commit's main.
 Exit codes: 0 success; 1 bad data (a profile that cannot be read or mapped, or output
 that fails --validate); 2 a bad ruleset, an unreadable file or bad usage; 3 the output
 could not be written (a closed pipe, a full disk); 4 refused by a guard and 5 the app
-refused or stopped answering (sync); 70 an internal error (a bug: one line, no
+refused or stopped answering (sync, probe, import users); 70 an internal error (a bug: one line, no
 traceback); 130 interrupted.
 """
 
@@ -14,7 +14,7 @@ from __future__ import annotations
 import click
 
 from mapper import __version__
-from mapper.cli import okta, plan, probe, render, review, sync
+from mapper.cli import import_users, okta, plan, probe, render, review, sync
 
 # Only click and the standard library are imported up front: `mapper --help` and
 # `--version` load nothing else, and each command imports what it uses when it runs.
@@ -28,10 +28,12 @@ def main() -> None:
     Exit codes: 0 success; 1 bad data (a profile, or output that fails
     --validate); 2 a bad ruleset, an unreadable file, or bad usage; 3 the
     output could not be written; 4 refused by a guard and 5 the app refused
-    or stopped answering (sync); 70 an internal error (a bug, one line);
+    or stopped answering (sync, probe, import users); 70 an internal error (a bug, one line);
     130 interrupted.
     """
 
+
+okta.import_group.add_command(import_users.import_users_command)  # `mapper import users`
 
 for command in (
     render.render, review.check, review.fmt, review.explain, review.test_command, review.review,

@@ -118,6 +118,26 @@ MATCH_FILTERS: dict[str, tuple[str, bool]] = {
 }
 
 
+#: The most users a listing of the app's /Users reads (memory stays bounded).
+MAX_LISTED = 2_000_000
+
+
+@dataclass(frozen=True)
+class Listing:
+    """The app's users as a paged listing read them, and how the listing went: the
+    ``totalResults`` of each page (one value unless users came or went meanwhile) and how many
+    users were read on two pages."""
+
+    users: list[dict[str, Any]]
+    totals: tuple[int, ...]
+    duplicates: int
+
+    @property
+    def changed(self) -> bool:
+        """Whether the app's users changed while they were read: the listing may miss some."""
+        return len(set(self.totals)) > 1 or self.duplicates > 0
+
+
 class Users(Protocol):
     """What a sync asks of the app's /Users: :class:`ScimApp`, or the dry run's recorder
     standing in for it (mapper.sync.saved_plan.Recorder)."""
@@ -256,6 +276,46 @@ class ScimApp:
                     f"the app's search by {match} returned a user who does not match it (does the app ignore filters?)",
                 )
         return resources
+
+    def list_users(self, page_size: int = 100, limit: int = MAX_LISTED) -> Listing:
+        """Every app user, as Okta's import reads them: ``GET /Users?startIndex=1&count=PAGE_SIZE``,
+        then the next page at the start index plus what the page held, until ``totalResults`` are
+        read. Every page is checked (a ListResponse, integer counts, usable ids); a user read on
+        two pages (the listing shifted: users were removed while it was read) is kept once, and
+        a count that changed between pages is recorded, for the caller to say the listing may be
+        incomplete. More than LIMIT users, or a page that ends the listing before its count, is an
+        AppError, never a silently short list."""
+        users: dict[str, dict[str, Any]] = {}
+        start, totals, duplicates = 1, [], 0
+        while True:
+            query = {"startIndex": start, "count": page_size}
+            page = self._call(lambda q=query: self.client.query(url="/Users", query_parameters=q), "GET")
+            resources = page.get("Resources", []) if isinstance(page, dict) else None
+            total = page.get("totalResults") if isinstance(page, dict) else None
+            if (
+                not isinstance(resources, list)
+                or not all(isinstance(r, dict) for r in resources)
+                or not isinstance(total, int)
+                or isinstance(total, bool)
+            ):
+                raise AppError(
+                    None, "", f"the app's answer to GET /Users?startIndex={start} is not a SCIM ListResponse"
+                )
+            totals.append(total)
+            for resource in resources:
+                _check_id(resource, "listing")
+                if resource["id"] in users:
+                    duplicates += 1
+                users[resource["id"]] = resource
+            if len(users) > limit:
+                raise AppError(None, "tooMany", f"the app lists more than {limit:,} users")
+            start += len(resources)
+            if start > total:
+                return Listing(list(users.values()), tuple(totals), duplicates)
+            if not resources:
+                raise AppError(
+                    None, "", f"the app's listing ended at {start - 1:,} of the {total:,} users it counts"
+                )
 
     def create(self, body: dict[str, Any]) -> dict[str, Any]:
         """POST BODY to /Users: the user the app created, whose id must be usable (an answer without
