@@ -7,7 +7,8 @@ newcomer pastes them), ``mapper FILE`` (a ruleset, loaded, and written to FILE f
 blocks), ``mapper-synopsis`` (syntax with placeholders, loaded with them filled in),
 ``synopsis`` (command lines, checked against the CLI), ``json FILE`` (an examples file, run
 with `mapper test`), ``yaml FILE`` (pre-commit and GitHub Actions, whose hooks and commands
-are checked and run), ``text architecture`` (the module map, checked against mapper/),
+are checked and run), ``text architecture`` (the module map, checked against mapper/), ``text inbound-import`` (the
+end of an imported ruleset, checked by tests/test_okta.py),
 ``mermaid layers`` (the layers diagram, checked against the imports by tests/test_layers.py).
 """
 

@@ -442,3 +442,124 @@ def test_what_scim2_server_gives_back_maps_back_to_the_profile(
     status, fetched = server.request("GET", f"/Users/{created['id']}")
     assert status == 200, fetched
     assert ruleset.inbound(fetched) == expected
+
+
+# -- from a review: what must not be derived, and errors where they belong -------------------------
+
+
+def _inversions(text: str) -> list[tuple[str, Inverse, str]]:
+    ruleset = mapper.loads(text, "t.mapper", cache=False)
+    return [
+        (r.target.path, i.kind, i.detail)
+        for r, i in zip(ruleset.plan.rules, ruleset.plan.inversions, strict=True)
+    ]
+
+
+def test_what_the_app_never_returns_is_neither_read_nor_derived() -> None:
+    assert (2, "password is write-only: the app never returns it") in _errors(
+        "ruleset t\nuser.title <- appuser.password\nuserName <- user.login\n"
+    )
+    kinds = _inversions(
+        "ruleset t\nuserName <- user.login\npassword <- user.nickName\nnickName <- user.nickName\n"
+    )
+    assert kinds[1:] == [
+        ("password", Inverse.NOT_INVERTIBLE, "the app never returns it (write-only)"),
+        ("nickName", Inverse.DERIVED, "user.nickName <- appuser.nickName"),
+    ]
+
+
+def test_entries_whose_types_differ_only_in_case_are_not_inverted() -> None:
+    kinds = _inversions(
+        'ruleset t\nuserName <- user.login\nemails[type eq "Work"].value <- user.email\n'
+        'emails[type eq "work"].value <- user.secondEmail\n'
+    )
+    assert [k for _, k, _ in kinds[1:]] == [Inverse.NOT_INVERTIBLE, Inverse.NOT_INVERTIBLE]
+    assert kinds[1][2] == "another emails entry's type differs from 'Work' only in case"
+
+
+def test_an_on_create_copy_gives_way_to_one_that_follows_okta() -> None:
+    both = mapper.loads(
+        "ruleset t\nuserName <- user.login\ntitle <- user.title on create\nenterprise:division <- user.title\n",
+        "t.mapper",
+        cache=False,
+    )
+    (title,) = [r for r in both.plan.inbound if r.attr == "title"]
+    assert title.text == "user.title <- appuser.enterprise:division" and not title.create_only
+    assert both.plan.inversions[1].kind is Inverse.SHADOWED
+    alone = mapper.loads(
+        "ruleset t\nuserName <- user.login\ntitle <- user.title on create\n", "t.mapper", cache=False
+    )
+    (title,) = [r for r in alone.plan.inbound if r.attr == "title"]
+    assert title.create_only and title.text == "user.title <- appuser.title on create"  # DONT_PUSH
+    assert "title" not in alone.inbound({"title": "Old"}, update=True)
+
+
+def test_a_child_cannot_retype_what_an_inherited_inbound_rule_sets(tmp_path: Any) -> None:
+    (tmp_path / "base.mapper").write_text(
+        "ruleset base\nuserName <- user.login\nuser.level <- appuser.title\n"
+    )
+    with pytest.raises(RulesetError) as caught:
+        mapper.loads(
+            "ruleset child extends base\nprofile {\n  level: integer\n}\n",
+            "child.mapper",
+            base_dir=tmp_path,
+            cache=False,
+        )
+    (error,) = caught.value.errors
+    assert error.span is not None and error.span.line == 3
+    assert error.message.startswith("user.level is set as string by the inherited inbound rule at ")
+
+
+def test_errors_inside_an_app_path_point_at_their_place() -> None:
+    with pytest.raises(RulesetError) as caught:
+        mapper.loads(
+            'ruleset t\nuserName <- user.login\nuser.title <- appuser.emails[type eq "\\ud800"].value\n'
+            'user.nickName <- appuser.title on create default "x" primary\n',
+            "t.mapper",
+            cache=False,
+        )
+    spans = [(e.span.line, e.span.col) for e in caught.value.errors if e.span]
+    assert spans == [(3, 38), (4, 54)]
+
+
+def test_a_conditional_without_spaces_reads_as_one() -> None:
+    ruleset = mapper.loads(
+        "ruleset t\nuserName <- user.login\nuser.title <- appuser.active ?appuser.title:appuser.nickName\n"
+        "user.nickName <- appuser.active?appuser.title:String.toUpperCase(appuser.nickName)\n",
+        "t.mapper",
+        cache=False,
+    )
+    assert ruleset.inbound({"active": False, "title": "t", "nickName": "n"}) == {
+        "login": None,
+        "title": "n",
+        "nickName": "N",
+    }
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        ({"type": ["work"], "value": "a"}, "SCIM attribute 'emails[].type': expected a string, got an array"),
+        (
+            {"type": "work", "primary": "true"},
+            "SCIM attribute 'emails[].primary': expected a boolean, got a string",
+        ),
+    ],
+)
+def test_an_entry_with_a_mistyped_type_or_primary_is_an_error(entry: dict[str, Any], message: str) -> None:
+    with pytest.raises(ResourceError) as caught:
+        mapper.load("okta-default").inbound({"emails": [entry]})
+    assert str(caught.value) == message
+
+
+def test_a_ruleset_of_inbound_rules_alone_needs_no_user_name() -> None:
+    ruleset = mapper.loads("ruleset imports\nuser.login <- appuser.userName\n", "t.mapper", cache=False)
+    assert ruleset.inbound({"userName": "ada"}) == {"login": "ada"}
+    assert (1, "the ruleset never sets userName, which RFC 7643 requires") in _errors("ruleset empty\n")
+
+
+def test_check_lists_inbound_rules_for_people_only() -> None:
+    from tests.support.cli import mapper_cli
+
+    result = mapper_cli("check", "--inbound", "--format", "json", "okta-default")
+    assert result.exit_code == 2 and "--inbound lists rules for people" in result.stderr

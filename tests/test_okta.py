@@ -140,6 +140,21 @@ def _schema_with(custom: dict[str, Any]) -> dict[str, Any]:
     return schema
 
 
+def test_the_readme_shows_how_import_ends_with_the_inbound_rules() -> None:
+    readme = (ROOT / "README.md").read_text()
+    shown = re.search(r"```text inbound-import\n(.*?)^```$", readme, re.S | re.M)
+    assert shown is not None
+    inbound = json.loads((EXAMPLES / "appspace-app-to-okta-mapping.json").read_text())
+    text = import_okta(SCHEMA, MAPPING, "appspace-both-okta", inbound).text
+    assert text.endswith(shown.group(1))
+    ruleset = mapper.loads(text, "appspace-both-okta.mapper", cache=False)
+    app_user = {
+        "urn:ietf:params:scim:schemas:extension:appspace:2.0:User": {"badgeId": "b-7", "building": "B2"}
+    }
+    assert ruleset.inbound(app_user)["employeeNumber"] == "B-7"
+    assert ruleset.inbound(app_user, update=True)["postalAddress"] == "B2"
+
+
 @pytest.mark.parametrize(
     ("custom", "mapped", "problem"),
     [
@@ -306,10 +321,19 @@ def _hcl_string(raw: str) -> str:
 
 
 def _parsed_terraform(text: str) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, str]]]:
-    """(custom properties, mappings) read back from Terraform with a real HCL parser."""
+    """(custom properties, mappings to the app) read back from Terraform with a real HCL parser."""
+    properties, mappings, _ = _terraform(text)
+    return properties, mappings
+
+
+def _terraform(
+    text: str,
+) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, str]], dict[str, dict[str, str]]]:
+    """(custom properties, mappings to the app, mappings from the app) read back from Terraform."""
     document = hcl2.loads(text)
     properties: dict[str, dict[str, Any]] = {}
     mappings: dict[str, dict[str, str]] = {}
+    inbound: dict[str, dict[str, str]] = {}
     for block in document["resource"]:
         for kind, resources in block.items():
             for body in resources.values():
@@ -328,14 +352,16 @@ def _parsed_terraform(text: str) -> tuple[dict[str, dict[str, Any]], dict[str, d
                                 **{k: v for k, v in spec.items() if k not in ("title", "type")}}  # fmt: skip
                     properties[_hcl_string(body["index"])] = spec
                 elif kind == '"okta_profile_mapping"':
-                    assert body["target_id"] == "${var.app_id}"
-                    assert body["source_id"] == "${data.okta_user_profile_mapping_source.user.id}"
+                    ends = (body["source_id"], body["target_id"])
+                    user = "${data.okta_user_profile_mapping_source.user.id}"
+                    assert ends in ((user, "${var.app_id}"), ("${var.app_id}", user))
+                    into = mappings if ends[1] == "${var.app_id}" else inbound
                     for m in body.get("mappings", []):
-                        mappings[_hcl_string(m["id"])] = {
+                        into[_hcl_string(m["id"])] = {
                             "expression": _hcl_string(m["expression"]),
                             "pushStatus": _hcl_string(m["push_status"]),
                         }
-    return properties, mappings
+    return properties, mappings, inbound
 
 
 def test_export_of_the_shipped_appspace_ruleset() -> None:
@@ -353,8 +379,12 @@ def test_export_of_the_shipped_appspace_ruleset() -> None:
         mappings["primaryEmailType"]["expression"] == "(user.email != null && user.email != '') ? 'work' : ''"
     )
     assert [p.split(":")[0] for p in result.problems] == ["externalId", "userName", "active"]
-    tf_properties, tf_mappings = _parsed_terraform(terraform.terraform(result))
-    assert tf_properties == custom and tf_mappings == mappings
+    inbound = body["appToOktaMapping"]["properties"]  # the copies back, by the same variables
+    assert inbound["firstName"] == {"expression": "appuser.givenName", "pushStatus": "PUSH"}
+    assert inbound["costCenter"] == {"expression": "appuser.appspaceCostCenter", "pushStatus": "PUSH"}
+    assert "login" not in inbound  # Okta's import names users by its username format setting
+    tf_properties, tf_mappings, tf_inbound = _terraform(terraform.terraform(result))
+    assert tf_properties == custom and tf_mappings == mappings and tf_inbound == inbound
 
 
 def test_terraform_strings_survive_every_escape() -> None:
@@ -443,7 +473,21 @@ def importable_rulesets(draw: st.DrawFn) -> str:
         lines.append("app:flag <- user.isContractor on create")
     lines += ['externalId <- user.getInternalProperty("id")',
               'active <- user.getInternalProperty("status") != "DEPROVISIONED"']  # fmt: skip
+    for rule in draw(st.lists(st.sampled_from(_INBOUND), unique_by=lambda r: r.split(" <- ")[0], max_size=3)):
+        lines.append(rule + draw(st.sampled_from(["", " on create"])))
     return "\n".join(lines) + "\n"
+
+
+#: Inbound rules (app to Okta) for the round trip: paths of the template, the enterprise
+#: extension and the custom one, read in Okta EL.
+_INBOUND = [
+    "user.nickName <- appuser.title",
+    "user.city <- String.toUpperCase(appuser.enterprise:division)",
+    'user.title <- appuser.app:code ?: "none"',
+    'user.department <- appuser.name.givenName + " " + appuser.name.familyName',
+    'user.email <- appuser.emails[type eq "work"].value',
+    'user.locale <- appuser.phoneNumbers[type eq "work"].value == "" ? "en" : "fr"',
+]
 
 
 _profiles = st.fixed_dictionaries(
@@ -469,9 +513,15 @@ def test_import_of_the_export_renders_as_the_ruleset(
     else:
         custom, mappings = export.custom_properties, export.mappings
     body = json.loads(json.dumps({"properties": mappings}))
-    result = import_okta(app_user_schema(custom), body, "r")
+    inbound = json.loads(json.dumps({"properties": export.inbound_mappings}))
+    schema = app_user_schema(custom)
+    result = import_okta(schema, body, "r", inbound)
     assert [p for p in result.problems if "not imported" in p] == []
     again = mapper.loads(result.text, "r.mapper", cache=False)
+    # Exported again (the app now has the custom properties), Okta gets the very same mappings.
+    second = exporter.export_okta(again, schema)
+    assert second.custom_properties == {}
+    assert (second.mappings, second.inbound_mappings) == (export.mappings, export.inbound_mappings)
     for profile in profiles:
         user = {
             "id": "00u1",
@@ -490,6 +540,9 @@ def test_import_of_the_export_renders_as_the_ruleset(
         assert again.patch(user, {**user, "profile": {**profile, "title": "T2"}}) == original.patch(
             user, {**user, "profile": {**profile, "title": "T2"}}
         )
+        if not isinstance(expected, tuple):  # and what the app holds maps back to Okta alike
+            assert again.inbound(expected) == original.inbound(expected)
+            assert again.inbound(expected, update=True) == original.inbound(expected, update=True)
 
 
 # ---------------------------------------------------------------- against the app's schema

@@ -40,9 +40,17 @@ def import_group() -> None:
     metavar="MAPPING.json",
     help="The Okta user to app profile mapping: GET /api/v1/mappings/{id}.",
 )
+@click.option(
+    "--inbound-mapping",
+    "inbound_file",
+    metavar="MAPPING.json",
+    help="The app to Okta user mapping (GET /api/v1/mappings?sourceId={appId}), as inbound rules.",
+)
 @click.option("-o", "--output", type=click.Path(path_type=Path), help="Write the ruleset to this file.")
 @click.option("--name", help="The ruleset's name (default: the output file's name, else the app's).")
-def import_okta_command(schema_file: str, mapping_file: str, output: Path | None, name: str | None) -> None:
+def import_okta_command(
+    schema_file: str, mapping_file: str, inbound_file: str | None, output: Path | None, name: str | None
+) -> None:
     """Write the ruleset that does what an Okta app's mapping does today.
 
     Each mapped app property becomes a rule on its SCIM path (External Name and
@@ -58,15 +66,16 @@ def import_okta_command(schema_file: str, mapping_file: str, output: Path | None
 
         from mapper.okta.importer import OktaInputError, import_okta
 
-        check_outputs({"-o": output}, [schema_file, mapping_file])
+        check_outputs({"-o": output}, [schema_file, mapping_file, *([inbound_file] if inbound_file else [])])
         schema, mapping = read_json(schema_file), read_json(mapping_file)
+        inbound = read_json(inbound_file) if inbound_file else None
         app = schema.get("name") if isinstance(schema, dict) and isinstance(schema.get("name"), str) else None
         wanted = name or (output.stem if output else None) or app or "imported"
         ruleset_name = re.sub(r"[^A-Za-z0-9_-]", "_", wanted)
         if not ruleset_name[0].isalpha():
             ruleset_name = "r_" + ruleset_name
         try:
-            result = import_okta(schema, mapping, ruleset_name)
+            result = import_okta(schema, mapping, ruleset_name, inbound)
         except OktaInputError as exc:
             fail_with([f"mapper: import: {exc}"], ExitCode.FAILED)
         if output is None:

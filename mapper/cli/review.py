@@ -20,7 +20,7 @@ from mapper.cli.common import (
     run_action,
     write_stdout,
 )
-from mapper.errors import ExitCode
+from mapper.errors import ExitCode, UsageError
 from mapper.tools.options import FiniteRange
 
 
@@ -102,6 +102,8 @@ def check(
     def action() -> None:
         from mapper.tools import checking
 
+        if show_inbound and output_format != "text":
+            raise UsageError("check: --inbound lists rules for people: it goes with --format text")
         app = _app_schemas(discovery, token_env, timeout, max_response_mb, allow_http) if discovery else None
         results = [checking.check_one(name, app) for name in checking.expand(list(rulesets))]
         write_stdout(checking.render(results, output_format, strict, show_inbound))

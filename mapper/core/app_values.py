@@ -95,9 +95,13 @@ def entry(
             raise bad_value(path, "an array of objects", item)
         if not known.issuperset(item):
             item = canonical(item, names, path)
-        kind = item.get("type")
-        if kind == wanted or (kind.__class__ is str and kind.lower() == lowered):
-            if item.get("primary") is True:
+        kind, primary = item.get("type"), item.get("primary")
+        if kind is not None and kind.__class__ is not str:
+            raise bad_value(f"{path}[].type", "a string", kind)
+        if primary is not None and primary.__class__ is not bool:
+            raise bad_value(f"{path}[].primary", "a boolean", primary)
+        if kind is not None and (kind == wanted or kind.lower() == lowered):
+            if primary is True:
                 return item  # type: ignore[no-any-return]
             if found is EMPTY:
                 found = item

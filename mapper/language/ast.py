@@ -6,7 +6,8 @@ nodes. Names are kept as written; canonical spelling is the checker's job.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, fields, replace
 
 from mapper.errors import Span
 
@@ -237,7 +238,7 @@ class InboundRule:
     span: Span
     attr_span: Span
     option_spans: tuple[Span, ...] = ()
-    primary: bool = False  # parsed so that the checker can refuse it
+    primary: Span | None = None  # where a `primary` option stands: parsed so that the checker can refuse it
 
 
 Statement = Header | SchemaDecl | ProfileDecl | Rule | InboundRule
@@ -259,3 +260,22 @@ class RulesetFile:
             if isinstance(s, Header):
                 return s
         return None
+
+
+def with_app_attrs(expr: Expr, change: Callable[[AppAttr], Expr]) -> Expr:
+    """EXPR with every ``appuser.`` reference replaced by what CHANGE makes of it (the Okta
+    import and export translate between SCIM paths and Okta's app user variables so)."""
+    if isinstance(expr, AppAttr):
+        return change(expr)
+    updates: dict[str, object] = {}
+    for item in fields(expr):
+        value = getattr(expr, item.name)
+        if isinstance(value, tuple) and value and all(isinstance(v, _EXPR_TYPES) for v in value):
+            updates[item.name] = tuple(with_app_attrs(v, change) for v in value)
+        elif isinstance(value, _EXPR_TYPES):
+            updates[item.name] = with_app_attrs(value, change)
+    return replace(expr, **updates) if updates else expr  # type: ignore[arg-type]
+
+
+_EXPR_TYPES = (Literal, UserAttr, UserMethod, Call, Binary, Not, Conditional, ArrayLiteral, Index, Matches,
+               AppAttr, OtherRef, Member)  # fmt: skip

@@ -289,6 +289,9 @@ def resolve_target(
     if attr.mutability == "readOnly" and not reading:
         reporter.error(target.attr_span, f"{attr.name} is read-only: the service provider sets it")
         return None
+    if attr.mutability == "writeOnly" and reading:
+        reporter.error(target.attr_span, f"{attr.name} is write-only: the app never returns it")
+        return None
     if attr.type == "complex":
         if target.sub is None:
             example = next(iter(attr.sub_attributes))

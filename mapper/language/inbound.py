@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from mapper.core.plan import InboundRule, Inverse, Inversion, PAppSource, PlannedRule, PSource
-from mapper.core.schema import CORE_USER, OKTA_BASE_PROFILE
+from mapper.core.schema import BUILTIN_SCHEMAS, CORE_USER, OKTA_BASE_PROFILE, Schema
 from mapper.core.scim_path import AttrPath
 from mapper.core.types import NULL, STRING, ValueType, default_fits, scim_accepts
 from mapper.errors import source_lines
@@ -22,6 +22,7 @@ from mapper.language import ast
 from mapper.language.check import Environment, calls, resolve_target
 from mapper.language.diagnostics import Reporter, same_but_case
 from mapper.language.expressions import ExpressionChecker, literal_type
+from mapper.language.literals import filter_value
 
 #: The expression type a SCIM attribute's value is read as.
 _READ_AS = {
@@ -117,9 +118,8 @@ def _check(
     if expr is None:
         return None
     ok = True
-    if rule.primary:
-        span = rule.option_spans[0] if rule.option_spans else rule.span
-        reporter.error(span, "`primary` marks a SCIM entry: an Okta attribute has none", "remove it")
+    if rule.primary is not None:
+        reporter.error(rule.primary, "`primary` marks a SCIM entry: an Okta attribute has none", "remove it")
         ok = False
     if expr.type == NULL:
         reporter.error(rule.expr.span, "this expression is always null, so the rule never sets a value")
@@ -193,16 +193,38 @@ def override_inbound(inherited: tuple[InboundRule, ...], own: list[InboundRule])
 
 
 def derive(
-    rules: tuple[PlannedRule, ...], declared: tuple[InboundRule, ...], aliases: Mapping[str, str]
+    rules: tuple[PlannedRule, ...],
+    declared: tuple[InboundRule, ...],
+    aliases: Mapping[str, str],
+    schemas: Mapping[str, Schema] | None = None,
 ) -> tuple[tuple[InboundRule, ...], tuple[Inversion, ...]]:
     """The ruleset's inbound rules (those derived from RULES' plain copies, in rule order, then
     the DECLARED ones) and, for each of RULES, how it inverts. ALIASES names schemas (alias to
-    URN) for the derived rules' text."""
+    URN) for the derived rules' text; SCHEMAS tells which attributes the app never returns.
+
+    Of several plain copies of one Okta attribute, the first that applies on update is the one
+    derived (an ``on create`` copy stops following Okta after the create: read back on every
+    import, it would undo Okta's later changes); an ``on create`` copy alone is derived as
+    ``on create`` (DONT_PUSH)."""
     written = {r.attr: r for r in declared}
     alias_of = {urn: alias for alias, urn in aliases.items()}
+    reasons = [not_invertible(rule, schemas or {}) for rule in rules]
+    for index, rule in enumerate(rules):  # entries whose types differ only in case read alike
+        t = rule.target
+        if reasons[index] is None and t.entry_type is not None and any(
+            o.target.urn == t.urn and o.target.attr == t.attr and o.target.entry_type is not None
+            and o.target.entry_type != t.entry_type and o.target.entry_type.lower() == t.entry_type.lower()
+            for o in rules
+        ):  # fmt: skip
+            reasons[index] = f"another {t.attr} entry's type differs from {t.entry_type!r} only in case"
+    chosen: dict[str, int] = {}
+    for index, rule in enumerate(rules):
+        if reasons[index] is None:
+            first = chosen.get(rule.sources[0])
+            if first is None or (rules[first].create_only and not rule.create_only):
+                chosen[rule.sources[0]] = index
     derived: list[InboundRule] = []
     inversions: list[Inversion] = []
-    given_back: dict[str, PlannedRule] = {}
     for index, rule in enumerate(rules):
         single = rule.sources[0] if len(rule.sources) == 1 and not rule.internal_sources else None
         if single is not None and single in written:
@@ -210,54 +232,50 @@ def derive(
             detail = f"user.{single} is set by the inbound rule at {span.file}:{span.line}"
             inversions.append(Inversion(Inverse.DECLARED, detail))
             continue
-        reason = not_invertible(rule)
+        reason = reasons[index]
         if reason is not None:
             inversions.append(Inversion(Inverse.NOT_INVERTIBLE, reason))
             continue
         assert single is not None
-        if single in given_back:
-            first = given_back[single]
+        if chosen[single] != index:
+            other = rules[chosen[single]]
             inversions.append(
-                Inversion(Inverse.SHADOWED, f"user.{single} comes back from {first.target.path}")
+                Inversion(Inverse.SHADOWED, f"user.{single} comes back from {other.target.path}")
             )
             continue
-        given_back[single] = rule
         path = rule.target.attr_path
         read = f"appuser.{_path_text(path, alias_of)}"
         source = PAppSource(
             rule.source_types[0] if rule.source_types else STRING, True, path, rule.target.scim_type
         )
+        text = f"user.{single} <- {read}" + (" on create" if rule.create_only else "")
         derived.append(
             InboundRule(
-                single,
-                source.type,
-                source,
-                False,
-                None,
-                (path,),
-                rule.origin,
-                rule.span,
-                f"user.{single} <- {read}",
-                None,
-                read,
-                index,
+                single, source.type, source, rule.create_only, None, (path,), rule.origin, rule.span, text, None,
+                read, index,
             )
-        )
-        inversions.append(Inversion(Inverse.DERIVED, f"user.{single} <- {read}"))
+        )  # fmt: skip
+        inversions.append(Inversion(Inverse.DERIVED, text))
     return (*derived, *declared), tuple(inversions)
 
 
 def _path_text(path: AttrPath, alias_of: Mapping[str, str]) -> str:
-    """PATH as a ruleset writes it: an extension by its alias where it has one."""
-    text = path.text(qualified=False, ascii_only=False)
+    """PATH as a ruleset writes it (an extension by its alias where it has one; a filter value
+    as the lexer reads one, any text included)."""
+    text = path.attr
+    if path.entry_type is not None:
+        text += f"[type eq {filter_value(path.entry_type)}]"
+    if path.sub is not None:
+        text += f".{path.sub}"
     if path.urn == CORE_USER:
         return text
     return f"{alias_of.get(path.urn, path.urn)}:{text}"
 
 
-def not_invertible(rule: PlannedRule) -> str | None:
+def not_invertible(rule: PlannedRule, schemas: Mapping[str, Schema] | None = None) -> str | None:
     """Why the inbound direction cannot recover RULE's Okta attribute from what it writes, or None
-    for a plain copy (``title <- user.title``) that it can."""
+    for a plain copy (``title <- user.title``) that it can. SCHEMAS (by URN) tells which
+    attributes the app never returns."""
     expr = rule.expr
     if rule.internal_sources:
         return "it reads Okta's user fields (getInternalProperty), which an import does not set"
@@ -270,6 +288,12 @@ def not_invertible(rule: PlannedRule) -> str | None:
     if rule.default is not None:
         return "a default stands in for an empty value"
     target = rule.target
+    schema = (schemas or {}).get(target.urn) or BUILTIN_SCHEMAS.get(target.urn)
+    attribute = schema.attribute(target.attr) if schema is not None else None
+    if attribute is not None and target.sub is not None:
+        attribute = attribute.sub_attributes.get(target.sub)
+    if attribute is not None and attribute.mutability == "writeOnly":
+        return "the app never returns it (write-only)"
     if target.scim_type == "dateTime":
         return "it writes the value as a SCIM dateTime, normalised"
     if expr.type != ValueType(_READ_AS[target.scim_type], target.multi_simple):

@@ -96,6 +96,7 @@ class _Loader:
                 env, inherited, inherited_inbound = parent.env, parent.rules, parent.inbound
         own_env = check_declarations(file, env, reporter)
         _check_redeclared_sources(file, env, own_env, inherited, reporter)
+        _check_redeclared_targets(file, env, own_env, inherited_inbound, reporter)
         own = check_rules(file, own_env, name, reporter)
         own_inbound = check_inbound_rules(file, own_env, name, reporter)
         return _Resolved(
@@ -177,6 +178,35 @@ def _check_redeclared_sources(
                 )
 
 
+def _check_redeclared_targets(
+    file: ast.RulesetFile,
+    parent_env: Environment,
+    env: Environment,
+    inherited: tuple[InboundRule, ...],
+    reporter: Reporter,
+) -> None:
+    """A custom attribute declared here must have the type an inherited inbound rule sets."""
+    new = {name for name in env.profile if name not in parent_env.profile}
+    for rule in inherited:
+        if rule.attr in new and env.profile[rule.attr] != rule.type:
+            decl = next(
+                (
+                    a
+                    for s in file.statements
+                    if isinstance(s, ast.ProfileDecl)
+                    for a in s.attributes
+                    if a.name == rule.attr
+                ),
+                None,
+            )
+            reporter.error(
+                decl.span if decl else None,
+                f"user.{rule.attr} is set as {rule.type.okta_name} by the inherited inbound rule at "
+                f"{rule.span.file}:{rule.span.line}",
+                "declare custom attributes in the ruleset whose rules set them",
+            )
+
+
 def _finish(resolved: _Resolved, path: str, text: str, reporter: Reporter) -> Plan | None:
     rules = resolved.rules
     if len(rules) + len(resolved.inbound) > MAX_RULES:
@@ -195,7 +225,8 @@ def _finish(resolved: _Resolved, path: str, text: str, reporter: Reporter) -> Pl
             "split the mapping",
         )
         return None
-    if not any(r.target.urn == CORE_USER and r.target.attr == "userName" for r in rules):
+    inbound_only = not rules and bool(resolved.inbound)  # a ruleset for imports alone renders nothing
+    if not inbound_only and not any(r.target.urn == CORE_USER and r.target.attr == "userName" for r in rules):
         first = source_lines(text)[0]
         span = Span(path, 1, 1, 1, max(2, len(first) + 1))
         reporter.error(
@@ -239,7 +270,7 @@ def _finish(resolved: _Resolved, path: str, text: str, reporter: Reporter) -> Pl
                 )
     if reporter.has_errors:
         return None
-    inbound, inversions = derive(rules, resolved.inbound, resolved.env.aliases)
+    inbound, inversions = derive(rules, resolved.inbound, resolved.env.aliases, resolved.env.schemas)
     read = [p.urn for r in inbound for p in r.app_sources if p.urn != CORE_USER]
     schemas = {urn: resolved.env.schemas[urn] for urn in (*extensions, *read)}
     return Plan(resolved.name, rules, tuple(extensions), profile_types, schemas, inbound, inversions)

@@ -178,7 +178,7 @@ _SURROGATE_RE = re.compile("[\ud800-\udfff]")
 _NAME = r"\$?[A-Za-z_][A-Za-z0-9_\-]*"
 #: The pieces of an APP_PATH token (the grammar's pattern, with names for its parts).
 _APP_PATH = re.compile(
-    rf"""appuser\.(?P<path>(?:(?P<urn>urn:[A-Za-z0-9][A-Za-z0-9.\-]*(?::[A-Za-z0-9.\-]+)+):|(?P<alias>{_NAME}):)?
+    rf"""appuser\.(?P<path>(?:(?P<urn>urn:[A-Za-z0-9][A-Za-z0-9.\-]*(?::[A-Za-z0-9.\-]+)+):|(?P<alias>{_NAME}):(?!(?:app)?user\.|[A-Z][A-Za-z0-9]*\.[A-Za-z0-9_]+\())?
     (?P<attr>{_NAME})(?P<filter>\[[ \t]*(?P<on>{_NAME})[ \t]+eq[ \t]+(?P<value>"(?:[^"\n]|"")*"|'(?:[^'\n]|'')*')[ \t]*\])?
     (?:\.(?P<sub>{_NAME}))?)""",
     re.VERBOSE,
@@ -291,7 +291,7 @@ class _AstBuilder(Transformer[Token, object]):
         target, expr, *options = children
         assert isinstance(target, ast.Target)
         create_only, primary, default, spans = self._options(options)
-        return ast.Rule(target, expr, create_only, primary, default, self._s(meta), spans)  # type: ignore[arg-type]
+        return ast.Rule(target, expr, create_only, primary is not None, default, self._s(meta), spans)  # type: ignore[arg-type]
 
     def inbound_rule(self, meta: object, children: list[object]) -> ast.InboundRule:
         name, expr, *options = children
@@ -308,9 +308,13 @@ class _AstBuilder(Transformer[Token, object]):
             primary,
         )
 
-    def _options(self, options: list[object]) -> tuple[bool, bool, ast.Literal | None, tuple[Span, ...]]:
-        """(on create, primary, default, the options' spans); an option given twice is reported."""
-        create_only = primary = False
+    def _options(
+        self, options: list[object]
+    ) -> tuple[bool, Span | None, ast.Literal | None, tuple[Span, ...]]:
+        """(on create, where `primary` is (None without it), default, the options' spans); an
+        option given twice is reported."""
+        create_only = False
+        primary: Span | None = None
         default: ast.Literal | None = None
         spans: list[Span] = []
         seen: set[str] = set()
@@ -324,7 +328,7 @@ class _AstBuilder(Transformer[Token, object]):
             if kind == "on_create":
                 create_only = True
             elif kind == "primary":
-                primary = True
+                primary = span
             else:
                 default = value
         return create_only, primary, default, tuple(spans)
@@ -408,8 +412,10 @@ class _AstBuilder(Transformer[Token, object]):
 
         schema = found["urn"] or found["alias"]
         filter_type = None
-        if found["filter"] is not None:
-            filter_type = self._json_string(Token("STRING", found["value"]))
+        if found["filter"] is not None:  # a token of its own, where it stands, for its errors
+            start, end = col + found.start("value"), col + found.end("value")
+            value = Token("STRING", found["value"], line=line, column=start, end_line=line, end_column=end)
+            filter_type = self._json_string(value)
         path = ast.Target(
             schema,
             found["attr"],

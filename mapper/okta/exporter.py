@@ -7,7 +7,10 @@ Okta Expression Language and ``PUSH`` (create and update) or ``DONT_PUSH`` (``on
 :mod:`mapper.okta.terraform` writes the same as Terraform for Okta's provider.
 
 Targets the app already has (the base properties of Okta's SCIM template, or of the app
-schema given) keep their variable names; others become custom properties. Entries a
+schema given) keep their variable names; others become custom properties. The inbound rules
+(declared and derived) become the app-to-Okta mapping: per Okta user attribute, the
+expression with each ``appuser.`` SCIM path written as the app user variable that names it
+(a new custom property where none does), and ``PUSH`` or ``DONT_PUSH`` (``on create``). Entries a
 ruleset marks ``primary`` are written as Okta's template writes them: the value on
 ``attr.^[primary==true].sub`` and the type on a sibling ``.type`` property mapped to
 ``(value != null && value != '') ? 'TYPE' : ''``.
@@ -17,11 +20,12 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from mapper.core.plan import PlannedRule, TargetSlot
-from mapper.core.schema import CORE_USER, ENTERPRISE_USER
+from mapper.core.plan import Constant, InboundRule, PAppSource, PExpr, PlannedRule, TargetSlot
+from mapper.core.schema import BUILTIN_ALIASES, CORE_USER, ENTERPRISE_USER
+from mapper.core.scim_path import AttrPath
 from mapper.language.literals import UnwritableLiteral, literal, string_literal
 from mapper.okta.importer import OktaInputError, Property, read_schema
 from mapper.okta.paths import ExternalName, parse_external_name
@@ -39,11 +43,15 @@ class Export:
     name: str
     custom_properties: dict[str, dict[str, Any]] = field(default_factory=dict)
     mappings: dict[str, dict[str, str]] = field(default_factory=dict)
+    inbound_mappings: dict[str, dict[str, str]] = field(
+        default_factory=dict
+    )  # app to Okta, by Okta attribute
     problems: list[str] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
-        """The export as one JSON document: the custom App User Schema properties and the profile mapping."""
-        return {
+        """The export as one JSON document: the custom App User Schema properties, the profile
+        mapping (Okta user to app) and, when the ruleset has inbound rules, the app-to-Okta one."""
+        document = {
             "appUserSchema": {
                 "definitions": {
                     "custom": {
@@ -56,6 +64,9 @@ class Export:
             },
             "profileMapping": {"properties": self.mappings},
         }
+        if self.inbound_mappings:
+            document["appToOktaMapping"] = {"properties": self.inbound_mappings}
+        return document
 
     def app_user_schema(self) -> dict[str, Any]:
         """The app's whole schema after the custom properties are added to Okta's template
@@ -66,16 +77,21 @@ class Export:
 def export_okta(ruleset: Ruleset, schema: object | None = None) -> Export:
     """RULESET as Okta's API bodies; SCHEMA is the app's App User Schema, when known."""
     existing = read_schema(schema if schema is not None else app_user_schema({}))
-    by_place = {_place(p): p for p in existing.values() if _place(p) is not None}
+    by_place: dict[tuple[str, str], Property] = {
+        place: p for p in existing.values() if (place := _place(p)) is not None
+    }
     result = Export(ruleset.name)
     refused: list[str] = []  # rules Okta has no way to say: the export stops, naming each
     taken = set(existing)
     primary_types: dict[tuple[str, str], tuple[str, PlannedRule]] = {}
-    for rule in ruleset.plan.rules:
+    variables: dict[AttrPath, str] = {}  # where each exported outbound rule writes, as a variable
+    unexported: set[int] = set()  # outbound rules not exported: what is derived from them goes too
+    for index, rule in enumerate(ruleset.plan.rules):
         t = rule.target
         skipped = _okta_managed(rule)
         if skipped:
             result.problems.append(f"{t.path}: not exported: {skipped}")
+            unexported.add(index)
             continue
         place = (t.urn, t.attr + (f".{t.sub}" if t.sub else ""))
         if t.entry_type is not None:
@@ -93,6 +109,7 @@ def export_okta(ruleset: Ruleset, schema: object | None = None) -> Export:
             unsafe = _unwritable_place(place[1], t.entry_type)
             if unsafe:
                 refused.append(f"{t.path}: not exported: {unsafe}")
+                unexported.add(index)
                 continue
             variable = _new_variable(t, ruleset, taken)
             taken.add(variable)
@@ -105,11 +122,13 @@ def export_okta(ruleset: Ruleset, schema: object | None = None) -> Export:
             expression = _expression(rule)
         except UnwritableLiteral as exc:
             refused.append(f"{t.path}: not exported: {exc}")
+            unexported.add(index)
             continue
         result.mappings[variable] = {
             "expression": expression,
             "pushStatus": "DONT_PUSH" if rule.create_only else "PUSH",
         }
+        variables[t.attr_path] = variable
     for (urn, attr), (entry_type, rule) in primary_types.items():
         place = (urn, ExternalName(attr, "primary", True, "type").okta())
         prop = by_place.get(_normal(place))
@@ -131,9 +150,106 @@ def export_okta(ruleset: Ruleset, schema: object | None = None) -> Export:
             "expression": f"({value} != null && {value} != '') ? {typed} : ''",
             "pushStatus": "DONT_PUSH" if rule.create_only else "PUSH",
         }
+    for inbound in ruleset.plan.inbound:
+        if inbound.derived_from in unexported:
+            continue  # the copy back of a rule not exported: its problem is said once, above
+        if inbound.attr == "login":
+            if inbound.derived_from is None:  # a derived one goes with userName, reported above
+                result.problems.append(
+                    "user.login: not exported: Okta names a user it imports by the import's Okta username "
+                    "format setting, not the mapping"
+                )
+            continue
+        try:
+            translated = _inbound_expression(inbound, ruleset, by_place, variables, taken, result)
+        except UnwritableLiteral as exc:
+            refused.append(f"user.{inbound.attr}: not exported: {exc}")
+            continue
+        result.inbound_mappings[inbound.attr] = {
+            "expression": translated,
+            "pushStatus": "DONT_PUSH" if inbound.create_only else "PUSH",
+        }
     if refused:
         raise ExportRefused(refused)
     return result
+
+
+def _inbound_expression(
+    rule: InboundRule,
+    ruleset: Ruleset,
+    by_place: dict[tuple[str, str], Property],
+    variables: dict[AttrPath, str],
+    taken: set[str],
+    result: Export,
+) -> str:
+    """The inbound rule's expression in Okta's words: each ``appuser.PATH`` as the app user
+    variable whose External Name and Namespace name PATH (the one an outbound rule writes
+    there, else the app schema's, else a new custom property), a default as Elvis."""
+    from mapper.language import ast
+    from mapper.language.syntax import parse_expression
+    from mapper.language.unparse import expression as text_of
+
+    parsed, problem = parse_expression(_inbound_text(rule), "<ruleset>")
+    if parsed is None:  # the checker parsed it once: reaching this is a bug
+        raise ValueError(f"user.{rule.attr}: {problem}")
+    read = {source.path: source for source in _app_sources(rule.expr)}
+    aliases = {**BUILTIN_ALIASES, **{s.name: urn for urn, s in ruleset.plan.schemas.items()}}
+
+    def variable_for(node: ast.AppAttr) -> ast.Expr:
+        p = node.path
+        urn = (
+            CORE_USER
+            if p.schema is None
+            else p.schema
+            if p.schema.lower().startswith("urn:")
+            else aliases[p.schema]
+        )
+        path = AttrPath(urn, p.attr, p.filter_type, p.sub)
+        variable = variables.get(path)
+        if variable is None:
+            place = (urn, p.attr + (f".{p.sub}" if p.sub else ""))
+            if p.filter_type is not None:
+                place = (urn, ExternalName(p.attr, "type", p.filter_type, p.sub).okta())
+            prop = by_place.get(_normal(place))
+            if prop is None:
+                unsafe = _unwritable_place(place[1], p.filter_type)
+                if unsafe:
+                    raise UnwritableLiteral(unsafe)
+                source = read[path]
+                slot = TargetSlot(urn, p.attr, p.filter_type, p.sub, source.scim_type, source.type.multi)
+                variable = _new_variable(slot, ruleset, taken)
+                taken.add(variable)
+                result.custom_properties[variable] = _custom_property(variable, slot, place)
+                by_place[_normal(place)] = Property(variable, variable, "string", None, place[1], urn, False)
+            else:
+                variable = prop.variable
+            variables[path] = variable
+        return ast.AppAttr(
+            replace(node.path, schema=None, attr=variable, filter_type=None, sub=None), node.span
+        )
+
+    return text_of(ast.with_app_attrs(parsed, variable_for))
+
+
+def _inbound_text(rule: InboundRule) -> str:
+    if not rule.expression:
+        raise ValueError("export needs each rule's expression (load the ruleset again)")
+    if rule.default is None:
+        return rule.expression
+    return _with_default(rule.expression, rule.default)
+
+
+def _app_sources(expr: PExpr) -> list[PAppSource]:
+    """Every read of the app's resource in EXPR."""
+    found, stack = [], [expr]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, PAppSource):
+            found.append(node)
+        for slot in getattr(type(node), "__slots__", ()):
+            value = getattr(node, slot, None)
+            stack.extend(v for v in (value if isinstance(value, tuple) else (value,)) if isinstance(v, PExpr))
+    return found
 
 
 class ExportRefused(OktaInputError):
@@ -184,7 +300,23 @@ def _expression(rule: PlannedRule) -> str:
         raise ValueError("export needs each rule's expression (load the ruleset again)")
     if rule.default is None:
         return rule.expression
-    return f"({rule.expression}) ?: {literal(rule.default)}"
+    return _with_default(rule.expression, rule.default)
+
+
+def _with_default(expression: str, default: Constant) -> str:
+    """EXPRESSION ?: DEFAULT in the formatter's words (parentheses only where they are needed),
+    so that what the import reads back exports as the same text."""
+    from mapper.errors import Span
+    from mapper.language import ast
+    from mapper.language.syntax import parse_expression
+    from mapper.language.unparse import expression as text_of
+
+    literal(default)  # an UnwritableLiteral for a default Okta's language cannot hold
+    parsed, problem = parse_expression(expression, "<ruleset>")
+    if parsed is None:  # the checker parsed it once: reaching this is a bug
+        raise ValueError(problem)
+    nowhere = Span("<ruleset>", 1, 1, 1, 1)
+    return text_of(ast.Binary("?:", parsed, ast.Literal(default, nowhere), nowhere))
 
 
 def _place(prop: Property) -> tuple[str, str] | None:

@@ -62,7 +62,10 @@ class Mapped:
 
 
 @dataclass
-class _Rule:
+class Rule:
+    """One rule of the imported ruleset, outbound (TARGET a SCIM path) or inbound (TARGET
+    ``user.ATTRIBUTE``), with the Okta expression and, when it cannot be kept, why."""
+
     target: str
     expression: str
     create_only: bool
@@ -72,6 +75,11 @@ class _Rule:
     attr: str
     property: Property | None = None
     problem: str | None = None  # set when the rule cannot be kept
+    okta_attribute: str | None = None  # an inbound rule's Okta user attribute
+    reads: list[tuple[str, str, Property]] = field(
+        default_factory=list
+    )  # an inbound rule's (urn, attr, property)
+    implied: bool = False  # an inbound rule the ruleset derives by itself: not written
 
 
 @dataclass
@@ -144,8 +152,9 @@ def read_mapping(document: object) -> list[Mapped]:
     return mapped
 
 
-def import_okta(schema: object, mapping: object, name: str) -> ImportResult:
-    """The ruleset NAME that does what MAPPING does for the app SCHEMA describes."""
+def import_okta(schema: object, mapping: object, name: str, inbound: object | None = None) -> ImportResult:
+    """The ruleset NAME that does what MAPPING (Okta user to app) does for the app SCHEMA
+    describes, and INBOUND (the app-to-Okta mapping), when given, as inbound rules."""
     if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_-]*", name):
         raise ValueError(f"{name!r} is not a ruleset name (a letter, then letters, digits, _ or -)")
     properties = read_schema(schema)
@@ -154,13 +163,13 @@ def import_okta(schema: object, mapping: object, name: str) -> ImportResult:
     aliases: dict[str, str] = {}
     # Rules in the mapping's order; an entry Okta selects by primary is resolved once all its
     # properties are known, and takes the place of its first one.
-    ordered: list[_Rule | tuple[str, str, bool]] = []
+    ordered: list[Rule | tuple[str, str, bool]] = []
     groups: dict[tuple[str, str, bool], dict[str, tuple[Mapped, Property]]] = {}
     for m in mapped:
         prop = properties.get(m.variable)
         if prop is None:  # Okta sends nothing for it: kept as a comment, reported, exit 1
             unknown = Property(m.variable, m.variable, "string", None, None, None, False)
-            ordered.append(_Rule("?", m.expression, m.create_only, False, f"Okta: {m.variable}", "", "",
+            ordered.append(Rule("?", m.expression, m.create_only, False, f"Okta: {m.variable}", "", "",
                                  unknown, "mapped, but the App User Schema has no such property"))  # fmt: skip
             continue
         rule = _translate(m, prop, aliases)
@@ -171,13 +180,16 @@ def import_okta(schema: object, mapping: object, name: str) -> ImportResult:
             groups.setdefault(key, {})[sub] = (m, prop)
             continue
         ordered.append(rule)
-    rules: list[_Rule] = []
+    rules: list[Rule] = []
+    entry_types: dict[tuple[str, str, bool], str] = {}
     for item in ordered:
         rules.extend(
-            _primary_group(item, groups[item], aliases, problems) if isinstance(item, tuple) else [item]
+            _primary_group(item, groups[item], aliases, problems, entry_types)
+            if isinstance(item, tuple)
+            else [item]
         )
     if not any(r.target == "userName" and r.problem is None for r in rules):
-        rules.insert(0, _Rule("userName", "user.login", False, False,
+        rules.insert(0, Rule("userName", "user.login", False, False,
                               "Okta: the app's username format", CORE_USER, "userName"))  # fmt: skip
         problems.append(
             "userName: not in the mapping (Okta takes it from the app's username format); "
@@ -185,22 +197,32 @@ def import_okta(schema: object, mapping: object, name: str) -> ImportResult:
         )
     for attr, expression, why in _OKTA_ADDS:
         if not any(r.urn == CORE_USER and r.attr == attr for r in rules):
-            rules.append(_Rule(attr, expression, False, False, why, CORE_USER, attr))
+            rules.append(Rule(attr, expression, False, False, why, CORE_USER, attr))
+    if inbound is not None:
+        from mapper.okta.inbound_import import inbound_rules, read_inbound_mapping  # it imports this module
+
+        rules += inbound_rules(
+            read_inbound_mapping(inbound), properties, lambda urn: _alias(urn, aliases), entry_types
+        )
     text = _checked_text(name, rules, aliases, properties, problems)
-    incomplete = any(r.problem is not None and r.property is not None for r in rules)
+    if inbound is not None and _mark_implied(text, name, rules):
+        text = _checked_text(name, rules, aliases, properties, [])
+    incomplete = any(
+        r.problem is not None and (r.property is not None or r.okta_attribute is not None) for r in rules
+    )
     incomplete = incomplete or any(p.startswith("the imported ruleset") for p in problems)
     return ImportResult(text, problems, sum(r.problem is None for r in rules), incomplete)
 
 
 def _translate(
     m: Mapped, prop: Property, aliases: dict[str, str]
-) -> _Rule | tuple[tuple[str, str, bool], str]:
+) -> Rule | tuple[tuple[str, str, bool], str]:
     """The rule for one mapped property (with a problem when it cannot be kept), or the key of
     the entry group Okta selects by primary, and the sub-attribute."""
     comment = f"Okta: {m.variable}"
 
-    def refused(why: str) -> _Rule:
-        return _Rule("?", m.expression, m.create_only, False, comment, "", "", prop, why)
+    def refused(why: str) -> Rule:
+        return Rule("?", m.expression, m.create_only, False, comment, "", "", prop, why)
 
     if prop.read_only:
         return refused("read-only in the app schema, so Okta does not send it")
@@ -224,7 +246,7 @@ def _translate(
     entry = path.value if path.key == "type" else None
     assert entry is None or isinstance(entry, str)
     target = target_text(alias, path.attr, entry, path.sub)
-    rule = _Rule(target, m.expression, m.create_only, False, comment, urn, path.attr, prop)
+    rule = Rule(target, m.expression, m.create_only, False, comment, urn, path.attr, prop)
     if path.sub is not None and urn not in (CORE_USER, ENTERPRISE_USER):
         rule.problem = "a sub-attribute of a custom schema (schema blocks declare simple attributes)"
     return rule
@@ -235,14 +257,18 @@ def _primary_group(
     members: dict[str, tuple[Mapped, Property]],
     aliases: dict[str, str],
     problems: list[str],
-) -> list[_Rule]:
+    entry_types: dict[tuple[str, str, bool], str],
+) -> list[Rule]:
     """Okta's ``attr.^[primary==true|false].sub`` properties as rules on ``attr[type eq "T"]``,
     T read from the group's ``.type`` property (Okta's template maps it to a constant or to
-    ``(value != null && value != '') ? 'work' : ''``)."""
+    ``(value != null && value != '') ? 'work' : ''``); each type found goes into ENTRY_TYPES,
+    for the inbound rules that read the same entry."""
     urn, attr, primary = key
     selector = ExternalName(attr, "primary", primary, "type").okta()
     typed = members.pop("type", None)
     entry_type = _type_of(typed[0].expression) if typed else None
+    if entry_type is not None:
+        entry_types[key] = entry_type
     alias = _alias(urn, aliases)
     rules = []
     for sub, (m, prop) in members.items():
@@ -253,10 +279,10 @@ def _primary_group(
                 if typed
                 else f"nothing maps its type ({selector})"
             )
-            rule = _Rule(target_text(alias, attr, "TYPE", sub), m.expression, m.create_only, primary,
+            rule = Rule(target_text(alias, attr, "TYPE", sub), m.expression, m.create_only, primary,
                          comment, urn, attr, prop, why)  # fmt: skip
         else:
-            rule = _Rule(target_text(alias, attr, entry_type, sub), m.expression, m.create_only, primary,
+            rule = Rule(target_text(alias, attr, entry_type, sub), m.expression, m.create_only, primary,
                          comment, urn, attr, prop)  # fmt: skip
         rules.append(rule)
     if not rules and typed:
@@ -312,7 +338,7 @@ def _alias(urn: str, aliases: dict[str, str]) -> str | None:
 
 def _checked_text(
     name: str,
-    rules: list[_Rule],
+    rules: list[Rule],
     aliases: dict[str, str],
     properties: Mapping[str, Property],
     problems: list[str],
@@ -343,10 +369,41 @@ def _checked_text(
     problems.extend(
         f"{_variable(r)}: not imported: {r.problem}"
         for r in rules
-        if r.problem is not None and r.property is not None
+        if r.problem is not None and (r.property is not None or r.okta_attribute is not None)
     )
     formatted, _ = format_text(text)
     return formatted if formatted is not None else text
+
+
+def _mark_implied(text: str, name: str, rules: list[Rule]) -> bool:
+    """Mark each imported inbound rule the ruleset TEXT derives by itself (the plain copy back of
+    a plain copy to the app, PUSH) as implied, so that it is not written twice; whether any is."""
+    from mapper.core.plan import Inverse, PAppSource
+    from mapper.core.scim_path import AttrPath
+    from mapper.errors import RulesetError
+    from mapper.language.inbound import not_invertible
+    from mapper.runtime.ruleset import loads
+
+    try:
+        plan = loads(text, f"{name}.mapper", cache=False).plan
+    except RulesetError:
+        return False
+    derivable: dict[str, AttrPath] = {}
+    for outbound, inversion in zip(plan.rules, plan.inversions, strict=True):
+        if (
+            inversion.kind is Inverse.DECLARED
+            and not_invertible(outbound) is None
+            and not outbound.create_only
+        ):
+            derivable.setdefault(outbound.sources[0], outbound.target.attr_path)
+    found = False
+    for declared in plan.inbound:
+        copy = isinstance(declared.expr, PAppSource) and declared.default is None and not declared.create_only
+        if copy and derivable.get(declared.attr) == declared.app_sources[0] and declared.derived_from is None:
+            for rule in rules:
+                if rule.okta_attribute == declared.attr and rule.problem is None:
+                    rule.implied = found = True
+    return found
 
 
 _UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]")
@@ -357,11 +414,13 @@ def _printable(text: str) -> str:
     return _UNPRINTABLE.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
-def _variable(rule: _Rule) -> str:
+def _variable(rule: Rule) -> str:
+    if rule.okta_attribute is not None:
+        return f"user.{rule.okta_attribute} (from the app)"
     return rule.property.variable if rule.property else rule.target
 
 
-def _expression_problem(rule: _Rule) -> str | None:
+def _expression_problem(rule: Rule) -> str | None:
     """Why RULE's Okta expression cannot be imported as it is, else None; the expression is
     read as an expression and nothing else, and written back in the formatter's words, so
     text after it (``on create``, ``default "x"``, a comment) never becomes a rule option."""
@@ -375,23 +434,32 @@ def _expression_problem(rule: _Rule) -> str | None:
     return None
 
 
-def _text(name: str, rules: list[_Rule], aliases: dict[str, str]) -> tuple[str, dict[int, int]]:
+def _text(name: str, rules: list[Rule], aliases: dict[str, str]) -> tuple[str, dict[int, int]]:
+    both = any(r.okta_attribute is not None for r in rules)
     out = [
         "# Imported from Okta by `mapper import okta`: the app's App User Schema and its",
         "# Okta-user-to-app profile mapping. Review it, then export it back with `mapper export okta`.",
+        *(
+            ["# The app-to-Okta mapping is in the inbound rules (user.ATTRIBUTE <- appuser.PATH)."]
+            if both
+            else []
+        ),
         f"ruleset {name}",
         "",
     ]
-    used = {r.urn for r in rules if r.problem is None}
+    kept = [r for r in rules if r.problem is None and not r.implied]
+    attributes = [(r.urn, r.attr, r.property) for r in kept if r.property] + [
+        x for r in kept for x in r.reads
+    ]
     for urn, alias in aliases.items():
-        if urn == ENTERPRISE_USER or urn not in used:
+        if urn == ENTERPRISE_USER or not any(u == urn for u, _, _ in attributes):
             continue
         out.append(f"schema {alias} = {_string(urn)} {{")
         declared: set[str] = set()
-        for rule in rules:
-            if rule.urn == urn and rule.problem is None and rule.property and rule.attr not in declared:
-                declared.add(rule.attr)
-                out.append(f"  {rule.attr}: {_declared_type(rule.property)}")
+        for u, attr, prop in attributes:
+            if u == urn and attr not in declared:
+                declared.add(attr)
+                out.append(f"  {attr}: {_declared_type(prop)}")
         out.append("}")
         out.append("")
     declared_profile = _profile_types(rules)
@@ -402,6 +470,8 @@ def _text(name: str, rules: list[_Rule], aliases: dict[str, str]) -> tuple[str, 
         out += ["}", ""]
     lines: dict[int, int] = {}
     for index, rule in enumerate(rules):
+        if rule.implied:
+            continue
         expression = re.sub(
             r"[\r\n\x0b\x0c\x85\u2028\u2029]+", " ", rule.expression
         )  # a refused rule's, shown
@@ -426,7 +496,7 @@ def _text(name: str, rules: list[_Rule], aliases: dict[str, str]) -> tuple[str, 
 _DIRECT = re.compile(r"user\.([A-Za-z_][A-Za-z0-9_]*)")
 
 
-def _profile_types(rules: list[_Rule]) -> dict[str, str]:
+def _profile_types(rules: list[Rule]) -> dict[str, str]:
     """Custom Okta user attributes mapped as they are (``user.x``) to a non-string app property:
     Okta requires the two types to agree, so the user attribute has the property's type."""
     from mapper.core.schema import OKTA_BASE_PROFILE

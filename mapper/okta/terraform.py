@@ -1,5 +1,6 @@
 """An export as Terraform for Okta's provider (okta/okta): one ``okta_app_user_schema_property``
-per custom property and one ``okta_profile_mapping`` with a ``mappings`` block per property.
+per custom property and one ``okta_profile_mapping`` with a ``mappings`` block per property;
+with inbound rules, a second ``okta_profile_mapping`` from the app to the Okta user.
 
 Every string is written as an HCL quoted template with its escapes: ``\\`` and ``"``,
 control characters (C0, DEL, C1 and the Unicode line separators), and the template openers ``${`` and ``%{`` doubled, so that an Okta
@@ -80,16 +81,31 @@ def terraform(export: Export, keep_unmanaged: bool = False) -> str:
         lines.append(f'resource "okta_app_user_schema_property" "{label}" {{')
         lines += _aligned(attributes, "  ")
         lines += ["}", ""]
-    lines.append(f'resource "okta_profile_mapping" "{_label(export.name, set())}" {{')
-    lines += _aligned(
-        [
-            ("source_id", "data.okta_user_profile_mapping_source.user.id"),
-            ("target_id", "var.app_id"),
-            ("delete_when_absent", "false" if keep_unmanaged else "true"),
-        ],
-        "  ",
+    label = _label(export.name, set())
+    user, app = "data.okta_user_profile_mapping_source.user.id", "var.app_id"
+    lines += _mapping(
+        label, [("source_id", user), ("target_id", app)], export.mappings, properties, keep_unmanaged
     )
-    for variable, mapping in export.mappings.items():
+    if export.inbound_mappings:  # the app to Okta: the app is the source, the Okta user the target
+        lines.append("")
+        lines += _mapping(
+            f"{label}_to_okta", [("source_id", app), ("target_id", user)], export.inbound_mappings, properties,
+            keep_unmanaged,
+        )  # fmt: skip
+    return "\n".join(lines) + "\n"
+
+
+def _mapping(
+    label: str,
+    ends: list[tuple[str, str]],
+    mappings: dict[str, dict[str, str]],
+    properties: list[str],
+    keep_unmanaged: bool,
+) -> list[str]:
+    """An ``okta_profile_mapping`` resource from one end to the other, a block per mapping."""
+    lines = [f'resource "okta_profile_mapping" "{label}" {{']
+    lines += _aligned([*ends, ("delete_when_absent", "false" if keep_unmanaged else "true")], "  ")
+    for variable, mapping in mappings.items():
         lines += ["", "  mappings {"]
         lines += _aligned(
             [
@@ -102,10 +118,10 @@ def terraform(export: Export, keep_unmanaged: bool = False) -> str:
         lines.append("  }")
     if properties:
         lines += ["", "  depends_on = ["]
-        lines += [f"    okta_app_user_schema_property.{label}," for label in properties]
+        lines += [f"    okta_app_user_schema_property.{name}," for name in properties]
         lines.append("  ]")
     lines.append("}")
-    return "\n".join(lines) + "\n"
+    return lines
 
 
 def _aligned(pairs: list[tuple[str, str]], indent: str) -> list[str]:
