@@ -5,6 +5,7 @@ mapped part of every profile, for any ruleset of plain copies)."""
 from __future__ import annotations
 
 import itertools
+import json
 import math
 from typing import Any
 
@@ -563,3 +564,77 @@ def test_check_lists_inbound_rules_for_people_only() -> None:
 
     result = mapper_cli("check", "--inbound", "--format", "json", "okta-default")
     assert result.exit_code == 2 and "--inbound lists rules for people" in result.stderr
+
+
+# -- review and mapper test ---------------------------------------------------------------------
+
+
+def test_review_shows_what_an_import_would_set_differently(tmp_path: Any) -> None:
+    from tests.support.cli import mapper_cli
+
+    old, new = tmp_path / "old.mapper", tmp_path / "new.mapper"
+    old.write_text(
+        "ruleset r\nuserName <- user.login\ntitle <- user.title\nuser.nickName <- appuser.nickName\n"
+    )
+    new.write_text(
+        "ruleset r\nuserName <- user.login\ntitle <- String.toUpperCase(user.title)\n"
+        'user.login <- appuser.emails[type eq "work"].value\nuser.nickName <- appuser.title on create\n'
+    )
+    result = mapper_cli("review", str(old), str(new))
+    assert result.exit_code == 0
+    assert "1 rule changed; inbound: 1 removed, 2 changed; 2 rules in all." in result.stdout
+    assert (
+        '| changed | `user.login` | `appuser.userName` | `appuser.emails[type eq "work"].value` | now declared |'
+        in result.stdout
+    )
+    assert (
+        "| changed | `user.nickName` | `appuser.nickName` | `appuser.title on create` |  |" in result.stdout
+    )
+    assert "| removed | `user.title` | `appuser.title` |  | derived from title |" in result.stdout
+
+
+def test_examples_state_what_comes_back_from_the_app(tmp_path: Any) -> None:
+    from tests.support.cli import mapper_cli
+
+    (tmp_path / "r.mapper").write_text(
+        "ruleset r\nuserName <- user.login\nuser.nickName <- String.toUpperCase(appuser.nickName) on create\n"
+    )
+    examples = tmp_path / "r.examples.json"
+    examples.write_text(
+        json.dumps(
+            {
+                "examples": [
+                    {
+                        "name": "created",
+                        "app_user": {"userName": "a", "nickName": "ada"},
+                        "profile": {"login": "a", "nickName": "ADA"},
+                    },
+                    {
+                        "name": "updated",
+                        "app_user": {"userName": "a", "nickName": "ada"},
+                        "update": True,
+                        "profile": {"login": "a", "nickName": "ADA"},
+                    },
+                    {
+                        "name": "bad",
+                        "app_user": {"userName": 3},
+                        "error": "SCIM attribute 'userName': expected a string, got a number",
+                    },
+                    {"name": "to write", "app_user": {"userName": "b"}},
+                ]
+            }
+        )
+    )
+    result = mapper_cli("test", str(examples), "--update")
+    assert result.exit_code == 1, result.stdout
+    assert "FAILED " + str(examples) + ": updated" in result.stdout
+    assert '    - /nickName: "ADA" (expected, missing)' in result.stdout  # DONT_PUSH: not updated
+    written = json.loads(examples.read_text())["examples"][3]
+    assert written["profile"] == {"login": "b", "nickName": None}
+    assert "no example covers userName" in result.stdout  # user.nickName is covered by "created"
+    wrong = tmp_path / "bad.examples.json"
+    wrong.write_text(
+        json.dumps({"ruleset": "r.mapper", "examples": [{"name": "x", "app_user": {}, "resource": {}}]})
+    )
+    refused = mapper_cli("test", str(wrong))
+    assert refused.exit_code == 2 and 'give exactly one of "profile", "error"' in refused.stdout

@@ -11,8 +11,16 @@ user) and one expectation:
   ``patch(old, user, style)`` (``"style"`` defaults to ``rfc``);
 - ``"error": "..."``: the ProfileError message ``render(user)`` raises.
 
+An example of the inbound direction (app to Okta) has an ``app_user`` (the app's
+SCIM resource) instead of a ``user``, and one expectation:
+
+- ``"profile": {...}``: what ``inbound(app_user)`` gives (with ``"update": true``,
+  ``inbound(app_user, update=True)``: the attributes an import updates);
+- ``"error": "..."``: the ResourceError message it raises.
+
 A rule is covered when some example's expected resource (or expected
-operations) has a value for its target.
+operations) has a value for its target; an inbound rule the ruleset declares,
+when some example's expected profile has a value for its attribute.
 """
 
 from __future__ import annotations
@@ -119,16 +127,30 @@ def _check_example(path: Path, index: int, example: object, update: bool = False
     if not isinstance(example, dict) or not isinstance(example.get("name"), str):
         raise ExampleFileError(f'{where}: expected an object with a "name"')
     where = f"{path}: example {example['name']!r}"
-    if "user" not in example:
-        raise ExampleFileError(f'{where}: no "user"')
-    expectations = [k for k in ("resource", "operations", "error") if k in example]
-    if len(expectations) > 1 or (not expectations and not update):
+    inbound = "app_user" in example
+    if inbound == ("user" in example):
+        raise ExampleFileError(f'{where}: give a "user" (Okta to the app) or an "app_user" (the app to Okta)')
+    keys = _EXPECTATIONS[inbound]
+    expectations = [k for k in keys if k in example]
+    if (
+        len(expectations) > 1
+        or (not expectations and not update)
+        or any(k in example for k in _EXPECTATIONS[not inbound] if k != "error")
+    ):
         hint = "" if expectations else " (or run `mapper test --update` to write what the ruleset gives)"
-        raise ExampleFileError(f'{where}: give exactly one of "resource", "operations", "error"{hint}')
+        choices = ", ".join(f'"{k}"' for k in keys)
+        raise ExampleFileError(f"{where}: give exactly one of {choices}{hint}")
+    if not isinstance(example.get("update", False), bool):
+        raise ExampleFileError(f'{where}: "update" is true or false')
     if "operations" in example and "old" not in example:
         raise ExampleFileError(f'{where}: "operations" needs an "old" user')
     if example.get("style", "rfc") not in {style.value for style in PatchStyle}:
         raise ExampleFileError(f"{where}: style must be one of rfc, no-path, whole-multivalued")
+
+
+#: The expectations an example may state: of the way to the app, and of the inbound direction.
+_EXPECTATIONS = {False: ("resource", "operations", "error"), True: ("profile", "error")}
+_ALL_EXPECTATIONS = ("resource", "operations", "profile", "error")
 
 
 def run_file(path: Path, update: bool = False, refresh: frozenset[str] = frozenset()) -> FileReport:
@@ -150,19 +172,26 @@ def run_file(path: Path, update: bool = False, refresh: frozenset[str] = frozens
     # Inherited rules are the parent's to cover, in the parent's examples; a rule this
     # ruleset overrides is its own.
     uncovered = [r.target for r in ruleset.rules if r.origin == ruleset.name and r.target not in covered]
+    uncovered += [
+        f"user.{r.attr}"
+        for r in ruleset.plan.inbound
+        if r.derived_from is None and r.origin == ruleset.name and f"user.{r.attr}" not in covered
+    ]
     return FileReport(path, ruleset, outcomes, uncovered, written)
 
 
 def _wants_update(example: dict[str, Any], update: bool, refresh: frozenset[str]) -> bool:
-    missing = not any(k in example for k in ("resource", "operations", "error"))
+    missing = not any(k in example for k in _ALL_EXPECTATIONS)
     return (update and missing) or example["name"] in refresh
 
 
 def _write_expectation(ruleset: Ruleset, example: dict[str, Any]) -> str:
     """Sets EXAMPLE's expectation to what RULESET gives now; says what was written."""
-    before = {k: example.pop(k) for k in ("resource", "operations", "error") if k in example}
+    before = {k: example.pop(k) for k in _ALL_EXPECTATIONS if k in example}
     try:
-        if "old" in example:
+        if "app_user" in example:
+            example["profile"] = ruleset.inbound(example["app_user"], update=example.get("update", False))
+        elif "old" in example:
             style = example.get("style", "rfc")
             request = ruleset.patch(example["old"], example["user"], style)
             example["operations"] = request["Operations"] if request else []
@@ -170,7 +199,7 @@ def _write_expectation(ruleset: Ruleset, example: dict[str, Any]) -> str:
             example["resource"] = ruleset.render(example["user"])
     except ProfileError as exc:
         example["error"] = str(exc)
-    ((key, value),) = ((k, example[k]) for k in ("resource", "operations", "error") if k in example)
+    ((key, value),) = ((k, example[k]) for k in _ALL_EXPECTATIONS if k in example)
     changes = difference(before[key], value) if key in before else []
     what = f"{example['name']!r}: {key} " + ("written" if not before else "refreshed")
     return what + "".join(f"\n    {line}" for line in changes)
@@ -179,9 +208,12 @@ def _write_expectation(ruleset: Ruleset, example: dict[str, Any]) -> str:
 def _run(ruleset: Ruleset, example: dict[str, Any]) -> Outcome:
     name = example["name"]
     try:
-        if "operations" in example:
+        if "app_user" in example:
+            actual: Any = ruleset.inbound(example["app_user"], update=example.get("update", False))
+            expected = example.get("profile")
+        elif "operations" in example:
             request = ruleset.patch(example["old"], example["user"], example.get("style", "rfc"))
-            actual: Any = request["Operations"] if request else []
+            actual = request["Operations"] if request else []
             expected = example["operations"]
         else:
             actual = ruleset.render(example["user"])
@@ -233,6 +265,8 @@ def slot_value(resource: dict[str, Any], slot: TargetSlot) -> Any:
 
 def _covered(ruleset: Ruleset, example: dict[str, Any]) -> set[str]:
     covered = set()
+    if isinstance(example.get("profile"), dict):
+        covered |= {f"user.{k}" for k, v in example["profile"].items() if v is not None}
     if isinstance(example.get("resource"), dict):
         for rule in ruleset.plan.rules:
             if slot_value(example["resource"], rule.target) is not None:

@@ -1,7 +1,8 @@
 """The semantic difference between two versions of a ruleset, as Markdown for a pull request.
 
 Rules are matched by target: added, removed, and changed (expression,
-options, or where the rule comes from, so inherited changes show). Declared
+options, or where the rule comes from, so inherited changes show); inbound
+rules (app to Okta, derived ones included) by Okta attribute. Declared
 extension schemas are compared attribute by attribute. Given sample profiles,
 each rendered resource is compared too, as JSON Patch operations.
 """
@@ -19,7 +20,7 @@ import jsonpatch
 import jsonpointer
 
 from mapper.core import jsonio
-from mapper.core.plan import PlannedRule
+from mapper.core.plan import InboundRule, PlannedRule
 from mapper.core.schema import CORE_USER
 from mapper.core.scim_path import AttrPath
 from mapper.errors import ExitCode, MapperError, ProfileError
@@ -111,6 +112,50 @@ def rule_changes(old: Ruleset, new: Ruleset) -> list[RuleChange]:
         if path not in after:
             changes.append(RuleChange(path, "removed", describe_rule(rule), "", _origin_note(old, rule)))
     return changes
+
+
+def describe_inbound(rule: InboundRule) -> str:
+    """An inbound rule after its arrow, in canonical form (a derived one as derivation wrote it)."""
+    if rule.derived_from is not None:
+        return rule.expression + (" on create" if rule.create_only else "")
+    if rule.node is None:
+        raise ValueError("review needs the rules' syntax: load the ruleset with cache=False")
+    return rule_tail(rule.node)[0]
+
+
+def inbound_changes(old: Ruleset, new: Ruleset) -> list[RuleChange]:
+    """The inbound rules (app to Okta) that differ from OLD to NEW, by Okta attribute, derived ones
+    included: what an import would set differently. A rule that turns from derived to declared
+    (or back) counts as changed, with a note, even when it reads the same."""
+    before = {r.attr: r for r in old.plan.inbound}
+    after = {r.attr: r for r in new.plan.inbound}
+    changes: list[RuleChange] = []
+    for attr, rule in after.items():
+        target = f"user.{attr}"
+        notes = _inbound_notes(new, rule)
+        if attr not in before:
+            changes.append(RuleChange(target, "added", "", describe_inbound(rule), notes))
+            continue
+        was = before[attr]
+        kind_changed = (was.derived_from is None) != (rule.derived_from is None)
+        if kind_changed:
+            notes = (f"now {'derived' if rule.derived_from is not None else 'declared'}", *notes)
+        if describe_inbound(was) != describe_inbound(rule) or kind_changed:
+            changes.append(
+                RuleChange(target, "changed", describe_inbound(was), describe_inbound(rule), notes)
+            )
+    for attr, rule in before.items():
+        if attr not in after:
+            changes.append(
+                RuleChange(f"user.{attr}", "removed", describe_inbound(rule), "", _inbound_notes(old, rule))
+            )
+    return changes
+
+
+def _inbound_notes(ruleset: Ruleset, rule: InboundRule) -> tuple[str, ...]:
+    if rule.derived_from is not None:
+        return (f"derived from {ruleset.plan.rules[rule.derived_from].target.path}",)
+    return (f"inherited from {rule.origin}",) if rule.origin != ruleset.name else ()
 
 
 def _origin_note(ruleset: Ruleset, rule: PlannedRule) -> tuple[str, ...]:
@@ -316,10 +361,17 @@ def review_versions(
 ) -> str:
     """The Markdown review of two loaded versions, named OLD_REF and NEW_REF."""
     changes = rule_changes(old, new)
+    inbound = inbound_changes(old, new)
     schemas = schema_changes(old, new)
     counts = {kind: sum(1 for c in changes if c.kind == kind) for kind in ("added", "removed", "changed")}
     lines = [f"## Ruleset review: {md_code(old_ref)} → {md_code(new_ref)}", ""]
     summary = ", ".join(f"{n} rule{'s' if n != 1 else ''} {kind}" for kind, n in counts.items())
+    if inbound:
+        summary += "; inbound: " + ", ".join(
+            f"{n} {kind}"
+            for kind in ("added", "removed", "changed")
+            if (n := sum(c.kind == kind for c in inbound))
+        )
     lines.append(f"{summary}; {len(new.rules)} rules in all.")
     if old.name != new.name:
         lines.append(f"The ruleset is renamed from {md_code(old.name)} to {md_code(new.name)}.")
@@ -334,6 +386,18 @@ def review_versions(
         lines.append("")
     else:
         lines += ["No rule changed.", ""]
+    if inbound:
+        lines += [
+            "### Inbound (app to Okta)",
+            "",
+            "| | Okta attribute | before | after | notes |",
+            "|---|---|---|---|---|",
+        ]
+        for c in inbound:
+            lines.append(
+                f"| {c.kind} | {_cell(c.target)} | {_cell(c.before)} | {_cell(c.after)} | {md_text('; '.join(c.notes))} |"
+            )
+        lines.append("")
     if schemas:
         lines += ["### Schemas", "", *schemas, ""]
     if profiles is not None and profiles.suffix in (".jsonl", ".ndjson"):
