@@ -203,7 +203,10 @@ def test_failing_example_shows_a_readable_difference(tmp_path: Path) -> None:
     [
         ("{", "{path}:1:2: invalid JSON: Expecting property name enclosed in double quotes"),
         ("[]", '{path}: expected an object with an "examples" array'),
-        ('{"examples": [{"name": "x"}]}', "{path}: example 'x': no \"user\""),
+        (
+            '{"examples": [{"name": "x"}]}',
+            "{path}: example 'x': give a \"user\" (Okta to the app) or an \"app_user\" (the app to Okta)",
+        ),
         ('{"examples": [{"name": "x", "user": {}, "resource": {}, "error": "e"}]}',
          '{path}: example \'x\': give exactly one of "resource", "operations", "error"'),
         ('{"examples": [{"name": "x", "user": {}, "operations": []}]}', "{path}: example 'x': \"operations\" needs an \"old\" user"),
@@ -255,7 +258,17 @@ def test_review_lists_rule_changes_and_profile_effects(tmp_path: Path) -> None:
     result = run("review", str(old), str(new), "--profiles", str(profiles))
     assert result.exit_code == 0, result.stderr
     text = result.stdout
-    assert "1 rule added, 1 rule removed, 1 rule changed; 12 rules in all." in text
+    assert (
+        "1 rule added, 1 rule removed, 1 rule changed; inbound: 1 added, 2 removed; 12 rules in all." in text
+    )
+    assert (
+        "| removed | `user.title` | `appuser.title` |  | inherited from r |" not in text
+    )  # derived, not declared
+    assert "| removed | `user.title` | `appuser.title` |  | derived from title |" in text
+    assert (
+        "| added | `user.preferredLanguage` |  | `appuser.preferredLanguage on create` | derived from preferredLanguage |"
+        in text
+    )
     assert '| changed | `title` | `user.title` | `user.title ?: "Staff"` |  |' in text
     assert "| added | `preferredLanguage` |  | `user.preferredLanguage on create` |  |" in text
     assert "| removed | `nickName` | `user.nickName` |  |  |" in text
