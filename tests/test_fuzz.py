@@ -63,7 +63,11 @@ def check_cache_round_trip(ruleset: mapper.Ruleset) -> None:
     plan = ruleset.plan
     data = json.loads(json.dumps(plan_codec.dump_plan(plan), allow_nan=False))
     again = plan_codec.read_plan(data)
-    assert again == replace(plan, rules=tuple(replace(r, node=None) for r in plan.rules))
+    assert again == replace(
+        plan,
+        rules=tuple(replace(r, node=None) for r in plan.rules),
+        inbound=tuple(replace(r, node=None) for r in plan.inbound),
+    )
     warnings = json.loads(json.dumps(plan_codec.dump_diagnostics(ruleset.warnings)))
     cached = mapper.Ruleset(again, plan_codec.read_diagnostics(warnings))
     assert cached.source == ruleset.source
