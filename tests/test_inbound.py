@@ -19,6 +19,7 @@ from mapper.errors import ProfileError, ResourceError, RulesetError
 from mapper.language.unparse import format_text
 from tests.support.codecheck import check_generated_code
 from tests.support.scim_server import ScimServer, server_fixtures
+from tests.support.strategies import json_values
 
 EXT = "urn:example:params:scim:schemas:extension:acme:2.0:User"
 
@@ -638,3 +639,38 @@ def test_examples_state_what_comes_back_from_the_app(tmp_path: Any) -> None:
     )
     refused = mapper_cli("test", str(wrong))
     assert refused.exit_code == 2 and 'give exactly one of "profile", "error"' in refused.stdout
+
+
+# -- hostile resources: a ResourceError or a profile, nothing else ----------------------------------
+
+_RESOURCE_KEYS = st.sampled_from(
+    ["userName", "USERNAME", "name", "Name", "emails", "phoneNumbers", "title", "active", "displayName", EXT,
+     "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User", "schemas", "id"]
+) | st.text(max_size=6)  # fmt: skip
+_SUB_KEYS = st.sampled_from(["givenName", "GIVENNAME", "value", "type", "primary", "badge", "level", "tags"])
+
+
+def _hostile(values: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    entry = st.dictionaries(_SUB_KEYS, values | st.sampled_from(["work", "WORK", True]), max_size=4)
+    member = values | entry | st.lists(entry | values, max_size=3)
+    return st.dictionaries(_RESOURCE_KEYS, member, max_size=6) | values
+
+
+@settings(max_examples=300)
+@given(resource=_hostile(json_values))
+def test_any_json_maps_back_or_is_a_resource_error_without_its_values(resource: Any) -> None:
+    ruleset = _ruleset(tuple(range(len(_COPIES))))
+    try:
+        profile = ruleset.inbound(resource)
+    except ResourceError as exc:
+        message = str(exc)
+        assert "\n" not in message and len(message) < 300
+        return
+    assert set(profile) == {r.attr for r in ruleset.plan.inbound}
+    for rule in ruleset.plan.inbound:
+        value = profile[rule.attr]
+        if value is not None and not rule.type.multi:
+            assert isinstance(
+                value,
+                {"string": str, "boolean": bool, "integer": int, "decimal": (int, float)}[rule.type.base],
+            )
