@@ -211,6 +211,7 @@ class Inverse(StrEnum):
     DERIVED = "derived"  # a plain copy: the inbound rule is the same copy back
     DECLARED = "declared"  # an inbound rule written in the ruleset sets the attribute
     SHADOWED = "shadowed"  # a plain copy of an attribute another rule already gives back
+    OFF = "not derived"  # a plain copy in a ruleset that says `inbound declared`
     NOT_INVERTIBLE = "not invertible"  # a constant, a function, several attributes...
 
 

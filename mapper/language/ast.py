@@ -55,6 +55,14 @@ class ProfileDecl:
 
 
 @dataclass(frozen=True, slots=True)
+class InboundMode:
+    """``inbound declared``: the ruleset's inbound rules are those it declares; none is
+    derived from its plain copies (what an Okta app-to-Okta mapping imported says)."""
+
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
 class Target:
     """A SCIM path: ``[schema:]attr[type eq "x"][.sub]``.
 
@@ -241,7 +249,7 @@ class InboundRule:
     primary: Span | None = None  # where a `primary` option stands: parsed so that the checker can refuse it
 
 
-Statement = Header | SchemaDecl | ProfileDecl | Rule | InboundRule
+Statement = Header | SchemaDecl | ProfileDecl | Rule | InboundRule | InboundMode
 
 
 @dataclass(frozen=True, slots=True)

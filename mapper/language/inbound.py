@@ -197,6 +197,7 @@ def derive(
     declared: tuple[InboundRule, ...],
     aliases: Mapping[str, str],
     schemas: Mapping[str, Schema] | None = None,
+    declared_only: bool = False,
 ) -> tuple[tuple[InboundRule, ...], tuple[Inversion, ...]]:
     """The ruleset's inbound rules (those derived from RULES' plain copies, in rule order, then
     the DECLARED ones) and, for each of RULES, how it inverts. ALIASES names schemas (alias to
@@ -205,7 +206,8 @@ def derive(
     Of several plain copies of one Okta attribute, the first that applies on update is the one
     derived (an ``on create`` copy stops following Okta after the create: read back on every
     import, it would undo Okta's later changes); an ``on create`` copy alone is derived as
-    ``on create`` (DONT_PUSH)."""
+    ``on create`` (DONT_PUSH). DECLARED_ONLY (``inbound declared``): nothing is derived, and a
+    plain copy says so."""
     written = {r.attr: r for r in declared}
     alias_of = {urn: alias for alias, urn in aliases.items()}
     reasons = [not_invertible(rule, schemas or {}) for rule in rules]
@@ -237,6 +239,9 @@ def derive(
             inversions.append(Inversion(Inverse.NOT_INVERTIBLE, reason))
             continue
         assert single is not None
+        if declared_only:
+            inversions.append(Inversion(Inverse.OFF, "the ruleset says `inbound declared`"))
+            continue
         if chosen[single] != index:
             other = rules[chosen[single]]
             inversions.append(

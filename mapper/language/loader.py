@@ -42,6 +42,7 @@ class _Resolved:
     env: Environment
     rules: tuple[PlannedRule, ...]
     inbound: tuple[InboundRule, ...]
+    declared_only: bool = False  # `inbound declared` here or in a parent: nothing is derived
 
 
 def load_plan(
@@ -88,19 +89,28 @@ class _Loader:
         env = Environment()
         inherited: tuple[PlannedRule, ...] = ()
         inherited_inbound: tuple[InboundRule, ...] = ()
+        declared_only = False
         if header is not None and header.extends is not None:
             parent = self._load_parent(header, base_dir, (*chain, identity(path)))
             # A parent that cannot be loaded is reported; this file's own statements are
             # checked all the same, so that every problem shows at once.
             if parent is not None:
                 env, inherited, inherited_inbound = parent.env, parent.rules, parent.inbound
+                declared_only = parent.declared_only
         own_env = check_declarations(file, env, reporter)
         _check_redeclared_sources(file, env, own_env, inherited, reporter)
         _check_redeclared_targets(file, env, own_env, inherited_inbound, reporter)
         own = check_rules(file, own_env, name, reporter)
         own_inbound = check_inbound_rules(file, own_env, name, reporter)
+        modes = [s for s in file.statements if isinstance(s, ast.InboundMode)]
+        for extra in modes[1:]:
+            reporter.error(extra.span, "`inbound declared` is given twice", "remove one")
         return _Resolved(
-            name, own_env, _override(inherited, own), override_inbound(inherited_inbound, own_inbound)
+            name,
+            own_env,
+            _override(inherited, own),
+            override_inbound(inherited_inbound, own_inbound),
+            declared_only or bool(modes),
         )
 
     def _load_parent(
@@ -270,7 +280,9 @@ def _finish(resolved: _Resolved, path: str, text: str, reporter: Reporter) -> Pl
                 )
     if reporter.has_errors:
         return None
-    inbound, inversions = derive(rules, resolved.inbound, resolved.env.aliases, resolved.env.schemas)
+    inbound, inversions = derive(
+        rules, resolved.inbound, resolved.env.aliases, resolved.env.schemas, resolved.declared_only
+    )
     read = [p.urn for r in inbound for p in r.app_sources if p.urn != CORE_USER]
     schemas = {urn: resolved.env.schemas[urn] for urn in (*extensions, *read)}
     return Plan(resolved.name, rules, tuple(extensions), profile_types, schemas, inbound, inversions)

@@ -48,7 +48,9 @@ def parse(text: str, path: str) -> tuple[ast.RulesetFile, list[Diagnostic]]:
         if tree is None:
             continue
         node = builder.transform(tree)
-        if isinstance(node, ast.Header | ast.SchemaDecl | ast.ProfileDecl | ast.Rule | ast.InboundRule):
+        if isinstance(
+            node, ast.Header | ast.SchemaDecl | ast.ProfileDecl | ast.Rule | ast.InboundRule | ast.InboundMode
+        ):
             statements.append(node)
     diagnostics.sort(key=lambda d: (d.span.line, d.span.col) if d.span else (0, 0))
     return ast.RulesetFile(path, text, tuple(statements), tuple(comments)), diagnostics
@@ -283,6 +285,9 @@ class _AstBuilder(Transformer[Token, object]):
 
     def schema_body(self, meta: object, children: list[ast.AttrDecl]) -> tuple[ast.AttrDecl, ...]:
         return tuple(children)
+
+    def inbound_mode(self, meta: object, children: list[object]) -> ast.InboundMode:
+        return ast.InboundMode(self._s(meta))
 
     def profile_decl(self, meta: object, children: list[ast.AttrDecl]) -> ast.ProfileDecl:
         return ast.ProfileDecl(tuple(children), self._s(meta))

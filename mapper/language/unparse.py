@@ -2,8 +2,8 @@
 one canonical layout ``mapper fmt`` writes; the checker, the importer, review and explain
 print rules with it. It imports only the language below it.
 
-- The header first, then the ``schema`` and ``profile`` declarations in their
-  order, then the rules in theirs (rule order is meaning: it orders the output
+- The header first, then the ``schema`` and ``profile`` declarations (and
+  ``inbound declared``) in their order, then the rules in theirs (rule order is meaning: it orders the output
   and the PATCH operations, so rules never move), then the inbound rules
   (``user.NAME <- ...``, app to Okta) in theirs.
 - One statement per line; expressions on one line, with single spaces around
@@ -159,7 +159,9 @@ def format_file(file: ast.RulesetFile) -> str:
     lines = source_lines(file.text)
     items = _attach_comments(file, lines)
     header = [i for i in items if isinstance(i.statement, ast.Header)]
-    declarations = [i for i in items if isinstance(i.statement, ast.SchemaDecl | ast.ProfileDecl)]
+    declarations = [
+        i for i in items if isinstance(i.statement, ast.SchemaDecl | ast.ProfileDecl | ast.InboundMode)
+    ]
     rules = [i for i in items if isinstance(i.statement, ast.Rule)]
     inbound = [i for i in items if isinstance(i.statement, ast.InboundRule)]
     trailer = _trailer_comments(file, items, lines)
@@ -225,6 +227,8 @@ def _declaration(item: _Item) -> list[str]:
     if isinstance(s, ast.Header):
         text = f"ruleset {s.name}" + (f" extends {s.extends}" if s.extends else "")
         return [text + suffix]
+    if isinstance(s, ast.InboundMode):
+        return ["inbound declared" + suffix]
     if isinstance(s, ast.SchemaDecl):
         head = f"schema {s.alias} = {literal(s.urn)}"
         attributes: tuple[ast.AttrDecl, ...] | None = s.attributes

@@ -79,7 +79,6 @@ class Rule:
     reads: list[tuple[str, str, Property]] = field(
         default_factory=list
     )  # an inbound rule's (urn, attr, property)
-    implied: bool = False  # an inbound rule the ruleset derives by itself: not written
 
 
 @dataclass
@@ -205,8 +204,6 @@ def import_okta(schema: object, mapping: object, name: str, inbound: object | No
             read_inbound_mapping(inbound), properties, lambda urn: _alias(urn, aliases), entry_types
         )
     text = _checked_text(name, rules, aliases, properties, problems)
-    if inbound is not None and _mark_implied(text, name, rules):
-        text = _checked_text(name, rules, aliases, properties, [])
     incomplete = any(
         r.problem is not None and (r.property is not None or r.okta_attribute is not None) for r in rules
     )
@@ -375,37 +372,6 @@ def _checked_text(
     return formatted if formatted is not None else text
 
 
-def _mark_implied(text: str, name: str, rules: list[Rule]) -> bool:
-    """Mark each imported inbound rule the ruleset TEXT derives by itself (the plain copy back of
-    a plain copy to the app, PUSH) as implied, so that it is not written twice; whether any is."""
-    from mapper.core.plan import Inverse, PAppSource
-    from mapper.core.scim_path import AttrPath
-    from mapper.errors import RulesetError
-    from mapper.language.inbound import not_invertible
-    from mapper.runtime.ruleset import loads
-
-    try:
-        plan = loads(text, f"{name}.mapper", cache=False).plan
-    except RulesetError:
-        return False
-    derivable: dict[str, AttrPath] = {}
-    for outbound, inversion in zip(plan.rules, plan.inversions, strict=True):
-        if (
-            inversion.kind is Inverse.DECLARED
-            and not_invertible(outbound) is None
-            and not outbound.create_only
-        ):
-            derivable.setdefault(outbound.sources[0], outbound.target.attr_path)
-    found = False
-    for declared in plan.inbound:
-        copy = isinstance(declared.expr, PAppSource) and declared.default is None and not declared.create_only
-        if copy and derivable.get(declared.attr) == declared.app_sources[0] and declared.derived_from is None:
-            for rule in rules:
-                if rule.okta_attribute == declared.attr and rule.problem is None:
-                    rule.implied = found = True
-    return found
-
-
 _UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]")
 
 
@@ -447,7 +413,7 @@ def _text(name: str, rules: list[Rule], aliases: dict[str, str]) -> tuple[str, d
         f"ruleset {name}",
         "",
     ]
-    kept = [r for r in rules if r.problem is None and not r.implied]
+    kept = [r for r in rules if r.problem is None]
     attributes = [(r.urn, r.attr, r.property) for r in kept if r.property] + [
         x for r in kept for x in r.reads
     ]
@@ -470,8 +436,6 @@ def _text(name: str, rules: list[Rule], aliases: dict[str, str]) -> tuple[str, d
         out += ["}", ""]
     lines: dict[int, int] = {}
     for index, rule in enumerate(rules):
-        if rule.implied:
-            continue
         expression = re.sub(
             r"[\r\n\x0b\x0c\x85\u2028\u2029]+", " ", rule.expression
         )  # a refused rule's, shown
