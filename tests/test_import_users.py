@@ -64,8 +64,8 @@ def test_the_seed_case_every_outcome(both_ways: Path) -> None:
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
     assert lines[0] == (
-        "mapper import users: 6 app users: 1 new, 1 cannot-create, 1 update, 1 unchanged, 1 conflict, "
-        "1 skipped, 0 failed"
+        "mapper import users: 6 app users: 1 new, 1 cannot-create, 1 update, 0 cannot-update, 1 unchanged, "
+        "1 conflict, 1 skipped, 0 failed"
     )
     rows = {line.split()[1]: line.split()[0] for line in lines[4:10]}
     assert rows == {
@@ -79,7 +79,7 @@ def test_the_seed_case_every_outcome(both_ways: Path) -> None:
     assert "00u3barbara, 00u4ken  2 Okta users match it" in result.stdout
     assert "no value for user.lastName, which Okta requires" in result.stdout
     assert lines[-1] == (
-        "import safeguard: 2 of 5 assignments would go (40.0%; Okta stops past 20% from 100 assignments): "
+        "import safeguard: 2 of 4 assignments would go (50.0%; Okta stops past 20% from 100 assignments): "
         "the import goes on"
     )
 
@@ -135,7 +135,9 @@ def test_every_condition_must_hold_and_matching_is_case_sensitive() -> None:
     assert _decide([ada], okta).decisions[0].outcome is Outcome.UNCHANGED
     assert _decide([{**ada, "login": "Ada@example.com"}], okta).decisions[0].outcome is Outcome.NEW
     both = _decide([{**ada, "department": "Ops"}], okta, "username", "department")
-    assert both.decisions[0].outcome is Outcome.NEW  # the username holds, the department does not
+    (decision,) = both.decisions  # the username holds, the department does not: no match, but
+    assert decision.outcome is Outcome.CONFLICT  # Okta cannot create a second user with that login
+    assert decision.reason == "its username is Okta user 00u1's (conflicts: login)"
     either = _decide([{**ada, "login": "other@example.com"}], okta, "username-or-email")
     assert either.decisions[0].outcome is Outcome.UPDATE
     assert [c.attribute for c in either.decisions[0].changes] == ["login"]
@@ -304,3 +306,96 @@ def test_a_listing_that_shifts_is_kept_once_per_user_and_says_so() -> None:
 def test_a_listing_that_cannot_be_trusted_is_an_app_error(pages: list[Any], message: str) -> None:
     with pytest.raises(AppError, match=message):
         _pages(pages).list_users(1)
+
+
+# -- from a trial: what Okta's import flags across users, and links it keeps ----------------------
+
+
+def _named(login: str, **extra: Any) -> dict[str, Any]:
+    return {"login": login, "email": login, "firstName": "F", "lastName": "L", **extra}
+
+
+def test_a_new_user_cannot_take_a_username_okta_or_another_new_user_has() -> None:
+    okta = [_okta("00u1", login="taken@example.com", email="taken@example.com", employeeNumber="1")]
+    ruleset = mapper.load("okta-default")
+    users = [
+        AppUser("t:1", "a1", ruleset.render(_named("taken@example.com"))),
+        AppUser("t:2", "a2", ruleset.render(_named("twice@example.com"))),
+        AppUser("t:3", "a3", ruleset.render(_named("twice@example.com"))),
+    ]
+    report = app_import.decide(ruleset, users, okta, ("username",))
+    assert [d.outcome for d in report.decisions] == [Outcome.UPDATE, Outcome.CONFLICT, Outcome.CONFLICT]
+    by_email = app_import.decide(
+        ruleset, [AppUser("t:1", "a1", ruleset.render(_named("taken@example.com", email="x@example.com")))], okta,
+        ("email",),
+    )  # fmt: skip
+    (decision,) = by_email.decisions
+    assert decision.outcome is Outcome.CONFLICT
+    assert decision.reason == "its username is Okta user 00u1's (conflicts: login)"
+    assert report.decisions[1].reason == "2 app users would have one username (conflicts: login)"
+
+
+def test_an_assignment_links_an_app_user_whatever_its_name_now() -> None:
+    ruleset = mapper.load("okta-default")
+    okta = [_okta("00u1", **_named("ada@example.com"))]
+    renamed = AppUser("t:1", "as-1", ruleset.render(_named("ada.l@example.com")))
+    linked = app_import.decide(
+        ruleset, [renamed], okta, ("username",), [{"id": "00u1", "externalId": "as-1"}]
+    )
+    (decision,) = linked.decisions
+    assert decision.outcome is Outcome.UPDATE and decision.okta_ids == ["00u1"]
+    assert [c.attribute for c in decision.changes] == ["login", "email"]
+    elsewhere = app_import.decide(
+        ruleset, [renamed], okta, ("username",), [{"id": "00u9", "externalId": "as-1"}]
+    )
+    assert elsewhere.decisions[0].outcome is Outcome.CONFLICT
+    assert elsewhere.decisions[0].reason == (
+        "linked to Okta user 00u9 by its assignment, which the Okta export does not hold"
+    )
+
+
+def test_an_update_that_clears_what_okta_requires_cannot_be_made() -> None:
+    okta = [_okta("00u1", **_named("ada@example.com"))]
+    report = _decide([{"login": "ada@example.com", "email": "ada@example.com", "firstName": "F"}], okta)
+    (decision,) = report.decisions
+    assert decision.outcome is Outcome.CANNOT_UPDATE
+    assert decision.reason == "would clear user.lastName, which Okta requires"
+
+
+def test_an_app_id_read_twice_and_a_mistyped_active_fail(tmp_path: Path) -> None:
+    users = tmp_path / "app.jsonl"
+    users.write_text(
+        '{"id": "d1", "userName": "a@example.com"}\n{"id": "d1", "userName": "b@example.com"}\n'
+        '{"id": "d2", "userName": "c@example.com", "active": "false"}\n'
+    )
+    report = json.loads(run("import", "users", str(users), "--format", "json").stdout)
+    assert [u["outcome"] for u in report["users"]] == ["cannot-create", "failed", "failed"]
+    assert report["users"][1]["reason"] == f"the app id d1 is read twice (first at {users}:1)"
+    assert report["users"][2]["reason"] == "SCIM attribute 'active': expected a boolean, got a string"
+
+
+def test_inputs_that_say_nothing_are_said_so(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    report = json.loads(run("import", "users", str(empty), "--okta", str(empty), "--format", "json").stdout)
+    assert report["notes"] == [
+        "the Okta export holds no users: every app user is taken as new",
+        "no app users were read",
+    ]
+    twice = run("import", "users", "-", "--okta", "-")
+    assert twice.exit_code == 2 and "standard input (-) can be read once" in twice.stderr
+    bad = tmp_path / "assignments.json"
+    bad.write_text('[{"id": "00u1"}, 1]')
+    refused = run("import", "users", str(EXAMPLES / "appspace-users.jsonl"), "--assignments", str(bad))
+    assert refused.exit_code == 1
+    assert refused.stderr == (
+        f"mapper: import users: --assignments {bad}:1: not an Okta app user (with the Okta user's id)\n"
+    )
+
+
+def test_a_listing_in_pages_smaller_than_asked_is_read_whole_and_reported() -> None:
+    app = _pages(
+        [{"totalResults": 3, "Resources": _users("a")}, {"totalResults": 3, "Resources": _users("b", "c")}]
+    )
+    listing = app.list_users(2)
+    assert [u["id"] for u in listing.users] == ["a", "b", "c"] and listing.short_pages == 1

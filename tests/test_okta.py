@@ -802,3 +802,27 @@ def test_a_misspelled_urn_is_one_error_at_its_declaration(tmp_path: Path) -> Non
     assert lines[0].startswith(f"{ruleset}:3:19: error: the app spells this schema")
     assert lines[1] == '    schema appspace = "urn:ietf:params:scim:schemas:extension:AppSpace:2.0:user" {'
     assert "(2 rules write it)" in lines[3] and lines[-1] == f"{ruleset}: 1 error"
+
+
+def test_an_export_of_inbound_rules_alone_never_empties_the_mapping_to_the_app() -> None:
+    ruleset = mapper.loads(
+        "ruleset io\nuser.nickName <- appuser.id\nuser.title <- appuser.meta.created\n"
+        'user.city <- appuser.addresses[type eq "a b"].locality\n',
+        "io.mapper",
+        cache=False,
+    )
+    with pytest.raises(exporter.ExportRefused) as refused:
+        exporter.export_okta(ruleset)
+    (problem,) = refused.value.problems
+    assert problem.startswith('user.city: not exported: Okta cannot name addresses[type eq "a b"].locality')
+    assert "primary rule" in problem
+    ruleset = mapper.loads(
+        "ruleset io\nuser.nickName <- appuser.id\nuser.title <- appuser.meta.created\n",
+        "io.mapper",
+        cache=False,
+    )
+    export = exporter.export_okta(ruleset)
+    assert {v["mutability"] for v in export.custom_properties.values()} == {"READ_ONLY"}  # the app sets them
+    _, to_app, from_app = _terraform(terraform.terraform(export))
+    assert to_app == {} and set(from_app) == {"nickName", "title"}
+    assert terraform.terraform(export).count('resource "okta_profile_mapping"') == 1

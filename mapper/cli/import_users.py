@@ -105,21 +105,30 @@ def import_users_command(
         if not compiled.plan.inbound:
             raise UsageError(f"import users: the ruleset {ruleset} has no inbound rules")
         conditions = app_import.match_conditions(match, compiled)
+        named = [*files, *okta_files, *([assignments] if assignments else [])]
+        if named.count("-") > 1:
+            raise UsageError(
+                "import users: standard input (-) can be read once: give the other inputs as files"
+            )
         notes: list[str] = []
+        okta_users = None
+        if okta_files:
+            okta_users = [_okta_user(document, where) for where, document in _documents(okta_files)]
+            if not okta_users:
+                notes.append("the Okta export holds no users: every app user is taken as new")
+        else:
+            notes.append("no --okta export: every app user is taken as new")
+        found = [_assignment(d, where) for where, d in _documents((assignments,))] if assignments else []
         app_users = (
-            _listed(base_url, page_size, token_env, timeout, allow_http, notes) if base_url else _read(files)
+            _listed(base_url, page_size, token_env, timeout, allow_http, notes)
+            if base_url
+            else list(_read(files))
         )
-        okta_users = (
-            [_okta_user(document, where) for where, document in _documents(okta_files)]
-            if okta_files
-            else None
-        )
-        report = app_import.decide(compiled, app_users, okta_users, conditions)
+        if not app_users:
+            notes.append("no app users were read")
+        report = app_import.decide(compiled, app_users, okta_users, conditions, found)
         report.notes += notes
-        if okta_users is None:
-            report.notes.append("no --okta export: every app user is taken as new")
         if assignments:
-            found = [document for _, document in _documents((assignments,))]
             report.safeguard = app_import.safeguard(
                 report, found, safeguard, app_import.SAFEGUARD_MIN_ASSIGNMENTS
             )
@@ -191,6 +200,15 @@ def _okta_user(document: object, where: str) -> dict[str, Any]:
     return document
 
 
+def _assignment(document: object, where: str) -> dict[str, Any]:
+    if not (isinstance(document, dict) and isinstance(document.get("id"), str)):
+        fail_with(
+            [f"mapper: import users: --assignments {where}: not an Okta app user (with the Okta user's id)"],
+            ExitCode.FAILED,
+        )
+    return document
+
+
 def _listed(
     base_url: str, page_size: int, token_env: str, timeout: float, allow_http: bool, notes: list[str]
 ) -> Any:
@@ -199,7 +217,7 @@ def _listed(
     from mapper.core.urls import base_url_problem, clear_text_to_another_host, shown_url
 
     require(Extra.SYNC, "import users --from")
-    from mapper.sync.app import Connection, ScimApp
+    from mapper.sync.app import AppError, Connection, ScimApp
     from mapper.tools.app_import import AppUser
 
     problem = base_url_problem(base_url)
@@ -215,12 +233,20 @@ def _listed(
         raise UsageError(
             f"import users: the variable {token_env} is not set (or is empty): put the app's token in it"
         )
-    app = ScimApp(Connection(base_url, token, timeout, 1, None, token_env))
+    app = ScimApp(Connection(base_url, token, timeout, 1, None, token_env, url_option="--from"))
     try:
         app.preflight()
         listing = app.list_users(page_size)
+    except AppError as exc:  # the app, not the data given: exit 5, as sync's
+        fail_with([f"mapper: import users: {exc}"], ExitCode.APP)
     finally:
         app.close()
+    if listing.short_pages:
+        notes.append(
+            f"the app returned fewer users than asked for on {listing.short_pages} page(s) with more to come: "
+            f"mapper read on from there, but Okta's import asks for the next page at startIndex + {page_size} "
+            "and would miss users"
+        )
     if listing.changed:
         notes.append(
             "the app's users changed while they were listed (its count went "

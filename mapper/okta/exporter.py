@@ -24,7 +24,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from mapper.core.plan import Constant, InboundRule, PAppSource, PExpr, PlannedRule, TargetSlot
-from mapper.core.schema import BUILTIN_ALIASES, CORE_USER, ENTERPRISE_USER
+from mapper.core.schema import BUILTIN_ALIASES, BUILTIN_SCHEMAS, CORE_USER, ENTERPRISE_USER
 from mapper.core.scim_path import AttrPath
 from mapper.language.literals import UnwritableLiteral, literal, string_literal
 from mapper.okta.importer import OktaInputError, Property, read_schema
@@ -212,14 +212,20 @@ def _inbound_expression(
                 place = (urn, ExternalName(p.attr, "type", p.filter_type, p.sub).okta())
             prop = by_place.get(_normal(place))
             if prop is None:
-                unsafe = _unwritable_place(place[1], p.filter_type)
-                if unsafe:
-                    raise UnwritableLiteral(unsafe)
+                if _unwritable_place(place[1], p.filter_type):
+                    raise UnwritableLiteral(
+                        f"Okta cannot name {path.text(qualified=False)} in an External Name (an entry type "
+                        "takes letters, digits, _ and - only): give --schema an App User Schema whose property "
+                        "names it, or write the entry to the app in a primary rule"
+                    )
                 source = read[path]
                 slot = TargetSlot(urn, p.attr, p.filter_type, p.sub, source.scim_type, source.type.multi)
                 variable = _new_variable(slot, ruleset, taken)
                 taken.add(variable)
-                result.custom_properties[variable] = _custom_property(variable, slot, place)
+                spec = _custom_property(variable, slot, place)
+                if _read_only(ruleset, path):  # the app sets it (id, meta, groups): Okta only reads it
+                    spec["mutability"] = "READ_ONLY"
+                result.custom_properties[variable] = spec
                 by_place[_normal(place)] = Property(variable, variable, "string", None, place[1], urn, False)
             else:
                 variable = prop.variable
@@ -229,6 +235,16 @@ def _inbound_expression(
         )
 
     return text_of(ast.with_app_attrs(parsed, variable_for))
+
+
+def _read_only(ruleset: Ruleset, path: AttrPath) -> bool:
+    """Whether the app's schema makes PATH read-only (the service provider sets it)."""
+    schema = ruleset.plan.schemas.get(path.urn) or BUILTIN_SCHEMAS.get(path.urn)
+    attribute = schema.attribute(path.attr) if schema is not None else None
+    if attribute is not None and attribute.mutability == "readOnly":
+        return True
+    sub = attribute.sub_attributes.get(path.sub) if attribute is not None and path.sub else None
+    return sub is not None and sub.mutability == "readOnly"
 
 
 def _inbound_text(rule: InboundRule) -> str:

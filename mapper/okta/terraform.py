@@ -83,11 +83,14 @@ def terraform(export: Export, keep_unmanaged: bool = False) -> str:
         lines += ["}", ""]
     label = _label(export.name, set())
     user, app = "data.okta_user_profile_mapping_source.user.id", "var.app_id"
-    lines += _mapping(
-        label, [("source_id", user), ("target_id", app)], export.mappings, properties, keep_unmanaged
-    )
+    # A mapping with nothing in it is left out: with delete_when_absent it would empty Okta's.
+    if export.mappings:
+        lines += _mapping(
+            label, [("source_id", user), ("target_id", app)], export.mappings, properties, keep_unmanaged
+        )
     if export.inbound_mappings:  # the app to Okta: the app is the source, the Okta user the target
-        lines.append("")
+        if export.mappings:
+            lines.append("")
         lines += _mapping(
             f"{label}_to_okta", [("source_id", app), ("target_id", user)], export.inbound_mappings, properties,
             keep_unmanaged,

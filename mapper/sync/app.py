@@ -107,6 +107,7 @@ class Connection:
     max_rps: float | None = None
     token_env: str = "SCIM_TOKEN"  # noqa: S105 - the variable's name, named in messages (never the token)
     max_response_bytes: int = MAX_RESPONSE_BYTES  # a longer answer is a failed read
+    url_option: str = "--to"  # the option that gave the base URL, named in the pre-flight's advice
 
 
 #: --match NAME: the SCIM filter attribute, and whether its values compare exactly
@@ -125,12 +126,15 @@ MAX_LISTED = 2_000_000
 @dataclass(frozen=True)
 class Listing:
     """The app's users as a paged listing read them, and how the listing went: the
-    ``totalResults`` of each page (one value unless users came or went meanwhile) and how many
-    users were read on two pages."""
+    ``totalResults`` of each page (one value unless users came or went meanwhile), how many
+    users were read on two pages, and how many pages held fewer users than asked for while
+    more were to come (mapper reads on from what it got, as RFC 7644 section 3.4.2.4 allows;
+    Okta asks for the next page at the start index plus the count, and misses the rest)."""
 
     users: list[dict[str, Any]]
     totals: tuple[int, ...]
     duplicates: int
+    short_pages: int = 0  # pages that held fewer users than asked for, with more to come
 
     @property
     def changed(self) -> bool:
@@ -206,6 +210,7 @@ class ScimApp:
         (``GET /Users?count=1``), before any user's: a PreflightError says what to fix."""
         where = f"{self.connection.base_url.rstrip('/')}/Users"
         variable = f"${self.connection.token_env}"
+        option = self.connection.url_option
         try:
             answer = self.http.get(
                 "/Users", params={"startIndex": 1, "count": 1}, extensions={"mapper.attempts": 2}
@@ -223,13 +228,13 @@ class ScimApp:
             )
         if status == 404:
             raise PreflightError(
-                f"{where}: HTTP 404: no SCIM users there: check the base URL (--to) against the app's "
+                f"{where}: HTTP 404: no SCIM users there: check the base URL ({option}) against the app's "
                 "documentation (the path often ends in /scim/v2, or just /v2)"
             )
         if 300 <= status < 400:
             raise PreflightError(
                 f"{where}: HTTP {status}: the app redirects elsewhere, which mapper does not follow (the token "
-                "would travel with it): give the URL it redirects to as --to"
+                f"would travel with it): give the URL it redirects to as {option}"
             )
         if status >= 300:
             raise PreflightError(
@@ -241,7 +246,7 @@ class ScimApp:
             document = None
         if not (isinstance(document, dict) and isinstance(document.get("totalResults"), int)):
             raise PreflightError(
-                f"{where}: the answer is not a SCIM list of users (ListResponse): check that --to is the app's SCIM base URL"
+                f"{where}: the answer is not a SCIM list of users (ListResponse): check that {option} is the app's SCIM base URL"
             )
 
     def find(self, match: str, value: str) -> list[dict[str, Any]]:
@@ -286,7 +291,7 @@ class ScimApp:
         incomplete. More than LIMIT users, or a page that ends the listing before its count, is an
         AppError, never a silently short list."""
         users: dict[str, dict[str, Any]] = {}
-        start, totals, duplicates = 1, [], 0
+        start, totals, duplicates, short = 1, [], 0, 0
         while True:
             query = {"startIndex": start, "count": page_size}
             page = self._call(lambda q=query: self.client.query(url="/Users", query_parameters=q), "GET")
@@ -311,7 +316,8 @@ class ScimApp:
                 raise AppError(None, "tooMany", f"the app lists more than {limit:,} users")
             start += len(resources)
             if start > total:
-                return Listing(list(users.values()), tuple(totals), duplicates)
+                return Listing(list(users.values()), tuple(totals), duplicates, short)
+            short += len(resources) < page_size  # the app pages by fewer: Okta, adding the count, skips users
             if not resources:
                 raise AppError(
                     None, "", f"the app's listing ended at {start - 1:,} of the {total:,} users it counts"

@@ -7,10 +7,12 @@ outcome, as Okta's import page would propose it:
 
 - ``new``: no Okta user matches; Okta would create one with every inbound rule's value;
 - ``cannot-create``: new, but without a value Okta requires of a new user;
-- ``update`` / ``unchanged``: one Okta user matches; the PUSH rules' values that differ from
-  it are the profile update (``on create`` rules, DONT_PUSH, are left out);
-- ``conflict``: several Okta users match the app user, or several app users one Okta user:
-  an admin resolves it by hand in Okta;
+- ``update`` / ``unchanged``: one Okta user matches (or an assignment links it); the PUSH
+  rules' values that differ from it are the profile update (``on create`` rules, DONT_PUSH,
+  are left out); ``cannot-update``: the update would clear a value Okta requires;
+- ``conflict``: several Okta users match the app user, or several app users one Okta user,
+  or a new or changed username is another's (Okta's login is unique): an admin resolves it
+  by hand in Okta;
 - ``skipped``: the app user is inactive, which Okta does not import;
 - ``failed``: the record could not be read or mapped.
 
@@ -31,6 +33,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from mapper.core.app_values import bad_value
 from mapper.core.plan import InboundRule
 from mapper.errors import ProfileError, UsageError
 from mapper.runtime.ruleset import Ruleset
@@ -49,6 +52,7 @@ class Outcome(StrEnum):
     NEW = "new"
     CANNOT_CREATE = "cannot-create"
     UPDATE = "update"
+    CANNOT_UPDATE = "cannot-update"
     UNCHANGED = "unchanged"
     CONFLICT = "conflict"
     SKIPPED = "skipped"
@@ -215,29 +219,65 @@ def decide(
     app_users: Iterable[AppUser],
     okta_users: Iterable[dict[str, Any]] | None,
     conditions: tuple[str, ...],
+    assignments: Iterable[dict[str, Any]] = (),
 ) -> Report:
     """Each app user's outcome: mapped by RULESET's inbound rules, matched to OKTA_USERS (an
     export's Users API objects, each with ``id`` and ``profile``; None: Okta has no users to
-    match, every app user is new) under CONDITIONS."""
-    index = OktaIndex(okta_users or (), _attributes(conditions))
+    match, every app user is new) under CONDITIONS. An app user an assignment already links to
+    an Okta user (ASSIGNMENTS: Okta's app users) is that user's, as Okta keeps the link; the
+    matching rules find the others."""
+    index = OktaIndex(okta_users or (), _attributes(conditions) | {"login"})
+    links = Links(assignments)
     push = [r for r in ruleset.plan.inbound if not r.create_only]
     decisions: list[Decision] = []
-    claimed: dict[str, list[Decision]] = {}  # Okta id -> the app users matching it
+    seen: dict[str, AppUser] = {}  # app id -> where it was first read
     for user in app_users:
-        decision = _decide_one(ruleset, user, index, conditions, push)
-        decisions.append(decision)
-        if decision.outcome in (Outcome.UPDATE, Outcome.UNCHANGED):
-            claimed.setdefault(decision.okta_ids[0], []).append(decision)
-    for okta_id, rivals in claimed.items():
-        if len(rivals) > 1:  # one Okta user, several app users: Okta asks an admin
-            for decision in rivals:
-                decision.outcome, decision.changes = Outcome.CONFLICT, []
-                decision.reason = f"{len(rivals)} app users match Okta user {okta_id}"
+        first = seen.get(user.app_id) if user.app_id is not None else None
+        if first is not None:
+            reason = f"the app id {user.app_id} is read twice (first at {first.source})"
+            decisions.append(Decision(user, Outcome.FAILED, reason=reason))
+            continue
+        if user.app_id is not None:
+            seen[user.app_id] = user
+        decisions.append(_decide_one(ruleset, user, index, conditions, push, links))
+    _conflicts(decisions, index)
     return Report(decisions, conditions)
 
 
+class Links:
+    """The links assignments hold: an app user's id (``externalId``) or user name
+    (``credentials.userName``) to the Okta user assigned it."""
+
+    def __init__(self, assignments: Iterable[dict[str, Any]]) -> None:
+        self.by_id: dict[str, str] = {}
+        self.by_name: dict[str, str] = {}
+        for assignment in assignments:
+            okta_id = assignment.get("id")
+            if not isinstance(okta_id, str):
+                continue
+            external = assignment.get("externalId")
+            credentials = assignment.get("credentials")
+            name = credentials.get("userName") if isinstance(credentials, dict) else None
+            if isinstance(external, str) and external:
+                self.by_id.setdefault(external, okta_id)
+            elif isinstance(name, str) and name:
+                self.by_name.setdefault(name, okta_id)
+
+    def okta_id(self, user: AppUser) -> str | None:
+        """The Okta user an assignment links USER to, if any."""
+        if user.app_id is not None and user.app_id in self.by_id:
+            return self.by_id[user.app_id]
+        name = (user.resource or {}).get("userName")
+        return self.by_name.get(name) if isinstance(name, str) else None
+
+
 def _decide_one(
-    ruleset: Ruleset, user: AppUser, index: OktaIndex, conditions: tuple[str, ...], push: list[InboundRule]
+    ruleset: Ruleset,
+    user: AppUser,
+    index: OktaIndex,
+    conditions: tuple[str, ...],
+    push: list[InboundRule],
+    links: Links,
 ) -> Decision:
     if user.resource is None:
         return Decision(user, Outcome.FAILED, reason=user.problem)
@@ -246,9 +286,16 @@ def _decide_one(
     except ProfileError as exc:
         return Decision(user, Outcome.FAILED, reason=str(exc))
     profile = {k: v for k, v in mapped.items() if v is not None}
-    if user.resource.get("active") is False:
+    active = user.resource.get("active")
+    if active is not None and active.__class__ is not bool:
+        return Decision(user, Outcome.FAILED, reason=str(bad_value("active", "a boolean", active)))
+    if active is False:
         return Decision(user, Outcome.SKIPPED, profile, reason="inactive in the app: Okta does not import it")
-    found = sorted(index.find(profile, conditions))
+    linked = links.okta_id(user)
+    if linked is not None and linked not in index.users:
+        reason = f"linked to Okta user {linked} by its assignment, which the Okta export does not hold"
+        return Decision(user, Outcome.CONFLICT, profile, [linked], reason=reason)
+    found = [linked] if linked is not None else sorted(index.find(profile, conditions))
     if len(found) > 1:
         return Decision(user, Outcome.CONFLICT, profile, found, reason=f"{len(found)} Okta users match it")
     if not found:
@@ -263,7 +310,44 @@ def _decide_one(
         for rule in push
         if _okta_value(okta_profile.get(rule.attr)) != _okta_value(mapped[rule.attr])
     ]
+    cleared = [c.attribute for c in changes if c.attribute in OKTA_REQUIRED and c.new is None]
+    if cleared:
+        reason = "would clear " + ", ".join(f"user.{c}" for c in cleared) + ", which Okta requires"
+        return Decision(user, Outcome.CANNOT_UPDATE, profile, found, changes, reason)
     return Decision(user, Outcome.UPDATE if changes else Outcome.UNCHANGED, profile, found, changes)
+
+
+def _conflicts(decisions: list[Decision], index: OktaIndex) -> None:
+    """What Okta's import flags across users: one Okta user matched by several app users, and a
+    username (Okta's login is unique) that a new or updated user would share with another."""
+    claimed: dict[str, list[Decision]] = {}
+    for decision in decisions:
+        if decision.outcome in (Outcome.UPDATE, Outcome.UNCHANGED, Outcome.CANNOT_UPDATE):
+            claimed.setdefault(decision.okta_ids[0], []).append(decision)
+    for okta_id, rivals in claimed.items():
+        if len(rivals) > 1:  # one Okta user, several app users: Okta asks an admin
+            for decision in rivals:
+                decision.outcome, decision.changes = Outcome.CONFLICT, []
+                decision.reason = f"{len(rivals)} app users match Okta user {okta_id}"
+    logins: dict[str, list[Decision]] = {}
+    for decision in decisions:
+        login = decision.profile.get("login")
+        becomes = decision.outcome is Outcome.NEW or (
+            decision.outcome is Outcome.UPDATE and any(c.attribute == "login" for c in decision.changes)
+        )
+        if not becomes or not isinstance(login, str):
+            continue
+        holders = index.by["login"].get(_key(login) or "", set()) - set(decision.okta_ids)
+        if holders:
+            decision.outcome, decision.changes = Outcome.CONFLICT, []
+            decision.reason = f"its username is Okta user {sorted(holders)[0]}'s (conflicts: login)"
+            continue
+        logins.setdefault(login, []).append(decision)
+    for rivals in logins.values():
+        if len(rivals) > 1:
+            for decision in rivals:
+                decision.outcome, decision.changes = Outcome.CONFLICT, []
+                decision.reason = f"{len(rivals)} app users would have one username (conflicts: login)"
 
 
 def safeguard(
