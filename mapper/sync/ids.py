@@ -18,6 +18,8 @@ from __future__ import annotations
 import re
 from urllib.parse import quote
 
+from mapper.core.helpers import describe
+
 #: The longest id mapper accepts from an app (UUIDs are 36; a URL of 8 KB is the common limit).
 MAX_ID_LENGTH = 1024
 
@@ -27,7 +29,7 @@ _UNUSABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 def id_problem(app_id: object) -> str | None:
     """Why APP_ID cannot be an app user's id in a URL path, or None when it can."""
     if not isinstance(app_id, str):
-        return f"the id is a JSON {type(app_id).__name__}, not a string"
+        return f"the id is {describe(app_id)}, not a string"
     if app_id in ("", ".", ".."):
         return f"the id {app_id!r} cannot be a URL path segment"
     if len(app_id) > MAX_ID_LENGTH:
