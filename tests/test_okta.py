@@ -334,7 +334,7 @@ def _terraform(
     properties: dict[str, dict[str, Any]] = {}
     mappings: dict[str, dict[str, str]] = {}
     inbound: dict[str, dict[str, str]] = {}
-    for block in document["resource"]:
+    for block in document.get("resource", []):
         for kind, resources in block.items():
             for body in resources.values():
                 if kind == '"okta_app_user_schema_property"':
