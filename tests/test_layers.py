@@ -20,7 +20,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("compiler", ("mapper.compiler",)),
     ("runtime", ("mapper.runtime",)),
     ("command line", ("mapper.cli",)),
-    ("products", ("mapper.tools", "mapper.okta", "mapper.sync", "mapper.probe")),
+    ("products", ("mapper.tools", "mapper.okta", "mapper.sync", "mapper.probe", "mapper.serve")),
 ]
 ORDER = ["core", "language", "compiler", "runtime", "products", "command line"]
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import click
 
 from mapper import __version__
-from mapper.cli import import_users, okta, plan, probe, render, review, sync
+from mapper.cli import import_users, okta, plan, probe, render, review, serve, sync
 
 # Only click and the standard library are imported up front: `mapper --help` and
 # `--version` load nothing else, and each command imports what it uses when it runs.
@@ -38,7 +38,7 @@ okta.import_group.add_command(import_users.import_users_command)  # `mapper impo
 for command in (
     render.render, review.check, review.fmt, review.explain, review.test_command, review.review,
     render.diff, plan.plan_command, render.compile_, okta.import_group, okta.export_group, sync.sync,
-    probe.probe,
+    probe.probe, serve.serve,
 ):  # fmt: skip
     main.add_command(command)
 

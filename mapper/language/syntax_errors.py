@@ -68,9 +68,10 @@ _TERMINAL_WORDS = {
     "MULTI": "'[]'",
     "$END": "the end of the statement",
     "_ARROW": "'<-'",
+    "APP_PATH": "an app path (appuser.PATH)",
 }
 
-_EXPRESSION_STARTERS = {"STRING", "NUMBER", "USER", "LPAR", "BANG", "TRUE", "FALSE", "NULL"}
+_EXPRESSION_STARTERS = {"STRING", "NUMBER", "USER", "LPAR", "BANG", "TRUE", "FALSE", "NULL", "APP_PATH"}
 
 
 def _terminal_text(name: str) -> str:
