@@ -38,6 +38,7 @@ def serve(ruleset: str | None, profiles: tuple[str, ...], port: int) -> None:
         except FileNotFoundError as exc:
             fail_with([f"mapper: serve: {exc.filename}: no such file"], ExitCode.USAGE)
         playground = Playground.open(ruleset, found)
+        playground.check(playground.text)  # compiled before the page asks: its first load is quick
         try:
             server = PlaygroundServer(playground, port)
         except OSError as exc:

@@ -44,6 +44,7 @@ class Playground:
     base_dir: Path | None
     profiles: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)  # (id, login, user)
     _compiled: OrderedDict[str, Ruleset | RulesetError] = field(default_factory=OrderedDict)
+    _checked: OrderedDict[str, dict[str, Any]] = field(default_factory=OrderedDict)
 
     @classmethod
     def open(cls, ruleset: str | None, profiles: list[tuple[str, dict[str, Any]]]) -> Playground:
@@ -86,6 +87,17 @@ class Playground:
         when it checks, the explain table and diagram."""
         if len(text.encode("utf-8", "surrogatepass")) > MAX_FILE_BYTES:
             return {"diagnostics": [_too_large()], "tokens": [], "ok": False}
+        if text in self._checked:  # typing back and forth, and every page load
+            self._checked.move_to_end(text)
+            self.compile(text)  # kept beside it: the render that follows needs it
+            return self._checked[text]
+        answer = self._check(text)
+        self._checked[text] = answer
+        while len(self._checked) > _CACHE_SIZE:
+            self._checked.popitem(last=False)
+        return answer
+
+    def _check(self, text: str) -> dict[str, Any]:
         result = self.compile(text)
         diagnostics = result.diagnostics if isinstance(result, RulesetError) else result.warnings
         answer: dict[str, Any] = {

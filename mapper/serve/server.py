@@ -77,6 +77,9 @@ class PlaygroundServer(ThreadingHTTPServer):
 class _Handler(BaseHTTPRequestHandler):
     server: PlaygroundServer
     protocol_version = "HTTP/1.1"
+    # Buffered: an answer's headers and body leave in one write. Two small writes on a
+    # kept-alive connection meet the browser's delayed acknowledgement, 40 ms an answer.
+    wbufsize = 1 << 16
 
     def log_message(self, format: str, *args: Any) -> None:
         """Say nothing per request: a request line can carry profile data in a query."""
@@ -105,6 +108,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header(name, value)
         self.end_headers()
         self.wfile.write(body)
+        self.wfile.flush()  # the headers and the body leave in one write (see wbufsize)
 
     def _json(self, data: Any, status: int = HTTPStatus.OK) -> None:
         self._send(status, dumps(data), "application/json")

@@ -48,7 +48,7 @@ function paint(text, tokens, diagnostics) {
     byLine.get(t[0]).push(t);
   }
   const pre = $("highlight");
-  pre.replaceChildren();
+  const fragment = document.createDocumentFragment();
   lines.forEach((line, index) => {
     const number = index + 1;
     const row = element("span", undefined, "line" + (marks.has(number) ? " " + marks.get(number) : ""));
@@ -62,8 +62,9 @@ function paint(text, tokens, diagnostics) {
     }
     row.append(line.slice(col - 1));
     row.append("\n");
-    pre.append(row);
+    fragment.append(row);
   });
+  pre.replaceChildren(fragment);
   pre.scrollTop = $("editor").scrollTop;
   pre.scrollLeft = $("editor").scrollLeft;
 }
@@ -82,17 +83,17 @@ function showDiagnostics(diagnostics) {
 }
 
 function showExplain(rows, mermaid) {
-  const table = $("explain");
-  table.replaceChildren();
   const head = ["Direction", "Okta", "Transform", "SCIM", "Schema", "Applies on", "Default", "Defined in", "Inbound"];
+  const fragment = document.createDocumentFragment();
   const tr = element("tr");
   head.forEach((h) => tr.append(element("th", h)));
-  table.append(tr);
+  fragment.append(tr);
   for (const row of rows || []) {
     const line = element("tr");
     row.forEach((cell) => line.append(element("td", cell)));
-    table.append(line);
+    fragment.append(line);
   }
+  $("explain").replaceChildren(fragment);
   $("mermaid").textContent = mermaid || "";
 }
 
@@ -101,15 +102,15 @@ async function check() {
   if (text === state.checked) return;
   state.checked = text;
   const seq = ++state.seq;
+  state.rendered = "";
+  const rendering = render(); // the server compiles the text once for both: ask at once
   const answer = await call("POST", "/api/check", { text });
   if (seq !== state.seq) return; // a newer edit is on its way
   paint(text, answer.tokens, answer.diagnostics);
   showDiagnostics(answer.diagnostics);
   if (answer.ok) showExplain(answer.explain, answer.mermaid);
   $("save").disabled = !answer.ok;
-  state.ok = answer.ok;
-  state.rendered = "";
-  await render();
+  await rendering;
 }
 
 // -- the profile side ----------------------------------------------------------------------
@@ -208,6 +209,7 @@ async function start() {
   });
   await check();
   if (initial.profiles) await search();
+  document.body.dataset.readyMs = String(Math.round(performance.now())); // since the navigation began
   document.body.dataset.ready = "true";
 }
 
