@@ -81,15 +81,12 @@ def _browser_load(server: PlaygroundServer, runs: int) -> float | None:
     times = []
     try:
         for _ in range(runs + 1):  # the first load warms the browser's process
-            start = time.perf_counter()
             driver.get(server.url)
-            WebDriverWait(driver, 30).until(
-                lambda d: (
-                    d.find_element("css selector", "body").get_attribute("data-ready") == "true"
-                    and "userName" in d.find_element("id", "resource").text
-                )
+            WebDriverWait(driver, 30, poll_frequency=0.01).until(
+                lambda d: d.find_element("css selector", "body").get_attribute("data-ready") == "true"
             )
-            times.append((time.perf_counter() - start) * 1000)
+            # The page notes when it showed its first resource, counted from the navigation's start.
+            times.append(float(driver.find_element("css selector", "body").get_attribute("data-ready-ms")))
     finally:
         driver.quit()
     return statistics.median(times[1:])

@@ -133,7 +133,8 @@ class _Handler(BaseHTTPRequestHandler):
             with self.server.lock:
                 self._json({"text": playground.text, "name": playground.name, "saved_to": str(playground.path or ""),
                             "builtin": playground.path is None, "profiles": len(playground.profiles),
-                            "styles": ["rfc", "no-path", "whole-multivalued", "put"]})  # fmt: skip
+                            "styles": ["rfc", "no-path", "whole-multivalued", "put"],
+                            "check": playground.check(playground.text)})  # fmt: skip
         elif path == "/api/profiles":
             with self.server.lock:
                 self._json(playground.search((query.get("q") or [""])[0]))
