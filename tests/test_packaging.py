@@ -34,6 +34,8 @@ def test_wheel_carries_grammar_and_rulesets() -> None:
     assert "mapper/_data/grammar/mapper.lark.json" in files
     for name in ("okta-default", "appspace", "enterprise"):
         assert f"mapper/_data/rulesets/{name}.mapper" in files
+    for asset in ("index.html", "app.js", "app.css"):  # mapper serve's page: no CDN, all in the wheel
+        assert f"mapper/serve/static/{asset}" in files
 
 
 def test_console_script_renders_from_an_unrelated_folder(tmp_path: Path) -> None:

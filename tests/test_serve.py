@@ -272,3 +272,51 @@ def test_save_writes_the_ruleset_formatted(browser: Any, files: Path) -> None:
     browser.find_element("id", "save").click()
     _wait(browser, lambda d: _text(d, "status").startswith("saved to"))
     assert (files / "mine.mapper").read_text() == RULESET.rstrip("\n") + "\ntitle    <- user.title\n"
+
+
+# -- the command ------------------------------------------------------------------------------------
+
+
+def test_the_command_prints_its_address_and_stops_cleanly_on_ctrl_c(files: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    command = [
+        sys.executable,
+        "-m",
+        "mapper.cli",
+        "serve",
+        "mine.mapper",
+        "--port",
+        "0",
+        "--profiles",
+        "users.jsonl",
+    ]
+    with subprocess.Popen(command, cwd=files, stderr=subprocess.PIPE, text=True) as process:
+        try:
+            assert process.stderr is not None
+            first = process.stderr.readline()
+            assert first.startswith("mapper serve: http://127.0.0.1:") and "/?token=" in first
+            url = first.split()[-1]
+            port, token = int(url.split(":")[2].split("/")[0]), url.split("token=")[1]
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            connection.request("GET", "/api/state", headers={"X-Mapper-Token": token})
+            state = json.loads(connection.getresponse().read())
+            connection.close()
+            assert state["profiles"] == 30 and state["check"]["ok"] and state["name"] == "mine.mapper"
+            process.send_signal(signal.SIGINT)
+            assert process.wait(timeout=10) == 0
+            assert "mapper serve: stopped" in process.stderr.read()
+        finally:
+            process.kill()
+
+
+def test_a_port_in_use_is_one_line_and_exit_2(running: PlaygroundServer) -> None:
+    from tests.support.cli import mapper_cli
+
+    result = mapper_cli("serve", "okta-default", "--port", str(running.port))
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"mapper: serve: 127.0.0.1:{running.port}: ")
+    missing = mapper_cli("serve", "okta-default", "--profiles", "nowhere.jsonl")
+    assert missing.exit_code == 2 and "nowhere.jsonl" in missing.stderr
