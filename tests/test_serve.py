@@ -320,3 +320,47 @@ def test_a_port_in_use_is_one_line_and_exit_2(running: PlaygroundServer) -> None
     assert result.stderr.startswith(f"mapper: serve: 127.0.0.1:{running.port}: ")
     missing = mapper_cli("serve", "okta-default", "--profiles", "nowhere.jsonl")
     assert missing.exit_code == 2 and "nowhere.jsonl" in missing.stderr
+
+
+# -- from a review ---------------------------------------------------------------------------------
+
+
+def test_a_parent_changed_on_disk_is_seen_and_a_builtin_extends_files_here(files: Path) -> None:
+    (files / "parent.mapper").write_text("ruleset parent\nuserName <- user.login\ntitle <- user.titel +\n")
+    child = "ruleset child extends parent\n"
+    playground = Playground.open("mine.mapper", [])
+    assert not playground.check(child)["ok"]
+    (files / "parent.mapper").write_text("ruleset parent\nuserName <- user.login\n")
+    assert playground.check(child)["ok"]  # the cache knew the old parent: it keys on the files too
+    builtin = Playground.open("okta-default", [])
+    assert builtin.check(child)["ok"] and builtin.name == "okta-default (built-in, unsaved)"
+
+
+def test_a_new_file_is_named_plainly_and_never_replaces_anything(files: Path) -> None:
+    builtin = Playground.open("okta-default", [])
+    (files / "dangling.mapper").symlink_to(files / "nowhere")
+    for name in (
+        "a\nb.mapper",
+        " .mapper",
+        "-rf.mapper",
+        "a\u202eb.mapper",
+        "x" * 120 + ".mapper",
+        "dangling.mapper",
+    ):
+        with pytest.raises(SaveRefused):
+            builtin.save(builtin.text, name)
+    assert (files / "dangling.mapper").is_symlink() and not (files / "dangling.mapper").exists()
+    assert builtin.save(builtin.text, "mine-2.mapper")["saved"].endswith("mine-2.mapper")
+    assert not [p for p in files.iterdir() if p.name.startswith(".mapper-serve-")]  # no temporary left
+
+
+def test_every_answer_is_the_server_s_own(running: PlaygroundServer, files: Path) -> None:
+    for method in ("HEAD", "PUT", "DELETE", "OPTIONS"):
+        status, _, headers = _request(running, method, "/api/state")
+        assert status == 405 and "default-src 'self'" in headers["Content-Security-Policy"], method
+    assert _request(running, "GET", "/api/profile?index=-1")[0] == 404
+    (files / "mine.mapper").chmod(0o444)
+    if os.access(files / "mine.mapper", os.W_OK):
+        pytest.skip("root writes read-only files")
+    status, body, _ = _request(running, "POST", "/api/save", {"text": RULESET})
+    assert status == 409 and json.loads(body)["error"].startswith("not saved")

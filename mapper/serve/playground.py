@@ -11,6 +11,8 @@ line is: a ruleset of at most the loader's size, profiles of at most one record'
 from __future__ import annotations
 
 import json
+import math
+import re
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,9 +55,9 @@ class Playground:
         reference = ruleset or "okta-default"
         path = Path(reference)
         builtin = None if path.suffix == RULESET_SUFFIX or path.exists() else builtin_path(reference)
-        if builtin is not None:
+        if builtin is not None:  # edited here, saved as a new file here: `extends` looks here too
             text = builtin.read_text(encoding="utf-8")
-            playground = cls(text, None, f"<builtin>/{builtin.name}", builtin.parent)
+            playground = cls(text, None, f"{builtin.stem} (built-in, unsaved)", Path.cwd())
         else:
             from mapper.language.resources import read_ruleset_file
 
@@ -67,17 +69,32 @@ class Playground:
 
     # -- checking ---------------------------------------------------------------------------
 
+    def _key(self, text: str) -> str:
+        """What a compiled answer depends on: TEXT, and the ruleset files beside it (a parent it
+        extends may change on disk while the page is open)."""
+        folder = self.base_dir
+        files = sorted(folder.glob(f"*{RULESET_SUFFIX}")) if folder is not None and folder.is_dir() else []
+        stamps = []
+        for path in files[:1000]:
+            try:
+                stat = path.stat()
+            except OSError:
+                continue
+            stamps.append(f"{path.name}:{stat.st_mtime_ns}:{stat.st_size}")
+        return "\n".join(stamps) + "\0" + text
+
     def compile(self, text: str) -> Ruleset | RulesetError:
         """TEXT compiled (with its syntax, for explain), or the RulesetError it raises; kept for
-        the next call with the same text."""
-        if text in self._compiled:
-            self._compiled.move_to_end(text)
-            return self._compiled[text]
+        the next call with the same text and the same files beside it."""
+        key = self._key(text)
+        if key in self._compiled:
+            self._compiled.move_to_end(key)
+            return self._compiled[key]
         try:
             result: Ruleset | RulesetError = loads(text, self.name, self.base_dir, cache=False)
         except RulesetError as exc:
             result = exc
-        self._compiled[text] = result
+        self._compiled[key] = result
         while len(self._compiled) > _CACHE_SIZE:
             self._compiled.popitem(last=False)
         return result
@@ -87,12 +104,13 @@ class Playground:
         when it checks, the explain table and diagram."""
         if len(text.encode("utf-8", "surrogatepass")) > MAX_FILE_BYTES:
             return {"diagnostics": [_too_large()], "tokens": [], "ok": False}
-        if text in self._checked:  # typing back and forth, and every page load
-            self._checked.move_to_end(text)
+        key = self._key(text)
+        if key in self._checked:  # typing back and forth, and every page load
+            self._checked.move_to_end(key)
             self.compile(text)  # kept beside it: the render that follows needs it
-            return self._checked[text]
+            return self._checked[key]
         answer = self._check(text)
-        self._checked[text] = answer
+        self._checked[key] = answer
         while len(self._checked) > _CACHE_SIZE:
             self._checked.popitem(last=False)
         return answer
@@ -162,7 +180,7 @@ class Playground:
         only when it checks clean; a built-in is saved as NEW_NAME (a new ``.mapper`` file in the
         folder mapper serve runs in), never over the package's copy."""
         from mapper.language.unparse import format_text
-        from mapper.tools.files import write_atomically, write_output
+        from mapper.tools.files import write_atomically
 
         result = self.compile(text)
         if isinstance(result, RulesetError):
@@ -171,25 +189,50 @@ class Playground:
         assert formatted is not None  # it checked clean, so it parses
         if self.path is None:
             target = _new_file(new_name)
-            write_output(target, formatted, private=False)
-            self.path, self.name = target, str(target)
+            _create(target, formatted)
+            self.path, self.name = target, target.name
         else:
             write_atomically(self.path, formatted)
         self.text = formatted
         return {"saved": str(self.path), "text": formatted}
 
 
+_FILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,95}\.mapper")
+
+
 def _new_file(name: str | None) -> Path:
-    """The new ruleset file a built-in is saved as: a plain file name ending in .mapper, in the
-    current folder, that does not exist yet."""
-    if not name or "/" in name or "\\" in name or name.startswith(".") or not name.endswith(RULESET_SUFFIX):
+    """The new ruleset file a built-in is saved as: a plain file name (letters, digits, ``_``,
+    ``-`` and ``.``, at most 100 characters) ending in .mapper, in the current folder."""
+    if not name or not _FILE_NAME.fullmatch(name):
         raise SaveRefused(
-            f"a built-in ruleset is saved as a new file: name it, NAME{RULESET_SUFFIX}, no folder"
+            f"a built-in ruleset is saved as a new file: name it NAME{RULESET_SUFFIX} (letters, digits, _ - .; "
+            "no folder)"
         )
     target = Path.cwd() / name
-    if target.exists():
+    if target.is_symlink() or target.exists():
         raise SaveRefused(f"not saved: {name} exists already (saving never replaces another file)")
     return target
+
+
+def _create(target: Path, text: str) -> None:
+    """TEXT as the new file TARGET, all at once, never over anything there: written beside it,
+    then linked in (a link fails on any name that exists, a dangling symbolic link included)."""
+    import os
+    import tempfile
+
+    descriptor, temporary = tempfile.mkstemp(dir=target.parent, prefix=".mapper-serve-", suffix=".tmp")
+    try:
+        with os.fdopen(descriptor, "w", encoding="utf-8") as stream:
+            stream.write(text)
+        os.chmod(temporary, 0o644)
+        try:
+            os.link(temporary, target)
+        except FileExistsError:
+            raise SaveRefused(
+                f"not saved: {target.name} exists already (saving never replaces another file)"
+            ) from None
+    finally:
+        os.unlink(temporary)
 
 
 def _entry(where: str, user: object) -> tuple[str, str, dict[str, Any]]:
@@ -318,6 +361,17 @@ def read_profiles(names: list[str]) -> list[tuple[str, dict[str, Any]]]:
                     if len(found) >= MAX_PROFILES:
                         return found
     return found
+
+
+def _finite(value: Any) -> bool:
+    """Whether VALUE holds no infinite number (1e400 reads as one), which JSON cannot carry back."""
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, dict):
+        return all(_finite(v) for v in value.values())
+    if isinstance(value, list):
+        return all(_finite(v) for v in value)
+    return True
 
 
 def dumps(data: Any) -> bytes:

@@ -77,6 +77,7 @@ class PlaygroundServer(ThreadingHTTPServer):
 class _Handler(BaseHTTPRequestHandler):
     server: PlaygroundServer
     protocol_version = "HTTP/1.1"
+    timeout = 30  # seconds a client may take to send a request: a stalled one holds nothing long
     # Buffered: an answer's headers and body leave in one write. Two small writes on a
     # kept-alive connection meet the browser's delayed acknowledgement, 40 ms an answer.
     wbufsize = 1 << 16
@@ -113,6 +114,18 @@ class _Handler(BaseHTTPRequestHandler):
     def _json(self, data: Any, status: int = HTTPStatus.OK) -> None:
         self._send(status, dumps(data), "application/json")
 
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """Errors http.server finds itself (a malformed request, an unknown method) answered as
+        every answer is: plain text, with the security headers, never an HTML page."""
+        self.close_connection = True
+        self._send(code, (message or HTTPStatus(code).phrase).encode("utf-8", "replace"), "text/plain")
+
+    def do_HEAD(self) -> None:
+        """Refused: the page uses GET and POST only."""
+        self.send_error(HTTPStatus.METHOD_NOT_ALLOWED)
+
+    do_PUT = do_DELETE = do_OPTIONS = do_PATCH = do_HEAD
+
     # -- the methods --------------------------------------------------------------------------
 
     def do_GET(self) -> None:
@@ -129,24 +142,29 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(
                 HTTPStatus.OK, resources.files("mapper.serve").joinpath("static", name).read_bytes(), kind
             )
-        elif path == "/api/state":
-            with self.server.lock:
-                self._json({"text": playground.text, "name": playground.name, "saved_to": str(playground.path or ""),
-                            "builtin": playground.path is None, "profiles": len(playground.profiles),
-                            "styles": ["rfc", "no-path", "whole-multivalued", "put"],
-                            "check": playground.check(playground.text)})  # fmt: skip
-        elif path == "/api/profiles":
-            with self.server.lock:
-                self._json(playground.search((query.get("q") or [""])[0]))
-        elif path == "/api/profile":
-            try:
-                index = int((query.get("index") or [""])[0])
-                with self.server.lock:
-                    self._json(playground.profile(index))
-            except (ValueError, IndexError):
-                self._json({"error": "no such profile"}, HTTPStatus.NOT_FOUND)
-        else:
-            self._send(HTTPStatus.NOT_FOUND, b"not found", "text/plain")
+            return
+        status: int = HTTPStatus.OK
+        answer: Any = None
+        try:
+            with self.server.lock:  # held while the answer is made, never while it is sent
+                if path == "/api/state":
+                    answer = {"text": playground.text, "name": playground.name,
+                              "saved_to": str(playground.path or ""), "builtin": playground.path is None,
+                              "profiles": len(playground.profiles),
+                              "styles": ["rfc", "no-path", "whole-multivalued", "put"],
+                              "check": playground.check(playground.text)}  # fmt: skip
+                elif path == "/api/profiles":
+                    answer = playground.search((query.get("q") or [""])[0])
+                elif path == "/api/profile":
+                    index = int((query.get("index") or [""])[0])
+                    if not 0 <= index < len(playground.profiles):
+                        raise IndexError(index)
+                    answer = playground.profile(index)
+                else:
+                    status, answer = HTTPStatus.NOT_FOUND, {"error": "not found"}
+        except (ValueError, IndexError):
+            status, answer = HTTPStatus.NOT_FOUND, {"error": "no such profile"}
+        self._json(answer, status)
 
     def do_POST(self) -> None:
         """check, render and save: each a JSON body in, JSON out."""
@@ -167,37 +185,41 @@ class _Handler(BaseHTTPRequestHandler):
             return
         try:
             body = json.loads(self.rfile.read(length))
-        except ValueError:
+        except (ValueError, RecursionError):
             self._json({"error": "not JSON"}, HTTPStatus.BAD_REQUEST)
             return
         if not isinstance(body, dict) or not isinstance(body.get("text"), str):
             self._json({"error": "expected {text: ...}"}, HTTPStatus.BAD_REQUEST)
             return
-        self._answer(urlsplit(self.path).path, body)
+        try:
+            with self.server.lock:  # held while the answer is made, never while it is sent
+                status, answer = self._answer(urlsplit(self.path).path, body)
+            data = dumps(answer)
+        except Exception as exc:
+            status, data = (
+                HTTPStatus.INTERNAL_SERVER_ERROR,
+                dumps({"error": f"mapper serve: {type(exc).__name__}"}),
+            )
+        self._send(status, data, "application/json")
 
-    def _answer(self, path: str, body: dict[str, Any]) -> None:
+    def _answer(self, path: str, body: dict[str, Any]) -> tuple[int, Any]:
         playground = self.server.playground
         text = body["text"]
-        with self.server.lock:
-            if path == "/api/check":
-                self._json(playground.check(text))
-            elif path == "/api/render":
-                profile, other = body.get("profile"), body.get("other")
-                chosen = body.get("style")
-                style = chosen if isinstance(chosen, str) else "rfc"
-                self._json(
-                    playground.render(
-                        text, profile if isinstance(profile, str) else "", other if isinstance(other, str) else None,
-                        style,
-                    )
-                )  # fmt: skip
-            elif path == "/api/save":
-                name = body.get("name") if isinstance(body.get("name"), str) else None
-                try:
-                    self._json(playground.save(text, name))
-                except SaveRefused as exc:
-                    self._json({"error": str(exc)}, HTTPStatus.CONFLICT)
-                except MapperError as exc:
-                    self._json({"error": str(exc)}, HTTPStatus.INTERNAL_SERVER_ERROR)
-            else:
-                self._json({"error": "not found"}, HTTPStatus.NOT_FOUND)
+        if path == "/api/check":
+            return HTTPStatus.OK, playground.check(text)
+        if path == "/api/render":
+            profile, other, chosen = body.get("profile"), body.get("other"), body.get("style")
+            return HTTPStatus.OK, playground.render(
+                text, profile if isinstance(profile, str) else "", other if isinstance(other, str) else None,
+                chosen if isinstance(chosen, str) else "rfc",
+            )  # fmt: skip
+        if path == "/api/save":
+            name = body.get("name") if isinstance(body.get("name"), str) else None
+            try:
+                return HTTPStatus.OK, playground.save(text, name)
+            except SaveRefused as exc:
+                return HTTPStatus.CONFLICT, {"error": str(exc)}
+            except (MapperError, OSError) as exc:
+                reason = getattr(exc, "strerror", None) or str(exc)
+                return HTTPStatus.CONFLICT, {"error": f"not saved: {reason}"}
+        return HTTPStatus.NOT_FOUND, {"error": "not found"}

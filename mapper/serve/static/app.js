@@ -3,19 +3,36 @@
 // the app is always set as text (textContent), never parsed as HTML.
 "use strict";
 
-const token = new URLSearchParams(location.search).get("token") || "";
+// The token comes in the address mapper serve printed; it is kept for this tab and taken
+// out of the address bar (and so out of the history).
+const token = new URLSearchParams(location.search).get("token") || sessionStorage.getItem("mapper-token") || "";
+sessionStorage.setItem("mapper-token", token);
+if (location.search) history.replaceState(null, "", location.pathname);
 const $ = (id) => document.getElementById(id);
-const state = { builtin: false, checked: "", rendered: "", seq: 0 };
+const state = { builtin: false, checked: "", rendered: "", seq: 0, lines: [], tokens: [] };
 
 async function call(method, path, body) {
-  const response = await fetch(path, {
-    method,
-    headers: { "X-Mapper-Token": token, "Content-Type": "application/json" },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const data = await response.json();
+  let response;
+  try {
+    response = await fetch(path, {
+      method,
+      headers: { "X-Mapper-Token": token, "Content-Type": "application/json" },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  } catch {
+    throw new Error("mapper serve is not answering (stopped?): your text stays here; copy it before closing");
+  }
+  if (response.status === 403) {
+    throw new Error("mapper serve refused this page: open the address it printed (each run has a new token)");
+  }
+  const data = await response.json().catch(() => ({ error: `HTTP ${response.status}` }));
   if (!response.ok && !data.error) throw new Error(`HTTP ${response.status}`);
   return data;
+}
+
+function report(error) {
+  $("status").textContent = error.message;
+  $("status").className = "error";
 }
 
 function debounce(fn, ms) {
@@ -35,11 +52,14 @@ function element(tag, text, className) {
 function paint(text, tokens, diagnostics) {
   const lines = text.split("\n");
   const marks = new Map();
+  const extendsLine = lines.findIndex((line) => /^ruleset\s+\S+\s+extends\b/.test(line)) + 1;
   for (const d of diagnostics) {
-    if (d.line && d.file === state.name) {
-      for (let l = d.line; l <= (d.end_line || d.line); l++) {
-        if (marks.get(l) !== "error") marks.set(l, d.severity);
-      }
+    // A problem in a file this one extends is marked on the `extends` line.
+    const own = d.line && d.file === state.name;
+    const first = own ? d.line : extendsLine || 1;
+    const last = own ? d.end_line || d.line : first;
+    for (let l = first; l <= last; l++) {
+      if (marks.get(l) !== "error") marks.set(l, d.severity);
     }
   }
   const byLine = new Map();
@@ -53,14 +73,15 @@ function paint(text, tokens, diagnostics) {
     const number = index + 1;
     const row = element("span", undefined, "line" + (marks.has(number) ? " " + marks.get(number) : ""));
     row.dataset.line = String(number);
+    const chars = Array.from(line); // columns count characters (code points), as the lexer does
     let col = 1;
     for (const [, start, length, kind] of byLine.get(number) || []) {
       if (start < col) continue; // a token that spans lines (a block's text) is shown plain
-      row.append(line.slice(col - 1, start - 1));
-      row.append(element("span", line.slice(start - 1, start - 1 + length), "tok-" + kind));
+      row.append(chars.slice(col - 1, start - 1).join(""));
+      row.append(element("span", chars.slice(start - 1, start - 1 + length).join(""), "tok-" + kind));
       col = start + length;
     }
-    row.append(line.slice(col - 1));
+    row.append(chars.slice(col - 1).join(""));
     row.append("\n");
     fragment.append(row);
   });
@@ -98,10 +119,22 @@ function showExplain(rows, mermaid) {
 }
 
 function showCheck(text, answer) {
+  state.lines = text.split("\n");
+  state.tokens = answer.tokens;
   paint(text, answer.tokens, answer.diagnostics);
   showDiagnostics(answer.diagnostics);
   if (answer.ok) showExplain(answer.explain, answer.mermaid);
+  $("explain-stale").hidden = answer.ok;
   $("save").disabled = !answer.ok;
+}
+
+// What is typed shows at once, coloured where its lines are unchanged; the server's answer
+// colours the rest.
+function repaintLocally() {
+  const text = $("editor").value;
+  const lines = text.split("\n");
+  const kept = state.tokens.filter((t) => lines[t[0] - 1] === state.lines[t[0] - 1]);
+  paint(text, kept, []);
 }
 
 async function check(known) {
@@ -161,9 +194,10 @@ async function search() {
     const button = element("button", `${p.login || "(no login)"}  ${p.id}`);
     button.type = "button";
     button.addEventListener("click", async () => {
-      const user = await call("GET", `/api/profile?index=${p.index}`);
+      const user = await call("GET", `/api/profile?index=${p.index}`).catch((error) => { report(error); });
+      if (!user || user.error) return;
       $("profile").value = JSON.stringify(user, null, 2);
-      await render();
+      await render().catch(report);
     });
     item.append(button);
     return item;
@@ -176,8 +210,10 @@ async function save() {
   const answer = await call("POST", "/api/save", body);
   if (answer.error) {
     $("status").textContent = answer.error;
+    $("status").className = "error";
     return;
   }
+  $("status").className = "";
   $("editor").value = answer.text;
   state.builtin = false;
   $("save-name").hidden = true;
@@ -198,15 +234,16 @@ async function start() {
   $("picker").hidden = initial.profiles === 0;
   $("editor").value = initial.text;
   const editor = $("editor");
-  editor.addEventListener("input", debounce(check, 80));
+  editor.addEventListener("input", repaintLocally);
+  editor.addEventListener("input", debounce(() => check().catch(report), 80));
   editor.addEventListener("scroll", () => {
     $("highlight").scrollTop = editor.scrollTop;
     $("highlight").scrollLeft = editor.scrollLeft;
   });
-  for (const id of ["profile", "other"]) $(id).addEventListener("input", debounce(render, 40));
-  $("style").addEventListener("change", render);
-  $("search").addEventListener("input", debounce(search, 80));
-  $("save").addEventListener("click", save);
+  for (const id of ["profile", "other"]) $(id).addEventListener("input", debounce(() => render().catch(report), 40));
+  $("style").addEventListener("change", () => render().catch(report));
+  $("search").addEventListener("input", debounce(() => search().catch(report), 80));
+  $("save").addEventListener("click", () => save().catch(report));
   $("edit-this").addEventListener("click", async () => {
     $("other").value = $("profile").value;
     await render();
@@ -217,4 +254,7 @@ async function start() {
   document.body.dataset.ready = "true";
 }
 
-start().catch((error) => { $("status").textContent = `cannot reach mapper serve: ${error.message}`; });
+start().catch((error) => {
+  report(error);
+  $("save").disabled = true;
+});
