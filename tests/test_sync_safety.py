@@ -193,7 +193,8 @@ def test_preflight(server: ScimServer, tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("failure", ["503", "drop"])
 def test_the_breaker_stops_a_run_when_the_app_goes_dark(tmp_path: Path, failure: str) -> None:
-    behaviour = Behaviour(fail_after=41, failure=failure)  # the pre-flight, then 20 users (search + create)
+    # The pre-flight, the listing (the app's users read once), then 20 users (a create each).
+    behaviour = Behaviour(fail_after=22, failure=failure)
     fast = RetryPolicy(base=0.001, cap=0.01)
     users = [user(i) for i in range(100)]
     state = tmp_path / "state.sqlite"
@@ -201,7 +202,7 @@ def test_the_breaker_stops_a_run_when_the_app_goes_dark(tmp_path: Path, failure:
         summary = run(url, users, state, policy=fast, breaker=Breaker(failures=10, seconds=60))
         assert summary.stopped is not None and "in a row failed" in summary.stopped
         assert 15 <= summary.counts["created"] <= 20
-        assert behaviour.requests < 41 + 10 + 4 * 6  # not retried user by user: the run stopped
+        assert behaviour.requests < 22 + 10 + 4 * 6  # not retried user by user: the run stopped
         # The app is back: the next run creates exactly the users left, none twice.
         behaviour.fail_after = None
         again = run(url, users, state, policy=fast)
@@ -262,8 +263,8 @@ def test_an_app_user_of_another_okta_user_is_never_adopted(server: ScimServer, t
 def test_a_search_that_ignores_its_filter_is_not_trusted(tmp_path: Path) -> None:
     behaviour = Behaviour(ignore_filter=True)
     behaviour.users["x"] = {"id": "x", "userName": "stranger@example.com", "active": True}
-    with fake_app(behaviour) as url:
-        summary = run(url, [user(0)], tmp_path / "state.sqlite")
+    with fake_app(behaviour) as url:  # searched, not listed: the search is what is judged here
+        summary = run(url, [user(0)], tmp_path / "state.sqlite", list_first=False)
     assert summary.counts["failed"] == 1 and "does not match" in summary.failures[0].message
     assert list(behaviour.users) == ["x"] and behaviour.users["x"]["userName"] == "stranger@example.com"
 
@@ -689,3 +690,45 @@ def test_a_put_status_change_never_sends_a_body_without_the_resource() -> None:
     assert (put.method, put.body) == ("PUT", {**current, "active": False})
     bare = status_request(RULESET, Policy(style=UpdateStyle.PUT), "00u1", "/Users/a1", False, None)
     assert (bare.method, bare.body) == ("PATCH", RULESET.deactivate("rfc"))
+
+
+# -- a first sync's listing -----------------------------------------------------------------------
+
+
+class _Searched:
+    """An app whose searches are counted (what the listing spares)."""
+
+    def __init__(self) -> None:
+        self.counters, self.breaker, self.searches = None, None, []
+
+    def find(self, match: str, value: str) -> list[dict[str, Any]]:
+        self.searches.append(value)
+        return [{"id": "later", "userName": value}]
+
+
+def test_the_listing_answers_each_first_search_and_the_app_every_later_one() -> None:
+    from mapper.sync.app import Listing
+    from mapper.sync.listing import ListedUsers
+
+    app = _Searched()
+    listing = Listing(
+        [{"id": "a1", "userName": "Ada@Example.com", "emails": [{"value": "ada@example.com"}]}], (1,), 0
+    )
+    listed = ListedUsers(app, listing, "userName")  # type: ignore[arg-type]
+    assert listed.find("userName", "ada@example.com") == [listing.users[0]]  # userName ignores case
+    assert listed.find("userName", "bob@example.com") == [] and app.searches == []
+    # A second search for a value (a create in doubt, searched again) goes to the app.
+    assert listed.find("userName", "bob@example.com") == [{"id": "later", "userName": "bob@example.com"}]
+    assert app.searches == ["bob@example.com"] and listed.answered == 2
+
+
+def test_a_listing_that_changed_while_read_is_not_trusted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mapper.sync.app import Listing
+
+    behaviour = Behaviour()
+    with fake_app(behaviour) as url:
+        monkeypatch.setattr(ScimApp, "list_users", lambda self, page_size: Listing([], (2, 1), 0))
+        summary = run(url, [user(0), user(1)], tmp_path / "state.sqlite")
+    assert summary.counts["created"] == 2 and summary.requests == 4  # searched, as without a listing

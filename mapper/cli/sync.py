@@ -54,6 +54,10 @@ DEFAULT_RULESET = "okta-default"
 )
 @click.option("--repair", is_flag=True, help="Read every known user from the app and fix what drifted.")
 @click.option(
+    "--no-list", "no_list", is_flag=True,
+    help="On a first sync or --repair, search the app for each user instead of listing its users once.",
+)  # fmt: skip
+@click.option(
     "--max-deactivations", default=None, show_default="20%, at least 10", metavar="N|P%",
     help="The most users one run may deactivate or delete: N users, or P% of the users the app holds active "
     "(the default, 20%, allows at least 10); past it none of them is, the rest of the run goes on, exit 4.",
@@ -142,7 +146,7 @@ def _sync(
     apply_file: Path | None, show_values: bool, allow_http: bool, concurrency: int, max_rps: float | None,
     timeout: float, max_response_mb: int,
     breaker_failures: int, breaker_seconds: float, max_retry_after: float, token_env: str,
-    report_file: Path | None, shard: str | None, quiet: bool,
+    report_file: Path | None, shard: str | None, quiet: bool, no_list: bool = False,
 ) -> None:  # fmt: skip
     from mapper.core.extras import Extra, require
 
@@ -189,7 +193,8 @@ def _sync(
             f"sync: the variable {token_env} is not set (or is empty): put the app's bearer token in it "
             f"(export {token_env}=...), or name another variable with --token-env; nothing was sent"
         )
-    options = Options(Match(match), UpdateStyle(style), delete, repair, concurrency, limit, parts)
+    options = Options(Match(match), UpdateStyle(style), delete, repair, concurrency, limit, parts,
+                      list_first=not no_list)  # fmt: skip
     connection = _connection(base_url, token, timeout, concurrency, max_rps, token_env, max_response_mb << 20)
     breaker = (breaker_failures, breaker_seconds, max_retry_after)
     if apply_file is not None:

@@ -64,6 +64,7 @@ class Options:
     max_deactivations: DeactivationLimit = field(default_factory=DeactivationLimit)
     shard: tuple[int, int] | None = None  # (K, N): the users whose Okta id hashes to K of N
     preflight: bool = True
+    list_first: bool = True  # a first sync (or --repair) lists the app's users once (sync.listing)
 
     def __post_init__(self) -> None:  # the names as the command line and callers give them
         object.__setattr__(self, "match", Match(self.match))
@@ -161,6 +162,7 @@ class Sync:
                     raise stop
 
         try:
+            self._list_first()
             for where, decision in self._decide_all(_chain(first, records), run, busy):
                 task = self._task(decision)
                 if decision.destructive(self.options.delete):
@@ -364,6 +366,28 @@ class Sync:
             return Done(Outcome.CREATED, okta_id, created["id"], put_body(self.plan, created, desired),
                         profile=user)  # fmt: skip
         raise AppError(None, "", "the app did not answer a create three times; the next run tries again")
+
+    def _list_first(self) -> None:
+        """On a first sync (a state with no users) or a --repair, read the app's users once and
+        answer the first search for each user from them (see mapper.sync.listing); where the app
+        cannot list them, or the listing changed while it was read, every search goes to the app."""
+        lister = getattr(self.app, "list_users", None)
+        if (
+            not self.options.list_first
+            or lister is None
+            or not (self.options.repair or self.state.size() == 0)
+        ):
+            return
+        from mapper.sync.listing import ListedUsers
+
+        try:
+            listing = lister(page_size=500)
+        except AppError as exc:
+            if self.app.breaker.reason is not None or exc.status is None or exc.status >= 500:
+                raise AppUnavailable(f"the app's users could not be listed: {exc}") from None
+            return  # an app that refuses to list: searched user by user, as without the listing
+        if not listing.changed:  # pages smaller than asked are read on from, as RFC 7644 allows
+            self.app = ListedUsers(self.app, listing, self.options.match.value)
 
     def _find(self, value: str | None) -> Resource | None:
         if value is None:

@@ -386,6 +386,11 @@ class State:
         for found in rows:
             yield _row(found)
 
+    def size(self) -> int:
+        """How many Okta users the state holds (none before a first sync)."""
+        found = self._execute("SELECT count(*) FROM users").fetchone()
+        return int(found[0])
+
     def active_count(self) -> int:
         """Users the app holds active, as far as the state knows."""
         found = self._execute("SELECT count(*) FROM users WHERE app_id IS NOT NULL AND active = 1").fetchone()

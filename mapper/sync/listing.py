@@ -1,0 +1,84 @@
+"""A first sync's searches answered from one listing of the app's users.
+
+A first sync (or ``--repair``) looks for every user of the export in the app before it
+creates one: one search per user. Where the app can list its users, the run reads them
+once, page by page, before its first change, and answers each user's first search from
+that listing: a new user then costs one request (the create), not two.
+
+The listing is used only when it can be trusted: read whole, with the same count on every
+page and no user on two pages (users the app gained or lost meanwhile could be missed, and
+a user missed must never be created twice); otherwise every search goes to the app, as
+without it. A second search for one value (a create whose outcome is in doubt, searched
+again before it is sent again) always goes to the app: the listing says what the app held
+before the run, not since.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from mapper.core.schema import Resource
+from mapper.sync.app import MATCH_FILTERS, Listing, Users, match_values
+
+
+class ListedUsers:
+    """The app's /Users (APP), whose first search for each value of the --match attribute MATCH
+    is answered from LISTING; everything else goes to APP."""
+
+    def __init__(self, app: Users, listing: Listing, match: str) -> None:
+        self.app = app
+        self.counters = app.counters
+        self.breaker = app.breaker
+        self.match = match
+        _, self._exact = MATCH_FILTERS[match]
+        self._index: dict[str, list[Resource]] = {}
+        for user in listing.users:
+            for value in match_values(user, match):
+                self._index.setdefault(self._key(value), []).append(user)
+        self._asked: set[str] = set()
+        self._lock = threading.Lock()  # the run's workers search at once
+        self.answered = 0  # searches the listing answered (for the tests and the report)
+
+    def _key(self, value: str) -> str:
+        return value if self._exact else value.casefold()
+
+    def find(self, match: str, value: str) -> list[Resource]:
+        """The app users whose MATCH attribute equals VALUE: from the listing the first time a
+        value is asked for, from the app afterwards."""
+        key = self._key(value)
+        with self._lock:
+            first = match == self.match and key not in self._asked
+            self._asked.add(key)
+            if first:
+                self.answered += 1
+        if first:
+            return [dict(user) for user in self._index.get(key, ())]
+        return self.app.find(match, value)
+
+    def preflight(self) -> None:
+        """The app's pre-flight (run before the listing)."""
+        self.app.preflight()
+
+    def get(self, app_id: str) -> Resource:
+        """GET the app user APP_ID."""
+        return self.app.get(app_id)
+
+    def create(self, body: Resource) -> Resource:
+        """POST the app user BODY."""
+        return self.app.create(body)
+
+    def patch(self, app_id: str, message: Resource) -> None:
+        """PATCH the app user APP_ID."""
+        self.app.patch(app_id, message)
+
+    def put(self, app_id: str, body: Resource) -> None:
+        """PUT the app user APP_ID."""
+        self.app.put(app_id, body)
+
+    def delete(self, app_id: str) -> None:
+        """DELETE the app user APP_ID."""
+        self.app.delete(app_id)
+
+    def __getattr__(self, name: str) -> Any:  # anything else the engine asks of the app
+        return getattr(self.app, name)
