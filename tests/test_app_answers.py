@@ -125,8 +125,8 @@ NOT_LIST_RESPONSES = {
 @pytest.mark.parametrize("answer", NOT_LIST_RESPONSES)
 def test_a_search_answer_that_is_not_a_list_response_fails_the_user(tmp_path: Path, answer: str) -> None:
     behaviour = Behaviour(search_answer=NOT_LIST_RESPONSES[answer])
-    with fake_app(behaviour) as url:
-        summary = run(url, [user(0)], tmp_path / "state.sqlite")
+    with fake_app(behaviour) as url:  # searched, not listed (sync.listing): the searches are judged
+        summary = run(url, [user(0)], tmp_path / "state.sqlite", list_first=False)
     assert summary.counts["failed"] == 1, answer
     assert "POST" not in behaviour.methods
 

@@ -383,9 +383,9 @@ class Sync:
         try:
             listing = lister(page_size=500)
         except AppError as exc:
-            if self.app.breaker.reason is not None or exc.status is None or exc.status >= 500:
+            if self.app.breaker.reason is not None or (exc.status or 0) >= 500:
                 raise AppUnavailable(f"the app's users could not be listed: {exc}") from None
-            return  # an app that refuses to list: searched user by user, as without the listing
+            return  # an app that cannot list (or answers it oddly): searched user by user, as without
         if not listing.changed:  # pages smaller than asked are read on from, as RFC 7644 allows
             self.app = ListedUsers(self.app, listing, self.options.match.value)
 
