@@ -197,6 +197,9 @@ class ProfileError(MapperError):
     holds it for callers who choose to show it (``mapper render --show-values``).
     """
 
+    #: How the message names the attribute read and the one computed.
+    attribute_words, target_words = "profile attribute", "for SCIM attribute"
+
     def __init__(
         self, problem: str, attribute: str | None = None, target: str | None = None, value: object = NO_VALUE
     ):
@@ -206,9 +209,9 @@ class ProfileError(MapperError):
         self.value = value
         where = []
         if attribute is not None:
-            where.append(f"profile attribute {attribute!r}")
+            where.append(f"{self.attribute_words} {attribute!r}")
         if target is not None:
-            where.append(f"for SCIM attribute {target!r}")
+            where.append(f"{self.target_words} {target!r}")
         prefix = " ".join(where)
         super().__init__(f"{prefix}: {problem}" if prefix else problem)
 
@@ -222,20 +225,7 @@ class ResourceError(ProfileError):
     shows the value and ``value`` holds it.
     """
 
-    def __init__(
-        self, problem: str, attribute: str | None = None, target: str | None = None, value: object = NO_VALUE
-    ):
-        self.problem = problem
-        self.attribute = attribute
-        self.target = target
-        self.value = value
-        where = []
-        if attribute is not None:
-            where.append(f"SCIM attribute {attribute!r}")
-        if target is not None:
-            where.append(f"for Okta attribute {target!r}")
-        prefix = " ".join(where)
-        MapperError.__init__(self, f"{prefix}: {problem}" if prefix else problem)
+    attribute_words, target_words = "SCIM attribute", "for Okta attribute"
 
 
 class UsageError(MapperError):

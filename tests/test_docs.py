@@ -279,8 +279,11 @@ def test_github_actions_block_runs(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("block", _of("python"), ids=_ids(_of("python")))
 def test_each_python_block_runs_alone(block: Block, workspace: Path) -> None:
-    """As a newcomer pastes one block into a fresh interpreter: every import it needs is in it."""
-    ran = subprocess.run([sys.executable, "-c", block.body], cwd=workspace, capture_output=True, text=True,
+    """As a newcomer pastes one block into a fresh interpreter, in a folder of their own: every
+    import and every file it needs is in it."""
+    alone = workspace / "alone"
+    alone.mkdir()
+    ran = subprocess.run([sys.executable, "-c", block.body], cwd=alone, capture_output=True, text=True,
                          check=False)  # fmt: skip
     assert ran.returncode == 0, ran.stderr
 

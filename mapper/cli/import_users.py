@@ -113,12 +113,24 @@ def import_users_command(
         notes: list[str] = []
         okta_users = None
         if okta_files:
-            okta_users = [_okta_user(document, where) for where, document in _documents(okta_files)]
+            okta_users = [
+                _okta_record(
+                    document, where, "--okta", "an Okta Users API user (with its id and profile)", True
+                )
+                for where, document in _documents(okta_files)
+            ]
             if not okta_users:
                 notes.append("the Okta export holds no users: every app user is taken as new")
         else:
             notes.append("no --okta export: every app user is taken as new")
-        found = [_assignment(d, where) for where, d in _documents((assignments,))] if assignments else []
+        found = (
+            [
+                _okta_record(d, where, "--assignments", "an Okta app user (with the Okta user's id)", False)
+                for where, d in _documents((assignments,))
+            ]
+            if assignments
+            else []
+        )
         app_users = (
             _listed(base_url, page_size, token_env, timeout, allow_http, notes)
             if base_url
@@ -187,25 +199,15 @@ def _read(files: tuple[str, ...]) -> Any:
                 yield AppUser(where, app_id if isinstance(app_id, str) else None, member)
 
 
-def _okta_user(document: object, where: str) -> dict[str, Any]:
+def _okta_record(document: object, where: str, flag: str, what: str, profile: bool) -> dict[str, Any]:
+    """DOCUMENT, an Okta record read at WHERE for FLAG: an object with its user ``id`` (and, when
+    PROFILE, its ``profile``); else the command stops (exit 1), naming WHAT was expected."""
     if not (
         isinstance(document, dict)
         and isinstance(document.get("id"), str)
-        and isinstance(document.get("profile"), dict)
+        and (not profile or isinstance(document.get("profile"), dict))
     ):
-        fail_with(
-            [f"mapper: import users: --okta {where}: not an Okta Users API user (with its id and profile)"],
-            ExitCode.FAILED,
-        )
-    return document
-
-
-def _assignment(document: object, where: str) -> dict[str, Any]:
-    if not (isinstance(document, dict) and isinstance(document.get("id"), str)):
-        fail_with(
-            [f"mapper: import users: --assignments {where}: not an Okta app user (with the Okta user's id)"],
-            ExitCode.FAILED,
-        )
+        fail_with([f"mapper: import users: {flag} {where}: not {what}"], ExitCode.FAILED)
     return document
 
 

@@ -23,7 +23,7 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from mapper.core.plan import Constant, InboundRule, PAppSource, PExpr, PlannedRule, TargetSlot
+from mapper.core.plan import InboundRule, PAppSource, PExpr, PlannedRule, TargetSlot
 from mapper.core.schema import BUILTIN_ALIASES, BUILTIN_SCHEMAS, CORE_USER, ENTERPRISE_USER
 from mapper.core.scim_path import AttrPath
 from mapper.language.literals import UnwritableLiteral, literal, string_literal
@@ -189,7 +189,7 @@ def _inbound_expression(
     from mapper.language.syntax import parse_expression
     from mapper.language.unparse import expression as text_of
 
-    parsed, problem = parse_expression(_inbound_text(rule), "<ruleset>")
+    parsed, problem = parse_expression(_expression(rule), "<ruleset>")
     if parsed is None:  # the checker parsed it once: reaching this is a bug
         raise ValueError(f"user.{rule.attr}: {problem}")
     read = {source.path: source for source in _app_sources(rule.expr)}
@@ -247,14 +247,6 @@ def _read_only(ruleset: Ruleset, path: AttrPath) -> bool:
     return sub is not None and sub.mutability == "readOnly"
 
 
-def _inbound_text(rule: InboundRule) -> str:
-    if not rule.expression:
-        raise ValueError("export needs each rule's expression (load the ruleset again)")
-    if rule.default is None:
-        return rule.expression
-    return _with_default(rule.expression, rule.default)
-
-
 def _app_sources(expr: PExpr) -> list[PAppSource]:
     """Every read of the app's resource in EXPR."""
     found, stack = [], [expr]
@@ -309,30 +301,26 @@ def _okta_managed(rule: PlannedRule) -> str | None:
     return None
 
 
-def _expression(rule: PlannedRule) -> str:
+def _expression(rule: PlannedRule | InboundRule) -> str:
     """The rule's value in Okta Expression Language: its expression, with a default as Elvis
     (both give the default for null or an empty string)."""
     if not rule.expression:
         raise ValueError("export needs each rule's expression (load the ruleset again)")
     if rule.default is None:
         return rule.expression
-    return _with_default(rule.expression, rule.default)
-
-
-def _with_default(expression: str, default: Constant) -> str:
-    """EXPRESSION ?: DEFAULT in the formatter's words (parentheses only where they are needed),
-    so that what the import reads back exports as the same text."""
+    # In the formatter's words (parentheses only where needed): what the import reads back
+    # exports as the same text.
     from mapper.errors import Span
     from mapper.language import ast
     from mapper.language.syntax import parse_expression
     from mapper.language.unparse import expression as text_of
 
-    literal(default)  # an UnwritableLiteral for a default Okta's language cannot hold
-    parsed, problem = parse_expression(expression, "<ruleset>")
+    literal(rule.default)  # an UnwritableLiteral for a default Okta's language cannot hold
+    parsed, problem = parse_expression(rule.expression, "<ruleset>")
     if parsed is None:  # the checker parsed it once: reaching this is a bug
         raise ValueError(problem)
     nowhere = Span("<ruleset>", 1, 1, 1, 1)
-    return text_of(ast.Binary("?:", parsed, ast.Literal(default, nowhere), nowhere))
+    return text_of(ast.Binary("?:", parsed, ast.Literal(rule.default, nowhere), nowhere))
 
 
 def _place(prop: Property) -> tuple[str, str] | None:

@@ -122,23 +122,29 @@ def read_schema(document: object) -> dict[str, Property]:
     return properties
 
 
-def read_mapping(document: object) -> list[Mapped]:
-    """The property mappings of an Okta-user-to-app profile mapping, in their order."""
+def read_mapping(document: object, inbound: bool = False) -> list[Mapped]:
+    """The property mappings of an Okta-user-to-app profile mapping (INBOUND: of an app-to-Okta
+    one, each keyed by the Okta user attribute it sets), in their order."""
+    way = "from the app to the Okta user" if inbound else "from the Okta user to the app"
     if isinstance(document, list):
         if len(document) != 1:
             raise OktaInputError(
-                f"a list of {len(document)} mappings: give the one from the Okta user to the app "
-                "(GET /api/v1/mappings/{id})"
+                f"a list of {len(document)} mappings: give the one {way} (GET /api/v1/mappings/{{id}})"
             )
         document = document[0]
     if not isinstance(document, dict) or not isinstance(document.get("properties"), dict):
         raise OktaInputError("not an Okta profile mapping: no 'properties' (GET /api/v1/mappings/{id})")
-    for end, expected in (("source", "user"), ("target", "appuser")):
+    ends = ("appuser", "user") if inbound else ("user", "appuser")
+    for end, expected in zip(("source", "target"), ends, strict=True):
         kind = document.get(end, {}).get("type") if isinstance(document.get(end), dict) else None
         if kind is not None and kind != expected:
+            taker = (
+                "--inbound-mapping takes the app to Okta user"
+                if inbound
+                else "mapper imports the Okta user to app"
+            )
             raise OktaInputError(
-                f"this mapping's {end} is {kind!r}: mapper imports the Okta user to app mapping "
-                f"(source 'user', target 'appuser')"
+                f"this mapping's {end} is {kind!r}: {taker} mapping (source {ends[0]!r}, target {ends[1]!r})"
             )
     mapped = []
     for variable, spec in document["properties"].items():
@@ -198,10 +204,10 @@ def import_okta(schema: object, mapping: object, name: str, inbound: object | No
         if not any(r.urn == CORE_USER and r.attr == attr for r in rules):
             rules.append(Rule(attr, expression, False, False, why, CORE_USER, attr))
     if inbound is not None:
-        from mapper.okta.inbound_import import inbound_rules, read_inbound_mapping  # it imports this module
+        from mapper.okta.inbound_import import inbound_rules  # it imports this module
 
         rules += inbound_rules(
-            read_inbound_mapping(inbound), properties, lambda urn: _alias(urn, aliases), entry_types
+            read_mapping(inbound, inbound=True), properties, lambda urn: _alias(urn, aliases), entry_types
         )
     text = _checked_text(name, rules, aliases, properties, problems)
     incomplete = any(

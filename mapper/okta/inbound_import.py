@@ -16,38 +16,8 @@ from collections.abc import Callable, Mapping
 from mapper.core.schema import CORE_USER, is_schema_urn
 from mapper.errors import Span
 from mapper.language import ast
-from mapper.okta.importer import Mapped, OktaInputError, Property, Rule
+from mapper.okta.importer import Mapped, Property, Rule
 from mapper.okta.paths import parse_external_name
-
-
-def read_inbound_mapping(document: object) -> list[Mapped]:
-    """The property mappings of an app-to-Okta profile mapping, in their order: each Okta
-    user attribute (``Mapped.variable``), its expression and whether it is DONT_PUSH."""
-    if isinstance(document, list):
-        if len(document) != 1:
-            raise OktaInputError(
-                f"a list of {len(document)} mappings: give the one from the app to the Okta user "
-                "(GET /api/v1/mappings/{id})"
-            )
-        document = document[0]
-    if not isinstance(document, dict) or not isinstance(document.get("properties"), dict):
-        raise OktaInputError("not an Okta profile mapping: no 'properties' (GET /api/v1/mappings/{id})")
-    for end, expected in (("source", "appuser"), ("target", "user")):
-        kind = document.get(end, {}).get("type") if isinstance(document.get(end), dict) else None
-        if kind is not None and kind != expected:
-            raise OktaInputError(
-                f"this mapping's {end} is {kind!r}: --inbound-mapping takes the app to Okta user mapping "
-                f"(source 'appuser', target 'user')"
-            )
-    mapped = []
-    for attribute, spec in document["properties"].items():
-        if not isinstance(spec, dict) or not isinstance(spec.get("expression"), str):
-            raise OktaInputError(f"mapping of {attribute!r} has no expression")
-        push = spec.get("pushStatus", "PUSH")
-        if push not in ("PUSH", "DONT_PUSH"):
-            raise OktaInputError(f"mapping of {attribute!r}: unknown pushStatus {push!r}")
-        mapped.append(Mapped(attribute, spec["expression"], push == "DONT_PUSH"))
-    return mapped
 
 
 class _Untranslatable(Exception):
