@@ -68,6 +68,13 @@ def sync(
         state.close()
 
 
+def sent(summary: Summary) -> int:
+    """The requests a run made, a bulk request counted as the operations it carried: what the same
+    run sends without /Bulk (the same changes, each on its own)."""
+    bulk_requests, operations, _ = summary.bulk or (0, 0, None)
+    return summary.requests - bulk_requests + operations
+
+
 def app_users(server: ScimServer) -> list[dict[str, Any]]:
     found: list[dict[str, Any]] = []
     start = 1
@@ -102,24 +109,35 @@ def assert_in_line(
 # ---------------------------------------------------------------- the lifecycle
 
 
-def test_the_lifecycle_of_hundreds_of_users(server: ScimServer, tmp_path: Path) -> None:
+@pytest.mark.parametrize("bulk", [True, False], ids=["bulk", "alone"])
+def test_the_lifecycle_of_hundreds_of_users(server: ScimServer, tmp_path: Path, bulk: bool) -> None:
+    """Each change is one request alone, or one operation of a /Bulk request (scim2-server announces
+    /Bulk): the same changes either way (`sent`)."""
     n = 600  # enough for the pool, the state and the summaries to work at scale
     state = tmp_path / "state.sqlite"
     users = [user(i) for i in range(n)]
+
+    def sync(*args: Any, **options: Any) -> Summary:
+        return globals()["sync"](*args, bulk=bulk, **options)
+
     first = sync(server.base_url, users, state)
     assert first.counts["created"] == n and first.counts["failed"] == 0
     # The app's users listed once (an empty app: one page), then a create each: the listing answers the
     # searches (never a duplicate: the app held none of them when it was read).
-    assert first.requests == 1 + n
+    assert sent(first) == 1 + n
+    if bulk:  # at most 100 creates a bulk request; fewer while the first ones are out
+        assert first.bulk is not None and first.bulk[1] > n * 0.9 and first.requests < n / 10
+    else:
+        assert first.requests == 1 + n
     assert_in_line(server, users)
     again = sync(server.base_url, users, state)
-    assert (again.requests, again.counts["unchanged"]) == (0, n)
+    assert (sent(again), again.counts["unchanged"]) == (0, n)
 
     # A profile change: exactly the changed users, one PATCH each.
     users[5] = user(5, title="Boss")
     users[6] = user(6, lastName="Byron")
     changed = sync(server.base_url, users, state)
-    assert (changed.counts["updated"], changed.requests) == (2, 2)
+    assert (changed.counts["updated"], sent(changed)) == (2, 2)
     assert dict(changed.attributes) == {"title": 1, "name.familyName": 1}
     assert_in_line(server, users)
 
@@ -134,7 +152,7 @@ def test_the_lifecycle_of_hundreds_of_users(server: ScimServer, tmp_path: Path) 
         "appspace.mapper",
     )
     relabelled = sync(server.base_url, users, state, ruleset=upper)
-    assert relabelled.counts["updated"] == n and relabelled.requests == n
+    assert relabelled.counts["updated"] == n and sent(relabelled) == n
     assert dict(relabelled.attributes) == {f"{APPSPACE}:costCenter": n}
     assert_in_line(server, users, upper)
 
@@ -142,7 +160,7 @@ def test_the_lifecycle_of_hundreds_of_users(server: ScimServer, tmp_path: Path) 
     users[10] = user(10, status="DEPROVISIONED")
     gone = users.pop()
     ended = sync(server.base_url, users, state, ruleset=upper)
-    assert (ended.counts["deactivated"], ended.requests) == (2, 2)
+    assert (ended.counts["deactivated"], sent(ended)) == (2, 2)
     held = {u["userName"]: u for u in app_users(server)}
     assert held["u10@example.com"]["active"] is False and held[gone["profile"]["login"]]["active"] is False
     assert len(held) == n
@@ -200,15 +218,17 @@ def test_a_failure_is_reported_and_retried_next_run(server: ScimServer, tmp_path
     assert "Ada" not in failure.message and "u3@example.com" not in failure.message
     # Fixed in Okta: the next run creates it; nothing else is sent.
     fixed = sync(server.base_url, [*users, user(99)], state)
-    assert (fixed.counts["created"], fixed.requests) == (1, 2)
+    assert (fixed.counts["created"], sent(fixed)) == (1, 2)
     assert_in_line(server, [*users, user(99)])
 
 
 # ---------------------------------------------------------------- failures
 
 
-def test_injected_faults_lose_nothing(server: ScimServer, tmp_path: Path) -> None:
+@pytest.mark.parametrize("bulk", [True, False], ids=["bulk", "alone"])
+def test_injected_faults_lose_nothing(server: ScimServer, tmp_path: Path, bulk: bool) -> None:
     users = [user(i) for i in range(300)]
+    carried = 0  # changes carried in /Bulk requests
     state = tmp_path / "state.sqlite"
     faults = Faults()
     fast = RetryPolicy(attempts=4, base=0.01, cap=0.05, sleep=lambda s: time.sleep(min(s, 0.05)))
@@ -221,10 +241,13 @@ def test_injected_faults_lose_nothing(server: ScimServer, tmp_path: Path) -> Non
             while True:
                 runs += 1
                 try:
-                    summary = sync(proxy, phase, state, ruleset=ruleset, policy=fast, concurrency=8)
+                    summary = sync(
+                        proxy, phase, state, ruleset=ruleset, policy=fast, concurrency=8, bulk=bulk
+                    )
                 except PreflightError:  # faults on both of the pre-flight's tries: run again later
                     assert runs < 12
                     continue
+                carried += summary.bulk[1] if summary.bulk else 0
                 if summary.counts["failed"] == 0 or runs >= 6:
                     break
             assert summary.counts["failed"] == 0, summary.failures[:3]
@@ -240,7 +263,8 @@ def test_injected_faults_lose_nothing(server: ScimServer, tmp_path: Path) -> Non
     # Every kind of fault happened, and nothing was lost or doubled.
     kinds = ("refuse_500", "throttle_429", "unavailable_503", "after_500", "after_drop", "slow")
     assert all(faults.counts[k] > 0 for k in kinds), faults.counts
-    print("faults injected:", dict(faults.counts))
+    assert (carried > 0) is bulk
+    print("faults injected:", dict(faults.counts), "changes in /Bulk:", carried)
 
 
 def test_a_sync_killed_at_random_moments_converges(server: ScimServer, tmp_path: Path) -> None:
@@ -468,7 +492,7 @@ def test_updates_in_every_style(server: ScimServer, tmp_path: Path, style: str) 
     ]
     changed = sync(server.base_url, users, state, style=style)
     assert changed.counts["updated"] == 10 and changed.counts["failed"] == 0
-    assert changed.requests == (20 if style == "put" else 10)  # put: a GET, then the PUT
+    assert sent(changed) == (20 if style == "put" else 10)  # put: a GET, then the PUT
     assert_in_line(server, users)
     assert sync(server.base_url, users, state, style=style).requests == 0
 

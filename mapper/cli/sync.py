@@ -58,6 +58,10 @@ DEFAULT_RULESET = "okta-default"
     help="On a first sync or --repair, search the app for each user instead of listing its users once.",
 )  # fmt: skip
 @click.option(
+    "--no-bulk", "no_bulk", is_flag=True,
+    help="Send each request on its own, even where the app announces /Bulk (RFC 7644 section 3.7).",
+)  # fmt: skip
+@click.option(
     "--max-deactivations", default=None, show_default="20%, at least 10", metavar="N|P%",
     help="The most users one run may deactivate or delete: N users, or P% of the users the app holds active "
     "(the default, 20%, allows at least 10); past it none of them is, the rest of the run goes on, exit 4.",
@@ -146,7 +150,7 @@ def _sync(
     apply_file: Path | None, show_values: bool, allow_http: bool, concurrency: int, max_rps: float | None,
     timeout: float, max_response_mb: int,
     breaker_failures: int, breaker_seconds: float, max_retry_after: float, token_env: str,
-    report_file: Path | None, shard: str | None, quiet: bool, no_list: bool = False,
+    report_file: Path | None, shard: str | None, quiet: bool, no_list: bool = False, no_bulk: bool = False,
 ) -> None:  # fmt: skip
     from mapper.core.extras import Extra, require
 
@@ -194,7 +198,7 @@ def _sync(
             f"(export {token_env}=...), or name another variable with --token-env; nothing was sent"
         )
     options = Options(Match(match), UpdateStyle(style), delete, repair, concurrency, limit, parts,
-                      list_first=not no_list)  # fmt: skip
+                      list_first=not no_list, bulk=not no_bulk)  # fmt: skip
     connection = _connection(base_url, token, timeout, concurrency, max_rps, token_env, max_response_mb << 20)
     breaker = (breaker_failures, breaker_seconds, max_retry_after)
     if apply_file is not None:
@@ -378,6 +382,12 @@ def _print_summary(summary: Summary) -> None:
         f"in {summary.seconds:.1f} s",
         err=True,
     )
+    if summary.bulk is not None and summary.bulk[0]:
+        click.echo(
+            f"mapper:   {summary.bulk[1]:,} changes sent in {summary.bulk[0]:,} /Bulk requests", err=True
+        )
+    if summary.bulk is not None and summary.bulk[2]:
+        click.echo(f"mapper:   {summary.bulk[2]}", err=True)
     if summary.looked_up:
         click.echo(
             f"mapper:   {summary.looked_up:,} inactive users new to the state looked for in the app", err=True

@@ -20,7 +20,7 @@ from scim2_client import SCIMClientException
 from scim2_client.engines.httpx2 import SyncSCIMClient
 from scim2_models import ScimProvider, User
 
-from mapper.core import http
+from mapper.core import http, jsonio
 from mapper.core.http import MAX_RESPONSE_BYTES
 from mapper.core.schema import Resource
 from mapper.errors import ExitCode, MapperError
@@ -140,6 +140,19 @@ class Listing:
     def changed(self) -> bool:
         """Whether the app's users changed while they were read: the listing may miss some."""
         return len(set(self.totals)) > 1 or self.duplicates > 0
+
+
+@dataclass(frozen=True)
+class BulkLimits:
+    """What the app's /ServiceProviderConfig announces of /Bulk (RFC 7644 sections 3.7 and 5):
+    the most operations one request may carry, and its largest body in bytes."""
+
+    max_operations: int
+    max_payload_size: int
+
+
+#: Connection failures that say the request was never sent: safe to send again.
+UNSENT = (httpx2.ConnectError, httpx2.ConnectTimeout, httpx2.PoolTimeout)
 
 
 class Users(Protocol):
@@ -273,7 +286,7 @@ class ScimApp:
                 None, "tooMany", f"the app's search counts {total} users but returned {len(resources)}"
             )
         for resource in resources:
-            _check_id(resource, "search")
+            check_id(resource, "search")
             if not matches(resource, match, value):
                 raise AppError(
                     None,
@@ -308,7 +321,7 @@ class ScimApp:
                 )
             totals.append(total)
             for resource in resources:
-                _check_id(resource, "listing")
+                check_id(resource, "listing")
                 if resource["id"] in users:
                     duplicates += 1
                 users[resource["id"]] = resource
@@ -323,13 +336,64 @@ class ScimApp:
                     None, "", f"the app's listing ended at {start - 1:,} of the {total:,} users it counts"
                 )
 
+    def bulk_limits(self) -> BulkLimits | None:
+        """The limits of /Bulk as the app's /ServiceProviderConfig announces them, or None when it
+        does not announce bulk support (or cannot be read, or announces fewer than two operations
+        or no payload size: nothing mapper can rely on)."""
+        try:
+            answer = self.http.get("/ServiceProviderConfig", extensions={"mapper.attempts": 2})
+        except httpx2.HTTPError:
+            return None
+        if answer.status_code != 200:
+            return None
+        try:
+            config = jsonio.parse(answer.content, "GET /ServiceProviderConfig")
+        except jsonio.JsonInputError:
+            return None
+        bulk = scim_get(config, "bulk")
+        most, size = scim_get(bulk, "maxOperations"), scim_get(bulk, "maxPayloadSize")
+        if (
+            scim_get(bulk, "supported") is not True
+            or not (isinstance(most, int) and not isinstance(most, bool) and most >= 2)
+            or not (isinstance(size, int) and not isinstance(size, bool) and size > 0)
+        ):
+            return None
+        return BulkLimits(most, size)
+
+    def bulk(self, content: bytes) -> Any:
+        """POST CONTENT (a BulkRequest, serialised) to /Bulk: the answer's JSON document. A request
+        that got no answer, or an error answer, is an AppError (its outcome unknown unless the
+        request was never sent or the app said it did nothing); reading the per-operation results is
+        the caller's (mapper.sync.batched)."""
+        try:
+            answer = self.http.post(
+                "/Bulk", content=content, headers={"Content-Type": "application/scim+json"}
+            )
+        except httpx2.HTTPError as exc:
+            raise AppError(
+                None, "", f"no answer to POST /Bulk ({http.reason(exc)})", not isinstance(exc, UNSENT)
+            ) from None
+        try:
+            document = jsonio.parse(answer.content, "POST /Bulk") if answer.content.strip() else None
+        except jsonio.JsonInputError:
+            document = None
+        status = answer.status_code
+        if status >= 300:
+            raise AppError(
+                status,
+                str(scim_get(document, "scimType") or ""),
+                str(scim_get(document, "detail") or f"the app refused the bulk request (HTTP {status})"),
+                status in (500, 502, 504),
+            )
+        return document
+
     def create(self, body: dict[str, Any]) -> dict[str, Any]:
         """POST BODY to /Users: the user the app created, whose id must be usable (an answer without
         one is an AppError whose outcome is unknown)."""
         created = self._call(lambda: self.client.create(resource=body, url="/Users"), "POST")
         if not isinstance(created, dict) or "id" not in created:
             raise AppError(None, "", "the app's answer to the POST has no user id", unknown_outcome=True)
-        _check_id(created, "POST")
+        check_id(created, "POST")
         return created
 
     def get(self, app_id: str) -> dict[str, Any]:
@@ -371,13 +435,7 @@ class ScimApp:
             cause = exc.__cause__
             status = getattr(self.counters.last, "status", None) if cause is None else None
             unknown = method in ("POST", "PATCH") and (
-                status in (500, 502, 504)
-                or (
-                    status is None
-                    and not isinstance(
-                        cause, httpx2.ConnectError | httpx2.ConnectTimeout | httpx2.PoolTimeout
-                    )
-                )
+                status in (500, 502, 504) or (status is None and not isinstance(cause, UNSENT))
             )
             detail = f"{exc.message}: {cause}" if cause else exc.message
             raise AppError(status, "", detail, unknown) from None
@@ -392,7 +450,7 @@ class ScimApp:
         return answer
 
 
-def _check_id(resource: dict[str, Any], answer: str) -> None:
+def check_id(resource: dict[str, Any], answer: str) -> None:
     """Refuse an app user whose id cannot be one URL path segment (see :mod:`mapper.sync.ids`):
     stored, it would send later requests elsewhere, or fail every later run."""
     problem = id_problem(resource.get("id"))
@@ -418,6 +476,22 @@ def match_values(resource: dict[str, Any], match: str) -> list[str]:
     return [value] if isinstance(value, str) else []
 
 
+def match_value(resource: dict[str, Any], match: str) -> str | None:
+    """The value a user is looked for by: the rendered --match attribute (the primary email)."""
+    if match == "email":
+        emails = resource.get("emails") or []
+        primary = [e for e in emails if isinstance(e, dict) and e.get("primary")] or emails
+        value = primary[0].get("value") if primary and isinstance(primary[0], dict) else None
+    else:
+        value = resource.get(match)
+    return value if isinstance(value, str) and value else None
+
+
+def fold(value: str, match: str) -> str:
+    """A match value as the app compares it: userName and emails ignore case (RFC 7643)."""
+    return value if match == "externalId" else value.casefold()
+
+
 def matches(resource: dict[str, Any], match: str, value: str) -> bool:
     """Whether RESOURCE's MATCH attribute equals VALUE, as RFC 7643 compares it."""
     _, exact = MATCH_FILTERS[match]
@@ -436,6 +510,17 @@ def record_version(resource: dict[str, Any]) -> str:
         return f"version:{version}"
     canonical = json.dumps(resource, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return "sha256:" + hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def scim_get(document: Any, name: str) -> Any:
+    """DOCUMENT's attribute NAME, its case ignored as SCIM ignores it (RFC 7643 section 2.1);
+    None when DOCUMENT is not an object or has no such attribute."""
+    if not isinstance(document, dict):
+        return None
+    if name in document:
+        return document[name]
+    folded = name.casefold()
+    return next((value for key, value in document.items() if key.casefold() == folded), None)
 
 
 def _int(value: object) -> int | None:

@@ -36,9 +36,11 @@ from mapper.runtime.patch import touched
 from mapper.runtime.put import put_body
 from mapper.runtime.reconcile import reconcile_message
 from mapper.runtime.ruleset import Ruleset
-from mapper.sync.app import AppError, Conflict, Users
+from mapper.sync.app import AppError, BulkLimits, Conflict, Users, fold, match_value
+from mapper.sync.batched import BatchedUsers
 from mapper.sync.decide import Decision, Kind, Match, Policy, decide, decide_gone, ruleset_hash, status_body
 from mapper.sync.guard import DeactivationLimit
+from mapper.sync.listing import listed
 from mapper.sync.records import KINDS, Done, Held, Incoming, Outcome, Summary, UserFailure
 from mapper.sync.retry import AppUnavailable
 from mapper.sync.state import Row, State
@@ -65,6 +67,9 @@ class Options:
     shard: tuple[int, int] | None = None  # (K, N): the users whose Okta id hashes to K of N
     preflight: bool = True
     list_first: bool = True  # a first sync (or --repair) lists the app's users once (sync.listing)
+    bulk: bool = (
+        True  # changing requests travel in /Bulk requests where the app announces them (sync.batched)
+    )
 
     def __post_init__(self) -> None:  # the names as the command line and callers give them
         object.__setattr__(self, "match", Match(self.match))
@@ -120,15 +125,21 @@ class Sync:
             )
         if self.options.preflight:
             self.app.preflight()
-        before = (
-            self.app.counters.requests,
-            self.app.counters.retries,
-        )  # the pre-flight's are not the users'
+        counters = self.app.counters
+        before = (counters.requests, counters.retries)  # the pre-flight's are not the users'
         run = self._run = self.state.next_run()
         # The guard's base: the users the app held active before this run (its creates do not
         # count), plus those this run matches (adopts, or finds active for an inactive user).
         active_before = self.state.active_count()
-        pool = concurrent.futures.ThreadPoolExecutor(max(1, self.options.concurrency))
+        try:
+            limits = self._bulk_limits()
+            before = (counters.requests, counters.retries)  # nor the read of the bulk limits
+            self._list_first()
+        except AppUnavailable as exc:
+            self.summary.stopped = str(exc)
+            return self._ended(started, before)
+        workers = self._batch(limits)
+        pool = concurrent.futures.ThreadPoolExecutor(workers)
         in_flight: dict[concurrent.futures.Future[Done], str] = {}
         held: list[Held] = []
         busy: set[str] = set()
@@ -138,7 +149,7 @@ class Sync:
             self.state.mark_pending(okta_id, run, match)
             busy.add(okta_id)
             in_flight[pool.submit(self._guarded, task, okta_id)] = where
-            drain(self.options.concurrency * 4)
+            drain(workers * 2)
 
         def drain(limit: int) -> None:
             while len(in_flight) > limit:
@@ -162,7 +173,6 @@ class Sync:
                     raise stop
 
         try:
-            self._list_first()
             for where, decision in self._decide_all(_chain(first, records), run, busy):
                 task = self._task(decision)
                 if decision.destructive(self.options.delete):
@@ -193,16 +203,25 @@ class Sync:
             self.summary.stopped = str(exc)
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
+            if isinstance(self.app, BatchedUsers):
+                self.app.close()
             for future, where in list(in_flight.items()):
                 if future.done() and not future.cancelled() and future.exception() is None:
                     outcome = future.result()
                     if outcome.found is None:
                         self._apply(outcome, where, run)
+        return self._ended(started, before)
+
+    def _ended(self, started: float, before: tuple[int, int]) -> Summary:
+        """The summary, with the run's requests, retries, time and bulk requests filled in."""
         if self.app.breaker.reason is not None:
             self.summary.stopped = self.app.breaker.reason
         self.summary.requests = self.app.counters.requests - before[0]
         self.summary.retries = self.app.counters.retries - before[1]
         self.summary.seconds = time.perf_counter() - started
+        batched = self.app if isinstance(self.app, BatchedUsers) else None
+        if batched is not None:
+            self.summary.bulk = (batched.requests, batched.operations, batched.off)
         return self.summary
 
     def _decide_all(
@@ -348,7 +367,7 @@ class Sync:
         okta_id = user["id"]
         value = self._match_value(desired)
         if value is not None:
-            self._claim("match:" + _fold(value, self.options.match), okta_id,
+            self._claim("match:" + fold(value, self.options.match), okta_id,
                         f"the same {self.options.match} in this export", "another Okta user")  # fmt: skip
         for _ in range(3):
             found = self._find(value)
@@ -368,26 +387,24 @@ class Sync:
         raise AppError(None, "", "the app did not answer a create three times; the next run tries again")
 
     def _list_first(self) -> None:
-        """On a first sync (a state with no users) or a --repair, read the app's users once and
-        answer the first search for each user from them (see mapper.sync.listing); where the app
-        cannot list them, or the listing changed while it was read, every search goes to the app."""
-        lister = getattr(self.app, "list_users", None)
-        if (
-            not self.options.list_first
-            or lister is None
-            or not (self.options.repair or self.state.size() == 0)
-        ):
-            return
-        from mapper.sync.listing import ListedUsers
+        """On a first sync (a state with no users) or a --repair, answer the first search for each
+        user from one listing of the app's users (mapper.sync.listing)."""
+        if self.options.list_first and (self.options.repair or self.state.size() == 0):
+            self.app = listed(self.app, self.options.match.value)
 
-        try:
-            listing = lister(page_size=500)
-        except AppError as exc:
-            if self.app.breaker.reason is not None or (exc.status or 0) >= 500:
-                raise AppUnavailable(f"the app's users could not be listed: {exc}") from None
-            return  # an app that cannot list (or answers it oddly): searched user by user, as without
-        if not listing.changed:  # pages smaller than asked are read on from, as RFC 7644 allows
-            self.app = ListedUsers(self.app, listing, self.options.match.value)
+    def _bulk_limits(self) -> BulkLimits | None:
+        """The app's /Bulk limits, when it announces them and the run may use them."""
+        reader = getattr(self.app, "bulk_limits", None)
+        return reader() if self.options.bulk and reader is not None else None
+
+    def _batch(self, limits: BulkLimits | None) -> int:
+        """With LIMITS, the run's changing requests go in bulk requests (mapper.sync.batched):
+        more workers, most of them waiting on a result. How many workers the run has."""
+        if limits is None:
+            return max(1, self.options.concurrency)
+        batched = BatchedUsers(self.app, self.app.bulk, limits, self.options.concurrency)  # type: ignore[attr-defined]
+        self.app = batched
+        return batched.workers
 
     def _find(self, value: str | None) -> Resource | None:
         if value is None:
@@ -572,22 +589,6 @@ class Sync:
 def _chain(first: Incoming, rest: Iterator[Incoming]) -> Iterator[Incoming]:
     yield first
     yield from rest
-
-
-def match_value(resource: Resource, match: str) -> str | None:
-    """The value a user is looked for by: the rendered --match attribute (the primary email)."""
-    if match == "email":
-        emails = resource.get("emails") or []
-        primary = [e for e in emails if isinstance(e, dict) and e.get("primary")] or emails
-        value = primary[0].get("value") if primary and isinstance(primary[0], dict) else None
-    else:
-        value = resource.get(match)
-    return value if isinstance(value, str) and value else None
-
-
-def _fold(value: str, match: str) -> str:
-    """A match value as the app compares it: userName and emails ignore case (RFC 7643)."""
-    return value if match == "externalId" else value.casefold()
 
 
 def _owns_active(ruleset: Ruleset) -> bool:

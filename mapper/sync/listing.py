@@ -19,7 +19,30 @@ import threading
 from typing import Any
 
 from mapper.core.schema import Resource
-from mapper.sync.app import MATCH_FILTERS, Listing, Users, match_values
+from mapper.sync.app import MATCH_FILTERS, AppError, Listing, Users, match_values
+from mapper.sync.retry import AppUnavailable
+
+#: Users a page of the listing asks for.
+PAGE_SIZE = 500
+
+
+def listed(app: Users, match: str) -> Users:
+    """APP, its first search for each value of the --match attribute MATCH answered from one
+    listing of its users; APP itself where it cannot list them (or answers oddly), or the listing
+    changed while it was read. An app that stops answering meanwhile (a 5xx, the breaker) is
+    AppUnavailable: the run stops, as anywhere else."""
+    lister = getattr(app, "list_users", None)
+    if lister is None:
+        return app
+    try:
+        listing = lister(page_size=PAGE_SIZE)
+    except AppError as exc:
+        if app.breaker.reason is not None or (exc.status or 0) >= 500:
+            raise AppUnavailable(f"the app's users could not be listed: {exc}") from None
+        return app  # searched user by user, as without the listing
+    if listing.changed:  # pages smaller than asked for are read on from, as RFC 7644 allows
+        return app
+    return ListedUsers(app, listing, match)
 
 
 class ListedUsers:

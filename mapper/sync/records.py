@@ -62,6 +62,9 @@ class Summary:
     unreadable: int = 0  # records of the export that could not be read
     gone_kept: int = 0  # users gone from the export, not deactivated: unreadable records
     stopped: str | None = None  # why the run stopped early (the app stopped answering)
+    bulk: tuple[int, int, str | None] | None = (
+        None  # bulk requests, operations they carried, why they stopped
+    )
 
     def as_json(self) -> dict[str, Any]:
         """The summary as JSON, with at most 100 of the held Okta ids."""
@@ -77,6 +80,8 @@ class Summary:
             "attributes": dict(self.attributes.most_common()),
             "requests": self.requests,
             "retries": self.retries,
+            "bulkRequests": self.bulk[0] if self.bulk else 0,
+            "bulkOperations": self.bulk[1] if self.bulk else 0,
             "seconds": round(self.seconds, 3),
             "failures": [f.as_json() for f in self.failures],
         }
