@@ -273,7 +273,7 @@ def test_from_the_app_a_refused_token_stops_before_any_listing(
 def _pages(pages: list[Any]) -> ScimApp:
     app = ScimApp(Connection("https://app.example/scim/v2", "t"))
     answers = iter(pages)
-    app._call = lambda request, method: next(answers)  # type: ignore[method-assign]
+    app._request = lambda *args, **kwargs: next(answers)  # type: ignore[method-assign]
     return app
 
 

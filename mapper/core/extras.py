@@ -21,9 +21,9 @@ class Extra(StrEnum):
     VALIDATE = "validate"  # --validate: resources checked by scim2-models
 
 
-#: The modules each extra brings, as imported (scim2-client brings httpx2 and scim2-models).
+#: The modules each extra brings, as imported.
 _MODULES = {
-    Extra.SYNC: ("httpx2", "scim2_client", "scim2_models"),
+    Extra.SYNC: ("httpx2",),
     Extra.VALIDATE: ("scim2_models",),
 }
 

@@ -1,5 +1,5 @@
 """The app's SCIM API, as the sync engine uses it: find a user by an attribute, create, read,
-PATCH, PUT and delete, over scim2-client on httpx2 with timeouts, retries and a rate limit
+PATCH, PUT and delete, over httpx2 (mapper.core.http) with timeouts, retries and a rate limit
 (:mod:`mapper.sync.retry`). Payloads are sent as mapper wrote them and answers read as
 JSON: validation belongs to ``mapper check --schemas`` and the tests, not every request.
 
@@ -16,9 +16,6 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import httpx2
-from scim2_client import SCIMClientException
-from scim2_client.engines.httpx2 import SyncSCIMClient
-from scim2_models import ScimProvider, User
 
 from mapper.core import http, jsonio
 from mapper.core.http import MAX_RESPONSE_BYTES
@@ -203,14 +200,6 @@ class ScimApp:
                 bounded, policy or RetryPolicy(), RateLimiter(connection.max_rps), self.counters, self.breaker
             ),
         )
-        self.client = SyncSCIMClient(
-            self.http,
-            provider=ScimProvider([User]),  # /Users; payloads go unchecked, as mapper wrote them
-            check_request_payload=False,
-            check_response_payload=False,
-            check_response_status_codes=False,
-            raise_scim_errors=False,
-        )
 
     def close(self) -> None:
         """Close the HTTP client and its connections."""
@@ -269,7 +258,7 @@ class ScimApp:
         that cannot be trusted must never read as "no such user"."""
         attribute, _ = MATCH_FILTERS[match]
         query = {"filter": f"{attribute} eq {json.dumps(value, ensure_ascii=False)}"}
-        found = self._call(lambda: self.client.query(url="/Users", query_parameters=query), "GET")
+        found = self._request("GET", "/Users", params=query)
         if not isinstance(found, dict):
             raise AppError(None, "", "the app's answer to a search is not a SCIM ListResponse")
         resources = found.get("Resources", [])
@@ -307,7 +296,7 @@ class ScimApp:
         start, totals, duplicates, short = 1, [], 0, 0
         while True:
             query = {"startIndex": start, "count": page_size}
-            page = self._call(lambda q=query: self.client.query(url="/Users", query_parameters=q), "GET")
+            page = self._request("GET", "/Users", params=query)
             resources = page.get("Resources", []) if isinstance(page, dict) else None
             total = page.get("totalResults") if isinstance(page, dict) else None
             if (
@@ -347,7 +336,7 @@ class ScimApp:
         if answer.status_code != 200:
             return None
         try:
-            config = jsonio.parse(answer.content, "GET /ServiceProviderConfig")
+            config = jsonio.parse(answer.content, "GET /ServiceProviderConfig", any_size=True)
         except jsonio.JsonInputError:
             return None
         bulk = scim_get(config, "bulk")
@@ -374,7 +363,9 @@ class ScimApp:
                 None, "", f"no answer to POST /Bulk ({http.reason(exc)})", not isinstance(exc, UNSENT)
             ) from None
         try:
-            document = jsonio.parse(answer.content, "POST /Bulk") if answer.content.strip() else None
+            document = (
+                jsonio.parse(answer.content, "POST /Bulk", any_size=True) if answer.content.strip() else None
+            )
         except jsonio.JsonInputError:
             document = None
         status = answer.status_code
@@ -390,7 +381,7 @@ class ScimApp:
     def create(self, body: dict[str, Any]) -> dict[str, Any]:
         """POST BODY to /Users: the user the app created, whose id must be usable (an answer without
         one is an AppError whose outcome is unknown)."""
-        created = self._call(lambda: self.client.create(resource=body, url="/Users"), "POST")
+        created = self._request("POST", "/Users", body)
         if not isinstance(created, dict) or "id" not in created:
             raise AppError(None, "", "the app's answer to the POST has no user id", unknown_outcome=True)
         check_id(created, "POST")
@@ -398,9 +389,7 @@ class ScimApp:
 
     def get(self, app_id: str) -> dict[str, Any]:
         """GET the app user APP_ID, as the app answers; an answer that is not a JSON object is an AppError."""
-        found = self._call(
-            lambda: self.client.query("User", url=user_path(app_id)), "GET"
-        )  # the url is whole: no id
+        found = self._request("GET", user_path(app_id))
         if not isinstance(found, dict):
             raise AppError(None, "", "the app's answer to the GET is not a user")
         if "id" in found and found["id"] != app_id:  # never take another user's resource for this one
@@ -412,42 +401,55 @@ class ScimApp:
     def patch(self, app_id: str, message: dict[str, Any], if_match: str | None = None) -> None:
         """PATCH the user; with IF_MATCH (an ETag), only while the app's version is still that one."""
         headers = {"If-Match": if_match} if if_match else None
-        self._call(
-            lambda: self.client.modify("User", app_id, message, url=user_path(app_id), headers=headers),
-            "PATCH",
-        )
+        self._request("PATCH", user_path(app_id), message, headers)
 
     def put(self, app_id: str, body: dict[str, Any], if_match: str | None = None) -> None:
         """PUT BODY as the app user APP_ID; with IF_MATCH (an ETag), only while the app's version is
         still that one."""
         headers = {"If-Match": if_match} if if_match else None
-        self._call(lambda: self.client.replace("User", body, url=user_path(app_id), headers=headers), "PUT")
+        self._request("PUT", user_path(app_id), body, headers)
 
     def delete(self, app_id: str) -> None:
         """DELETE the app user APP_ID."""
-        self._call(lambda: self.client.delete("User", app_id, url=user_path(app_id)), "DELETE")
+        self._request("DELETE", user_path(app_id))
 
-    def _call(self, request: Any, method: str) -> Any:
-        """REQUEST's answer; an AppError for a SCIM error or a request that got no answer."""
+    def _request(
+        self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None,
+        params: dict[str, Any] | None = None,
+    ) -> Any:  # fmt: skip
+        """The JSON answer to METHOD PATH (BODY sent as JSON; None for an empty answer). An error
+        answer (a status of 300 or more, or SCIM's Error message) or no answer is an AppError;
+        its outcome is unknown for a POST or a PATCH that may have been acted on (500, 502,
+        504, a timeout or a connection dropped after the request went out)."""
+        sent = dict(headers or {})
+        content = None
+        if body is not None:
+            content = json.dumps(body).encode()  # ASCII: valid JSON whatever the text holds
+            sent["Content-Type"] = "application/scim+json"
+        may_act = method in ("POST", "PATCH")
         try:
-            answer = request()
-        except SCIMClientException as exc:
-            cause = exc.__cause__
-            status = getattr(self.counters.last, "status", None) if cause is None else None
-            unknown = method in ("POST", "PATCH") and (
-                status in (500, 502, 504) or (status is None and not isinstance(cause, UNSENT))
-            )
-            detail = f"{exc.message}: {cause}" if cause else exc.message
-            raise AppError(status, "", detail, unknown) from None
+            answer = self.http.request(method, path, params=params, content=content, headers=sent)
         except httpx2.HTTPError as exc:
-            raise AppError(None, "", str(exc), method in ("POST", "PATCH")) from None
-        if isinstance(answer, dict) and ERROR_URN in (answer.get("schemas") or []):
-            status = _int(answer.get("status"))
-            unknown = method in ("POST", "PATCH") and status in (500, 502, 504)
             raise AppError(
-                status, str(answer.get("scimType") or ""), str(answer.get("detail") or ""), unknown
+                None, "", f"no answer ({http.reason(exc)})", may_act and not isinstance(exc, UNSENT)
+            ) from None
+        status = answer.status_code
+        document = None
+        if answer.content.strip():
+            try:  # read as JSON reads it: what is in it is checked where it is used (check_id...)
+                document = json.loads(answer.content)
+            except (ValueError, RecursionError):
+                if status < 300:
+                    raise AppError(status, "", "the app's answer is not JSON", may_act) from None
+        if status >= 300 or (isinstance(document, dict) and ERROR_URN in (document.get("schemas") or [])):
+            code = status if status >= 300 else _int(scim_get(document, "status"))
+            raise AppError(
+                code,
+                str(scim_get(document, "scimType") or ""),
+                str(scim_get(document, "detail") or ""),
+                may_act and code in (500, 502, 504),
             )
-        return answer
+        return document
 
 
 def check_id(resource: dict[str, Any], answer: str) -> None:

@@ -55,6 +55,13 @@ _NOT_UNDERSTOOD = frozenset({400, 404, 405, 413, 501})
 _FAILED = frozenset({500, 502, 504})
 
 
+def bulk_senders(concurrency: int) -> int:
+    """How many bulk requests a run with --concurrency CONCURRENCY keeps out at once: half as
+    many (at least one), as each carries up to a hundred changes (measured on scim2-server:
+    two at once beat four; an app's work per bulk request is a hundred requests' work)."""
+    return max(1, concurrency // 2)
+
+
 @dataclass(eq=False)
 class _Operation:
     """One user's request, as an operation of a bulk request, and what came of it."""
