@@ -84,7 +84,11 @@ DEFAULT_RULESET = "okta-default"
     help="Allow a plain http:// --to on another host (the token then crosses the network in clear text).",
 )  # fmt: skip
 @click.option(
-    "--concurrency", default=4, show_default=True, type=click.IntRange(1, 64), help="Requests at once."
+    "--concurrency",
+    default=4,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Requests at once (with /Bulk, half as many bulk requests, at least one).",
 )
 @click.option("--max-rps", type=FiniteRange(min=0.1), help="At most this many requests a second.")
 @click.option(

@@ -351,9 +351,10 @@ class ScimApp:
 
     def bulk(self, content: bytes) -> Any:
         """POST CONTENT (a BulkRequest, serialised) to /Bulk: the answer's JSON document. A request
-        that got no answer, or an error answer, is an AppError (its outcome unknown unless the
-        request was never sent or the app said it did nothing); reading the per-operation results is
-        the caller's (mapper.sync.batched)."""
+        that got no answer, or an error answer without per-operation results, is an AppError (its
+        outcome unknown unless the request was never sent or the app said it did nothing); an error
+        answer that lists them (a failed bulk job lists what it processed, RFC 7644 section 3.7.3) is
+        returned, and reading the results is the caller's (mapper.sync.batched)."""
         try:
             answer = self.http.post(
                 "/Bulk", content=content, headers={"Content-Type": "application/scim+json"}
@@ -369,7 +370,7 @@ class ScimApp:
         except jsonio.JsonInputError:
             document = None
         status = answer.status_code
-        if status >= 300:
+        if status >= 300 and not isinstance(scim_get(document, "Operations"), list):
             raise AppError(
                 status,
                 str(scim_get(document, "scimType") or ""),
@@ -441,7 +442,8 @@ class ScimApp:
             except (ValueError, RecursionError):
                 if status < 300:
                     raise AppError(status, "", "the app's answer is not JSON", may_act) from None
-        if status >= 300 or (isinstance(document, dict) and ERROR_URN in (document.get("schemas") or [])):
+        schemas = scim_get(document, "schemas")
+        if status >= 300 or (isinstance(schemas, list) and ERROR_URN in schemas):
             code = status if status >= 300 else _int(scim_get(document, "status"))
             raise AppError(
                 code,

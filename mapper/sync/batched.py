@@ -38,7 +38,7 @@ from typing import Any
 from mapper.core.schema import Resource
 from mapper.sync.app import AppError, BulkLimits, Users, check_id, scim_get
 from mapper.sync.ids import user_path
-from mapper.sync.retry import REFUSED
+from mapper.sync.retry import REFUSED, AppUnavailable
 
 #: The most operations one bulk request carries, whatever the app allows: past about a
 #: hundred, a request's time grows and the workers waiting on it with it, for no fewer round trips worth having.
@@ -106,17 +106,18 @@ class _Operation:
 
 class BatchedUsers:
     """The app's /Users (APP) whose creates, PATCHes, PUTs and DELETEs travel in bulk requests
-    (sent by BULK: ``ScimApp.bulk``) within LIMITS, at most SENDERS of them at once; searches
-    and reads go to APP as they are."""
+    (sent by BULK: ``ScimApp.bulk``) within LIMITS, half of CONCURRENCY at once; searches, reads
+    and requests that go alone go to APP, CONCURRENCY at once (the run's connections)."""
 
     def __init__(
         self,
         app: Users,
         bulk: Callable[[bytes], Any],
         limits: BulkLimits,
-        senders: int,
+        concurrency: int,
         linger: float = LINGER,
     ) -> None:
+        senders = bulk_senders(concurrency)
         self.app = app
         self.bulk = bulk
         self.counters = app.counters
@@ -137,6 +138,8 @@ class BatchedUsers:
         self._closed = False
         self._ids = itertools.count(1)
         self._refused = 0  # whole requests answered 400
+        # The many workers share the connections of CONCURRENCY requests: never more at once.
+        self._alone = threading.BoundedSemaphore(max(1, concurrency))
 
     # ---------------------------------------------------------------- what the engine calls
 
@@ -144,24 +147,28 @@ class BatchedUsers:
         """POST BODY to /Users (in a bulk request): the user as the app created it."""
         operation = self._run(_Operation("POST", body, None, self._bulk_id()))
         if operation.alone:
-            return self.app.create(body)
+            with self._alone:
+                return self.app.create(body)
         assert operation.created is not None
         return operation.created
 
     def patch(self, app_id: str, message: Resource) -> None:
         """PATCH the app user APP_ID with MESSAGE (in a bulk request)."""
         if self._run(_Operation("PATCH", message, app_id, self._bulk_id())).alone:
-            self.app.patch(app_id, message)
+            with self._alone:
+                self.app.patch(app_id, message)
 
     def put(self, app_id: str, body: Resource) -> None:
         """PUT BODY as the app user APP_ID (in a bulk request)."""
         if self._run(_Operation("PUT", body, app_id, self._bulk_id())).alone:
-            self.app.put(app_id, body)
+            with self._alone:
+                self.app.put(app_id, body)
 
     def delete(self, app_id: str) -> None:
         """DELETE the app user APP_ID (in a bulk request)."""
         if self._run(_Operation("DELETE", None, app_id, self._bulk_id())).alone:
-            self.app.delete(app_id)
+            with self._alone:
+                self.app.delete(app_id)
 
     def preflight(self) -> None:
         """The app's pre-flight."""
@@ -169,11 +176,13 @@ class BatchedUsers:
 
     def find(self, match: str, value: str) -> list[Resource]:
         """The app users whose MATCH attribute equals VALUE (a search, never in bulk)."""
-        return self.app.find(match, value)
+        with self._alone:
+            return self.app.find(match, value)
 
     def get(self, app_id: str) -> Resource:
         """GET the app user APP_ID (never in bulk)."""
-        return self.app.get(app_id)
+        with self._alone:
+            return self.app.get(app_id)
 
     def __getattr__(self, name: str) -> Any:  # anything else the engine asks of the app
         return getattr(self.app, name)
@@ -197,6 +206,15 @@ class BatchedUsers:
         if (
             self.off is not None
             or len(_HEAD) + len(operation.encoded) + len(_TAIL) > self.limits.max_payload_size
+            # An app replaces any value "bulkId:..." with the id of the user created under that
+            # bulkId (RFC 7644 section 3.7.2): a profile value must never be read as one.
+            or b"bulkid:" in operation.encoded.lower()
+            # A bulk operation's path is not always decoded: an id that needs percent-encoding
+            # could name no user there (a DELETE's 404 would read as "already gone").
+            or (
+                operation.app_id is not None
+                and urllib.parse.quote(operation.app_id, safe="") != operation.app_id
+            )
         ):
             operation.alone = True
             return operation
@@ -266,10 +284,14 @@ class BatchedUsers:
                 self._refused_whole(batch, exc)
                 return
             self._read(batch, document)
-        except Exception as exc:  # the breaker (AppUnavailable), or the unforeseen: each worker raises it
+        except AppUnavailable as exc:  # the breaker: each worker raises it, the run stops
             for operation in batch:
                 if not operation.done.is_set():
                     operation.settle(error=exc)
+        except Exception:  # the unforeseen: what became of each operation is not known
+            for operation in batch:
+                if not operation.done.is_set():
+                    operation.in_doubt("the app's answer to the bulk request could not be read")
         finally:
             for operation in batch:  # never leave a worker waiting
                 if not operation.done.is_set():
@@ -284,8 +306,11 @@ class BatchedUsers:
             self._refused += exc.status == 400
             if exc.status != 400 or self._refused >= 3:
                 self.off = f"the app refused a bulk request (HTTP {exc.status}): each request went on its own"
-            for operation in batch:  # nothing was done: each goes on its own
-                operation.settle(alone=True)
+            for operation in batch:  # nothing was done (a 400 may follow some: POSTs and PATCHes in doubt)
+                if exc.status == 400:
+                    operation.in_doubt(f"the bulk request carrying it: {exc.message()}")
+                else:
+                    operation.settle(alone=True)
             return
         for operation in batch:
             if exc.unknown_outcome:
@@ -352,13 +377,16 @@ def _settle(operation: _Operation, result: dict[str, Any]) -> None:
     if status < 200:
         operation.in_doubt(f"the app's result for it in the bulk answer has the status {status}")
         return
+    if status in _FAILED:  # perhaps acted on: a POST or PATCH in doubt, a PUT or DELETE again alone
+        operation.in_doubt(f"the app's result for it in the bulk answer is HTTP {status}")
+        return
     response = scim_get(result, "response")
     operation.settle(
         error=AppError(
             status,
             str(scim_get(response, "scimType") or ""),
             str(scim_get(response, "detail") or ""),
-            operation.method in ("POST", "PATCH") and status in _FAILED,
+            False,
         )
     )
 
@@ -388,7 +416,10 @@ def _located_id(location: Any) -> str | None:
     """The user id a result's location names (``.../Users/ID``), or None."""
     if not isinstance(location, str):
         return None
-    parts = urllib.parse.urlsplit(location).path.rstrip("/").rsplit("/", 2)
+    try:
+        parts = urllib.parse.urlsplit(location).path.rstrip("/").rsplit("/", 2)
+    except ValueError:  # not a URL
+        return None
     if len(parts) < 2 or parts[-2].casefold() != "users" or not parts[-1]:
         return None
     return urllib.parse.unquote(parts[-1])

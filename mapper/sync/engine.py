@@ -37,7 +37,7 @@ from mapper.runtime.put import put_body
 from mapper.runtime.reconcile import reconcile_message
 from mapper.runtime.ruleset import Ruleset
 from mapper.sync.app import AppError, BulkLimits, Conflict, Users, fold, match_value
-from mapper.sync.batched import BatchedUsers, bulk_senders
+from mapper.sync.batched import BatchedUsers
 from mapper.sync.decide import Decision, Kind, Match, Policy, decide, decide_gone, ruleset_hash, status_body
 from mapper.sync.guard import DeactivationLimit
 from mapper.sync.listing import listed
@@ -402,7 +402,7 @@ class Sync:
         more workers, most of them waiting on a result. How many workers the run has."""
         if limits is None:
             return max(1, self.options.concurrency)
-        batched = BatchedUsers(self.app, self.app.bulk, limits, bulk_senders(self.options.concurrency))  # type: ignore[attr-defined]
+        batched = BatchedUsers(self.app, self.app.bulk, limits, self.options.concurrency)  # type: ignore[attr-defined]
         self.app = batched
         return batched.workers
 
