@@ -7,9 +7,12 @@ import re
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import mapper
 from mapper.cli.main import main
@@ -642,6 +645,42 @@ def test_review_counts_the_impact_on_a_whole_export(tmp_path: Path) -> None:
     assert "| `urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department` | 1,000 |" in text
 
 
+def test_review_of_an_export_is_the_same_in_any_number_of_processes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--jobs reads the export in spans, each in a process of its own: the counts, the examples
+    (in input order) and the line numbers of users without an id are those of one process."""
+    from mapper.tools import impact
+
+    monkeypatch.setattr(impact, "SPAN_BYTES", 700)  # many spans for a few hundred lines
+    old, new = tmp_path / "old.mapper", tmp_path / "new.mapper"
+    old.write_text("ruleset r extends okta-default\nenterprise:costCenter <- user.costCenter\n")
+    new.write_text(
+        'ruleset r extends okta-default\ntitle <- user.title ?: "Staff"\nenterprise:department <- user.costCenter\n'
+        "nickName <- user.nickName\n"
+    )
+    lines = []
+    for i in range(300):
+        profile: dict[str, object] = {"login": f"u{i}@x.io", "costCenter": 5 if i % 37 == 0 else "C"}
+        if i % 3:
+            profile["title"] = "Boss"
+        if i % 29 == 4:
+            profile["nickName"] = 7  # refused by the new version
+        user = (
+            {"id": f"00u{i}", "profile": profile} if i % 11 != 1 else {"profile": profile}
+        )  # some without an id
+        lines.append("{not json" if i % 53 == 7 else json.dumps(user))
+    export = tmp_path / "users.jsonl"
+    export.write_text("\n".join(lines) + "\n\n")
+    one = run("review", str(old), str(new), "--profiles", str(export))
+    three = run("review", str(old), str(new), "--profiles", str(export), "--jobs", "3")
+    assert one.exit_code == three.exit_code == 0, one.stderr + three.stderr
+    assert one.stdout == three.stdout
+    assert "`line 2`, `00u2`, `00u3` |" in one.stdout
+    assert "users are refused by the new version (for example `00u4`, `00u33`, `00u62`, ...)" in one.stdout
+    assert "6 users could not be read (line 8, 61, 114, ...)" in one.stdout
+
+
 def test_review_names_users_a_version_refuses(tmp_path: Path) -> None:
     """Review says "1 user is refused", in the right number, with ids to act on."""
     old, new = tmp_path / "old.mapper", tmp_path / "new.mapper"
@@ -657,3 +696,52 @@ def test_review_names_users_a_version_refuses(tmp_path: Path) -> None:
         "1 user is refused by the new version (for example `00u1`); `mapper render` with that version "
         "on the export says why." in result.stdout
     )
+
+
+def _changed_by_json_patch(before: dict[str, Any], after: dict[str, Any]) -> set[str]:
+    """What review named before it compared attribute by attribute: the attributes a JSON patch touches."""
+    import jsonpatch
+
+    from mapper.tools.review import _touched
+
+    touched: set[str] = set()
+    for op in jsonpatch.make_patch(before, after).patch:
+        touched.update(_touched(op["path"], before, after))
+        if op["op"] == "move":
+            touched.update(_touched(op["from"], before, after))
+    touched.discard("schemas")
+    return touched
+
+
+_ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+_small = st.one_of(st.sampled_from(["a", "b", "Ada"]), st.booleans())  # a rendered resource holds no null
+_resources = st.fixed_dictionaries(
+    {},
+    optional={
+        "schemas": st.lists(
+            st.sampled_from(["urn:ietf:params:scim:schemas:core:2.0:User", _ENTERPRISE]), max_size=2
+        ),
+        "title": _small,
+        "nickName": _small,
+        "name": st.dictionaries(st.sampled_from(["givenName", "familyName"]), _small, max_size=2),
+        "emails": st.lists(
+            st.fixed_dictionaries({"value": _small}, optional={"type": st.sampled_from(["work", "home"])}),
+            max_size=2,
+        ),
+        _ENTERPRISE: st.dictionaries(
+            st.sampled_from(["department", "costCenter", "manager"]),
+            st.one_of(_small, st.fixed_dictionaries({}, optional={"value": _small})),
+            max_size=3,
+        ),
+    },
+)
+
+
+@given(_resources, _resources)
+@settings(max_examples=300)
+def test_review_names_the_attributes_a_json_patch_touches(
+    before: dict[str, Any], after: dict[str, Any]
+) -> None:
+    from mapper.tools.review import changed_attributes
+
+    assert changed_attributes(before, after) == _changed_by_json_patch(before, after)

@@ -257,8 +257,12 @@ def test_command(
     help="A folder of sample profiles (*.json) to render with both versions, or a whole export "
     "(.jsonl) whose users are counted per changed attribute.",
 )
+@click.option(
+    "-j", "--jobs", type=click.IntRange(min=1), default=1, show_default=True,
+    help="With a whole export: read it in this many processes (the review is the same).",
+)  # fmt: skip
 @click.option("-q", "--quiet", is_flag=True, help=QUIET_HELP)
-def review(old: str, new: str, profiles: Path | None, quiet: bool) -> None:
+def review(old: str, new: str, profiles: Path | None, jobs: int, quiet: bool) -> None:
     """Print, as Markdown, what changes from one version of a ruleset to another.
 
     OLD and NEW are files, built-in names, or git revisions of a file
@@ -276,7 +280,7 @@ def review(old: str, new: str, profiles: Path | None, quiet: bool) -> None:
             if not quiet:
                 for version in versions:
                     print_warnings(version.warnings)
-            write_stdout(reviewing.review_versions(versions[0], versions[1], old, new, profiles))
+            write_stdout(reviewing.review_versions(versions[0], versions[1], old, new, profiles, jobs))
         except reviewing.ReviewError as exc:
             fail_with([f"mapper: {exc}"], ExitCode.USAGE)
         except RulesetError as exc:

@@ -193,64 +193,40 @@ def _render(ruleset: Ruleset, user: Any) -> tuple[dict[str, Any] | None, str | N
         return None, str(exc)
 
 
-def export_impact(old: Ruleset, new: Ruleset, export: Path, examples: int = 3) -> list[str]:
+def export_impact(old: Ruleset, new: Ruleset, export: Path, jobs: int = 1) -> list[str]:
     """Markdown for how a whole export (JSON Lines) changes: users per SCIM attribute, with a
-    few Okta ids each, and the users one version renders and the other refuses. Streamed."""
-    from collections import Counter
+    few Okta ids each, and the users one version renders and the other refuses (read in JOBS
+    processes: mapper.tools.impact)."""
+    from mapper.tools.impact import export_impact as measure
 
-    from mapper.tools.bulk import records
-
-    attributes: Counter[str] = Counter()
-    samples: dict[str, list[str]] = {}
-    total = changed = 0
-    refused: Counter[str] = Counter()
-    refused_samples: dict[str, list[str]] = {}
-    unreadable: list[int] = []
     try:
-        stream = export.open("rb")
+        impact = measure(old, new, export, jobs)
     except OSError as exc:
         raise ReviewError(f"{export}: {exc.strerror or 'cannot be read'}") from None
-    with stream:
-        for record in records(str(export), stream, lines=True):
-            total += 1
-            try:
-                user = record.parse()
-            except jsonio.JsonInputError:  # one bad record is counted, as render fails it alone
-                unreadable.append(record.line)
-                continue
-            label = user.get("id") if isinstance(user, dict) and isinstance(user.get("id"), str) else None
-            label = label or f"line {record.line}"
-            (before, old_error), (after, new_error) = _render(old, user), _render(new, user)
-            if old_error or new_error:
-                if bool(old_error) != bool(new_error):
-                    what = "refused by the new version" if new_error else "refused by the old version"
-                    refused[what] += 1
-                    if len(refused_samples.setdefault(what, [])) < examples:
-                        refused_samples[what].append(label)
-                continue
-            assert before is not None and after is not None
-            touched = changed_attributes(before, after)
-            changed += bool(touched)
-            for attribute in touched:
-                attributes[attribute] += 1
-                if len(samples.setdefault(attribute, [])) < examples:
-                    samples[attribute].append(label)
-    lines = [f"### Impact on {md_code(export.name)} ({changed:,} of {total:,} users change)", ""]
-    if attributes:
+
+    def shown(labels: list[Any], in_table: bool = False) -> str:
+        return ", ".join(md_code(f"line {x}" if isinstance(x, int) else x, in_table=in_table) for x in labels)
+
+    lines = [
+        f"### Impact on {md_code(export.name)} ({impact.changed:,} of {impact.total:,} users change)",
+        "",
+    ]
+    if impact.attributes:
         lines += ["| SCIM attribute | users | for example |", "|---|---|---|"]
-        for attribute, users in attributes.most_common():
-            shown = ", ".join(md_code(s, in_table=True) for s in samples[attribute])
-            lines.append(f"| {md_code(attribute, in_table=True)} | {users:,} | {shown} |")
+        for attribute, users in impact.attributes.most_common():
+            lines.append(
+                f"| {md_code(attribute, in_table=True)} | {users:,} | {shown(impact.samples[attribute], True)} |"
+            )
         lines.append("")
-    for what, users in refused.items():
-        shown = ", ".join(md_code(s) for s in refused_samples[what])
-        more = ", ..." if users > len(refused_samples[what]) else ""
-        lines += [f"{_users(users)} {'is' if users == 1 else 'are'} {what} (for example {shown}{more}); "
+    for what, users in impact.refused.items():
+        samples = impact.refused_samples[what]
+        more = ", ..." if users > len(samples) else ""
+        lines += [f"{_users(users)} {'is' if users == 1 else 'are'} {what} (for example {shown(samples)}{more}); "
                   "`mapper render` with that version on the export says why.", ""]  # fmt: skip
-    if unreadable:
-        shown = ", ".join(map(str, unreadable[:examples]))
-        more = ", ..." if len(unreadable) > examples else ""
-        lines += [f"{_users(len(unreadable))} could not be read (line {shown}{more}); "
+    if impact.unreadable:
+        listed = ", ".join(map(str, impact.unreadable_lines))
+        more = ", ..." if impact.unreadable > len(impact.unreadable_lines) else ""
+        lines += [f"{_users(impact.unreadable)} could not be read (line {listed}{more}); "
                   "`mapper render` on the export names each reason.", ""]  # fmt: skip
     return lines
 
@@ -263,11 +239,9 @@ def changed_attributes(before: dict[str, Any], after: dict[str, Any]) -> set[str
     """The SCIM attributes that differ between two renderings of a user, named as
     :func:`mapper.runtime.patch.touched` names those a PATCH touches (AttrPath.summary)."""
     touched: set[str] = set()
-    for op in jsonpatch.make_patch(before, after).patch:
-        touched.update(_touched(op["path"], before, after))
-        if op["op"] == "move":  # a value that moved: gone from where it was
-            touched.update(_touched(op["from"], before, after))
-    touched.discard("schemas")
+    for key in _differing(before, after):  # attribute by attribute: a JSON patch names the same ones
+        if key != "schemas":
+            touched.update(_touched("/" + key.replace("~", "~0").replace("/", "~1"), before, after))
     return touched
 
 
@@ -351,15 +325,16 @@ def _cell(text: str) -> str:
     return md_code(text, in_table=True) if text else ""
 
 
-def review(old_ref: str, new_ref: str, profiles: Path | None = None) -> str:
+def review(old_ref: str, new_ref: str, profiles: Path | None = None, jobs: int = 1) -> str:
     """The Markdown review of the change from OLD_REF to NEW_REF."""
-    return review_versions(load_version(old_ref), load_version(new_ref), old_ref, new_ref, profiles)
+    return review_versions(load_version(old_ref), load_version(new_ref), old_ref, new_ref, profiles, jobs)
 
 
 def review_versions(
-    old: Ruleset, new: Ruleset, old_ref: str, new_ref: str, profiles: Path | None = None
+    old: Ruleset, new: Ruleset, old_ref: str, new_ref: str, profiles: Path | None = None, jobs: int = 1
 ) -> str:
-    """The Markdown review of two loaded versions, named OLD_REF and NEW_REF."""
+    """The Markdown review of two loaded versions, named OLD_REF and NEW_REF (a whole export of
+    PROFILES read in JOBS processes)."""
     changes = rule_changes(old, new)
     inbound = inbound_changes(old, new)
     schemas = schema_changes(old, new)
@@ -401,7 +376,7 @@ def review_versions(
     if schemas:
         lines += ["### Schemas", "", *schemas, ""]
     if profiles is not None and profiles.suffix in (".jsonl", ".ndjson"):
-        lines += export_impact(old, new, profiles)
+        lines += export_impact(old, new, profiles, jobs)
     elif profiles is not None:
         effects = profile_effects(old, new, profiles)
         changed = [e for e in effects if e[1]]
