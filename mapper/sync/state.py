@@ -30,6 +30,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from mapper.errors import ExitCode, MapperError
 from mapper.sync.ids import id_problem
 
@@ -462,13 +464,21 @@ def _object(text: object) -> dict[str, Any] | None:
     if not isinstance(text, str):
         raise ValueError("a JSON column is not text")
     try:
-        value = json.loads(text)
-    except (ValueError, RecursionError):
-        raise ValueError("a JSON column cannot be read") from None
+        value = orjson.loads(text)  # the common case, several times faster
+    except orjson.JSONDecodeError:
+        try:  # what orjson refuses and json reads (integers past 64 bits, lone surrogates)
+            value = json.loads(text)
+        except (ValueError, RecursionError):
+            raise ValueError("a JSON column cannot be read") from None
     if not isinstance(value, dict):
         raise ValueError("a JSON column is not an object")
     return value
 
 
 def _json(value: dict[str, Any] | None) -> str | None:
-    return json.dumps(value, ensure_ascii=False) if value is not None else None
+    if value is None:
+        return None
+    try:
+        return orjson.dumps(value).decode()  # the common case, several times faster
+    except TypeError:  # what orjson refuses and json writes (integers past 64 bits, lone surrogates)
+        return json.dumps(value, ensure_ascii=False)

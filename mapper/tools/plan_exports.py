@@ -58,7 +58,9 @@ class Summary:
 
 def _user(record: Record) -> tuple[str, dict[str, Any]] | RecordFailure:
     try:
-        document = record.parse()
+        if record.dropped:
+            raise jsonio.RecordTooLarge(record.source, jsonio.too_large(record.dropped))
+        document = jsonio.parse_fast(record.data, record.source, record.line)
     except jsonio.JsonInputError as exc:
         return RecordFailure(record.source, record.line, None, FailureCode.INVALID_JSON, exc.reason)
     okta_id = document.get("id") if isinstance(document, dict) else None
