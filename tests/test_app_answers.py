@@ -302,3 +302,18 @@ def test_control_characters_from_an_app_never_reach_the_terminal(tmp_path: Path)
         result = mapper_cli(*["check", "appspace", "--schemas", str(path), "--format", output])
         assert result.exit_code == 2 and "its schemas" in result.stdout
         assert not any(c in result.stdout + result.stderr for c in "\x1b\x07"), output
+
+
+def test_a_state_column_orjson_refuses_is_written_and_read_by_json(tmp_path: Path) -> None:
+    """The state's JSON columns go through orjson, and what it refuses through json: an
+    integer past 64 bits reads back as it was written."""
+    from mapper.sync.state import State
+
+    state = State(tmp_path / "state.sqlite", "http://127.0.0.1:1/scim/v2", "userName")
+    try:
+        resource = {"userName": "ada", "employeeNumber": 2**70, "name": {"givenName": "Ada"}}
+        state.acknowledged("00u1", "a1", resource, True, "hash", 1, {"id": "00u1", "n": -(2**80)})
+        row = state.get("00u1")
+        assert row is not None and row.resource == resource and row.profile == {"id": "00u1", "n": -(2**80)}
+    finally:
+        state.close()
