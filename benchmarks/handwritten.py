@@ -115,6 +115,30 @@ def enterprise(user: dict[str, Any]) -> dict[str, Any]:
 BASELINES = {"okta-default": okta_default, "appspace": appspace, "enterprise": enterprise}
 
 
+def okta_default_plain(user: dict[str, Any]) -> dict[str, Any]:
+    """okta-default as the plainest hand-written function: the same resource for a well-formed
+    user, without a check (a number, a list or a 50 MB string goes into the resource as it is;
+    a missing login is a KeyError): what a gateway without mapper often ships."""
+    profile, fields = user["profile"], user
+    get = profile.get
+    resource: dict[str, Any] = {"schemas": [CORE], "externalId": fields["id"], "userName": profile["login"]}
+    name = {k: v for k, v in (("givenName", get("firstName")), ("familyName", get("lastName"))) if v}
+    if name:
+        resource["name"] = name
+    for key, target in (("displayName", "displayName"), ("title", "title"), ("locale", "locale")):
+        if get(key):
+            resource[target] = get(key)
+    if get("email"):
+        resource["emails"] = [{"value": get("email"), "type": "work", "primary": True}]
+    if get("primaryPhone"):
+        resource["phoneNumbers"] = [{"value": get("primaryPhone"), "type": "work", "primary": True}]
+    resource["active"] = fields.get("status") != "DEPROVISIONED"
+    if get("department"):
+        resource[ENTERPRISE] = {"department": get("department")}
+        resource["schemas"].append(ENTERPRISE)
+    return resource
+
+
 # ---------------------------------------------------------------- PATCH
 
 

@@ -175,11 +175,17 @@ class Emitter:
         t = rule.target
         value = self._expr(rule.expr)
         raises = may_raise(rule.expr) or t.scim_type == "dateTime"
+        empty_possible = t.scim_type != "boolean" and not t.multi_simple and may_be_empty(rule.expr)
         lines = [f"{var} = {value}"]
         if rule.expr.type.base == "integer" and t.scim_type == "string":
             lines.append(f"if {var} is not None: {var} = str({var})")
         if t.scim_type == "dateTime":
             lines.append(f"{var} = {self._helper('to_datetime')}({var})")
+        if empty_possible and rule.default is None and len(lines) == 1:
+            # A string or None: "" (and None) become None in the same statement, the hot path's
+            # commonest rule (a plain copy) one assignment.
+            lines = [f"{var} = ({value}) or None  # an empty string is no value"]
+            empty_possible = False
         if raises:
             with w.block("try:"):
                 for line in lines:
@@ -189,7 +195,6 @@ class Emitter:
         else:
             for line in lines:
                 w.line(line)
-        empty_possible = t.scim_type != "boolean" and not t.multi_simple and may_be_empty(rule.expr)
         if rule.default is not None:
             test = f"not {var}" if empty_possible else f"{var} is None"
             w.line(f"if {test}: {var} = {py_literal(rule.default)}")
@@ -279,7 +284,7 @@ class Emitter:
 
 
 class _RenderGenerator(Emitter):
-    """``render(profile, internal)``; with ``update``, ``render_update(profile,
+    """``render(user)``; with ``update``, ``render_update(profile,
     internal, old_profile, old_internal)``: the resource the app holds after an
     update, where create-only rules keep the values of the old profile."""
 
@@ -295,9 +300,15 @@ class _RenderGenerator(Emitter):
             head = "def render_update(profile, internal, old_profile, old_internal):"
         else:
             self.header("render")
-            w.line("# profile: the Okta profile; internal: the Users API object's other fields.")
-            head = "def render(profile, internal):"
+            w.line("# user: an Okta profile, or a Users API object (its profile, and its other fields).")
+            head = "def render(user):"
         with w.block(head):
+            if not self.update:  # the common shape read here; any other through split_user
+                w.line("profile = user.get('profile') if user.__class__ is dict else None")
+                with w.block("if profile.__class__ is dict:"):
+                    w.line("internal = user")
+                with w.block("else:"):
+                    w.line(f"profile, internal = {self._helper('split_user')}(user)")
             current = [r for r in rules if not (self.update and r.create_only)]
             new_names = self._read_inputs(current, "profile", "internal", "a", "i")
             old_names = self._read_inputs(

@@ -18,6 +18,7 @@ from typing import Any
 
 from mapper.core import timefmt
 from mapper.core.regex import SEARCH_BUDGET, OutputTooLong, Substitution, TooCostly
+from mapper.core.schema import OKTA_BASE_PROFILE
 from mapper.errors import NO_VALUE, ProfileError
 
 #: The longest string a profile value or a function result may be, in characters. Far above
@@ -599,3 +600,42 @@ def norm_decimal(name: str, value: object, expected: str = "a number") -> float 
     if not -DECIMAL_MAX <= value <= DECIMAL_MAX:  # also false for NaN
         raise bad_source(name, "a finite number", value)
     return value
+
+
+# ---------------------------------------------------------------- the input's two shapes
+
+_NO_FIELDS: dict[str, Any] = {}
+
+
+def split_user(user: object) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(profile, Users API fields) from either input shape.
+
+    A Users API object is recognised by its ``profile`` member being an object;
+    anything else that is an object is taken as a bare profile.
+    """
+    if not isinstance(user, dict):
+        raise ProfileError(
+            f"expected a JSON object (an Okta profile or Users API user), got {describe(user)}"
+        )
+    inner = user.get("profile")
+    if inner.__class__ is dict:
+        return inner, user
+    if inner is not None:
+        raise ProfileError(
+            f"expected an Okta Users API user, whose 'profile' is an object; its 'profile' is {describe(inner)}"
+        )
+    if "login" not in user and _looks_wrapped(user):
+        (key,) = [k for k, v in user.items() if isinstance(v, dict)]
+        raise ProfileError(
+            'expected an Okta profile or an Okta Users API user ({"id", "status", "profile": {...}}); '
+            f"found an object with no Okta profile attribute and one object-valued member {ascii(key)[:40]}"
+        )
+    return user, _NO_FIELDS
+
+
+def _looks_wrapped(user: dict[str, Any]) -> bool:
+    """An object that is neither shape: a wrapper ({"data": {...}}, {"Profile": {...}}) around one."""
+    return (
+        not any(key in OKTA_BASE_PROFILE for key in user)
+        and sum(isinstance(v, dict) for v in user.values()) == 1
+    )

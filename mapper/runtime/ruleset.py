@@ -10,9 +10,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mapper.compiler import codegen, compile_cache
-from mapper.core.helpers import describe
+from mapper.core.helpers import describe, split_user
 from mapper.core.plan import Constant, Plan
-from mapper.core.schema import OKTA_BASE_PROFILE
 from mapper.core.styles import PatchStyle
 from mapper.errors import Diagnostic, ProfileError, RulesetError, Severity
 from mapper.language.resources import (
@@ -28,8 +27,6 @@ from mapper.runtime.reconcile import reconcile_message
 
 if TYPE_CHECKING:
     from mapper.compiler.patchgen import Unit
-
-_NO_FIELDS: dict[str, Any] = {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +54,12 @@ class Ruleset:
         self.name = plan.name
         self.warnings = warnings
         self.render_source = source  # the generated Python, for `mapper compile`
-        self._render = codegen.load_function(source, namespace, plan, "render")
+        self._render: Callable[[Any], dict[str, Any]] = codegen.load_function(
+            source, namespace, plan, "render"
+        )
+        # The generated function itself answers ruleset.render(user): no call in between (the
+        # method below is reached only through the class: Ruleset.render(ruleset, user)).
+        self.render = self._render  # type: ignore[method-assign]
         self.rules = tuple(
             Rule(
                 r.target.path,
@@ -108,9 +110,7 @@ class Ruleset:
         is a new dict every call; nothing in it is shared with the input except
         immutable strings.
         """
-        profile, fields = split_user(user)
-        resource: dict[str, Any] = self._render(profile, fields)
-        return resource
+        return self._render(user)
 
     def inbound(self, resource: dict[str, Any], *, update: bool = False) -> dict[str, Any]:
         """The Okta profile attributes the app's SCIM RESOURCE maps to, by the ruleset's inbound
@@ -204,40 +204,6 @@ def _set_active(active: bool, style: PatchStyle | str) -> dict[str, Any]:
     if patch.patch_style(style) is PatchStyle.NO_PATH:
         return patch.message([{"op": "replace", "value": {"active": active}}])
     return patch.message([{"op": "replace", "path": "active", "value": active}])
-
-
-def split_user(user: object) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(profile, Users API fields) from either input shape.
-
-    A Users API object is recognised by its ``profile`` member being an object;
-    anything else that is an object is taken as a bare profile.
-    """
-    if not isinstance(user, dict):
-        raise ProfileError(
-            f"expected a JSON object (an Okta profile or Users API user), got {describe(user)}"
-        )
-    inner = user.get("profile")
-    if inner.__class__ is dict:
-        return inner, user
-    if inner is not None:
-        raise ProfileError(
-            f"expected an Okta Users API user, whose 'profile' is an object; its 'profile' is {describe(inner)}"
-        )
-    if "login" not in user and _looks_wrapped(user):
-        (key,) = [k for k, v in user.items() if isinstance(v, dict)]
-        raise ProfileError(
-            'expected an Okta profile or an Okta Users API user ({"id", "status", "profile": {...}}); '
-            f"found an object with no Okta profile attribute and one object-valued member {ascii(key)[:40]}"
-        )
-    return user, _NO_FIELDS
-
-
-def _looks_wrapped(user: dict[str, Any]) -> bool:
-    """An object that is neither shape: a wrapper ({"data": {...}}, {"Profile": {...}}) around one."""
-    return (
-        not any(key in OKTA_BASE_PROFILE for key in user)
-        and sum(isinstance(v, dict) for v in user.values()) == 1
-    )
 
 
 def loads(

@@ -24,7 +24,8 @@ FIXED_NAMES = {
     "profile", "internal", "old_profile", "old_internal", "old", "new", "old_fields", "new_fields",
     "get", "og", "ng", "out", "schemas", "resource", "exc", "str", "list", "len", "None", "True", "False",
     "bool", "int", "float",  # element classes passed to _read_array
-    "dict",  # the inbound function's test of its input
+    "dict",  # the inbound function's test of its input, and render's of its user
+    "user",  # render's argument
 }  # fmt: skip
 GENERATED_NAME = re.compile(r"^[a-z]{1,3}\d+$")
 BUILTIN_CALLS = {"str", "list", "len", "og", "ng", "get"}  # and the dict.get aliases the generator binds
