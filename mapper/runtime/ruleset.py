@@ -155,8 +155,17 @@ class Ruleset:
         """
         if style.__class__ is not PatchStyle:  # a name: checked once (the hot path passes the enum)
             style = patch.patch_style(style)
-        old_profile, old_fields = split_user(old)
-        new_profile, new_fields = split_user(new)
+        # The Users API shape read inline (the hot path), any other through split_user.
+        old_profile = old.get("profile") if old.__class__ is dict else None
+        if old_profile.__class__ is dict:
+            old_fields = old
+        else:
+            old_profile, old_fields = split_user(old)
+        new_profile = new.get("profile") if new.__class__ is dict else None
+        if new_profile.__class__ is dict:
+            new_fields = new
+        else:
+            new_profile, new_fields = split_user(new)
         _, changes, units = self._changes
         changed = changes(old_profile, old_fields, new_profile, new_fields)
         operations = patch.operations(units, changed, style) if changed else []
