@@ -291,6 +291,7 @@ class _RenderGenerator(Emitter):
     def __init__(self, plan: Plan, update: bool = False) -> None:
         super().__init__(plan)
         self.update = update
+        self.truthy: set[str] = set()  # variables placed when true (plain copies of strings)
 
     def generate(self) -> str:
         w = self.w
@@ -380,10 +381,25 @@ class _RenderGenerator(Emitter):
             )
 
     def _rule(self, index: int, rule: PlannedRule) -> str:
-        var = f"v{index}"
         self.rule_comment(rule)
+        value = self._expr(rule.expr)
+        t = rule.target
+        if (  # a plain copy of a string: its source variable, tested for truth where it is placed
+            value in self.sources.values() or value in self.internals.values()
+        ) and (
+            rule.default is None and t.scim_type == "string" and rule.expr.type == STRING
+            and not t.multi_simple and not (t.urn == CORE_USER and t.attr == "userName")
+        ):  # fmt: skip
+            # "" is no value: a truth test places exactly what `v = x or None` would.
+            self.truthy.add(value)
+            return value
+        var = f"v{index}"
         self.rule_value(var, rule)
         return var
+
+    def _present(self, var: str) -> str:
+        """The test that VAR holds a value to place."""
+        return var if var in self.truthy else f"{var} is not None"
 
     # output
     def _emit_children(self, node: _Node, target: str) -> None:
@@ -394,7 +410,7 @@ class _RenderGenerator(Emitter):
                 if as_list:
                     w.line(f"if {var}: {target}[{py_literal(key)}] = list({var})")
                 else:
-                    w.line(f"if {var} is not None: {target}[{py_literal(key)}] = {var}")
+                    w.line(f"if {self._present(var)}: {target}[{py_literal(key)}] = {var}")
                 continue
             if child.kind == "multi":
                 items = self._name("m")
@@ -422,12 +438,12 @@ class _RenderGenerator(Emitter):
         leaves = [c for c in entry.children if isinstance(c, tuple)]
         if len(leaves) == 1:
             key, var, _ = leaves[0]
-            w.line(f"if {var} is not None: {items}.append({{{py_literal(key)}: {var}, {fixed}}})")
+            w.line(f"if {self._present(var)}: {items}.append({{{py_literal(key)}: {var}, {fixed}}})")
             return
         obj = self._name("e")
         w.line(f"{obj} = {{}}")
         for key, var, _ in leaves:
-            w.line(f"if {var} is not None: {obj}[{py_literal(key)}] = {var}")
+            w.line(f"if {self._present(var)}: {obj}[{py_literal(key)}] = {var}")
         with w.block(f"if {obj}:"):
             w.line(f"{obj}.update({{{fixed}}})")
             w.line(f"{items}.append({obj})")
