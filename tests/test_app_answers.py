@@ -306,15 +306,22 @@ def test_control_characters_from_an_app_never_reach_the_terminal(tmp_path: Path)
 
 
 def test_a_state_column_orjson_refuses_is_written_and_read_by_json(tmp_path: Path) -> None:
-    """The state's JSON columns go through orjson, and what it refuses through json: an
-    integer past 64 bits reads back as it was written."""
+    """The state's JSON columns are read by orjson, and what it refuses or would read otherwise
+    by json: an integer past 64 bits and a non-finite number read back as they were written."""
     from mapper.sync.state import State
 
     state = State(tmp_path / "state.sqlite", "http://127.0.0.1:1/scim/v2", "userName")
     try:
-        resource = {"userName": "ada", "employeeNumber": 2**70, "name": {"givenName": "Ada"}}
-        state.acknowledged("00u1", "a1", resource, True, "hash", 1, {"id": "00u1", "n": -(2**80)})
+        resource = {"userName": "ada", "employeeNumber": 2**70 + 1, "name": {"givenName": "Ada"}}
+        profile = {"id": "00u1", "n": -(2**80) - 3, "big": float("inf"), "nan": float("nan")}
+        state.acknowledged("00u1", "a1", resource, True, "hash", 1, profile)
         row = state.get("00u1")
-        assert row is not None and row.resource == resource and row.profile == {"id": "00u1", "n": -(2**80)}
+        assert row is not None and row.resource == resource
+        assert type(row.resource["employeeNumber"]) is int and row.profile is not None
+        assert (
+            row.profile["n"] == -(2**80) - 3
+            and row.profile["big"] == float("inf")
+            and row.profile["nan"] != 0
+        )
     finally:
         state.close()

@@ -714,7 +714,9 @@ def _changed_by_json_patch(before: dict[str, Any], after: dict[str, Any]) -> set
 
 
 _ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
-_small = st.one_of(st.sampled_from(["a", "b", "Ada"]), st.booleans())  # a rendered resource holds no null
+_small = st.one_of(  # a rendered resource holds no null; True and 1, 5 and 5.0 are not the same JSON
+    st.sampled_from(["a", "b", "Ada"]), st.booleans(), st.sampled_from([0, 1, 5, 5.0, 1.0])
+)
 _resources = st.fixed_dictionaries(
     {},
     optional={

@@ -20,6 +20,7 @@ import fcntl
 import hashlib
 import json
 import os
+import re
 import shutil
 import sqlite3
 import stat
@@ -464,9 +465,11 @@ def _object(text: object) -> dict[str, Any] | None:
     if not isinstance(text, str):
         raise ValueError("a JSON column is not text")
     try:
+        if _LONG_NUMBER.search(text):  # orjson reads an integer past 64 bits as a float: json is exact
+            raise orjson.JSONDecodeError("a long number", text, 0)
         value = orjson.loads(text)  # the common case, several times faster
     except orjson.JSONDecodeError:
-        try:  # what orjson refuses and json reads (integers past 64 bits, lone surrogates)
+        try:  # what orjson refuses and json reads (NaN, lone surrogates, long integers)
             value = json.loads(text)
         except (ValueError, RecursionError):
             raise ValueError("a JSON column cannot be read") from None
@@ -476,9 +479,9 @@ def _object(text: object) -> dict[str, Any] | None:
 
 
 def _json(value: dict[str, Any] | None) -> str | None:
-    if value is None:
-        return None
-    try:
-        return orjson.dumps(value).decode()  # the common case, several times faster
-    except TypeError:  # what orjson refuses and json writes (integers past 64 bits, lone surrogates)
-        return json.dumps(value, ensure_ascii=False)
+    # json, not orjson: orjson would write NaN and infinities (from an export's 1e400) as null
+    return json.dumps(value, ensure_ascii=False) if value is not None else None
+
+
+#: Nineteen digits or more: an integer orjson would read as a float (past 64 bits).
+_LONG_NUMBER = re.compile(r"\d{19}")

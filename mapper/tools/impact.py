@@ -73,7 +73,7 @@ class Impact:
 
 def block_impact(old: Ruleset, new: Ruleset, block: Block) -> Impact:
     """The impact of every record of BLOCK (one loop, the fast reader)."""
-    from mapper.tools.review import changed_attributes
+    from mapper.tools.review import changed_attributes, same_json
 
     impact = Impact()
     parse = jsonio.parse_fast
@@ -105,7 +105,7 @@ def block_impact(old: Ruleset, new: Ruleset, block: Block) -> Impact:
                 impact.refused[what] += 1
                 _sample(impact.refused_samples, what, label)
             continue
-        if before == after:  # most users, most of the time: no patch to compute
+        if before == after and same_json(before, after):  # most users, most of the time: nothing to name
             continue
         touched = changed_attributes(before, after)
         impact.changed += bool(touched)

@@ -276,7 +276,21 @@ def _member(value: object, key: str) -> object:
 def _differing(was: object, now: object) -> list[str]:
     """The keys whose values differ between two JSON objects (a missing object has none)."""
     keys = [*(was if isinstance(was, dict) else ()), *(now if isinstance(now, dict) else ())]
-    return [k for k in dict.fromkeys(keys) if _member(was, k) != _member(now, k)]
+    return [k for k in dict.fromkeys(keys) if not same_json(_member(was, k), _member(now, k))]
+
+
+def same_json(a: object, b: object) -> bool:
+    """Whether A and B are the same JSON value: Python's == takes True for 1 and 5.0 for 5, which
+    JSON (and an app) tells apart."""
+    if a.__class__ is not b.__class__:
+        return False
+    if isinstance(a, dict):
+        assert isinstance(b, dict)
+        return a.keys() == b.keys() and all(same_json(value, b[key]) for key, value in a.items())
+    if isinstance(a, list):
+        assert isinstance(b, list)
+        return len(a) == len(b) and all(same_json(x, y) for x, y in zip(a, b, strict=True))
+    return a == b
 
 
 def profile_effects(old: Ruleset, new: Ruleset, folder: Path) -> list[tuple[str, list[str]]]:
