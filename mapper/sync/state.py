@@ -465,7 +465,9 @@ def _object(text: object) -> dict[str, Any] | None:
     if not isinstance(text, str):
         raise ValueError("a JSON column is not text")
     try:
-        if _LONG_NUMBER.search(text):  # orjson reads an integer past 64 bits as a float: json is exact
+        if _digits(text) >= 19 and _LONG_NUMBER.search(
+            text
+        ):  # orjson would read it as a float: json is exact
             raise orjson.JSONDecodeError("a long number", text, 0)
         value = orjson.loads(text)  # the common case, several times faster
     except orjson.JSONDecodeError:
@@ -479,9 +481,23 @@ def _object(text: object) -> dict[str, Any] | None:
 
 
 def _json(value: dict[str, Any] | None) -> str | None:
-    # json, not orjson: orjson would write NaN and infinities (from an export's 1e400) as null
-    return json.dumps(value, ensure_ascii=False) if value is not None else None
+    if value is None:
+        return None
+    try:
+        data = orjson.dumps(value)  # the common case, several times faster
+    except TypeError:  # what orjson refuses and json writes (integers past 64 bits, lone surrogates)
+        return json.dumps(value, ensure_ascii=False)
+    if (
+        b"null" in data and orjson.loads(data) != value
+    ):  # NaN or an infinity (an export's 1e400), written null
+        return json.dumps(value, ensure_ascii=False)
+    return data.decode()
 
 
-#: Nineteen digits or more: an integer orjson would read as a float (past 64 bits).
-_LONG_NUMBER = re.compile(r"\d{19}")
+#: Nineteen digits in a row: an integer orjson would read as a float (past 64 bits).
+_LONG_NUMBER = re.compile(r"[0-9]{19}")
+
+
+def _digits(text: str) -> int:
+    """How many digits TEXT holds: fewer than 19, and no number in it can be long (a fast test)."""
+    return sum(map(text.count, "0123456789"))
