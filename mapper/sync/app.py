@@ -51,12 +51,16 @@ class AppError(MapperError):
     """A request for one user failed: reported for that user, tried again by the next run."""
 
     def __init__(
-        self, status: int | None, scim_type: str, detail: str, unknown_outcome: bool = False
-    ) -> None:
+        self, status: int | None, scim_type: str, detail: str, unknown_outcome: bool = False,
+        later: bool = False,
+    ) -> None:  # fmt: skip
         self.status = status
         self.scim_type = scim_type
         self.detail = detail
         self.unknown_outcome = unknown_outcome
+        # The app may still be acting on the request (a bulk request that got no answer): looking
+        # now could miss what it is creating, so the user is looked for on the next run instead.
+        self.later = later
         super().__init__(self.message())
 
     @property

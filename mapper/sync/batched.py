@@ -95,13 +95,14 @@ class _Operation:
         self.created, self.error, self.alone = created, error, alone
         self.done.set()
 
-    def in_doubt(self, why: str) -> None:
+    def in_doubt(self, why: str, later: bool = False) -> None:
         """Nothing sure came back for it: a POST or a PATCH is an outcome unknown to the engine,
-        a PUT or a DELETE is sent again on its own."""
+        a PUT or a DELETE is sent again on its own. LATER: the app may still be working on the
+        bulk request (no answer came): a create is looked for on the next run, not now."""
         if self.method in ("PUT", "DELETE"):
             self.settle(alone=True)
         else:
-            self.settle(error=AppError(None, "", why, unknown_outcome=True))
+            self.settle(error=AppError(None, "", why, unknown_outcome=True, later=later))
 
 
 class BatchedUsers:
@@ -295,7 +296,9 @@ class BatchedUsers:
         finally:
             for operation in batch:  # never leave a worker waiting
                 if not operation.done.is_set():
-                    operation.in_doubt("the bulk request carrying it ended without a result for it")
+                    operation.in_doubt(
+                        "the bulk request carrying it ended without a result for it", later=True
+                    )
             with self._ready:
                 self._in_flight -= 1
                 self._ready.notify()
@@ -313,8 +316,8 @@ class BatchedUsers:
                     operation.settle(alone=True)
             return
         for operation in batch:
-            if exc.unknown_outcome:
-                operation.in_doubt(f"the bulk request carrying it: {exc.message()}")
+            if exc.unknown_outcome:  # no answer, or a 5xx: the app may be at work on it still
+                operation.in_doubt(f"the bulk request carrying it: {exc.message()}", later=True)
             else:
                 operation.settle(error=AppError(exc.status, exc.scim_type, exc.detail))
 

@@ -378,9 +378,9 @@ class Sync:
             try:
                 created = self.app.create(self.ruleset.create(user))
             except AppError as exc:
-                if exc.unknown_outcome:
+                if exc.unknown_outcome and not exc.later:
                     continue  # the user may exist now: search again before sending again
-                raise
+                raise  # (later: it stays pending, and the next run looks for it first)
             self._claim(created["id"], okta_id, "the id", "another Okta user")
             return Done(Outcome.CREATED, okta_id, created["id"], put_body(self.plan, created, desired),
                         profile=user)  # fmt: skip
