@@ -19,7 +19,7 @@ import threading
 from typing import Any
 
 from mapper.core.schema import Resource
-from mapper.sync.app import MATCH_FILTERS, AppError, Listing, Users, match_values
+from mapper.sync.app import AppError, Listing, Users, fold, match_values
 from mapper.sync.retry import AppUnavailable
 
 #: Users a page of the listing asks for.
@@ -54,7 +54,6 @@ class ListedUsers:
         self.counters = app.counters
         self.breaker = app.breaker
         self.match = match
-        _, self._exact = MATCH_FILTERS[match]
         self._index: dict[str, list[Resource]] = {}
         for user in listing.users:
             for value in match_values(user, match):
@@ -64,7 +63,7 @@ class ListedUsers:
         self.answered = 0  # searches the listing answered (for the tests and the report)
 
     def _key(self, value: str) -> str:
-        return value if self._exact else value.casefold()
+        return fold(value, self.match)
 
     def find(self, match: str, value: str) -> list[Resource]:
         """The app users whose MATCH attribute equals VALUE: from the listing the first time a
