@@ -1,5 +1,5 @@
 """The whole-export tools against `mapper render` of the same export, in the same run:
-`mapper review OLD NEW --profiles users.jsonl` and `mapper plan OLD_EXPORT NEW_EXPORT`.
+`mapper review OLD NEW --profiles users.jsonl` and `mapper plan OLD_EXPORT NEW_EXPORT`, each with one process and with --jobs.
 
     python benchmarks/bench_exports.py [--users 200000] [--jobs 2]
 
@@ -72,8 +72,13 @@ def main() -> None:
                 (f"render, --jobs {jobs}", render, render),
                 (f"review --profiles, --jobs {jobs}", review, render),
             ]
-        plan = timed([*mapper, "plan", str(users), str(later), "-o", str(out), "-q"], out.with_suffix(".p"))
-        rows.append(("plan (one process)", plan, rows[0][1]))
+        for jobs in sorted({1, args.jobs}):
+            plan = timed(
+                [*mapper, "plan", str(users), str(later), "-o", str(out), "-q", "--jobs", str(jobs)],
+                out.with_suffix(".p"),
+            )
+            anchor = next(seconds for name, seconds, _ in rows if name == f"render, --jobs {jobs}")
+            rows.append((f"plan, --jobs {jobs} (two exports)", plan, anchor))
     print(f"{args.users:,} users, wall clock with start-up\n")
     print("| command | s | users/s | vs render |")
     print("|---|---|---|---|")

@@ -198,6 +198,39 @@ def test_plan_between_two_exports(tmp_path: Path) -> None:
     assert result.returncode == 1
 
 
+def test_plan_is_the_same_in_any_number_of_processes(tmp_path: Path) -> None:
+    """--jobs splits the users by Okta id: the requests, the failures (by line, in order) and the
+    summary are those of one process."""
+    old, new = tmp_path / "old.jsonl", tmp_path / "new.jsonl"
+    before, after = [], []
+    for i in range(400):
+        title = {"title": "T"} if i % 3 else {}
+        before.append(_user_line(f"00u{i}", "DEPROVISIONED" if i % 41 == 0 else "ACTIVE", **title))
+        if i % 17 == 5:
+            continue  # gone from the new export
+        status = "DEPROVISIONED" if i % 23 == 0 else "ACTIVE"
+        after.append(
+            _user_line(
+                f"00u{i}", status, title="Boss" if i % 4 == 0 else "T", department="D" if i % 5 else ""
+            )
+        )
+    before[10:10] = [
+        "{broken",
+        json.dumps({"profile": {"login": "x"}}),
+        _user_line("00u3"),
+        _user_line("00u9", title=7),
+    ]
+    after[20:20] = [_user_line("00u7"), "[1]", _user_line("00u999", title=["a"])]
+    after += [_user_line(f"00n{i}") for i in range(30)]
+    old.write_text("\n".join(before) + "\n")
+    new.write_text("\n".join(after) + "\n")
+    one = _mapper("plan", str(old), str(new))
+    three = _mapper("plan", str(old), str(new), "--jobs", "3")
+    assert one.returncode == three.returncode == 1
+    assert one.stdout == three.stdout and one.stderr == three.stderr
+    assert len(one.stdout.splitlines()) > 100 and one.stderr.count(b"twice") == 3
+
+
 @pytest.mark.slow
 def test_plan_streams_tens_of_thousands_of_users(tmp_path: Path) -> None:
     old, new = tmp_path / "old.jsonl", tmp_path / "new.jsonl"

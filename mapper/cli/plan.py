@@ -35,8 +35,14 @@ from mapper.errors import ExitCode
 @click.option(
     "-o", "--output", metavar="FILE", help="Write the plan to FILE, all at once, instead of stdout."
 )
+@click.option(
+    "-j", "--jobs", type=click.IntRange(min=1), default=1, show_default=True,
+    help="Plan in this many processes (the plan is the same).",
+)  # fmt: skip
 @click.option("-q", "--quiet", is_flag=True, help="Do not print the ruleset's warnings or the summary.")
-def plan_command(old: str, new: str, ruleset: str, style: str, output: str | None, quiet: bool) -> None:
+def plan_command(
+    old: str, new: str, ruleset: str, style: str, output: str | None, jobs: int, quiet: bool
+) -> None:
     """Plan the requests that take the app from one Okta export to the next.
 
     OLD and NEW are exports of Okta Users API users (JSON Lines, or JSON
@@ -67,8 +73,9 @@ def plan_command(old: str, new: str, ruleset: str, style: str, output: str | Non
         summary = plan_exports.Summary()
         failed = 0
         with output_stream(output) as out:
-            for outcome in plan_exports.plan(
-                compiled, records(sources[0]), records(sources[1]), style, summary
+            jobs_here = 1 if "-" in (old, new) else jobs  # standard input is read once, by one process
+            for outcome in plan_exports.plan_parallel(
+                compiled, lambda: records(sources[0]), lambda: records(sources[1]), style, summary, jobs_here
             ):
                 if isinstance(outcome, bulk.RecordFailure):
                     failed += 1
@@ -82,7 +89,7 @@ def plan_command(old: str, new: str, ruleset: str, style: str, output: str | Non
                 for k in ("create", "update", "deactivate", "reactivate", "unchanged", "failed")
             )
             click.echo(f"mapper: plan: {counts}", err=True)
-            for attribute, users in summary.attributes.most_common():
+            for attribute, users in sorted(summary.attributes.items(), key=lambda item: (-item[1], item[0])):
                 click.echo(f"mapper:   {attribute}: {users:,} user{'s' if users != 1 else ''}", err=True)
         if failed:
             sys.exit(ExitCode.FAILED)

@@ -15,7 +15,11 @@ are; NEW is streamed.
 
 from __future__ import annotations
 
+import heapq
+import multiprocessing
+import pickle
 import tempfile
+import zlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -79,22 +83,38 @@ def plan(
     ruleset: Ruleset, old: Iterable[Record], new: Iterable[Record], style: str, summary: Summary
 ) -> Iterator[dict[str, Any] | RecordFailure]:
     """Each request the app needs ({"okta_id", "method", "path", "body"}), or a RecordFailure."""
+    for _, outcome in _keyed(ruleset, old, new, style, summary, None):
+        yield outcome
+
+
+#: Where an outcome goes in the plan: (phase, position, sequence). Phase 0 is OLD's failures by
+#: record, 1 NEW's outcomes by record, 2 the users gone, by Okta id (as the state lists them).
+Key = tuple[int, Any, int]
+
+
+def _keyed(
+    ruleset: Ruleset, old: Iterable[Record], new: Iterable[Record], style: str, summary: Summary,
+    part: tuple[int, int] | None,
+) -> Iterator[tuple[Key, dict[str, Any] | RecordFailure]]:  # fmt: skip
+    """plan's outcomes, each with its Key; with PART (K, N), only for the users whose Okta id
+    hashes to K of N (and, for K = 0, the records with no id)."""
     policy = Policy(style=UpdateStyle(style))
     digest = ruleset_hash(ruleset)
     with tempfile.TemporaryDirectory(prefix="mapper-plan-") as folder:
         state = State(Path(folder) / "old.sqlite", "mapper-plan:", policy.match.value, scratch=True)
         tick = state.commit_every(10_000)
         try:
-            yield from _load_old(ruleset, digest, policy, state, old, summary, tick)
-            for parsed in _users(new, summary, tick):
+            for index, failure in _load_old(ruleset, digest, policy, state, old, summary, tick, part):
+                yield (0, index, 0), failure
+            for index, parsed in _users(new, summary, tick, part):
                 if isinstance(parsed, RecordFailure):
-                    yield parsed
+                    yield (1, index, 0), parsed
                     continue
                 record, okta_id, user = parsed
                 row = state.get(okta_id)
                 if row is not None and row.seen == _NEW_RUN:
                     summary.kinds["failed"] += 1
-                    yield _twice(record, okta_id)
+                    yield (1, index, 0), _twice(record, okta_id)
                     continue
                 if row is None:  # new in NEW: a row says it was listed (a second listing is an error)
                     state.mark_pending(okta_id, _NEW_RUN)
@@ -104,16 +124,21 @@ def plan(
                     decision = decide(ruleset, digest, policy, okta_id, user, row)
                 except ProfileError as exc:
                     summary.kinds["failed"] += 1
-                    yield RecordFailure(
-                        record.source, record.line, okta_id, FailureCode.PROFILE, str(exc), exc.value
+                    yield (
+                        (1, index, 0),
+                        RecordFailure(
+                            record.source, record.line, okta_id, FailureCode.PROFILE, str(exc), exc.value
+                        ),
                     )
                     continue
-                yield from _requests(ruleset, policy, decision, summary)
+                for sequence, request in enumerate(_requests(ruleset, policy, decision, summary)):
+                    yield (1, index, sequence), request
             state.commit()
             for row in state.not_seen(_NEW_RUN):
                 gone = decide_gone(policy, row)
                 if gone is not None:
-                    yield from _requests(ruleset, policy, gone, summary)
+                    for sequence, request in enumerate(_requests(ruleset, policy, gone, summary)):
+                        yield (2, row.okta_id, sequence), request
         finally:
             state.close()
 
@@ -126,22 +151,27 @@ def _load_old(
     old: Iterable[Record],
     summary: Summary,
     tick: Callable[[], None],
-) -> Iterator[RecordFailure]:
-    """OLD into STATE, as a first sync of OLD on an empty app leaves it."""
-    for parsed in _users(old, summary, tick):
+    part: tuple[int, int] | None,
+) -> Iterator[tuple[int, RecordFailure]]:
+    """OLD into STATE, as a first sync of OLD on an empty app leaves it; each failure with its
+    record's position."""
+    for index, parsed in _users(old, summary, tick, part):
         if isinstance(parsed, RecordFailure):
-            yield parsed
+            yield index, parsed
             continue
         record, okta_id, user = parsed
         if state.get(okta_id) is not None:
             summary.kinds["failed"] += 1
-            yield _twice(record, okta_id)
+            yield index, _twice(record, okta_id)
             continue
         try:
             decision = decide(ruleset, digest, policy, okta_id, user, None)
         except ProfileError as exc:  # a first sync fails this user: the app never had it
             summary.kinds["failed"] += 1
-            yield RecordFailure(record.source, record.line, okta_id, FailureCode.PROFILE, str(exc), exc.value)
+            yield (
+                index,
+                RecordFailure(record.source, record.line, okta_id, FailureCode.PROFILE, str(exc), exc.value),
+            )
             continue
         if decision.kind is Kind.CREATE:
             state.acknowledged(okta_id, UNKNOWN_ID, decision.desired, True, digest, _OLD_RUN, user)
@@ -150,17 +180,83 @@ def _load_old(
 
 
 def _users(
-    records: Iterable[Record], summary: Summary, tick: Callable[[], None]
-) -> Iterator[tuple[Record, str, dict[str, Any]] | RecordFailure]:
-    """Each record as (record, Okta id, user), or the RecordFailure that says why it cannot be (counted)."""
-    for record in records:
+    records: Iterable[Record], summary: Summary, tick: Callable[[], None], part: tuple[int, int] | None
+) -> Iterator[tuple[int, tuple[Record, str, dict[str, Any]] | RecordFailure]]:
+    """Each record (of PART, when given) with its position, as (record, Okta id, user), or the
+    RecordFailure that says why it cannot be (counted)."""
+    for index, record in enumerate(records):
         tick()
         parsed = _user(record)
+        if part is not None:
+            k, n = part
+            if (k != 0) if isinstance(parsed, RecordFailure) else (_part_of(parsed[0], n) != k):
+                continue
         if isinstance(parsed, RecordFailure):
             summary.kinds["failed"] += 1
-            yield parsed
+            yield index, parsed
         else:
-            yield (record, *parsed)
+            yield index, (record, *parsed)
+
+
+def _part_of(okta_id: str, parts: int) -> int:
+    return zlib.crc32(okta_id.encode("utf-8", "surrogatepass")) % parts
+
+
+# ---------------------------------------------------------------- several processes
+
+_job: dict[str, Any] = {}
+
+
+def plan_parallel(
+    ruleset: Ruleset,
+    old: Callable[[], Iterable[Record]],
+    new: Callable[[], Iterable[Record]],
+    style: str,
+    summary: Summary,
+    jobs: int,
+) -> Iterator[dict[str, Any] | RecordFailure]:
+    """plan's outcomes, worked out by JOBS forked processes, each for the users whose Okta id
+    hashes to its part (every process reads both exports: OLD and NEW give the records anew each
+    call); each writes its outcomes with their Keys to a file, merged here in plan's order, so
+    the output is the same for any number of processes and memory stays flat."""
+    if jobs <= 1 or "fork" not in multiprocessing.get_all_start_methods():
+        yield from plan(ruleset, old(), new(), style, summary)
+        return
+    with tempfile.TemporaryDirectory(prefix="mapper-plan-") as folder:
+        _job.update(ruleset=ruleset, old=old, new=new, style=style, folder=folder, jobs=jobs)
+        try:
+            with multiprocessing.get_context("fork").Pool(jobs) as pool:
+                parts = pool.map(_plan_part, range(jobs))
+        finally:
+            _job.clear()
+        for _, part_summary in parts:
+            summary.kinds.update(part_summary.kinds)
+            summary.attributes.update(part_summary.attributes)
+        for _, outcome in heapq.merge(*(_outcomes(path) for path, _ in parts), key=lambda item: item[0]):
+            yield outcome
+
+
+def _plan_part(k: int) -> tuple[str, Summary]:
+    """Part K of the plan, written to a file of (Key, outcome) in Key order; its path and summary."""
+    job = _job
+    summary = Summary()
+    path = Path(job["folder"]) / f"part-{k}"
+    with path.open("wb") as out:
+        for item in _keyed(
+            job["ruleset"], job["old"](), job["new"](), job["style"], summary, (k, job["jobs"])
+        ):
+            pickle.dump(item, out, protocol=pickle.HIGHEST_PROTOCOL)
+    return str(path), summary
+
+
+def _outcomes(path: str) -> Iterator[tuple[Key, dict[str, Any] | RecordFailure]]:
+    """The (Key, outcome) pairs a part wrote (this run's own file, in its temporary folder)."""
+    with open(path, "rb") as stream:
+        while True:
+            try:
+                yield pickle.load(stream)  # noqa: S301 - written by this run's own worker processes
+            except EOFError:
+                return
 
 
 def _twice(record: Record, okta_id: str) -> RecordFailure:
