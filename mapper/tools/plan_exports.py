@@ -16,8 +16,8 @@ are; NEW is streamed.
 from __future__ import annotations
 
 import heapq
+import json
 import multiprocessing
-import pickle
 import tempfile
 import zlib
 from collections import Counter
@@ -237,26 +237,32 @@ def plan_parallel(
 
 
 def _plan_part(k: int) -> tuple[str, Summary]:
-    """Part K of the plan, written to a file of (Key, outcome) in Key order; its path and summary."""
+    """Part K of the plan, written as JSON lines of [Key, outcome] in Key order; its path and summary."""
     job = _job
     summary = Summary()
-    path = Path(job["folder"]) / f"part-{k}"
-    with path.open("wb") as out:
-        for item in _keyed(
+    path = Path(job["folder"]) / f"part-{k}.jsonl"
+    with path.open("w", encoding="ascii") as out:
+        for key, outcome in _keyed(
             job["ruleset"], job["old"](), job["new"](), job["style"], summary, (k, job["jobs"])
         ):
-            pickle.dump(item, out, protocol=pickle.HIGHEST_PROTOCOL)
+            written: list[Any] = [list(key), "request", outcome]
+            if isinstance(outcome, RecordFailure):  # the value stays here: the command prints the message
+                failure = [outcome.source, outcome.line, outcome.okta_id, outcome.code.value, outcome.message]
+                written = [list(key), "failure", failure]
+            out.write(json.dumps(written) + "\n")  # ASCII: any text the export held goes through
     return str(path), summary
 
 
 def _outcomes(path: str) -> Iterator[tuple[Key, dict[str, Any] | RecordFailure]]:
     """The (Key, outcome) pairs a part wrote (this run's own file, in its temporary folder)."""
-    with open(path, "rb") as stream:
-        while True:
-            try:
-                yield pickle.load(stream)  # noqa: S301 - written by this run's own worker processes
-            except EOFError:
-                return
+    with open(path, encoding="ascii") as stream:
+        for line in stream:
+            key, kind, outcome = json.loads(line)
+            if kind == "failure":
+                source, number, okta_id, code, message = outcome
+                yield tuple(key), RecordFailure(source, number, okta_id, FailureCode(code), message)
+            else:
+                yield tuple(key), outcome
 
 
 def _twice(record: Record, okta_id: str) -> RecordFailure:
