@@ -14,7 +14,7 @@ import mapper
 from mapper.core.schema import CORE_USER, ENTERPRISE_USER
 from mapper.core.scim_path import AttrPath, summary
 from mapper.runtime.patch import touched
-from mapper.tools.review import changed_attributes
+from mapper.tools.impact import changed_attributes
 from tests.support.strategies import okta_users
 
 _names = st.from_regex(r"[A-Za-z][A-Za-z0-9_-]{0,12}", fullmatch=True)

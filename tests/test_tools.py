@@ -702,7 +702,7 @@ def _changed_by_json_patch(before: dict[str, Any], after: dict[str, Any]) -> set
     """What review named before it compared attribute by attribute: the attributes a JSON patch touches."""
     import jsonpatch
 
-    from mapper.tools.review import _touched
+    from mapper.tools.impact import _touched
 
     touched: set[str] = set()
     for op in jsonpatch.make_patch(before, after).patch:
@@ -744,6 +744,6 @@ _resources = st.fixed_dictionaries(
 def test_review_names_the_attributes_a_json_patch_touches(
     before: dict[str, Any], after: dict[str, Any]
 ) -> None:
-    from mapper.tools.review import changed_attributes
+    from mapper.tools.impact import changed_attributes
 
     assert changed_attributes(before, after) == _changed_by_json_patch(before, after)

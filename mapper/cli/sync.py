@@ -386,12 +386,13 @@ def _print_summary(summary: Summary) -> None:
         f"in {summary.seconds:.1f} s",
         err=True,
     )
-    if summary.bulk is not None and summary.bulk[0]:
+    if summary.bulk is not None and summary.bulk.requests:
         click.echo(
-            f"mapper:   {summary.bulk[1]:,} changes sent in {summary.bulk[0]:,} /Bulk requests", err=True
+            f"mapper:   {summary.bulk.operations:,} changes sent in {summary.bulk.requests:,} /Bulk requests",
+            err=True,
         )
-    if summary.bulk is not None and summary.bulk[2]:
-        click.echo(f"mapper:   {summary.bulk[2]}", err=True)
+    if summary.bulk is not None and summary.bulk.off:
+        click.echo(f"mapper:   {summary.bulk.off}", err=True)
     if summary.looked_up:
         click.echo(
             f"mapper:   {summary.looked_up:,} inactive users new to the state looked for in the app", err=True

@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 import httpx2
 
-from mapper.core import http, jsonio
+from mapper.core import http
 from mapper.core.http import MAX_RESPONSE_BYTES
 from mapper.core.schema import Resource
 from mapper.errors import ExitCode, MapperError
@@ -334,16 +334,10 @@ class ScimApp:
         does not announce bulk support (or cannot be read, or announces fewer than two operations
         or no payload size: nothing mapper can rely on)."""
         try:
-            answer = self.http.get("/ServiceProviderConfig", extensions={"mapper.attempts": 2})
-        except httpx2.HTTPError:
+            status, config = self._exchange("GET", "/ServiceProviderConfig", attempts=2)
+        except AppError:
             return None
-        if answer.status_code != 200:
-            return None
-        try:
-            config = jsonio.parse(answer.content, "GET /ServiceProviderConfig", any_size=True)
-        except jsonio.JsonInputError:
-            return None
-        bulk = scim_get(config, "bulk")
+        bulk = scim_get(config, "bulk") if status == 200 else None
         most, size = scim_get(bulk, "maxOperations"), scim_get(bulk, "maxPayloadSize")
         if (
             scim_get(bulk, "supported") is not True
@@ -359,28 +353,10 @@ class ScimApp:
         outcome unknown unless the request was never sent or the app said it did nothing); an error
         answer that lists them (a failed bulk job lists what it processed, RFC 7644 section 3.7.3) is
         returned, and reading the results is the caller's (mapper.sync.batched)."""
-        try:
-            answer = self.http.post(
-                "/Bulk", content=content, headers={"Content-Type": "application/scim+json"}
-            )
-        except httpx2.HTTPError as exc:
-            raise AppError(
-                None, "", f"no answer to POST /Bulk ({http.reason(exc)})", not isinstance(exc, UNSENT)
-            ) from None
-        try:
-            document = (
-                jsonio.parse(answer.content, "POST /Bulk", any_size=True) if answer.content.strip() else None
-            )
-        except jsonio.JsonInputError:
-            document = None
-        status = answer.status_code
+        status, document = self._exchange("POST", "/Bulk", content)
+        document = None if document is _NOT_JSON else document
         if status >= 300 and not isinstance(scim_get(document, "Operations"), list):
-            raise AppError(
-                status,
-                str(scim_get(document, "scimType") or ""),
-                str(scim_get(document, "detail") or f"the app refused the bulk request (HTTP {status})"),
-                status in (500, 502, 504),
-            )
+            raise _error(status, document, True, "the app refused the bulk request")
         return document
 
     def create(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -426,36 +402,61 @@ class ScimApp:
         answer (a status of 300 or more, or SCIM's Error message) or no answer is an AppError;
         its outcome is unknown for a POST or a PATCH that may have been acted on (500, 502,
         504, a timeout or a connection dropped after the request went out)."""
-        sent = dict(headers or {})
-        content = None
-        if body is not None:
-            content = json.dumps(body).encode()  # ASCII: valid JSON whatever the text holds
-            sent["Content-Type"] = "application/scim+json"
+        content = (
+            json.dumps(body).encode() if body is not None else None
+        )  # ASCII: valid JSON whatever the text
+        status, document = self._exchange(method, path, content, headers, params)
         may_act = method in ("POST", "PATCH")
-        try:
-            answer = self.http.request(method, path, params=params, content=content, headers=sent)
-        except httpx2.HTTPError as exc:
-            raise AppError(
-                None, "", f"no answer ({http.reason(exc)})", may_act and not isinstance(exc, UNSENT)
-            ) from None
-        status = answer.status_code
-        document = None
-        if answer.content.strip():
-            try:  # read as JSON reads it: what is in it is checked where it is used (check_id...)
-                document = json.loads(answer.content)
-            except (ValueError, RecursionError):
-                if status < 300:
-                    raise AppError(status, "", "the app's answer is not JSON", may_act) from None
+        if document is _NOT_JSON:
+            if status < 300:
+                raise AppError(status, "", "the app's answer is not JSON", may_act)
+            document = None
         schemas = scim_get(document, "schemas")
         if status >= 300 or (isinstance(schemas, list) and ERROR_URN in schemas):
-            code = status if status >= 300 else _int(scim_get(document, "status"))
-            raise AppError(
-                code,
-                str(scim_get(document, "scimType") or ""),
-                str(scim_get(document, "detail") or ""),
-                may_act and code in (500, 502, 504),
-            )
+            raise _error(status if status >= 300 else _int(scim_get(document, "status")), document, may_act)
         return document
+
+    def _exchange(
+        self, method: str, path: str, content: bytes | None = None, headers: dict[str, str] | None = None,
+        params: dict[str, Any] | None = None, attempts: int | None = None,
+    ) -> tuple[int, Any]:  # fmt: skip
+        """METHOD PATH sent (CONTENT as SCIM JSON; at most ATTEMPTS tries, else the retry policy's):
+        the answer's status and JSON document (None when empty, _NOT_JSON when it is not JSON: what
+        is in it is checked where it is used). No answer is an AppError, its outcome unknown for a
+        POST or a PATCH that went out."""
+        sent = dict(headers or {})
+        if content is not None:
+            sent["Content-Type"] = "application/scim+json"
+        extensions = {"mapper.attempts": attempts} if attempts is not None else {}
+        try:
+            answer = self.http.request(
+                method, path, params=params, content=content, headers=sent, extensions=extensions
+            )
+        except httpx2.HTTPError as exc:
+            unknown = method in ("POST", "PATCH") and not isinstance(exc, UNSENT)
+            reason = http.reason(exc)  # an outcome unknown reads "no answer: REASON" (AppError.message)
+            raise AppError(None, "", reason if unknown else f"no answer ({reason})", unknown) from None
+        if not answer.content.strip():
+            return answer.status_code, None
+        try:
+            return answer.status_code, json.loads(answer.content)
+        except (ValueError, RecursionError):
+            return answer.status_code, _NOT_JSON
+
+
+#: An answer whose body is not JSON (told apart from an empty one).
+_NOT_JSON = object()
+
+
+def _error(status: int | None, document: Any, may_act: bool, detail: str = "") -> AppError:
+    """The AppError of an error answer: its status, SCIM error type and detail; the outcome unknown
+    for a request that may have been acted on (MAY_ACT) answered 500, 502 or 504."""
+    return AppError(
+        status,
+        str(scim_get(document, "scimType") or ""),
+        str(scim_get(document, "detail") or detail),
+        may_act and status in (500, 502, 504),
+    )
 
 
 def check_id(resource: dict[str, Any], answer: str) -> None:

@@ -85,9 +85,8 @@ class _Operation:
         }
         if self.data is not None:
             operation["data"] = self.data
-        self.encoded = json.dumps(operation, ensure_ascii=False, separators=(",", ":")).encode(
-            "utf-8", "surrogatepass"
-        )
+        # ASCII, as ScimApp sends a request alone: valid JSON whatever the text holds
+        self.encoded = json.dumps(operation, separators=(",", ":")).encode()
 
     def settle(self, created: Resource | None = None, error: BaseException | None = None,
                alone: bool = False) -> None:  # fmt: skip
@@ -95,14 +94,15 @@ class _Operation:
         self.created, self.error, self.alone = created, error, alone
         self.done.set()
 
-    def in_doubt(self, why: str, later: bool = False) -> None:
-        """Nothing sure came back for it: a POST or a PATCH is an outcome unknown to the engine,
-        a PUT or a DELETE is sent again on its own. LATER: the app may still be working on the
-        bulk request (no answer came): a create is looked for on the next run, not now."""
+    def in_doubt(self, why: str, later: bool = False, status: int | None = None) -> None:
+        """Nothing sure came back for it (STATUS: the bulk request's, when it had one): a POST or a
+        PATCH is an outcome unknown to the engine, a PUT or a DELETE is sent again on its own.
+        LATER: the app may still be working on the bulk request (no answer came): a create is
+        looked for on the next run, not now."""
         if self.method in ("PUT", "DELETE"):
             self.settle(alone=True)
         else:
-            self.settle(error=AppError(None, "", why, unknown_outcome=True, later=later))
+            self.settle(error=AppError(status, "", why, unknown_outcome=True, later=later))
 
 
 class BatchedUsers:
@@ -311,13 +311,15 @@ class BatchedUsers:
                 self.off = f"the app refused a bulk request (HTTP {exc.status}): each request went on its own"
             for operation in batch:  # nothing was done (a 400 may follow some: POSTs and PATCHes in doubt)
                 if exc.status == 400:
-                    operation.in_doubt(f"the bulk request carrying it: {exc.message()}")
+                    operation.in_doubt(f"the bulk request carrying it: {exc.detail}", status=400)
                 else:
                     operation.settle(alone=True)
             return
         for operation in batch:
             if exc.unknown_outcome:  # no answer, or a 5xx: the app may be at work on it still
-                operation.in_doubt(f"the bulk request carrying it: {exc.message()}", later=True)
+                operation.in_doubt(
+                    f"the bulk request carrying it: {exc.detail}", later=True, status=exc.status
+                )
             else:
                 operation.settle(error=AppError(exc.status, exc.scim_type, exc.detail))
 

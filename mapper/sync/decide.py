@@ -15,6 +15,7 @@ costs no request.
 from __future__ import annotations
 
 import hashlib
+import zlib
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, assert_never
@@ -94,6 +95,11 @@ class Request:
 def ruleset_hash(ruleset: Ruleset) -> str:
     """Which ruleset rendered a row: a row rendered by another is brought in line."""
     return hashlib.sha256(ruleset.render_source.encode()).hexdigest()[:16]
+
+
+def shard(okta_id: str, parts: int) -> int:
+    """Which of PARTS the user OKTA_ID belongs to (CRC-32 of the id): sync --shard K/N, plan --jobs."""
+    return zlib.crc32(okta_id.encode("utf-8", "surrogatepass")) % parts
 
 
 def is_inactive(desired: dict[str, Any], user: dict[str, Any]) -> bool:

@@ -23,9 +23,9 @@ from __future__ import annotations
 
 import concurrent.futures
 import functools
+import itertools
 import threading
 import time
-import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
@@ -38,10 +38,20 @@ from mapper.runtime.reconcile import reconcile_message
 from mapper.runtime.ruleset import Ruleset
 from mapper.sync.app import AppError, BulkLimits, Conflict, Users, fold, match_value
 from mapper.sync.batched import BatchedUsers
-from mapper.sync.decide import Decision, Kind, Match, Policy, decide, decide_gone, ruleset_hash, status_body
+from mapper.sync.decide import (
+    Decision,
+    Kind,
+    Match,
+    Policy,
+    decide,
+    decide_gone,
+    ruleset_hash,
+    shard,
+    status_body,
+)
 from mapper.sync.guard import DeactivationLimit
 from mapper.sync.listing import listed
-from mapper.sync.records import KINDS, Done, Held, Incoming, Outcome, Summary, UserFailure
+from mapper.sync.records import KINDS, BulkUse, Done, Held, Incoming, Outcome, Summary, UserFailure
 from mapper.sync.retry import AppUnavailable
 from mapper.sync.state import Row, State
 
@@ -173,7 +183,7 @@ class Sync:
                     raise stop
 
         try:
-            for where, decision in self._decide_all(_chain(first, records), run, busy):
+            for where, decision in self._decide_all(itertools.chain((first,), records), run, busy):
                 task = self._task(decision)
                 if decision.destructive(self.options.delete):
                     held.append(Held(where, decision.okta_id, task))
@@ -219,9 +229,8 @@ class Sync:
         self.summary.requests = self.app.counters.requests - before[0]
         self.summary.retries = self.app.counters.retries - before[1]
         self.summary.seconds = time.perf_counter() - started
-        batched = self.app if isinstance(self.app, BatchedUsers) else None
-        if batched is not None:
-            self.summary.bulk = (batched.requests, batched.operations, batched.off)
+        if isinstance(self.app, BatchedUsers):
+            self.summary.bulk = BulkUse(self.app.requests, self.app.operations, self.app.off)
         return self.summary
 
     def _decide_all(
@@ -250,10 +259,7 @@ class Sync:
         part, parts = self.options.shard
         for incoming in users:
             okta_id = incoming.user.get("id") if incoming.user is not None else None
-            if (
-                not isinstance(okta_id, str)
-                or zlib.crc32(okta_id.encode("utf-8", "surrogatepass")) % parts == part
-            ):
+            if not isinstance(okta_id, str) or shard(okta_id, parts) == part:
                 yield incoming
 
     def _decide_one(self, incoming: Incoming, busy: set[str], seen: set[str]) -> Decision | None:
@@ -584,11 +590,6 @@ class Sync:
                     raise
             return Done(Outcome.DELETED, row.okta_id, forget=True)
         return self._deactivate_current(row.okta_id, app_id, current)
-
-
-def _chain(first: Incoming, rest: Iterator[Incoming]) -> Iterator[Incoming]:
-    yield first
-    yield from rest
 
 
 def _owns_active(ruleset: Ruleset) -> bool:

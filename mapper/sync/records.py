@@ -8,7 +8,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 from mapper.sync.app import AppError
 
@@ -45,6 +45,15 @@ class UserFailure:
                 "message": self.message}  # fmt: skip
 
 
+class BulkUse(NamedTuple):
+    """How a run used /Bulk: the bulk requests, the operations they carried, and why bulk stopped
+    (None while the app took it)."""
+
+    requests: int
+    operations: int
+    off: str | None
+
+
 @dataclass
 class Summary:
     """What a run did: users by outcome and by attribute written, failures, requests and retries, and
@@ -62,9 +71,7 @@ class Summary:
     unreadable: int = 0  # records of the export that could not be read
     gone_kept: int = 0  # users gone from the export, not deactivated: unreadable records
     stopped: str | None = None  # why the run stopped early (the app stopped answering)
-    bulk: tuple[int, int, str | None] | None = (
-        None  # bulk requests, operations they carried, why they stopped
-    )
+    bulk: BulkUse | None = None  # when the app announced /Bulk
 
     def as_json(self) -> dict[str, Any]:
         """The summary as JSON, with at most 100 of the held Okta ids."""
@@ -80,8 +87,8 @@ class Summary:
             "attributes": dict(self.attributes.most_common()),
             "requests": self.requests,
             "retries": self.retries,
-            "bulkRequests": self.bulk[0] if self.bulk else 0,
-            "bulkOperations": self.bulk[1] if self.bulk else 0,
+            "bulkRequests": self.bulk.requests if self.bulk else 0,
+            "bulkOperations": self.bulk.operations if self.bulk else 0,
             "seconds": round(self.seconds, 3),
             "failures": [f.as_json() for f in self.failures],
         }

@@ -354,6 +354,14 @@ def _okta_id(document: object) -> str | None:
     return okta_id if isinstance(okta_id, str) else None
 
 
+def can_fork() -> bool:
+    """Whether worker processes can be forked, inheriting what this one loaded (rulesets, a git
+    revision's text): Linux and macOS; elsewhere a whole-export tool works in one process."""
+    import multiprocessing  # only where a tool is asked for several processes
+
+    return "fork" in multiprocessing.get_all_start_methods()
+
+
 def _keep_freed_memory() -> None:
     """Ask glibc's malloc to keep freed memory instead of returning it to the system.
 

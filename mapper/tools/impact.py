@@ -12,17 +12,20 @@ stays flat.
 from __future__ import annotations
 
 import multiprocessing
-import os
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import jsonpointer
+
 from mapper.core import jsonio
+from mapper.core.schema import CORE_USER
+from mapper.core.scim_path import AttrPath
 from mapper.errors import ProfileError
 from mapper.runtime.ruleset import Ruleset
-from mapper.tools.bulk import Block, FileSpan, blocks, file_spans
+from mapper.tools.bulk import Block, FileSpan, blocks, can_fork, file_spans
 
 #: How many Okta ids a row of the table shows.
 EXAMPLES = 3
@@ -73,8 +76,6 @@ class Impact:
 
 def block_impact(old: Ruleset, new: Ruleset, block: Block) -> Impact:
     """The impact of every record of BLOCK (one loop, the fast reader)."""
-    from mapper.tools.review import changed_attributes, same_json
-
     impact = Impact()
     parse = jsonio.parse_fast
     old_render, new_render = old.render, new.render
@@ -119,12 +120,70 @@ def export_impact(old: Ruleset, new: Ruleset, export: Path, jobs: int = 1) -> Im
     """The impact of the whole EXPORT (JSON Lines), read in JOBS processes; OSError when it cannot
     be read."""
     with export.open("rb") as stream:
-        if jobs > 1 and _forks():
+        if jobs > 1 and can_fork():
             return _parallel(old, new, str(export), jobs)
         impact = Impact()
         for block in blocks(str(export), stream, lines=True):
             impact.merge(block_impact(old, new, block))  # blocks number their own lines
         return impact
+
+
+def changed_attributes(before: dict[str, Any], after: dict[str, Any]) -> set[str]:
+    """The SCIM attributes that differ between two renderings of a user, named as
+    :func:`mapper.runtime.patch.touched` names those a PATCH touches (AttrPath.summary)."""
+    touched: set[str] = set()
+    for key in _differing(before, after):  # attribute by attribute: a JSON patch names the same ones
+        if key != "schemas":
+            touched.update(_touched("/" + key.replace("~", "~0").replace("/", "~1"), before, after))
+    return touched
+
+
+def _touched(pointer: str, before: dict[str, Any], after: dict[str, Any]) -> Iterator[str]:
+    """The attributes that differ at POINTER between two renderings, named as sync's reports
+    name them (:attr:`AttrPath.summary`): an extension or a complex attribute that changes
+    whole counts as each attribute in it that differs."""
+    path = AttrPath.from_pointer(pointer)
+    was = jsonpointer.resolve_pointer(before, pointer, None)
+    now = jsonpointer.resolve_pointer(after, pointer, None)
+    if path is None:  # a whole extension
+        urn = pointer[1:].replace("~1", "/").replace("~0", "~")
+        for attr in _differing(was, now):
+            yield from _whole(AttrPath(urn, attr), _member(was, attr), _member(now, attr))
+    elif pointer.count("/") == (1 if path.urn == CORE_USER else 2):  # the attribute itself
+        yield from _whole(path, was, now)
+    else:
+        yield path.summary
+
+
+def _whole(path: AttrPath, was: object, now: object) -> Iterator[str]:
+    if path.sub is None and (isinstance(was, dict) or isinstance(now, dict)):
+        yield from (path.child(sub).summary for sub in _differing(was, now))
+    else:
+        yield path.summary
+
+
+def _member(value: object, key: str) -> object:
+    return value.get(key) if isinstance(value, dict) else None
+
+
+def _differing(was: object, now: object) -> list[str]:
+    """The keys whose values differ between two JSON objects (a missing object has none)."""
+    keys = [*(was if isinstance(was, dict) else ()), *(now if isinstance(now, dict) else ())]
+    return [k for k in dict.fromkeys(keys) if not same_json(_member(was, k), _member(now, k))]
+
+
+def same_json(a: object, b: object) -> bool:
+    """Whether A and B are the same JSON value: Python's == takes True for 1 and 5.0 for 5, which
+    JSON (and an app) tells apart."""
+    if a.__class__ is not b.__class__:
+        return False
+    if isinstance(a, dict):
+        assert isinstance(b, dict)
+        return a.keys() == b.keys() and all(same_json(value, b[key]) for key, value in a.items())
+    if isinstance(a, list):
+        assert isinstance(b, list)
+        return len(a) == len(b) and all(same_json(x, y) for x, y in zip(a, b, strict=True))
+    return a == b
 
 
 def _rendered(render: Any, user: Any) -> dict[str, Any] | None:
@@ -144,12 +203,6 @@ def _sample(samples: dict[str, list[Label]], key: str, label: Label) -> None:
 # ---------------------------------------------------------------- several processes
 
 _versions: dict[str, Ruleset] = {}
-
-
-def _forks() -> bool:
-    """Whether worker processes can inherit the loaded rulesets (fork: Linux, and macOS's
-    Python allows it); elsewhere the export is read in this process."""
-    return "fork" in multiprocessing.get_all_start_methods() and hasattr(os, "fork")
 
 
 def _span_impact(span: FileSpan) -> tuple[Impact, int, int]:

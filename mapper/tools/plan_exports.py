@@ -19,7 +19,6 @@ import heapq
 import json
 import multiprocessing
 import tempfile
-import zlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -31,9 +30,9 @@ from mapper.core.styles import UpdateStyle
 from mapper.errors import ProfileError
 from mapper.runtime.patch import touched
 from mapper.runtime.ruleset import Ruleset
-from mapper.sync.decide import Kind, Policy, decide, decide_gone, requests, ruleset_hash
+from mapper.sync.decide import Kind, Policy, decide, decide_gone, requests, ruleset_hash, shard
 from mapper.sync.state import State
-from mapper.tools.bulk import FailureCode, Record, RecordFailure
+from mapper.tools.bulk import FailureCode, Record, RecordFailure, can_fork
 
 #: The summary's word for each decision.
 WORDS = {
@@ -189,17 +188,13 @@ def _users(
         parsed = _user(record)
         if part is not None:
             k, n = part
-            if (k != 0) if isinstance(parsed, RecordFailure) else (_part_of(parsed[0], n) != k):
+            if (k != 0) if isinstance(parsed, RecordFailure) else (shard(parsed[0], n) != k):
                 continue
         if isinstance(parsed, RecordFailure):
             summary.kinds["failed"] += 1
             yield index, parsed
         else:
             yield index, (record, *parsed)
-
-
-def _part_of(okta_id: str, parts: int) -> int:
-    return zlib.crc32(okta_id.encode("utf-8", "surrogatepass")) % parts
 
 
 # ---------------------------------------------------------------- several processes
@@ -219,7 +214,7 @@ def plan_parallel(
     hashes to its part (every process reads both exports: OLD and NEW give the records anew each
     call); each writes its outcomes with their Keys to a file, merged here in plan's order, so
     the output is the same for any number of processes and memory stays flat."""
-    if jobs <= 1 or "fork" not in multiprocessing.get_all_start_methods():
+    if jobs <= 1 or not can_fork():
         yield from plan(ruleset, old(), new(), style, summary)
         return
     with tempfile.TemporaryDirectory(prefix="mapper-plan-") as folder:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,8 +20,6 @@ import jsonpointer
 
 from mapper.core import jsonio
 from mapper.core.plan import InboundRule, PlannedRule
-from mapper.core.schema import CORE_USER
-from mapper.core.scim_path import AttrPath
 from mapper.errors import ExitCode, MapperError, ProfileError
 from mapper.language.unparse import rule_tail
 from mapper.markup import md_code, md_text
@@ -233,64 +230,6 @@ def export_impact(old: Ruleset, new: Ruleset, export: Path, jobs: int = 1) -> li
 
 def _users(count: int) -> str:
     return f"{count:,} user" if count == 1 else f"{count:,} users"
-
-
-def changed_attributes(before: dict[str, Any], after: dict[str, Any]) -> set[str]:
-    """The SCIM attributes that differ between two renderings of a user, named as
-    :func:`mapper.runtime.patch.touched` names those a PATCH touches (AttrPath.summary)."""
-    touched: set[str] = set()
-    for key in _differing(before, after):  # attribute by attribute: a JSON patch names the same ones
-        if key != "schemas":
-            touched.update(_touched("/" + key.replace("~", "~0").replace("/", "~1"), before, after))
-    return touched
-
-
-def _touched(pointer: str, before: dict[str, Any], after: dict[str, Any]) -> Iterator[str]:
-    """The attributes that differ at POINTER between two renderings, named as sync's reports
-    name them (:attr:`AttrPath.summary`): an extension or a complex attribute that changes
-    whole counts as each attribute in it that differs."""
-    path = AttrPath.from_pointer(pointer)
-    was = jsonpointer.resolve_pointer(before, pointer, None)
-    now = jsonpointer.resolve_pointer(after, pointer, None)
-    if path is None:  # a whole extension
-        urn = pointer[1:].replace("~1", "/").replace("~0", "~")
-        for attr in _differing(was, now):
-            yield from _whole(AttrPath(urn, attr), _member(was, attr), _member(now, attr))
-    elif pointer.count("/") == (1 if path.urn == CORE_USER else 2):  # the attribute itself
-        yield from _whole(path, was, now)
-    else:
-        yield path.summary
-
-
-def _whole(path: AttrPath, was: object, now: object) -> Iterator[str]:
-    if path.sub is None and (isinstance(was, dict) or isinstance(now, dict)):
-        yield from (path.child(sub).summary for sub in _differing(was, now))
-    else:
-        yield path.summary
-
-
-def _member(value: object, key: str) -> object:
-    return value.get(key) if isinstance(value, dict) else None
-
-
-def _differing(was: object, now: object) -> list[str]:
-    """The keys whose values differ between two JSON objects (a missing object has none)."""
-    keys = [*(was if isinstance(was, dict) else ()), *(now if isinstance(now, dict) else ())]
-    return [k for k in dict.fromkeys(keys) if not same_json(_member(was, k), _member(now, k))]
-
-
-def same_json(a: object, b: object) -> bool:
-    """Whether A and B are the same JSON value: Python's == takes True for 1 and 5.0 for 5, which
-    JSON (and an app) tells apart."""
-    if a.__class__ is not b.__class__:
-        return False
-    if isinstance(a, dict):
-        assert isinstance(b, dict)
-        return a.keys() == b.keys() and all(same_json(value, b[key]) for key, value in a.items())
-    if isinstance(a, list):
-        assert isinstance(b, list)
-        return len(a) == len(b) and all(same_json(x, y) for x, y in zip(a, b, strict=True))
-    return a == b
 
 
 def profile_effects(old: Ruleset, new: Ruleset, folder: Path) -> list[tuple[str, list[str]]]:

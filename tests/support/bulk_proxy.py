@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from tests.support.loopback import send, serving
+
 BULK_REQUEST = "urn:ietf:params:scim:api:messages:2.0:BulkRequest"
 BULK_RESPONSE = "urn:ietf:params:scim:api:messages:2.0:BulkResponse"
 ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
@@ -74,22 +76,8 @@ def bulk_proxy(upstream: str, faults: BulkFaults) -> Iterator[str]:
         def log_message(self, *args: object) -> None:
             pass
 
-        def _answer(self, status: int, data: bytes, headers: list[tuple[str, str]] = ()) -> None:  # type: ignore[assignment]
-            self.send_response(status)
-            for key, value in headers:
-                if key.lower() not in (
-                    "content-length",
-                    "content-type",
-                    "connection",
-                    "transfer-encoding",
-                    "date",
-                    "server",
-                ):
-                    self.send_header(key, value)
-            self.send_header("Content-Type", "application/scim+json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+        def _answer(self, status: int, data: bytes, headers: list[tuple[str, str]] | None = None) -> None:
+            send(self, status, data, headers or [])
 
         def _handle(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
@@ -146,12 +134,5 @@ def bulk_proxy(upstream: str, faults: BulkFaults) -> Iterator[str]:
 
         do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _handle
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, args=(0.01,), daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(Handler) as url:
+        yield url

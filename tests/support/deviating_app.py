@@ -15,11 +15,12 @@ from __future__ import annotations
 import http.client
 import http.server
 import json
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urlsplit
+
+from tests.support.loopback import send, serving
 
 DEVIATIONS = ("filtered-remove-ignored", "emails-not-removable", "no-path-refused", "patch-501")
 _ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
@@ -40,16 +41,8 @@ def deviating_app(upstream: str, deviation: str) -> Iterator[str]:
     class Handler(http.server.BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
-        def _answer(self, status: int, data: bytes, headers: list[tuple[str, str]] = ()) -> None:  # type: ignore[assignment]
-            self.send_response(status)
-            for key, value in headers:
-                if key.lower() not in ("content-length", "connection", "transfer-encoding", "date", "server"):
-                    self.send_header(key, value)
-            if data and not any(k.lower() == "content-type" for k, _ in headers):
-                self.send_header("Content-Type", "application/scim+json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+        def _answer(self, status: int, data: bytes, headers: list[tuple[str, str]] | None = None) -> None:
+            send(self, status, data, headers or [])
 
         def _handle(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
@@ -90,11 +83,5 @@ def deviating_app(upstream: str, deviation: str) -> Iterator[str]:
         def log_message(self, *args: object) -> None:
             pass
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, args=(0.01,), daemon=True).start()  # stops in 10 ms
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(Handler) as url:
+        yield url

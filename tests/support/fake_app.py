@@ -12,9 +12,11 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
+
+from tests.support.loopback import serving
 
 
 @dataclass
@@ -120,14 +122,5 @@ def _values(user: dict[str, Any], attribute: str, value: str) -> bool:
 @contextmanager
 def fake_app(behaviour: Behaviour) -> Iterator[str]:
     """The fake app's base URL, while it runs."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(behaviour))
-    server.daemon_threads = True
-    thread = threading.Thread(
-        target=server.serve_forever, args=(0.01,), daemon=True
-    )  # shutdown waits one poll
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(_handler(behaviour)) as url:
+        yield url

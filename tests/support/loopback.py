@@ -1,0 +1,47 @@
+"""What the tests' small HTTP servers share: serving a handler on 127.0.0.1 for the length of a
+``with`` block, and writing one answer (forwarded headers filtered, SCIM's content type when
+none is given)."""
+
+from __future__ import annotations
+
+import http.server
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+
+#: Headers an answer never forwards: the server writes its own.
+_OWN = frozenset({"content-length", "connection", "transfer-encoding", "date", "server"})
+
+
+@contextmanager
+def serving(handler: type[http.server.BaseHTTPRequestHandler]) -> Iterator[str]:
+    """The base URL of HANDLER served on a free port of 127.0.0.1, while the block runs."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, args=(0.01,), daemon=True).start()  # stops in 10 ms
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def send(
+    handler: http.server.BaseHTTPRequestHandler,
+    status: int,
+    data: bytes,
+    headers: Iterable[tuple[str, str]] = (),
+) -> None:
+    """Answer STATUS with DATA through HANDLER, with HEADERS (an upstream's, say) but those the
+    server writes itself; application/scim+json when they name no content type."""
+    handler.send_response(status)
+    typed = False
+    for key, value in headers:
+        if key.lower() not in _OWN:
+            handler.send_header(key, value)
+            typed = typed or key.lower() == "content-type"
+    if data and not typed:
+        handler.send_header("Content-Type", "application/scim+json")
+    handler.send_header("Content-Length", str(len(data)))
+    handler.end_headers()
+    handler.wfile.write(data)
