@@ -123,6 +123,41 @@ def test_reconcile_takes_any_app_resource_to_what_the_ruleset_wants(name: str, d
     assert ruleset.reconcile(put_body(ruleset.plan, current, wanted), user) is None
 
 
+def _containers(value: Any) -> list[int]:
+    """The ids of every dict and list in VALUE."""
+    found, stack = [], [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            found.append(id(item))
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            found.append(id(item))
+            stack.extend(item)
+    return found
+
+
+@pytest.mark.parametrize("name", sorted(RULESETS))
+@given(data=st.data())
+def test_put_and_reconcile_change_neither_resource_and_a_put_body_shares_nothing(
+    name: str, data: Any
+) -> None:
+    """reconcile builds its target without copying what it leaves alone: it must still leave
+    both resources as they were; a PUT body is the caller's own to change."""
+    ruleset = RULESETS[name]
+    current = data.draw(app_resources(ruleset), label="current")
+    user = data.draw(okta_users(EXTRA), label="user")
+    try:
+        wanted = ruleset.render(user)
+    except mapper.ProfileError:
+        return
+    before = copy.deepcopy((current, wanted))
+    ruleset.reconcile(current, user)
+    body = put_body(ruleset.plan, current, wanted)
+    assert (current, wanted) == before
+    assert not set(_containers(body)) & set(_containers(current) + _containers(wanted))
+
+
 def normalise_slot(value: Any) -> Any:
     return sorted(value) if isinstance(value, list) and all(isinstance(v, str) for v in value) else value
 

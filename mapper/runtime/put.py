@@ -19,8 +19,19 @@ from mapper.core.schema import CORE_USER
 
 def put_body(plan: Plan, current: dict[str, Any], desired: dict[str, Any]) -> dict[str, Any]:
     """CURRENT (the app's resource, as GET returns it) with every owned slot set as in DESIRED
-    (what the ruleset renders for the user), or removed where DESIRED has no value."""
-    body: dict[str, Any] = _copied(current)
+    (what the ruleset renders for the user), or removed where DESIRED has no value: a body of
+    its own, sharing nothing with either."""
+    return _copied(target(plan, current, desired))  # type: ignore[no-any-return]
+
+
+def target(plan: Plan, current: dict[str, Any], desired: dict[str, Any]) -> dict[str, Any]:
+    """put_body, built without copying what it leaves as CURRENT has it: the containers it
+    changes are new (neither argument is changed), the rest are CURRENT's own. What reconcile
+    compares, and only reads."""
+    body: dict[str, Any] = dict(current)
+    for urn in plan.extensions:
+        if isinstance(body.get(urn), dict):
+            body[urn] = dict(body[urn])
     entries: dict[tuple[str, str, str], list[PlannedRule]] = {}
     for rule in plan.rules:
         t = rule.target
@@ -84,9 +95,8 @@ def _set_slot(body: dict[str, Any], desired: dict[str, Any], rule: PlannedRule) 
     target = _container(body, t.urn, create=value is not None)
     if target is None:
         return
-    complex_value = target.get(t.attr)
-    if not isinstance(complex_value, dict):
-        complex_value = target[t.attr] = {}
+    held = target.get(t.attr)
+    complex_value = target[t.attr] = dict(held) if isinstance(held, dict) else {}
     if value is None:
         complex_value.pop(t.sub, None)
     else:
@@ -112,7 +122,10 @@ def _set_entry(body: dict[str, Any], desired: dict[str, Any], rules: list[Planne
     if target is None:
         return
     held = target.get(t.attr)
-    entries: list[Any] = held if isinstance(held, list) else []
+    entries: list[Any] = [
+        dict(e) if isinstance(e, dict) and e.get("type") == t.entry_type else e
+        for e in (held if isinstance(held, list) else [])
+    ]  # the entries of this type are changed: copies
     mine = [e for e in entries if isinstance(e, dict) and e.get("type") == t.entry_type]
     if not mine and values:
         mine = [{"type": t.entry_type}]
@@ -126,10 +139,13 @@ def _set_entry(body: dict[str, Any], desired: dict[str, Any], rules: list[Planne
         if primary and values:
             entry["primary"] = True
     entries = [e for e in entries if e not in mine or any(sub in e for sub in written)]
-    if primary and values:
-        for entry in entries:  # RFC 7643 section 2.4: one primary at most
-            if isinstance(entry, dict) and entry.get("type") != t.entry_type and entry.get("primary"):
-                entry["primary"] = False
+    if primary and values:  # RFC 7643 section 2.4: one primary at most
+        entries = [
+            {**e, "primary": False}
+            if isinstance(e, dict) and e.get("type") != t.entry_type and e.get("primary")
+            else e
+            for e in entries
+        ]
     if entries:
         target[t.attr] = entries
     else:

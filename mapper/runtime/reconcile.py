@@ -20,7 +20,7 @@ from mapper.core.plan import Plan
 from mapper.core.schema import CORE_USER
 from mapper.core.scim_path import AttrPath
 from mapper.runtime.patch import message
-from mapper.runtime.put import put_body
+from mapper.runtime.put import target as owned_target
 
 #: What the server keeps: never part of a PATCH.
 _SERVER_OWNED = ("schemas", "id", "meta")
@@ -29,7 +29,7 @@ _SERVER_OWNED = ("schemas", "id", "meta")
 def reconcile_message(plan: Plan, current: dict[str, Any], desired: dict[str, Any]) -> dict[str, Any] | None:
     """The PatchOp from CURRENT to what PLAN wants given DESIRED (the rendered user), or None
     when they agree on everything the ruleset owns."""
-    target = put_body(plan, current, desired)
+    target = owned_target(plan, current, desired)  # only read: no copy needed
     operations: list[dict[str, Any]] = []
     extensions = set(plan.extensions)
     for key in _keys(current, target):
