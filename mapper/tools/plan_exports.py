@@ -1,23 +1,31 @@
 """The requests that take an app from one Okta export to the next: ``mapper plan``.
 
-It is the sync's own decision (:func:`mapper.sync.decide.decide`) over a throwaway state
-made from OLD: the state a first ``mapper sync OLD`` would leave on an empty app (a user
-rendered active created, an inactive one looked for and not found). NEW is then decided
-user by user against it, and the users OLD lists and NEW does not are gone. So ``plan OLD
-NEW`` prints exactly the changing requests ``mapper sync NEW --dry-run`` prints after
-``mapper sync OLD`` (a property test holds them equal), app ids aside: ``{id}`` in a path
-stands for the app's id of the user. A user who stays DEPROVISIONED gets nothing, as in
-Okta; one who becomes DEPROVISIONED, or leaves the export, is deactivated (never deleted).
+It is the sync's own decision (:func:`mapper.sync.decide.decide`) over the state a first
+``mapper sync OLD`` would leave on an empty app (a user rendered active created, an
+inactive one looked for and not found). NEW is then decided user by user against it, and
+the users OLD lists and NEW does not are gone. So ``plan OLD NEW`` prints exactly the
+changing requests ``mapper sync NEW --dry-run`` prints after ``mapper sync OLD`` (a
+property test holds them equal), app ids aside: ``{id}`` in a path stands for the app's id
+of the user. A user who stays DEPROVISIONED gets nothing, as in Okta; one who becomes
+DEPROVISIONED, or leaves the export, is deactivated (never deleted).
 
-The state lives in a temporary SQLite file, so memory stays flat however large the exports
-are; NEW is streamed.
+That state is kept as OLD's records themselves, by Okta id, in a temporary SQLite file, so
+memory stays flat however large the exports are; both exports are streamed, a block of
+records at a time. Most of NEW is typically OLD unchanged: a record of NEW that is byte for
+byte OLD's record of its id is the same user rendered by the same ruleset, which decide
+would find nothing to send for, and costs a lookup instead of a parse, a render and a
+comparison (tests/test_plan_exports.py holds the plan to the one first written, which
+decided every user against a real sync state).
 """
 
 from __future__ import annotations
 
 import heapq
+import itertools
 import json
 import multiprocessing
+import re
+import sqlite3
 import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
@@ -31,7 +39,7 @@ from mapper.errors import ProfileError
 from mapper.runtime.patch import touched
 from mapper.runtime.ruleset import Ruleset
 from mapper.sync.decide import Kind, Policy, decide, decide_gone, requests, ruleset_hash, shard
-from mapper.sync.state import State
+from mapper.sync.state import Row
 from mapper.tools.bulk import FailureCode, Record, RecordFailure, can_fork
 
 #: The summary's word for each decision.
@@ -90,111 +98,228 @@ def plan(
 #: record, 1 NEW's outcomes by record, 2 the users gone, by Okta id (as the state lists them).
 Key = tuple[int, Any, int]
 
+#: A record's Okta id read from its text when the record begins with it, as Okta's exports do
+#: (``{"id":"00u...",`` with no escape in the id). Only a hint, to find OLD's record and the
+#: process of a user without parsing: a record is trusted unparsed only when it is byte for
+#: byte OLD's record of that id, which parsed with that id.
+_LEADING_ID = re.compile(rb'[ \t\r\n]*\{[ \t\r\n]*"id"[ \t\r\n]*:[ \t\r\n]*"([^"\\]*)"')
+
+#: Records looked up at once (SQLite's oldest limit on a statement's parameters is 999).
+_BLOCK = 900
+
+# What the table holds of a user: OLD's record, created (rendered active) or looked for and
+# absent (rendered inactive); or only listed by NEW.
+_CREATED, _ABSENT, _NEW_ONLY = 0, 1, 2
+
+
+def _hint(record: Record) -> str | None:
+    """The Okta id RECORD begins with (see _LEADING_ID), or None."""
+    found = _LEADING_ID.match(record.data)
+    if found is None:
+        return None
+    try:
+        return found.group(1).decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
+class _Old:
+    """OLD's records by Okta id, in a temporary SQLite file (memory stays flat): the state a
+    first sync of OLD on an empty app would leave, kept as the records themselves. A user's
+    Row is made again from their record when NEW changes them (a tenth of users, typically):
+    an unchanged record needs neither a parse nor a render."""
+
+    def __init__(self, folder: str, ruleset: Ruleset, digest: str) -> None:
+        self.ruleset, self.digest = ruleset, digest
+        self.db = sqlite3.connect(Path(folder) / "old.sqlite", isolation_level=None)
+        self.db.execute("PRAGMA journal_mode = OFF")  # a scratch file: nothing to recover
+        self.db.execute("PRAGMA synchronous = OFF")
+        self.db.execute(
+            "CREATE TABLE users (okta_id TEXT PRIMARY KEY, record BLOB, kind INTEGER NOT NULL, "
+            "seen INTEGER NOT NULL DEFAULT 0)"
+        )
+        self.db.execute("BEGIN")
+
+    def close(self) -> None:
+        self.db.close()
+
+    def find(self, okta_ids: Iterable[str]) -> dict[str, tuple[bytes | None, int, int]]:
+        """(record, kind, seen) of each of OKTA_IDS the table holds."""
+        wanted = list(set(okta_ids))
+        if not wanted:
+            return {}
+        query = (
+            "SELECT okta_id, record, kind, seen FROM users WHERE okta_id IN "  # noqa: S608 - placeholders only
+            f"({','.join('?' * len(wanted))})"
+        )
+        return {
+            okta_id: (record, kind, seen) for okta_id, record, kind, seen in self.db.execute(query, wanted)
+        }
+
+    def add(self, rows: list[tuple[str, bytes, int]]) -> None:
+        """OLD's users (Okta id, record, kind)."""
+        self.db.executemany("INSERT INTO users (okta_id, record, kind) VALUES (?, ?, ?)", rows)
+
+    def listed(self, okta_ids: list[str]) -> None:
+        """Users NEW lists (added when OLD did not)."""
+        self.db.executemany(
+            "INSERT INTO users (okta_id, kind, seen) VALUES (?, 2, 1) ON CONFLICT(okta_id) DO UPDATE SET seen = 1",
+            [(okta_id,) for okta_id in okta_ids],
+        )
+
+    def gone(self) -> Iterator[Row]:
+        """The users OLD lists and NEW does not, by Okta id (as the state lists them)."""
+        query = "SELECT okta_id, record, kind FROM users WHERE seen = 0 AND kind != 2 ORDER BY okta_id"
+        for okta_id, record, kind in self.db.execute(query):
+            yield self.row(okta_id, record, kind)
+
+    def row(self, okta_id: str, record: bytes, kind: int) -> Row:
+        """The state's row a first sync of OLD leaves for this user (looked for and absent, or
+        created with the resource rendered); their record parsed and rendered as it was then."""
+        user = jsonio.parse_fast(record, "OLD")
+        if kind == _ABSENT:
+            return Row(okta_id, None, None, False, self.digest, False, user, absent=True)
+        return Row(okta_id, UNKNOWN_ID, self.ruleset.render(user), True, self.digest, False, user)
+
 
 def _keyed(
     ruleset: Ruleset, old: Iterable[Record], new: Iterable[Record], style: str, summary: Summary,
     part: tuple[int, int] | None,
 ) -> Iterator[tuple[Key, dict[str, Any] | RecordFailure]]:  # fmt: skip
     """plan's outcomes, each with its Key; with PART (K, N), only for the users whose Okta id
-    hashes to K of N (and, for K = 0, the records with no id)."""
+    hashes to K of N (records with no id: those whose hint does, and K = 0 for the rest)."""
     policy = Policy(style=UpdateStyle(style))
     digest = ruleset_hash(ruleset)
     with tempfile.TemporaryDirectory(prefix="mapper-plan-") as folder:
-        state = State(Path(folder) / "old.sqlite", "mapper-plan:", policy.match.value, scratch=True)
-        tick = state.commit_every(10_000)
+        table = _Old(folder, ruleset, digest)
         try:
-            for index, failure in _load_old(ruleset, digest, policy, state, old, summary, tick, part):
-                yield (0, index, 0), failure
-            for index, parsed in _users(new, summary, tick, part):
-                if isinstance(parsed, RecordFailure):
-                    yield (1, index, 0), parsed
-                    continue
-                record, okta_id, user = parsed
-                row = state.get(okta_id)
-                if row is not None and row.seen == _NEW_RUN:
-                    summary.kinds["failed"] += 1
-                    yield (1, index, 0), _twice(record, okta_id)
-                    continue
-                if row is None:  # new in NEW: a row says it was listed (a second listing is an error)
-                    state.mark_pending(okta_id, _NEW_RUN)
-                else:
-                    state.mark_seen([okta_id], _NEW_RUN)
-                try:
-                    decision = decide(ruleset, digest, policy, okta_id, user, row)
-                except ProfileError as exc:
-                    summary.kinds["failed"] += 1
-                    yield (
-                        (1, index, 0),
-                        RecordFailure(
-                            record.source, record.line, okta_id, FailureCode.PROFILE, str(exc), exc.value
-                        ),
-                    )
-                    continue
-                for sequence, request in enumerate(_requests(ruleset, policy, decision, summary)):
-                    yield (1, index, sequence), request
-            state.commit()
-            for row in state.not_seen(_NEW_RUN):
+            yield from _load_old(ruleset, digest, policy, table, old, summary, part)
+            yield from _plan_new(ruleset, digest, policy, table, new, summary, part)
+            for row in table.gone():
                 gone = decide_gone(policy, row)
                 if gone is not None:
                     for sequence, request in enumerate(_requests(ruleset, policy, gone, summary)):
                         yield (2, row.okta_id, sequence), request
         finally:
-            state.close()
+            table.close()
 
 
 def _load_old(
     ruleset: Ruleset,
     digest: str,
     policy: Policy,
-    state: State,
+    table: _Old,
     old: Iterable[Record],
     summary: Summary,
-    tick: Callable[[], None],
     part: tuple[int, int] | None,
-) -> Iterator[tuple[int, RecordFailure]]:
-    """OLD into STATE, as a first sync of OLD on an empty app leaves it; each failure with its
-    record's position."""
-    for index, parsed in _users(old, summary, tick, part):
-        if isinstance(parsed, RecordFailure):
-            yield index, parsed
-            continue
-        record, okta_id, user = parsed
-        if state.get(okta_id) is not None:
-            summary.kinds["failed"] += 1
-            yield index, _twice(record, okta_id)
-            continue
-        try:
-            decision = decide(ruleset, digest, policy, okta_id, user, None)
-        except ProfileError as exc:  # a first sync fails this user: the app never had it
-            summary.kinds["failed"] += 1
-            yield (
-                index,
-                RecordFailure(record.source, record.line, okta_id, FailureCode.PROFILE, str(exc), exc.value),
-            )
-            continue
-        if decision.kind is Kind.CREATE:
-            state.acknowledged(okta_id, UNKNOWN_ID, decision.desired, True, digest, _OLD_RUN, user)
-        else:  # looked for, not found: the app is empty
-            state.acknowledged(okta_id, None, None, False, digest, _OLD_RUN, user, absent=True)
-
-
-def _users(
-    records: Iterable[Record], summary: Summary, tick: Callable[[], None], part: tuple[int, int] | None
-) -> Iterator[tuple[int, tuple[Record, str, dict[str, Any]] | RecordFailure]]:
-    """Each record (of PART, when given) with its position, as (record, Okta id, user), or the
-    RecordFailure that says why it cannot be (counted)."""
-    for index, record in enumerate(records):
-        tick()
-        parsed = _user(record)
-        if part is not None:
-            k, n = part
-            if (k != 0) if isinstance(parsed, RecordFailure) else (shard(parsed[0], n) != k):
+) -> Iterator[tuple[Key, RecordFailure]]:
+    """OLD into TABLE, as a first sync of OLD on an empty app leaves its state; each failure."""
+    for block in _blocks(old):
+        items = list(_parsed(block, summary, part))
+        held = set(table.find(okta_id for _, _, okta_id, _ in items if okta_id is not None))
+        rows: list[tuple[str, bytes, int]] = []
+        for index, record, okta_id, parsed in items:
+            if isinstance(parsed, RecordFailure):
+                yield (0, index, 0), parsed
                 continue
+            assert okta_id is not None and parsed is not None
+            user = parsed[1]
+            if okta_id in held:
+                summary.kinds["failed"] += 1
+                yield (0, index, 0), _twice(record, okta_id)
+                continue
+            try:
+                decision = decide(ruleset, digest, policy, okta_id, user, None)
+            except ProfileError as exc:  # a first sync fails this user: the app never had it
+                summary.kinds["failed"] += 1
+                yield (0, index, 0), _profile_failure(record, okta_id, exc)
+                continue
+            held.add(okta_id)  # looked for, not found (the app is empty), when not created
+            rows.append((okta_id, record.data, _CREATED if decision.kind is Kind.CREATE else _ABSENT))
+        table.add(rows)
+
+
+def _plan_new(
+    ruleset: Ruleset,
+    digest: str,
+    policy: Policy,
+    table: _Old,
+    new: Iterable[Record],
+    summary: Summary,
+    part: tuple[int, int] | None,
+) -> Iterator[tuple[Key, dict[str, Any] | RecordFailure]]:
+    """NEW's users decided against TABLE, as a sync of NEW after one of OLD: the outcomes."""
+    for block in _blocks(new):
+        items = list(_parsed(block, summary, part, lazy=True))
+        found = table.find(okta_id for _, _, okta_id, _ in items if okta_id is not None)
+        listed: list[str] = []
+        for index, record, okta_id, parsed in items:
+            if isinstance(parsed, RecordFailure):
+                yield (1, index, 0), parsed
+                continue
+            assert okta_id is not None
+            before, kind, seen = found.get(okta_id, (None, _NEW_ONLY, 0))
+            unchanged = parsed is None and before == record.data
+            if parsed is None and not unchanged:
+                parsed = _user(record)  # its id is the hint's, if it is a user at all
+                if isinstance(parsed, RecordFailure):
+                    summary.kinds["failed"] += 1
+                    yield (1, index, 0), parsed
+                    continue
+            if seen:  # NEW listed the user already
+                summary.kinds["failed"] += 1
+                yield (1, index, 0), _twice(record, okta_id)
+                continue
+            found[okta_id] = (before, kind, 1)
+            listed.append(okta_id)
+            if parsed is None:
+                # OLD's very record, which parsed with this id: the same user rendered by the
+                # same ruleset, which the app holds as OLD left it (decide finds nothing to send)
+                summary.kinds[WORDS[Kind.NOTHING]] += 1
+                continue
+            user = parsed[1]
+            row = None if before is None else table.row(okta_id, before, kind)
+            try:
+                decision = decide(ruleset, digest, policy, okta_id, user, row)
+            except ProfileError as exc:
+                summary.kinds["failed"] += 1
+                yield (1, index, 0), _profile_failure(record, okta_id, exc)
+                continue
+            for sequence, request in enumerate(_requests(ruleset, policy, decision, summary)):
+                yield (1, index, sequence), request
+        table.listed(listed)
+
+
+def _blocks(records: Iterable[Record]) -> Iterator[list[tuple[int, Record]]]:
+    """RECORDS with their positions, _BLOCK at a time."""
+    numbered = enumerate(records)
+    while block := list(itertools.islice(numbered, _BLOCK)):
+        yield block
+
+
+def _parsed(
+    block: list[tuple[int, Record]], summary: Summary, part: tuple[int, int] | None, lazy: bool = False
+) -> Iterator[tuple[int, Record, str | None, tuple[str, dict[str, Any]] | RecordFailure | None]]:
+    """Each record of BLOCK that is PART's, as (position, record, Okta id, (Okta id, user) or the
+    RecordFailure that says why it cannot be, counted). LAZY: a record that begins with its id
+    is not parsed yet (None), its id taken from the text; it is parsed where it differs from OLD's."""
+    for index, record in block:
+        hint = _hint(record)
+        if part is not None and hint is not None and shard(hint, part[1]) != part[0]:
+            continue  # another process's user (or its failure)
+        if lazy and hint is not None:
+            yield index, record, hint, None
+            continue
+        parsed = _user(record)
         if isinstance(parsed, RecordFailure):
+            if part is not None and hint is None and part[0] != 0:
+                continue  # part 0 reports the records with no id
             summary.kinds["failed"] += 1
-            yield index, parsed
-        else:
-            yield index, (record, *parsed)
+            yield index, record, None, parsed
+            continue
+        if part is not None and hint is None and shard(parsed[0], part[1]) != part[0]:
+            continue
+        yield index, record, parsed[0], parsed
 
 
 # ---------------------------------------------------------------- several processes
@@ -258,6 +383,10 @@ def _outcomes(path: str) -> Iterator[tuple[Key, dict[str, Any] | RecordFailure]]
                 yield tuple(key), RecordFailure(source, number, okta_id, FailureCode(code), message)
             else:
                 yield tuple(key), outcome
+
+
+def _profile_failure(record: Record, okta_id: str, exc: ProfileError) -> RecordFailure:
+    return RecordFailure(record.source, record.line, okta_id, FailureCode.PROFILE, str(exc), exc.value)
 
 
 def _twice(record: Record, okta_id: str) -> RecordFailure:

@@ -1,0 +1,145 @@
+"""``mapper plan`` trusts a record of NEW unparsed when it is byte for byte OLD's record of
+the same Okta id, and sends each process the users whose id a record begins with: both held
+to the plan first written (tests/support/plan_reference.py), for exports holding every kind
+of record (the same user written other ways, ids escaped or not first, two ids in one
+record, broken records, profile errors, duplicates, users gone, new and deprovisioned)."""
+
+from __future__ import annotations
+
+import heapq
+import json
+from typing import Any
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+import mapper
+from mapper.tools import plan_exports
+from mapper.tools.bulk import Record, RecordFailure
+from mapper.tools.plan_exports import Summary, _hint, _keyed, _user, plan
+from tests.support.plan_reference import reference_plan
+
+RULESET = mapper.load("okta-default")
+IDS = ["00u1", "00u2", "00u3", "00u4", "00u5"]
+
+user = st.fixed_dictionaries(
+    {
+        "id": st.sampled_from(IDS),
+        "status": st.sampled_from(["ACTIVE", "DEPROVISIONED", "SUSPENDED"]),
+        "profile": st.fixed_dictionaries(
+            {"login": st.sampled_from(["a@x.io", "b@x.io"])},
+            optional={"title": st.sampled_from(["T", "Boss", 7]), "department": st.sampled_from(["D", ""])},
+        ),
+    }
+)
+
+
+def _written(document: dict[str, Any], how: str) -> str:
+    """DOCUMENT as one record, in one of the ways an export may write it (or break it)."""
+    if how == "compact":
+        return json.dumps(document, separators=(",", ":"))
+    if how == "spaced":
+        return "  " + json.dumps(document, indent=None)
+    if how == "id-last":
+        rest = {k: v for k, v in document.items() if k != "id"}
+        return json.dumps({**rest, "id": document["id"]})
+    if how == "escaped":
+        return json.dumps(document).replace('"00u', '"\\u0030\\u0030u', 1)
+    if how == "two-ids":
+        return json.dumps(document).replace("{", '{"id": "00u9", ', 1)
+    if how == "broken":
+        return json.dumps(document)[:-1]
+    return "[1]"
+
+
+record_text = st.builds(
+    _written,
+    user,
+    st.sampled_from(["compact", "compact", "spaced", "id-last", "escaped", "two-ids", "broken", "x"]),
+)
+
+
+@st.composite
+def exports(draw: st.DrawFn) -> tuple[list[str], list[str]]:
+    old = draw(st.lists(record_text, max_size=8))
+    new = draw(st.lists(st.one_of(record_text, st.sampled_from(old) if old else record_text), max_size=8))
+    return old, new
+
+
+def _records(lines: list[str], source: str) -> list[Record]:
+    return [Record(source, n + 1, line.encode()) for n, line in enumerate(lines)]
+
+
+def _plain(outcome: dict[str, Any] | RecordFailure) -> Any:
+    if isinstance(outcome, RecordFailure):
+        return ("failure", outcome.source, outcome.line, outcome.okta_id, outcome.code, outcome.message)
+    return outcome
+
+
+@given(exports(), st.sampled_from(["rfc", "no-path", "whole-multivalued"]))
+def test_plan_is_the_reference_plan(generated: tuple[list[str], list[str]], style: str) -> None:
+    old, new = generated
+    expected_summary, summary = Summary(), Summary()
+    expected = list(
+        reference_plan(RULESET, _records(old, "old"), _records(new, "new"), style, expected_summary)
+    )
+    assert list(
+        map(_plain, plan(RULESET, _records(old, "old"), _records(new, "new"), style, summary))
+    ) == list(map(_plain, expected))
+    assert summary == expected_summary
+
+
+@given(exports(), st.integers(min_value=2, max_value=4))
+def test_the_parts_of_a_plan_merge_into_the_plan(generated: tuple[list[str], list[str]], parts: int) -> None:
+    old, new = generated
+    whole = Summary()
+    expected = list(map(_plain, plan(RULESET, _records(old, "old"), _records(new, "new"), "rfc", whole)))
+    merged, summed = [], Summary()
+    streams = []
+    for k in range(parts):
+        part = Summary()
+        streams.append(
+            list(_keyed(RULESET, _records(old, "old"), _records(new, "new"), "rfc", part, (k, parts)))
+        )
+        summed.kinds.update(part.kinds)
+        summed.attributes.update(part.attributes)
+    merged = [_plain(outcome) for _, outcome in heapq.merge(*streams, key=lambda item: item[0])]
+    assert merged == expected
+    assert summed == whole
+
+
+@given(
+    st.lists(
+        st.one_of(
+            st.sampled_from(
+                ["{", '"id"', '"00u1"', '"00u2"', ":", ",", " ", "\t", "\\", '"', "}", '"\\u0030"', "é"]
+            ),
+            st.text(max_size=3),
+        ),
+        max_size=14,
+    )
+)
+def test_a_record_that_parses_has_the_id_it_begins_with(pieces: list[str]) -> None:
+    """The hint that sends a record to a process and finds OLD's record is the id the record
+    parses with, whenever it parses (a key given twice is refused by the reader)."""
+    record = Record("f", 1, "".join(pieces).encode("utf-8", "surrogatepass"))
+    hint, parsed = _hint(record), _user(record)
+    if hint is not None and not isinstance(parsed, RecordFailure):
+        assert parsed[0] == hint
+
+
+def test_an_unchanged_record_is_neither_parsed_nor_rendered(monkeypatch: Any) -> None:
+    """The point of the shortcut: NEW's records that are OLD's cost a lookup, not a decision."""
+    lines = [
+        json.dumps({"id": f"00u{i}", "status": "ACTIVE", "profile": {"login": f"u{i}@x.io"}})
+        for i in range(50)
+    ]
+    changed = [*lines[:49], lines[49].replace("u49@", "v49@")]
+    calls = []
+    real = plan_exports.decide
+    monkeypatch.setattr(plan_exports, "decide", lambda *args: calls.append(args[3]) or real(*args))
+    summary = Summary()
+    requests = list(plan(RULESET, _records(lines, "old"), _records(changed, "new"), "rfc", summary))
+    assert [r["okta_id"] for r in requests if isinstance(r, dict)] == ["00u49"]
+    assert calls == [f"00u{i}" for i in range(50)] + ["00u49"]  # OLD's 50, then NEW's one change
+    assert summary.kinds["unchanged"] == 49
