@@ -11,6 +11,7 @@ Create-only rules are left as the app has them, as in an update.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from mapper.core.plan import Plan, PlannedRule
@@ -32,14 +33,10 @@ def target(plan: Plan, current: dict[str, Any], desired: dict[str, Any]) -> dict
     for urn in plan.extensions:
         if isinstance(body.get(urn), dict):
             body[urn] = dict(body[urn])
-    entries: dict[tuple[str, str, str], list[PlannedRule]] = {}
-    for rule in plan.rules:
-        t = rule.target
-        if t.entry_type is not None:
-            entries.setdefault((t.urn, t.attr, t.entry_type), []).append(rule)
-        elif not rule.create_only:
-            _set_slot(body, desired, rule)
-    for group in entries.values():
+    slots, groups = _layout(plan)
+    for urn, attr, sub in slots:
+        _set_slot(body, desired, urn, attr, sub)
+    for group in groups:
         _set_entry(body, desired, group)
     for urn in plan.extensions:
         if urn in body and not body[urn]:
@@ -75,44 +72,87 @@ def _container(resource: dict[str, Any], urn: str, create: bool) -> dict[str, An
     return None
 
 
-def _set_slot(body: dict[str, Any], desired: dict[str, Any], rule: PlannedRule) -> None:
-    t = rule.target
-    wanted = _container(desired, t.urn, create=False) or {}
-    if t.entry_type is None and t.sub is None:
-        value = wanted.get(t.attr)
+#: Each plan's owned slots, worked out once: (URN, attribute, sub-attribute) of the rules
+#: that set a whole attribute or a sub-attribute, in rule order (the order new keys take in
+#: a body), and the rules of each multi-valued entry type. Keyed by id, the plan kept alive
+#: with its layout so that the id cannot be another plan's.
+_LAYOUTS: dict[int, tuple[Plan, tuple[tuple[str, str, str | None], ...], tuple[_Entry, ...]]] = {}
+
+
+def _layout(plan: Plan) -> tuple[tuple[tuple[str, str, str | None], ...], tuple[_Entry, ...]]:
+    cached = _LAYOUTS.get(id(plan))
+    if cached is not None and cached[0] is plan:
+        return cached[1], cached[2]
+    slots: list[tuple[str, str, str | None]] = []
+    entries: dict[tuple[str, str, str], list[PlannedRule]] = {}
+    for rule in plan.rules:
+        t = rule.target
+        if t.entry_type is not None:
+            entries.setdefault((t.urn, t.attr, t.entry_type), []).append(rule)
+        elif not rule.create_only:
+            slots.append((t.urn, t.attr, t.sub))
+    if len(_LAYOUTS) >= 256:  # a process that loads plans without end keeps only recent ones
+        _LAYOUTS.clear()
+    groups = tuple(_Entry.of(rules) for rules in entries.values())
+    _LAYOUTS[id(plan)] = (plan, tuple(slots), groups)
+    return tuple(slots), groups
+
+
+def _set_slot(body: dict[str, Any], desired: dict[str, Any], urn: str, attr: str, sub: str | None) -> None:
+    wanted = desired if urn == CORE_USER else desired.get(urn)
+    if not isinstance(wanted, dict):
+        wanted = {}
+    if sub is None:
+        value = wanted.get(attr)
         if value is None:
-            target = _container(body, t.urn, create=False)
+            target = _container(body, urn, create=False)
             if target is not None:
-                target.pop(t.attr, None)
+                target.pop(attr, None)
         else:
-            target = _container(body, t.urn, create=True)
+            target = _container(body, urn, create=True)
             assert target is not None
-            target[t.attr] = _copied(value)
+            target[attr] = _copied(value)
         return
     # a sub-attribute of a complex attribute
-    assert t.sub is not None
-    value = (wanted.get(t.attr) or {}).get(t.sub)
-    target = _container(body, t.urn, create=value is not None)
+    value = (wanted.get(attr) or {}).get(sub)
+    target = _container(body, urn, create=value is not None)
     if target is None:
         return
-    held = target.get(t.attr)
-    complex_value = target[t.attr] = dict(held) if isinstance(held, dict) else {}
+    held = target.get(attr)
+    complex_value = target[attr] = dict(held) if isinstance(held, dict) else {}
     if value is None:
-        complex_value.pop(t.sub, None)
+        complex_value.pop(sub, None)
     else:
-        complex_value[t.sub] = value
+        complex_value[sub] = value
     if not complex_value:
-        del target[t.attr]
+        del target[attr]
 
 
-def _set_entry(body: dict[str, Any], desired: dict[str, Any], rules: list[PlannedRule]) -> None:
-    """The entries of one type of one multi-valued attribute, which RULES write: each owned
-    sub-attribute set or removed; create-only ones left as the app has them. An entry left
-    with no value the ruleset writes goes (no {type: work} orphan), as patch removes it."""
-    t = rules[0].target
-    owned = [r.target.sub for r in rules if not r.create_only]
-    written = {r.target.sub for r in rules}
-    primary = any(r.primary for r in rules)
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    """The rules that write the entries of one type of one multi-valued attribute."""
+
+    urn: str
+    attr: str
+    entry_type: str
+    owned: tuple[str, ...]  # the sub-attributes an update sets (not create-only)
+    written: frozenset[str]  # every sub-attribute the rules write
+    primary: bool  # a rule marks the entry primary
+
+    @classmethod
+    def of(cls, rules: list[PlannedRule]) -> _Entry:
+        t = rules[0].target
+        assert t.entry_type is not None
+        owned = tuple(r.target.sub for r in rules if not r.create_only and r.target.sub is not None)
+        written = frozenset(r.target.sub for r in rules if r.target.sub is not None)
+        return cls(t.urn, t.attr, t.entry_type, owned, written, any(r.primary for r in rules))
+
+
+def _set_entry(body: dict[str, Any], desired: dict[str, Any], t: _Entry) -> None:
+    """The entries of one type of one multi-valued attribute (T): each owned sub-attribute set
+    or removed; create-only ones left as the app has them. An entry left with no value the
+    ruleset writes goes (no {type: work} orphan), as patch removes it."""
+    owned, written, primary = t.owned, t.written, t.primary
     wanted_all = _container(desired, t.urn, create=False) or {}
     wanted = next(
         (e for e in wanted_all.get(t.attr) or [] if isinstance(e, dict) and e.get("type") == t.entry_type), {}
