@@ -12,6 +12,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import mapper
+from mapper.core.helpers import split_user
+from mapper.core.patch_ops import message
+from mapper.core.styles import PatchStyle
+from mapper.runtime import patch
 from tests.conftest import SHIPPED
 from tests.support.scim_oracle import apply, normalise
 from tests.support.strategies import emails, okta_users, profile_text
@@ -90,6 +94,31 @@ def test_patch_takes_old_to_new_on_scim2_models(
     assert apply(ruleset, ruleset.render(old), message) == normalise(ruleset, ruleset.updated(old, new))
     assert ruleset.patch(old, new, style) == message  # the same change, the same request
     assert ruleset.patch(new, new, style) is None  # nothing changed: no request
+
+
+@pytest.mark.parametrize("name", sorted(RULESETS))
+@given(pair=profile_pairs())
+def test_the_generated_rfc_patch_is_the_rfc_style_of_the_changes(
+    name: str, pair: tuple[dict[str, Any], dict[str, Any]]
+) -> None:
+    """patch_rfc writes the operations as it finds the changes: the same message (or the same
+    error) as the changes function's units turned into RFC operations afterwards."""
+    ruleset = RULESETS[name]
+    old, new = pair
+    _, changes, units = ruleset._changes
+    outcomes = []
+    for way in ("direct", "two passes"):
+        try:
+            if way == "direct":
+                outcomes.append(ruleset._patch_rfc(old, new))
+            else:
+                (old_profile, old_fields), (new_profile, new_fields) = split_user(old), split_user(new)
+                operations = patch.operations(units, changes(old_profile, old_fields, new_profile, new_fields),
+                                              PatchStyle.RFC)  # fmt: skip
+                outcomes.append(message(operations) if operations else None)
+        except mapper.ProfileError as exc:
+            outcomes.append(str(exc))
+    assert outcomes[0] == outcomes[1]
 
 
 @pytest.mark.parametrize("style", ("rfc", "no-path"))

@@ -6,6 +6,10 @@ its sources differs: a one-attribute change costs a few comparisons and one
 rule. It returns ``[(unit, old, new), ...]`` in ruleset order, where a unit is
 what a PATCH operation can address on its own (see :class:`Unit`); the patch
 styles in :mod:`mapper.runtime.patch` turn those into operations.
+
+``patch_rfc(old_user, new_user)`` makes the same comparisons and writes the RFC
+style's operations as it goes, returning the PatchOp message (or None): the
+common case of ``Ruleset.patch``, with no list of changes or second pass between.
 """
 
 from __future__ import annotations
@@ -14,6 +18,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from mapper.compiler.codegen import PYTHON_CLASS, Emitter, py_comment, py_literal
+from mapper.core import patch_ops
+from mapper.core.patch_ops import PATCH_OP
 from mapper.core.plan import Plan, PlannedRule
 from mapper.core.types import STRING, ValueType
 
@@ -106,6 +112,7 @@ class _PatchGenerator(Emitter):
         self.raw_internal_old: dict[str, str] = {}
         self.raw_internal_new: dict[str, str] = {}
         self._old_values: dict[int, str] = {}  # rule id -> variable with its old value, per unit
+        self.direct = False  # writing patch_rfc (operations), not changes (units' old and new values)
 
     def generate(self) -> str:
         w = self.w
@@ -122,6 +129,25 @@ class _PatchGenerator(Emitter):
                 else:
                     self._multi(index, unit, rules)
             w.line("return out")
+        w.line()
+        w.line()
+        self.direct = True
+        w.line("# The same comparisons, writing the RFC 7644 PatchOp (operations with paths) as they go.")
+        with w.block("def patch_rfc(old, new):"):
+            for side in ("old", "new"):  # the Users API shape read inline, any other through split_user
+                w.line(f"{side}_fields = {side}")
+                w.line(f"{side} = {side}.get('profile') if {side}.__class__ is dict else None")
+                with w.block(f"if {side}.__class__ is not dict:"):
+                    w.line(f"{side}, {side}_fields = {self._helper('split_user')}({side}_fields)")
+            self._read_raw()
+            w.line("out = []")
+            for index, (unit, rules) in enumerate(self.units):
+                w.line()
+                if unit.kind == "leaf":
+                    self._leaf(index, rules[0])
+                else:
+                    self._multi(index, unit, rules)
+            w.line(f"return {{'schemas': [{py_literal(PATCH_OP)}], 'Operations': out}} if out else None")
         return w.source()
 
     def _read_raw(self) -> None:
@@ -215,7 +241,14 @@ class _PatchGenerator(Emitter):
             if rule.target.scim_type == "decimal":
                 test += f" or {old}.__class__ is not {new}.__class__"  # 1 and 1.0 differ in JSON
             with w.block(f"if {test}:"):
-                w.line(f"out.append(({index}, {old}, {new}))")
+                if not self.direct:
+                    w.line(f"out.append(({index}, {old}, {new}))")
+                    return
+                path = py_literal(self.units[index][0].path)
+                w.line(f"if {new} is None: out.append({{'op': 'remove', 'path': {path}}})")
+                w.line(
+                    f"else: out.append({{'op': 'add' if {old} is None else 'replace', 'path': {path}, 'value': {new}}})"
+                )
 
     def _multi(self, index: int, unit: Unit, rules: tuple[PlannedRule, ...]) -> None:
         w = self.w
@@ -230,7 +263,15 @@ class _PatchGenerator(Emitter):
                 w.line(f"{var} = ({''.join(p + ', ' for p in parts)})")
                 sides.append(var)
             with w.block(f"if {sides[0]} != {sides[1]}:"):
-                w.line(f"out.append(({index}, {sides[0]}, {sides[1]}))")
+                if not self.direct:
+                    w.line(f"out.append(({index}, {sides[0]}, {sides[1]}))")
+                    return
+                self.namespace[f"_unit{index}"] = unit
+                w.line(f"{self._entries_helper()}(out, _unit{index}, {sides[0]}, {sides[1]})")
+
+    def _entries_helper(self) -> str:
+        self.namespace["_patch_entries"] = patch_ops.entries
+        return "_patch_entries"
 
     def _entry(self, entry: Entry, rules: tuple[PlannedRule, ...], values: dict[int, str]) -> str:
         """An expression for the entry dict, or None when none of its sub-attributes has a value."""
@@ -251,7 +292,8 @@ class _PatchGenerator(Emitter):
 
 
 def generate_changes(plan: Plan) -> tuple[str, dict[str, Any], tuple[Unit, ...]]:
-    """The Python source of PLAN's changes function, the namespace it runs in, and its units in order."""
+    """The Python source of PLAN's changes and patch_rfc functions, the namespace they run in,
+    and the units in order."""
     generator = _PatchGenerator(plan)
     source = generator.generate()
     return source, generator.namespace, tuple(unit for unit, _ in generator.units)

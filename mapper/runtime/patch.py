@@ -28,20 +28,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Final, assert_never
 
+from mapper.core.patch_ops import Operation
+from mapper.core.patch_ops import entries as _entries
+from mapper.core.patch_ops import leaf as _leaf
 from mapper.core.scim_path import summary
 from mapper.core.styles import PatchStyle
 
 if TYPE_CHECKING:
     from mapper.compiler.patchgen import Change, Unit
-
-PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
-Operation = dict[str, Any]
-
-
-def message(operations: list[Operation]) -> dict[str, Any]:
-    """The PatchOp message that carries OPERATIONS."""
-    return {"schemas": [PATCH_OP], "Operations": operations}
-
 
 #: Module names for the members the hot path compares with: no lookup on the enum per call.
 _RFC: Final = PatchStyle.RFC
@@ -76,12 +70,6 @@ def patch_style(style: PatchStyle | str) -> PatchStyle:
     raise ValueError(f"unknown patch style {style!r}; styles: {', '.join(PatchStyle)}")
 
 
-def _leaf(path: str, old: Any, new: Any) -> Operation:
-    if new is None:
-        return {"op": "remove", "path": path}
-    return {"op": "add" if old is None else "replace", "path": path, "value": new}
-
-
 def _rfc(units: tuple[Unit, ...], changes: list[Change], whole_multivalued: bool) -> list[Operation]:
     ops: list[Operation] = []
     for index, old, new in changes:
@@ -99,25 +87,6 @@ def _whole(unit: Unit, old: tuple[Any, ...], new: tuple[Any, ...]) -> Operation:
     before = [e for e in old if e is not None]
     after = [e for e in new if e is not None]
     return _leaf(unit.path, before or None, after or None)
-
-
-def _entries(ops: list[Operation], unit: Unit, old: tuple[Any, ...], new: tuple[Any, ...]) -> None:
-    for entry, before, after in zip(unit.entries, old, new):  # noqa: B905 - one per entry by construction
-        if before == after:
-            continue
-        if before is None:
-            ops.append({"op": "add", "path": unit.path, "value": [after]})
-        elif after is None:
-            ops.append({"op": "remove", "path": entry.path})
-        else:
-            for sub, path in entry.sub_paths:
-                was, now = before.get(sub), after.get(sub)
-                if was == now:
-                    continue
-                if now is None:
-                    ops.append({"op": "remove", "path": path})
-                else:
-                    ops.append({"op": "add" if was is None else "replace", "path": path, "value": now})
 
 
 def _no_path(units: tuple[Unit, ...], changes: list[Change]) -> list[Operation]:

@@ -16,10 +16,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from mapper.core.patch_ops import message
 from mapper.core.plan import Plan
 from mapper.core.schema import CORE_USER
 from mapper.core.scim_path import AttrPath
-from mapper.runtime.patch import message
 from mapper.runtime.put import target as owned_target
 
 #: What the server keeps: never part of a PATCH.

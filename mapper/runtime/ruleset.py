@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from mapper.compiler import codegen, compile_cache
 from mapper.core.helpers import describe, split_user
+from mapper.core.patch_ops import message
 from mapper.core.plan import Constant, Plan
 from mapper.core.styles import PatchStyle
 from mapper.errors import Diagnostic, ProfileError, RulesetError, Severity
@@ -43,6 +44,10 @@ class Rule:
     origin: str  # name of the ruleset that wrote it (differs for inherited rules)
     location: str  # file:line
     text: str  # the whole rule as written (its lines joined)
+
+
+#: The common style, compared by identity on the hot path.
+_RFC = PatchStyle.RFC
 
 
 class Ruleset:
@@ -89,6 +94,12 @@ class Ruleset:
 
         source, namespace, units = generate_changes(self.plan)
         return source, codegen.load_function(source, namespace, self.plan, "changes"), units
+
+    @cached_property
+    def _patch_rfc(self) -> Callable[[Any, Any], dict[str, Any] | None]:
+        """The generated patch_rfc (compiled with changes, in the same source)."""
+        function: Callable[[Any, Any], dict[str, Any] | None] = self._changes[1].__globals__["patch_rfc"]
+        return function
 
     @cached_property
     def _inbound(self) -> tuple[str, Callable[[Any], dict[str, Any]], frozenset[str]]:
@@ -155,6 +166,8 @@ class Ruleset:
         """
         if style.__class__ is not PatchStyle:  # a name: checked once (the hot path passes the enum)
             style = patch.patch_style(style)
+        if style is _RFC:  # the common case: the generated function writes the message itself
+            return self._patch_rfc(old, new)
         # The Users API shape read inline (the hot path), any other through split_user.
         old_profile = old.get("profile") if old.__class__ is dict else None
         if old_profile.__class__ is dict:
@@ -169,7 +182,7 @@ class Ruleset:
         _, changes, units = self._changes
         changed = changes(old_profile, old_fields, new_profile, new_fields)
         operations = patch.operations(units, changed, style) if changed else []
-        return patch.message(operations) if operations else None
+        return message(operations) if operations else None
 
     def put(self, current: dict[str, Any], user: dict[str, Any]) -> dict[str, Any]:
         """The body of a PUT that brings the app's user in line with USER, built as Okta
@@ -211,8 +224,8 @@ class Ruleset:
 
 def _set_active(active: bool, style: PatchStyle | str) -> dict[str, Any]:
     if patch.patch_style(style) is PatchStyle.NO_PATH:
-        return patch.message([{"op": "replace", "value": {"active": active}}])
-    return patch.message([{"op": "replace", "path": "active", "value": active}])
+        return message([{"op": "replace", "value": {"active": active}}])
+    return message([{"op": "replace", "path": "active", "value": active}])
 
 
 def loads(
