@@ -414,7 +414,8 @@ def _both(data: bytes) -> tuple[object, object]:
     [b'{"a":1,"a":2}', b'{"a" : 1, "a" : 2}', b'{"a":{"b":1,"b":2}}', b'{"a":"x\\":","a":1}', b'{"a":"\\":"}',
      b'{"n": 123456789012345678901234567890}', b'{"n": -9223372036854775809}', b'{"f": 1e300}', b"NaN",
      b'{"s":"\\ud800"}', b"\xef\xbb\xbf{}", b"[" * 150 + b"]" * 150, b"7", b'"x"', b"null", b"", b"  ", b"{",
-     b'{"a":1}\x00', b"\xff"],
+     b'{"a":1}\x00', b"\xff", b'{"a":18446744073709551616}', b'{"a":1e20}', b'{"a":-0}', b'{"a":5e-324}',
+     b'{"id":"a","id":"b"}', b'{"a":[{"b":1,"b":1}]}', b'{ "a" : "x y" , "a" : "x y" }', b'[' * 101 + b']' * 101, b'[' * 100 + b']' * 100, b'[' * 99 + b']' * 99],
 )  # fmt: skip
 def test_the_fast_reader_reads_as_the_strict_one(data: bytes) -> None:
     strict, fast = _both(data)
@@ -431,9 +432,14 @@ def test_the_fast_reader_reads_as_the_strict_one(data: bytes) -> None:
     ),
     duplicate=st.booleans(),
     spaced=st.booleans(),
+    ascii_only=st.booleans(),
 )
-def test_the_fast_reader_agrees_on_any_document(value: object, duplicate: bool, spaced: bool) -> None:
-    text = json.dumps(value, separators=(",", " : ") if spaced else (",", ":"))
+def test_the_fast_reader_agrees_on_any_document(
+    value: object, duplicate: bool, spaced: bool, ascii_only: bool
+) -> None:
+    """Whatever the record, written compact (orjson's own text: the reader's shortcut) or
+    spaced, escaped or not, with a key given twice or not."""
+    text = json.dumps(value, separators=(",", " : ") if spaced else (",", ":"), ensure_ascii=ascii_only)
     if duplicate and text.startswith("{") and len(text) > 2:
         text = text.replace("{", '{"dup":1,"dup":2,', 1)
     strict, fast = _both(text.encode())

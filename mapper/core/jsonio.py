@@ -125,11 +125,21 @@ def parse_fast(data: bytes, label: str, first_line: int = 1) -> Any:
     """As :func:`parse`, four times faster on the records a gateway sees (orjson), with the
     same guarantees: a document orjson reads differently or refuses goes to the strict reader.
 
-    orjson takes the last of two equal keys; the strict reader refuses them. With JSON's
-    whitespace deleted, every key in the text ends in ``":``, and ``":`` elsewhere (inside
-    a string) only adds to the count: when the count equals the keys orjson kept, no key
-    was given twice. orjson reads an integer beyond 64 bits as a float, which the strict
-    reader keeps exact: a float that large goes there too.
+    orjson takes the last of two equal keys; the strict reader refuses them; it reads an
+    integer beyond 64 bits as a float, which the strict reader keeps exact.
+
+    The common case is settled by writing the document back: when orjson's text for it is
+    the record's text, JSON's whitespace deleted from both, the two hold the same tokens in
+    the same order (deleting whitespace never makes or unmakes a string: a backslash is
+    never followed by whitespace), so every object has as many members in the record as
+    orjson kept (no key twice) and every number is written as it was read (no integer
+    became a float). With no more brackets than the depth allowed, it nests no deeper.
+
+    Otherwise (escapes orjson writes another way, ``1E2``, more brackets): with whitespace
+    deleted, every key in the text ends in ``":``, and ``":`` elsewhere (inside a string)
+    only adds to the count: when the count equals the keys orjson kept, no key was given
+    twice; a float of 2**63 or more, perhaps an integer orjson could not keep, goes to the
+    strict reader.
     """
     if len(data) > MAX_RECORD_BYTES:
         return parse(data, label, first_line=first_line)
@@ -137,6 +147,13 @@ def parse_fast(data: bytes, label: str, first_line: int = 1) -> Any:
         document = orjson.loads(data)
     except orjson.JSONDecodeError:
         return parse(data, label, first_line=first_line)  # it says what is wrong, as always
+    if data.count(b"{") + data.count(b"[") <= MAX_DEPTH:
+        try:
+            again = orjson.dumps(document)
+        except TypeError:  # text orjson will not write (a lone surrogate): the strict reader
+            return parse(data, label, first_line=first_line)
+        if again == data or again.translate(None, _WHITESPACE) == data.translate(None, _WHITESPACE):
+            return document
     keys = _keys_if_plain(document, MAX_DEPTH)
     if keys is None or data.translate(None, _WHITESPACE).count(b'":') != keys:
         return parse(data, label, first_line=first_line)
