@@ -9,6 +9,7 @@ from __future__ import annotations
 import heapq
 import json
 from typing import Any
+from unittest import mock
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -76,36 +77,46 @@ def _plain(outcome: dict[str, Any] | RecordFailure) -> Any:
     return outcome
 
 
-@given(exports(), st.sampled_from(["rfc", "no-path", "whole-multivalued"]))
-def test_plan_is_the_reference_plan(generated: tuple[list[str], list[str]], style: str) -> None:
+STYLES = st.sampled_from(["rfc", "no-path", "whole-multivalued"])
+#: Records per lookup: small ones put duplicates and OLD's record of a user in other blocks.
+BLOCKS = st.sampled_from([1, 2, 3, 900])
+
+
+def _reference(old: list[str], new: list[str], style: str) -> tuple[list[Any], Summary]:
+    summary = Summary()
+    planned = reference_plan(RULESET, _records(old, "old"), _records(new, "new"), style, summary)
+    return list(map(_plain, planned)), summary
+
+
+@given(exports(), STYLES, BLOCKS)
+def test_plan_is_the_reference_plan(generated: tuple[list[str], list[str]], style: str, block: int) -> None:
     old, new = generated
-    expected_summary, summary = Summary(), Summary()
-    expected = list(
-        reference_plan(RULESET, _records(old, "old"), _records(new, "new"), style, expected_summary)
-    )
-    assert list(
-        map(_plain, plan(RULESET, _records(old, "old"), _records(new, "new"), style, summary))
-    ) == list(map(_plain, expected))
+    expected, expected_summary = _reference(old, new, style)
+    summary = Summary()
+    with mock.patch.object(plan_exports, "_BLOCK", block):
+        planned = list(map(_plain, plan(RULESET, _records(old, "old"), _records(new, "new"), style, summary)))
+    assert planned == expected
     assert summary == expected_summary
 
 
-@given(exports(), st.integers(min_value=2, max_value=4))
-def test_the_parts_of_a_plan_merge_into_the_plan(generated: tuple[list[str], list[str]], parts: int) -> None:
+@given(exports(), st.integers(min_value=2, max_value=4), STYLES, BLOCKS)
+def test_the_parts_of_a_plan_merge_into_the_reference_plan(
+    generated: tuple[list[str], list[str]], parts: int, style: str, block: int
+) -> None:
     old, new = generated
-    whole = Summary()
-    expected = list(map(_plain, plan(RULESET, _records(old, "old"), _records(new, "new"), "rfc", whole)))
-    merged, summed = [], Summary()
+    expected, expected_summary = _reference(old, new, style)
+    summed = Summary()
     streams = []
-    for k in range(parts):
-        part = Summary()
-        streams.append(
-            list(_keyed(RULESET, _records(old, "old"), _records(new, "new"), "rfc", part, (k, parts)))
-        )
-        summed.kinds.update(part.kinds)
-        summed.attributes.update(part.attributes)
+    with mock.patch.object(plan_exports, "_BLOCK", block):
+        for k in range(parts):
+            part = Summary()
+            records = _records(old, "old"), _records(new, "new")
+            streams.append(list(_keyed(RULESET, *records, style, part, (k, parts))))
+            summed.kinds.update(part.kinds)
+            summed.attributes.update(part.attributes)
     merged = [_plain(outcome) for _, outcome in heapq.merge(*streams, key=lambda item: item[0])]
     assert merged == expected
-    assert summed == whole
+    assert summed == expected_summary
 
 
 @given(

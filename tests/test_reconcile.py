@@ -152,10 +152,12 @@ def test_put_and_reconcile_change_neither_resource_and_a_put_body_shares_nothing
     except mapper.ProfileError:
         return
     before = copy.deepcopy((current, wanted))
-    ruleset.reconcile(current, user)
+    message = ruleset.reconcile(current, user)
     body = put_body(ruleset.plan, current, wanted)
     assert (current, wanted) == before
-    assert not set(_containers(body)) & set(_containers(current) + _containers(wanted))
+    theirs = set(_containers(current) + _containers(wanted))
+    assert not set(_containers(body)) & theirs
+    assert not set(_containers(message)) & theirs  # the message is the caller's own too
 
 
 def normalise_slot(value: Any) -> Any:

@@ -163,6 +163,8 @@ def parse_fast(data: bytes, label: str, first_line: int = 1) -> Any:
 def _keys_if_plain(document: Any, limit: int) -> int | None:
     """How many object keys DOCUMENT holds; None when it nests deeper than LIMIT or holds a
     float of 2**63 or more (perhaps an integer orjson could not keep)."""
+    if document.__class__ is float and abs(document) >= 9.2e18:
+        return None  # a bare number, perhaps an integer orjson could not keep
     keys = 0
     stack: list[tuple[Any, int]] = [(document, 0)]
     while stack:

@@ -22,7 +22,7 @@ def put_body(plan: Plan, current: dict[str, Any], desired: dict[str, Any]) -> di
     """CURRENT (the app's resource, as GET returns it) with every owned slot set as in DESIRED
     (what the ruleset renders for the user), or removed where DESIRED has no value: a body of
     its own, sharing nothing with either."""
-    return _copied(target(plan, current, desired))  # type: ignore[no-any-return]
+    return json_copy(target(plan, current, desired))  # type: ignore[no-any-return]
 
 
 def target(plan: Plan, current: dict[str, Any], desired: dict[str, Any]) -> dict[str, Any]:
@@ -50,13 +50,13 @@ def target(plan: Plan, current: dict[str, Any], desired: dict[str, Any]) -> dict
     return body
 
 
-def _copied(value: Any) -> Any:
+def json_copy(value: Any) -> Any:
     """A deep copy of JSON data (objects, arrays, scalars): what copy.deepcopy does for it, five
     times faster (no memo: JSON has no shared or cyclic parts)."""
     if isinstance(value, dict):
-        return {key: _copied(item) for key, item in value.items()}
+        return {key: json_copy(item) for key, item in value.items()}
     if isinstance(value, list):
-        return [_copied(item) for item in value]
+        return [json_copy(item) for item in value]
     return value
 
 
@@ -111,7 +111,7 @@ def _set_slot(body: dict[str, Any], desired: dict[str, Any], urn: str, attr: str
         else:
             target = _container(body, urn, create=True)
             assert target is not None
-            target[attr] = _copied(value)
+            target[attr] = json_copy(value)
         return
     # a sub-attribute of a complex attribute
     value = (wanted.get(attr) or {}).get(sub)

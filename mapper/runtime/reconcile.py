@@ -20,6 +20,7 @@ from mapper.core.patch_ops import message
 from mapper.core.plan import Plan
 from mapper.core.schema import CORE_USER
 from mapper.core.scim_path import AttrPath
+from mapper.runtime.put import json_copy
 from mapper.runtime.put import target as owned_target
 
 #: What the server keeps: never part of a PATCH.
@@ -43,7 +44,9 @@ def reconcile_message(plan: Plan, current: dict[str, Any], desired: dict[str, An
                 _diff(operations, AttrPath(key, attr), inner_before.get(attr), inner_after.get(attr))
             continue
         _diff(operations, AttrPath(CORE_USER, key), current.get(key), target.get(key))
-    return message(operations) if operations else None
+    # The values come from the target, which shares what it leaves alone with CURRENT: the
+    # message is the caller's own, as a PUT body is.
+    return message(json_copy(operations)) if operations else None
 
 
 def _keys(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
