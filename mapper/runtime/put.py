@@ -26,9 +26,9 @@ def put_body(plan: Plan, current: dict[str, Any], desired: dict[str, Any]) -> di
 
 
 def target(plan: Plan, current: dict[str, Any], desired: dict[str, Any]) -> dict[str, Any]:
-    """put_body, built without copying what it leaves as CURRENT has it: the containers it
-    changes are new (neither argument is changed), the rest are CURRENT's own. What reconcile
-    compares, and only reads."""
+    """put_body, built without copies: the containers it changes are new (neither argument is
+    changed), the rest are CURRENT's own, and the values it sets DESIRED's. What reconcile
+    compares, and only reads (put_body copies it whole)."""
     body: dict[str, Any] = dict(current)
     for urn in plan.extensions:
         if isinstance(body.get(urn), dict):
@@ -111,7 +111,7 @@ def _set_slot(body: dict[str, Any], desired: dict[str, Any], urn: str, attr: str
         else:
             target = _container(body, urn, create=True)
             assert target is not None
-            target[attr] = json_copy(value)
+            target[attr] = value
         return
     # a sub-attribute of a complex attribute
     value = (wanted.get(attr) or {}).get(sub)

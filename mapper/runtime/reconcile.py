@@ -41,9 +41,13 @@ def reconcile_message(plan: Plan, current: dict[str, Any], desired: dict[str, An
             inner_before = before if isinstance(before, dict) else {}
             inner_after = after if isinstance(after, dict) else {}
             for attr in _keys(inner_before, inner_after):
-                _diff(operations, AttrPath(key, attr), inner_before.get(attr), inner_after.get(attr))
+                was, now = inner_before.get(attr), inner_after.get(attr)
+                if was is not now and was != now:  # the path is made only for a difference
+                    _diff(operations, AttrPath(key, attr), was, now)
             continue
-        _diff(operations, AttrPath(CORE_USER, key), current.get(key), target.get(key))
+        before, after = current.get(key), target.get(key)
+        if before is not after and before != after:  # most are the same object: the target's own
+            _diff(operations, AttrPath(CORE_USER, key), before, after)
     # The values come from the target, which shares what it leaves alone with CURRENT: the
     # message is the caller's own, as a PUT body is.
     return message(json_copy(operations)) if operations else None
