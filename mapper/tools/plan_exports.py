@@ -132,7 +132,7 @@ class _Old:
     def __init__(self, folder: str, ruleset: Ruleset, digest: str) -> None:
         self.ruleset, self.digest = ruleset, digest
         self.db = sqlite3.connect(Path(folder) / "old.sqlite", isolation_level=None)
-        self.db.execute("PRAGMA journal_mode = OFF")  # a scratch file: nothing to recover
+        self.db.execute("PRAGMA journal_mode = MEMORY")  # a scratch file; a block's insert may be undone
         self.db.execute("PRAGMA synchronous = OFF")
         self.db.execute(
             "CREATE TABLE users (okta_id TEXT PRIMARY KEY, record BLOB, kind INTEGER NOT NULL, "
@@ -156,9 +156,18 @@ class _Old:
             okta_id: (record, kind, seen) for okta_id, record, kind, seen in self.db.execute(query, wanted)
         }
 
-    def add(self, rows: list[tuple[str, bytes, int]]) -> None:
-        """OLD's users (Okta id, record, kind)."""
-        self.db.executemany("INSERT INTO users (okta_id, record, kind) VALUES (?, ?, ?)", rows)
+    def add(self, rows: list[tuple[str, bytes, int]]) -> bool:
+        """OLD's users (Okta id, record, kind), all or none: False (none) when one of the Okta
+        ids is held already."""
+        self.db.execute("SAVEPOINT block")
+        try:
+            self.db.executemany("INSERT INTO users (okta_id, record, kind) VALUES (?, ?, ?)", rows)
+        except sqlite3.IntegrityError:
+            self.db.execute("ROLLBACK TO block")
+            return False
+        finally:
+            self.db.execute("RELEASE block")
+        return True
 
     def listed(self, okta_ids: list[str]) -> None:
         """Users NEW lists (added when OLD did not)."""
@@ -213,30 +222,54 @@ def _load_old(
     summary: Summary,
     part: tuple[int, int] | None,
 ) -> Iterator[tuple[Key, RecordFailure]]:
-    """OLD into TABLE, as a first sync of OLD on an empty app leaves its state; each failure."""
+    """OLD into TABLE, as a first sync of OLD on an empty app leaves its state; each failure.
+
+    A block is decided as if no earlier block held its users, and inserted: an Okta id
+    already in the table (a user twice, blocks apart: rare) undoes the insert, and the
+    block is decided again knowing which of its ids are held (as it is when a user it
+    failed is held: that user is there twice)."""
     for block in _blocks(old):
         items = list(_parsed(block, summary, part))
-        held = set(table.find(okta_id for _, _, okta_id, _ in items if okta_id is not None))
-        rows: list[tuple[str, bytes, int]] = []
-        for index, record, okta_id, parsed in items:
-            if isinstance(parsed, RecordFailure):
-                yield (0, index, 0), parsed
-                continue
-            assert okta_id is not None and parsed is not None
-            user = parsed[1]
-            if okta_id in held:
+        failures, rows = _old_block(ruleset, digest, policy, items, set())
+        # a user who failed here may be held by an earlier block: then they are there twice
+        failed = [f.okta_id for _, f, _ in failures if f.code is FailureCode.PROFILE and f.okta_id]
+        if (failed and table.find(failed)) or not table.add(rows):
+            held = set(table.find(okta_id for _, _, okta_id, _ in items if okta_id is not None))
+            failures, rows = _old_block(ruleset, digest, policy, items, held)
+            table.add(rows)
+        for key, failure, counted in failures:
+            if not counted:
                 summary.kinds["failed"] += 1
-                yield (0, index, 0), _twice(record, okta_id)
-                continue
-            try:
-                decision = decide(ruleset, digest, policy, okta_id, user, None)
-            except ProfileError as exc:  # a first sync fails this user: the app never had it
-                summary.kinds["failed"] += 1
-                yield (0, index, 0), _profile_failure(record, okta_id, exc)
-                continue
-            held.add(okta_id)  # looked for, not found (the app is empty), when not created
-            rows.append((okta_id, record.data, _CREATED if decision.kind is Kind.CREATE else _ABSENT))
-        table.add(rows)
+            yield key, failure
+
+
+def _old_block(
+    ruleset: Ruleset,
+    digest: str,
+    policy: Policy,
+    items: list[tuple[int, Record, str | None, tuple[str, dict[str, Any]] | RecordFailure | None]],
+    held: set[str],
+) -> tuple[list[tuple[Key, RecordFailure, bool]], list[tuple[str, bytes, int]]]:
+    """A block of OLD decided, the Okta ids in HELD taken by earlier blocks: its failures in
+    order (each with whether it was counted already) and the table's rows."""
+    failures: list[tuple[Key, RecordFailure, bool]] = []
+    rows: list[tuple[str, bytes, int]] = []
+    for index, record, okta_id, parsed in items:
+        if isinstance(parsed, RecordFailure):
+            failures.append(((0, index, 0), parsed, True))
+            continue
+        assert okta_id is not None and parsed is not None
+        if okta_id in held:
+            failures.append(((0, index, 0), _twice(record, okta_id), False))
+            continue
+        try:
+            decision = decide(ruleset, digest, policy, okta_id, parsed[1], None)
+        except ProfileError as exc:  # a first sync fails this user: the app never had it
+            failures.append(((0, index, 0), _profile_failure(record, okta_id, exc), False))
+            continue
+        held.add(okta_id)  # looked for, not found (the app is empty), when not created
+        rows.append((okta_id, record.data, _CREATED if decision.kind is Kind.CREATE else _ABSENT))
+    return failures, rows
 
 
 def _plan_new(
@@ -304,7 +337,7 @@ def _parsed(
     RecordFailure that says why it cannot be, counted). LAZY: a record that begins with its id
     is not parsed yet (None), its id taken from the text; it is parsed where it differs from OLD's."""
     for index, record in block:
-        hint = _hint(record)
+        hint = _hint(record) if lazy or part is not None else None
         if part is not None and hint is not None and shard(hint, part[1]) != part[0]:
             continue  # another process's user (or its failure)
         if lazy and hint is not None:
