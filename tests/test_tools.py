@@ -6,6 +6,7 @@ import json
 import re
 import shutil
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -702,8 +703,6 @@ def _changed_by_json_patch(before: dict[str, Any], after: dict[str, Any]) -> set
     """What review named before it compared attribute by attribute: the attributes a JSON patch touches."""
     import jsonpatch
 
-    from mapper.tools.impact import _touched
-
     touched: set[str] = set()
     for op in jsonpatch.make_patch(before, after).patch:
         touched.update(_touched(op["path"], before, after))
@@ -711,6 +710,29 @@ def _changed_by_json_patch(before: dict[str, Any], after: dict[str, Any]) -> set
             touched.update(_touched(op["from"], before, after))
     touched.discard("schemas")
     return touched
+
+
+def _touched(pointer: str, before: dict[str, Any], after: dict[str, Any]) -> Iterator[str]:
+    """The attributes that differ at a JSON patch operation's POINTER, as review named them then:
+    an extension or a complex attribute that changes whole counts as each attribute in it that
+    differs."""
+    import jsonpointer
+
+    from mapper.core.schema import CORE_USER
+    from mapper.core.scim_path import AttrPath
+    from mapper.tools.impact import _differing, _member, _whole
+
+    path = AttrPath.from_pointer(pointer)
+    was = jsonpointer.resolve_pointer(before, pointer, None)
+    now = jsonpointer.resolve_pointer(after, pointer, None)
+    if path is None:  # a whole extension
+        urn = pointer[1:].replace("~1", "/").replace("~0", "~")
+        for attr in _differing(was, now):
+            yield from _whole(AttrPath(urn, attr), _member(was, attr), _member(now, attr))
+    elif pointer.count("/") == (1 if path.urn == CORE_USER else 2):  # the attribute itself
+        yield from _whole(path, was, now)
+    else:
+        yield path.summary
 
 
 _ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
@@ -747,3 +769,22 @@ def test_review_names_the_attributes_a_json_patch_touches(
     from mapper.tools.impact import changed_attributes
 
     assert changed_attributes(before, after) == _changed_by_json_patch(before, after)
+
+
+_values = st.one_of(
+    st.none(), _small, st.lists(_small, max_size=2), st.dictionaries(st.sampled_from("xy"), _small)
+)
+
+
+@given(
+    st.one_of(st.none(), st.dictionaries(st.sampled_from("abcd"), _values)),
+    st.one_of(st.none(), st.dictionaries(st.sampled_from("abcd"), _values)),
+)
+def test_the_differing_keys_are_those_whose_json_differs(was: Any, now: Any) -> None:
+    """review's key comparison (strings compared inline) against its plain definition: a
+    missing object has no keys, a missing key reads as null."""
+    from mapper.tools.impact import _differing, _member, same_json
+
+    keys = [*(was if isinstance(was, dict) else ()), *(now if isinstance(now, dict) else ())]
+    expected = [k for k in dict.fromkeys(keys) if not same_json(_member(was, k), _member(now, k))]
+    assert _differing(was, now) == expected

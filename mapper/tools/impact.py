@@ -18,8 +18,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import jsonpointer
-
 from mapper.core import jsonio
 from mapper.core.schema import CORE_USER
 from mapper.core.scim_path import AttrPath
@@ -130,29 +128,20 @@ def export_impact(old: Ruleset, new: Ruleset, export: Path, jobs: int = 1) -> Im
 
 def changed_attributes(before: dict[str, Any], after: dict[str, Any]) -> set[str]:
     """The SCIM attributes that differ between two renderings of a user, named as
-    :func:`mapper.runtime.patch.touched` names those a PATCH touches (AttrPath.summary)."""
+    :func:`mapper.runtime.patch.touched` names those a PATCH touches (AttrPath.summary): an
+    extension or a complex attribute that changes whole counts as each attribute in it that
+    differs."""
     touched: set[str] = set()
     for key in _differing(before, after):  # attribute by attribute: a JSON patch names the same ones
-        if key != "schemas":
-            touched.update(_touched("/" + key.replace("~", "~0").replace("/", "~1"), before, after))
+        if key == "schemas":
+            continue
+        was, now = before.get(key), after.get(key)
+        if key[:4].lower() == "urn:":  # a whole extension
+            for attr in _differing(was, now):
+                touched.update(_whole(AttrPath(key, attr), _member(was, attr), _member(now, attr)))
+        else:
+            touched.update(_whole(AttrPath(CORE_USER, key), was, now))
     return touched
-
-
-def _touched(pointer: str, before: dict[str, Any], after: dict[str, Any]) -> Iterator[str]:
-    """The attributes that differ at POINTER between two renderings, named as sync's reports
-    name them (:attr:`AttrPath.summary`): an extension or a complex attribute that changes
-    whole counts as each attribute in it that differs."""
-    path = AttrPath.from_pointer(pointer)
-    was = jsonpointer.resolve_pointer(before, pointer, None)
-    now = jsonpointer.resolve_pointer(after, pointer, None)
-    if path is None:  # a whole extension
-        urn = pointer[1:].replace("~1", "/").replace("~0", "~")
-        for attr in _differing(was, now):
-            yield from _whole(AttrPath(urn, attr), _member(was, attr), _member(now, attr))
-    elif pointer.count("/") == (1 if path.urn == CORE_USER else 2):  # the attribute itself
-        yield from _whole(path, was, now)
-    else:
-        yield path.summary
 
 
 def _whole(path: AttrPath, was: object, now: object) -> Iterator[str]:
@@ -167,9 +156,21 @@ def _member(value: object, key: str) -> object:
 
 
 def _differing(was: object, now: object) -> list[str]:
-    """The keys whose values differ between two JSON objects (a missing object has none)."""
-    keys = [*(was if isinstance(was, dict) else ()), *(now if isinstance(now, dict) else ())]
-    return [k for k in dict.fromkeys(keys) if not same_json(_member(was, k), _member(now, k))]
+    """The keys whose values differ between two JSON objects (a missing object has none; a
+    missing key reads as null), in the order the objects name them."""
+    a: dict[str, Any] = was if isinstance(was, dict) else {}
+    b: dict[str, Any] = now if isinstance(now, dict) else {}
+    get = b.get
+    keys = []
+    for key, value in a.items():
+        other = get(key)
+        if value.__class__ is str and other.__class__ is str:  # most values: no call
+            if value != other:
+                keys.append(key)
+        elif not same_json(value, other):
+            keys.append(key)
+    keys += [key for key, other in b.items() if other is not None and key not in a]
+    return keys
 
 
 def same_json(a: object, b: object) -> bool:
@@ -177,6 +178,8 @@ def same_json(a: object, b: object) -> bool:
     JSON (and an app) tells apart."""
     if a.__class__ is not b.__class__:
         return False
+    if a.__class__ is str:  # most values: no recursion
+        return a == b
     if isinstance(a, dict):
         assert isinstance(b, dict)
         return a.keys() == b.keys() and all(same_json(value, b[key]) for key, value in a.items())
