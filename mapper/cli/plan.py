@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
@@ -74,8 +75,15 @@ def plan_command(
         failed = 0
         with output_stream(output) as out:
             jobs_here = 1 if "-" in (old, new) else jobs  # standard input is read once, by one process
+            size = None if "-" in (old, new) else _size([*sources[0], *sources[1]])
             for outcome in plan_exports.plan_parallel(
-                compiled, lambda: records(sources[0]), lambda: records(sources[1]), style, summary, jobs_here
+                compiled,
+                lambda: records(sources[0]),
+                lambda: records(sources[1]),
+                style,
+                summary,
+                jobs_here,
+                size,
             ):
                 if isinstance(outcome, bulk.RecordFailure):
                     failed += 1
@@ -95,3 +103,12 @@ def plan_command(
             sys.exit(ExitCode.FAILED)
 
     run_action(action)
+
+
+def _size(names: list[str]) -> int | None:
+    """The files' bytes in all (how many buckets a plan spreads its users over), None when one
+    cannot be read (reading it says why)."""
+    try:
+        return sum(Path(name).stat().st_size for name in names)
+    except OSError:
+        return None

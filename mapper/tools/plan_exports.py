@@ -9,24 +9,27 @@ property test holds them equal), app ids aside: ``{id}`` in a path stands for th
 of the user. A user who stays DEPROVISIONED gets nothing, as in Okta; one who becomes
 DEPROVISIONED, or leaves the export, is deactivated (never deleted).
 
-That state is kept as OLD's records themselves, by Okta id, in a temporary SQLite file, so
-memory stays flat however large the exports are; both exports are streamed, a block of
-records at a time. Most of NEW is typically OLD unchanged: a record of NEW that is byte for
-byte OLD's record of its id is the same user rendered by the same ruleset, which decide
-would find nothing to send for, and costs a lookup instead of a parse, a render and a
-comparison (tests/test_plan_exports.py holds the plan to the one first written, which
-decided every user against a real sync state).
+Both exports are first spread over buckets (temporary files) by the hash of each user's
+Okta id, so that OLD's and NEW's records of a user land in the same bucket; then each
+bucket is planned on its own, in memory, and the buckets' outcomes are merged in the
+plan's order: memory holds one bucket, a fixed share of the exports, however large they
+are. That state is kept as OLD's records themselves. Most of NEW is typically OLD
+unchanged: a record of NEW that is byte for byte OLD's record of its id is the same user
+rendered by the same ruleset, which decide would find nothing to send for, and costs a
+lookup instead of a parse, a render and a comparison (tests/test_plan_exports.py holds the
+plan to the one first written, which decided every user against a real sync state, for
+any number of buckets and processes).
 """
 
 from __future__ import annotations
 
 import heapq
-import itertools
 import json
 import multiprocessing
 import re
-import sqlite3
+import struct
 import tempfile
+import zlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -38,7 +41,7 @@ from mapper.core.styles import UpdateStyle
 from mapper.errors import ProfileError
 from mapper.runtime.patch import touched
 from mapper.runtime.ruleset import Ruleset
-from mapper.sync.decide import Kind, Policy, decide, decide_gone, requests, ruleset_hash, shard
+from mapper.sync.decide import Kind, Policy, decide, decide_gone, requests, ruleset_hash
 from mapper.sync.state import Row
 from mapper.tools.bulk import FailureCode, Record, RecordFailure, can_fork
 
@@ -53,7 +56,12 @@ WORDS = {
     Kind.LOOKUP: "unchanged",
 }
 UNKNOWN_ID = "{id}"
-_OLD_RUN, _NEW_RUN = 1, 2
+#: How many buckets the users are spread over, by their Okta id's hash, when the exports'
+#: size is not known: each bucket is planned on its own, in memory, so a plan holds one
+#: bucket's records at a time.
+BUCKETS = 64
+#: The records one bucket holds, about, when the exports' size is known (bytes).
+BUCKET_BYTES = 8 << 20
 
 
 @dataclass
@@ -87,10 +95,12 @@ def _user(record: Record) -> tuple[str, dict[str, Any]] | RecordFailure:
 
 
 def plan(
-    ruleset: Ruleset, old: Iterable[Record], new: Iterable[Record], style: str, summary: Summary
-) -> Iterator[dict[str, Any] | RecordFailure]:
-    """Each request the app needs ({"okta_id", "method", "path", "body"}), or a RecordFailure."""
-    for _, outcome in _keyed(ruleset, old, new, style, summary, None):
+    ruleset: Ruleset, old: Iterable[Record], new: Iterable[Record], style: str, summary: Summary,
+    buckets: int = BUCKETS,
+) -> Iterator[dict[str, Any] | RecordFailure]:  # fmt: skip
+    """Each request the app needs ({"okta_id", "method", "path", "body"}), or a RecordFailure
+    (without its value: the command prints the message); the users spread over BUCKETS."""
+    for _, outcome in _keyed(ruleset, old, new, style, summary, None, buckets):
         yield outcome
 
 
@@ -104,12 +114,18 @@ Key = tuple[int, Any, int]
 #: byte OLD's record of that id, which parsed with that id.
 _LEADING_ID = re.compile(rb'[ \t\r\n]*\{[ \t\r\n]*"id"[ \t\r\n]*:[ \t\r\n]*"([^"\\]*)"')
 
-#: Records looked up at once (SQLite's oldest limit on a statement's parameters is 999).
-_BLOCK = 900
+# What OLD left of a user: created (rendered active), or looked for and absent (inactive).
+_CREATED, _ABSENT = 0, 1
 
-# What the table holds of a user: OLD's record, created (rendered active) or looked for and
-# absent (rendered inactive); or only listed by NEW.
-_CREATED, _ABSENT, _NEW_ONLY = 0, 1, 2
+#: A record in a bucket file: its position in its export, line, source (an index) and length.
+_FRAME = struct.Struct("<QIII")
+
+
+def buckets_for(size: int | None) -> int:
+    """How many buckets two exports of SIZE bytes in all (None: not known) are spread over."""
+    if size is None:
+        return BUCKETS
+    return max(16, min(4096, size // BUCKET_BYTES + 1))
 
 
 def _hint(record: Record) -> str | None:
@@ -123,236 +139,205 @@ def _hint(record: Record) -> str | None:
         return None
 
 
-class _Old:
-    """OLD's records by Okta id, in a temporary SQLite file (memory stays flat): the state a
-    first sync of OLD on an empty app would leave, kept as the records themselves. A user's
-    Row is made again from their record when NEW changes them (a tenth of users, typically):
-    an unchanged record needs neither a parse nor a render."""
+class _Spread:
+    """An export's records written to bucket files by the hash of their Okta id (in FOLDER), so
+    that OLD's and NEW's records of a user land in the same bucket, each bucket's in the
+    export's order. Written through buffers of FLUSH bytes in all (memory stays flat), read
+    back a bucket at a time."""
 
-    def __init__(self, folder: str, ruleset: Ruleset, digest: str) -> None:
-        self.ruleset, self.digest = ruleset, digest
-        self.db = sqlite3.connect(Path(folder) / "old.sqlite", isolation_level=None)
-        self.db.execute("PRAGMA journal_mode = MEMORY")  # a scratch file; a block's insert may be undone
-        self.db.execute("PRAGMA synchronous = OFF")
-        self.db.execute(
-            "CREATE TABLE users (okta_id TEXT PRIMARY KEY, record BLOB, kind INTEGER NOT NULL, "
-            "seen INTEGER NOT NULL DEFAULT 0)"
-        )
-        self.db.execute("BEGIN")
+    #: Bytes buffered before they are written out.
+    FLUSH = 8 << 20
 
-    def close(self) -> None:
-        self.db.close()
+    def __init__(self, folder: str, name: str, buckets: int) -> None:
+        self.paths = [Path(folder) / f"{name}-{b}.bin" for b in range(buckets)]
+        self.pending: list[list[bytes]] = [[] for _ in range(buckets)]
+        self.buffered = 0
+        self.names: list[str] = []  # the records' sources, by number
 
-    def find(self, okta_ids: Iterable[str]) -> dict[str, tuple[bytes | None, int, int]]:
-        """(record, kind, seen) of each of OKTA_IDS the table holds."""
-        wanted = list(set(okta_ids))
-        if not wanted:
-            return {}
-        query = (
-            "SELECT okta_id, record, kind, seen FROM users WHERE okta_id IN "  # noqa: S608 - placeholders only
-            f"({','.join('?' * len(wanted))})"
-        )
-        return {
-            okta_id: (record, kind, seen) for okta_id, record, kind, seen in self.db.execute(query, wanted)
-        }
+    def source(self, name: str) -> int:
+        """The number of the source NAME (a file, or <stdin>)."""
+        if not self.names or self.names[-1] != name:
+            self.names.append(name)  # records come file after file: a name seen again is rare
+        return len(self.names) - 1
 
-    def add(self, rows: list[tuple[str, bytes, int]]) -> bool:
-        """OLD's users (Okta id, record, kind), all or none: False (none) when one of the Okta
-        ids is held already."""
-        self.db.execute("SAVEPOINT block")
-        try:
-            self.db.executemany("INSERT INTO users (okta_id, record, kind) VALUES (?, ?, ?)", rows)
-        except sqlite3.IntegrityError:
-            self.db.execute("ROLLBACK TO block")
-            return False
-        finally:
-            self.db.execute("RELEASE block")
-        return True
+    def flush(self) -> None:
+        for path, frames in zip(self.paths, self.pending, strict=True):
+            if frames:
+                with path.open("ab") as out:
+                    out.writelines(frames)
+                frames.clear()
+        self.buffered = 0
 
-    def listed(self, okta_ids: list[str]) -> None:
-        """Users NEW lists (added when OLD did not)."""
-        self.db.executemany(
-            "INSERT INTO users (okta_id, kind, seen) VALUES (?, 2, 1) ON CONFLICT(okta_id) DO UPDATE SET seen = 1",
-            [(okta_id,) for okta_id in okta_ids],
-        )
-
-    def gone(self) -> Iterator[Row]:
-        """The users OLD lists and NEW does not, by Okta id (as the state lists them)."""
-        query = "SELECT okta_id, record, kind FROM users WHERE seen = 0 AND kind != 2 ORDER BY okta_id"
-        for okta_id, record, kind in self.db.execute(query):
-            yield self.row(okta_id, record, kind)
-
-    def row(self, okta_id: str, record: bytes, kind: int) -> Row:
-        """The state's row a first sync of OLD leaves for this user (looked for and absent, or
-        created with the resource rendered); their record parsed and rendered as it was then."""
-        user = jsonio.parse_fast(record, "OLD")
-        if kind == _ABSENT:
-            return Row(okta_id, None, None, False, self.digest, False, user, absent=True)
-        return Row(okta_id, UNKNOWN_ID, self.ruleset.render(user), True, self.digest, False, user)
+    def read(self, bucket: int) -> Iterator[tuple[int, Record]]:
+        """The bucket's records with their positions, in the export's order."""
+        path = self.paths[bucket]
+        data = path.read_bytes() if path.exists() else b""
+        offset, unpack, size, names = 0, _FRAME.unpack_from, _FRAME.size, self.names
+        while offset < len(data):
+            index, line, source, length = unpack(data, offset)
+            offset += size
+            yield index, Record(names[source], line, data[offset : offset + length])
+            offset += length
 
 
 def _keyed(
     ruleset: Ruleset, old: Iterable[Record], new: Iterable[Record], style: str, summary: Summary,
-    part: tuple[int, int] | None,
+    part: tuple[int, int] | None, buckets: int = BUCKETS,
 ) -> Iterator[tuple[Key, dict[str, Any] | RecordFailure]]:  # fmt: skip
-    """plan's outcomes, each with its Key; with PART (K, N), only for the users whose Okta id
-    hashes to K of N (records with no id: those whose hint does, and K = 0 for the rest)."""
+    """plan's outcomes, each with its Key, in Key order; with PART (K, N), only for the users in
+    the buckets K of N takes (and, for K = 0, the records with no id)."""
     policy = Policy(style=UpdateStyle(style))
     digest = ruleset_hash(ruleset)
     with tempfile.TemporaryDirectory(prefix="mapper-plan-") as folder:
-        table = _Old(folder, ruleset, digest)
-        try:
-            yield from _load_old(ruleset, digest, policy, table, old, summary, part)
-            yield from _plan_new(ruleset, digest, policy, table, new, summary, part)
-            for row in table.gone():
-                gone = decide_gone(policy, row)
-                if gone is not None:
-                    for sequence, request in enumerate(_requests(ruleset, policy, gone, summary)):
-                        yield (2, row.okta_id, sequence), request
-        finally:
-            table.close()
-
-
-def _load_old(
-    ruleset: Ruleset,
-    digest: str,
-    policy: Policy,
-    table: _Old,
-    old: Iterable[Record],
-    summary: Summary,
-    part: tuple[int, int] | None,
-) -> Iterator[tuple[Key, RecordFailure]]:
-    """OLD into TABLE, as a first sync of OLD on an empty app leaves its state; each failure.
-
-    A block is decided as if no earlier block held its users, and inserted: an Okta id
-    already in the table (a user twice, blocks apart: rare) undoes the insert, and the
-    block is decided again knowing which of its ids are held (as it is when a user it
-    failed is held: that user is there twice)."""
-    for block in _blocks(old):
-        items = list(_parsed(block, summary, part))
-        failures, rows = _old_block(ruleset, digest, policy, items, set())
-        # a user who failed here may be held by an earlier block: then they are there twice
-        failed = [f.okta_id for _, f, _ in failures if f.code is FailureCode.PROFILE and f.okta_id]
-        if (failed and table.find(failed)) or not table.add(rows):
-            held = set(table.find(okta_id for _, _, okta_id, _ in items if okta_id is not None))
-            failures, rows = _old_block(ruleset, digest, policy, items, held)
-            table.add(rows)
-        for key, failure, counted in failures:
-            if not counted:
-                summary.kinds["failed"] += 1
-            yield key, failure
-
-
-def _old_block(
-    ruleset: Ruleset,
-    digest: str,
-    policy: Policy,
-    items: list[tuple[int, Record, str | None, tuple[str, dict[str, Any]] | RecordFailure | None]],
-    held: set[str],
-) -> tuple[list[tuple[Key, RecordFailure, bool]], list[tuple[str, bytes, int]]]:
-    """A block of OLD decided, the Okta ids in HELD taken by earlier blocks: its failures in
-    order (each with whether it was counted already) and the table's rows."""
-    failures: list[tuple[Key, RecordFailure, bool]] = []
-    rows: list[tuple[str, bytes, int]] = []
-    for index, record, okta_id, parsed in items:
-        if isinstance(parsed, RecordFailure):
-            failures.append(((0, index, 0), parsed, True))
-            continue
-        assert okta_id is not None and parsed is not None
-        if okta_id in held:
-            failures.append(((0, index, 0), _twice(record, okta_id), False))
-            continue
-        try:
-            decision = decide(ruleset, digest, policy, okta_id, parsed[1], None)
-        except ProfileError as exc:  # a first sync fails this user: the app never had it
-            failures.append(((0, index, 0), _profile_failure(record, okta_id, exc), False))
-            continue
-        held.add(okta_id)  # looked for, not found (the app is empty), when not created
-        rows.append((okta_id, record.data, _CREATED if decision.kind is Kind.CREATE else _ABSENT))
-    return failures, rows
-
-
-def _plan_new(
-    ruleset: Ruleset,
-    digest: str,
-    policy: Policy,
-    table: _Old,
-    new: Iterable[Record],
-    summary: Summary,
-    part: tuple[int, int] | None,
-) -> Iterator[tuple[Key, dict[str, Any] | RecordFailure]]:
-    """NEW's users decided against TABLE, as a sync of NEW after one of OLD: the outcomes."""
-    for block in _blocks(new):
-        items = list(_parsed(block, summary, part, lazy=True))
-        found = table.find(okta_id for _, _, okta_id, _ in items if okta_id is not None)
-        listed: list[str] = []
-        for index, record, okta_id, parsed in items:
-            if isinstance(parsed, RecordFailure):
-                yield (1, index, 0), parsed
+        spreads, outputs = [], []
+        for phase, records in ((0, old), (1, new)):
+            spread = _Spread(folder, f"in{phase}", buckets)
+            with _Spill(Path(folder) / f"failed{phase}.jsonl") as failures:
+                _spread(records, spread, failures, phase, summary, part, buckets)
+            spread.flush()
+            spreads.append(spread)
+            outputs.append(failures.path)
+        for bucket in range(buckets):
+            if part is not None and bucket % part[1] != part[0]:
                 continue
-            assert okta_id is not None
-            before, kind, seen = found.get(okta_id, (None, _NEW_ONLY, 0))
-            unchanged = parsed is None and before == record.data
-            if parsed is None and not unchanged:
-                parsed = _user(record)  # its id is the hint's, if it is a user at all
-                if isinstance(parsed, RecordFailure):
-                    summary.kinds["failed"] += 1
-                    yield (1, index, 0), parsed
-                    continue
-            if seen:  # NEW listed the user already
-                summary.kinds["failed"] += 1
-                yield (1, index, 0), _twice(record, okta_id)
-                continue
-            found[okta_id] = (before, kind, 1)
-            listed.append(okta_id)
-            if parsed is None:
-                # OLD's very record, which parsed with this id: the same user rendered by the
-                # same ruleset, which the app holds as OLD left it (decide finds nothing to send)
-                summary.kinds[WORDS[Kind.NOTHING]] += 1
-                continue
-            user = parsed[1]
-            row = None if before is None else table.row(okta_id, before, kind)
+            with _Spill(Path(folder) / f"out{bucket}.jsonl") as out:
+                for key, outcome in _plan_bucket(ruleset, digest, policy, spreads, bucket, summary):
+                    out.write(key, outcome)
+            outputs.append(out.path)
+        yield from heapq.merge(*(_outcomes(path) for path in outputs), key=lambda item: item[0])
+
+
+def _spread(
+    records: Iterable[Record], spread: _Spread, failures: _Spill, phase: int, summary: Summary,
+    part: tuple[int, int] | None, buckets: int,
+) -> None:  # fmt: skip
+    """RECORDS into SPREAD's buckets (those of PART) by the Okta id each begins with, else the
+    id it parses with; one with no id is a failure of phase PHASE (reported by part 0)."""
+    match, crc32, pack, pending = _LEADING_ID.match, zlib.crc32, _FRAME.pack, spread.pending
+    source_name, source = None, 0
+    for index, record in enumerate(records):
+        data = record.data
+        found = match(data)
+        raw = found.group(1) if found is not None else None
+        if raw is not None and not raw.isascii():
             try:
-                decision = decide(ruleset, digest, policy, okta_id, user, row)
-            except ProfileError as exc:
-                summary.kinds["failed"] += 1
-                yield (1, index, 0), _profile_failure(record, okta_id, exc)
+                raw.decode("utf-8")  # the id as text: as _hint reads it
+            except UnicodeDecodeError:
+                raw = None
+        if raw is None:
+            parsed = _user(record)
+            if isinstance(parsed, RecordFailure):
+                if part is None or part[0] == 0:
+                    summary.kinds["failed"] += 1
+                    failures.write((phase, index, 0), parsed)
                 continue
-            for sequence, request in enumerate(_requests(ruleset, policy, decision, summary)):
-                yield (1, index, sequence), request
-        table.listed(listed)
+            raw = parsed[0].encode("utf-8", "surrogatepass")
+        bucket = crc32(raw) % buckets
+        if part is not None and bucket % part[1] != part[0]:
+            continue
+        if record.source is not source_name:
+            source_name, source = record.source, spread.source(record.source)
+        frames = pending[bucket]
+        frames.append(pack(index, record.line, source, len(data)))
+        frames.append(data)
+        spread.buffered += len(data) + _FRAME.size
+        if spread.buffered >= spread.FLUSH:
+            spread.flush()
 
 
-def _blocks(records: Iterable[Record]) -> Iterator[list[tuple[int, Record]]]:
-    """RECORDS with their positions, _BLOCK at a time."""
-    numbered = enumerate(records)
-    while block := list(itertools.islice(numbered, _BLOCK)):
-        yield block
-
-
-def _parsed(
-    block: list[tuple[int, Record]], summary: Summary, part: tuple[int, int] | None, lazy: bool = False
-) -> Iterator[tuple[int, Record, str | None, tuple[str, dict[str, Any]] | RecordFailure | None]]:
-    """Each record of BLOCK that is PART's, as (position, record, Okta id, (Okta id, user) or the
-    RecordFailure that says why it cannot be, counted). LAZY: a record that begins with its id
-    is not parsed yet (None), its id taken from the text; it is parsed where it differs from OLD's."""
-    for index, record in block:
-        hint = _hint(record) if lazy or part is not None else None
-        if part is not None and hint is not None and shard(hint, part[1]) != part[0]:
-            continue  # another process's user (or its failure)
-        if lazy and hint is not None:
-            yield index, record, hint, None
+def _plan_bucket(
+    ruleset: Ruleset, digest: str, policy: Policy, spreads: list[_Spread], bucket: int, summary: Summary
+) -> Iterator[tuple[Key, dict[str, Any] | RecordFailure]]:
+    """One bucket's users planned, as plan plans all of them: OLD decided as a first sync on an
+    empty app leaves it, NEW against that, then the users gone; the outcomes in Key order."""
+    held: dict[str, tuple[bytes, int]] = {}  # Okta id -> OLD's record and what it left
+    for index, record in spreads[0].read(bucket):
+        parsed = _user(record)
+        if isinstance(parsed, RecordFailure):
+            summary.kinds["failed"] += 1
+            yield (0, index, 0), parsed
+            continue
+        okta_id, user = parsed
+        if okta_id in held:
+            summary.kinds["failed"] += 1
+            yield (0, index, 0), _twice(record, okta_id)
+            continue
+        try:
+            decision = decide(ruleset, digest, policy, okta_id, user, None)
+        except ProfileError as exc:  # a first sync fails this user: the app never had it
+            summary.kinds["failed"] += 1
+            yield (0, index, 0), _profile_failure(record, okta_id, exc)
+            continue
+        held[okta_id] = (record.data, _CREATED if decision.kind is Kind.CREATE else _ABSENT)
+    listed: set[str] = set()  # the users NEW lists
+    for index, record in spreads[1].read(bucket):
+        hint = _hint(record)
+        before = held.get(hint) if hint is not None else None
+        if before is not None and before[0] == record.data and hint not in listed:
+            # OLD's very record, which parsed with this id: the same user rendered by the same
+            # ruleset, which the app holds as OLD left it (decide finds nothing to send)
+            assert hint is not None
+            listed.add(hint)
+            summary.kinds[WORDS[Kind.NOTHING]] += 1
             continue
         parsed = _user(record)
         if isinstance(parsed, RecordFailure):
-            if part is not None and hint is None and part[0] != 0:
-                continue  # part 0 reports the records with no id
             summary.kinds["failed"] += 1
-            yield index, record, None, parsed
+            yield (1, index, 0), parsed
             continue
-        if part is not None and hint is None and shard(parsed[0], part[1]) != part[0]:
+        okta_id, user = parsed
+        if okta_id in listed:
+            summary.kinds["failed"] += 1
+            yield (1, index, 0), _twice(record, okta_id)
             continue
-        yield index, record, parsed[0], parsed
+        listed.add(okta_id)
+        entry = held.get(okta_id)
+        row = None if entry is None else _row(ruleset, digest, okta_id, *entry)
+        try:
+            decision = decide(ruleset, digest, policy, okta_id, user, row)
+        except ProfileError as exc:
+            summary.kinds["failed"] += 1
+            yield (1, index, 0), _profile_failure(record, okta_id, exc)
+            continue
+        for sequence, request in enumerate(_requests(ruleset, policy, decision, summary)):
+            yield (1, index, sequence), request
+    for okta_id in sorted(held.keys() - listed):  # by Okta id, as the state lists them
+        gone = decide_gone(policy, _row(ruleset, digest, okta_id, *held[okta_id]))
+        if gone is not None:
+            for sequence, request in enumerate(_requests(ruleset, policy, gone, summary)):
+                yield (2, okta_id, sequence), request
+
+
+def _row(ruleset: Ruleset, digest: str, okta_id: str, record: bytes, kind: int) -> Row:
+    """The state's row a first sync of OLD leaves for this user (looked for and absent, or
+    created with the resource rendered); their record parsed and rendered as it was then."""
+    user = jsonio.parse_fast(record, "OLD")
+    if kind == _ABSENT:
+        return Row(okta_id, None, None, False, digest, False, user, absent=True)
+    return Row(okta_id, UNKNOWN_ID, ruleset.render(user), True, digest, False, user)
+
+
+class _Spill:
+    """Outcomes written as JSON lines of [Key, kind, outcome] (a failure without its value: the
+    command prints the message), to be merged in Key order; read back by _outcomes."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = str(path)
+        self.stream: Any = None
+
+    def __enter__(self) -> _Spill:
+        self.stream = open(self.path, "w", encoding="ascii")  # closed by __exit__
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stream.close()
+
+    def write(self, key: Key, outcome: dict[str, Any] | RecordFailure) -> None:
+        written: list[Any] = [list(key), "request", outcome]
+        if isinstance(outcome, RecordFailure):
+            failure = [outcome.source, outcome.line, outcome.okta_id, outcome.code.value, outcome.message]
+            written = [list(key), "failure", failure]
+        self.stream.write(json.dumps(written) + "\n")  # ASCII: any text the export held goes through
 
 
 # ---------------------------------------------------------------- several processes
@@ -367,16 +352,19 @@ def plan_parallel(
     style: str,
     summary: Summary,
     jobs: int,
+    size: int | None = None,
 ) -> Iterator[dict[str, Any] | RecordFailure]:
-    """plan's outcomes, worked out by JOBS forked processes, each for the users whose Okta id
-    hashes to its part (every process reads both exports: OLD and NEW give the records anew each
+    """plan's outcomes, worked out by JOBS forked processes, each for the users of its share of
+    the buckets (every process reads both exports: OLD and NEW give the records anew each
     call); each writes its outcomes with their Keys to a file, merged here in plan's order, so
-    the output is the same for any number of processes and memory stays flat."""
+    the output is the same for any number of processes and memory stays flat. SIZE: the
+    exports' bytes, when known (how many buckets)."""
+    buckets = buckets_for(size)
     if jobs <= 1 or not can_fork():
-        yield from plan(ruleset, old(), new(), style, summary)
+        yield from plan(ruleset, old(), new(), style, summary, buckets)
         return
     with tempfile.TemporaryDirectory(prefix="mapper-plan-") as folder:
-        _job.update(ruleset=ruleset, old=old, new=new, style=style, folder=folder, jobs=jobs)
+        _job.update(ruleset=ruleset, old=old, new=new, style=style, folder=folder, jobs=jobs, buckets=buckets)
         try:
             with multiprocessing.get_context("fork").Pool(jobs) as pool:
                 parts = pool.map(_plan_part, range(jobs))
@@ -393,17 +381,18 @@ def _plan_part(k: int) -> tuple[str, Summary]:
     """Part K of the plan, written as JSON lines of [Key, outcome] in Key order; its path and summary."""
     job = _job
     summary = Summary()
-    path = Path(job["folder"]) / f"part-{k}.jsonl"
-    with path.open("w", encoding="ascii") as out:
+    with _Spill(Path(job["folder"]) / f"part-{k}.jsonl") as out:
         for key, outcome in _keyed(
-            job["ruleset"], job["old"](), job["new"](), job["style"], summary, (k, job["jobs"])
+            job["ruleset"],
+            job["old"](),
+            job["new"](),
+            job["style"],
+            summary,
+            (k, job["jobs"]),
+            job["buckets"],
         ):
-            written: list[Any] = [list(key), "request", outcome]
-            if isinstance(outcome, RecordFailure):  # the value stays here: the command prints the message
-                failure = [outcome.source, outcome.line, outcome.okta_id, outcome.code.value, outcome.message]
-                written = [list(key), "failure", failure]
-            out.write(json.dumps(written) + "\n")  # ASCII: any text the export held goes through
-    return str(path), summary
+            out.write(key, outcome)
+    return out.path, summary
 
 
 def _outcomes(path: str) -> Iterator[tuple[Key, dict[str, Any] | RecordFailure]]:
