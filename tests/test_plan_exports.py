@@ -9,6 +9,7 @@ from __future__ import annotations
 import heapq
 import json
 from typing import Any
+from unittest import mock
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -114,6 +115,32 @@ def test_the_parts_of_a_plan_merge_into_the_reference_plan(
         streams.append(list(_keyed(RULESET, *records, style, part, (k, parts), buckets)))
         summed.kinds.update(part.kinds)
         summed.attributes.update(part.attributes)
+    merged = [_plain(outcome) for _, outcome in heapq.merge(*streams, key=lambda item: item[0])]
+    assert merged == expected
+    assert summed == expected_summary
+
+
+@given(exports(), STYLES, st.integers(min_value=1, max_value=3))
+def test_buckets_too_large_are_spread_again_and_many_spills_merged_in_stages(
+    generated: tuple[list[str], list[str]], style: str, parts: int
+) -> None:
+    """A bucket past BUCKET_MOST (a pipe, a size that lied) is spread again, by another hash,
+    up to three times; spill files are merged _FANIN at a time: still the reference plan."""
+    old, new = generated
+    expected, expected_summary = _reference(old, new, style)
+    merged, summed = [], Summary()
+    with (
+        mock.patch.object(plan_exports, "BUCKET_MOST", 150),
+        mock.patch.object(plan_exports, "BUCKET_BYTES", 60),
+        mock.patch.object(plan_exports, "_FANIN", 2),
+    ):
+        streams = []
+        for k in range(parts):
+            part = Summary()
+            records = _records(old, "old"), _records(new, "new")
+            streams.append(list(_keyed(RULESET, *records, style, part, (k, parts) if parts > 1 else None, 2)))
+            summed.kinds.update(part.kinds)
+            summed.attributes.update(part.attributes)
     merged = [_plain(outcome) for _, outcome in heapq.merge(*streams, key=lambda item: item[0])]
     assert merged == expected
     assert summed == expected_summary

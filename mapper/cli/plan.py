@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import stat
 import sys
 from pathlib import Path
 from typing import Any
@@ -74,8 +75,8 @@ def plan_command(
         summary = plan_exports.Summary()
         failed = 0
         with output_stream(output) as out:
-            jobs_here = 1 if "-" in (old, new) else jobs  # standard input is read once, by one process
             size = None if "-" in (old, new) else _size([*sources[0], *sources[1]])
+            jobs_here = jobs if size is not None else 1  # a pipe is read once, by one process
             for outcome in plan_exports.plan_parallel(
                 compiled,
                 lambda: records(sources[0]),
@@ -106,9 +107,13 @@ def plan_command(
 
 
 def _size(names: list[str]) -> int | None:
-    """The files' bytes in all (how many buckets a plan spreads its users over), None when one
-    cannot be read (reading it says why)."""
+    """The files' bytes in all (how many buckets a plan spreads its users over); None when one
+    is not a regular file (standard input, a pipe: its size says nothing, and it can be read
+    once, by one process) or cannot be read (reading it says why)."""
     try:
-        return sum(Path(name).stat().st_size for name in names)
+        found = [Path(name).stat() for name in names]
     except OSError:
         return None
+    if not all(stat.S_ISREG(info.st_mode) for info in found):
+        return None
+    return sum(info.st_size for info in found)

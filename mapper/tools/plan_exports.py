@@ -23,6 +23,7 @@ any number of buckets and processes).
 
 from __future__ import annotations
 
+import hashlib
 import heapq
 import json
 import multiprocessing
@@ -62,6 +63,12 @@ UNKNOWN_ID = "{id}"
 BUCKETS = 64
 #: The records one bucket holds, about, when the exports' size is known (bytes).
 BUCKET_BYTES = 8 << 20
+#: A bucket holding more than this (the exports were larger than their size said, or came
+#: from a pipe) is spread again over smaller ones, up to _DEPTHS times.
+BUCKET_MOST = 4 * BUCKET_BYTES
+_DEPTHS = 3
+#: The most spill files merged at once (each is an open file).
+_FANIN = 64
 
 
 @dataclass
@@ -118,14 +125,14 @@ _LEADING_ID = re.compile(rb'[ \t\r\n]*\{[ \t\r\n]*"id"[ \t\r\n]*:[ \t\r\n]*"([^"
 _CREATED, _ABSENT = 0, 1
 
 #: A record in a bucket file: its position in its export, line, source (an index) and length.
-_FRAME = struct.Struct("<QIII")
+_FRAME = struct.Struct("<QQII")
 
 
 def buckets_for(size: int | None) -> int:
     """How many buckets two exports of SIZE bytes in all (None: not known) are spread over."""
     if size is None:
         return BUCKETS
-    return max(16, min(4096, size // BUCKET_BYTES + 1))
+    return max(16, min(256, size // BUCKET_BYTES + 1))  # past 2 GB, buckets are spread again
 
 
 def _hint(record: Record) -> str | None:
@@ -149,6 +156,7 @@ class _Spread:
     FLUSH = 8 << 20
 
     def __init__(self, folder: str, name: str, buckets: int) -> None:
+        self.name = name
         self.paths = [Path(folder) / f"{name}-{b}.bin" for b in range(buckets)]
         self.pending: list[list[bytes]] = [[] for _ in range(buckets)]
         self.buffered = 0
@@ -168,16 +176,34 @@ class _Spread:
                 frames.clear()
         self.buffered = 0
 
-    def read(self, bucket: int) -> Iterator[tuple[int, Record]]:
-        """The bucket's records with their positions, in the export's order."""
+    def size(self, bucket: int) -> int:
+        """The bytes BUCKET holds (written out: after flush)."""
         path = self.paths[bucket]
-        data = path.read_bytes() if path.exists() else b""
-        offset, unpack, size, names = 0, _FRAME.unpack_from, _FRAME.size, self.names
-        while offset < len(data):
-            index, line, source, length = unpack(data, offset)
-            offset += size
-            yield index, Record(names[source], line, data[offset : offset + length])
-            offset += length
+        return path.stat().st_size if path.exists() else 0
+
+    def remove(self, bucket: int) -> None:
+        """BUCKET's file, once spread again."""
+        self.paths[bucket].unlink(missing_ok=True)
+
+    def read(self, bucket: int) -> Iterator[tuple[int, Record]]:
+        """The bucket's records with their positions, in the export's order: read at once when
+        the bucket is no larger than BUCKET_MOST, else streamed (a bucket being spread again)."""
+        path = self.paths[bucket]
+        if not path.exists():
+            return
+        unpack, size, names = _FRAME.unpack_from, _FRAME.size, self.names
+        if path.stat().st_size <= BUCKET_MOST:
+            data, offset = path.read_bytes(), 0
+            while offset < len(data):
+                index, line, source, length = unpack(data, offset)
+                offset += size
+                yield index, Record(names[source], line, data[offset : offset + length])
+                offset += length
+            return
+        with path.open("rb", buffering=1 << 20) as stream:
+            while head := stream.read(size):
+                index, line, source, length = unpack(head)
+                yield index, Record(names[source], line, stream.read(length))
 
 
 def _keyed(
@@ -193,29 +219,73 @@ def _keyed(
         for phase, records in ((0, old), (1, new)):
             spread = _Spread(folder, f"in{phase}", buckets)
             with _Spill(Path(folder) / f"failed{phase}.jsonl") as failures:
-                _spread(records, spread, failures, phase, summary, part, buckets)
+                _spread(enumerate(records), spread, failures, phase, summary, part, buckets)
             spread.flush()
             spreads.append(spread)
             outputs.append(failures.path)
         for bucket in range(buckets):
-            if part is not None and bucket % part[1] != part[0]:
-                continue
-            with _Spill(Path(folder) / f"out{bucket}.jsonl") as out:
-                for key, outcome in _plan_bucket(ruleset, digest, policy, spreads, bucket, summary):
+            if part is None or bucket % part[1] == part[0]:
+                outputs += _plan_spread(ruleset, digest, policy, folder, spreads, bucket, summary, 1)
+        yield from _merged(folder, outputs)
+
+
+def _plan_spread(
+    ruleset: Ruleset, digest: str, policy: Policy, folder: str, spreads: list[_Spread], bucket: int,
+    summary: Summary, depth: int,
+) -> list[str]:  # fmt: skip
+    """BUCKET of SPREADS planned, its outcomes spilled to files (their paths). A bucket larger
+    than BUCKET_MOST (the exports were larger than their size said, or were read from a pipe)
+    is spread again over smaller ones, by another hash of the Okta id, so that memory holds
+    at most about that much (but for one user's records, which cannot be split)."""
+    size = sum(spread.size(bucket) for spread in spreads)
+    if size > BUCKET_MOST and depth <= _DEPTHS:
+        count = size // BUCKET_BYTES + 1
+        smaller = [_Spread(folder, f"{spread.name}.{bucket}", count) for spread in spreads]
+        for phase, (spread, again) in enumerate(zip(spreads, smaller, strict=True)):
+            with _Spill(Path(folder) / f"none.{spread.name}.{bucket}.jsonl") as nothing:  # none fail again
+                _spread(spread.read(bucket), again, nothing, phase, summary, None, count, depth)
+            again.flush()
+            spread.remove(bucket)
+        paths: list[str] = []
+        for sub in range(count):
+            paths += _plan_spread(ruleset, digest, policy, folder, smaller, sub, summary, depth + 1)
+        return paths
+    with _Spill(Path(folder) / f"out.{spreads[0].name}.{bucket}.jsonl") as out:
+        for key, outcome in _plan_bucket(ruleset, digest, policy, spreads, bucket, summary):
+            out.write(key, outcome)
+    return [out.path]
+
+
+def _merged(folder: str, paths: list[str]) -> Iterator[tuple[Key, dict[str, Any] | RecordFailure]]:
+    """The outcomes of the spill files PATHS (each in Key order) in Key order: merged _FANIN
+    files at a time, through further spill files, so that a plan never holds more files open."""
+    level = 0
+    while len(paths) > _FANIN:
+        level += 1
+        merged = []
+        for start in range(0, len(paths), _FANIN):
+            with _Spill(Path(folder) / f"merge.{level}.{start}.jsonl") as out:
+                for key, outcome in heapq.merge(*map(_outcomes, paths[start : start + _FANIN]), key=_first):
                     out.write(key, outcome)
-            outputs.append(out.path)
-        yield from heapq.merge(*(_outcomes(path) for path in outputs), key=lambda item: item[0])
+            merged.append(out.path)
+        paths = merged
+    yield from heapq.merge(*map(_outcomes, paths), key=_first)
+
+
+def _first(item: tuple[Key, Any]) -> Key:
+    return item[0]
 
 
 def _spread(
-    records: Iterable[Record], spread: _Spread, failures: _Spill, phase: int, summary: Summary,
-    part: tuple[int, int] | None, buckets: int,
+    records: Iterable[tuple[int, Record]], spread: _Spread, failures: _Spill, phase: int, summary: Summary,
+    part: tuple[int, int] | None, buckets: int, depth: int = 0,
 ) -> None:  # fmt: skip
-    """RECORDS into SPREAD's buckets (those of PART) by the Okta id each begins with, else the
-    id it parses with; one with no id is a failure of phase PHASE (reported by part 0)."""
+    """RECORDS (with their positions) into SPREAD's buckets (those of PART) by the Okta id each
+    begins with, else the id it parses with; one with no id is a failure of phase PHASE
+    (reported by part 0). DEPTH: 0 for the exports, more for a bucket spread again (another hash)."""
     match, crc32, pack, pending = _LEADING_ID.match, zlib.crc32, _FRAME.pack, spread.pending
     source_name, source = None, 0
-    for index, record in enumerate(records):
+    for index, record in records:
         data = record.data
         found = match(data)
         raw = found.group(1) if found is not None else None
@@ -232,7 +302,7 @@ def _spread(
                     failures.write((phase, index, 0), parsed)
                 continue
             raw = parsed[0].encode("utf-8", "surrogatepass")
-        bucket = crc32(raw) % buckets
+        bucket = (crc32(raw) if depth == 0 else _rehash(raw, depth)) % buckets
         if part is not None and bucket % part[1] != part[0]:
             continue
         if record.source is not source_name:
@@ -243,6 +313,13 @@ def _spread(
         spread.buffered += len(data) + _FRAME.size
         if spread.buffered >= spread.FLUSH:
             spread.flush()
+
+
+def _rehash(raw: bytes, depth: int) -> int:
+    """Another hash of an Okta id, for a bucket spread again (CRC-32 would keep it together)."""
+    return int.from_bytes(
+        hashlib.blake2b(raw, digest_size=8, person=b"mapper-plan-%d" % depth).digest(), "little"
+    )
 
 
 def _plan_bucket(
