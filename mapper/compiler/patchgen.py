@@ -254,6 +254,9 @@ class _PatchGenerator(Emitter):
         w = self.w
         self._old_values = {}
         w.line(f"# {py_comment(unit.path)}: entries {py_comment(', '.join(e.type for e in unit.entries))}")
+        if self.direct and len(unit.entries) == 1 and len(rules) == 1:
+            self._one_entry_value(unit, rules[0])
+            return
         with w.block(f"if {self._changed(rules)}:"):
             sides = []
             for side in ("old", "new"):
@@ -268,6 +271,30 @@ class _PatchGenerator(Emitter):
                     return
                 self.namespace[f"_unit{index}"] = unit
                 w.line(f"{self._entries_helper()}(out, _unit{index}, {sides[0]}, {sides[1]})")
+
+    def _one_entry_value(self, unit: Unit, rule: PlannedRule) -> None:
+        """patch_rfc's operations for a multi-valued attribute of which the ruleset writes one
+        sub-attribute of one entry (okta-default's work email): what patch_ops.entries writes
+        for it, inline. The entry's other keys are fixed, so it changes when the value does."""
+        w = self.w
+        entry, sub = unit.entries[0], rule.target.sub
+        assert sub is not None
+        with w.block(f"if {self._changed((rule,))}:"):
+            (old,) = self._values((rule,), "old")
+            (new,) = self._values((rule,), "new")
+            fixed = f"{py_literal('type')}: {py_literal(entry.type)}" + (
+                f", {py_literal('primary')}: True" if entry.primary else ""
+            )
+            added = f"[{{{py_literal(sub)}: {new}, {fixed}}}]"
+            with w.block(f"if {old} != {new}:"):
+                w.line(
+                    f"if {old} is None: out.append({{'op': 'add', 'path': {py_literal(unit.path)}, 'value': {added}}})"
+                )
+                w.line(
+                    f"elif {new} is None: out.append({{'op': 'remove', 'path': {py_literal(entry.path)}}})"
+                )
+                path = py_literal(dict(entry.sub_paths)[sub])
+                w.line(f"else: out.append({{'op': 'replace', 'path': {path}, 'value': {new}}})")
 
     def _entries_helper(self) -> str:
         self.namespace["_patch_entries"] = patch_ops.entries
