@@ -14,6 +14,7 @@ common case of ``Ruleset.patch``, with no list of changes or second pass between
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +22,7 @@ from mapper.compiler.codegen import PYTHON_CLASS, Emitter, py_comment, py_litera
 from mapper.core import patch_ops
 from mapper.core.patch_ops import PATCH_OP
 from mapper.core.plan import Plan, PlannedRule
+from mapper.core.styles import PatchStyle
 from mapper.core.types import STRING, ValueType
 
 Change = tuple[int, Any, Any]
@@ -133,7 +135,9 @@ class _PatchGenerator(Emitter):
         w.line()
         self.direct = True
         w.line("# The same comparisons, writing the RFC 7644 PatchOp (operations with paths) as they go.")
-        with w.block("def patch_rfc(old, new):"):
+        with w.block("def patch_rfc(old, new, style=None):"):
+            # Ruleset.patch itself, once compiled: any other style goes back to the ruleset
+            w.line("if style is not None and style is not _rfc_style: return _other_style(old, new, style)")
             for side in ("old", "new"):  # the Users API shape read inline, any other through split_user
                 w.line(f"{side}_fields = {side}")
                 w.line(f"{side} = {side}.get('profile') if {side}.__class__ is dict else None")
@@ -318,9 +322,18 @@ class _PatchGenerator(Emitter):
         return var
 
 
-def generate_changes(plan: Plan) -> tuple[str, dict[str, Any], tuple[Unit, ...]]:
+def generate_changes(
+    plan: Plan, other_style: Callable[[Any, Any, Any], Any] | None = None
+) -> tuple[str, dict[str, Any], tuple[Unit, ...]]:
     """The Python source of PLAN's changes and patch_rfc functions, the namespace they run in,
-    and the units in order."""
+    and the units in order. OTHER_STYLE: what patch_rfc calls for a style other than RFC
+    (Ruleset's own patch, for the other styles); without it, such a style is a ValueError."""
     generator = _PatchGenerator(plan)
+    generator.namespace["_rfc_style"] = PatchStyle.RFC
+    generator.namespace["_other_style"] = other_style or _no_other_style
     source = generator.generate()
     return source, generator.namespace, tuple(unit for unit, _ in generator.units)
+
+
+def _no_other_style(old: Any, new: Any, style: Any) -> Any:
+    raise ValueError(f"this patch_rfc writes the rfc style only, not {style!r}")

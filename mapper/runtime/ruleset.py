@@ -92,13 +92,16 @@ class Ruleset:
     def _changes(self) -> tuple[str, Callable[..., list[Any]], tuple[Unit, ...]]:
         from mapper.compiler.patchgen import generate_changes
 
-        source, namespace, units = generate_changes(self.plan)
+        source, namespace, units = generate_changes(self.plan, self._patch_styled)
         return source, codegen.load_function(source, namespace, self.plan, "changes"), units
 
     @cached_property
-    def _patch_rfc(self) -> Callable[[Any, Any], dict[str, Any] | None]:
-        """The generated patch_rfc (compiled with changes, in the same source)."""
-        function: Callable[[Any, Any], dict[str, Any] | None] = self._changes[1].__globals__["patch_rfc"]
+    def _patch_rfc(self) -> Callable[..., dict[str, Any] | None]:
+        """The generated patch_rfc (compiled with changes, in the same source). From now on it
+        answers ruleset.patch itself, as the generated render answers ruleset.render: the RFC
+        style with no call in between, any other style handed back to _patch_styled."""
+        function: Callable[..., dict[str, Any] | None] = self._changes[1].__globals__["patch_rfc"]
+        self.patch = function  # type: ignore[method-assign]
         return function
 
     @cached_property
@@ -164,11 +167,18 @@ class Ruleset:
         "whole-multivalued"; see :mod:`mapper.runtime.patch`). A PUT is another
         request: its body is :meth:`put`.
         """
-        if style.__class__ is not PatchStyle:  # a name: checked once (the hot path passes the enum)
+        return self._patch_rfc(old, new, style)  # compiled on first use (then called directly)
+
+    def _patch_styled(
+        self, old: dict[str, Any], new: dict[str, Any], style: PatchStyle | str
+    ) -> dict[str, Any] | None:
+        """patch in STYLE (a PatchStyle or its name): the RFC style by patch_rfc, the others from
+        the changes function's list."""
+        if style.__class__ is not PatchStyle:
             style = patch.patch_style(style)
-        if style is _RFC:  # the common case: the generated function writes the message itself
+        if style is _RFC:
             return self._patch_rfc(old, new)
-        # The Users API shape read inline (the hot path), any other through split_user.
+        # The Users API shape read inline, any other through split_user.
         old_profile = old.get("profile") if old.__class__ is dict else None
         if old_profile.__class__ is dict:
             old_fields = old
