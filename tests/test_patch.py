@@ -268,3 +268,31 @@ def test_both_input_shapes(okta: mapper.Ruleset) -> None:
         {"op": "remove", "path": "externalId"},
         {"op": "replace", "path": "title", "value": "U"},
     ]
+
+
+def test_patch_reads_its_style_the_same_before_and_after_it_is_compiled() -> None:
+    """ruleset.patch becomes the generated function on first use: the styles it takes, and
+    the error for one it does not, stay what they were."""
+    import gc
+    import weakref
+
+    ruleset = mapper.loads("ruleset t\nuserName <- user.login\ntitle <- user.title\n", "t.mapper")
+    old, new = {"login": "a"}, {"login": "a", "title": "b"}
+    for _ in range(2):  # compiled by the first call
+        with pytest.raises(ValueError, match="unknown patch style None"):
+            ruleset.patch(old, new, None)  # type: ignore[arg-type]
+        assert (
+            ruleset.patch(old, new) == ruleset.patch(old, new, "rfc") == ruleset.patch(old, new, style="rfc")
+        )
+        assert ruleset.patch(old, new, PatchStyle.NO_PATH) == {
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": [{"op": "replace", "value": {"title": "b"}}],
+        }
+    # The generated code holds no strong reference back to its ruleset: no cycle to collect.
+    gc.disable()
+    try:
+        held = weakref.ref(ruleset)
+        del ruleset
+        assert held() is None
+    finally:
+        gc.enable()

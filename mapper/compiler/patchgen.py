@@ -135,9 +135,9 @@ class _PatchGenerator(Emitter):
         w.line()
         self.direct = True
         w.line("# The same comparisons, writing the RFC 7644 PatchOp (operations with paths) as they go.")
-        with w.block("def patch_rfc(old, new, style=None):"):
+        with w.block("def patch_rfc(old, new, style=_rfc_style):"):
             # Ruleset.patch itself, once compiled: any other style goes back to the ruleset
-            w.line("if style is not None and style is not _rfc_style: return _other_style(old, new, style)")
+            w.line("if style is not _rfc_style: return _other_style(old, new, style)")
             for side in ("old", "new"):  # the Users API shape read inline, any other through split_user
                 w.line(f"{side}_fields = {side}")
                 w.line(f"{side} = {side}.get('profile') if {side}.__class__ is dict else None")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
@@ -92,7 +93,14 @@ class Ruleset:
     def _changes(self) -> tuple[str, Callable[..., list[Any]], tuple[Unit, ...]]:
         from mapper.compiler.patchgen import generate_changes
 
-        source, namespace, units = generate_changes(self.plan, self._patch_styled)
+        this = weakref.ref(self)  # the generated code must not keep the ruleset alive (a cycle)
+
+        def other_style(old: Any, new: Any, style: Any) -> dict[str, Any] | None:
+            ruleset = this()
+            assert ruleset is not None  # its patch is being called
+            return ruleset._patch_styled(old, new, style)
+
+        source, namespace, units = generate_changes(self.plan, other_style)
         return source, codegen.load_function(source, namespace, self.plan, "changes"), units
 
     @cached_property

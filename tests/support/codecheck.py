@@ -26,7 +26,7 @@ FIXED_NAMES = {
     "bool", "int", "float",  # element classes passed to _read_array
     "dict",  # the inbound function's test of its input, and render's of its user
     "user",  # render's argument
-    "style",  # patch_rfc's (the ruleset's patch, once compiled)
+    "style",  # patch_rfc's argument (it is the ruleset's patch, once compiled)
 }  # fmt: skip
 GENERATED_NAME = re.compile(r"^[a-z]{1,3}\d+$")
 BUILTIN_CALLS = {"str", "list", "len", "og", "ng", "get"}  # and the dict.get aliases the generator binds
