@@ -88,16 +88,27 @@ def app_resources(draw: st.DrawFn, ruleset: mapper.Ruleset) -> dict[str, Any]:
     return resource
 
 
+def _drawn(
+    ruleset: mapper.Ruleset, data: Any
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]] | None:
+    """An app resource, an Okta user, and the user as the ruleset renders them (None: a user
+    the ruleset refuses)."""
+    current = data.draw(app_resources(ruleset), label="current")
+    user = data.draw(okta_users(EXTRA), label="user")
+    try:
+        return current, user, ruleset.render(user)
+    except mapper.ProfileError:
+        return None
+
+
 @pytest.mark.parametrize("name", sorted(RULESETS))
 @given(data=st.data())
 def test_reconcile_takes_any_app_resource_to_what_the_ruleset_wants(name: str, data: Any) -> None:
     ruleset = RULESETS[name]
-    current = data.draw(app_resources(ruleset), label="current")
-    user = data.draw(okta_users(EXTRA), label="user")
-    try:
-        wanted = ruleset.render(user)
-    except mapper.ProfileError:
+    drawn = _drawn(ruleset, data)
+    if drawn is None:
         return
+    current, user, wanted = drawn
     message = ruleset.reconcile(current, user)
     after = apply(ruleset, current, message)  # strict: a bad path or a noTarget filter raises
     expected = normalise(ruleset, put_body(ruleset.plan, current, wanted))
@@ -139,18 +150,14 @@ def _containers(value: Any) -> list[int]:
 
 @pytest.mark.parametrize("name", sorted(RULESETS))
 @given(data=st.data())
-def test_put_and_reconcile_change_neither_resource_and_a_put_body_shares_nothing(
-    name: str, data: Any
-) -> None:
+def test_put_and_reconcile_change_neither_resource_and_share_nothing(name: str, data: Any) -> None:
     """reconcile builds its target without copying what it leaves alone: it must still leave
-    both resources as they were; a PUT body is the caller's own to change."""
+    both resources as they were; a PUT body and a PATCH message are the caller's own to change."""
     ruleset = RULESETS[name]
-    current = data.draw(app_resources(ruleset), label="current")
-    user = data.draw(okta_users(EXTRA), label="user")
-    try:
-        wanted = ruleset.render(user)
-    except mapper.ProfileError:
+    drawn = _drawn(ruleset, data)
+    if drawn is None:
         return
+    current, user, wanted = drawn
     before = copy.deepcopy((current, wanted))
     message = ruleset.reconcile(current, user)
     body = put_body(ruleset.plan, current, wanted)

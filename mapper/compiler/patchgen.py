@@ -122,14 +122,7 @@ class _PatchGenerator(Emitter):
         self.header("changes between two profiles")
         w.line("# Compares raw source attributes; evaluates a rule only when one of its sources changed.")
         with w.block("def changes(old, old_fields, new, new_fields):"):
-            self._read_raw()
-            w.line("out = []")
-            for index, (unit, rules) in enumerate(self.units):
-                w.line()
-                if unit.kind == "leaf":
-                    self._leaf(index, rules[0])
-                else:
-                    self._multi(index, unit, rules)
+            self._body()
             w.line("return out")
         w.line()
         w.line()
@@ -143,16 +136,21 @@ class _PatchGenerator(Emitter):
                 w.line(f"{side} = {side}.get('profile') if {side}.__class__ is dict else None")
                 with w.block(f"if {side}.__class__ is not dict:"):
                     w.line(f"{side}, {side}_fields = {self._helper('split_user')}({side}_fields)")
-            self._read_raw()
-            w.line("out = []")
-            for index, (unit, rules) in enumerate(self.units):
-                w.line()
-                if unit.kind == "leaf":
-                    self._leaf(index, rules[0])
-                else:
-                    self._multi(index, unit, rules)
+            self._body()
             w.line(f"return {{'schemas': [{py_literal(PATCH_OP)}], 'Operations': out}} if out else None")
         return w.source()
+
+    def _body(self) -> None:
+        """The raw reads, then each unit's comparison, appending to ``out`` (changes or
+        operations, as self.direct says)."""
+        self._read_raw()
+        self.w.line("out = []")
+        for index, (unit, rules) in enumerate(self.units):
+            self.w.line()
+            if unit.kind == "leaf":
+                self._leaf(index, rules[0])
+            else:
+                self._multi(index, unit, rules)
 
     def _read_raw(self) -> None:
         w = self.w
@@ -323,17 +321,13 @@ class _PatchGenerator(Emitter):
 
 
 def generate_changes(
-    plan: Plan, other_style: Callable[[Any, Any, Any], Any] | None = None
+    plan: Plan, other_style: Callable[[Any, Any, Any], Any]
 ) -> tuple[str, dict[str, Any], tuple[Unit, ...]]:
     """The Python source of PLAN's changes and patch_rfc functions, the namespace they run in,
     and the units in order. OTHER_STYLE: what patch_rfc calls for a style other than RFC
-    (Ruleset's own patch, for the other styles); without it, such a style is a ValueError."""
+    (the ruleset's patch in the other styles)."""
     generator = _PatchGenerator(plan)
     generator.namespace["_rfc_style"] = PatchStyle.RFC
-    generator.namespace["_other_style"] = other_style or _no_other_style
+    generator.namespace["_other_style"] = other_style
     source = generator.generate()
     return source, generator.namespace, tuple(unit for unit, _ in generator.units)
-
-
-def _no_other_style(old: Any, new: Any, style: Any) -> Any:
-    raise ValueError(f"this patch_rfc writes the rfc style only, not {style!r}")

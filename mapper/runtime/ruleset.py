@@ -186,17 +186,7 @@ class Ruleset:
             style = patch.patch_style(style)
         if style is _RFC:
             return self._patch_rfc(old, new)
-        # The Users API shape read inline, any other through split_user.
-        old_profile = old.get("profile") if old.__class__ is dict else None
-        if old_profile.__class__ is dict:
-            old_fields = old
-        else:
-            old_profile, old_fields = split_user(old)
-        new_profile = new.get("profile") if new.__class__ is dict else None
-        if new_profile.__class__ is dict:
-            new_fields = new
-        else:
-            new_profile, new_fields = split_user(new)
+        (old_profile, old_fields), (new_profile, new_fields) = split_user(old), split_user(new)
         _, changes, units = self._changes
         changed = changes(old_profile, old_fields, new_profile, new_fields)
         operations = patch.operations(units, changed, style) if changed else []

@@ -98,7 +98,7 @@ def ruleset_hash(ruleset: Ruleset) -> str:
 
 
 def shard(okta_id: str, parts: int) -> int:
-    """Which of PARTS the user OKTA_ID belongs to (CRC-32 of the id): sync --shard K/N, plan --jobs."""
+    """Which of PARTS the user OKTA_ID belongs to (CRC-32 of the id): sync --shard K/N."""
     return zlib.crc32(okta_id.encode("utf-8", "surrogatepass")) % parts
 
 

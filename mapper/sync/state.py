@@ -26,7 +26,7 @@ import sqlite3
 import stat
 import tempfile
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -108,9 +108,7 @@ class State:
     changed. A file that does not exist yet reads as an empty state.
     """
 
-    def __init__(
-        self, path: Path | str, base_url: str, match: str, readonly: bool = False, scratch: bool = False
-    ) -> None:
+    def __init__(self, path: Path | str, base_url: str, match: str, readonly: bool = False) -> None:
         self.path = str(path)
         self.base_url = base_url.rstrip("/")
         # One connection; worker threads read (owner) while the main thread writes.
@@ -127,12 +125,8 @@ class State:
             else:
                 self._take_lock(readonly)
                 self.db = _connect(self._copy() if readonly else self.path)
-            if scratch:  # a throwaway state (mapper plan's): nothing to keep after a crash
-                self._execute("PRAGMA journal_mode=MEMORY")
-                self._execute("PRAGMA synchronous=OFF")
-            else:
-                self._execute("PRAGMA journal_mode=WAL")
-                self._execute("PRAGMA synchronous=NORMAL")  # WAL: a commit survives a killed process
+            self._execute("PRAGMA journal_mode=WAL")
+            self._execute("PRAGMA synchronous=NORMAL")  # WAL: a commit survives a killed process
             self._migrate()
             self._claim(match)
         except sqlite3.DatabaseError as exc:
@@ -316,28 +310,6 @@ class State:
                 self.db.execute("BEGIN")
             self.db.executemany("UPDATE users SET seen = ? WHERE okta_id = ?", [(run, i) for i in okta_ids])
             if not outer:
-                self.db.execute("COMMIT")
-
-    def commit_every(self, operations: int) -> Callable[[], None]:
-        """A function to call after each write of a bulk load (a throwaway state): the writes go
-        in transactions of OPERATIONS writes, not one each; commit() ends the last."""
-        count = 0
-
-        def tick() -> None:
-            nonlocal count
-            with self.lock:
-                if not self.db.in_transaction:
-                    self.db.execute("BEGIN")
-                count += 1
-                if count % operations == 0:
-                    self.db.execute("COMMIT")
-
-        return tick
-
-    def commit(self) -> None:
-        """End a transaction commit_every began."""
-        with self.lock:
-            if self.db.in_transaction:
                 self.db.execute("COMMIT")
 
     def acknowledged(

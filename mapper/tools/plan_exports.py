@@ -32,7 +32,7 @@ import struct
 import tempfile
 import zlib
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Container, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -329,16 +329,12 @@ def _plan_bucket(
     empty app leaves it, NEW against that, then the users gone; the outcomes in Key order."""
     held: dict[str, tuple[bytes, int]] = {}  # Okta id -> OLD's record and what it left
     for index, record in spreads[0].read(bucket):
-        parsed = _user(record)
+        parsed = _user_once(record, held)
         if isinstance(parsed, RecordFailure):
             summary.kinds["failed"] += 1
             yield (0, index, 0), parsed
             continue
         okta_id, user = parsed
-        if okta_id in held:
-            summary.kinds["failed"] += 1
-            yield (0, index, 0), _twice(record, okta_id)
-            continue
         try:
             decision = decide(ruleset, digest, policy, okta_id, user, None)
         except ProfileError as exc:  # a first sync fails this user: the app never had it
@@ -349,24 +345,18 @@ def _plan_bucket(
     listed: set[str] = set()  # the users NEW lists
     for index, record in spreads[1].read(bucket):
         hint = _hint(record)
-        before = held.get(hint) if hint is not None else None
-        if before is not None and before[0] == record.data and hint not in listed:
+        if hint is not None and hint not in listed and held.get(hint, (None,))[0] == record.data:
             # OLD's very record, which parsed with this id: the same user rendered by the same
             # ruleset, which the app holds as OLD left it (decide finds nothing to send)
-            assert hint is not None
             listed.add(hint)
             summary.kinds[WORDS[Kind.NOTHING]] += 1
             continue
-        parsed = _user(record)
+        parsed = _user_once(record, listed)
         if isinstance(parsed, RecordFailure):
             summary.kinds["failed"] += 1
             yield (1, index, 0), parsed
             continue
         okta_id, user = parsed
-        if okta_id in listed:
-            summary.kinds["failed"] += 1
-            yield (1, index, 0), _twice(record, okta_id)
-            continue
         listed.add(okta_id)
         entry = held.get(okta_id)
         row = None if entry is None else _row(ruleset, digest, okta_id, *entry)
@@ -383,6 +373,15 @@ def _plan_bucket(
         if gone is not None:
             for sequence, request in enumerate(_requests(ruleset, policy, gone, summary)):
                 yield (2, okta_id, sequence), request
+
+
+def _user_once(record: Record, taken: Container[str]) -> tuple[str, dict[str, Any]] | RecordFailure:
+    """RECORD's (Okta id, user), or why not: it cannot be read, or its export listed that id
+    already (in TAKEN)."""
+    parsed = _user(record)
+    if not isinstance(parsed, RecordFailure) and parsed[0] in taken:
+        return _twice(record, parsed[0])
+    return parsed
 
 
 def _row(ruleset: Ruleset, digest: str, okta_id: str, record: bytes, kind: int) -> Row:

@@ -5,9 +5,7 @@ render and SQLite reads and writes per user of both exports) and plainly right."
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Iterable, Iterator
-from pathlib import Path
 from typing import Any
 
 from mapper.core.styles import UpdateStyle
@@ -27,55 +25,54 @@ def reference_plan(
     """What ``plan`` yields, in its order, with SUMMARY counted the same way."""
     policy = Policy(style=UpdateStyle(style))
     digest = ruleset_hash(ruleset)
-    with tempfile.TemporaryDirectory() as folder:
-        state = State(Path(folder) / "old.sqlite", "mapper-plan:", policy.match.value, scratch=True)
-        try:
-            for record, parsed in _users(old, summary):
-                if isinstance(parsed, RecordFailure):
-                    yield parsed
-                    continue
-                okta_id, user = parsed
-                if state.get(okta_id) is not None:
-                    summary.kinds["failed"] += 1
-                    yield _twice(record, okta_id)
-                    continue
-                try:
-                    decision = decide(ruleset, digest, policy, okta_id, user, None)
-                except ProfileError as exc:
-                    summary.kinds["failed"] += 1
-                    yield _failure(record, okta_id, exc)
-                    continue
-                if decision.kind is Kind.CREATE:
-                    state.acknowledged(okta_id, UNKNOWN_ID, decision.desired, True, digest, _OLD_RUN, user)
-                else:
-                    state.acknowledged(okta_id, None, None, False, digest, _OLD_RUN, user, absent=True)
-            for record, parsed in _users(new, summary):
-                if isinstance(parsed, RecordFailure):
-                    yield parsed
-                    continue
-                okta_id, user = parsed
-                row = state.get(okta_id)
-                if row is not None and row.seen == _NEW_RUN:
-                    summary.kinds["failed"] += 1
-                    yield _twice(record, okta_id)
-                    continue
-                if row is None:
-                    state.mark_pending(okta_id, _NEW_RUN)
-                else:
-                    state.mark_seen([okta_id], _NEW_RUN)
-                try:
-                    decision = decide(ruleset, digest, policy, okta_id, user, row)
-                except ProfileError as exc:
-                    summary.kinds["failed"] += 1
-                    yield _failure(record, okta_id, exc)
-                    continue
-                yield from _requests(ruleset, policy, decision, summary)
-            for row in state.not_seen(_NEW_RUN):
-                gone = decide_gone(policy, row)
-                if gone is not None:
-                    yield from _requests(ruleset, policy, gone, summary)
-        finally:
-            state.close()
+    state = State(":memory:", "mapper-plan:", policy.match.value)
+    try:
+        for record, parsed in _users(old, summary):
+            if isinstance(parsed, RecordFailure):
+                yield parsed
+                continue
+            okta_id, user = parsed
+            if state.get(okta_id) is not None:
+                summary.kinds["failed"] += 1
+                yield _twice(record, okta_id)
+                continue
+            try:
+                decision = decide(ruleset, digest, policy, okta_id, user, None)
+            except ProfileError as exc:
+                summary.kinds["failed"] += 1
+                yield _failure(record, okta_id, exc)
+                continue
+            if decision.kind is Kind.CREATE:
+                state.acknowledged(okta_id, UNKNOWN_ID, decision.desired, True, digest, _OLD_RUN, user)
+            else:
+                state.acknowledged(okta_id, None, None, False, digest, _OLD_RUN, user, absent=True)
+        for record, parsed in _users(new, summary):
+            if isinstance(parsed, RecordFailure):
+                yield parsed
+                continue
+            okta_id, user = parsed
+            row = state.get(okta_id)
+            if row is not None and row.seen == _NEW_RUN:
+                summary.kinds["failed"] += 1
+                yield _twice(record, okta_id)
+                continue
+            if row is None:
+                state.mark_pending(okta_id, _NEW_RUN)
+            else:
+                state.mark_seen([okta_id], _NEW_RUN)
+            try:
+                decision = decide(ruleset, digest, policy, okta_id, user, row)
+            except ProfileError as exc:
+                summary.kinds["failed"] += 1
+                yield _failure(record, okta_id, exc)
+                continue
+            yield from _requests(ruleset, policy, decision, summary)
+        for row in state.not_seen(_NEW_RUN):
+            gone = decide_gone(policy, row)
+            if gone is not None:
+                yield from _requests(ruleset, policy, gone, summary)
+    finally:
+        state.close()
 
 
 def _users(
