@@ -290,6 +290,49 @@ def test_blocks_end_at_line_ends(tmp_path: Path) -> None:
     assert [json.loads(x)["userName"] for x in outcome.data.splitlines()] == ["a@x.io", "b@x.io", "c@x.io"]
 
 
+_LINES = st.sampled_from(
+    [
+        b"", b"   ", b"\t\r", b"{broken", b'{"login": "a@x.io"}', b'{"profile": {"login": "b@x.io"}}',
+        b'{"login": 7}', b'{"login": "c@x.io", "login": "d@x.io"}', b'{"firstName": "Ada"}',
+    ]
+)  # fmt: skip
+
+
+@given(lines=st.lists(_LINES, max_size=40), piece=st.integers(1, 64), final_newline=st.booleans())
+def test_a_block_renders_the_same_in_pieces_of_any_size(
+    lines: list[bytes], piece: int, final_newline: bool
+) -> None:
+    """render_block works through a block a piece at a time: the resources, their count and
+    the failures (with their line numbers) are those of the whole block at once."""
+    from mapper.core import jsonio
+    from mapper.errors import ProfileError
+    from mapper.tools import bulk
+
+    data = b"\n".join(lines) + (b"\n" if final_newline else b"")
+    block = bulk.Block("p.jsonl", 5, data, True)
+    render = mapper.load("okta-default").render
+    whole = bulk.render_block(render, block)
+    original, bulk.PIECE_BYTES = bulk.PIECE_BYTES, piece
+    try:
+        assert b"\n".join(bulk._pieces(data)) == data
+        cut = bulk.render_block(render, block)
+    finally:
+        bulk.PIECE_BYTES = original
+    assert cut == whole
+    resources, failed = [], []
+    for number, line in enumerate(data.split(b"\n"), start=5):  # the oracle: a line at a time
+        if not line.strip():
+            continue
+        try:
+            resources.append(
+                orjson.dumps(render(jsonio.parse(line, "p.jsonl")), option=orjson.OPT_APPEND_NEWLINE)
+            )
+        except (jsonio.JsonInputError, ProfileError):
+            failed.append(number)
+    assert (whole.data, whole.count) == (b"".join(resources), len(resources))
+    assert [f.line for f in whole.failures] == failed
+
+
 # ---------------------------------------------------------------- records too long to read
 
 LIMIT = 64 << 10  # the maximum record size in these tests (16 MiB in use)

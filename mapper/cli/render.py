@@ -210,6 +210,7 @@ def _render_stream(
             if errors_file is not None:
                 errors_file.write(failure.as_json())
 
+        bulk.keep_freed_memory()
         if jobs > 1:
             outcomes = bulk.render_parallel(ruleset, validate, all_blocks(by_position=True), jobs)
         else:

@@ -284,6 +284,12 @@ class Rendered:
     failures: list[RecordFailure]
 
 
+PIECE_BYTES = 16 << 10
+"""How much of a block render_block reads and writes at a time: a piece's lines, their
+documents and their output stay in the core's cache (half a megabyte each way did not, and
+cost a third of the run)."""
+
+
 def render_block(
     render: Callable[[Any], dict[str, Any]],
     block: Block,
@@ -291,8 +297,6 @@ def render_block(
 ) -> Rendered:
     """Every record of BLOCK through RENDER (and VALIDATE): one loop, no per-record objects,
     since at 150,000 profiles a second each microsecond is a sixth of the budget."""
-    out: list[bytes] = []
-    failures: list[RecordFailure] = []
     source = block.source
     if block.dropped:
         return Rendered(
@@ -307,48 +311,73 @@ def render_block(
     parse = jsonio.parse_fast
     dumps = orjson.dumps
     newline = orjson.OPT_APPEND_NEWLINE
-    lines = block.data.split(b"\n") if block.lines else [block.data]
+    failures: list[RecordFailure] = []
+    written: list[bytes] = []
+    count = 0
     number = block.first_line - 1
-    for data in lines:
-        number += 1
-        if not data or data.isspace():
-            continue
-        try:
-            document = parse(data, source, number)
-        except jsonio.JsonInputError as exc:
-            code = (
-                FailureCode.TOO_LARGE if isinstance(exc, jsonio.RecordTooLarge) else FailureCode.INVALID_JSON
-            )
-            failures.append(RecordFailure(source, number, None, code, exc.reason))
-            continue
-        try:
-            resource = render(document)
-        except ProfileError as exc:
-            failures.append(
-                RecordFailure(source, number, _okta_id(document), FailureCode.PROFILE, str(exc), exc.value)
-            )
-            continue
-        if validate is not None:
-            problems = validate(resource)
-            if problems:
-                failures.extend(
-                    RecordFailure(
-                        source, number, _okta_id(document), FailureCode.INVALID_SCIM, f"invalid SCIM: {problem}",
-                        getattr(problem, "value", NO_VALUE),
-                    )
-                    for problem in problems
-                )  # fmt: skip
+    for piece in _pieces(block.data) if block.lines else [block.data]:
+        out: list[bytes] = []
+        for data in piece.split(b"\n") if block.lines else [piece]:
+            number += 1
+            if not data:
                 continue
-        try:
-            out.append(dumps(resource, option=newline))
-        except TypeError:  # orjson refuses a lone surrogate (from the input)
-            failures.append(
-                RecordFailure(
-                    source, number, _okta_id(document), FailureCode.INVALID_OUTPUT,
-                    "the resource would hold text that is not valid Unicode",
+            try:
+                document = parse(data, source, number)
+            except jsonio.JsonInputError as exc:
+                if data.isspace():  # a blank line (asked only here: it is never JSON)
+                    continue
+                code = (
+                    FailureCode.TOO_LARGE
+                    if isinstance(exc, jsonio.RecordTooLarge)
+                    else FailureCode.INVALID_JSON
                 )
-            )  # fmt: skip
-    return Rendered(b"".join(out), len(out), failures)
+                failures.append(RecordFailure(source, number, None, code, exc.reason))
+                continue
+            try:
+                resource = render(document)
+            except ProfileError as exc:
+                failures.append(
+                    RecordFailure(
+                        source, number, _okta_id(document), FailureCode.PROFILE, str(exc), exc.value
+                    )
+                )
+                continue
+            if validate is not None:
+                problems = validate(resource)
+                if problems:
+                    failures.extend(
+                        RecordFailure(
+                            source, number, _okta_id(document), FailureCode.INVALID_SCIM,
+                            f"invalid SCIM: {problem}", getattr(problem, "value", NO_VALUE),
+                        )
+                        for problem in problems
+                    )  # fmt: skip
+                    continue
+            try:
+                out.append(dumps(resource, option=newline))
+            except TypeError:  # orjson refuses a lone surrogate (from the input)
+                failures.append(
+                    RecordFailure(
+                        source, number, _okta_id(document), FailureCode.INVALID_OUTPUT,
+                        "the resource would hold text that is not valid Unicode",
+                    )
+                )  # fmt: skip
+        count += len(out)
+        written.append(b"".join(out))
+    return Rendered(b"".join(written), count, failures)
+
+
+def _pieces(data: bytes) -> Iterator[bytes]:
+    """DATA cut at newlines into pieces of about PIECE_BYTES, those newlines left out: the
+    pieces' lines are DATA's lines, in order."""
+    start, size = 0, len(data)
+    while True:
+        end = data.find(b"\n", start + PIECE_BYTES) if start + PIECE_BYTES < size else -1
+        if end < 0:
+            yield data[start:] if start else data
+            return
+        yield data[start:end]
+        start = end + 1
 
 
 def _okta_id(document: object) -> str | None:
@@ -364,13 +393,13 @@ def can_fork() -> bool:
     return "fork" in multiprocessing.get_all_start_methods()
 
 
-def _keep_freed_memory() -> None:
+def keep_freed_memory() -> None:
     """Ask glibc's malloc to keep freed memory instead of returning it to the system.
 
-    Passing megabyte blocks between processes allocates and frees buffers of that size many
-    times a second; by default glibc gives each back (trimming the heap, or unmapping) and
-    the next one faults its pages in again: with two workers that was 40% of the run in the
-    kernel and ten times the page faults. Keeping up to 64 MB costs that much memory at most.
+    A whole-export tool allocates and frees megabyte buffers (blocks read, rendered, passed
+    between processes) many times a second; by default glibc gives each back (trimming the
+    heap, or unmapping) and the next one faults its pages in again: with two workers that
+    was 40% of the run in the kernel and ten times the page faults, in one process a tenth. Keeping up to 64 MB costs that much memory at most.
     Forked workers inherit the setting. Elsewhere (musl, macOS, Windows) nothing happens."""
     import ctypes
 
@@ -403,7 +432,7 @@ def render_parallel(
     """Each block's rendering (as render_block), spread over JOBS processes, in input order."""
     import multiprocessing
 
-    _keep_freed_memory()
+    keep_freed_memory()
     with multiprocessing.get_context().Pool(jobs, _start_worker, (ruleset, validate)) as pool:
         lines_before = 0  # in the file the current spans come from
         for outcome, lines, offset in pool.imap(_render_block, source):
