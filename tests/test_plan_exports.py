@@ -181,3 +181,24 @@ def test_an_unchanged_record_is_neither_parsed_nor_rendered(monkeypatch: Any) ->
     assert [r["okta_id"] for r in requests if isinstance(r, dict)] == ["00u49"]
     assert sorted(calls) == sorted([f"00u{i}" for i in range(50)] + ["00u49"])  # OLD's 50, NEW's one change
     assert summary.kinds["unchanged"] == 49
+
+
+def test_spilled_outcomes_read_back_as_they_were_written(tmp_path: Any) -> None:
+    """Outcomes go through spill files as orjson's JSON, or the standard library's where
+    orjson's would not read back the same: text with a lone surrogate, an integer past 64
+    bits, an infinite float (1e400 in an export), which orjson writes as null."""
+    from mapper.tools.bulk import FailureCode
+
+    outcomes: list[Any] = [
+        {"okta_id": "00u1", "body": {"title": "Boss", "x": [1, 2.5, True]}},
+        {"okta_id": "00u2", "body": {"title": "\ud800 lone"}},
+        {"okta_id": "00u3", "body": {"employeeNumber": 2**70}},
+        {"okta_id": "00u4", "body": {"x": float("inf"), "y": float("-inf")}},
+        {"okta_id": "00u5", "method": "DELETE", "body": None},
+        {"okta_id": "00u6", "body": {"displayName": "Zoë ☃ \u2028"}},
+        RecordFailure("new.jsonl", 3, None, FailureCode.INVALID_JSON, "invalid JSON: no value"),
+    ]
+    with plan_exports._Spill(tmp_path / "spill.jsonl") as spill:
+        for index, outcome in enumerate(outcomes):
+            spill.write((1, index, 0), outcome)
+    assert list(plan_exports._outcomes(spill.path)) == [((1, i, 0), o) for i, o in enumerate(outcomes)]

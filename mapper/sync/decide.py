@@ -18,7 +18,7 @@ import hashlib
 import zlib
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, assert_never
+from typing import Any, NamedTuple, assert_never
 
 from mapper.core.styles import PatchStyle, UpdateStyle
 from mapper.runtime.reconcile import reconcile_message
@@ -57,10 +57,9 @@ class Policy:
     repair: bool = False
 
 
-@dataclass(frozen=True)
-class Decision:
+class Decision(NamedTuple):
     """What one user needs (KIND), with what it was decided from: the user, the rendered resource, the
-    state's row, and the PATCH an update sends."""
+    state's row, and the PATCH an update sends. A named tuple, as Row: one is made per user."""
 
     kind: Kind
     okta_id: str

@@ -37,6 +37,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from mapper.core import jsonio
 from mapper.core.styles import UpdateStyle
 from mapper.errors import ProfileError
@@ -402,18 +404,28 @@ class _Spill:
         self.stream: Any = None
 
     def __enter__(self) -> _Spill:
-        self.stream = open(self.path, "w", encoding="ascii")  # closed by __exit__
+        self.stream = open(self.path, "wb")  # closed by __exit__
         return self
 
     def __exit__(self, *_: object) -> None:
         self.stream.close()
 
     def write(self, key: Key, outcome: dict[str, Any] | RecordFailure) -> None:
-        written: list[Any] = [list(key), "request", outcome]
+        written: list[Any] = [key, "request", outcome]
         if isinstance(outcome, RecordFailure):
             failure = [outcome.source, outcome.line, outcome.okta_id, outcome.code.value, outcome.message]
-            written = [list(key), "failure", failure]
-        self.stream.write(json.dumps(written) + "\n")  # ASCII: any text the export held goes through
+            written = [key, "failure", failure]
+        try:
+            line = orjson.dumps(written, option=orjson.OPT_APPEND_NEWLINE)
+        except TypeError:  # a lone surrogate the export held, an integer past 64 bits
+            line = b"null"
+        if b"null" in line:
+            # orjson's text would not read back the same (it writes an infinite float, from
+            # 1e400 in the export, as null), or holds a null that may be one: the standard
+            # library's JSON, marked by a leading space for _outcomes to read it with the
+            # reader that keeps all three.
+            line = b" " + json.dumps(written).encode("ascii") + b"\n"
+        self.stream.write(line)
 
 
 # ---------------------------------------------------------------- several processes
@@ -473,9 +485,9 @@ def _plan_part(k: int) -> tuple[str, Summary]:
 
 def _outcomes(path: str) -> Iterator[tuple[Key, dict[str, Any] | RecordFailure]]:
     """The (Key, outcome) pairs a part wrote (this run's own file, in its temporary folder)."""
-    with open(path, encoding="ascii") as stream:
+    with open(path, "rb") as stream:
         for line in stream:
-            key, kind, outcome = json.loads(line)
+            key, kind, outcome = json.loads(line) if line[:1] == b" " else orjson.loads(line)
             if kind == "failure":
                 source, number, okta_id, code, message = outcome
                 yield tuple(key), RecordFailure(source, number, okta_id, FailureCode(code), message)
