@@ -22,7 +22,7 @@ from mapper.sync import saved_plan
 from mapper.sync.app import Connection, ScimApp
 from mapper.sync.engine import Incoming, Options, Sync
 from mapper.sync.state import State
-from mapper.tools.bulk import Record, RecordFailure
+from mapper.tools.bulk import Block, RecordFailure
 from mapper.tools.plan_exports import Summary, plan
 from tests.support.scim_server import ScimServer, running_server
 
@@ -77,10 +77,10 @@ def test_plan_equals_the_dry_run_after_a_sync(server: ScimServer, generated: Any
         for i, (before, after) in enumerate(pairs)
         if after != "gone"
     ] + [_user(prefix, 100 + i, fields) for i, fields in enumerate(added)]
-    records = lambda users: [Record("x.jsonl", n + 1, json.dumps(u).encode()) for n, u in enumerate(users)]  # noqa: E731
+    blocks = lambda users: [Block("x.jsonl", 1, "".join(json.dumps(u) + "\n" for u in users).encode(), True)]  # noqa: E731
     planned = [
         r
-        for r in plan(RULESET, records(old), records(new), "rfc", Summary())
+        for r in plan(RULESET, blocks(old), blocks(new), "rfc", Summary())
         if not isinstance(r, RecordFailure)
     ]
 

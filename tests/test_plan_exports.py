@@ -6,7 +6,6 @@ record, broken records, profile errors, duplicates, users gone, new and deprovis
 
 from __future__ import annotations
 
-import heapq
 import json
 from typing import Any
 from unittest import mock
@@ -16,8 +15,8 @@ from hypothesis import strategies as st
 
 import mapper
 from mapper.tools import plan_exports
-from mapper.tools.bulk import Record, RecordFailure
-from mapper.tools.plan_exports import Summary, _hint, _keyed, _user, plan
+from mapper.tools.bulk import Block, Record, RecordFailure
+from mapper.tools.plan_exports import Summary, _hint, _user, plan
 from tests.support.plan_reference import reference_plan
 
 RULESET = mapper.load("okta-default")
@@ -67,8 +66,20 @@ def exports(draw: st.DrawFn) -> tuple[list[str], list[str]]:
     return old, new
 
 
-def _records(lines: list[str], source: str) -> list[Record]:
-    return [Record(source, n + 1, line.encode()) for n, line in enumerate(lines)]
+def _blocks(lines: list[str], source: str, size: int = 2) -> list[Block]:
+    """LINES as an export read in blocks of SIZE lines (a blank line after every third)."""
+    text = [line + ("\n\n" if n % 3 == 2 else "\n") for n, line in enumerate(lines)]
+    blocks, first = [], 1
+    for start in range(0, len(text), size):
+        data = "".join(text[start : start + size]).encode()
+        blocks.append(Block(source, first, data, True))
+        first += data.count(b"\n")
+    return blocks
+
+
+def _numbered(lines: list[str], source: str) -> list[Record]:
+    """The records _blocks makes of LINES, with their line numbers (the reference reads these)."""
+    return [Record(source, n + 1 + n // 3, line.encode()) for n, line in enumerate(lines)]
 
 
 def _plain(outcome: dict[str, Any] | RecordFailure) -> Any:
@@ -85,39 +96,42 @@ BUCKETS = st.sampled_from([1, 2, 3, 64])
 
 def _reference(old: list[str], new: list[str], style: str) -> tuple[list[Any], Summary]:
     summary = Summary()
-    planned = reference_plan(RULESET, _records(old, "old"), _records(new, "new"), style, summary)
+    planned = reference_plan(RULESET, _numbered(old, "old"), _numbered(new, "new"), style, summary)
     return list(map(_plain, planned)), summary
 
 
-@given(exports(), STYLES, BUCKETS)
-def test_plan_is_the_reference_plan(generated: tuple[list[str], list[str]], style: str, buckets: int) -> None:
+@given(exports(), STYLES, BUCKETS, st.integers(min_value=1, max_value=3))
+def test_plan_is_the_reference_plan(
+    generated: tuple[list[str], list[str]], style: str, buckets: int, size: int
+) -> None:
     old, new = generated
     expected, expected_summary = _reference(old, new, style)
     summary = Summary()
     planned = list(
-        map(_plain, plan(RULESET, _records(old, "old"), _records(new, "new"), style, summary, buckets))
+        map(
+            _plain,
+            plan(RULESET, _blocks(old, "old", size), _blocks(new, "new", size), style, summary, buckets),
+        )
     )
     assert planned == expected
     assert summary == expected_summary
 
 
-@given(exports(), st.integers(min_value=2, max_value=4), STYLES, BUCKETS)
-def test_the_parts_of_a_plan_merge_into_the_reference_plan(
-    generated: tuple[list[str], list[str]], parts: int, style: str, buckets: int
+@given(
+    exports(), st.integers(min_value=2, max_value=4), STYLES, BUCKETS, st.integers(min_value=1, max_value=3)
+)
+def test_the_shares_of_a_plan_merge_into_the_reference_plan(
+    generated: tuple[list[str], list[str]], shares: int, style: str, buckets: int, size: int
 ) -> None:
+    """Cut in shares as plan_parallel cuts it for as many processes (each spreading every Nth
+    block, then planning every Nth bucket), done here one after the other."""
     old, new = generated
     expected, expected_summary = _reference(old, new, style)
-    summed = Summary()
-    streams = []
-    for k in range(parts):
-        part = Summary()
-        records = _records(old, "old"), _records(new, "new")
-        streams.append(list(_keyed(RULESET, *records, style, part, (k, parts), buckets)))
-        summed.kinds.update(part.kinds)
-        summed.attributes.update(part.attributes)
-    merged = [_plain(outcome) for _, outcome in heapq.merge(*streams, key=lambda item: item[0])]
-    assert merged == expected
-    assert summed == expected_summary
+    summary = Summary()
+    blocks = _blocks(old, "old", size), _blocks(new, "new", size)
+    planned = [_plain(outcome) for outcome in plan(RULESET, *blocks, style, summary, buckets, shares)]
+    assert planned == expected
+    assert summary == expected_summary
 
 
 @given(exports(), STYLES, st.integers(min_value=1, max_value=3))
@@ -128,22 +142,16 @@ def test_buckets_too_large_are_spread_again_and_many_spills_merged_in_stages(
     up to three times; spill files are merged _FANIN at a time: still the reference plan."""
     old, new = generated
     expected, expected_summary = _reference(old, new, style)
-    merged, summed = [], Summary()
+    summary = Summary()
     with (
         mock.patch.object(plan_exports, "BUCKET_MOST", 150),
         mock.patch.object(plan_exports, "BUCKET_BYTES", 60),
         mock.patch.object(plan_exports, "_FANIN", 2),
     ):
-        streams = []
-        for k in range(parts):
-            part = Summary()
-            records = _records(old, "old"), _records(new, "new")
-            streams.append(list(_keyed(RULESET, *records, style, part, (k, parts) if parts > 1 else None, 2)))
-            summed.kinds.update(part.kinds)
-            summed.attributes.update(part.attributes)
-    merged = [_plain(outcome) for _, outcome in heapq.merge(*streams, key=lambda item: item[0])]
-    assert merged == expected
-    assert summed == expected_summary
+        blocks = _blocks(old, "old"), _blocks(new, "new")
+        planned = [_plain(outcome) for outcome in plan(RULESET, *blocks, style, summary, 2, parts)]
+    assert planned == expected
+    assert summary == expected_summary
 
 
 @given(
@@ -177,7 +185,7 @@ def test_an_unchanged_record_is_neither_parsed_nor_rendered(monkeypatch: Any) ->
     real = plan_exports.decide
     monkeypatch.setattr(plan_exports, "decide", lambda *args: calls.append(args[3]) or real(*args))
     summary = Summary()
-    requests = list(plan(RULESET, _records(lines, "old"), _records(changed, "new"), "rfc", summary))
+    requests = list(plan(RULESET, _blocks(lines, "old"), _blocks(changed, "new"), "rfc", summary))
     assert [r["okta_id"] for r in requests if isinstance(r, dict)] == ["00u49"]
     assert sorted(calls) == sorted([f"00u{i}" for i in range(50)] + ["00u49"])  # OLD's 50, NEW's one change
     assert summary.kinds["unchanged"] == 49

@@ -323,14 +323,16 @@ def test_two_okta_users_sharing_an_email_never_share_an_app_user(server: ScimSer
 
 
 def test_plan_sends_nothing_for_a_user_who_stays_deprovisioned(tmp_path: Path) -> None:
-    from mapper.tools.bulk import Record
+    from mapper.tools.bulk import Block
     from mapper.tools.plan_exports import Summary, plan
 
     old = [user(0, status="DEPROVISIONED", title="A"), user(1, status="ACTIVE")]
     new = [user(0, status="DEPROVISIONED", title="B"), user(1, status="DEPROVISIONED")]
-    records = [[Record("x", n, json.dumps(u).encode()) for n, u in enumerate(users)] for users in (old, new)]
+    blocks = [
+        [Block("x", 1, "".join(json.dumps(u) + "\n" for u in users).encode(), True)] for users in (old, new)
+    ]
     summary = Summary()
-    requests = list(plan(RULESET, records[0], records[1], "rfc", summary))
+    requests = list(plan(RULESET, blocks[0], blocks[1], "rfc", summary))
     assert [(r["okta_id"], r["method"], r["body"]) for r in requests] == [  # type: ignore[index]
         ("00u000001", "PATCH", RULESET.deactivate("rfc"))  # the style of the run (rfc)
     ]

@@ -6,7 +6,6 @@ import json
 import stat
 import sys
 from pathlib import Path
-from typing import Any
 
 import click
 
@@ -68,10 +67,6 @@ def plan_command(
             fail_with([f"mapper: {exc}"], ExitCode.FAILED)
         check_outputs({"-o": output}, [*sources[0], *sources[1]])
 
-        def records(names: list[str]) -> Any:
-            for block in input_blocks(names, all_lines=False):
-                yield from bulk.block_records(block)
-
         summary = plan_exports.Summary()
         failed = 0
         with output_stream(output) as out:
@@ -79,8 +74,8 @@ def plan_command(
             jobs_here = jobs if size is not None else 1  # a pipe is read once, by one process
             for outcome in plan_exports.plan_parallel(
                 compiled,
-                lambda: records(sources[0]),
-                lambda: records(sources[1]),
+                lambda: input_blocks(sources[0], all_lines=False),
+                lambda: input_blocks(sources[1], all_lines=False),
                 style,
                 summary,
                 jobs_here,

@@ -13,7 +13,8 @@ Both exports are first spread over buckets (temporary files) by the hash of each
 Okta id, so that OLD's and NEW's records of a user land in the same bucket; then each
 bucket is planned on its own, in memory, and the buckets' outcomes are merged in the
 plan's order: memory holds one bucket, a fixed share of the exports, however large they
-are. That state is kept as OLD's records themselves. Most of NEW is typically OLD
+are. With several processes, each spreads every Nth block of the exports and then plans
+every Nth bucket (:class:`_Job`). That state is kept as OLD's records themselves. Most of NEW is typically OLD
 unchanged: a record of NEW that is byte for byte OLD's record of its id is the same user
 rendered by the same ruleset, which decide would find nothing to send for, and costs a
 lookup instead of a parse, a render and a comparison (tests/test_plan_exports.py holds the
@@ -46,7 +47,7 @@ from mapper.runtime.patch import touched
 from mapper.runtime.ruleset import Ruleset
 from mapper.sync.decide import Kind, Policy, decide, decide_gone, requests, ruleset_hash
 from mapper.sync.state import Row
-from mapper.tools.bulk import FailureCode, Record, RecordFailure, can_fork
+from mapper.tools.bulk import Block, FailureCode, Record, RecordFailure, can_fork
 
 #: The summary's word for each decision.
 WORDS = {
@@ -104,13 +105,19 @@ def _user(record: Record) -> tuple[str, dict[str, Any]] | RecordFailure:
 
 
 def plan(
-    ruleset: Ruleset, old: Iterable[Record], new: Iterable[Record], style: str, summary: Summary,
-    buckets: int = BUCKETS,
+    ruleset: Ruleset, old: Iterable[Block], new: Iterable[Block], style: str, summary: Summary,
+    buckets: int = BUCKETS, shares: int = 1,
 ) -> Iterator[dict[str, Any] | RecordFailure]:  # fmt: skip
     """Each request the app needs ({"okta_id", "method", "path", "body"}), or a RecordFailure
-    (without its value: the command prints the message); the users spread over BUCKETS."""
-    for _, outcome in _keyed(ruleset, old, new, style, summary, None, buckets):
-        yield outcome
+    (without its value: the command prints the message), for the exports' blocks OLD and NEW;
+    the users spread over BUCKETS. SHARES: the work cut as plan_parallel cuts it for as many
+    processes, done here one share after the other (the same outcomes, in the same order),
+    each reading OLD and NEW again (lists, then)."""
+    with tempfile.TemporaryDirectory(prefix="mapper-plan-") as folder:
+        job = _Job(ruleset, style, folder, shares, buckets)
+        spread = [job.spread_share(k, old, new) for k in range(shares)]
+        planned = [job.plan_share(k, [names for names, _, _ in spread]) for k in range(shares)]
+        yield from job.outcomes(spread, planned, summary)
 
 
 #: Where an outcome goes in the plan: (phase, position, sequence). Phase 0 is OLD's failures by
@@ -157,12 +164,12 @@ class _Spread:
     #: Bytes buffered before they are written out.
     FLUSH = 8 << 20
 
-    def __init__(self, folder: str, name: str, buckets: int) -> None:
+    def __init__(self, folder: str, name: str, buckets: int, names: list[str] | None = None) -> None:
         self.name = name
         self.paths = [Path(folder) / f"{name}-{b}.bin" for b in range(buckets)]
         self.pending: list[list[bytes]] = [[] for _ in range(buckets)]
         self.buffered = 0
-        self.names: list[str] = []  # the records' sources, by number
+        self.names: list[str] = names or []  # the records' sources, by number (NAMES: as spread)
 
     def source(self, name: str) -> int:
         """The number of the source NAME (a file, or <stdin>)."""
@@ -187,9 +194,10 @@ class _Spread:
         """BUCKET's file, once spread again."""
         self.paths[bucket].unlink(missing_ok=True)
 
-    def read(self, bucket: int) -> Iterator[tuple[int, Record]]:
-        """The bucket's records with their positions, in the export's order: read at once when
-        the bucket is no larger than BUCKET_MOST, else streamed (a bucket being spread again)."""
+    def frames(self, bucket: int) -> Iterator[tuple[int, str, int, bytes, int]]:
+        """The bucket's records, (place, source, line, text, 0), in the export's order: read
+        at once when the bucket is no larger than BUCKET_MOST, else streamed (a bucket being
+        spread again)."""
         path = self.paths[bucket]
         if not path.exists():
             return
@@ -197,63 +205,164 @@ class _Spread:
         if path.stat().st_size <= BUCKET_MOST:
             data, offset = path.read_bytes(), 0
             while offset < len(data):
-                index, line, source, length = unpack(data, offset)
+                place, line, source, length = unpack(data, offset)
                 offset += size
-                yield index, Record(names[source], line, data[offset : offset + length])
+                yield place, names[source], line, data[offset : offset + length], 0
                 offset += length
             return
         with path.open("rb", buffering=1 << 20) as stream:
             while head := stream.read(size):
-                index, line, source, length = unpack(head)
-                yield index, Record(names[source], line, stream.read(length))
+                place, line, source, length = unpack(head)
+                yield place, names[source], line, stream.read(length), 0
 
 
-def _keyed(
-    ruleset: Ruleset, old: Iterable[Record], new: Iterable[Record], style: str, summary: Summary,
-    part: tuple[int, int] | None, buckets: int = BUCKETS,
-) -> Iterator[tuple[Key, dict[str, Any] | RecordFailure]]:  # fmt: skip
-    """plan's outcomes, each with its Key, in Key order; with PART (K, N), only for the users in
-    the buckets K of N takes (and, for K = 0, the records with no id)."""
-    policy = Policy(style=UpdateStyle(style))
-    digest = ruleset_hash(ruleset)
-    with tempfile.TemporaryDirectory(prefix="mapper-plan-") as folder:
-        spreads, outputs = [], []
-        for phase, records in ((0, old), (1, new)):
-            spread = _Spread(folder, f"in{phase}", buckets)
-            with _Spill(Path(folder) / f"failed{phase}.jsonl") as failures:
-                _spread(enumerate(records), spread, failures, phase, summary, part, buckets)
+#: A record's place in its export, for Keys and frames: the number of its block (blocks are
+#: numbered through the export) above _OFFSET_BITS, its line's offset in the block below, so
+#: that a process spreading every Nth block gives its records their places in the export's
+#: order without counting the other blocks' records (a block holds at most 17 MB: fewer lines).
+_OFFSET_BITS = 26
+
+
+@dataclass
+class _Job:
+    """A plan cut into shares, each for one process: share K of N spreads every Nth block of
+    both exports (from the Kth) over all the buckets, into files of its own; once every share
+    has spread, share K plans the buckets K, K + N, ... reading all shares' files of each. Every
+    outcome goes to a spill file with its Key; outcomes() merges them in the plan's order."""
+
+    ruleset: Ruleset
+    style: str
+    folder: str
+    shares: int
+    buckets: int
+
+    def spread_share(
+        self, k: int, old: Iterable[Block], new: Iterable[Block]
+    ) -> tuple[list[list[str]], list[str], Summary]:
+        """Share K's blocks of OLD and NEW spread over the buckets: the sources its files name
+        (by phase), the spill files of the records that failed, and their count."""
+        summary = Summary()
+        names, failed = [], []
+        for phase, blocks in ((0, old), (1, new)):
+            spread = _Spread(self.folder, f"in{phase}-{k}", self.buckets)
+            with _Spill(Path(self.folder) / f"failed{phase}-{k}.jsonl") as failures:
+                lines = _block_lines(blocks, k, self.shares)
+                _spread(lines, spread, failures, phase, summary, self.buckets)
             spread.flush()
-            spreads.append(spread)
-            outputs.append(failures.path)
-        for bucket in range(buckets):
-            if part is None or bucket % part[1] == part[0]:
-                outputs += _plan_spread(ruleset, digest, policy, folder, spreads, bucket, summary, 1)
-        yield from _merged(folder, outputs)
+            names.append(spread.names)
+            failed.append(failures.path)
+        return names, failed, summary
+
+    def plan_share(self, k: int, names: list[list[list[str]]]) -> tuple[list[str], Summary]:
+        """Share K's buckets planned, once every share spread (NAMES: each share's sources, by
+        phase): the spill files of the outcomes, and their summary."""
+        summary = Summary()
+        policy = Policy(style=UpdateStyle(self.style))
+        digest = ruleset_hash(self.ruleset)
+        shards = [
+            _Shards(
+                [
+                    _Spread(self.folder, f"in{phase}-{j}", self.buckets, own[phase])
+                    for j, own in enumerate(names)
+                ]
+            )
+            for phase in (0, 1)
+        ]
+        paths: list[str] = []
+        for bucket in range(k, self.buckets, self.shares):
+            paths += _plan_spread(self.ruleset, digest, policy, self.folder, shards, bucket, summary, 1)
+        return paths, summary
+
+    def outcomes(
+        self,
+        spread: list[tuple[list[list[str]], list[str], Summary]],
+        planned: list[tuple[list[str], Summary]],
+        summary: Summary,
+    ) -> Iterator[dict[str, Any] | RecordFailure]:
+        """The shares' outcomes, merged in the plan's order; their summaries added to SUMMARY."""
+        paths: list[str] = []
+        for part_paths, part in [(failed, part) for _, failed, part in spread] + planned:
+            paths += part_paths
+            summary.kinds.update(part.kinds)
+            summary.attributes.update(part.attributes)
+        for _, outcome in _merged(self.folder, paths):
+            yield outcome
+
+
+def _block_lines(blocks: Iterable[Block], k: int, n: int) -> Iterator[tuple[int, str, int, bytes, int]]:
+    """The records of every Nth block from the Kth: (place, source, line, text, size dropped)."""
+    for number, block in enumerate(blocks):
+        if number % n != k:
+            continue
+        place, source, first = number << _OFFSET_BITS, block.source, block.first_line
+        if block.dropped or not block.lines:
+            yield place, source, first, b"" if block.dropped else block.data, block.dropped
+            continue
+        for offset, data in enumerate(block.data.split(b"\n")):
+            if data and not data.isspace():
+                yield place | offset, source, first + offset, data, 0
+
+
+class _Shards:
+    """One export's buckets as every share spread them (a _Spread each): a bucket's records
+    from all of them, in the export's order."""
+
+    def __init__(self, spreads: list[_Spread]) -> None:
+        self.spreads = spreads
+        self.name = spreads[0].name
+
+    def size(self, bucket: int) -> int:
+        return sum(spread.size(bucket) for spread in self.spreads)
+
+    def remove(self, bucket: int) -> None:
+        for spread in self.spreads:
+            spread.remove(bucket)
+
+    def frames(self, bucket: int) -> Iterator[tuple[int, str, int, bytes, int]]:
+        """The bucket's records, (place, source, line, text, 0), in the export's order: each
+        share's are, and places differ, so merging by place is merging by the whole tuple."""
+        if len(self.spreads) == 1:
+            return self.spreads[0].frames(bucket)
+        return heapq.merge(*(spread.frames(bucket) for spread in self.spreads))
+
+    def read(self, bucket: int) -> Iterator[tuple[int, Record]]:
+        """The bucket's records with their places, in the export's order."""
+        for place, source, line, data, _ in self.frames(bucket):
+            yield place, Record(source, line, data)
 
 
 def _plan_spread(
-    ruleset: Ruleset, digest: str, policy: Policy, folder: str, spreads: list[_Spread], bucket: int,
+    ruleset: Ruleset, digest: str, policy: Policy, folder: str, shards: list[_Shards], bucket: int,
     summary: Summary, depth: int,
 ) -> list[str]:  # fmt: skip
-    """BUCKET of SPREADS planned, its outcomes spilled to files (their paths). A bucket larger
-    than BUCKET_MOST (the exports were larger than their size said, or were read from a pipe)
-    is spread again over smaller ones, by another hash of the Okta id, so that memory holds
-    at most about that much (but for one user's records, which cannot be split)."""
-    size = sum(spread.size(bucket) for spread in spreads)
+    """BUCKET of both exports' SHARDS planned, its outcomes spilled to files (their paths). A
+    bucket larger than BUCKET_MOST (the exports were larger than their size said, or were read
+    from a pipe) is spread again over smaller ones, by another hash of the Okta id, so that
+    memory holds at most about that much (but for one user's records, which cannot be split)."""
+    size = sum(shard.size(bucket) for shard in shards)
     if size > BUCKET_MOST and depth <= _DEPTHS:
         count = size // BUCKET_BYTES + 1
-        smaller = [_Spread(folder, f"{spread.name}.{bucket}", count) for spread in spreads]
-        for phase, (spread, again) in enumerate(zip(spreads, smaller, strict=True)):
-            with _Spill(Path(folder) / f"none.{spread.name}.{bucket}.jsonl") as nothing:  # none fail again
-                _spread(spread.read(bucket), again, nothing, phase, summary, None, count, depth)
+        smaller = [_Spread(folder, f"{shard.name}.{bucket}", count) for shard in shards]
+        for phase, (shard, again) in enumerate(zip(shards, smaller, strict=True)):
+            with _Spill(Path(folder) / f"none.{shard.name}.{bucket}.jsonl") as nothing:  # none fail again
+                _spread(shard.frames(bucket), again, nothing, phase, summary, count, depth)
             again.flush()
-            spread.remove(bucket)
+            shard.remove(bucket)
         paths: list[str] = []
         for sub in range(count):
-            paths += _plan_spread(ruleset, digest, policy, folder, smaller, sub, summary, depth + 1)
+            paths += _plan_spread(
+                ruleset,
+                digest,
+                policy,
+                folder,
+                [_Shards([again]) for again in smaller],
+                sub,
+                summary,
+                depth + 1,
+            )
         return paths
-    with _Spill(Path(folder) / f"out.{spreads[0].name}.{bucket}.jsonl") as out:
-        for key, outcome in _plan_bucket(ruleset, digest, policy, spreads, bucket, summary):
+    with _Spill(Path(folder) / f"out.{shards[0].name}.{bucket}.jsonl") as out:
+        for key, outcome in _plan_bucket(ruleset, digest, policy, shards, bucket, summary):
             out.write(key, outcome)
     return [out.path]
 
@@ -279,16 +388,15 @@ def _first(item: tuple[Key, Any]) -> Key:
 
 
 def _spread(
-    records: Iterable[tuple[int, Record]], spread: _Spread, failures: _Spill, phase: int, summary: Summary,
-    part: tuple[int, int] | None, buckets: int, depth: int = 0,
+    records: Iterable[tuple[int, str, int, bytes, int]], spread: _Spread, failures: _Spill, phase: int,
+    summary: Summary, buckets: int, depth: int = 0,
 ) -> None:  # fmt: skip
-    """RECORDS (with their positions) into SPREAD's buckets (those of PART) by the Okta id each
-    begins with, else the id it parses with; one with no id is a failure of phase PHASE
-    (reported by part 0). DEPTH: 0 for the exports, more for a bucket spread again (another hash)."""
+    """RECORDS ((place, source, line, text, size dropped)) into SPREAD's buckets by the Okta id
+    each begins with, else the id it parses with; one with no id is a failure of phase PHASE.
+    DEPTH: 0 for the exports, more for a bucket spread again (another hash)."""
     match, crc32, pack, pending = _LEADING_ID.match, zlib.crc32, _FRAME.pack, spread.pending
     source_name, source = None, 0
-    for index, record in records:
-        data = record.data
+    for place, name, line, data, dropped in records:
         found = match(data)
         raw = found.group(1) if found is not None else None
         if raw is not None and not raw.isascii():
@@ -297,20 +405,17 @@ def _spread(
             except UnicodeDecodeError:
                 raw = None
         if raw is None:
-            parsed = _user(record)
+            parsed = _user(Record(name, line, data, dropped))
             if isinstance(parsed, RecordFailure):
-                if part is None or part[0] == 0:
-                    summary.kinds["failed"] += 1
-                    failures.write((phase, index, 0), parsed)
+                summary.kinds["failed"] += 1
+                failures.write((phase, place, 0), parsed)
                 continue
             raw = parsed[0].encode("utf-8", "surrogatepass")
         bucket = (crc32(raw) if depth == 0 else _rehash(raw, depth)) % buckets
-        if part is not None and bucket % part[1] != part[0]:
-            continue
-        if record.source is not source_name:
-            source_name, source = record.source, spread.source(record.source)
+        if name is not source_name:
+            source_name, source = name, spread.source(name)
         frames = pending[bucket]
-        frames.append(pack(index, record.line, source, len(data)))
+        frames.append(pack(place, line, source, len(data)))
         frames.append(data)
         spread.buffered += len(data) + _FRAME.size
         if spread.buffered >= spread.FLUSH:
@@ -325,12 +430,12 @@ def _rehash(raw: bytes, depth: int) -> int:
 
 
 def _plan_bucket(
-    ruleset: Ruleset, digest: str, policy: Policy, spreads: list[_Spread], bucket: int, summary: Summary
+    ruleset: Ruleset, digest: str, policy: Policy, shards: list[_Shards], bucket: int, summary: Summary
 ) -> Iterator[tuple[Key, dict[str, Any] | RecordFailure]]:
     """One bucket's users planned, as plan plans all of them: OLD decided as a first sync on an
     empty app leaves it, NEW against that, then the users gone; the outcomes in Key order."""
     held: dict[str, tuple[bytes, int]] = {}  # Okta id -> OLD's record and what it left
-    for index, record in spreads[0].read(bucket):
+    for index, record in shards[0].read(bucket):
         parsed = _user_once(record, held)
         if isinstance(parsed, RecordFailure):
             summary.kinds["failed"] += 1
@@ -345,7 +450,7 @@ def _plan_bucket(
             continue
         held[okta_id] = (record.data, _CREATED if decision.kind is Kind.CREATE else _ABSENT)
     listed: set[str] = set()  # the users NEW lists
-    for index, record in spreads[1].read(bucket):
+    for index, record in shards[1].read(bucket):
         hint = _hint(record)
         if hint is not None and hint not in listed and held.get(hint, (None,))[0] == record.data:
             # OLD's very record, which parsed with this id: the same user rendered by the same
@@ -435,52 +540,43 @@ _job: dict[str, Any] = {}
 
 def plan_parallel(
     ruleset: Ruleset,
-    old: Callable[[], Iterable[Record]],
-    new: Callable[[], Iterable[Record]],
+    old: Callable[[], Iterable[Block]],
+    new: Callable[[], Iterable[Block]],
     style: str,
     summary: Summary,
     jobs: int,
     size: int | None = None,
 ) -> Iterator[dict[str, Any] | RecordFailure]:
-    """plan's outcomes, worked out by JOBS forked processes, each for the users of its share of
-    the buckets (every process reads both exports: OLD and NEW give the records anew each
-    call); each writes its outcomes with their Keys to a file, merged here in plan's order, so
-    the output is the same for any number of processes and memory stays flat. SIZE: the
+    """plan's outcomes, worked out by JOBS forked processes, a share each (see _Job: each reads
+    both exports, OLD and NEW giving the blocks anew each call, and spreads every JOBSth
+    block; then plans every JOBSth bucket); their outcomes are merged here in plan's order,
+    so the output is the same for any number of processes and memory stays flat. SIZE: the
     exports' bytes, when known (how many buckets)."""
     buckets = buckets_for(size)
     if jobs <= 1 or not can_fork():
         yield from plan(ruleset, old(), new(), style, summary, buckets)
         return
     with tempfile.TemporaryDirectory(prefix="mapper-plan-") as folder:
-        _job.update(ruleset=ruleset, old=old, new=new, style=style, folder=folder, jobs=jobs, buckets=buckets)
+        job = _Job(ruleset, style, folder, jobs, buckets)
+        _job.update(job=job, old=old, new=new)
         try:
             with multiprocessing.get_context("fork").Pool(jobs) as pool:
-                parts = pool.map(_plan_part, range(jobs))
+                spread = pool.map(_spread_job, range(jobs))
+                names = [share_names for share_names, _, _ in spread]
+                planned = pool.starmap(_plan_job, [(k, names) for k in range(jobs)])
         finally:
             _job.clear()
-        for _, part_summary in parts:
-            summary.kinds.update(part_summary.kinds)
-            summary.attributes.update(part_summary.attributes)
-        for _, outcome in heapq.merge(*(_outcomes(path) for path, _ in parts), key=lambda item: item[0]):
-            yield outcome
+        yield from job.outcomes(spread, planned, summary)
 
 
-def _plan_part(k: int) -> tuple[str, Summary]:
-    """Part K of the plan, written as JSON lines of [Key, outcome] in Key order; its path and summary."""
-    job = _job
-    summary = Summary()
-    with _Spill(Path(job["folder"]) / f"part-{k}.jsonl") as out:
-        for key, outcome in _keyed(
-            job["ruleset"],
-            job["old"](),
-            job["new"](),
-            job["style"],
-            summary,
-            (k, job["jobs"]),
-            job["buckets"],
-        ):
-            out.write(key, outcome)
-    return out.path, summary
+def _spread_job(k: int) -> tuple[list[list[str]], list[str], Summary]:
+    """Share K's spreading, in a worker process (_Job.spread_share)."""
+    return _job["job"].spread_share(k, _job["old"](), _job["new"]())  # type: ignore[no-any-return]
+
+
+def _plan_job(k: int, names: list[list[list[str]]]) -> tuple[list[str], Summary]:
+    """Share K's buckets, in a worker process (_Job.plan_share)."""
+    return _job["job"].plan_share(k, names)  # type: ignore[no-any-return]
 
 
 def _outcomes(path: str) -> Iterator[tuple[Key, dict[str, Any] | RecordFailure]]:
