@@ -181,7 +181,7 @@ class _Spread:
         for path, frames in zip(self.paths, self.pending, strict=True):
             if frames:
                 with path.open("ab") as out:
-                    out.writelines(frames)
+                    out.write(b"".join(frames))  # one piece: writelines copied each frame through a buffer
                 frames.clear()
         self.buffered = 0
 
