@@ -11,6 +11,7 @@ wire and shown as written to people.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from dataclasses import dataclass
@@ -105,6 +106,7 @@ class AttrPath:
         return cls(urn, parts[0], None, sub)
 
 
+@functools.lru_cache(maxsize=4096)  # a plan's summary asks it for every update: few paths, many times
 def summary(text: str) -> str:
     """The summary name of a path in a PatchOp (:attr:`AttrPath.summary`); a path mapper does
     not write (another filter, say, in a saved plan edited by hand) loses its filter only."""

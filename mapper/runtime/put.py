@@ -162,6 +162,8 @@ def _set_entry(body: dict[str, Any], desired: dict[str, Any], t: _Entry) -> None
     if target is None:
         return
     held = target.get(t.attr)
+    if values and isinstance(held, list) and _already(held, values, t):
+        return  # what the rest would build, value for value: the app's own list stays
     entries: list[Any] = [
         dict(e) if isinstance(e, dict) and e.get("type") == t.entry_type else e
         for e in (held if isinstance(held, list) else [])
@@ -190,3 +192,32 @@ def _set_entry(body: dict[str, Any], desired: dict[str, Any], t: _Entry) -> None
         target[t.attr] = entries
     else:
         target.pop(t.attr, None)
+
+
+_SCALARS = (str, bool, int, float)
+
+
+def _already(held: list[Any], values: dict[str, Any], t: _Entry) -> bool:
+    """Whether HELD (the app's entries) is already what _set_entry would make of it with
+    VALUES (not empty): one entry of the type, holding exactly VALUES of the owned
+    sub-attributes (the same scalars: JSON tells 1 from true and 1.0, Python does not),
+    primary where a rule marks it and no other entry primary. The common case of an update
+    that changes something else: no copies, and reconcile finds the list is the app's own."""
+    mine = None
+    for entry in held:
+        if isinstance(entry, dict) and entry.get("type") == t.entry_type:
+            if mine is not None:
+                return False
+            mine = entry
+        elif t.primary and isinstance(entry, dict) and entry.get("primary"):
+            return False  # to be demoted
+    if mine is None or (t.primary and mine.get("primary") is not True):
+        return False
+    for sub in t.owned:
+        if sub in values:
+            value, had = values[sub], mine.get(sub)
+            if value.__class__ not in _SCALARS or had.__class__ is not value.__class__ or had != value:
+                return False
+        elif sub in mine:
+            return False
+    return True
