@@ -70,8 +70,9 @@ def plan_command(
         summary = plan_exports.Summary()
         failed = 0
         with output_stream(output) as out:
-            size = None if "-" in (old, new) else _size([*sources[0], *sources[1]])
-            jobs_here = jobs if size is not None else 1  # a pipe is read once, by one process
+            old_size, new_size = (None, None) if "-" in (old, new) else map(_size, sources)
+            sizes = (old_size, new_size) if old_size is not None and new_size is not None else None
+            jobs_here = jobs if sizes is not None else 1  # a pipe is read once, by one process
             for outcome in plan_exports.plan_parallel(
                 compiled,
                 lambda: input_blocks(sources[0], all_lines=False),
@@ -79,7 +80,7 @@ def plan_command(
                 style,
                 summary,
                 jobs_here,
-                size,
+                sizes,
             ):
                 if isinstance(outcome, bulk.RecordFailure):
                     failed += 1
@@ -102,7 +103,8 @@ def plan_command(
 
 
 def _size(names: list[str]) -> int | None:
-    """The files' bytes in all (how many buckets a plan spreads its users over); None when one
+    """The files' bytes in all (how many buckets a plan spreads its users over, and each
+    process's share of an export); None when one
     is not a regular file (standard input, a pipe: its size says nothing, and it can be read
     once, by one process) or cannot be read (reading it says why)."""
     try:

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import heapq
+import itertools
 import json
 import multiprocessing
 import re
@@ -112,9 +113,13 @@ def plan(
     (without its value: the command prints the message), for the exports' blocks OLD and NEW;
     the users spread over BUCKETS. SHARES: the work cut as plan_parallel cuts it for as many
     processes, done here one share after the other (the same outcomes, in the same order),
-    each reading OLD and NEW again (lists, then)."""
+    each reading OLD and NEW again (lists of blocks, then)."""
+    totals = (0, 0)
+    if shares > 1:
+        assert isinstance(old, list) and isinstance(new, list)
+        totals = (sum(len(b.data) for b in old), sum(len(b.data) for b in new))
     with tempfile.TemporaryDirectory(prefix="mapper-plan-") as folder:
-        job = _Job(ruleset, style, folder, shares, buckets)
+        job = _Job(ruleset, style, folder, shares, buckets, totals)
         spread = [job.spread_share(k, old, new) for k in range(shares)]
         planned = [job.plan_share(k, [names for names, _, _ in spread]) for k in range(shares)]
         yield from job.outcomes(spread, planned, summary)
@@ -225,16 +230,18 @@ _OFFSET_BITS = 26
 
 @dataclass
 class _Job:
-    """A plan cut into shares, each for one process: share K of N spreads every Nth block of
-    both exports (from the Kth) over all the buckets, into files of its own; once every share
-    has spread, share K plans the buckets K, K + N, ... reading all shares' files of each. Every
-    outcome goes to a spill file with its Key; outcomes() merges them in the plan's order."""
+    """A plan cut into shares, each for one process: share K of N spreads the blocks of the
+    Kth Nth of each export (by their bytes) over all the buckets, into files of its own; once
+    every share has spread, share K plans the buckets K, K + N, ... reading all shares' files
+    of each, one share's after the other's: the export's order. Every outcome goes to a spill
+    file with its Key; outcomes() merges them in the plan's order."""
 
     ruleset: Ruleset
     style: str
     folder: str
     shares: int
     buckets: int
+    totals: tuple[int, int] = (0, 0)  # the bytes of OLD's and NEW's blocks (with several shares)
 
     def spread_share(
         self, k: int, old: Iterable[Block], new: Iterable[Block]
@@ -246,7 +253,7 @@ class _Job:
         for phase, blocks in ((0, old), (1, new)):
             spread = _Spread(self.folder, f"in{phase}-{k}", self.buckets)
             with _Spill(Path(self.folder) / f"failed{phase}-{k}.jsonl") as failures:
-                lines = _block_lines(blocks, k, self.shares)
+                lines = _block_lines(blocks, k, self.shares, self.totals[phase])
                 _spread(lines, spread, failures, phase, summary, self.buckets)
             spread.flush()
             names.append(spread.names)
@@ -289,11 +296,19 @@ class _Job:
             yield outcome
 
 
-def _block_lines(blocks: Iterable[Block], k: int, n: int) -> Iterator[tuple[int, str, int, bytes, int]]:
-    """The records of every Nth block from the Kth: (place, source, line, text, size dropped)."""
+def _block_lines(
+    blocks: Iterable[Block], k: int, n: int, total: int
+) -> Iterator[tuple[int, str, int, bytes, int]]:
+    """The records of share K of N of the blocks, those starting in the Kth Nth of their TOTAL
+    bytes (all of them for one share): (place, source, line, text, size dropped)."""
+    start = 0
     for number, block in enumerate(blocks):
-        if number % n != k:
+        share = min(n - 1, start * n // total) if n > 1 and total > 0 else 0
+        start += len(block.data)
+        if share < k:
             continue
+        if share > k:
+            return  # the later shares': every block after this one is too
         place, source, first = number << _OFFSET_BITS, block.source, block.first_line
         if block.dropped or not block.lines:
             yield place, source, first, b"" if block.dropped else block.data, block.dropped
@@ -320,10 +335,8 @@ class _Shards:
 
     def frames(self, bucket: int) -> Iterator[tuple[int, str, int, bytes, int]]:
         """The bucket's records, (place, source, line, text, 0), in the export's order: each
-        share's are, and places differ, so merging by place is merging by the whole tuple."""
-        if len(self.spreads) == 1:
-            return self.spreads[0].frames(bucket)
-        return heapq.merge(*(spread.frames(bucket) for spread in self.spreads))
+        share's are, and share K's come before share K + 1's."""
+        return itertools.chain.from_iterable(spread.frames(bucket) for spread in self.spreads)
 
     def read(self, bucket: int) -> Iterator[tuple[int, Record]]:
         """The bucket's records with their places, in the export's order."""
@@ -545,19 +558,20 @@ def plan_parallel(
     style: str,
     summary: Summary,
     jobs: int,
-    size: int | None = None,
+    sizes: tuple[int, int] | None = None,
 ) -> Iterator[dict[str, Any] | RecordFailure]:
     """plan's outcomes, worked out by JOBS forked processes, a share each (see _Job: each reads
-    both exports, OLD and NEW giving the blocks anew each call, and spreads every JOBSth
-    block; then plans every JOBSth bucket); their outcomes are merged here in plan's order,
-    so the output is the same for any number of processes and memory stays flat. SIZE: the
-    exports' bytes, when known (how many buckets)."""
-    buckets = buckets_for(size)
-    if jobs <= 1 or not can_fork():
+    the exports, OLD and NEW giving the blocks anew each call, as far as the end of its share
+    of their bytes, and spreads that share; then plans every JOBSth bucket); their outcomes are
+    merged here in plan's order, so the output is the same for any number of processes and
+    memory stays flat. SIZES: OLD's and NEW's bytes, when known (how many buckets, and the
+    shares; unknown, one process reads them once)."""
+    buckets = buckets_for(sum(sizes) if sizes is not None else None)
+    if jobs <= 1 or sizes is None or not can_fork():
         yield from plan(ruleset, old(), new(), style, summary, buckets)
         return
     with tempfile.TemporaryDirectory(prefix="mapper-plan-") as folder:
-        job = _Job(ruleset, style, folder, jobs, buckets)
+        job = _Job(ruleset, style, folder, jobs, buckets, sizes)
         _job.update(job=job, old=old, new=new)
         try:
             with multiprocessing.get_context("fork").Pool(jobs) as pool:
