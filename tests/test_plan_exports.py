@@ -14,7 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import mapper
-from mapper.tools import plan_exports
+from mapper.tools import plan_exports, spill
 from mapper.tools.bulk import Block, Record, RecordFailure
 from mapper.tools.plan_exports import Summary, _hint, _user, plan
 from tests.support.plan_reference import reference_plan
@@ -139,14 +139,14 @@ def test_buckets_too_large_are_spread_again_and_many_spills_merged_in_stages(
     generated: tuple[list[str], list[str]], style: str, parts: int
 ) -> None:
     """A bucket past BUCKET_MOST (a pipe, a size that lied) is spread again, by another hash,
-    up to three times; spill files are merged _FANIN at a time: still the reference plan."""
+    up to three times; spill files are merged FANIN at a time: still the reference plan."""
     old, new = generated
     expected, expected_summary = _reference(old, new, style)
     summary = Summary()
     with (
         mock.patch.object(plan_exports, "BUCKET_MOST", 150),
         mock.patch.object(plan_exports, "BUCKET_BYTES", 60),
-        mock.patch.object(plan_exports, "_FANIN", 2),
+        mock.patch.object(spill, "FANIN", 2),
     ):
         blocks = _blocks(old, "old"), _blocks(new, "new")
         planned = [_plain(outcome) for outcome in plan(RULESET, *blocks, style, summary, 2, parts)]
@@ -206,7 +206,7 @@ def test_spilled_outcomes_read_back_as_they_were_written(tmp_path: Any) -> None:
         {"okta_id": "00u6", "body": {"displayName": "Zoë ☃ \u2028"}},
         RecordFailure("new.jsonl", 3, None, FailureCode.INVALID_JSON, "invalid JSON: no value"),
     ]
-    with plan_exports._Spill(tmp_path / "spill.jsonl") as spill:
+    with spill.Spill(tmp_path / "spill.jsonl") as spilled:
         for index, outcome in enumerate(outcomes):
-            spill.write((1, index, 0), outcome)
-    assert list(plan_exports._outcomes(spill.path)) == [((1, i, 0), o) for i, o in enumerate(outcomes)]
+            spilled.write((1, index, 0), outcome)
+    assert list(spill.outcomes(spilled.path)) == [((1, i, 0), o) for i, o in enumerate(outcomes)]

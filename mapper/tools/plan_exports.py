@@ -25,9 +25,7 @@ any number of buckets and processes).
 from __future__ import annotations
 
 import hashlib
-import heapq
 import itertools
-import json
 import multiprocessing
 import re
 import struct
@@ -39,8 +37,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from mapper.core import jsonio
 from mapper.core.styles import UpdateStyle
 from mapper.errors import ProfileError
@@ -48,6 +44,7 @@ from mapper.runtime.patch import touched
 from mapper.runtime.ruleset import Ruleset
 from mapper.sync.decide import Kind, Policy, decide, decide_gone, requests, ruleset_hash
 from mapper.sync.state import Row
+from mapper.tools import spill
 from mapper.tools.bulk import Block, FailureCode, Record, RecordFailure, can_fork
 
 #: The summary's word for each decision.
@@ -71,8 +68,6 @@ BUCKET_BYTES = 8 << 20
 #: from a pipe) is spread again over smaller ones, up to _DEPTHS times.
 BUCKET_MOST = 4 * BUCKET_BYTES
 _DEPTHS = 3
-#: The most spill files merged at once (each is an open file).
-_FANIN = 64
 
 
 @dataclass
@@ -124,10 +119,6 @@ def plan(
         planned = [job.plan_share(k, [names for names, _, _ in spread]) for k in range(shares)]
         yield from job.outcomes(spread, planned, summary)
 
-
-#: Where an outcome goes in the plan: (phase, position, sequence). Phase 0 is OLD's failures by
-#: record, 1 NEW's outcomes by record, 2 the users gone, by Okta id (as the state lists them).
-Key = tuple[int, Any, int]
 
 #: A record's Okta id read from its text when the record begins with it, as Okta's exports do
 #: (``{"id":"00u...",`` with no escape in the id). Only a hint, to find OLD's record and the
@@ -252,7 +243,7 @@ class _Job:
         names, failed = [], []
         for phase, blocks in ((0, old), (1, new)):
             spread = _Spread(self.folder, f"in{phase}-{k}", self.buckets)
-            with _Spill(Path(self.folder) / f"failed{phase}-{k}.jsonl") as failures:
+            with spill.Spill(Path(self.folder) / f"failed{phase}-{k}.jsonl") as failures:
                 lines = _block_lines(blocks, k, self.shares, self.totals[phase])
                 _spread(lines, spread, failures, phase, summary, self.buckets)
             spread.flush()
@@ -292,7 +283,7 @@ class _Job:
             paths += part_paths
             summary.kinds.update(part.kinds)
             summary.attributes.update(part.attributes)
-        for _, outcome in _merged(self.folder, paths):
+        for _, outcome in spill.merged(self.folder, paths):
             yield outcome
 
 
@@ -357,7 +348,9 @@ def _plan_spread(
         count = size // BUCKET_BYTES + 1
         smaller = [_Spread(folder, f"{shard.name}.{bucket}", count) for shard in shards]
         for phase, (shard, again) in enumerate(zip(shards, smaller, strict=True)):
-            with _Spill(Path(folder) / f"none.{shard.name}.{bucket}.jsonl") as nothing:  # none fail again
+            with spill.Spill(
+                Path(folder) / f"none.{shard.name}.{bucket}.jsonl"
+            ) as nothing:  # none fail again
                 _spread(shard.frames(bucket), again, nothing, phase, summary, count, depth)
             again.flush()
             shard.remove(bucket)
@@ -374,34 +367,14 @@ def _plan_spread(
                 depth + 1,
             )
         return paths
-    with _Spill(Path(folder) / f"out.{shards[0].name}.{bucket}.jsonl") as out:
+    with spill.Spill(Path(folder) / f"out.{shards[0].name}.{bucket}.jsonl") as out:
         for key, outcome in _plan_bucket(ruleset, digest, policy, shards, bucket, summary):
             out.write(key, outcome)
     return [out.path]
 
 
-def _merged(folder: str, paths: list[str]) -> Iterator[tuple[Key, dict[str, Any] | RecordFailure]]:
-    """The outcomes of the spill files PATHS (each in Key order) in Key order: merged _FANIN
-    files at a time, through further spill files, so that a plan never holds more files open."""
-    level = 0
-    while len(paths) > _FANIN:
-        level += 1
-        merged = []
-        for start in range(0, len(paths), _FANIN):
-            with _Spill(Path(folder) / f"merge.{level}.{start}.jsonl") as out:
-                for key, outcome in heapq.merge(*map(_outcomes, paths[start : start + _FANIN]), key=_first):
-                    out.write(key, outcome)
-            merged.append(out.path)
-        paths = merged
-    yield from heapq.merge(*map(_outcomes, paths), key=_first)
-
-
-def _first(item: tuple[Key, Any]) -> Key:
-    return item[0]
-
-
 def _spread(
-    records: Iterable[tuple[int, str, int, bytes, int]], spread: _Spread, failures: _Spill, phase: int,
+    records: Iterable[tuple[int, str, int, bytes, int]], spread: _Spread, failures: spill.Spill, phase: int,
     summary: Summary, buckets: int, depth: int = 0,
 ) -> None:  # fmt: skip
     """RECORDS ((place, source, line, text, size dropped)) into SPREAD's buckets by the Okta id
@@ -444,7 +417,7 @@ def _rehash(raw: bytes, depth: int) -> int:
 
 def _plan_bucket(
     ruleset: Ruleset, digest: str, policy: Policy, shards: list[_Shards], bucket: int, summary: Summary
-) -> Iterator[tuple[Key, dict[str, Any] | RecordFailure]]:
+) -> Iterator[tuple[spill.Key, dict[str, Any] | RecordFailure]]:
     """One bucket's users planned, as plan plans all of them: OLD decided as a first sync on an
     empty app leaves it, NEW against that, then the users gone; the outcomes in Key order."""
     held: dict[str, tuple[bytes, int]] = {}  # Okta id -> OLD's record and what it left
@@ -513,39 +486,6 @@ def _row(ruleset: Ruleset, digest: str, okta_id: str, record: bytes, kind: int) 
     return Row(okta_id, UNKNOWN_ID, ruleset.render(user), True, digest, False, user)
 
 
-class _Spill:
-    """Outcomes written as JSON lines of [Key, kind, outcome] (a failure without its value: the
-    command prints the message), to be merged in Key order; read back by _outcomes."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = str(path)
-        self.stream: Any = None
-
-    def __enter__(self) -> _Spill:
-        self.stream = open(self.path, "wb")  # closed by __exit__
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.stream.close()
-
-    def write(self, key: Key, outcome: dict[str, Any] | RecordFailure) -> None:
-        written: list[Any] = [key, "request", outcome]
-        if isinstance(outcome, RecordFailure):
-            failure = [outcome.source, outcome.line, outcome.okta_id, outcome.code.value, outcome.message]
-            written = [key, "failure", failure]
-        try:
-            line = orjson.dumps(written, option=orjson.OPT_APPEND_NEWLINE)
-        except TypeError:  # a lone surrogate the export held, an integer past 64 bits
-            line = b"null"
-        if b"null" in line:
-            # orjson's text would not read back the same (it writes an infinite float, from
-            # 1e400 in the export, as null), or holds a null that may be one: the standard
-            # library's JSON, marked by a leading space for _outcomes to read it with the
-            # reader that keeps all three.
-            line = b" " + json.dumps(written).encode("ascii") + b"\n"
-        self.stream.write(line)
-
-
 # ---------------------------------------------------------------- several processes
 
 _job: dict[str, Any] = {}
@@ -591,18 +531,6 @@ def _spread_job(k: int) -> tuple[list[list[str]], list[str], Summary]:
 def _plan_job(k: int, names: list[list[list[str]]]) -> tuple[list[str], Summary]:
     """Share K's buckets, in a worker process (_Job.plan_share)."""
     return _job["job"].plan_share(k, names)  # type: ignore[no-any-return]
-
-
-def _outcomes(path: str) -> Iterator[tuple[Key, dict[str, Any] | RecordFailure]]:
-    """The (Key, outcome) pairs a part wrote (this run's own file, in its temporary folder)."""
-    with open(path, "rb") as stream:
-        for line in stream:
-            key, kind, outcome = json.loads(line) if line[:1] == b" " else orjson.loads(line)
-            if kind == "failure":
-                source, number, okta_id, code, message = outcome
-                yield tuple(key), RecordFailure(source, number, okta_id, FailureCode(code), message)
-            else:
-                yield tuple(key), outcome
 
 
 def _profile_failure(record: Record, okta_id: str, exc: ProfileError) -> RecordFailure:
