@@ -123,8 +123,9 @@ def test_plan_is_the_reference_plan(
 def test_the_shares_of_a_plan_merge_into_the_reference_plan(
     generated: tuple[list[str], list[str]], shares: int, style: str, buckets: int, size: int
 ) -> None:
-    """Cut in shares as plan_parallel cuts it for as many processes (each spreading every Nth
-    block, then planning every Nth bucket), done here one after the other."""
+    """Cut in shares as plan_parallel cuts it for as many processes (each spreading a
+    contiguous share of each export's bytes, then planning every Nth bucket), done here one
+    after the other."""
     old, new = generated
     expected, expected_summary = _reference(old, new, style)
     summary = Summary()
@@ -210,3 +211,43 @@ def test_spilled_outcomes_read_back_as_they_were_written(tmp_path: Any) -> None:
         for index, outcome in enumerate(outcomes):
             spilled.write((1, index, 0), outcome)
     assert list(spill.outcomes(spilled.path)) == [((1, i, 0), o) for i, o in enumerate(outcomes)]
+
+
+def test_shares_split_the_blocks_by_their_bytes_a_record_too_large_counting_its_own() -> None:
+    """Every record goes to exactly one share, the shares one after the other in the export's
+    order; a record too large to read stands for its size (one share would get all else)."""
+    from mapper.tools.plan_exports import _block_lines
+
+    line = b'{"id": "00u1", "profile": {"login": "a@x.io"}}\n'
+    blocks = [Block("e", 1, b"\n", True, 40 << 20), *(Block("e", 2 + i, line, True) for i in range(40))]
+    blocks.insert(20, Block("e", 21, b"\n", True, 40 << 20))
+    total = sum(b.dropped or len(b.data) for b in blocks)
+    shares = [[place for place, *_ in _block_lines(blocks, k, 2, total)] for k in range(2)]
+    assert all(shares) and shares[0] + shares[1] == [place for place, *_ in _block_lines(blocks, 0, 1, 0)]
+    assert max(shares[0]) < min(shares[1])
+
+
+def test_a_worker_that_cannot_read_an_export_fails_the_plan_clearly(tmp_path: Any) -> None:
+    """plan --jobs reads the exports in its worker processes: a file that cannot be read there
+    (here one that says it is a regular file and then fails every read) is one clear line and
+    exit code 2, as with one process, not a pool waiting for ever."""
+    import os
+    import subprocess
+
+    from tests.support.cli import mapper_process
+
+    if not os.path.exists("/proc/self/mem"):
+        import pytest
+
+        pytest.skip("needs Linux's /proc/self/mem")
+    broken = tmp_path / "old.jsonl"
+    broken.symlink_to("/proc/self/mem")
+    new = tmp_path / "new.jsonl"
+    new.write_text('{"id": "00u1", "status": "ACTIVE", "profile": {"login": "a@x.io"}}\n')
+    for jobs in ("1", "2"):
+        try:
+            done = mapper_process("plan", str(broken), str(new), "--jobs", jobs, "-q", timeout=60)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(f"plan --jobs {jobs} did not end") from None
+        assert done.returncode == 2, done.stderr
+        assert done.stderr.decode().strip().endswith("old.jsonl: Input/output error")

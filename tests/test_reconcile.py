@@ -167,7 +167,7 @@ def test_put_and_reconcile_change_neither_resource_and_share_nothing(name: str, 
     assert not set(_containers(message)) & theirs  # the message is the caller's own too
 
 
-_ENTRY_VALUE = st.sampled_from(["ada@example.com", "+1 555 0100", "x", 1, 1.0, True, None])
+_ENTRY_VALUE = st.sampled_from(["ada@example.com", "+1 555 0100", "x", 1, 1.0, -0.0, 0.0, True, None])
 
 
 @st.composite

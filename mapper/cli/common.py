@@ -43,6 +43,12 @@ class CommandFailure(MapperError):
         self.lines = lines
         self.code = self.exit_code = code
 
+    def __reduce__(self) -> tuple[type[CommandFailure], tuple[list[str], ExitCode]]:
+        # Raised in a worker process (plan --jobs reads the exports there), it is pickled back
+        # to the parent: without this, unpickling called __init__ with the message alone, and
+        # the pool waited for ever.
+        return type(self), (self.lines, self.code)
+
 
 def fail_with(lines: list[str], code: ExitCode) -> NoReturn:
     """Stop the command: LINES on standard error, exit CODE."""

@@ -194,13 +194,14 @@ def _set_entry(body: dict[str, Any], desired: dict[str, Any], t: _Entry) -> None
         target.pop(t.attr, None)
 
 
-_SCALARS = (str, bool, int, float)
+_SCALARS = (str, bool, int)  # not float: -0.0 == 0.0, which JSON tells apart
 
 
 def _already(held: list[Any], values: dict[str, Any], t: _Entry) -> bool:
     """Whether HELD (the app's entries) is already what _set_entry would make of it with
     VALUES (not empty): one entry of the type, holding exactly VALUES of the owned
-    sub-attributes (the same scalars: JSON tells 1 from true and 1.0, Python does not),
+    sub-attributes (strings, booleans or integers of the same class: JSON tells 1 from true
+    and 1.0, Python does not),
     primary where a rule marks it and no other entry primary. The common case of an update
     that changes something else: no copies, and reconcile finds the list is the app's own."""
     mine = None

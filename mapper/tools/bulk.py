@@ -399,8 +399,9 @@ def keep_freed_memory() -> None:
     A whole-export tool allocates and frees megabyte buffers (blocks read, rendered, passed
     between processes) many times a second; by default glibc gives each back (trimming the
     heap, or unmapping) and the next one faults its pages in again: with two workers that
-    was 40% of the run in the kernel and ten times the page faults, in one process a tenth. Keeping up to 64 MB costs that much memory at most.
-    Forked workers inherit the setting. Elsewhere (musl, macOS, Windows) nothing happens."""
+    was 40% of the run in the kernel and ten times the page faults, in one process a tenth.
+    Keeping up to 64 MB costs that much memory at most. Forked workers inherit the setting.
+    Elsewhere (musl, macOS, Windows) nothing happens."""
     import ctypes
 
     if sys.platform != "linux":

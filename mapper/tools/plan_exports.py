@@ -13,13 +13,15 @@ Both exports are first spread over buckets (temporary files) by the hash of each
 Okta id, so that OLD's and NEW's records of a user land in the same bucket; then each
 bucket is planned on its own, in memory, and the buckets' outcomes are merged in the
 plan's order: memory holds one bucket, a fixed share of the exports, however large they
-are. With several processes, each spreads every Nth block of the exports and then plans
-every Nth bucket (:class:`_Job`). That state is kept as OLD's records themselves. Most of NEW is typically OLD
+are. That state is kept as OLD's records themselves. Most of NEW is typically OLD
 unchanged: a record of NEW that is byte for byte OLD's record of its id is the same user
 rendered by the same ruleset, which decide would find nothing to send for, and costs a
 lookup instead of a parse, a render and a comparison (tests/test_plan_exports.py holds the
 plan to the one first written, which decided every user against a real sync state, for
 any number of buckets and processes).
+
+With N processes, each spreads a contiguous Nth of each export (by its bytes) and then,
+once all have, plans every Nth bucket (:class:`_Job`).
 """
 
 from __future__ import annotations
@@ -108,11 +110,12 @@ def plan(
     (without its value: the command prints the message), for the exports' blocks OLD and NEW;
     the users spread over BUCKETS. SHARES: the work cut as plan_parallel cuts it for as many
     processes, done here one share after the other (the same outcomes, in the same order),
-    each reading OLD and NEW again (lists of blocks, then)."""
+    each reading OLD and NEW again (lists of blocks, then). Blocks hold less than 64 MB."""
     totals = (0, 0)
     if shares > 1:
-        assert isinstance(old, list) and isinstance(new, list)
-        totals = (sum(len(b.data) for b in old), sum(len(b.data) for b in new))
+        if not (isinstance(old, list) and isinstance(new, list)):
+            raise TypeError("plan in shares reads OLD and NEW once per share: lists of blocks")
+        totals = (sum(map(_bytes, old)), sum(map(_bytes, new)))
     with tempfile.TemporaryDirectory(prefix="mapper-plan-") as folder:
         job = _Job(ruleset, style, folder, shares, buckets, totals)
         spread = [job.spread_share(k, old, new) for k in range(shares)]
@@ -214,8 +217,9 @@ class _Spread:
 
 #: A record's place in its export, for Keys and frames: the number of its block (blocks are
 #: numbered through the export) above _OFFSET_BITS, its line's offset in the block below, so
-#: that a process spreading every Nth block gives its records their places in the export's
-#: order without counting the other blocks' records (a block holds at most 17 MB: fewer lines).
+#: that a process spreading a share of the blocks gives its records their places in the
+#: export's order without counting the other shares' records (the CLI's blocks hold at most
+#: 17 MB, so fewer lines; _block_lines refuses a block of 64 MB or more).
 _OFFSET_BITS = 26
 
 
@@ -238,7 +242,7 @@ class _Job:
         self, k: int, old: Iterable[Block], new: Iterable[Block]
     ) -> tuple[list[list[str]], list[str], Summary]:
         """Share K's blocks of OLD and NEW spread over the buckets: the sources its files name
-        (by phase), the spill files of the records that failed, and their count."""
+        (by phase), the spill files of the records that failed, and their summary."""
         summary = Summary()
         names, failed = [], []
         for phase, blocks in ((0, old), (1, new)):
@@ -295,11 +299,13 @@ def _block_lines(
     start = 0
     for number, block in enumerate(blocks):
         share = min(n - 1, start * n // total) if n > 1 and total > 0 else 0
-        start += len(block.data)
+        start += _bytes(block)
         if share < k:
             continue
         if share > k:
             return  # the later shares': every block after this one is too
+        if len(block.data) >> _OFFSET_BITS:  # fewer bytes than that: fewer lines, as places need
+            raise ValueError("a block of the exports holds 64 MB or more")
         place, source, first = number << _OFFSET_BITS, block.source, block.first_line
         if block.dropped or not block.lines:
             yield place, source, first, b"" if block.dropped else block.data, block.dropped
@@ -307,6 +313,11 @@ def _block_lines(
         for offset, data in enumerate(block.data.split(b"\n")):
             if data and not data.isspace():
                 yield place | offset, source, first + offset, data, 0
+
+
+def _bytes(block: Block) -> int:
+    """The bytes of the export BLOCK stands for (a record too large to read: its size)."""
+    return block.dropped or len(block.data)
 
 
 class _Shards:
