@@ -105,3 +105,22 @@ def test_every_bad_path_is_exit_2_in_one_line_naming_it(tmp_path: Path, args: li
     said = (ran.stderr + ran.stdout).strip().splitlines()
     assert ran.returncode == 2, (args, ran.returncode, said)
     assert any("missing.json" in line or "no-such-folder" in line for line in said[:1]), said
+
+
+def test_errors_a_worker_process_raises_reach_the_parent_whole() -> None:
+    """Whole-export tools read and plan in worker processes; what a worker raises is pickled
+    back to the parent, which reports it: message and exit code must survive (an error that
+    cannot be rebuilt there left the pool waiting for ever)."""
+    import pickle
+
+    from mapper.cli.common import CommandFailure
+    from mapper.core.jsonio import JsonInputError, RecordTooLarge
+    from mapper.errors import ExitCode
+
+    for error in (
+        CommandFailure(["mapper: old.jsonl: Input/output error"], ExitCode.USAGE),
+        JsonInputError("new.jsonl:3:1", "invalid JSON: no value"),
+        RecordTooLarge("new.jsonl:4", "the record is 17 MB"),
+    ):
+        back = pickle.loads(pickle.dumps(error))
+        assert (type(back), str(back), back.exit_code) == (type(error), str(error), error.exit_code)

@@ -40,7 +40,11 @@ class JsonInputError(MapperError, ValueError):
 
     def __init__(self, where: str, reason: str) -> None:
         super().__init__(f"{where}: {reason}")
-        self.reason = reason
+        self.where, self.reason = where, reason
+
+    def __reduce__(self) -> tuple[type[JsonInputError], tuple[str, str]]:
+        # Pickled back from a worker process whole (the default passes the message alone).
+        return type(self), (self.where, self.reason)
 
 
 def read_record(stream: IO[bytes]) -> tuple[bytes, int]:
