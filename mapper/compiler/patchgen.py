@@ -20,6 +20,7 @@ from typing import Any
 
 from mapper.compiler.codegen import PYTHON_CLASS, Emitter, py_comment, py_literal
 from mapper.core import patch_ops
+from mapper.core.helpers import MAX_VALUE_CHARS
 from mapper.core.patch_ops import PATCH_OP
 from mapper.core.plan import Plan, PlannedRule
 from mapper.core.styles import PatchStyle
@@ -213,6 +214,14 @@ class _PatchGenerator(Emitter):
         if type_.multi:
             element = PYTHON_CLASS[type_.base]
             w_line = f"{var} = _read_array({key}, {raw}, {element}, {py_literal(type_.base + 's')})"
+        elif type_.base == "string":
+            # norm_string inline where it returns the value itself (a string not too long), the
+            # common case: a call saved per changed attribute, the same value either way
+            helper = self._helper(_NORMALISERS[type_.base])
+            w_line = (
+                f"{var} = {raw} if {raw}.__class__ is str and len({raw}) <= {MAX_VALUE_CHARS}"
+                f" else {helper}({key}, {raw})"
+            )
         else:
             w_line = f"{var} = {self._helper(_NORMALISERS[type_.base])}({key}, {raw})"
         self.w.line(w_line)
