@@ -50,7 +50,9 @@ profile = st.fixed_dictionaries(
     }
 )
 change = st.one_of(st.just("same"), st.just("gone"), profile)
-exports = st.tuples(st.lists(st.tuples(profile, change), max_size=6), st.lists(profile, max_size=3))
+exports = st.tuples(
+    st.lists(st.tuples(profile, change), max_size=6), st.lists(profile, max_size=3), st.booleans()
+)  # the last: NEW holds a record that cannot be read (then sync deactivates no one gone)
 
 
 def _user(prefix: str, i: int, fields: dict[str, Any]) -> dict[str, Any]:
@@ -69,7 +71,7 @@ def _normal(request: dict[str, Any]) -> tuple[str, str, str, str]:
 @settings(deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture], max_examples=40)
 @given(exports)
 def test_plan_equals_the_dry_run_after_a_sync(server: ScimServer, generated: Any) -> None:
-    pairs, added = generated
+    pairs, added, unreadable = generated
     prefix = f"x{next(_examples)}x"
     old = [_user(prefix, i, before) for i, (before, _) in enumerate(pairs)]
     new = [
@@ -78,9 +80,12 @@ def test_plan_equals_the_dry_run_after_a_sync(server: ScimServer, generated: Any
         if after != "gone"
     ] + [_user(prefix, 100 + i, fields) for i, fields in enumerate(added)]
     blocks = lambda users: [Block("x.jsonl", 1, "".join(json.dumps(u) + "\n" for u in users).encode(), True)]  # noqa: E731
+    new_blocks = blocks(new) + (
+        [Block("x.jsonl", 99, b'{"id": "00ux", broken\n', True)] if unreadable else []
+    )
     planned = [
         r
-        for r in plan(RULESET, blocks(old), blocks(new), "rfc", Summary())
+        for r in plan(RULESET, blocks(old), new_blocks, "rfc", Summary())
         if not isinstance(r, RecordFailure)
     ]
 
@@ -104,7 +109,9 @@ def test_plan_equals_the_dry_run_after_a_sync(server: ScimServer, generated: Any
             recorder = saved_plan.Recorder(app)
             sync = Sync(RULESET, recorder, state, options)
             dry, summary = saved_plan.make(RULESET, "okta-default", sync, recorder,
-                                           (Incoming("x", u) for u in new), str(state_path), "")  # fmt: skip
+                                           [*(Incoming("x", u) for u in new),
+                                            *([Incoming("x:99", None, "invalid JSON")] if unreadable else [])],
+                                           str(state_path), "")  # fmt: skip
         finally:
             app.close()
             state.close()

@@ -94,6 +94,13 @@ def plan_command(
                 for k in ("create", "update", "deactivate", "reactivate", "unchanged", "failed")
             )
             click.echo(f"mapper: plan: {counts}", err=True)
+            if summary.gone_kept:
+                click.echo(
+                    f"mapper: plan: {_count(summary.gone_kept, 'user')} gone from NEW not deactivated: "
+                    f"{_count(summary.unreadable, 'record')} could not be read, so who is gone cannot "
+                    "be proven (as sync)",
+                    err=True,
+                )
             for attribute, users in sorted(summary.attributes.items(), key=lambda item: (-item[1], item[0])):
                 click.echo(f"mapper:   {attribute}: {users:,} user{'s' if users != 1 else ''}", err=True)
         if failed:
@@ -114,3 +121,7 @@ def _size(names: list[str]) -> int | None:
     if not all(stat.S_ISREG(info.st_mode) for info in found):
         return None
     return sum(info.st_size for info in found)
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number:,} {noun}{'' if number == 1 else 's'}"

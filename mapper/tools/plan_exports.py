@@ -75,12 +75,36 @@ _DEPTHS = 3
 @dataclass
 class Summary:
     """What a plan between two exports counts: users by kind of change, and users updated per SCIM
-    attribute."""
+    attribute; as sync counts them, NEW's records that could not be read and the users gone
+    from NEW that are therefore not deactivated."""
 
     kinds: Counter[str] = field(
         default_factory=Counter
     )  # create, update, deactivate, reactivate, unchanged, failed
     attributes: Counter[str] = field(default_factory=Counter)  # SCIM attribute -> users updated
+    unreadable: int = 0  # NEW's records with no Okta id to read (invalid JSON, too large, none)
+    gone_kept: int = 0  # users gone from NEW not deactivated: with unreadable, who is gone is unproven
+    gone: int = 0  # users gone from NEW the app holds active (deactivated, unless unreadable)
+
+    def add(self, other: Summary) -> None:
+        """OTHER's counts (a bucket's, a process's) added to these."""
+        self.kinds.update(other.kinds)
+        self.attributes.update(other.attributes)
+        self.unreadable += other.unreadable
+        self.gone += other.gone
+
+    def keep_gone(self) -> bool:
+        """Once every count is in: whether the users gone stay as they are (as sync keeps them
+        when a record of the export could not be read); if so they are counted as kept."""
+        if not self.unreadable or not self.gone:
+            return False
+        self.kinds["deactivate"] -= self.gone
+        self.gone_kept, self.gone = self.gone, 0
+        return True
+
+
+#: NEW's failures that leave an Okta id unread, so that no user can be proven gone (sync's rule).
+UNREADABLE = frozenset({FailureCode.INVALID_JSON, FailureCode.TOO_LARGE, FailureCode.NO_ID})
 
 
 def _user(record: Record) -> tuple[str, dict[str, Any]] | RecordFailure:
@@ -285,10 +309,11 @@ class _Job:
         paths: list[str] = []
         for part_paths, part in [(failed, part) for _, failed, part in spread] + planned:
             paths += part_paths
-            summary.kinds.update(part.kinds)
-            summary.attributes.update(part.attributes)
-        for _, outcome in spill.merged(self.folder, paths):
-            yield outcome
+            summary.add(part)
+        keep_gone = summary.keep_gone()
+        for key, outcome in spill.merged(self.folder, paths):
+            if not (keep_gone and key[0] == 2):
+                yield outcome
 
 
 def _block_lines(
@@ -405,6 +430,7 @@ def _spread(
             parsed = _user(Record(name, line, data, dropped))
             if isinstance(parsed, RecordFailure):
                 summary.kinds["failed"] += 1
+                summary.unreadable += phase == 1 and parsed.code in UNREADABLE
                 failures.write((phase, place, 0), parsed)
                 continue
             raw = parsed[0].encode("utf-8", "surrogatepass")
@@ -458,6 +484,7 @@ def _plan_bucket(
         parsed = _user_once(record, listed)
         if isinstance(parsed, RecordFailure):
             summary.kinds["failed"] += 1
+            summary.unreadable += parsed.code in UNREADABLE
             yield (1, index, 0), parsed
             continue
         okta_id, user = parsed
@@ -475,6 +502,7 @@ def _plan_bucket(
     for okta_id in sorted(held.keys() - listed):  # by Okta id, as the state lists them
         gone = decide_gone(policy, _row(ruleset, digest, okta_id, *held[okta_id]))
         if gone is not None:
+            summary.gone += 1
             for sequence, request in enumerate(_requests(ruleset, policy, gone, summary)):
                 yield (2, okta_id, sequence), request
 

@@ -14,7 +14,7 @@ from mapper.runtime.ruleset import Ruleset
 from mapper.sync.decide import Kind, Policy, decide, decide_gone, ruleset_hash
 from mapper.sync.state import State
 from mapper.tools.bulk import FailureCode, Record, RecordFailure
-from mapper.tools.plan_exports import UNKNOWN_ID, Summary, _requests, _twice, _user
+from mapper.tools.plan_exports import UNKNOWN_ID, UNREADABLE, Summary, _requests, _twice, _user
 
 _OLD_RUN, _NEW_RUN = 1, 2
 
@@ -48,6 +48,7 @@ def reference_plan(
                 state.acknowledged(okta_id, None, None, False, digest, _OLD_RUN, user, absent=True)
         for record, parsed in _users(new, summary):
             if isinstance(parsed, RecordFailure):
+                summary.unreadable += parsed.code in UNREADABLE
                 yield parsed
                 continue
             okta_id, user = parsed
@@ -67,10 +68,13 @@ def reference_plan(
                 yield _failure(record, okta_id, exc)
                 continue
             yield from _requests(ruleset, policy, decision, summary)
-        for row in state.not_seen(_NEW_RUN):
-            gone = decide_gone(policy, row)
-            if gone is not None:
-                yield from _requests(ruleset, policy, gone, summary)
+        gone = [g for row in state.not_seen(_NEW_RUN) if (g := decide_gone(policy, row)) is not None]
+        if summary.unreadable and gone:  # as sync: who is gone cannot be proven
+            summary.gone_kept = len(gone)
+            return
+        summary.gone = len(gone)
+        for decision in gone:
+            yield from _requests(ruleset, policy, decision, summary)
     finally:
         state.close()
 
