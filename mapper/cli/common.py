@@ -50,6 +50,11 @@ class CommandFailure(MapperError):
         return type(self), (self.lines, self.code)
 
 
+def counted(number: int, noun: str) -> str:
+    """NUMBER of NOUN, for a summary line: ``1 user``, ``1,200 users``."""
+    return f"{number:,} {noun}{'' if number == 1 else 's'}"
+
+
 def fail_with(lines: list[str], code: ExitCode) -> NoReturn:
     """Stop the command: LINES on standard error, exit CODE."""
     raise CommandFailure(lines, code)

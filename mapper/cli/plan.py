@@ -13,6 +13,7 @@ from mapper.cli.common import (
     RULESET_HELP,
     STYLES,
     check_outputs,
+    counted,
     fail_with,
     input_blocks,
     load_ruleset,
@@ -96,13 +97,13 @@ def plan_command(
             click.echo(f"mapper: plan: {counts}", err=True)
             if summary.gone_kept:
                 click.echo(
-                    f"mapper: plan: {_count(summary.gone_kept, 'user')} gone from NEW not deactivated: "
-                    f"{_count(summary.unreadable, 'record')} could not be read, so who is gone cannot "
+                    f"mapper: plan: {counted(summary.gone_kept, 'user')} gone from NEW not deactivated: "
+                    f"{counted(summary.unreadable, 'record')} could not be read, so who is gone cannot "
                     "be proven (as sync)",
                     err=True,
                 )
             for attribute, users in sorted(summary.attributes.items(), key=lambda item: (-item[1], item[0])):
-                click.echo(f"mapper:   {attribute}: {users:,} user{'s' if users != 1 else ''}", err=True)
+                click.echo(f"mapper:   {attribute}: {counted(users, 'user')}", err=True)
         if failed:
             sys.exit(ExitCode.FAILED)
 
@@ -121,7 +122,3 @@ def _size(names: list[str]) -> int | None:
     if not all(stat.S_ISREG(info.st_mode) for info in found):
         return None
     return sum(info.st_size for info in found)
-
-
-def _count(number: int, noun: str) -> str:
-    return f"{number:,} {noun}{'' if number == 1 else 's'}"

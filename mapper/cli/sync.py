@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from mapper.cli.common import LINE_SUFFIXES, STYLES
+from mapper.cli.common import LINE_SUFFIXES, STYLES, counted
 from mapper.core.styles import UpdateStyle
 from mapper.errors import ExitCode, UsageError
 from mapper.tools.options import FiniteRange
@@ -333,7 +333,7 @@ def _report_failure(failure: UserFailure) -> None:
     click.echo(f"mapper: sync: {where}{failure.okta_id or '?'}: {failure.message}", err=True)
 
 
-def _line_count(names: tuple[str, ...]) -> int | None:
+def _linecounted(names: tuple[str, ...]) -> int | None:
     """How many users the JSON Lines files hold (lines, blank ones included), for an ETA; None
     when a part is a stream or a JSON document."""
     total = 0
@@ -363,7 +363,7 @@ def _sync_run(compiled: Ruleset, state_file: Path, options: Options, connection:
 
     state = _state(state_file, connection.base_url, options.match)
     app = _app(connection, breaker)
-    advance, done = progress_bar(_line_count(users), quiet, "users")
+    advance, done = progress_bar(_linecounted(users), quiet, "users")
     try:
         summary = Sync(compiled, app, state, options, on_failure=_report_failure, on_progress=advance).run(
             incoming
@@ -398,7 +398,7 @@ def _print_summary(summary: Summary) -> None:
             f"mapper:   {summary.looked_up:,} inactive users new to the state looked for in the app", err=True
         )
     for attribute, n in summary.attributes.most_common():
-        click.echo(f"mapper:   {attribute}: {n:,} user{'s' if n != 1 else ''}", err=True)
+        click.echo(f"mapper:   {attribute}: {counted(n, 'user')}", err=True)
 
 
 def _finish(summary: Summary, report_file: Path | None) -> None:
@@ -415,8 +415,8 @@ def _finish(summary: Summary, report_file: Path | None) -> None:
         )
     if summary.gone_kept:
         click.echo(
-            f"mapper: sync: {_count(summary.gone_kept, 'user')} gone from the export not deactivated: "
-            f"{_count(summary.unreadable, 'record')} could not be read, so who is gone cannot be proven",
+            f"mapper: sync: {counted(summary.gone_kept, 'user')} gone from the export not deactivated: "
+            f"{counted(summary.unreadable, 'record')} could not be read, so who is gone cannot be proven",
             err=True,
         )
     if summary.stopped:
@@ -435,10 +435,6 @@ def _finish(summary: Summary, report_file: Path | None) -> None:
         sys.exit(ExitCode.GUARD)
     if summary.counts["failed"]:
         sys.exit(ExitCode.FAILED)
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n:,} {noun}{'' if n == 1 else 's'}"
 
 
 def _plan(compiled: Ruleset, source: str, state_file: Path, options: Options, connection: Any,

@@ -169,13 +169,23 @@ def buckets_for(size: int | None) -> int:
 
 def _hint(record: Record) -> str | None:
     """The Okta id RECORD begins with (see _LEADING_ID), or None."""
-    found = _LEADING_ID.match(record.data)
+    raw = _leading_id(record.data)
+    return None if raw is None else raw.decode("utf-8")
+
+
+def _leading_id(data: bytes) -> bytes | None:
+    """The Okta id DATA begins with (see _LEADING_ID) as UTF-8, or None (also when the bytes
+    are not UTF-8: the id could not be text)."""
+    found = _LEADING_ID.match(data)
     if found is None:
         return None
-    try:
-        return found.group(1).decode("utf-8")
-    except UnicodeDecodeError:
-        return None
+    raw: bytes = found.group(1)
+    if not raw.isascii():
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+    return raw
 
 
 class _Spread:
@@ -416,16 +426,10 @@ def _spread(
     """RECORDS ((place, source, line, text, size dropped)) into SPREAD's buckets by the Okta id
     each begins with, else the id it parses with; one with no id is a failure of phase PHASE.
     DEPTH: 0 for the exports, more for a bucket spread again (another hash)."""
-    match, crc32, pack, pending = _LEADING_ID.match, zlib.crc32, _FRAME.pack, spread.pending
+    crc32, pack, pending = zlib.crc32, _FRAME.pack, spread.pending
     source_name, source = None, 0
     for place, name, line, data, dropped in records:
-        found = match(data)
-        raw = found.group(1) if found is not None else None
-        if raw is not None and not raw.isascii():
-            try:
-                raw.decode("utf-8")  # the id as text: as _hint reads it
-            except UnicodeDecodeError:
-                raw = None
+        raw = _leading_id(data)  # as _hint reads it, so that OLD's and NEW's records meet
         if raw is None:
             parsed = _user(Record(name, line, data, dropped))
             if isinstance(parsed, RecordFailure):
