@@ -294,6 +294,11 @@ _LINES = st.sampled_from(
     [
         b"", b"   ", b"\t\r", b"{broken", b'{"login": "a@x.io"}', b'{"profile": {"login": "b@x.io"}}',
         b'{"login": 7}', b'{"login": "c@x.io", "login": "d@x.io"}', b'{"firstName": "Ada"}',
+        # Either side of render_short's bound: a title of 10,000 characters (allowed) and of
+        # 10,001 (too long) in records over 10,000 bytes; a record of exactly 10,000 bytes.
+        b'{"login": "e@x.io", "title": "%s"}' % (b"t" * 10_000),
+        b'{"login": "f@x.io", "title": "%s"}' % (b"t" * 10_001),
+        b'{"login": "g@x.io", "title": "%s"}' % (b"t" * (10_000 - 32)),
     ]
 )  # fmt: skip
 
@@ -302,20 +307,22 @@ _LINES = st.sampled_from(
 def test_a_block_renders_the_same_in_pieces_of_any_size(
     lines: list[bytes], piece: int, final_newline: bool
 ) -> None:
-    """render_block works through a block a piece at a time: the resources, their count and
-    the failures (with their line numbers) are those of the whole block at once."""
+    """render_block works through a block a piece at a time, and records of at most 10,000
+    bytes through render_short: the resources, their count and the failures (with their line
+    numbers) are those of the whole block at once, and of render a line at a time."""
     from mapper.core import jsonio
     from mapper.errors import ProfileError
     from mapper.tools import bulk
 
     data = b"\n".join(lines) + (b"\n" if final_newline else b"")
     block = bulk.Block("p.jsonl", 5, data, True)
-    render = mapper.load("okta-default").render
+    ruleset = mapper.load("okta-default")
+    render = ruleset.render
     whole = bulk.render_block(render, block)
     original, bulk.PIECE_BYTES = bulk.PIECE_BYTES, piece
     try:
         assert b"\n".join(bulk._pieces(data)) == data
-        cut = bulk.render_block(render, block)
+        cut = bulk.render_block(render, block, render_short=ruleset.render_short)
     finally:
         bulk.PIECE_BYTES = original
     assert cut == whole

@@ -52,16 +52,17 @@ def test_hostile_literals_round_trip_as_data(value: str) -> None:
     tree = ast.parse(ruleset.source)
     assert value not in ruleset.source or value.isprintable()
     assert not any(isinstance(n, ast.Import | ast.ImportFrom) for n in ast.walk(tree))
-    # The only top-level statements are the functions we generate: render, changes, patch_rfc,
-    # render_update, inbound.
+    # The only top-level statements are the functions we generate: render, render_short,
+    # changes, patch_rfc, render_update, inbound.
     assert [n.name for n in tree.body if isinstance(n, ast.FunctionDef)] == [
         "render",
+        "render_short",
         "changes",
         "patch_rfc",
         "render_update",
         "inbound",
     ]
-    assert len(tree.body) == 5
+    assert len(tree.body) == 6
 
 
 def test_hostile_filter_values_round_trip_as_data() -> None:

@@ -1,6 +1,7 @@
 """Properties over generated profiles and expressions (Hypothesis).
 
 - render never raises anything but ProfileError, whatever JSON it is given;
+- render_short gives render's outcome for any record of at most 10,000 bytes;
 - shipped rulesets always produce resources that scim2-models validates;
 - compiled code agrees with the reference evaluator, for the shipped rulesets
   and for generated expressions.
@@ -9,6 +10,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from typing import Any
 
 import pytest
@@ -16,6 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import mapper
+from mapper.core.helpers import MAX_VALUE_CHARS
 from mapper.runtime.ruleset import split_user
 from mapper.tools.validate import validate
 from tests.conftest import SHIPPED
@@ -50,6 +53,32 @@ def test_compiled_code_agrees_with_reference(name: str, user: dict[str, Any]) ->
     ruleset = _RULESETS[name]
     profile, internal = split_user(user)
     assert ruleset.render(user) == reference.render(ruleset.plan, profile, internal)
+
+
+def _outcome(render: Any, user: Any) -> Any:
+    try:
+        return render(user)
+    except mapper.ProfileError as exc:
+        return ("error", str(exc), exc.attribute, exc.value)
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+@given(user=hostile_users())
+def test_render_short_is_render_for_any_record_of_at_most_10000_bytes(name: str, user: Any) -> None:
+    """render_short leaves out the length check of each string read: no string in a JSON
+    text of 10,000 bytes is longer than 10,000 characters. Whatever such a record holds, it
+    gives render's resource or render's error."""
+    ruleset = _RULESETS[name]
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(10_000)  # the strategy nests a value 2,000 levels deep (8 KB of text)
+    try:  # the shortest JSON text of the record
+        text = json.dumps(user, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "surrogatepass")
+        same = len(text) > MAX_VALUE_CHARS or _outcome(ruleset.render_short, user) == _outcome(
+            ruleset.render, user
+        )
+    finally:
+        sys.setrecursionlimit(limit)
+    assert same
 
 
 # ---------------------------------------------------------------- generated expressions

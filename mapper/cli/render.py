@@ -214,7 +214,10 @@ def _render_stream(
         if jobs > 1:
             outcomes = bulk.render_parallel(ruleset, validate, all_blocks(by_position=True), jobs)
         else:
-            outcomes = (bulk.render_block(compiled.render, block, check) for block in all_blocks())
+            outcomes = (
+                bulk.render_block(compiled.render, block, check, compiled.render_short)
+                for block in all_blocks()
+            )
         for outcome in outcomes:
             for failure in outcome.failures[:1] if fail_fast else outcome.failures:
                 report(failure)
@@ -331,8 +334,11 @@ def diff(
 def compile_(ruleset: str, quiet: bool) -> None:
     """Print the Python source a ruleset compiles to: exactly what runs.
 
-    Three functions: render; changes, which patch uses to find what changed
-    between two profiles; and render_update, the resource after an update.
+    Its functions: render; render_short, render without the length checks of
+    strings read, for records of at most 10,000 bytes (the whole-export tools use
+    it); changes and patch_rfc, with which patch finds what changed between two
+    profiles; render_update, the resource after an update; and inbound, which
+    maps the app's resource back to Okta profile attributes.
     """
 
     def action() -> None:

@@ -286,11 +286,14 @@ class Emitter:
 class _RenderGenerator(Emitter):
     """``render(user)``; with ``update``, ``render_update(profile,
     internal, old_profile, old_internal)``: the resource the app holds after an
-    update, where create-only rules keep the values of the old profile."""
+    update, where create-only rules keep the values of the old profile; with ``short``,
+    ``render_short(user)``: render without the length check of each string read, for a user
+    read from a JSON text of at most MAX_VALUE_CHARS bytes (no string in it is that long)."""
 
-    def __init__(self, plan: Plan, update: bool = False) -> None:
+    def __init__(self, plan: Plan, update: bool = False, short: bool = False) -> None:
         super().__init__(plan)
         self.update = update
+        self.short = short
         self.truthy: set[str] = set()  # variables placed when true (plain copies of strings)
 
     def generate(self) -> str:
@@ -300,9 +303,11 @@ class _RenderGenerator(Emitter):
             self.header("the resource after an update")
             head = "def render_update(profile, internal, old_profile, old_internal):"
         else:
-            self.header("render")
+            self.header(
+                f"render for records of at most {runtime.MAX_VALUE_CHARS:,} bytes" if self.short else "render"
+            )
             w.line("# user: an Okta profile, or a Users API object (its profile, and its other fields).")
-            head = "def render(user):"
+            head = "def render_short(user):" if self.short else "def render(user):"
         with w.block(head):
             if not self.update:  # the common shape read here; any other through split_user
                 w.line("profile = user.get('profile') if user.__class__ is dict else None")
@@ -369,7 +374,8 @@ class _RenderGenerator(Emitter):
                 w.line(f"if {var} is not None: raise _bad_source({key}, {expected}, {var})")
             # An empty string stays one, as in Okta (a cleared attribute is "", not null):
             # `user.x == ""` is true; the output leaves a target whose value is "" out.
-            w.line(f"elif len({var}) > {runtime.MAX_VALUE_CHARS}: raise _too_long({key}, {var})")
+            if not self.short:  # a string is shorter than the JSON text it was read from
+                w.line(f"elif len({var}) > {runtime.MAX_VALUE_CHARS}: raise _too_long({key}, {var})")
         elif type_.base == "integer":
             with w.block(
                 f"if {var} is not None and ({var}.__class__ is not int or not {runtime.INT_MIN} <= {var} <= {runtime.INT_MAX}):"
@@ -487,9 +493,10 @@ def may_be_empty(e: PExpr) -> bool:
     return True
 
 
-def generate(plan: Plan, update: bool = False) -> tuple[str, dict[str, Any]]:
-    """The Python source of PLAN's render (or render_update) function and the namespace it runs in."""
-    generator = _RenderGenerator(plan, update)
+def generate(plan: Plan, update: bool = False, short: bool = False) -> tuple[str, dict[str, Any]]:
+    """The Python source of PLAN's render (or render_update, or render_short) function and the
+    namespace it runs in."""
+    generator = _RenderGenerator(plan, update, short)
     source = generator.generate()
     return source, generator.namespace
 

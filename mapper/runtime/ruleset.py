@@ -84,8 +84,9 @@ class Ruleset:
 
     @property
     def source(self) -> str:
-        """All the generated Python: render, changes (for patch), render_update and inbound."""
-        parts = (self.render_source, self._changes[0], self._update[0], self._inbound[0])
+        """All the generated Python: render, render_short, changes (for patch), render_update
+        and inbound."""
+        parts = (self.render_source, self._short[0], self._changes[0], self._update[0], self._inbound[0])
         return "\n\n".join(parts)
 
     # The PATCH machinery is compiled on first use: many callers only render.
@@ -119,6 +120,20 @@ class Ruleset:
         source, namespace = generate(self.plan)
         function = codegen.load_function(source, namespace, self.plan, "inbound")
         return source, function, frozenset(r.attr for r in self.plan.inbound if r.create_only)
+
+    @property
+    def render_short(self) -> Callable[[Any], dict[str, Any]]:
+        """:meth:`render` for a user read from a JSON text of at most 10,000 bytes
+        (``mapper.core.helpers.MAX_VALUE_CHARS``): the same resource or the same error,
+        without checking the length of each string read (a string in such a text is shorter
+        than Okta's 10,000-character limit for a value). Compiled on first use; the
+        whole-export tools call it for every record that short."""
+        return self._short[1]
+
+    @cached_property
+    def _short(self) -> tuple[str, Callable[[Any], dict[str, Any]]]:
+        source, namespace = codegen.generate(self.plan, short=True)
+        return source, codegen.load_function(source, namespace, self.plan, "render_short")
 
     @cached_property
     def _update(self) -> tuple[str, Callable[..., dict[str, Any]]]:

@@ -22,6 +22,7 @@ from typing import IO, Any, NamedTuple
 import orjson
 
 from mapper.core import jsonio
+from mapper.core.helpers import MAX_VALUE_CHARS
 from mapper.errors import NO_VALUE, ExitCode, MapperError, ProfileError
 
 LINE_SUFFIXES = (".jsonl", ".ndjson")
@@ -294,9 +295,12 @@ def render_block(
     render: Callable[[Any], dict[str, Any]],
     block: Block,
     validate: Callable[[dict[str, Any]], list[Any]] | None = None,
+    render_short: Callable[[Any], dict[str, Any]] | None = None,
 ) -> Rendered:
     """Every record of BLOCK through RENDER (and VALIDATE): one loop, no per-record objects,
-    since at 150,000 profiles a second each microsecond is a sixth of the budget."""
+    since at 180,000 profiles a second each microsecond is a sixth of the budget. A record
+    of at most MAX_VALUE_CHARS bytes goes through RENDER_SHORT when given (the ruleset's
+    render_short: the same output, a twentieth faster)."""
     source = block.source
     if block.dropped:
         return Rendered(
@@ -309,6 +313,7 @@ def render_block(
             ],
         )
     parse = jsonio.parse_fast
+    short = render if render_short is None else render_short
     dumps = orjson.dumps
     newline = orjson.OPT_APPEND_NEWLINE
     failures: list[RecordFailure] = []
@@ -334,7 +339,7 @@ def render_block(
                 failures.append(RecordFailure(source, number, None, code, exc.reason))
                 continue
             try:
-                resource = render(document)
+                resource = (short if len(data) <= MAX_VALUE_CHARS else render)(document)
             except ProfileError as exc:
                 failures.append(
                     RecordFailure(
@@ -423,7 +428,8 @@ def _render_block(work: Block | FileSpan) -> tuple[Rendered, int, int | None]:
         block, offset = work.read(), work.offset
     else:
         block, offset = work, None
-    outcome = render_block(_worker["ruleset"].render, block, _worker.get("check"))
+    ruleset = _worker["ruleset"]
+    outcome = render_block(ruleset.render, block, _worker.get("check"), ruleset.render_short)
     return outcome, block.data.count(b"\n"), offset
 
 

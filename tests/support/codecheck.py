@@ -36,11 +36,17 @@ def check_generated_code(ruleset: mapper.Ruleset) -> None:
     tree = ast.parse(ruleset.source)
     helpers = {
         name
-        for function in (ruleset._render, ruleset._changes[1], ruleset._update[1], ruleset._inbound[1])
+        for function in (
+            ruleset._render,
+            ruleset.render_short,
+            ruleset._changes[1],
+            ruleset._update[1],
+            ruleset._inbound[1],
+        )
         for name in function.__globals__
         if name.startswith("_") and not name.startswith("__")
     }
-    assert [type(node) for node in tree.body] == [ast.FunctionDef] * 5
+    assert [type(node) for node in tree.body] == [ast.FunctionDef] * 6
     for node in ast.walk(tree):
         assert isinstance(node, ALLOWED_NODES), f"{type(node).__name__} in generated code"
         if isinstance(node, ast.Attribute):
@@ -61,7 +67,7 @@ def check_generated_code(ruleset: mapper.Ruleset) -> None:
                     "get", "append", "update", "issuperset",
                 )  # fmt: skip
         elif isinstance(node, ast.FunctionDef):
-            assert node.name in ("render", "changes", "patch_rfc", "render_update", "inbound")
+            assert node.name in ("render", "render_short", "changes", "patch_rfc", "render_update", "inbound")
             assert not node.decorator_list
     for name in helpers:
         value = ruleset._render.__globals__.get(name) or ruleset._changes[1].__globals__.get(name)
