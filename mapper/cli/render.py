@@ -182,7 +182,7 @@ def _render_stream(
 
     def all_blocks(by_position: bool = False) -> Any:
         for block in input_blocks(names, all_lines, by_position):
-            progress(block.size, block.data.count(b"\n") if isinstance(block, bulk.Block) else 0)
+            progress(block.size)  # its records are counted once rendered (below)
             yield block
 
     # Resources go to a temporary file beside the output (or a spooled one for stdout with
@@ -225,6 +225,7 @@ def _render_stream(
             if fail_fast and outcome.failures:
                 break
             rendered += outcome.count
+            progress(0, outcome.count + len(outcome.failures))
             batch.append(outcome.data)
             emit_batch(batch, spool)
         emit_batch(batch, spool)
