@@ -251,3 +251,21 @@ def test_a_worker_that_cannot_read_an_export_fails_the_plan_clearly(tmp_path: An
             raise AssertionError(f"plan --jobs {jobs} did not end") from None
         assert done.returncode == 2, done.stderr
         assert done.stderr.decode().strip().endswith("old.jsonl: Input/output error")
+
+
+@given(
+    outcome=st.dictionaries(
+        st.text(max_size=8), st.one_of(st.text(), st.integers(), st.booleans(), st.none())
+    )
+)
+def test_a_plan_line_is_the_standard_librarys_json_and_any_integer_is_written(
+    outcome: dict[str, Any],
+) -> None:
+    """plan writes its lines with orjson, and with the standard library what orjson refuses
+    (an integer past 64 bits): either way one line of compact JSON that reads back the same."""
+    from mapper.cli.plan import _line
+
+    line = _line(outcome)
+    assert line.endswith(b"\n") and line.count(b"\n") == 1
+    assert json.loads(line) == outcome
+    assert _line({"big": 2**70}) == b'{"big":1180591620717411303424}\n'

@@ -6,8 +6,10 @@ import json
 import stat
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
+import orjson
 
 from mapper.cli.common import (
     RULESET_HELP,
@@ -87,7 +89,7 @@ def plan_command(
                     failed += 1
                     click.echo(f"mapper: {outcome.source}:{outcome.line}: {outcome.message}", err=True)
                     continue
-                out(json.dumps(outcome, ensure_ascii=False, separators=(",", ":")).encode("utf-8") + b"\n")
+                out(_line(outcome))
         if not quiet:
             kinds = summary.kinds
             counts = ", ".join(
@@ -122,3 +124,13 @@ def _size(names: list[str]) -> int | None:
     if not all(stat.S_ISREG(info.st_mode) for info in found):
         return None
     return sum(info.st_size for info in found)
+
+
+def _line(outcome: dict[str, Any]) -> bytes:
+    """One request of the plan as a JSON line: orjson's (twenty times the standard library's
+    speed, and the parent process writes every line), the standard library's for what orjson
+    refuses (an integer past 64 bits)."""
+    try:
+        return orjson.dumps(outcome, option=orjson.OPT_APPEND_NEWLINE)
+    except TypeError:
+        return json.dumps(outcome, ensure_ascii=False, separators=(",", ":")).encode("utf-8") + b"\n"
