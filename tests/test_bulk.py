@@ -252,6 +252,31 @@ def test_plan_streams_tens_of_thousands_of_users(tmp_path: Path) -> None:
     assert first["body"]["Operations"] == [{"op": "replace", "value": {"title": "Boss"}}]
 
 
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_a_folder_of_more_files_than_descriptors_renders(tmp_path: Path, jobs: str) -> None:
+    """Spans come file by file, and a reader keeps only the current file open: a folder of
+    more files than the process may open renders whole (--jobs 2 ran out of descriptors)."""
+    import resource
+
+    folder = tmp_path / "export"
+    folder.mkdir()
+    for i in range(300):
+        (folder / f"part{i:03d}.jsonl").write_text(f'{{"login": "u{i}@x.io"}}\n{{broken\n')
+
+    def few_descriptors() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (100, 100))
+
+    done = mapper_process("render", str(folder), "--jobs", jobs, "-q", preexec_fn=few_descriptors)
+    assert done.returncode == 1, done.stderr  # the broken lines
+    assert [json.loads(line)["userName"] for line in done.stdout.splitlines()] == [
+        f"u{i}@x.io" for i in range(300)
+    ]
+    assert done.stderr.decode().splitlines() == [
+        f"mapper: {folder / f'part{i:03d}.jsonl'}:2: invalid JSON: Expecting property name enclosed in double quotes"
+        for i in range(300)
+    ]
+
+
 def test_jobs_keep_the_order_and_report_the_same_failures(tmp_path: Path) -> None:
     bad = {i: "{broken" for i in range(7, 30_000, 9_973)}
     export = _export(tmp_path / "users.jsonl", 30_000, bad)

@@ -214,10 +214,7 @@ def _render_stream(
         if jobs > 1:
             outcomes = bulk.render_parallel(ruleset, validate, all_blocks(by_position=True), jobs)
         else:
-            outcomes = (
-                bulk.render_block(compiled.render, block, check, compiled.render_short)
-                for block in all_blocks()
-            )
+            outcomes = bulk.render_serial(compiled, check, all_blocks(by_position=True))
         for outcome in outcomes:
             for failure in outcome.failures[:1] if fail_fast else outcome.failures:
                 report(failure)

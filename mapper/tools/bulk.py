@@ -17,13 +17,16 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from pathlib import Path
-from typing import IO, Any, NamedTuple
+from typing import IO, TYPE_CHECKING, Any, NamedTuple
 
 import orjson
 
 from mapper.core import jsonio
 from mapper.core.helpers import MAX_VALUE_CHARS
 from mapper.errors import NO_VALUE, ExitCode, MapperError, ProfileError
+
+if TYPE_CHECKING:
+    from mapper.runtime.ruleset import Ruleset
 
 LINE_SUFFIXES = (".jsonl", ".ndjson")
 FILE_SUFFIXES = (".json", *LINE_SUFFIXES)
@@ -156,16 +159,25 @@ class FileSpan:
     size: int
     dropped: int = 0  # one line longer than jsonio.MAX_RECORD_BYTES, not read: its size
 
-    def read(self) -> Block:
-        """The span's lines as a Block, read in this worker process, which keeps the file open for its
-        next spans; a dropped span reads as one empty line that carries its size."""
+    def read(self, files: dict[str, int]) -> Block:
+        """The span's lines as a Block; a dropped span reads as one empty line that carries its
+        size. FILES holds the file open for the next spans (the caller closes it, see
+        close_files): spans come file by file, so only the current file is kept open (a folder
+        of thousands of files would run out of descriptors)."""
         if self.dropped:
             return Block(self.source, 1, b"\n", True, self.dropped)
-        files = _worker.setdefault("files", {})
         fd = files.get(self.source)
         if fd is None:
+            close_files(files)
             fd = files[self.source] = os.open(self.source, os.O_RDONLY | getattr(os, "O_BINARY", 0))
         return Block(self.source, 1, os.pread(fd, self.size, self.offset), True)
+
+
+def close_files(files: dict[str, int]) -> None:
+    """Close the files FileSpan.read kept open in FILES."""
+    for fd in files.values():
+        os.close(fd)
+    files.clear()
 
 
 def file_spans(name: str, size: int = 1 << 20) -> Iterator[FileSpan]:
@@ -278,11 +290,13 @@ def block_records(block: Block) -> Iterator[Record]:
 
 @dataclass(frozen=True, slots=True)
 class Rendered:
-    """A block's outcome: its resources as JSON lines (UTF-8), in input order, and its failures."""
+    """A block's outcome: its resources as JSON lines (UTF-8), in input order, its failures,
+    and the newlines it went through (how far the next block's line numbers are)."""
 
     data: bytes
     count: int
     failures: list[RecordFailure]
+    lines: int = 0
 
 
 PIECE_BYTES = 16 << 10
@@ -311,6 +325,7 @@ def render_block(
                     source, block.first_line, None, FailureCode.TOO_LARGE, jsonio.too_large(block.dropped)
                 )
             ],
+            block.data.count(b"\n"),
         )
     parse = jsonio.parse_fast
     short = render if render_short is None else render_short
@@ -369,7 +384,10 @@ def render_block(
                 )  # fmt: skip
         count += len(out)
         written.append(b"".join(out))
-    return Rendered(b"".join(written), count, failures)
+    # The loop went through one line more than the block has newlines (a piece of k newlines
+    # splits in k + 1, and the pieces leave out the newlines between them): counted for free.
+    lines = number - block.first_line if block.lines else block.data.count(b"\n")
+    return Rendered(b"".join(written), count, failures, lines)
 
 
 def _pieces(data: bytes) -> Iterator[bytes]:
@@ -421,16 +439,55 @@ def keep_freed_memory() -> None:
     mallopt(m_mmap_threshold, 32 << 20)
 
 
-def _render_block(work: Block | FileSpan) -> tuple[Rendered, int, int | None]:
-    """render_block in a worker process, with the ruleset it loaded; with the block's lines and,
-    for a FileSpan, its offset (its failures are numbered from its own first line)."""
+def _render_work(
+    work: Block | FileSpan,
+    ruleset: Ruleset,
+    check: Callable[[dict[str, Any]], list[Any]] | None,
+    files: dict[str, int],
+) -> tuple[Rendered, int | None]:
+    """render_block of a block, or of a FileSpan read here (FILES: see FileSpan.read); with
+    the span's offset (its failures are numbered from its own first line: see _numbered),
+    None for a block."""
     if isinstance(work, FileSpan):
-        block, offset = work.read(), work.offset
+        block, offset = work.read(files), work.offset
     else:
         block, offset = work, None
-    ruleset = _worker["ruleset"]
-    outcome = render_block(ruleset.render, block, _worker.get("check"), ruleset.render_short)
-    return outcome, block.data.count(b"\n"), offset
+    return render_block(ruleset.render, block, check, ruleset.render_short), offset
+
+
+def _render_block(work: Block | FileSpan) -> tuple[Rendered, int | None]:
+    """_render_work in a worker process, with the ruleset it loaded (its file open until the
+    next file's span, or the worker's end)."""
+    return _render_work(work, _worker["ruleset"], _worker.get("check"), _worker.setdefault("files", {}))
+
+
+def _numbered(results: Iterable[tuple[Rendered, int | None]]) -> Iterator[Rendered]:
+    """The outcomes of blocks and spans, in input order, the spans' failures numbered in
+    their file (a span counts its lines from 1; the lines of the spans before it are added)."""
+    lines_before = 0  # in the file the current spans come from
+    for outcome, offset in results:
+        if offset is None:
+            yield outcome
+            continue
+        if offset == 0:  # a file's first span
+            lines_before = 0
+        if lines_before and outcome.failures:
+            failures = [replace(f, line=f.line + lines_before) for f in outcome.failures]
+            outcome = replace(outcome, failures=failures)
+        lines_before += outcome.lines
+        yield outcome
+
+
+def render_serial(
+    ruleset: Ruleset, check: Callable[[dict[str, Any]], list[Any]] | None, source: Iterable[Block | FileSpan]
+) -> Iterator[Rendered]:
+    """Each block's rendering (as render_block) in this process, in input order: spans are
+    read here, with no copy and no count of their lines but the render's own."""
+    files: dict[str, int] = {}
+    try:
+        yield from _numbered(_render_work(work, ruleset, check, files) for work in source)
+    finally:
+        close_files(files)
 
 
 def render_parallel(
@@ -441,15 +498,4 @@ def render_parallel(
 
     keep_freed_memory()
     with multiprocessing.get_context().Pool(jobs, _start_worker, (ruleset, validate)) as pool:
-        lines_before = 0  # in the file the current spans come from
-        for outcome, lines, offset in pool.imap(_render_block, source):
-            if offset is None:
-                yield outcome
-                continue
-            if offset == 0:  # a file's first span
-                lines_before = 0
-            if lines_before and outcome.failures:
-                failures = [replace(f, line=f.line + lines_before) for f in outcome.failures]
-                outcome = Rendered(outcome.data, outcome.count, failures)
-            lines_before += lines
-            yield outcome
+        yield from _numbered(pool.imap(_render_block, source))

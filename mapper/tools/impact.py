@@ -206,10 +206,11 @@ def _sample(samples: dict[str, list[Label]], key: str, label: Label) -> None:
 # ---------------------------------------------------------------- several processes
 
 _versions: dict[str, Ruleset] = {}
+_files: dict[str, int] = {}  # a worker's export, open for its next span (see FileSpan.read)
 
 
 def _span_impact(span: FileSpan) -> tuple[Impact, int, int]:
-    block = span.read()
+    block = span.read(_files)
     return block_impact(_versions["old"], _versions["new"], block), block.data.count(b"\n"), span.offset
 
 
