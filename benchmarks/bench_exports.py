@@ -48,6 +48,8 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
+    if args.users < 1 or args.jobs < 1 or args.repeat < 1:
+        parser.error("--users, --jobs and --repeat must be at least 1")
     mapper = [sys.executable, "-m", "mapper.cli"]
     with tempfile.TemporaryDirectory() as folder:
         work = Path(folder)

@@ -277,6 +277,49 @@ def test_a_folder_of_more_files_than_descriptors_renders(tmp_path: Path, jobs: s
     ]
 
 
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_an_input_that_fails_while_read_is_one_clear_line(
+    tmp_path: Path, jobs: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file whose size says nothing of its content (/proc/self/mem: 0 bytes, and an I/O error
+    when read) and a read that fails midway end with exit 2 and one line naming the file, as a
+    file that cannot be opened; never nothing rendered and exit 0, never an internal error."""
+    import os
+
+    from mapper.tools import bulk
+
+    if not os.path.exists("/proc/self/mem"):
+        pytest.skip("needs Linux's /proc/self/mem")
+    broken = tmp_path / "users.jsonl"
+    broken.symlink_to("/proc/self/mem")
+    done = mapper_process("render", str(broken), "--jobs", jobs, "-q", timeout=60)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.decode().splitlines() == [f"mapper: {broken}: Input/output error"]
+    if jobs == "1":  # a read that fails midway, in this process
+        export = _export(tmp_path / "ok.jsonl", 10)
+
+        def failing(fd: int, size: int, offset: int) -> bytes:
+            raise OSError(5, "Input/output error")
+
+        monkeypatch.setattr(bulk.os, "pread", failing)
+        ran = mapper_cli("render", str(export), "-q")
+        assert (ran.returncode, ran.stderr.splitlines()) == (2, [f"mapper: {export}: Input/output error"])
+
+
+def test_a_render_stopped_by_fail_fast_leaves_no_file_open(tmp_path: Path) -> None:
+    """--fail-fast leaves the loop over the outcomes early: the spans' file is closed then,
+    not when the process ends (a gateway or a test calls the command many times)."""
+    import os
+
+    if not os.path.isdir("/proc/self/fd"):
+        pytest.skip("needs /proc/self/fd")
+    export = _export(tmp_path / "users.jsonl", 20_000, {2: "{broken"})  # several spans
+    before = len(os.listdir("/proc/self/fd"))
+    ran = mapper_cli("render", str(export), "--fail-fast", "-q")
+    assert ran.returncode == 1 and ran.stdout == ""
+    assert len(os.listdir("/proc/self/fd")) == before
+
+
 def test_jobs_keep_the_order_and_report_the_same_failures(tmp_path: Path) -> None:
     bad = {i: "{broken" for i in range(7, 30_000, 9_973)}
     export = _export(tmp_path / "users.jsonl", 30_000, bad)

@@ -213,7 +213,9 @@ def input_blocks(names: list[str], all_lines: bool, by_position: bool = False) -
         if name == "-" and sys.stdin is None:
             fail_with(["mapper: <stdin>: standard input is closed"], ExitCode.USAGE)
         try:
-            if by_position and lines and name != "-" and stat.S_ISREG(os.stat(name).st_mode):
+            status = os.stat(name) if by_position and lines and name != "-" else None
+            # Spans where the size says where the lines are (a file of /proc says 0 and is read).
+            if status is not None and stat.S_ISREG(status.st_mode) and status.st_size > 0:
                 yield from bulk.file_spans(name)
                 continue
             with open(name, "rb") if name != "-" else contextlib.nullcontext(sys.stdin.buffer) as stream:
@@ -250,7 +252,8 @@ def progress_bar(total: int | None, quiet: bool, unit: str = "B") -> tuple[Any, 
     def advance(size: int = 1, records: int = 0) -> None:
         nonlocal count
         count += records
-        bar.update(size)
+        if size:  # not when only records are counted: bytes may be counted in another thread
+            bar.update(size)
         if records:
             bar.set_postfix_str(f"{count:,} records", refresh=False)
 

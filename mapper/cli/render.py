@@ -215,6 +215,7 @@ def _render_stream(
             outcomes = bulk.render_parallel(ruleset, validate, all_blocks(by_position=True), jobs)
         else:
             outcomes = bulk.render_serial(compiled, check, all_blocks(by_position=True))
+        outcomes = stack.enter_context(contextlib.closing(outcomes))  # its files closed on a break
         for outcome in outcomes:
             for failure in outcome.failures[:1] if fail_fast else outcome.failures:
                 report(failure)
@@ -222,7 +223,7 @@ def _render_stream(
             if fail_fast and outcome.failures:
                 break
             rendered += outcome.count
-            progress(0, outcome.count + len(outcome.failures))
+            progress(0, outcome.count + len({f.line for f in outcome.failures}))  # records
             batch.append(outcome.data)
             emit_batch(batch, spool)
         emit_batch(batch, spool)
@@ -333,8 +334,8 @@ def compile_(ruleset: str, quiet: bool) -> None:
     """Print the Python source a ruleset compiles to: exactly what runs.
 
     Its functions: render; render_short, render without the length checks of
-    strings read, for records of at most 10,000 bytes (the whole-export tools use
-    it); changes and patch_rfc, with which patch finds what changed between two
+    strings read, for records of at most 10,000 bytes (render uses it for files
+    of JSON Lines); changes and patch_rfc, with which patch finds what changed between two
     profiles; render_update, the resource after an update; and inbound, which
     maps the app's resource back to Okta profile attributes.
     """

@@ -126,8 +126,8 @@ class Ruleset:
         """:meth:`render` for a user read from a JSON text of at most 10,000 bytes
         (``mapper.core.helpers.MAX_VALUE_CHARS``): the same resource or the same error,
         without checking the length of each string read (a string in such a text is shorter
-        than Okta's 10,000-character limit for a value). Compiled on first use; the
-        whole-export tools call it for every record that short."""
+        than Okta's 10,000-character limit for a value). Compiled on first use; ``mapper
+        render`` calls it for every record that short."""
         return self._short[1]
 
     @cached_property

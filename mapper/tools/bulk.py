@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from pathlib import Path
@@ -36,6 +36,12 @@ class EmptyFolder(MapperError):
     """A folder given as input that holds no profile file."""
 
     exit_code = ExitCode.FAILED  # bad data
+
+
+class UnreadableInput(MapperError):
+    """An input file that failed while it was read (an I/O error, removed meanwhile)."""
+
+    exit_code = ExitCode.USAGE  # as a file that cannot be opened
 
 
 class Record(NamedTuple):
@@ -166,11 +172,15 @@ class FileSpan:
         of thousands of files would run out of descriptors)."""
         if self.dropped:
             return Block(self.source, 1, b"\n", True, self.dropped)
-        fd = files.get(self.source)
-        if fd is None:
-            close_files(files)
-            fd = files[self.source] = os.open(self.source, os.O_RDONLY | getattr(os, "O_BINARY", 0))
-        return Block(self.source, 1, os.pread(fd, self.size, self.offset), True)
+        try:
+            fd = files.get(self.source)
+            if fd is None:
+                close_files(files)
+                fd = files[self.source] = os.open(self.source, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+            data = os.pread(fd, self.size, self.offset)
+        except OSError as exc:
+            raise UnreadableInput(f"{self.source}: {exc.strerror or 'cannot be read'}") from None
+        return Block(self.source, 1, data, True)
 
 
 def close_files(files: dict[str, int]) -> None:
@@ -480,7 +490,7 @@ def _numbered(results: Iterable[tuple[Rendered, int | None]]) -> Iterator[Render
 
 def render_serial(
     ruleset: Ruleset, check: Callable[[dict[str, Any]], list[Any]] | None, source: Iterable[Block | FileSpan]
-) -> Iterator[Rendered]:
+) -> Generator[Rendered, None, None]:
     """Each block's rendering (as render_block) in this process, in input order: spans are
     read here, with no copy and no count of their lines but the render's own."""
     files: dict[str, int] = {}
@@ -492,7 +502,7 @@ def render_serial(
 
 def render_parallel(
     ruleset: str, validate: bool, source: Iterable[Block | FileSpan], jobs: int
-) -> Iterator[Rendered]:
+) -> Generator[Rendered, None, None]:
     """Each block's rendering (as render_block), spread over JOBS processes, in input order."""
     import multiprocessing
 
