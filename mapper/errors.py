@@ -162,6 +162,11 @@ class RulesetError(MapperError):
         """The diagnostics that are errors, in order."""
         return tuple(d for d in self.diagnostics if d.is_error)
 
+    def __reduce__(self) -> tuple[type[RulesetError], tuple[tuple[Diagnostic, ...]]]:
+        # Pickled back from a worker process whole (the default passes the message alone,
+        # which the parent could not unpickle: its pool would wait for ever).
+        return type(self), (self.diagnostics,)
+
 
 #: ProfileError.value when the error concerns no single value.
 class _NoValue:

@@ -328,6 +328,31 @@ def test_a_render_stopped_by_fail_fast_leaves_no_file_open(tmp_path: Path) -> No
     assert open_here() == []
 
 
+def test_a_ruleset_that_fails_in_the_workers_fails_the_render_and_never_hangs(tmp_path: Path) -> None:
+    """Workers load the ruleset again (by name): if it changed since the parent loaded it and
+    no longer loads, the render fails with its error (a RulesetError pickles whole), where the
+    pool used to start a failing worker again and again, for ever."""
+    import pickle
+
+    gone = tmp_path / "gone.mapper"
+    code = (
+        "from mapper.tools import bulk\n"
+        f"blocks = [bulk.Block('x', 1, b'{{\"login\": \"a\"}}\\n', True)]\n"
+        f"list(bulk.render_parallel({str(gone)!r}, False, blocks, 2))\n"
+    )
+    try:
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=60, check=False)
+    except subprocess.TimeoutExpired:
+        raise AssertionError("render_parallel did not end") from None
+    assert done.returncode == 1
+    assert done.stderr.decode().strip().endswith(f"RulesetError: mapper: {gone}: no such file")
+    try:
+        mapper.loads("ruleset t\nuserName <- user.nope(\n", "t.mapper")
+    except mapper.RulesetError as exc:
+        again = pickle.loads(pickle.dumps(exc))
+        assert (str(again), again.diagnostics) == (str(exc), exc.diagnostics)
+
+
 def test_jobs_keep_the_order_and_report_the_same_failures(tmp_path: Path) -> None:
     bad = {i: "{broken" for i in range(7, 30_000, 9_973)}
     export = _export(tmp_path / "users.jsonl", 30_000, bad)

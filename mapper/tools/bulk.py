@@ -130,9 +130,16 @@ _worker: dict[str, Any] = {}
 
 
 def _start_worker(ruleset: str, validate: bool) -> None:
+    """Load RULESET in a worker process. A ruleset that fails here (changed since the parent
+    loaded it) fails the worker's first block: an error raised here would only make the pool
+    start the worker again, for ever."""
     from mapper.runtime.ruleset import load
 
-    compiled = _worker["ruleset"] = load(ruleset)
+    try:
+        compiled = _worker["ruleset"] = load(ruleset)
+    except MapperError as exc:
+        _worker["error"] = exc
+        return
     if validate:
         from mapper.tools.validate import validate as check
 
@@ -468,6 +475,8 @@ def _render_work(
 def _render_block(work: Block | FileSpan) -> tuple[Rendered, int | None]:
     """_render_work in a worker process, with the ruleset it loaded (its file open until the
     next file's span, or the worker's end)."""
+    if "error" in _worker:
+        raise _worker["error"]
     return _render_work(work, _worker["ruleset"], _worker.get("check"), _worker.setdefault("files", {}))
 
 
