@@ -328,17 +328,35 @@ def test_a_render_stopped_by_fail_fast_leaves_no_file_open(tmp_path: Path) -> No
     assert open_here() == []
 
 
+def test_forked_workers_render_with_the_parents_ruleset_whatever_became_of_its_file(tmp_path: Path) -> None:
+    """The ruleset checked and loaded is the one every worker uses: rewriting its file while
+    the render runs changes nothing (workers used to load it again by name)."""
+    from mapper.tools import bulk
+
+    if not bulk.can_fork():
+        pytest.skip("workers are forked only where processes can fork")
+    path = tmp_path / "t.mapper"
+    path.write_text('ruleset t\nuserName <- user.login\ntitle <- "loaded"\n')
+    loaded = mapper.load(str(path))
+    path.write_text('ruleset t\nuserName <- user.login\ntitle <- "rewritten"\n')
+    blocks = [bulk.Block("x.jsonl", 1, b'{"login": "a%d"}\n' % i, True) for i in range(6)]
+    outcomes = list(bulk.render_parallel(loaded, str(path), False, blocks, 2))
+    assert [json.loads(o.data)["title"] for o in outcomes] == ["loaded"] * 6
+
+
 def test_a_ruleset_that_fails_in_the_workers_fails_the_render_and_never_hangs(tmp_path: Path) -> None:
-    """Workers load the ruleset again (by name): if it changed since the parent loaded it and
-    no longer loads, the render fails with its error (a RulesetError pickles whole), where the
-    pool used to start a failing worker again and again, for ever."""
+    """Where workers cannot be forked they load the ruleset again (by name): if it changed
+    since and no longer loads, the render fails with its error (a RulesetError pickles whole),
+    where the pool used to start a failing worker again and again, for ever."""
     import pickle
 
     gone = tmp_path / "gone.mapper"
     code = (
+        "import mapper\n"
         "from mapper.tools import bulk\n"
+        "bulk.can_fork = lambda: False  # workers spawned: they load the ruleset by name\n"
         f"blocks = [bulk.Block('x', 1, b'{{\"login\": \"a\"}}\\n', True)]\n"
-        f"list(bulk.render_parallel({str(gone)!r}, False, blocks, 2))\n"
+        f"list(bulk.render_parallel(mapper.load('okta-default'), {str(gone)!r}, False, blocks, 2))\n"
     )
     try:
         done = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=60, check=False)

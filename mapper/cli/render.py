@@ -212,7 +212,7 @@ def _render_stream(
 
         bulk.keep_freed_memory()
         if jobs > 1:
-            outcomes = bulk.render_parallel(ruleset, validate, all_blocks(by_position=True), jobs)
+            outcomes = bulk.render_parallel(compiled, ruleset, validate, all_blocks(by_position=True), jobs)
         else:
             outcomes = bulk.render_serial(compiled, check, all_blocks(by_position=True))
         outcomes = stack.enter_context(contextlib.closing(outcomes))  # its files closed on a break

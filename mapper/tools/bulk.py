@@ -130,13 +130,14 @@ _worker: dict[str, Any] = {}
 
 
 def _start_worker(ruleset: str, validate: bool) -> None:
-    """Load RULESET in a worker process. A ruleset that fails here (changed since the parent
-    loaded it) fails the worker's first block: an error raised here would only make the pool
-    start the worker again, for ever."""
+    """A worker's ruleset: the parent's own where the worker was forked from it (the very
+    version the parent checked, whatever became of the file since), else RULESET loaded
+    again. A ruleset that fails to load here fails the worker's first block: an error raised
+    here would only make the pool start the worker again, for ever."""
     from mapper.runtime.ruleset import load
 
     try:
-        compiled = _worker["ruleset"] = load(ruleset)
+        compiled = _worker["ruleset"] = _worker.pop("inherited", None) or load(ruleset)
     except MapperError as exc:
         _worker["error"] = exc
         return
@@ -510,11 +511,21 @@ def render_serial(
 
 
 def render_parallel(
-    ruleset: str, validate: bool, source: Iterable[Block | FileSpan], jobs: int
+    ruleset: Ruleset, name: str, validate: bool, source: Iterable[Block | FileSpan], jobs: int
 ) -> Generator[Rendered, None, None]:
-    """Each block's rendering (as render_block), spread over JOBS processes, in input order."""
+    """Each block's rendering (as render_block), spread over JOBS processes, in input order.
+    Forked workers render with RULESET itself; where processes cannot be forked, each loads
+    the ruleset NAME again."""
     import multiprocessing
 
     keep_freed_memory()
-    with multiprocessing.get_context().Pool(jobs, _start_worker, (ruleset, validate)) as pool:
-        yield from _numbered(pool.imap(_render_block, source))
+    fork = can_fork()
+    if fork:
+        _worker["inherited"] = ruleset  # taken by the forked workers' _start_worker
+    try:
+        context = multiprocessing.get_context("fork" if fork else None)
+        with context.Pool(jobs, _start_worker, (name, validate)) as pool:
+            _worker.pop("inherited", None)  # the workers are forked: this process no longer needs it
+            yield from _numbered(pool.imap(_render_block, source))
+    finally:
+        _worker.pop("inherited", None)
