@@ -347,9 +347,8 @@ def test_forked_workers_render_with_the_parents_ruleset_whatever_became_of_its_f
 def test_a_ruleset_that_fails_in_the_workers_fails_the_render_and_never_hangs(tmp_path: Path) -> None:
     """Where workers cannot be forked they load the ruleset again (by name): if it changed
     since and no longer loads, the render fails with its error (a RulesetError pickles whole),
-    where the pool used to start a failing worker again and again, for ever."""
-    import pickle
-
+    where the pool used to start a failing worker again and again, for ever (the pickling of
+    RulesetError: tests/test_exit_codes.py)."""
     gone = tmp_path / "gone.mapper"
     code = (
         "import mapper\n"
@@ -364,11 +363,6 @@ def test_a_ruleset_that_fails_in_the_workers_fails_the_render_and_never_hangs(tm
         raise AssertionError("render_parallel did not end") from None
     assert done.returncode == 1
     assert done.stderr.decode().strip().endswith(f"RulesetError: mapper: {gone}: no such file")
-    try:
-        mapper.loads("ruleset t\nuserName <- user.nope(\n", "t.mapper")
-    except mapper.RulesetError as exc:
-        again = pickle.loads(pickle.dumps(exc))
-        assert (str(again), again.diagnostics) == (str(exc), exc.diagnostics)
 
 
 def test_jobs_keep_the_order_and_report_the_same_failures(tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+import mapper
 from tests.support.cli import mapper_cli
 
 DOCUMENTED = {1, 2, 3, 4, 5}
@@ -117,10 +118,16 @@ def test_errors_a_worker_process_raises_reach_the_parent_whole() -> None:
     from mapper.core.jsonio import JsonInputError, RecordTooLarge
     from mapper.errors import ExitCode
 
+    try:  # a render worker loads the ruleset again where it cannot be forked
+        mapper.loads("ruleset t\nuserName <- user.nope(\n", "t.mapper")
+    except mapper.RulesetError as exc:
+        ruleset_error = exc
     for error in (
         CommandFailure(["mapper: old.jsonl: Input/output error"], ExitCode.USAGE),
         JsonInputError("new.jsonl:3:1", "invalid JSON: no value"),
         RecordTooLarge("new.jsonl:4", "the record is 17 MB"),
+        ruleset_error,
     ):
         back = pickle.loads(pickle.dumps(error))
         assert (type(back), str(back), back.exit_code) == (type(error), str(error), error.exit_code)
+    assert pickle.loads(pickle.dumps(ruleset_error)).diagnostics == ruleset_error.diagnostics

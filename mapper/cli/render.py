@@ -180,8 +180,8 @@ def _render_stream(
     check_outputs({"-o": output, "--errors": errors_to}, names)
     progress, progress_done = progress_bar(bulk.total_bytes(names), quiet)
 
-    def all_blocks(by_position: bool = False) -> Any:
-        for block in input_blocks(names, all_lines, by_position):
+    def all_blocks() -> Any:  # regular files as spans, which each process reads itself
+        for block in input_blocks(names, all_lines, by_position=True):
             progress(block.size)  # its records are counted once rendered (below)
             yield block
 
@@ -212,9 +212,9 @@ def _render_stream(
 
         bulk.keep_freed_memory()
         if jobs > 1:
-            outcomes = bulk.render_parallel(compiled, ruleset, validate, all_blocks(by_position=True), jobs)
+            outcomes = bulk.render_parallel(compiled, ruleset, validate, all_blocks(), jobs)
         else:
-            outcomes = bulk.render_serial(compiled, check, all_blocks(by_position=True))
+            outcomes = bulk.render_serial(compiled, check, all_blocks())
         outcomes = stack.enter_context(contextlib.closing(outcomes))  # its files closed on a break
         for outcome in outcomes:
             for failure in outcome.failures[:1] if fail_fast else outcome.failures:

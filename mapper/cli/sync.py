@@ -333,7 +333,7 @@ def _report_failure(failure: UserFailure) -> None:
     click.echo(f"mapper: sync: {where}{failure.okta_id or '?'}: {failure.message}", err=True)
 
 
-def _linecounted(names: tuple[str, ...]) -> int | None:
+def _line_count(names: tuple[str, ...]) -> int | None:
     """How many users the JSON Lines files hold (lines, blank ones included), for an ETA; None
     when a part is a stream or a JSON document."""
     total = 0
@@ -363,7 +363,7 @@ def _sync_run(compiled: Ruleset, state_file: Path, options: Options, connection:
 
     state = _state(state_file, connection.base_url, options.match)
     app = _app(connection, breaker)
-    advance, done = progress_bar(_linecounted(users), quiet, "users")
+    advance, done = progress_bar(_line_count(users), quiet, "users")
     try:
         summary = Sync(compiled, app, state, options, on_failure=_report_failure, on_progress=advance).run(
             incoming

@@ -314,7 +314,7 @@ class Rendered:
     data: bytes
     count: int
     failures: list[RecordFailure]
-    lines: int = 0
+    lines: int
 
 
 PIECE_BYTES = 16 << 10
@@ -521,11 +521,10 @@ def render_parallel(
     keep_freed_memory()
     fork = can_fork()
     if fork:
-        _worker["inherited"] = ruleset  # taken by the forked workers' _start_worker
+        _worker["inherited"] = ruleset  # taken by _start_worker in each worker forked, even later
     try:
         context = multiprocessing.get_context("fork" if fork else None)
         with context.Pool(jobs, _start_worker, (name, validate)) as pool:
-            _worker.pop("inherited", None)  # the workers are forked: this process no longer needs it
             yield from _numbered(pool.imap(_render_block, source))
     finally:
         _worker.pop("inherited", None)
