@@ -5,8 +5,9 @@ loading a ruleset in a fresh process.
 
     python benchmarks/bench_render.py [--quick]
 
-Prints microseconds per call (median of several repeats) and ratios to the
-hand-written function. Needs the dev extra (jmespath, jsonata-python).
+Prints microseconds per call and ratios to the hand-written function: the functions
+compared take turns, and each figure is the best of its runs, so that a slow minute of a
+shared machine does not fall on one of them alone (the ratios are taken in the same minute). Needs the dev extra (jmespath, jsonata-python).
 """
 
 from __future__ import annotations
@@ -71,13 +72,19 @@ JSONATA = """{
 }"""
 
 
-def per_call_us(function: Callable[[], Any], repeat: int, target_seconds: float) -> float:
-    """Median microseconds per call over REPEAT timing runs of about TARGET_SECONDS each."""
-    timer = timeit.Timer(function)
-    number, _ = timer.autorange()
-    number = max(1, int(number * target_seconds / 0.2))
-    runs = timer.repeat(repeat=repeat, number=number)
-    return statistics.median(runs) / number * 1e6
+def interleaved_us(
+    functions: dict[str, Callable[[], Any]], rounds: int, target_seconds: float
+) -> dict[str, float]:
+    """The best microseconds per call of each function over ROUNDS rounds in which they take
+    turns (TARGET_SECONDS each): on a noisy machine the closest view of the code itself, and
+    ratios between them are taken in the same minute."""
+    timers = {name: timeit.Timer(function) for name, function in functions.items()}
+    numbers = {name: max(1, int(t.autorange()[0] * target_seconds / 0.2)) for name, t in timers.items()}
+    best = dict.fromkeys(functions, float("inf"))
+    for _ in range(rounds):
+        for name, timer in timers.items():
+            best[name] = min(best[name], timer.timeit(numbers[name]) / numbers[name] * 1e6)
+    return best
 
 
 def fresh_process_ms(code: str, runs: int) -> float:
@@ -99,54 +106,69 @@ def timing_options(description: str | None) -> tuple[int, float]:
 
 def main() -> None:
     repeat, seconds = timing_options(__doc__)
+    rounds, turn = repeat * 3, seconds / 3
 
-    print(f"Python {sys.version.split()[0]}; median of {repeat} runs; µs per call\n")
+    print(f"Python {sys.version.split()[0]}; interleaved, best of {rounds} runs each; µs per call\n")
     print(f"{'ruleset':<14}{'mapper':>9}{'by hand':>9}{'ratio':>8}")
     for name, baseline in BASELINES.items():
         ruleset = mapper.load(name)
         assert ruleset.render(USER) == baseline(USER), f"{name}: the baseline must build the same resource"
-        ours = per_call_us(lambda r=ruleset: r.render(USER), repeat, seconds)  # type: ignore[misc]
-        theirs = per_call_us(lambda b=baseline: b(USER), repeat, seconds)  # type: ignore[misc]
+        best = interleaved_us(
+            {"ours": lambda r=ruleset: r.render(USER), "theirs": lambda b=baseline: b(USER)},  # type: ignore[misc]
+            rounds,
+            turn,
+        )
+        ours, theirs = best["ours"], best["theirs"]
         print(f"{name:<14}{ours:>9.2f}{theirs:>9.2f}{ours / theirs:>7.2f}x")
 
     okta = mapper.load("okta-default")
-    hand = per_call_us(lambda: BASELINES["okta-default"](USER), repeat, seconds)
     assert okta.render(USER) == okta_default_plain(USER), "the plain baseline must build the same resource"
-    # Interleaved rounds, the best of each: on a noisy machine the closest view of the code itself.
-    ours_runs, plain_runs = [], []
-    for _ in range(repeat * 3):
-        ours_runs.append(per_call_us(lambda: okta.render(USER), 1, seconds / 3))
-        plain_runs.append(per_call_us(lambda: okta_default_plain(USER), 1, seconds / 3))
-    ours, plain = min(ours_runs), min(plain_runs)
-    print(
-        f"\nokta-default against the plainest hand-written function (no checks), interleaved, best of {repeat * 3}:"
+    # The plain comparison apart from the other engines: their garbage slows whatever runs next.
+    best = interleaved_us(
+        {"mapper": lambda: okta.render(USER), "plain": lambda: okta_default_plain(USER)}, rounds, turn
     )
+    ours, plain = best["mapper"], best["plain"]
+    print("\nokta-default against the plainest hand-written function (no checks):")
     print(f"  mapper {ours:6.2f} µs   plain {plain:6.2f} µs   {ours / plain:5.2f}x plain")
-    print("\nokta-default in other engines (same run):")
-    rows: list[tuple[str, float]] = [("mapper", per_call_us(lambda: okta.render(USER), repeat, seconds))]
+
+    engines: dict[str, Callable[[], Any]] = {
+        "mapper": lambda: okta.render(USER),
+        "hand-written": lambda: BASELINES["okta-default"](USER),
+    }
     try:
         import jmespath
 
         compiled = jmespath.compile(JMESPATH)
-        rows.append(("jmespath", per_call_us(lambda: compiled.search(USER), repeat, seconds)))
+        engines["jmespath"] = lambda: compiled.search(USER)
     except ImportError:
         print("  jmespath not installed (pip install -e '.[dev]')")
     try:
         import jsonata
 
         expression = jsonata.Jsonata(JSONATA)
-        rows.append(("jsonata-python", per_call_us(lambda: expression.evaluate(USER), repeat, seconds)))
+        engines["jsonata-python"] = lambda: expression.evaluate(USER)
     except ImportError:
         print("  jsonata-python not installed (pip install -e '.[dev]')")
-    for label, value in rows:
-        print(f"  {label:<16}{value:>10.2f} µs  {value / hand:>8.1f}x hand-written")
+    best = interleaved_us(engines, rounds, turn)
+    hand = best["hand-written"]
+    print("\nokta-default in other engines (same run):")
+    for label in ("mapper", "jmespath", "jsonata-python"):
+        if label in best:
+            print(f"  {label:<16}{best[label]:>10.2f} µs  {best[label] / hand:>8.1f}x hand-written")
 
     appspace = mapper.load("appspace")
     resource = appspace.render(USER)
     assert appspace.inbound(resource) == appspace_inbound(resource), "the baseline must map the same"
-    inbound = per_call_us(lambda: appspace.inbound(resource), repeat, seconds)
-    by_hand = per_call_us(lambda: appspace_inbound(resource), repeat, seconds)
-    render = per_call_us(lambda: appspace.render(USER), repeat, seconds)
+    best = interleaved_us(
+        {
+            "inbound": lambda: appspace.inbound(resource),
+            "by hand": lambda: appspace_inbound(resource),
+            "render": lambda: appspace.render(USER),
+        },
+        rounds,
+        turn,
+    )
+    inbound, by_hand, render = best["inbound"], best["by hand"], best["render"]
     print("\nappspace inbound (its resource back to an Okta profile), same run:")
     print(f"  inbound {inbound:6.2f} µs   by hand {by_hand:6.2f} µs   {inbound / by_hand:5.2f}x by hand")
     print(f"  render  {render:6.2f} µs   inbound / render {inbound / render:5.2f}")
