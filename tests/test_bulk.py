@@ -580,7 +580,16 @@ def _both(data: bytes) -> tuple[object, object]:
      b'{"s":"\\ud800"}', b"\xef\xbb\xbf{}", b"[" * 150 + b"]" * 150, b"7", b'"x"', b"null", b"", b"  ", b"{",
      b'{"a":1}\x00', b"\xff", b'{"a":18446744073709551616}', b'{"a":1e20}', b'{"a":-0}', b'{"a":5e-324}',
      b'{"id":"a","id":"b"}', b'{"a":[{"b":1,"b":1}]}', b'{ "a" : "x y" , "a" : "x y" }', b'[' * 101 + b']' * 101, b'[' * 100 + b']' * 100, b'[' * 99 + b']' * 99,
-     b"18446744073709551616", b"-9223372036854775809", b"1e20", b"1.5"],
+     b"18446744073709551616", b"-9223372036854775809", b"1e20", b"1.5",
+     # the bound on depth from the bytes deleted, and the count when they are more
+     b"[ " * 100 + b"]" * 100, b"[ " * 101 + b"]" * 101, b'{ "a" : ' * 100 + b"1" + b"}" * 100,
+     b'{ "a" : ' * 101 + b"1" + b"}" * 101,
+     b"[ " * 100 + b'"' + b" " * 150 + b'"' + b" ]" * 100, b"[ " * 101 + b'"' + b" " * 150 + b'"' + b" ]" * 101,
+     b"[" * 100 + b'"' + b" " * 150 + b'"' + b"]" * 100, b"[" * 101 + b'"' + b" " * 150 + b'"' + b"]" * 101,
+     b'{ "a" : "' + b"{" * 150 + b'" }', b'{"a":"' + b"[" * 150 + b'"}', b'{ "a" : "' + b"{ " * 60 + b'", "a": 1 }',
+     # escapes orjson writes as the characters a key is made of, around a key given twice
+     b'{"a":"\\u0022","a":"\\u0022"}', b'{"a" : "\\u003a\\u002c", "a" : 1}', b'{"a":"\\"","a":"x"}',
+     b'{ "a" : "\\u0022a\\u0022\\u003a1\\u002c" }', b'{ "\\u007b" : [ "\\u005b" ] }'],
 )  # fmt: skip
 def test_the_fast_reader_reads_as_the_strict_one(data: bytes) -> None:
     strict, fast = _both(data)
@@ -606,17 +615,23 @@ def _orjson_can(value: object) -> bool:
     duplicate=st.booleans(),
     spaced=st.booleans(),
     ascii_only=st.booleans(),
+    depth=st.integers(0, 2) | st.integers(96, 101),
+    padding=st.sampled_from(["", " " * 120, "{" * 120, "[ " * 60, '"' * 40]),
 )
 def test_the_fast_reader_agrees_on_any_document(
-    value: object, duplicate: bool, spaced: bool, ascii_only: bool
+    value: object, duplicate: bool, spaced: bool, ascii_only: bool, depth: int, padding: str
 ) -> None:
     """Whatever the record, written compact (orjson's own text: the reader's shortcut) or
-    spaced, escaped or not, with a key given twice or not."""
+    spaced, escaped or not, with a key given twice or not, nested near the limit or not,
+    with a string of many spaces, brackets or quotes or not."""
     text = json.dumps(value, separators=(",", " : ") if spaced else (",", ":"), ensure_ascii=ascii_only)
     if not spaced and not ascii_only:  # orjson's own text, floats as it writes them: the shortcut
         text = orjson.dumps(value).decode() if _orjson_can(value) else text
     if duplicate and text.startswith("{") and len(text) > 2:
         text = text.replace("{", '{"dup":1,"dup":2,', 1)
+    if padding:
+        text = f"[{text},{json.dumps(padding)}]"
+    text = ("[ " if spaced else "[") * depth + text + "]" * depth
     strict, fast = _both(text.encode())
     assert fast == strict
 

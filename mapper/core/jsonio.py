@@ -123,6 +123,9 @@ def _has_lone_surrogate(document: Any) -> bool:
 
 #: JSON's whitespace, deleted before counting the ends of keys.
 _WHITESPACE = b" \t\r\n"
+#: Deleted from both texts before comparing them: whitespace, and the brackets that open a
+#: container, so that the length deleted from orjson's text bounds how deep it nests.
+_WHITESPACE_AND_OPENERS = _WHITESPACE + b"{["
 
 
 def parse_fast(data: bytes, label: str, first_line: int = 1) -> Any:
@@ -132,14 +135,18 @@ def parse_fast(data: bytes, label: str, first_line: int = 1) -> Any:
     orjson takes the last of two equal keys; the strict reader refuses them; it reads an
     integer beyond 64 bits as a float, which the strict reader keeps exact.
 
-    The common case is settled by writing the document back: when orjson's text for it is
-    the record's text, JSON's whitespace deleted from both, the two hold the same tokens in
-    the same order (deleting whitespace never makes or unmakes a string: a backslash is
-    never followed by whitespace), so every object has as many members in the record as
-    orjson kept (no key twice) and every number is written as it was read (no integer
-    became a float). With no more brackets than the depth allowed, it nests no deeper.
+    The common case is settled by writing the document back. When orjson's text for it is
+    the record's text, or is once JSON's whitespace and the opening brackets ``{`` and ``[``
+    are deleted from both, the two hold the same tokens in the same order but for those
+    brackets (deleting them never makes or unmakes a string: a backslash is never followed
+    by whitespace or a bracket, and no quote is deleted). Then every key (a string followed
+    by ``:``) in the record is one orjson wrote (no key twice) and every number is written
+    as it was read (no integer became a float). orjson's text has a bracket for each
+    container, so when it holds at most MAX_DEPTH brackets the document nests no deeper;
+    after the deletion, the bytes it lost (its brackets, and whitespace inside its strings)
+    bound that count for free, and are counted only when they are more.
 
-    Otherwise (escapes orjson writes another way, ``1E2``, more brackets): with whitespace
+    Otherwise (escapes orjson writes another way, ``1E2``, a deep document): with whitespace
     deleted, every key in the text ends in ``":``, and ``":`` elsewhere (inside a string)
     only adds to the count: when the count equals the keys orjson kept, no key was given
     twice; a float of 2**63 or more, perhaps an integer orjson could not keep, goes to the
@@ -151,12 +158,18 @@ def parse_fast(data: bytes, label: str, first_line: int = 1) -> Any:
         document = orjson.loads(data)
     except orjson.JSONDecodeError:
         return parse(data, label, first_line=first_line)  # it says what is wrong, as always
-    if data.count(b"{") + data.count(b"[") <= MAX_DEPTH:
-        try:
-            again = orjson.dumps(document)
-        except TypeError:  # text orjson will not write (a lone surrogate): the strict reader
-            return parse(data, label, first_line=first_line)
-        if again == data or again.translate(None, _WHITESPACE) == data.translate(None, _WHITESPACE):
+    try:
+        again = orjson.dumps(document)
+    except TypeError:  # a lone surrogate, or nesting past orjson's own limit: the strict reader
+        return parse(data, label, first_line=first_line)
+    if again == data:  # orjson's own text (a compact export): only the depth is left
+        if again.count(b"{") + again.count(b"[") <= MAX_DEPTH:
+            return document
+    else:
+        kept = again.translate(None, _WHITESPACE_AND_OPENERS)
+        if kept == data.translate(None, _WHITESPACE_AND_OPENERS) and (
+            len(again) - len(kept) <= MAX_DEPTH or again.count(b"{") + again.count(b"[") <= MAX_DEPTH
+        ):
             return document
     keys = _keys_if_plain(document, MAX_DEPTH)
     if keys is None or data.translate(None, _WHITESPACE).count(b'":') != keys:
