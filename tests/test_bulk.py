@@ -583,6 +583,7 @@ def _both(data: bytes) -> tuple[object, object]:
      b"18446744073709551616", b"-9223372036854775809", b"1e20", b"1.5",
      # the bound on depth from the bytes deleted, and the count when they are more
      b"[ " * 100 + b"]" * 100, b"[ " * 101 + b"]" * 101, b'{ "a" : ' * 100 + b"1" + b"}" * 100,
+     b"[" * 300 + b"]" * 300, b"[ " * 300 + b"]" * 300, b"[" * 1100 + b"]" * 1100,  # past orjson's limits
      b'{ "a" : ' * 101 + b"1" + b"}" * 101,
      b"[ " * 100 + b'"' + b" " * 150 + b'"' + b" ]" * 100, b"[ " * 101 + b'"' + b" " * 150 + b'"' + b" ]" * 101,
      b"[" * 100 + b'"' + b" " * 150 + b'"' + b"]" * 100, b"[" * 101 + b'"' + b" " * 150 + b'"' + b"]" * 101,
