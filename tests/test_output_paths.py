@@ -6,6 +6,7 @@ output."""
 from __future__ import annotations
 
 import os
+import shlex
 import stat
 import subprocess
 import threading
@@ -134,3 +135,108 @@ def test_one_permission_policy(tmp_path: Path, command: str, private: bool) -> N
         os.umask(old_umask)
     assert code in (0, 1), err
     assert stat.S_IMODE(out.stat().st_mode) == (0o600 if private else 0o644)
+
+
+# ------------------------------------------------ resources written behind the render
+
+
+def test_written_behind_writes_every_chunk_in_order_and_holds_at_most_depth() -> None:
+    from mapper.tools.files import written_behind
+
+    written: list[bytes] = []
+    release = threading.Event()
+
+    def write(chunk: bytes) -> None:
+        release.wait(30)
+        written.append(chunk)
+
+    handed: list[int] = []
+
+    def caller() -> None:
+        with written_behind(write, depth=2) as put:
+            for i in range(50):
+                put(b"%d\n" % i)
+                handed.append(i)
+
+    thread = threading.Thread(target=caller)
+    thread.start()
+    try:
+        # One chunk in the writer's hands and two waiting: the fourth put waits for room.
+        for _ in range(3000):
+            if len(handed) >= 3:
+                break
+            threading.Event().wait(0.01)
+        threading.Event().wait(0.2)
+        assert len(handed) == 3  # a bounded queue: memory stays flat whatever the disk's speed
+    finally:
+        release.set()
+        thread.join(30)
+    assert b"".join(written) == b"".join(b"%d\n" % i for i in range(50))
+
+
+def test_a_failed_write_is_raised_in_the_callers_thread_and_nothing_after_it_is_written() -> None:
+    from mapper.tools.files import OutputError, written_behind
+
+    written: list[bytes] = []
+
+    def write(chunk: bytes) -> None:
+        if chunk == b"3":
+            raise OutputError("out.jsonl: No space left on device; nothing was written there")
+        written.append(chunk)
+
+    with pytest.raises(OutputError, match="No space left"), written_behind(write) as put:
+        for i in range(1000):
+            put(b"%d" % i)
+    assert written == [b"0", b"1", b"2"]
+
+
+def test_a_caller_that_fails_does_not_wait_for_a_write_that_hangs() -> None:
+    from mapper.tools.files import written_behind
+
+    stuck = threading.Event()
+    entered = threading.Event()
+    raised: list[BaseException] = []
+
+    def write(chunk: bytes) -> None:  # a pipe nobody reads
+        entered.set()
+        stuck.wait(60)
+
+    def caller() -> None:
+        try:
+            with written_behind(write) as put:
+                for i in range(3):
+                    put(b"%d" % i)
+                entered.wait(60)
+                raise KeyError("the render failed")
+        except KeyError as exc:
+            raised.append(exc)
+
+    thread = threading.Thread(target=caller)
+    thread.start()
+    thread.join(20)
+    finished = not thread.is_alive()
+    stuck.set()
+    thread.join(60)
+    assert finished, "the caller waited for the write"
+    assert [str(e) for e in raised] == ["'the render failed'"]
+
+
+def test_a_stream_into_a_full_device_or_a_closed_pipe_is_one_line_and_exit_3(tmp_path: Path) -> None:
+    export = tmp_path / "users.jsonl"
+    line = USERS.read_text(encoding="utf-8").splitlines()[0]
+    export.write_text((line + "\n") * 20_000, encoding="utf-8")
+    command = shlex.join([*COMMAND, "render", str(export), "-q"])
+    if Path("/dev/full").exists():
+        full = subprocess.run(
+            f"{command} > /dev/full", shell=True, capture_output=True, text=True, check=False
+        )
+        assert full.returncode == 3 and full.stderr.splitlines() == [
+            "mapper: cannot write the output: No space left on device"
+        ], full.stderr
+    piped = subprocess.run(
+        f"{command} | head -c 1 > /dev/null; exit ${{PIPESTATUS[0]}}",
+        shell=True, executable="/bin/bash", capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert piped.returncode == 3 and piped.stderr.splitlines() == [
+        "mapper: the output was closed before all of it was written (broken pipe)"
+    ], piped.stderr

@@ -17,7 +17,6 @@ from mapper.cli.common import (
     CommandFailure,
     check_outputs,
     dump_json,
-    emit_batch,
     fail_with,
     input_blocks,
     load_ruleset,
@@ -163,7 +162,7 @@ def _render_stream(
 
     from mapper.errors import NO_VALUE, shown_value
     from mapper.tools import bulk
-    from mapper.tools.files import output_file, report_file
+    from mapper.tools.files import output_file, report_file, written_behind
 
     compiled = load_ruleset(ruleset, quiet)
     check = None
@@ -189,7 +188,6 @@ def _render_stream(
     # --fail-fast), so that an interrupted or failed run leaves no half-written file.
     rendered = failed = 0
     started = time.perf_counter()
-    batch: list[bytes] = []
     with contextlib.ExitStack() as stack:
         stack.callback(progress_done)
         spool: Any = None
@@ -216,17 +214,18 @@ def _render_stream(
         else:
             outcomes = bulk.render_serial(compiled, check, all_blocks())
         outcomes = stack.enter_context(contextlib.closing(outcomes))  # its files closed on a break
-        for outcome in outcomes:
-            for failure in outcome.failures[:1] if fail_fast else outcome.failures:
-                report(failure)
-            failed += len(outcome.failures)
-            if fail_fast and outcome.failures:
-                break
-            rendered += outcome.count
-            progress(0, outcome.count + len({f.line for f in outcome.failures}))  # records
-            batch.append(outcome.data)
-            emit_batch(batch, spool)
-        emit_batch(batch, spool)
+        # Written by a thread of its own: a write waiting on the disk overlaps the next block.
+        with written_behind(write_stdout_bytes if spool is None else spool.write) as write:
+            for outcome in outcomes:
+                for failure in outcome.failures[:1] if fail_fast else outcome.failures:
+                    report(failure)
+                failed += len(outcome.failures)
+                if fail_fast and outcome.failures:
+                    break
+                rendered += outcome.count
+                progress(0, outcome.count + len({f.line for f in outcome.failures}))  # records
+                if outcome.data:
+                    write(outcome.data)
         if fail_fast and failed:
             raise CommandFailure([], ExitCode.FAILED)
         if output:

@@ -8,6 +8,7 @@ and renamed over it at the end, so a failed run leaves the old file, never half 
 Anything else (a FIFO, a character device such as ``/dev/null``, ``/dev/stdout``, any
 path under ``/dev`` or ``/proc``) is written in place, all at once at the end: replacing
 it would take it away from whoever reads it. A write that fails is an OutputError (exit 3).
+:func:`written_behind` hands a long output's writes to a thread, to overlap the work.
 """
 
 from __future__ import annotations
@@ -15,10 +16,12 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import queue
 import shutil
 import stat
 import tempfile
-from collections.abc import Iterable, Iterator
+import threading
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import IO
 
@@ -115,6 +118,52 @@ def output_file(path: Path, private: bool = True) -> Iterator[_Writer]:
     finally:
         with contextlib.suppress(OSError):
             os.unlink(temporary)
+
+
+@contextlib.contextmanager
+def written_behind(write: Callable[[bytes], object], depth: int = 2) -> Iterator[Callable[[bytes], None]]:
+    """A function that hands its bytes to WRITE in a thread of its own, in order, so that a
+    write waiting on the disk or a pipe overlaps the work that makes the next bytes (the
+    system call lets the interpreter go). At most DEPTH chunks wait, so memory stays flat.
+
+    What WRITE raises (an OutputError, a failure to report) is raised in the caller's thread:
+    by the next call after it, else when the block ends, which waits for every write. A block
+    that raises drops the chunks still waiting and does not wait for the write under way (a
+    pipe nobody reads would hold it for ever): the thread ends after it, or with the process.
+    """
+    chunks: queue.Queue[bytes | None] = queue.Queue(depth)
+    failure: list[BaseException] = []
+    stop = threading.Event()
+
+    def drain() -> None:
+        while (chunk := chunks.get()) is not None:
+            if failure or stop.is_set():
+                continue  # after a failure, or for a caller that stopped: dropped
+            try:
+                write(chunk)
+            except BaseException as exc:  # raised again in the caller's thread
+                failure.append(exc)
+
+    def put(chunk: bytes) -> None:
+        if failure:
+            raise failure[0]
+        chunks.put(chunk)
+
+    thread = threading.Thread(target=drain, name="mapper-output", daemon=True)
+    thread.start()
+    try:
+        yield put
+    except BaseException:
+        stop.set()
+        with contextlib.suppress(queue.Empty):
+            while True:
+                chunks.get_nowait()
+        chunks.put_nowait(None)  # room for it: the queue was just emptied, and only we fill it
+        raise
+    chunks.put(None)
+    thread.join()
+    if failure:
+        raise failure[0]
 
 
 class _TextWriter:
