@@ -125,20 +125,25 @@ def written_behind(write: Callable[[bytes], object], depth: int = 2) -> Iterator
     """A function that hands its bytes to WRITE in a thread of its own, in order, so that a
     write waiting on the disk or a pipe overlaps the work that makes the next bytes (the
     system call lets the interpreter go). At most DEPTH chunks wait, so memory stays flat.
+    The thread starts with the first chunk: processes forked before it (render --jobs)
+    are forked from a process with one thread.
 
     What WRITE raises (an OutputError, a failure to report) is raised in the caller's thread:
     by the next call after it, else when the block ends, which waits for every write. A block
-    that raises drops the chunks still waiting and does not wait for the write under way (a
-    pipe nobody reads would hold it for ever): the thread ends after it, or with the process.
+    that raises also waits for the chunks handed before, so what was made before the error
+    is written whole, as it would be without the thread; except on an interrupt (Ctrl-C),
+    which drops the chunks still waiting and does not wait for the write under way (a pipe
+    nobody reads would hold it for ever).
     """
     chunks: queue.Queue[bytes | None] = queue.Queue(depth)
     failure: list[BaseException] = []
     stop = threading.Event()
+    writer: list[threading.Thread] = []  # started by the first chunk
 
     def drain() -> None:
         while (chunk := chunks.get()) is not None:
             if failure or stop.is_set():
-                continue  # after a failure, or for a caller that stopped: dropped
+                continue  # after a failure, or for a caller interrupted: dropped
             try:
                 write(chunk)
             except BaseException as exc:  # raised again in the caller's thread
@@ -147,21 +152,28 @@ def written_behind(write: Callable[[bytes], object], depth: int = 2) -> Iterator
     def put(chunk: bytes) -> None:
         if failure:
             raise failure[0]
+        if not writer:
+            writer.append(threading.Thread(target=drain, name="mapper-output", daemon=True))
+            writer[0].start()
         chunks.put(chunk)
 
-    thread = threading.Thread(target=drain, name="mapper-output", daemon=True)
-    thread.start()
     try:
         yield put
-    except BaseException:
+    except KeyboardInterrupt:
         stop.set()
         with contextlib.suppress(queue.Empty):
             while True:
                 chunks.get_nowait()
         chunks.put_nowait(None)  # room for it: the queue was just emptied, and only we fill it
         raise
-    chunks.put(None)
-    thread.join()
+    except BaseException:
+        if writer:  # what was made before the error, written whole; the error is the one raised
+            chunks.put(None)
+            writer[0].join()
+        raise
+    if writer:
+        chunks.put(None)
+        writer[0].join()
     if failure:
         raise failure[0]
 
