@@ -166,14 +166,10 @@ def written_behind(write: Callable[[bytes], object], depth: int = 2) -> Iterator
                 chunks.get_nowait()
         chunks.put_nowait(None)  # room for it: the queue was just emptied, and only we fill it
         raise
-    except BaseException:
-        if writer:  # what was made before the error, written whole; the error is the one raised
+    finally:  # on any other error too: what was made before it, written whole
+        if writer and not stop.is_set():
             chunks.put(None)
             writer[0].join()
-        raise
-    if writer:
-        chunks.put(None)
-        writer[0].join()
     if failure:
         raise failure[0]
 

@@ -9,22 +9,12 @@ from __future__ import annotations
 
 import http.server
 import json
-import sys
-import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from urllib.parse import parse_qs, unquote, urlsplit
 
-
-class _Server(http.server.ThreadingHTTPServer):
-    daemon_threads = True
-
-    def handle_error(self, request, client_address):
-        # A client that left (the probe timed out, or the mode dropped the connection) is no
-        # failure of the server's: only anything else is printed, as the base class does.
-        if not isinstance(sys.exc_info()[1], ConnectionError):
-            super().handle_error(request, client_address)
+from tests.support.loopback import serving
 
 
 LR = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
@@ -202,10 +192,5 @@ def hostile_app(MODE: str) -> Iterator[tuple[str, dict, list]]:
 
         do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = handle_any
 
-    server = _Server(("127.0.0.1", 0), H)
-    threading.Thread(target=server.serve_forever, args=(0.01,), daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", users, seen
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(H) as url:
+        yield url, users, seen
