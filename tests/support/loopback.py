@@ -5,10 +5,12 @@ none is given)."""
 from __future__ import annotations
 
 import http.server
+import socket
 import sys
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 #: Headers an answer never forwards: the server writes its own.
 _OWN = frozenset({"content-length", "connection", "transfer-encoding", "date", "server"})
@@ -16,6 +18,14 @@ _OWN = frozenset({"content-length", "connection", "transfer-encoding", "date", "
 
 class _Server(http.server.ThreadingHTTPServer):
     daemon_threads = True
+
+    def get_request(self) -> tuple[socket.socket, Any]:
+        # A handler writes an answer's headers and its body apart: without TCP_NODELAY, Nagle
+        # holds the body back until the client acknowledges the headers, which it delays up to
+        # 40 ms on a kept-alive connection. Apps answer at once, and so do the tests' servers.
+        connection, address = self.socket.accept()
+        connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return connection, address
 
     def handle_error(self, request: object, client_address: object) -> None:
         # A client that left (it timed out, or the test dropped the connection on purpose) is
