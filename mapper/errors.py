@@ -71,7 +71,9 @@ class Diagnostic:
             head = f"{visible(s.file)}:{s.line}:{s.col}: {self.severity.value}: {message}"
         lines = [head]
         if self.span is not None and self.source_line:
-            text = terminal_line(self.source_line.expandtabs(1))
+            # expandtabs(1) and terminal_line both map one character to one, so the line is
+            # cut first: a diagnostic on a 1 MB line costs its 100 shown characters, not 1 MB.
+            text = self.source_line.expandtabs(1)
             start = self.span.col - 1
             if self.span.end_line == self.span.line and self.span.end_col > self.span.col:
                 width = self.span.end_col - self.span.col
@@ -86,7 +88,7 @@ class Diagnostic:
                 start = start - cut + len(before)
                 width = min(width, len(text) - len(after) - start)
             width = max(1, min(width, len(text) - start))
-            lines.append(f"    {text}")
+            lines.append(f"    {terminal_line(text)}")
             lines.append("    " + " " * start + "^" * width)
         if self.hint:
             lines.append(f"    hint: {visible(self.hint)}")

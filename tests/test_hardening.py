@@ -7,8 +7,11 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import mapper
 from tests.conftest import ROOT
@@ -389,3 +392,38 @@ def test_a_time_pattern_has_at_most_twelve_fields() -> None:
         mapper.loads(
             'userName <- user.login\ntitle <- Time.fromStringToIso8601(user.title, "' + "dM" * 7 + '")\n', "r"
         )
+
+
+def _format_whole_line_first(d: Any) -> str:
+    """The caret block as it was formatted before: the whole line made terminal-safe, then cut."""
+    from mapper.errors import MAX_SHOWN_LINE
+    from mapper.markup import terminal_line
+
+    text, start = terminal_line(d.source_line.expandtabs(1)), d.span.col - 1
+    width = (
+        d.span.end_col - d.span.col if d.span.end_line == d.span.line and d.span.end_col > d.span.col else 1
+    )
+    if len(text) > MAX_SHOWN_LINE:
+        cut = max(0, min(start - MAX_SHOWN_LINE // 3, len(text) - MAX_SHOWN_LINE))
+        before, after = "…" if cut > 0 else "", "…" if cut + MAX_SHOWN_LINE < len(text) else ""
+        text = before + text[cut : cut + MAX_SHOWN_LINE] + after
+        start = start - cut + len(before)
+        width = min(width, len(text) - len(after) - start)
+    width = max(1, min(width, len(text) - start))
+    return f"    {text}\n    {' ' * start}{'^' * width}"
+
+
+@given(
+    line=st.text(st.sampled_from("ab \t\x1b\u202e\u2028\x00é…"), max_size=300),
+    col=st.integers(1, 320),
+    length=st.integers(0, 200),
+)
+def test_a_long_line_is_cut_before_it_is_made_terminal_safe_and_shows_the_same(
+    line: str, col: int, length: int
+) -> None:
+    """Only the shown hundred characters are escaped now (a diagnostic on a 1 MB line took a
+    third of a second); what a terminal shows is the same, caret included."""
+    from mapper.errors import Diagnostic, Severity, Span
+
+    d = Diagnostic(Severity.ERROR, "m", Span("f.mapper", 1, col, 1, col + length), source_line=line or "x")
+    assert d.format().split("\n", 1)[1] == _format_whole_line_first(d)
