@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 # The compile cache of the whole run and its key live in fresh folders, never the user's own (set before
@@ -22,6 +23,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 import mapper
+from tests.support.scim_server import SharedServers
 
 settings.register_profile(
     "ci",
@@ -45,6 +47,16 @@ SHIPPED = ("okta-default", "appspace", "enterprise")
 @pytest.fixture(scope="session")
 def shipped() -> dict[str, mapper.Ruleset]:
     return {name: mapper.load(name) for name in SHIPPED}
+
+
+@pytest.fixture(scope="session")
+def scim_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SharedServers]:
+    """The scim2-servers this test process started, shared by configuration (see server_fixtures)."""
+    servers = SharedServers(tmp_path_factory)
+    try:
+        yield servers
+    finally:
+        servers.close()
 
 
 def compile_rules(body: str, header: str = "ruleset test") -> mapper.Ruleset:

@@ -25,7 +25,7 @@ from mapper.okta.paths import ExternalName, parse_external_name
 from mapper.okta.template import app_user_schema
 from mapper.runtime.app_schema import DiscoveryError, check_app_schema, fetch_discovery, read_discovery
 from tests.conftest import ROOT
-from tests.support.scim_server import running_server
+from tests.support.scim_server import SharedServers
 
 EXAMPLES = ROOT / "examples" / "okta"
 SCHEMA = json.loads((EXAMPLES / "appspace-app-user-schema.json").read_text())
@@ -549,10 +549,9 @@ def test_import_of_the_export_renders_as_the_ruleset(
 
 
 @pytest.fixture(scope="module")
-def appspace_server(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    extension = mapper.load("appspace").plan.schemas[APPSPACE]
-    with running_server([extension], tmp_path_factory.mktemp("scim")) as server:
-        yield server
+def appspace_server(scim_servers: SharedServers) -> Any:
+    """scim2-server with appspace's extension (only its discovery documents are read)."""
+    return scim_servers.get([mapper.load("appspace").plan.schemas[APPSPACE]])
 
 
 def _discovery(server: Any) -> list[object]:

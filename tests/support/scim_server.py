@@ -12,7 +12,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -128,15 +128,38 @@ def emptied(server: ScimServer) -> ScimServer:
             assert status in (204, 404), answer
 
 
+class SharedServers:
+    """The scim2-servers of one test process, one for each configuration (extensions and
+    token): the modules that ask for the same one share it (each test empties it first), and
+    each start (about a second) happens once a process; all stop with the session."""
+
+    def __init__(self, tmp_path_factory: Any) -> None:
+        self._tmp = tmp_path_factory
+        self._running: dict[tuple[str, str | None], ScimServer] = {}
+        self._stack = ExitStack()
+
+    def get(self, extensions: list[Schema], token: str | None = None) -> ScimServer:
+        """The server with these EXTENSIONS and TOKEN, started on first use."""
+        key = (json.dumps([to_scim_json(s) for s in extensions], sort_keys=True), token)
+        if key not in self._running:
+            started = running_server(extensions, self._tmp.mktemp("server"), token=token)
+            self._running[key] = self._stack.enter_context(started)
+        return self._running[key]
+
+    def close(self) -> None:
+        """Stop every server."""
+        self._stack.close()
+
+
 def server_fixtures(extensions: list[Schema], token: str | None = None) -> tuple[Any, Any]:
-    """The fixtures ``_server_process`` (one scim2-server per test module) and ``server`` (it,
-    emptied before each test), for a test module to assign under those names."""
+    """The fixtures ``_server_process`` (the test process's scim2-server with these EXTENSIONS
+    and TOKEN, see :class:`SharedServers`) and ``server`` (it, emptied before each test), for a
+    test module to assign under those names."""
     import pytest
 
     @pytest.fixture(scope="module")
-    def _server_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ScimServer]:
-        with running_server(extensions, tmp_path_factory.mktemp("server"), token=token) as running:
-            yield running
+    def _server_process(scim_servers: SharedServers) -> ScimServer:
+        return scim_servers.get(extensions, token)
 
     @pytest.fixture
     def server(_server_process: ScimServer) -> ScimServer:
