@@ -16,11 +16,10 @@ from mapper.sync.app import AppError, Connection, ScimApp
 from mapper.tools import app_import
 from mapper.tools.app_import import AppUser, Outcome
 from tests.support.cli import Ran, mapper_cli
-from tests.support.scim_server import ScimServer, server_fixtures
+from tests.support.scim_server import TOKEN, ScimServer, server_fixtures
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples" / "okta"
-TOKEN = "import-users-token"
 
 BOTH_WAYS = """ruleset appspace-both-ways extends appspace
 

@@ -17,11 +17,10 @@ from tests.support.deviating_app import deviating_app
 from tests.support.hostile_app import MODES as HOSTILE_MODES
 from tests.support.hostile_app import TOKEN as HOSTILE_TOKEN
 from tests.support.hostile_app import hostile_app
-from tests.support.scim_server import ScimServer, server_fixtures
+from tests.support.scim_server import TOKEN, ScimServer, server_fixtures
 
 pytestmark = pytest.mark.slow
 
-TOKEN = "probe-test-token-1"
 RULESET = mapper.load("okta-default")
 
 

@@ -28,14 +28,13 @@ from mapper.sync.retry import Breaker, RetryPolicy
 from mapper.sync.state import SCHEMA_VERSION, State, StateError, StateLocked
 from tests.support.cli import Ran, mapper_cli
 from tests.support.fake_app import Behaviour, fake_app
-from tests.support.scim_server import ScimServer, server_fixtures
+from tests.support.scim_server import TOKEN, ScimServer, server_fixtures
 
 # Slow: each test provisions a real SCIM server. `pytest -m "not slow"` leaves them out.
 pytestmark = pytest.mark.slow
 
 
 RULESET = mapper.load("okta-default")
-TOKEN = "test-token-1"
 FIXTURES = Path(__file__).parent / "fixtures" / "state"
 
 

@@ -18,6 +18,10 @@ from typing import Any
 
 from mapper.core.schema import Schema, to_scim_json
 
+#: The bearer token of the tests' servers that require one: one token, so that the modules
+#: that use such a server share it (see SharedServers).
+TOKEN = "test-token-1"
+
 
 class ScimServer:
     def __init__(self, base_url: str, token: str | None = None) -> None:
@@ -115,8 +119,9 @@ def running_server(extensions: list[Schema], workdir: Path, token: str | None = 
 
 
 def emptied(server: ScimServer) -> ScimServer:
-    """SERVER with every user deleted: one server process serves a whole test module (starting
-    scim2-server takes about a second), each test starting from an empty app."""
+    """SERVER with every user deleted: one server process serves every test of a process that
+    asks for its configuration (starting scim2-server takes about a second), each test starting
+    from an empty app."""
     while True:
         status, page = server.request("GET", "/Users?startIndex=1&count=1000")
         assert status == 200, page
