@@ -325,19 +325,3 @@ def test_a_state_column_orjson_refuses_is_written_and_read_by_json(tmp_path: Pat
         )
     finally:
         state.close()
-
-
-def test_every_client_verifies_tls_with_one_shared_context() -> None:
-    """Clients share one TLS context (loading the CA store took 30 ms a client); sharing it
-    must not weaken it: certificates and host names are checked, as httpx2's default does."""
-    import ssl
-
-    from mapper.core.http import client
-
-    first, second = (client("https://app.example/scim/v2", None, timeout=5) for _ in range(2))
-    contexts = {id(c._transport.inner._pool._ssl_context) for c in (first, second)}  # type: ignore[attr-defined]
-    context = first._transport.inner._pool._ssl_context  # type: ignore[attr-defined]
-    assert len(contexts) == 1
-    assert context.verify_mode is ssl.CERT_REQUIRED and context.check_hostname
-    first.close()
-    second.close()

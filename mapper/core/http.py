@@ -12,8 +12,6 @@ still stopped by the read timeout, so no answer takes longer than twice ``--time
 
 from __future__ import annotations
 
-import functools
-import ssl
 import time
 from collections.abc import Callable, Iterator
 
@@ -92,14 +90,6 @@ class BoundedTransport(httpx2.BaseTransport):
         self.inner.close()
 
 
-@functools.cache
-def _tls_context() -> ssl.SSLContext:
-    """httpx2's default TLS context (its CA store, SSL_CERT_FILE and the like as it reads them),
-    made once a process: loading the CA store takes about 30 ms, and a context is meant to be
-    shared by connections and threads."""
-    return httpx2.create_ssl_context()
-
-
 def client(
     base_url: str,
     token: str | None,
@@ -117,7 +107,7 @@ def client(
         headers["Authorization"] = f"Bearer {token}"
     limits = httpx2.Limits(max_connections=max_connections)
     transport: httpx2.BaseTransport = BoundedTransport(
-        httpx2.HTTPTransport(limits=limits, verify=_tls_context()), max_bytes, timeout
+        httpx2.HTTPTransport(limits=limits), max_bytes, timeout
     )
     return httpx2.Client(
         base_url=base_url.rstrip("/"),
