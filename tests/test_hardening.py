@@ -414,16 +414,18 @@ def _format_whole_line_first(d: Any) -> str:
 
 
 @given(
-    line=st.text(st.sampled_from("ab \t\x1b\u202e\u2028\x00é…"), max_size=300),
-    col=st.integers(1, 320),
+    line=st.text(st.sampled_from("ab \t\r\x1b\x85\u202e\u2028\ufeff\x00é\u0301…🙂\ud800"), max_size=300),
+    col=st.integers(-2, 320),
     length=st.integers(0, 200),
+    lines=st.integers(0, 1),
 )
 def test_a_long_line_is_cut_before_it_is_made_terminal_safe_and_shows_the_same(
-    line: str, col: int, length: int
+    line: str, col: int, length: int, lines: int
 ) -> None:
     """Only the shown hundred characters are escaped now (a diagnostic on a 1 MB line took a
     third of a second); what a terminal shows is the same, caret included."""
     from mapper.errors import Diagnostic, Severity, Span
 
-    d = Diagnostic(Severity.ERROR, "m", Span("f.mapper", 1, col, 1, col + length), source_line=line or "x")
+    span = Span("f.mapper", 1, col, 1 + lines, col + length)  # on one line, or running past it
+    d = Diagnostic(Severity.ERROR, "m", span, source_line=line or "x")
     assert d.format().split("\n", 1)[1] == _format_whole_line_first(d)

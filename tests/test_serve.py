@@ -313,7 +313,8 @@ def test_the_command_prints_its_address_and_stops_cleanly_on_ctrl_c(files: Path)
                 code = process.wait(timeout=60)
             except subprocess.TimeoutExpired:
                 process.send_signal(signal.SIGABRT)
-                pytest.fail(f"serve did not stop on SIGINT:\n{process.communicate(timeout=60)[1]}")
+                process.wait(timeout=60)
+                pytest.fail(f"serve did not stop on SIGINT:\n{process.stderr.read()}")
             rest = process.stderr.read()
             assert code == 0, rest
             assert "mapper serve: stopped" in rest
