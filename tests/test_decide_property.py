@@ -9,7 +9,6 @@ import itertools
 import json
 import re
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +23,7 @@ from mapper.sync.engine import Incoming, Options, Sync
 from mapper.sync.state import State
 from mapper.tools.bulk import Block, RecordFailure
 from mapper.tools.plan_exports import Summary, plan
-from tests.support.scim_server import ScimServer, running_server
+from tests.support.scim_server import ScimServer, SharedServers
 
 # Slow: a sync per example against scim2-server. `pytest -m "not slow"` leaves them out.
 pytestmark = pytest.mark.slow
@@ -37,9 +36,9 @@ _examples = itertools.count()
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ScimServer]:
-    with running_server([], tmp_path_factory.mktemp("server")) as running:
-        yield running
+def server(scim_servers: SharedServers) -> ScimServer:
+    """scim2-server without extensions or token (each example makes its own users)."""
+    return scim_servers.get([])
 
 
 profile = st.fixed_dictionaries(

@@ -7,13 +7,13 @@ import json
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 import mapper
+from mapper.errors import Diagnostic, Severity, Span
 from tests.conftest import ROOT
 from tests.support.cli import mapper_cli
 
@@ -394,7 +394,7 @@ def test_a_time_pattern_has_at_most_twelve_fields() -> None:
         )
 
 
-def _format_whole_line_first(d: Any) -> str:
+def _format_whole_line_first(d: Diagnostic) -> str:
     """The caret block as it was formatted before: the whole line made terminal-safe, then cut."""
     from mapper.errors import MAX_SHOWN_LINE
     from mapper.markup import terminal_line
@@ -424,8 +424,6 @@ def test_a_long_line_is_cut_before_it_is_made_terminal_safe_and_shows_the_same(
 ) -> None:
     """Only the shown hundred characters are escaped now (a diagnostic on a 1 MB line took a
     third of a second); what a terminal shows is the same, caret included."""
-    from mapper.errors import Diagnostic, Severity, Span
-
     span = Span("f.mapper", 1, col, 1 + lines, col + length)  # on one line, or running past it
     d = Diagnostic(Severity.ERROR, "m", span, source_line=line or "x")
     assert d.format().split("\n", 1)[1] == _format_whole_line_first(d)

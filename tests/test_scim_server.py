@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import itertools
 import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +26,7 @@ except ImportError:  # pragma: no cover - CI installs it with the test extras
 
 from mapper.runtime.put import put_body
 from mapper.tools.examples import slot_value
-from tests.support.scim_server import ScimServer, running_server
+from tests.support.scim_server import ScimServer, SharedServers
 from tests.support.strategies import okta_users
 from tests.test_patch_properties import EXTRA
 from tests.test_reconcile import app_resources
@@ -41,10 +40,9 @@ _ids = itertools.count()
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ScimServer]:
-    unique = {s.urn: s for s in _EXTENSIONS}
-    with running_server(list(unique.values()), tmp_path_factory.mktemp("scim2-server")) as running:
-        yield running
+def server(scim_servers: SharedServers) -> ScimServer:
+    """scim2-server with every extension of the rulesets under test (each example makes its own users)."""
+    return scim_servers.get(list({s.urn: s for s in _EXTENSIONS}.values()))
 
 
 def _with_login(user: dict[str, Any], login: str) -> dict[str, Any]:

@@ -23,7 +23,7 @@ class _Server(http.server.ThreadingHTTPServer):
         # A handler writes an answer's headers and its body apart: without TCP_NODELAY, Nagle
         # holds the body back until the client acknowledges the headers, which it delays up to
         # 40 ms on a kept-alive connection. Apps answer at once, and so do the tests' servers.
-        connection, address = self.socket.accept()
+        connection, address = super().get_request()
         connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         return connection, address
 
