@@ -282,17 +282,14 @@ def test_the_command_prints_its_address_and_stops_cleanly_on_ctrl_c(files: Path)
     import subprocess
     import sys
 
-    command = [
-        sys.executable,
-        "-m",
-        "mapper.cli",
-        "serve",
-        "mine.mapper",
-        "--port",
-        "0",
-        "--profiles",
-        "users.jsonl",
-    ]
+    # Ctrl-C in a terminal reaches a process whose SIGINT is Python's default handler. A shell's
+    # background job (and a CI runner may start the tests as one) passes SIGINT on ignored, and
+    # Python keeps an inherited SIG_IGN: this server would never see the signal (the test hung
+    # 60 s in a suite started with `&`). The server here starts as from a terminal.
+    start = "import signal; signal.signal(signal.SIGINT, signal.default_int_handler); import runpy; "
+    start += "runpy.run_module('mapper.cli', run_name='__main__')"
+    command = [sys.executable, "-c", start, "serve", "mine.mapper", "--port", "0"]
+    command += ["--profiles", "users.jsonl"]
     # PYTHONFAULTHANDLER: should the server ever hang on its way out, SIGABRT makes it print
     # where each thread stands, and the failure shows it.
     environment = {**os.environ, "PYTHONFAULTHANDLER": "1"}
