@@ -21,7 +21,7 @@ from click.testing import CliRunner
 
 import mapper
 from mapper.cli.main import main
-from mapper.sync.app import Connection, ScimApp
+from mapper.sync.app import AppError, Connection, ScimApp
 from mapper.sync.engine import EmptyExport, Incoming, Options, Sync
 from mapper.sync.guard import DeactivationLimit
 from mapper.sync.retry import Breaker, RetryPolicy
@@ -319,6 +319,59 @@ def test_two_okta_users_sharing_an_email_never_share_an_app_user(server: ScimSer
         assert summary.counts["failed"] == 5 and all("conflict" in f.message for f in summary.failures)
     held = list(app_users(server).values())
     assert len(held) == 1 and held[0]["externalId"] in {u["id"] for u in users}
+
+
+class _LateCreate(ScimApp):
+    """An app slow to act on a create: the first POST's answer is lost (502) and the user appears
+    only after the search that followed it found no one, as the next POST arrives."""
+
+    held: dict[str, Any] | None = None
+
+    def create(self, body: dict[str, Any]) -> dict[str, Any]:
+        if self.held is None:
+            self.held = body
+            raise AppError(502, "", "the answer was lost", unknown_outcome=True)
+        if self.held:
+            super().create(self.held)  # the first POST, acted on late
+            self.held = {}
+        return super().create(body)
+
+
+def test_a_create_in_doubt_that_lands_late_is_adopted_not_reported_as_a_conflict(
+    server: ScimServer, tmp_path: Path
+) -> None:
+    """The second POST meets the first one's account (409): it is this user's own, searched
+    for again and adopted, not a failure whose advice would be to remove the duplicate."""
+    app = _LateCreate(Connection(server.base_url, TOKEN, timeout=5, concurrency=1))
+    state = State(tmp_path / "state.sqlite", server.base_url, "userName")
+    try:
+        summary = Sync(RULESET, app, state, Options(concurrency=1, list_first=False)).run(
+            [Incoming("f:1", user(1))]
+        )
+        assert state.owner(app_users(server)["u1@example.com"]["id"]) == "00u000001"
+    finally:
+        app.close()
+        state.close()
+    assert (summary.counts["adopted"], summary.counts["failed"]) == (1, 0), summary.failures
+    assert [u["externalId"] for u in app_users(server).values()] == ["00u000001"]
+
+
+def test_a_user_who_cannot_be_looked_for_is_never_created(server: ScimServer, tmp_path: Path) -> None:
+    """Matched by email, a user with no email cannot be searched for: creating it could make a
+    second account (beside one the app holds, or after a create in doubt). Sync and its dry
+    run fail that user alike, and send nothing for it."""
+    users = [user(1), {**user(2), "profile": {"login": "u2@example.com", "firstName": "Ada"}}]
+    export = write_users(tmp_path / "users.jsonl", users)
+    state = tmp_path / "state.sqlite"
+    dry = cli(export, "--to", server.base_url, "--state", state, "--match", "email", "--dry-run")
+    first, done = (cli(export, "--to", server.base_url, "--state", state, "--match", "email") for _ in "12")
+    assert first.returncode == done.returncode == 1, done.stderr  # some users failed
+    assert dry.returncode == 1 and "Plan: 1 to create, 0 to adopt" in dry.stderr, dry.stderr
+    assert "1 created" in first.stderr and "0 created" in done.stderr and "1 failed" in done.stderr
+    for ran in (dry, first, done):
+        assert "00u000002: no email to look for the user by in the app (--match email)" in ran.stderr
+        assert "u2@example.com" not in ran.stderr  # no personal data
+    assert list(app_users(server)) == ["u1@example.com"]
 
 
 def test_plan_sends_nothing_for_a_user_who_stays_deprovisioned(tmp_path: Path) -> None:

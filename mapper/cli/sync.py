@@ -43,7 +43,9 @@ DEFAULT_RULESET = "okta-default"
 )  # fmt: skip
 @click.option(
     "--match", type=click.Choice(sorted(("userName", "email", "externalId"))), default="userName",
-    show_default=True, help="How a user new to the state is looked for in the app before it is created.",
+    show_default=True,
+    help="How a user new to the state is looked for in the app before it is created (a user with no such "
+    "value is not created: reported as failed).",
 )  # fmt: skip
 @click.option(
     "--style", type=click.Choice(STYLES), default="rfc", show_default=True,

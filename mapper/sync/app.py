@@ -485,17 +485,6 @@ def match_values(resource: dict[str, Any], match: str) -> list[str]:
     return [value] if isinstance(value, str) else []
 
 
-def match_value(resource: dict[str, Any], match: str) -> str | None:
-    """The value a user is looked for by: the rendered --match attribute (the primary email)."""
-    if match == "email":
-        emails = resource.get("emails") or []
-        primary = [e for e in emails if isinstance(e, dict) and e.get("primary")] or emails
-        value = primary[0].get("value") if primary and isinstance(primary[0], dict) else None
-    else:
-        value = resource.get(match)
-    return value if isinstance(value, str) and value else None
-
-
 def fold(value: str, match: str) -> str:
     """A match value as the app compares it: userName and emails ignore case (RFC 7643)."""
     return value if match == "externalId" else value.casefold()

@@ -21,6 +21,7 @@ from enum import StrEnum
 from typing import Any, NamedTuple, assert_never
 
 from mapper.core.styles import PatchStyle, UpdateStyle
+from mapper.errors import ProfileError
 from mapper.runtime.reconcile import reconcile_message
 from mapper.runtime.ruleset import Ruleset
 from mapper.sync.state import Row
@@ -121,6 +122,14 @@ def decide(ruleset: Ruleset, rendered_by: str, policy: Policy, okta_id: str, use
 
     if row is None or row.app_id is None:
         if not inactive:
+            if match_value(desired, policy.match) is None:
+                # A create goes only after a search by --match found no one, so that a create
+                # whose outcome is in doubt is looked for, not sent again (a second account).
+                raise ProfileError(
+                    f"no {policy.match} to look for the user by in the app (--match {policy.match}): "
+                    "sync creates an app user only after a search by it finds none, so that no user is "
+                    "created twice; set one in Okta, or sync with another --match"
+                )
             return decision(Kind.CREATE)
         if row is not None and row.absent and not row.pending:
             return decision(Kind.NOTHING)  # looked for before, not there, still inactive
@@ -148,6 +157,17 @@ def decide(ruleset: Ruleset, rendered_by: str, policy: Policy, okta_id: str, use
         # after a ruleset change, reconcile's (RFC paths) says what the change implies.
         message = ruleset.patch(row.profile, user, PatchStyle(policy.style.value)) or message
     return decision(Kind.UPDATE, message)
+
+
+def match_value(resource: dict[str, Any], match: str) -> str | None:
+    """The value a user is looked for by: the rendered --match attribute (the primary email)."""
+    if match == "email":
+        emails = resource.get("emails") or []
+        primary = [e for e in emails if isinstance(e, dict) and e.get("primary")] or emails
+        value = primary[0].get("value") if primary and isinstance(primary[0], dict) else None
+    else:
+        value = resource.get(match)
+    return value if isinstance(value, str) and value else None
 
 
 def decide_gone(policy: Policy, row: Row) -> Decision | None:

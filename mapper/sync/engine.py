@@ -36,7 +36,7 @@ from mapper.runtime.patch import touched
 from mapper.runtime.put import put_body
 from mapper.runtime.reconcile import reconcile_message
 from mapper.runtime.ruleset import Ruleset
-from mapper.sync.app import AppError, BulkLimits, Conflict, Users, fold, match_value
+from mapper.sync.app import AppError, BulkLimits, Conflict, Users, fold
 from mapper.sync.batched import BatchedUsers
 from mapper.sync.decide import (
     Decision,
@@ -45,6 +45,7 @@ from mapper.sync.decide import (
     Policy,
     decide,
     decide_gone,
+    match_value,
     ruleset_hash,
     shard,
     status_body,
@@ -375,17 +376,26 @@ class Sync:
         if value is not None:
             self._claim("match:" + fold(value, self.options.match), okta_id,
                         f"the same {self.options.match} in this export", "another Okta user")  # fmt: skip
+        in_doubt = False  # a create of this run may have been acted on
         for _ in range(3):
             found = self._find(value)
             if found is not None:
                 return self._adopt(okta_id, found, user, desired, inactive)
             if inactive:
                 return Done(Outcome.UNCHANGED, okta_id, active=False, absent=True, profile=user)
+            assert value is not None  # decide creates no user it cannot look for first
             try:
                 created = self.app.create(self.ruleset.create(user))
             except AppError as exc:
                 if exc.unknown_outcome and not exc.later:
+                    in_doubt = True
                     continue  # the user may exist now: search again before sending again
+                if in_doubt and (exc.status == 409 or exc.scim_type == "uniqueness"):
+                    # The create in doubt was acted on after the search that followed it (the
+                    # app was still creating the user): the account is this user's own.
+                    found = self._find(value)
+                    if found is not None:
+                        return self._adopt(okta_id, found, user, desired, inactive)
                 raise  # (later: it stays pending, and the next run looks for it first)
             self._claim(created["id"], okta_id, "the id", "another Okta user")
             return Done(Outcome.CREATED, okta_id, created["id"], put_body(self.plan, created, desired),
