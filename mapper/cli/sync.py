@@ -445,7 +445,7 @@ def _plan(compiled: Ruleset, source: str, state_file: Path, options: Options, co
     """The dry run and the saved plan: the run against a copy of the state, reads sent, the rest recorded."""
     from mapper.cli.common import write_stdout
     from mapper.sync import saved_plan
-    from mapper.sync.engine import Sync
+    from mapper.sync.engine import Outcome, Sync
     from mapper.tools.files import write_output
 
     state = _state(state_file, connection.base_url, options.match, readonly=True)
@@ -470,7 +470,9 @@ def _plan(compiled: Ruleset, source: str, state_file: Path, options: Options, co
         if not dry_run:
             write_stdout("\n".join(saved_plan.review_lines(plan.as_json(), show_values)) + "\n")
     if not quiet:
-        click.echo(f"mapper: sync: {saved_plan.summary_line(plan.summary)}", err=True)
+        failed = summary.counts[Outcome.FAILED]  # each on its line above: the plan leaves them out
+        left_out = f" {counted(failed, 'user')} failed (above), not in it." if failed else ""
+        click.echo(f"mapper: sync: {saved_plan.summary_line(plan.summary)}{left_out}", err=True)
     _finish(summary, report_file)
 
 
