@@ -13,6 +13,7 @@ import stat
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -354,6 +355,39 @@ def test_a_create_in_doubt_that_lands_late_is_adopted_not_reported_as_a_conflict
         state.close()
     assert (summary.counts["adopted"], summary.counts["failed"]) == (1, 0), summary.failures
     assert [u["externalId"] for u in app_users(server).values()] == ["00u000001"]
+
+
+def test_a_create_that_timed_out_is_looked_for_by_the_next_run_not_sent_again(tmp_path: Path) -> None:
+    """An app slower than --timeout creates the user after the client gave up. A search at once
+    would miss it and a second POST make a second account (this app, as many, does not refuse a
+    userName twice): the user stays pending, and the next run finds it and adopts it."""
+    behaviour = Behaviour(slow_create=1.0)
+    state = tmp_path / "state.sqlite"
+    with fake_app(behaviour) as url:
+        app = ScimApp(Connection(url, TOKEN, timeout=0.3, concurrency=1))
+        opened = State(state, url, "userName")
+        try:
+            first = Sync(RULESET, app, opened, Options(concurrency=1)).run([Incoming("f:1", user(1))])
+            assert first.counts["failed"] == 1 and "timed out" in first.failures[0].message
+            assert behaviour.methods.count("POST") == 1  # not sent again in the run
+            while not behaviour.users:  # the app finishes the create
+                time.sleep(0.05)
+            second = Sync(RULESET, app, opened, Options(concurrency=1)).run([Incoming("f:1", user(1))])
+        finally:
+            app.close()
+            opened.close()
+    assert (second.counts["adopted"], second.counts["failed"]) == (1, 0), second.failures
+    assert behaviour.methods.count("POST") == 1 and len(behaviour.users) == 1
+
+
+def test_which_failures_are_looked_at_by_the_next_run() -> None:
+    """A 504 is a gateway that stopped waiting: the app behind it may still be creating the user."""
+    from mapper.sync.app import _error
+
+    assert [(e.unknown_outcome, e.later) for e in (_error(s, None, True) for s in (500, 502, 504, 409))] == [
+        (True, False), (True, False), (True, True), (False, False)
+    ]  # fmt: skip
+    assert not _error(504, None, False).later  # a GET, PUT or DELETE is retried, never in doubt
 
 
 def test_a_user_who_cannot_be_looked_for_is_never_created(server: ScimServer, tmp_path: Path) -> None:

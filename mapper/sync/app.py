@@ -58,8 +58,8 @@ class AppError(MapperError):
         self.scim_type = scim_type
         self.detail = detail
         self.unknown_outcome = unknown_outcome
-        # The app may still be acting on the request (a bulk request that got no answer): looking
-        # now could miss what it is creating, so the user is looked for on the next run instead.
+        # The app may still be acting on the request (a timeout, a 504, a bulk request that got no
+        # answer): looking now could miss what it is creating, so the next run looks instead.
         self.later = later
         super().__init__(self.message())
 
@@ -435,7 +435,12 @@ class ScimApp:
         except httpx2.HTTPError as exc:
             unknown = method in ("POST", "PATCH") and not isinstance(exc, UNSENT)
             reason = http.reason(exc)  # an outcome unknown reads "no answer: REASON" (AppError.message)
-            raise AppError(None, "", reason if unknown else f"no answer ({reason})", unknown) from None
+            message = reason if unknown else f"no answer ({reason})"
+            # Timed out: the app may still be at work on it, so a search now could miss a user it
+            # is creating; the next run looks instead.
+            raise AppError(
+                None, "", message, unknown, later=unknown and isinstance(exc, httpx2.ReadTimeout)
+            ) from None
         if not answer.content.strip():
             return answer.status_code, None
         try:
@@ -450,12 +455,14 @@ _NOT_JSON = object()
 
 def _error(status: int | None, document: Any, may_act: bool, detail: str = "") -> AppError:
     """The AppError of an error answer: its status, SCIM error type and detail; the outcome unknown
-    for a request that may have been acted on (MAY_ACT) answered 500, 502 or 504."""
+    for a request that may have been acted on (MAY_ACT) answered 500, 502 or 504, and looked at
+    only by the next run after a 504 (a gateway stopped waiting: the app may still be at work)."""
     return AppError(
         status,
         str(scim_get(document, "scimType") or ""),
         str(scim_get(document, "detail") or detail),
         may_act and status in (500, 502, 504),
+        later=may_act and status == 504,
     )
 
 

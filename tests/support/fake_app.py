@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -30,6 +31,7 @@ class Behaviour:
     paths: list[str] = field(default_factory=list)  # of every request, as sent (percent-encoded)
     ids: list[str] = field(default_factory=list)  # the ids to give created users, in order
     search_answer: bytes | None = None  # the body of every answer to a search (a filter), as is
+    slow_create: float = 0.0  # seconds a POST takes before the user exists and the answer goes
     users: dict[str, dict[str, Any]] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -85,6 +87,7 @@ def _handler(behaviour: Behaviour) -> type[BaseHTTPRequestHandler]:
                 self._answer(200, {"schemas": ["urn:ietf:params:scim:api:messages:2.0:ListResponse"],
                                    "totalResults": len(found), "Resources": found})  # fmt: skip
             elif parts[-1] == "Users" and self.command == "POST":
+                time.sleep(behaviour.slow_create)
                 user = {**body, "id": behaviour.ids.pop(0) if behaviour.ids else uuid.uuid4().hex}
                 behaviour.users[user["id"]] = user
                 self._answer(201, user)
