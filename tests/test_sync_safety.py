@@ -361,7 +361,7 @@ def test_a_create_that_timed_out_is_looked_for_by_the_next_run_not_sent_again(tm
     """An app slower than --timeout creates the user after the client gave up. A search at once
     would miss it and a second POST make a second account (this app, as many, does not refuse a
     userName twice): the user stays pending, and the next run finds it and adopts it."""
-    behaviour = Behaviour(slow_create=1.0)
+    behaviour = Behaviour(slow={"POST": 1.0})
     state = tmp_path / "state.sqlite"
     with fake_app(behaviour) as url:
         app = ScimApp(Connection(url, TOKEN, timeout=0.3, concurrency=1))
@@ -378,6 +378,33 @@ def test_a_create_that_timed_out_is_looked_for_by_the_next_run_not_sent_again(tm
             opened.close()
     assert (second.counts["adopted"], second.counts["failed"]) == (1, 0), second.failures
     assert behaviour.methods.count("POST") == 1 and len(behaviour.users) == 1
+
+
+def test_an_update_that_timed_out_is_read_back_by_the_next_run(tmp_path: Path) -> None:
+    """A PATCH that timed out may land after a GET sent at once, and a PATCH built from that GET
+    would then apply its change twice (an ``add`` to a multi-valued attribute, a second entry):
+    the user stays pending, and the next run reads what the app holds, which needs nothing."""
+    behaviour = Behaviour()
+    state = tmp_path / "state.sqlite"
+    with fake_app(behaviour) as url:
+        app = ScimApp(Connection(url, TOKEN, timeout=0.3, concurrency=1))
+        opened = State(state, url, "userName")
+        try:
+            Sync(RULESET, app, opened, Options(concurrency=1)).run([Incoming("f:1", user(1))])
+            behaviour.slow["PATCH"] = 1.0
+            changed = [Incoming("f:1", user(1, title="Boss"))]
+            first = Sync(RULESET, app, opened, Options(concurrency=1)).run(changed)
+            assert first.counts["failed"] == 1 and "timed out" in first.failures[0].message
+            patched = behaviour.methods.index("PATCH")
+            assert behaviour.methods[patched:] == ["PATCH"]  # no GET, no second PATCH in the run
+            while next(iter(behaviour.users.values())).get("title") != "Boss":  # the app finishes it
+                time.sleep(0.05)
+            second = Sync(RULESET, app, opened, Options(concurrency=1)).run(changed)
+        finally:
+            app.close()
+            opened.close()
+    assert second.counts["unchanged"] == 1 and second.counts["failed"] == 0, second.failures
+    assert behaviour.methods.count("PATCH") == 1
 
 
 def test_which_failures_are_looked_at_by_the_next_run() -> None:

@@ -478,8 +478,8 @@ class Sync:
         except AppError as exc:
             if exc.status == 404:
                 return self._create(user, desired, False)  # deleted in the app: provision again
-            if not exc.unknown_outcome:
-                raise
+            if not exc.unknown_outcome or exc.later:
+                raise  # (later: a read now could come before the PATCH lands; the next run reads)
             return self._repair(row, user, desired, False)  # see what the app really holds
         return Done(Outcome.UPDATED, row.okta_id, row.app_id, put_body(self.plan, row.resource, desired),
                     attributes=_attributes(message), profile=user)  # fmt: skip
@@ -538,8 +538,8 @@ class Sync:
                 self.app.patch(app_id, message)
                 return _attributes(message)
             except AppError as exc:
-                if not exc.unknown_outcome:
-                    raise
+                if not exc.unknown_outcome or exc.later:
+                    raise  # (later: it stays pending, and the next run reads the app)
                 current = self.app.get(app_id)
         raise AppError(None, "", "the app did not answer a PATCH three times; the next run tries again")
 

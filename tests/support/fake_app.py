@@ -31,7 +31,7 @@ class Behaviour:
     paths: list[str] = field(default_factory=list)  # of every request, as sent (percent-encoded)
     ids: list[str] = field(default_factory=list)  # the ids to give created users, in order
     search_answer: bytes | None = None  # the body of every answer to a search (a filter), as is
-    slow_create: float = 0.0  # seconds a POST takes before the user exists and the answer goes
+    slow: dict[str, float] = field(default_factory=dict)  # seconds a method takes before it acts and answers
     users: dict[str, dict[str, Any]] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -73,6 +73,7 @@ def _handler(behaviour: Behaviour) -> type[BaseHTTPRequestHandler]:
                 self._answer(status, {"schemas": ["urn:ietf:params:scim:api:messages:2.0:Error"],
                                       "status": str(status)}, headers)  # fmt: skip
                 return
+            time.sleep(behaviour.slow.get(self.command, 0.0))
             url = urlsplit(self.path)
             parts = url.path.rstrip("/").split("/")
             if parts[-1] == "Users" and self.command == "GET":
@@ -87,7 +88,6 @@ def _handler(behaviour: Behaviour) -> type[BaseHTTPRequestHandler]:
                 self._answer(200, {"schemas": ["urn:ietf:params:scim:api:messages:2.0:ListResponse"],
                                    "totalResults": len(found), "Resources": found})  # fmt: skip
             elif parts[-1] == "Users" and self.command == "POST":
-                time.sleep(behaviour.slow_create)
                 user = {**body, "id": behaviour.ids.pop(0) if behaviour.ids else uuid.uuid4().hex}
                 behaviour.users[user["id"]] = user
                 self._answer(201, user)
