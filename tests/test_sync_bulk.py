@@ -147,14 +147,16 @@ def test_two_results_for_one_operation_are_in_doubt() -> None:
 @pytest.mark.parametrize(
     ("status", "response", "method", "expected"),
     [
-        ("409", {"scimType": "uniqueness", "detail": "taken"}, "POST", (409, "uniqueness", False)),
-        ("500", {}, "POST", (None, "", True)),  # in doubt: searched before it is sent again
-        ("404", {"detail": "no such user"}, "PATCH", (404, "", False)),
-        ("400 Bad Request", {"scimType": "invalidValue"}, "PATCH", (400, "invalidValue", False)),
+        ("409", {"scimType": "uniqueness", "detail": "taken"}, "POST", (409, "uniqueness", False, False)),
+        ("500", {}, "POST", (None, "", True, False)),  # in doubt: searched before it is sent again
+        ("504", {}, "POST", (None, "", True, True)),  # the app may still be at work: the next run looks
+        ("504", {}, "PATCH", (None, "", True, True)),
+        ("404", {"detail": "no such user"}, "PATCH", (404, "", False, False)),
+        ("400 Bad Request", {"scimType": "invalidValue"}, "PATCH", (400, "invalidValue", False, False)),
     ],
 )
 def test_an_operations_error_reads_as_the_request_alone(status: str, response: dict[str, Any], method: str,
-                                                        expected: tuple[int, str, bool]) -> None:  # fmt: skip
+                                                        expected: tuple[int, str, bool, bool]) -> None:  # fmt: skip
     def answer(operations: list[dict[str, Any]]) -> Any:
         return answered(
             [located(op, status if op["method"] == method else "204", response=response) for op in operations]
@@ -165,7 +167,7 @@ def test_an_operations_error_reads_as_the_request_alone(status: str, response: d
             "DELETE": lambda: users.delete("u1")}[method]  # fmt: skip
     failed, _ = at_once(call, lambda: users.delete("u9"))
     assert isinstance(failed, AppError)
-    assert (failed.status, failed.scim_type, failed.unknown_outcome) == expected
+    assert (failed.status, failed.scim_type, failed.unknown_outcome, failed.later) == expected
 
 
 @pytest.mark.parametrize("status", ["503", "429"])

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -357,27 +358,90 @@ def test_a_create_in_doubt_that_lands_late_is_adopted_not_reported_as_a_conflict
     assert [u["externalId"] for u in app_users(server).values()] == ["00u000001"]
 
 
+def _wait_for(done: Callable[[], bool], seconds: float = 30.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not done():
+        assert time.monotonic() < deadline, "the fake app never finished the request"
+        time.sleep(0.05)
+
+
 def test_a_create_that_timed_out_is_looked_for_by_the_next_run_not_sent_again(tmp_path: Path) -> None:
     """An app slower than --timeout creates the user after the client gave up. A search at once
     would miss it and a second POST make a second account (this app, as many, does not refuse a
     userName twice): the user stays pending, and the next run finds it and adopts it."""
-    behaviour = Behaviour(slow={"POST": 1.0})
+    behaviour = Behaviour(slow={"POST": 1.5})
     state = tmp_path / "state.sqlite"
     with fake_app(behaviour) as url:
-        app = ScimApp(Connection(url, TOKEN, timeout=0.3, concurrency=1))
+        app = ScimApp(Connection(url, TOKEN, timeout=0.5, concurrency=1))
         opened = State(state, url, "userName")
         try:
             first = Sync(RULESET, app, opened, Options(concurrency=1)).run([Incoming("f:1", user(1))])
             assert first.counts["failed"] == 1 and "timed out" in first.failures[0].message
             assert behaviour.methods.count("POST") == 1  # not sent again in the run
-            while not behaviour.users:  # the app finishes the create
-                time.sleep(0.05)
+            _wait_for(lambda: bool(behaviour.users))  # the app finishes the create
             second = Sync(RULESET, app, opened, Options(concurrency=1)).run([Incoming("f:1", user(1))])
         finally:
             app.close()
             opened.close()
     assert (second.counts["adopted"], second.counts["failed"]) == (1, 0), second.failures
     assert behaviour.methods.count("POST") == 1 and len(behaviour.users) == 1
+
+
+def test_a_create_in_doubt_is_looked_for_by_the_value_it_carried(tmp_path: Path) -> None:
+    """The create timed out, and the user's login changed in Okta before the next run: the
+    account it made is found by the login it carried, and adopted, not made again."""
+    behaviour = Behaviour(slow={"POST": 1.5})
+    state = tmp_path / "state.sqlite"
+    renamed = {**user(1), "profile": {**user(1)["profile"], "login": "renamed@example.com"}}
+    with fake_app(behaviour) as url:
+        app = ScimApp(Connection(url, TOKEN, timeout=0.5, concurrency=1))
+        opened = State(state, url, "userName")
+        try:
+            first = Sync(RULESET, app, opened, Options(concurrency=1)).run([Incoming("f:1", user(1))])
+            assert first.counts["failed"] == 1 and "next run looks at the app" in first.failures[0].message
+            _wait_for(lambda: bool(behaviour.users))
+            behaviour.slow.clear()
+            second = Sync(RULESET, app, opened, Options(concurrency=1)).run([Incoming("f:1", renamed)])
+        finally:
+            app.close()
+            opened.close()
+    assert (second.counts["adopted"], second.counts["failed"]) == (1, 0), second.failures
+    assert behaviour.methods.count("POST") == 1 and len(behaviour.users) == 1
+
+
+def test_a_user_deleted_in_the_app_and_with_no_match_value_is_reported(tmp_path: Path) -> None:
+    """An update meets a 404 (the app user was deleted in the app), and the user has no email
+    now: it is not created again without a search, and the run goes on (no internal error)."""
+    no_email = {**user(1), "profile": {k: v for k, v in user(1)["profile"].items() if k != "email"}}
+    state = tmp_path / "state.sqlite"
+    behaviour = Behaviour()
+    with fake_app(behaviour) as url:
+        export = write_users(tmp_path / "users.jsonl", [user(1), user(2)])
+        assert cli(export, "--to", url, "--state", state, "--match", "email").returncode == 0
+        behaviour.users.clear()  # deleted in the app
+        posts = behaviour.methods.count("POST")
+        export = write_users(export, [no_email, user(2)])
+        dry = cli(export, "--to", url, "--state", state, "--match", "email", "--dry-run")
+        assert dry.returncode == 0 and "1 to update" in dry.stderr  # the PATCH's 404 is not known yet
+        ran = cli(export, "--to", url, "--state", state, "--match", "email")
+        assert ran.returncode == 1, ran.stderr
+        assert "00u000001: no email to look for the user by in the app (--match email)" in ran.stderr
+    assert behaviour.methods.count("POST") == posts and not behaviour.users
+
+
+def test_a_create_in_doubt_keeps_the_value_it_carried(tmp_path: Path) -> None:
+    """Pending again with another value (the login changed, and that create is in doubt too):
+    the row keeps the first, which the next run looks for beside the user's value then."""
+    state = State(tmp_path / "state.sqlite", "http://127.0.0.1:9", "userName")
+    try:
+        state.mark_pending("00u1", 1, "a@example.com")
+        state.mark_pending("00u1", 2, "b@example.com")
+        assert state.get("00u1").match == "a@example.com"  # type: ignore[union-attr]
+        state.acknowledged("00u1", "app-1", {"id": "app-1"}, True, "r", 2)
+        state.mark_pending("00u1", 3, "c@example.com")  # an update: the app id is known
+        assert state.get("00u1").match == "c@example.com"  # type: ignore[union-attr]
+    finally:
+        state.close()
 
 
 def test_an_update_that_timed_out_is_read_back_by_the_next_run(tmp_path: Path) -> None:
@@ -387,18 +451,21 @@ def test_an_update_that_timed_out_is_read_back_by_the_next_run(tmp_path: Path) -
     behaviour = Behaviour()
     state = tmp_path / "state.sqlite"
     with fake_app(behaviour) as url:
-        app = ScimApp(Connection(url, TOKEN, timeout=0.3, concurrency=1))
         opened = State(state, url, "userName")
+        setup = ScimApp(Connection(url, TOKEN, concurrency=1))  # the default timeout: no PATCH yet
+        Sync(RULESET, setup, opened, Options(concurrency=1)).run([Incoming("f:1", user(1))])
+        setup.close()
+        app = ScimApp(Connection(url, TOKEN, timeout=0.5, concurrency=1))
         try:
-            Sync(RULESET, app, opened, Options(concurrency=1)).run([Incoming("f:1", user(1))])
-            behaviour.slow["PATCH"] = 1.0
+            behaviour.slow["PATCH"] = 1.5
             changed = [Incoming("f:1", user(1, title="Boss"))]
             first = Sync(RULESET, app, opened, Options(concurrency=1)).run(changed)
             assert first.counts["failed"] == 1 and "timed out" in first.failures[0].message
             patched = behaviour.methods.index("PATCH")
             assert behaviour.methods[patched:] == ["PATCH"]  # no GET, no second PATCH in the run
-            while next(iter(behaviour.users.values())).get("title") != "Boss":  # the app finishes it
-                time.sleep(0.05)
+            _wait_for(
+                lambda: next(iter(behaviour.users.values())).get("title") == "Boss"
+            )  # the app finishes it
             second = Sync(RULESET, app, opened, Options(concurrency=1)).run(changed)
         finally:
             app.close()
@@ -428,10 +495,7 @@ def test_a_user_who_cannot_be_looked_for_is_never_created(server: ScimServer, tm
     first, done = (cli(export, "--to", server.base_url, "--state", state, "--match", "email") for _ in "12")
     assert first.returncode == done.returncode == 1, done.stderr  # some users failed
     assert dry.returncode == 1, dry.stderr
-    assert (
-        "0 to delete. 1 user failed (above), not in it.\n" in dry.stderr
-        and "Plan: 1 to create," in dry.stderr
-    )
+    assert "0 to delete. 1 failure (above).\n" in dry.stderr and "Plan: 1 to create," in dry.stderr
     assert "1 created" in first.stderr and "0 created" in done.stderr and "1 failed" in done.stderr
     for ran in (dry, first, done):
         assert "00u000002: no email to look for the user by in the app (--match email)" in ran.stderr

@@ -470,9 +470,9 @@ def _plan(compiled: Ruleset, source: str, state_file: Path, options: Options, co
         if not dry_run:
             write_stdout("\n".join(saved_plan.review_lines(plan.as_json(), show_values)) + "\n")
     if not quiet:
-        failed = summary.counts[Outcome.FAILED]  # each on its line above: the plan leaves them out
-        left_out = f" {counted(failed, 'user')} failed (above), not in it." if failed else ""
-        click.echo(f"mapper: sync: {saved_plan.summary_line(plan.summary)}{left_out}", err=True)
+        failed = summary.counts[Outcome.FAILED]  # each on its line above
+        failures = f" {counted(failed, 'failure')} (above)." if failed else ""
+        click.echo(f"mapper: sync: {saved_plan.summary_line(plan.summary)}{failures}", err=True)
     _finish(summary, report_file)
 
 

@@ -65,7 +65,10 @@ class AppError(MapperError):
 
     @property
     def advice(self) -> str:
-        """What to do about it: the advice for its SCIM error type, else for its HTTP status, else empty."""
+        """What to do about it: the advice for its SCIM error type, else for its HTTP status, else empty;
+        for a request the app may still be at work on, what the next run does."""
+        if self.later:
+            return "the app may still be at work on it: the next run looks at the app before sending it again"
         by_type = ADVICE.get(self.scim_type)
         return by_type or ADVICE.get(self.status or 0) or ""
 

@@ -383,7 +383,10 @@ def _settle(operation: _Operation, result: dict[str, Any]) -> None:
         operation.in_doubt(f"the app's result for it in the bulk answer has the status {status}")
         return
     if status in _FAILED:  # perhaps acted on: a POST or PATCH in doubt, a PUT or DELETE again alone
-        operation.in_doubt(f"the app's result for it in the bulk answer is HTTP {status}")
+        # (504: it timed out in the app, which may still be at work on it: the next run looks)
+        operation.in_doubt(
+            f"the app's result for it in the bulk answer is HTTP {status}", later=status == 504
+        )
         return
     response = scim_get(result, "response")
     operation.settle(

@@ -122,14 +122,8 @@ def decide(ruleset: Ruleset, rendered_by: str, policy: Policy, okta_id: str, use
 
     if row is None or row.app_id is None:
         if not inactive:
-            if match_value(desired, policy.match) is None:
-                # A create goes only after a search by --match found no one, so that a create
-                # whose outcome is in doubt is looked for, not sent again (a second account).
-                raise ProfileError(
-                    f"no {policy.match} to look for the user by in the app (--match {policy.match}): "
-                    "sync creates an app user only after a search by it finds none, so that no user is "
-                    "created twice; set one in Okta, or sync with another --match"
-                )
+            if match_value(desired, policy.match) is None and earlier_match(row) is None:
+                raise unmatchable(policy.match)
             return decision(Kind.CREATE)
         if row is not None and row.absent and not row.pending:
             return decision(Kind.NOTHING)  # looked for before, not there, still inactive
@@ -157,6 +151,24 @@ def decide(ruleset: Ruleset, rendered_by: str, policy: Policy, okta_id: str, use
         # after a ruleset change, reconcile's (RFC paths) says what the change implies.
         message = ruleset.patch(row.profile, user, PatchStyle(policy.style.value)) or message
     return decision(Kind.UPDATE, message)
+
+
+def unmatchable(match: str) -> ProfileError:
+    """The refusal of a create no search could check: the user has no value for --match MATCH.
+    A create goes only after a search found no one, so that a create whose outcome is in doubt
+    is looked for, never sent again (a second account)."""
+    return ProfileError(
+        f"no {match} to look for the user by in the app (--match {match}): sync creates an app user "
+        "only after a search by it finds none, so that no user is created twice; set one in Okta, or "
+        "sync with another --match"
+    )
+
+
+def earlier_match(row: Row | None) -> str | None:
+    """The --match value an earlier run's create carried, when its outcome is still in doubt (ROW
+    pending, no app id): the account it may have made is looked for by it, whatever the user's
+    value is now."""
+    return row.match if row is not None and row.pending and row.app_id is None else None
 
 
 def match_value(resource: dict[str, Any], match: str) -> str | None:

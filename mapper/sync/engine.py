@@ -45,10 +45,12 @@ from mapper.sync.decide import (
     Policy,
     decide,
     decide_gone,
+    earlier_match,
     match_value,
     ruleset_hash,
     shard,
     status_body,
+    unmatchable,
 )
 from mapper.sync.guard import DeactivationLimit
 from mapper.sync.listing import listed
@@ -305,10 +307,8 @@ class Sync:
             assert row is not None
             return functools.partial(self._gone, row)
         assert user is not None and desired is not None
-        if kind is Kind.CREATE:
-            return functools.partial(self._create, user, desired, False)
-        if kind is Kind.LOOKUP:
-            return functools.partial(self._create, user, desired, True)
+        if kind in (Kind.CREATE, Kind.LOOKUP):
+            return functools.partial(self._create, user, desired, kind is Kind.LOOKUP, earlier_match(row))
         assert row is not None
         if kind is Kind.REPAIR:
             return functools.partial(self._repair, row, user, desired, decision.inactive)
@@ -368,11 +368,20 @@ class Sync:
 
     # ---------------------------------------------------------------- tasks (worker threads)
 
-    def _create(self, user: OktaUser, desired: Resource, inactive: bool) -> Done:
+    def _create(self, user: OktaUser, desired: Resource, inactive: bool, earlier: str | None = None) -> Done:
         """A user new to the state: looked for by --match, adopted if found, else created (an
-        inactive user is never created: an active account found is deactivated, with the guard)."""
+        inactive user is never created: an active account found is deactivated, with the guard).
+        EARLIER: the value an earlier run's create in doubt carried, looked for first when the
+        user's value has changed since (the account that create may have made)."""
         okta_id = user["id"]
         value = self._match_value(desired)
+        match = self.options.match
+        if earlier is not None and (value is None or fold(earlier, match) != fold(value, match)):
+            found = self._find(earlier)
+            if found is not None:
+                return self._adopt(okta_id, found, user, desired, inactive)
+        if value is None and not inactive:
+            raise unmatchable(match)  # (an app user deleted in the app, its user with no value now)
         if value is not None:
             self._claim("match:" + fold(value, self.options.match), okta_id,
                         f"the same {self.options.match} in this export", "another Okta user")  # fmt: skip
@@ -383,7 +392,6 @@ class Sync:
                 return self._adopt(okta_id, found, user, desired, inactive)
             if inactive:
                 return Done(Outcome.UNCHANGED, okta_id, active=False, absent=True, profile=user)
-            assert value is not None  # decide creates no user it cannot look for first
             try:
                 created = self.app.create(self.ruleset.create(user))
             except AppError as exc:
