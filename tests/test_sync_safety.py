@@ -429,19 +429,49 @@ def test_a_user_deleted_in_the_app_and_with_no_match_value_is_reported(tmp_path:
     assert behaviour.methods.count("POST") == posts and not behaviour.users
 
 
-def test_a_create_in_doubt_keeps_the_value_it_carried(tmp_path: Path) -> None:
-    """Pending again with another value (the login changed, and that create is in doubt too):
-    the row keeps the first, which the next run looks for beside the user's value then."""
-    state = State(tmp_path / "state.sqlite", "http://127.0.0.1:9", "userName")
-    try:
-        state.mark_pending("00u1", 1, "a@example.com")
-        state.mark_pending("00u1", 2, "b@example.com")
-        assert state.get("00u1").match == "a@example.com"  # type: ignore[union-attr]
-        state.acknowledged("00u1", "app-1", {"id": "app-1"}, True, "r", 2)
-        state.mark_pending("00u1", 3, "c@example.com")  # an update: the app id is known
-        assert state.get("00u1").match == "c@example.com"  # type: ignore[union-attr]
-    finally:
-        state.close()
+def test_a_create_in_doubt_is_not_forgotten_when_its_user_has_no_value_now(tmp_path: Path) -> None:
+    """The create timed out, then the user's email went: the user is refused (no search by a value
+    it does not have) but its row keeps the value the create carried, so that when the user
+    leaves the export the account that create made is found and deactivated."""
+    behaviour = Behaviour(slow={"POST": 1.5})
+    state = tmp_path / "state.sqlite"
+    no_email = {**user(1), "profile": {k: v for k, v in user(1)["profile"].items() if k != "email"}}
+    with fake_app(behaviour) as url:
+        app = ScimApp(Connection(url, TOKEN, timeout=0.5, concurrency=1))
+        opened = State(state, url, "email")
+        try:
+            runs = [[user(1)], [no_email, user(2)], [user(2)]]
+            summaries = []
+            for users in runs:
+                summaries.append(Sync(RULESET, app, opened, Options(match="email", concurrency=1)).run(
+                    Incoming(f"f:{n}", u) for n, u in enumerate(users)))  # fmt: skip
+                _wait_for(lambda: bool(behaviour.users))
+                behaviour.slow.clear()
+        finally:
+            app.close()
+            opened.close()
+    assert "no email to look for the user by" in summaries[1].failures[0].message
+    assert summaries[2].counts["deactivated"] == 1, summaries[2].failures
+    assert [u["active"] for u in behaviour.users.values() if u["externalId"] == "00u000001"] == [False]
+
+
+def test_the_value_a_create_in_doubt_carried_adopts_only_that_create_s_account(tmp_path: Path) -> None:
+    """The create in doubt never landed, and its login now names someone else's account: that
+    account is not adopted (it does not carry this user's externalId); the user is created."""
+    other = {"id": "theirs", "userName": "u1@example.com", "externalId": "00u000777", "active": True}
+    behaviour = Behaviour(users={"theirs": dict(other)})
+    renamed = {**user(1), "profile": {**user(1)["profile"], "login": "renamed@example.com"}}
+    with fake_app(behaviour) as url:
+        app = ScimApp(Connection(url, TOKEN, concurrency=1))
+        opened = State(tmp_path / "state.sqlite", url, "userName")
+        try:
+            opened.mark_pending("00u000001", 0, "u1@example.com")  # a run killed after its POST went
+            summary = Sync(RULESET, app, opened, Options(concurrency=1)).run([Incoming("f:1", renamed)])
+        finally:
+            app.close()
+            opened.close()
+    assert (summary.counts["created"], summary.counts["adopted"]) == (1, 0), summary.failures
+    assert behaviour.users["theirs"] == other and "PATCH" not in behaviour.methods
 
 
 def test_an_update_that_timed_out_is_read_back_by_the_next_run(tmp_path: Path) -> None:

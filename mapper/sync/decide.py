@@ -122,8 +122,8 @@ def decide(ruleset: Ruleset, rendered_by: str, policy: Policy, okta_id: str, use
 
     if row is None or row.app_id is None:
         if not inactive:
-            if match_value(desired, policy.match) is None and earlier_match(row) is None:
-                raise unmatchable(policy.match)
+            if match_value(desired, policy.match) is None:
+                raise unmatchable(policy.match)  # (a pending row keeps the value a create carried)
             return decision(Kind.CREATE)
         if row is not None and row.absent and not row.pending:
             return decision(Kind.NOTHING)  # looked for before, not there, still inactive
@@ -166,8 +166,8 @@ def unmatchable(match: str) -> ProfileError:
 
 def earlier_match(row: Row | None) -> str | None:
     """The --match value an earlier run's create carried, when its outcome is still in doubt (ROW
-    pending, no app id): the account it may have made is looked for by it, whatever the user's
-    value is now."""
+    pending, no app id): the account it may have made is looked for by it too, should the
+    user's value have changed since."""
     return row.match if row is not None and row.pending and row.app_id is None else None
 
 

@@ -376,10 +376,16 @@ class Sync:
         okta_id = user["id"]
         value = self._match_value(desired)
         match = self.options.match
-        if earlier is not None and (value is None or fold(earlier, match) != fold(value, match)):
-            found = self._find(earlier)
-            if found is not None:
-                return self._adopt(okta_id, found, user, desired, inactive)
+        if (
+            earlier is not None
+            and "externalId" in desired
+            and (value is None or fold(earlier, match) != fold(value, match))
+        ):
+            # Adopted by that value only when it is provably the account that create made (it
+            # carries this user's externalId): the value may be another Okta user's by now.
+            mine = [f for f in self.app.find(match, earlier) if f.get("externalId") == desired["externalId"]]
+            if len(mine) == 1:
+                return self._adopt(okta_id, mine[0], user, desired, inactive)
         if value is None and not inactive:
             raise unmatchable(match)  # (an app user deleted in the app, its user with no value now)
         if value is not None:

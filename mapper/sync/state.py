@@ -295,14 +295,11 @@ class State:
 
     def mark_pending(self, okta_id: str, run: int, match: str | None = None) -> None:
         """Committed before a request for the user goes out (see the module docstring); MATCH
-        is what a create is searched by, should the user leave the export before it is known.
-        A create still in doubt keeps the value it carried: the next run looks for its account
-        by that value as well as by the user's value then (the engine's _create)."""
+        is what a create is searched by, should the user leave the export before it is known."""
         self._execute(
             "INSERT INTO users (okta_id, pending, seen, match) VALUES (?, 1, ?, ?) "
             "ON CONFLICT(okta_id) DO UPDATE SET pending = 1, seen = excluded.seen, "
-            "match = CASE WHEN pending = 1 AND app_id IS NULL AND match IS NOT NULL THEN match "
-            "ELSE coalesce(excluded.match, match) END",
+            "match = coalesce(excluded.match, match)",
             (okta_id, run, match),
         )
 
