@@ -365,46 +365,47 @@ def _wait_for(done: Callable[[], bool], seconds: float = 30.0) -> None:
         time.sleep(0.05)
 
 
+def _runs(
+    behaviour: Behaviour, state: Path, exports: list[list[dict[str, Any]]], match: str = "userName"
+) -> list[Any]:
+    """A sync of each export in turn against the fake app (--timeout 0.5 s, one state), each
+    starting once the app has finished the creates it was still at work on; their summaries."""
+    with fake_app(behaviour) as url:
+        app = ScimApp(Connection(url, TOKEN, timeout=0.5, concurrency=1))
+        opened = State(state, url, match)
+        summaries = []
+        try:
+            for users in exports:
+                incoming = [Incoming(f"f:{n}", u) for n, u in enumerate(users)]
+                summaries.append(
+                    Sync(RULESET, app, opened, Options(match=match, concurrency=1)).run(incoming)
+                )
+                _wait_for(lambda: len(behaviour.users) >= behaviour.methods.count("POST"))
+        finally:
+            app.close()
+            opened.close()
+    return summaries
+
+
 def test_a_create_that_timed_out_is_looked_for_by_the_next_run_not_sent_again(tmp_path: Path) -> None:
     """An app slower than --timeout creates the user after the client gave up. A search at once
     would miss it and a second POST make a second account (this app, as many, does not refuse a
     userName twice): the user stays pending, and the next run finds it and adopts it."""
     behaviour = Behaviour(slow={"POST": 1.5})
-    state = tmp_path / "state.sqlite"
-    with fake_app(behaviour) as url:
-        app = ScimApp(Connection(url, TOKEN, timeout=0.5, concurrency=1))
-        opened = State(state, url, "userName")
-        try:
-            first = Sync(RULESET, app, opened, Options(concurrency=1)).run([Incoming("f:1", user(1))])
-            assert first.counts["failed"] == 1 and "timed out" in first.failures[0].message
-            assert behaviour.methods.count("POST") == 1  # not sent again in the run
-            _wait_for(lambda: bool(behaviour.users))  # the app finishes the create
-            second = Sync(RULESET, app, opened, Options(concurrency=1)).run([Incoming("f:1", user(1))])
-        finally:
-            app.close()
-            opened.close()
+    first, second = _runs(behaviour, tmp_path / "state.sqlite", [[user(1)], [user(1)]])
+    assert first.counts["failed"] == 1 and "timed out" in first.failures[0].message
+    assert "the next run looks at the app before sending it again" in first.failures[0].message
     assert (second.counts["adopted"], second.counts["failed"]) == (1, 0), second.failures
-    assert behaviour.methods.count("POST") == 1 and len(behaviour.users) == 1
+    assert behaviour.methods.count("POST") == 1 and len(behaviour.users) == 1  # never sent again
 
 
 def test_a_create_in_doubt_is_looked_for_by_the_value_it_carried(tmp_path: Path) -> None:
     """The create timed out, and the user's login changed in Okta before the next run: the
     account it made is found by the login it carried, and adopted, not made again."""
     behaviour = Behaviour(slow={"POST": 1.5})
-    state = tmp_path / "state.sqlite"
     renamed = {**user(1), "profile": {**user(1)["profile"], "login": "renamed@example.com"}}
-    with fake_app(behaviour) as url:
-        app = ScimApp(Connection(url, TOKEN, timeout=0.5, concurrency=1))
-        opened = State(state, url, "userName")
-        try:
-            first = Sync(RULESET, app, opened, Options(concurrency=1)).run([Incoming("f:1", user(1))])
-            assert first.counts["failed"] == 1 and "next run looks at the app" in first.failures[0].message
-            _wait_for(lambda: bool(behaviour.users))
-            behaviour.slow.clear()
-            second = Sync(RULESET, app, opened, Options(concurrency=1)).run([Incoming("f:1", renamed)])
-        finally:
-            app.close()
-            opened.close()
+    first, second = _runs(behaviour, tmp_path / "state.sqlite", [[user(1)], [renamed]])
+    assert first.counts["failed"] == 1
     assert (second.counts["adopted"], second.counts["failed"]) == (1, 0), second.failures
     assert behaviour.methods.count("POST") == 1 and len(behaviour.users) == 1
 
@@ -434,24 +435,11 @@ def test_a_create_in_doubt_is_not_forgotten_when_its_user_has_no_value_now(tmp_p
     it does not have) but its row keeps the value the create carried, so that when the user
     leaves the export the account that create made is found and deactivated."""
     behaviour = Behaviour(slow={"POST": 1.5})
-    state = tmp_path / "state.sqlite"
     no_email = {**user(1), "profile": {k: v for k, v in user(1)["profile"].items() if k != "email"}}
-    with fake_app(behaviour) as url:
-        app = ScimApp(Connection(url, TOKEN, timeout=0.5, concurrency=1))
-        opened = State(state, url, "email")
-        try:
-            runs = [[user(1)], [no_email, user(2)], [user(2)]]
-            summaries = []
-            for users in runs:
-                summaries.append(Sync(RULESET, app, opened, Options(match="email", concurrency=1)).run(
-                    Incoming(f"f:{n}", u) for n, u in enumerate(users)))  # fmt: skip
-                _wait_for(lambda: bool(behaviour.users))
-                behaviour.slow.clear()
-        finally:
-            app.close()
-            opened.close()
-    assert "no email to look for the user by" in summaries[1].failures[0].message
-    assert summaries[2].counts["deactivated"] == 1, summaries[2].failures
+    exports = [[user(1)], [no_email, user(2)], [user(2)]]
+    _, refused, gone = _runs(behaviour, tmp_path / "state.sqlite", exports, match="email")
+    assert "no email to look for the user by" in refused.failures[0].message
+    assert gone.counts["deactivated"] == 1, gone.failures
     assert [u["active"] for u in behaviour.users.values() if u["externalId"] == "00u000001"] == [False]
 
 
