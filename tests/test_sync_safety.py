@@ -515,9 +515,17 @@ def test_a_user_who_cannot_be_looked_for_is_never_created(server: ScimServer, tm
     assert dry.returncode == 1, dry.stderr
     assert "0 to delete. 1 failure (above).\n" in dry.stderr and "Plan: 1 to create," in dry.stderr
     assert "1 created" in first.stderr and "0 created" in done.stderr and "1 failed" in done.stderr
+    # mapper plan decides alike: the same request as the dry run, the same failure
+    empty = write_users(tmp_path / "empty.jsonl", [])
+    planned = mapper_cli("plan", empty, export, "--match", "email")
+    assert planned.returncode == 1
+    assert [json.loads(line) for line in planned.stdout.splitlines()] == [
+        json.loads(line) for line in dry.stdout.splitlines()
+    ]
     for ran in (dry, first, done):
         assert "00u000002: no email to look for the user by in the app (--match email)" in ran.stderr
-        assert "u2@example.com" not in ran.stderr  # no personal data
+    assert "users.jsonl:2: no email to look for the user by in the app (--match email)" in planned.stderr
+    assert all("u2@example.com" not in ran.stderr for ran in (dry, first, done, planned))  # no personal data
     assert list(app_users(server)) == ["u1@example.com"]
 
 

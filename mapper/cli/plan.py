@@ -37,6 +37,10 @@ from mapper.errors import ExitCode
     help="The PATCH style for updates (as for diff).",
 )
 @click.option(
+    "--match", type=click.Choice(sorted(("userName", "email", "externalId"))), default="userName",
+    show_default=True, help="As for sync: a user with no value for it is not created (a failure).",
+)  # fmt: skip
+@click.option(
     "-o", "--output", metavar="FILE", help="Write the plan to FILE, all at once, instead of stdout."
 )
 @click.option(
@@ -45,7 +49,7 @@ from mapper.errors import ExitCode
 )  # fmt: skip
 @click.option("-q", "--quiet", is_flag=True, help="Do not print the ruleset's warnings or the summary.")
 def plan_command(
-    old: str, new: str, ruleset: str, style: str, output: str | None, jobs: int, quiet: bool
+    old: str, new: str, ruleset: str, style: str, match: str, output: str | None, jobs: int, quiet: bool
 ) -> None:
     """Plan the requests that take the app from one Okta export to the next.
 
@@ -84,6 +88,7 @@ def plan_command(
                 summary,
                 jobs_here,
                 sizes,
+                match,
             ):
                 if isinstance(outcome, bulk.RecordFailure):
                     failed += 1

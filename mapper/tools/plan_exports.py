@@ -44,7 +44,7 @@ from mapper.core.styles import UpdateStyle
 from mapper.errors import ProfileError
 from mapper.runtime.patch import touched
 from mapper.runtime.ruleset import Ruleset
-from mapper.sync.decide import Kind, Policy, decide, decide_gone, requests, ruleset_hash
+from mapper.sync.decide import Kind, Match, Policy, decide, decide_gone, requests, ruleset_hash
 from mapper.sync.state import Row
 from mapper.tools import spill
 from mapper.tools.bulk import Block, FailureCode, Record, RecordFailure, can_fork
@@ -128,20 +128,21 @@ def _user(record: Record) -> tuple[str, dict[str, Any]] | RecordFailure:
 
 def plan(
     ruleset: Ruleset, old: Iterable[Block], new: Iterable[Block], style: str, summary: Summary,
-    buckets: int = BUCKETS, shares: int = 1,
+    buckets: int = BUCKETS, shares: int = 1, match: str = "userName",
 ) -> Iterator[dict[str, Any] | RecordFailure]:  # fmt: skip
     """Each request the app needs ({"okta_id", "method", "path", "body"}), or a RecordFailure
     (without its value: the command prints the message), for the exports' blocks OLD and NEW;
     the users spread over BUCKETS. SHARES: the work cut as plan_parallel cuts it for as many
     processes, done here one share after the other (the same outcomes, in the same order),
-    each reading OLD and NEW again (lists of blocks, then). Blocks hold less than 64 MB."""
+    each reading OLD and NEW again (lists of blocks, then). Blocks hold less than 64 MB.
+    MATCH: sync's --match (a user with no value for it is not created)."""
     totals = (0, 0)
     if shares > 1:
         if not (isinstance(old, list) and isinstance(new, list)):
             raise TypeError("plan in shares reads OLD and NEW once per share: lists of blocks")
         totals = (sum(map(_bytes, old)), sum(map(_bytes, new)))
     with tempfile.TemporaryDirectory(prefix="mapper-plan-") as folder:
-        job = _Job(ruleset, style, folder, shares, buckets, totals)
+        job = _Job(ruleset, style, folder, shares, buckets, totals, match)
         spread = [job.spread_share(k, old, new) for k in range(shares)]
         planned = [job.plan_share(k, [names for names, _, _ in spread]) for k in range(shares)]
         yield from job.outcomes(spread, planned, summary)
@@ -271,6 +272,7 @@ class _Job:
     shares: int
     buckets: int
     totals: tuple[int, int] = (0, 0)  # the bytes of OLD's and NEW's blocks (with several shares)
+    match: str = "userName"  # sync's --match
 
     def spread_share(
         self, k: int, old: Iterable[Block], new: Iterable[Block]
@@ -293,7 +295,7 @@ class _Job:
         """Share K's buckets planned, once every share spread (NAMES: each share's sources, by
         phase): the spill files of the outcomes, and their summary."""
         summary = Summary()
-        policy = Policy(style=UpdateStyle(self.style))
+        policy = Policy(Match(self.match), UpdateStyle(self.style))
         digest = ruleset_hash(self.ruleset)
         shards = [
             _Shards(
@@ -542,6 +544,7 @@ def plan_parallel(
     summary: Summary,
     jobs: int,
     sizes: tuple[int, int] | None = None,
+    match: str = "userName",
 ) -> Iterator[dict[str, Any] | RecordFailure]:
     """plan's outcomes, worked out by JOBS forked processes, a share each (see _Job: each reads
     the exports, OLD and NEW giving the blocks anew each call, as far as the end of its share
@@ -551,10 +554,10 @@ def plan_parallel(
     shares; unknown, one process reads them once)."""
     buckets = buckets_for(sum(sizes) if sizes is not None else None)
     if jobs <= 1 or sizes is None or not can_fork():
-        yield from plan(ruleset, old(), new(), style, summary, buckets)
+        yield from plan(ruleset, old(), new(), style, summary, buckets, match=match)
         return
     with tempfile.TemporaryDirectory(prefix="mapper-plan-") as folder:
-        job = _Job(ruleset, style, folder, jobs, buckets, sizes)
+        job = _Job(ruleset, style, folder, jobs, buckets, sizes, match)
         _job.update(job=job, old=old, new=new)
         try:
             with multiprocessing.get_context("fork").Pool(jobs) as pool:
