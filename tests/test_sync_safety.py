@@ -12,6 +12,7 @@ import sqlite3
 import stat
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -408,6 +409,56 @@ def test_a_create_in_doubt_is_looked_for_by_the_value_it_carried(tmp_path: Path)
     assert first.counts["failed"] == 1
     assert (second.counts["adopted"], second.counts["failed"]) == (1, 0), second.failures
     assert behaviour.methods.count("POST") == 1 and len(behaviour.users) == 1
+
+
+@pytest.mark.parametrize("answered", [2, 3], ids=["search-fails", "adoption-fails"])
+def test_the_value_a_create_in_doubt_carried_outlives_a_run_that_failed(
+    tmp_path: Path, answered: int
+) -> None:
+    """The create timed out; the login changed; the next run fails (503s) before it could look
+    for that create's account, or while it adopts it: the row still holds the value the create
+    carried, and the run after finds the account by it and adopts it (one account)."""
+    behaviour = Behaviour(slow={"POST": 1.5})
+    renamed = {**user(1), "profile": {**user(1)["profile"], "login": "renamed@example.com"}}
+    state = tmp_path / "state.sqlite"
+    policy = RetryPolicy(attempts=2, base=0.01, cap=0.01)
+    with fake_app(behaviour) as url:
+        app = ScimApp(Connection(url, TOKEN, timeout=0.5, concurrency=1), policy, Breaker(failures=100))
+        opened = State(state, url, "userName")
+        try:
+            Sync(RULESET, app, opened, Options(concurrency=1)).run([Incoming("f:1", user(1))])
+            _wait_for(lambda: bool(behaviour.users))
+            behaviour.fail_after, behaviour.failure = (
+                behaviour.requests + answered,
+                "503",
+            )  # after the pre-flight
+            failed = Sync(RULESET, app, opened, Options(concurrency=1)).run([Incoming("f:1", renamed)])
+            assert failed.counts["failed"] == 1 and "HTTP 503" in failed.failures[0].message, failed.failures
+            assert opened.get("00u000001").match == "u1@example.com"  # type: ignore[union-attr]
+            behaviour.fail_after = None
+            last = Sync(RULESET, app, opened, Options(concurrency=1)).run([Incoming("f:1", renamed)])
+        finally:
+            app.close()
+            opened.close()
+    assert (last.counts["adopted"], last.counts["created"]) == (1, 0), last.failures
+    assert behaviour.methods.count("POST") == 1 and len(behaviour.users) == 1
+
+
+def test_a_pending_create_keeps_its_value_until_looked_for() -> None:
+    """mark_pending keeps the value of a create in doubt; carried() replaces it when that create
+    has been looked for and a new one is about to be sent; an update's row takes the new value."""
+    state = State(Path(tempfile.mkdtemp()) / "state.sqlite", "http://127.0.0.1:9", "userName")
+    try:
+        state.mark_pending("00u1", 1, "a@example.com")
+        state.mark_pending("00u1", 2, "b@example.com")
+        assert state.get("00u1").match == "a@example.com"  # type: ignore[union-attr]
+        state.carried("00u1", "b@example.com")
+        assert state.get("00u1").match == "b@example.com"  # type: ignore[union-attr]
+        state.acknowledged("00u1", "app-1", {"id": "app-1"}, True, "r", 2)
+        state.mark_pending("00u1", 3, "c@example.com")
+        assert state.get("00u1").match == "c@example.com"  # type: ignore[union-attr]
+    finally:
+        state.close()
 
 
 def test_a_user_deleted_in_the_app_and_with_no_match_value_is_reported(tmp_path: Path) -> None:

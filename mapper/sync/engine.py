@@ -344,7 +344,9 @@ class Sync:
         if done.kind is Outcome.FAILED:
             error = done.error
             assert error is not None
-            if not error.unknown_outcome:  # else it stays pending: the next run reads the app
+            if (
+                not error.unknown_outcome and not done.keep
+            ):  # else it stays pending: the next run reads the app
                 self.state.settle(done.okta_id)
             self._fail(UserFailure(done.okta_id, where, error.status, error.scim_type, error.message()))
             return
@@ -376,16 +378,19 @@ class Sync:
         okta_id = user["id"]
         value = self._match_value(desired)
         match = self.options.match
-        if (
-            earlier is not None
-            and "externalId" in desired
-            and (value is None or fold(earlier, match) != fold(value, match))
-        ):
+        changed = earlier is not None and (value is None or fold(earlier, match) != fold(value, match))
+        if changed and "externalId" in desired:
+            assert earlier is not None
             # Adopted by that value only when it is provably the account that create made (it
             # carries this user's externalId): the value may be another Okta user's by now.
-            mine = [f for f in self.app.find(match, earlier) if f.get("externalId") == desired["externalId"]]
-            if len(mine) == 1:
-                return self._adopt(okta_id, mine[0], user, desired, inactive)
+            try:
+                mine = [
+                    f for f in self.app.find(match, earlier) if f.get("externalId") == desired["externalId"]
+                ]
+                if len(mine) == 1:
+                    return self._adopt(okta_id, mine[0], user, desired, inactive)
+            except AppError as exc:  # not settled either way: the row keeps that value for the next run
+                return Done(Outcome.FAILED, okta_id, error=exc, keep=True)
         if value is None and not inactive:
             raise unmatchable(match)  # (an app user deleted in the app, its user with no value now)
         if value is not None:
@@ -398,6 +403,9 @@ class Sync:
                 return self._adopt(okta_id, found, user, desired, inactive)
             if inactive:
                 return Done(Outcome.UNCHANGED, okta_id, active=False, absent=True, profile=user)
+            if changed and value is not None:
+                self.state.carried(okta_id, value)
+                changed = False
             try:
                 created = self.app.create(self.ruleset.create(user))
             except AppError as exc:

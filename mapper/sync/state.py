@@ -295,13 +295,21 @@ class State:
 
     def mark_pending(self, okta_id: str, run: int, match: str | None = None) -> None:
         """Committed before a request for the user goes out (see the module docstring); MATCH
-        is what a create is searched by, should the user leave the export before it is known."""
+        is what a create is searched by, should the user leave the export before it is known.
+        A row whose create is still in doubt keeps the value that create carried until the
+        engine has looked for it (then :meth:`carried` writes the new one, before its POST)."""
         self._execute(
             "INSERT INTO users (okta_id, pending, seen, match) VALUES (?, 1, ?, ?) "
             "ON CONFLICT(okta_id) DO UPDATE SET pending = 1, seen = excluded.seen, "
-            "match = coalesce(excluded.match, match)",
+            "match = CASE WHEN pending = 1 AND app_id IS NULL AND match IS NOT NULL THEN match "
+            "ELSE coalesce(excluded.match, match) END",
             (okta_id, run, match),
         )
+
+    def carried(self, okta_id: str, match: str) -> None:
+        """The value the create about to be sent carries (an earlier create's value looked for
+        and ruled out): committed before the POST, as mark_pending is."""
+        self._execute("UPDATE users SET match = ? WHERE okta_id = ?", (match, okta_id))
 
     def mark_seen(self, okta_ids: Iterable[str], run: int) -> None:
         """Users the export lists that need nothing: one transaction for the lot."""
