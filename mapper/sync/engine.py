@@ -27,7 +27,6 @@ import itertools
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
 
 from mapper.core.schema import OktaUser, Resource
 from mapper.core.styles import UpdateStyle
@@ -41,8 +40,6 @@ from mapper.sync.batched import BatchedUsers
 from mapper.sync.decide import (
     Decision,
     Kind,
-    Match,
-    Policy,
     decide,
     decide_gone,
     earlier_match,
@@ -52,9 +49,8 @@ from mapper.sync.decide import (
     status_body,
     unmatchable,
 )
-from mapper.sync.guard import DeactivationLimit
 from mapper.sync.listing import listed
-from mapper.sync.records import KINDS, BulkUse, Done, Held, Incoming, Outcome, Summary, UserFailure
+from mapper.sync.records import KINDS, BulkUse, Done, Held, Incoming, Options, Outcome, Summary, UserFailure
 from mapper.sync.retry import AppUnavailable
 from mapper.sync.state import Row, State
 
@@ -65,33 +61,6 @@ class EmptyExport(MapperError):
     """An export with no users: refused before any request (a guard: exit 4)."""
 
     exit_code = ExitCode.GUARD
-
-
-@dataclass(frozen=True)
-class Options:
-    """How a run decides and sends (the command line's options)."""
-
-    match: Match = Match.USER_NAME
-    style: UpdateStyle = UpdateStyle.RFC
-    delete: bool = False
-    repair: bool = False
-    concurrency: int = 4
-    max_deactivations: DeactivationLimit = field(default_factory=DeactivationLimit)
-    shard: tuple[int, int] | None = None  # (K, N): the users whose Okta id hashes to K of N
-    preflight: bool = True
-    list_first: bool = True  # a first sync (or --repair) lists the app's users once (sync.listing)
-    bulk: bool = (
-        True  # changing requests travel in /Bulk requests where the app announces them (sync.batched)
-    )
-
-    def __post_init__(self) -> None:  # the names as the command line and callers give them
-        object.__setattr__(self, "match", Match(self.match))
-        object.__setattr__(self, "style", UpdateStyle(self.style))
-
-    @property
-    def policy(self) -> Policy:
-        """The choices that change a decision."""
-        return Policy(self.match, self.style, self.delete, self.repair)
 
 
 class Sync:

@@ -1,6 +1,7 @@
-"""The records a sync run passes around: what came in (:class:`Incoming`), what a worker
-did for one user (:class:`Done`), a deactivation waiting for the guard (:class:`Held`), what
-failed (:class:`UserFailure`) and the run's :class:`Summary`, counted by :class:`Outcome`."""
+"""The records a sync run passes around: how it runs (:class:`Options`), what came in
+(:class:`Incoming`), what a worker did for one user (:class:`Done`), a deactivation waiting for
+the guard (:class:`Held`), what failed (:class:`UserFailure`) and the run's :class:`Summary`,
+counted by :class:`Outcome`."""
 
 from __future__ import annotations
 
@@ -10,7 +11,37 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, NamedTuple
 
+from mapper.core.styles import UpdateStyle
 from mapper.sync.app import AppError
+from mapper.sync.decide import Match, Policy
+from mapper.sync.guard import DeactivationLimit
+
+
+@dataclass(frozen=True)
+class Options:
+    """How a run decides and sends (the command line's options)."""
+
+    match: Match = Match.USER_NAME
+    style: UpdateStyle = UpdateStyle.RFC
+    delete: bool = False
+    repair: bool = False
+    concurrency: int = 4
+    max_deactivations: DeactivationLimit = field(default_factory=DeactivationLimit)
+    shard: tuple[int, int] | None = None  # (K, N): the users whose Okta id hashes to K of N
+    preflight: bool = True
+    list_first: bool = True  # a first sync (or --repair) lists the app's users once (sync.listing)
+    bulk: bool = (
+        True  # changing requests travel in /Bulk requests where the app announces them (sync.batched)
+    )
+
+    def __post_init__(self) -> None:  # the names as the command line and callers give them
+        object.__setattr__(self, "match", Match(self.match))
+        object.__setattr__(self, "style", UpdateStyle(self.style))
+
+    @property
+    def policy(self) -> Policy:
+        """The choices that change a decision."""
+        return Policy(self.match, self.style, self.delete, self.repair)
 
 
 class Outcome(StrEnum):
