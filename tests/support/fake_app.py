@@ -32,6 +32,7 @@ class Behaviour:
     ids: list[str] = field(default_factory=list)  # the ids to give created users, in order
     search_answer: bytes | None = None  # the body of every answer to a search (a filter), as is
     slow: dict[str, float] = field(default_factory=dict)  # seconds a method takes before it acts and answers
+    finished: int = 0  # requests handled to the end (acted on; answered, or the client had gone)
     users: dict[str, dict[str, Any]] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -110,7 +111,14 @@ def _handler(behaviour: Behaviour) -> type[BaseHTTPRequestHandler]:
                     404, {"schemas": ["urn:ietf:params:scim:api:messages:2.0:Error"], "status": "404"}
                 )
 
-        do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _handle
+        def _handle_counted(self) -> None:
+            try:
+                self._handle()
+            finally:
+                with behaviour.lock:
+                    behaviour.finished += 1
+
+        do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _handle_counted
 
     return Handler
 
