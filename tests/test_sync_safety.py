@@ -456,6 +456,41 @@ def test_an_adoption_s_patch_that_timed_out_is_read_back_by_the_next_run(tmp_pat
     assert behaviour.methods.count("PATCH") == 1 and "POST" not in behaviour.methods
 
 
+class _NeverAnswers(ScimApp):
+    """An app whose every POST and PATCH goes unanswered (500) without being acted on."""
+
+    def create(self, body: dict[str, Any]) -> dict[str, Any]:
+        raise AppError(500, "", "", unknown_outcome=True)
+
+    def patch(self, app_id: str, message: dict[str, Any], if_match: str | None = None) -> None:
+        raise AppError(500, "", "", unknown_outcome=True)
+
+
+def test_a_user_whose_requests_went_unanswered_three_times_stays_pending(tmp_path: Path) -> None:
+    """The last of three creates (or PATCHes) is in doubt like the first: the row stays pending
+    with its value, so that the next run looks at the app before sending anything."""
+    found = {**RULESET.render(user(2)), "id": "found", "title": "Old"}  # adopted: one PATCH to send
+    with fake_app(Behaviour(users={"found": found})) as url:
+        app = _NeverAnswers(Connection(url, TOKEN, concurrency=1))
+        state = State(tmp_path / "state.sqlite", url, "userName")
+        try:
+            summary = Sync(RULESET, app, state, Options(concurrency=1, list_first=False)).run(
+                [Incoming("f:1", user(1)), Incoming("f:2", user(2))]
+            )
+            rows = [state.get("00u000001"), state.get("00u000002")]
+        finally:
+            app.close()
+            state.close()
+    assert sorted(f.message.split(";")[0] for f in summary.failures) == [
+        "no answer: the app did not answer a PATCH three times",
+        "no answer: the app did not answer a create three times",
+    ]
+    assert [(r.pending, r.match) for r in rows if r is not None] == [
+        (True, "u1@example.com"),
+        (True, "u2@example.com"),
+    ]
+
+
 def test_a_pending_create_keeps_its_value_until_looked_for() -> None:
     """mark_pending keeps the value of a create in doubt; carried() replaces it when that create
     has been looked for and a new one is about to be sent; an update's row takes the new value."""

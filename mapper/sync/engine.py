@@ -391,7 +391,9 @@ class Sync:
             self._claim(created["id"], okta_id, "the id", "another Okta user")
             return Done(Outcome.CREATED, okta_id, created["id"], put_body(self.plan, created, desired),
                         profile=user)  # fmt: skip
-        raise AppError(None, "", "the app did not answer a create three times; the next run tries again")
+        # The last create is in doubt too: the user stays pending, and the next run looks for it first.
+        raise AppError(None, "", "the app did not answer a create three times; the next run looks for it first",
+                       unknown_outcome=True)  # fmt: skip
 
     def _list_first(self) -> None:
         """On a first sync (a state with no users) or a --repair, answer the first search for each
@@ -532,7 +534,9 @@ class Sync:
                 if not exc.unknown_outcome or exc.later:
                     raise  # (later: it stays pending, and the next run reads the app)
                 current = self.app.get(app_id)
-        raise AppError(None, "", "the app did not answer a PATCH three times; the next run tries again")
+        # The last PATCH is in doubt too: the user stays pending, and the next run reads the app first.
+        raise AppError(None, "", "the app did not answer a PATCH three times; the next run reads the user first",
+                       unknown_outcome=True)  # fmt: skip
 
     def _deactivate(self, row: Row) -> Done:
         assert row.app_id is not None
