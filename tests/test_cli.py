@@ -511,10 +511,12 @@ def test_help_lists_every_exit_code() -> None:
 
 def test_cli_constants_match_the_modules() -> None:
     from mapper.cli import common as cli
+    from mapper.sync.decide import Match
     from mapper.tools import explain
 
     assert cli.STYLES == ("rfc", "no-path", "whole-multivalued", "put")
     assert cli.EXPLAIN_FORMATS == explain.FORMATS
+    assert tuple(sorted(m.value for m in Match)) == cli.MATCHES
 
 
 @pytest.mark.parametrize("args", [["--help"], ["--version"], ["render", "--help"]])

@@ -12,7 +12,6 @@ import sqlite3
 import stat
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -491,10 +490,10 @@ def test_a_user_whose_requests_went_unanswered_three_times_stays_pending(tmp_pat
     ]
 
 
-def test_a_pending_create_keeps_its_value_until_looked_for() -> None:
+def test_a_pending_create_keeps_its_value_until_looked_for(tmp_path: Path) -> None:
     """mark_pending keeps the value of a create in doubt; carried() replaces it when that create
     has been looked for and a new one is about to be sent; an update's row takes the new value."""
-    state = State(Path(tempfile.mkdtemp()) / "state.sqlite", "http://127.0.0.1:9", "userName")
+    state = State(tmp_path / "state.sqlite", "http://127.0.0.1:9", "userName")
     try:
         state.mark_pending("00u1", 1, "a@example.com")
         state.mark_pending("00u1", 2, "b@example.com")

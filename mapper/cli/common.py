@@ -25,6 +25,10 @@ if TYPE_CHECKING:
 
 STYLES = tuple(style.value for style in UpdateStyle)
 
+#: sync's --match values (mapper.sync.decide.Match), written out: the command line starts
+#: without importing the sync package (a test holds the two equal).
+MATCHES = ("email", "externalId", "userName")
+
 
 EXPLAIN_FORMATS = ("markdown", "mermaid", "text")
 

@@ -12,6 +12,7 @@ import click
 import orjson
 
 from mapper.cli.common import (
+    MATCHES,
     RULESET_HELP,
     STYLES,
     check_outputs,
@@ -37,7 +38,7 @@ from mapper.errors import ExitCode
     help="The PATCH style for updates (as for diff).",
 )
 @click.option(
-    "--match", type=click.Choice(sorted(("userName", "email", "externalId"))), default="userName",
+    "--match", type=click.Choice(MATCHES), default="userName",
     show_default=True, help="As for sync: a user with no value for it is not created (a failure).",
 )  # fmt: skip
 @click.option(

@@ -8,7 +8,7 @@ import sys
 
 import click
 
-from mapper.cli.common import QUIET_HELP, RULESET_HELP, run_action
+from mapper.cli.common import MATCHES, QUIET_HELP, RULESET_HELP, run_action
 from mapper.errors import ExitCode, UsageError
 from mapper.markup import visible
 from mapper.tools.options import FiniteRange
@@ -18,7 +18,7 @@ from mapper.tools.options import FiniteRange
 @click.option("--to", "base_url", required=True, metavar="BASE_URL", help="The app's SCIM base URL.")
 @click.option("-r", "--ruleset", default="okta-default", show_default=True, help=RULESET_HELP)
 @click.option(
-    "--match", type=click.Choice(sorted(("userName", "email", "externalId"))), default="userName",
+    "--match", type=click.Choice(MATCHES), default="userName",
     show_default=True, help="The attribute sync would look users up by: checked to find the probe's user.",
 )  # fmt: skip
 @click.option(

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from mapper.cli.common import LINE_SUFFIXES, STYLES, counted
+from mapper.cli.common import LINE_SUFFIXES, MATCHES, STYLES, counted
 from mapper.core.styles import UpdateStyle
 from mapper.errors import ExitCode, UsageError
 from mapper.tools.options import FiniteRange
@@ -42,7 +42,7 @@ DEFAULT_RULESET = "okta-default"
     help="What the app was last sent, per Okta user (SQLite; one file per app; locked while a run uses it).",
 )  # fmt: skip
 @click.option(
-    "--match", type=click.Choice(sorted(("userName", "email", "externalId"))), default="userName",
+    "--match", type=click.Choice(MATCHES), default="userName",
     show_default=True,
     help="How a user new to the state is looked for in the app before it is created (a user with no such "
     "value is not created: reported as failed).",

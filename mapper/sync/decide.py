@@ -123,7 +123,7 @@ def decide(ruleset: Ruleset, rendered_by: str, policy: Policy, okta_id: str, use
     if row is None or row.app_id is None:
         if not inactive:
             if match_value(desired, policy.match) is None:
-                raise unmatchable(policy.match)  # (a pending row keeps the value a create carried)
+                raise unmatchable(policy.match)  # before any request: a pending row stays as it is
             return decision(Kind.CREATE)
         if row is not None and row.absent and not row.pending:
             return decision(Kind.NOTHING)  # looked for before, not there, still inactive

@@ -313,9 +313,8 @@ class Sync:
         if done.kind is Outcome.FAILED:
             error = done.error
             assert error is not None
-            if (
-                not error.unknown_outcome and not done.keep
-            ):  # else it stays pending: the next run reads the app
+            # An outcome in doubt, or an earlier create's not yet looked for: the row stays pending.
+            if not error.unknown_outcome and not done.keep:
                 self.state.settle(done.okta_id)
             self._fail(UserFailure(done.okta_id, where, error.status, error.scim_type, error.message()))
             return
@@ -362,9 +361,11 @@ class Sync:
                 return Done(Outcome.FAILED, okta_id, error=exc, keep=True)
         if value is None and not inactive:
             raise unmatchable(match)  # (an app user deleted in the app, its user with no value now)
+        if changed and value is not None:
+            self.state.carried(okta_id, value)  # the earlier value is done with: a POST would carry this
         if value is not None:
-            self._claim("match:" + fold(value, self.options.match), okta_id,
-                        f"the same {self.options.match} in this export", "another Okta user")  # fmt: skip
+            self._claim("match:" + fold(value, match), okta_id, f"the same {match} in this export",
+                        "another Okta user")  # fmt: skip
         in_doubt = False  # a create of this run may have been acted on
         for _ in range(3):
             found = self._find(value)
@@ -372,9 +373,6 @@ class Sync:
                 return self._adopt(okta_id, found, user, desired, inactive)
             if inactive:
                 return Done(Outcome.UNCHANGED, okta_id, active=False, absent=True, profile=user)
-            if changed and value is not None:
-                self.state.carried(okta_id, value)
-                changed = False
             try:
                 created = self.app.create(self.ruleset.create(user))
             except AppError as exc:
