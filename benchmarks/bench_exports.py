@@ -22,6 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_stream import export
+from machine import describe
 
 
 def changed(source: Path, target: Path) -> None:
@@ -88,6 +89,7 @@ def main() -> None:
         for name, seconds in best.items():
             jobs = name.split("--jobs ")[1].split()[0]
             rows.append((name, seconds, best[f"render, --jobs {jobs}"]))
+    print(describe())
     print(f"{args.users:,} users, wall clock with start-up, best of {args.repeat}\n")
     print("| command | s | users/s | vs render |")
     print("|---|---|---|---|")

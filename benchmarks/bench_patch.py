@@ -18,6 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import jsonpatch
 from bench_render import USER, interleaved_us, timing_options
 from handwritten import okta_default_patch
+from machine import describe
 
 import mapper
 
@@ -32,7 +33,8 @@ def main() -> None:
         "filtered entry (email)": ("email", "ada@example.org"),
         "nothing mapped changed": ("nickName", "Ada"),
     }
-    print(f"Python {sys.version.split()[0]}; interleaved, best of {repeat * 3} runs each; µs per call\n")
+    print(describe())
+    print(f"interleaved, best of {repeat * 3} runs each; µs per call\n")
     print(
         f"{'okta-default, change':<28}{'mapper':>9}{'by hand':>9}{'ratio':>8}{'render+jsonpatch':>18}{'speed-up':>10}"
     )

@@ -24,6 +24,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from handwritten import BASELINES, appspace_inbound, okta_default_plain
+from machine import describe
 
 import mapper
 
@@ -108,7 +109,8 @@ def main() -> None:
     repeat, seconds = timing_options(__doc__)
     rounds, turn = repeat * 3, seconds / 3
 
-    print(f"Python {sys.version.split()[0]}; interleaved, best of {rounds} runs each; µs per call\n")
+    print(describe())
+    print(f"interleaved, best of {rounds} runs each; µs per call\n")
     print(f"{'ruleset':<14}{'mapper':>9}{'by hand':>9}{'ratio':>8}")
     for name, baseline in BASELINES.items():
         ruleset = mapper.load(name)

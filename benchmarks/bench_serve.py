@@ -18,12 +18,13 @@ import http.client
 import json
 import shutil
 import statistics
-import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
 from typing import Any
+
+from machine import describe
 
 from mapper.serve.playground import Playground
 from mapper.serve.server import PlaygroundServer
@@ -125,7 +126,8 @@ def main() -> None:
         finally:
             server.shutdown()
             server.server_close()
-    print(f"Python {sys.version.split()[0]}; a {RULES}-rule ruleset; median ms")
+    print(describe())
+    print(f"a {RULES}-rule ruleset; median ms")
     print(
         f"  page load in Chromium (to the first resource): {load:7.1f}"
         if load

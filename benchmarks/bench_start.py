@@ -21,6 +21,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from machine import describe
+
 PROFILE = {"login": "ada@example.com", "firstName": "Ada", "lastName": "Lovelace", "email": "ada@example.com"}
 
 
@@ -62,7 +64,8 @@ def main() -> None:
             rows.append(("jq -c . one.json", ["jq", "-c", ".", str(one)], env))
         results = [(name, median_ms(command, e, args.runs)) for name, command, e in rows]
     base = results[0][1]
-    print(f"median of {args.runs} runs, Python {sys.version.split()[0]}\n")
+    print(describe())
+    print(f"median of {args.runs} runs\n")
     print("| command | ms | over `python -c pass` |")
     print("|---|---|---|")
     for name, ms in results:

@@ -19,6 +19,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from machine import describe
+
 # okta-default's mapping as a jq program: the same output shape, none of mapper's checks.
 JQ = (
     '{schemas: ["urn:ietf:params:scim:schemas:core:2.0:User"], externalId: .id, userName: .profile.login,'
@@ -71,6 +73,7 @@ def main() -> None:
             ("mapper render --jobs 2", best([mapper, "render", str(users), "--jobs", "2", "-q"], out)),
             ("jq -c (same shape, no checks)", best([jq, "-c", JQ, str(users)], out)),
         ]
+    print(describe())
     print(f"{args.users:,} users, best of 3, wall clock")
     print(f"| {'':32} | s | users/s |")
     print(f"|{'-' * 34}|---|---|")

@@ -24,6 +24,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from machine import describe
+
 import mapper
 from tests.support.scim_server import running_server
 
@@ -82,6 +84,7 @@ def main() -> None:
                     rows.append(
                         (name, seconds, report["requests"], report["bulkRequests"], report["bulkOperations"])
                     )
+    print(describe())
     print(f"{args.users:,} users, concurrency {args.concurrency}, scim2-server on loopback, wall clock\n")
     print("| run | s | users/s | requests | vs the first row |")
     print("|---|---|---|---|---|")
