@@ -559,6 +559,191 @@ def test_the_value_a_create_in_doubt_carried_adopts_only_that_create_s_account(t
     assert behaviour.users["theirs"] == other and "PATCH" not in behaviour.methods
 
 
+def test_a_create_in_doubt_is_kept_when_the_search_for_it_fails(tmp_path: Path) -> None:
+    """The create timed out; the next run's search for the user fails (503s), the user's login
+    unchanged: the row keeps the value the create carried, so that when the user then leaves the
+    export the account that create made is found and deactivated (not left active, unknown)."""
+    behaviour = Behaviour(slow={"POST": 1.5})
+    state = tmp_path / "state.sqlite"
+    policy = RetryPolicy(attempts=2, base=0.01, cap=0.01)
+    with fake_app(behaviour) as url:
+        app = ScimApp(Connection(url, TOKEN, timeout=0.5, concurrency=1), policy, Breaker(failures=100))
+        opened = State(state, url, "userName")
+        try:
+            Sync(RULESET, app, opened, Options(concurrency=1)).run([Incoming("f:1", user(1))])
+            _wait_for(lambda: bool(behaviour.users))
+            behaviour.fail_after = behaviour.requests + 2  # the pre-flight and the bulk limits answered
+            failed = Sync(RULESET, app, opened, Options(concurrency=1)).run([Incoming("f:1", user(1))])
+            assert failed.counts["failed"] == 1 and "HTTP 503" in failed.failures[0].message, failed.failures
+            row = opened.get("00u000001")
+            assert row is not None and (row.pending, row.match) == (True, "u1@example.com")
+            behaviour.fail_after = None
+            gone = Sync(RULESET, app, opened, Options(concurrency=1)).run([Incoming("f:2", user(2))])
+        finally:
+            app.close()
+            opened.close()
+    assert gone.counts["deactivated"] == 1, gone.failures
+    assert [u["active"] for u in behaviour.users.values() if u["externalId"] == "00u000001"] == [False]
+
+
+class _ActsThenFails(ScimApp):
+    """An app that creates the user but loses the answer (500), then refuses the search that
+    follows (400): what the POST did is not known at the end of the run."""
+
+    posted = False
+
+    def create(self, body: dict[str, Any]) -> dict[str, Any]:
+        super().create(body)
+        self.posted = True
+        raise AppError(500, "", "the answer was lost", unknown_outcome=True)
+
+    def find(self, match: str, value: str) -> list[dict[str, Any]]:
+        if self.posted:  # the first search answers; the one after the POST is refused
+            raise AppError(400, "invalidFilter", "the app refused the search")
+        return super().find(match, value)
+
+
+def test_a_create_in_doubt_in_this_run_is_kept_when_the_search_after_it_fails(tmp_path: Path) -> None:
+    """The POST's answer was lost and the search after it refused: the run ends not knowing
+    whether the account exists, so the row stays pending with the value the POST carried."""
+    behaviour = Behaviour()
+    with fake_app(behaviour) as url:
+        app = _ActsThenFails(Connection(url, TOKEN, concurrency=1))
+        opened = State(tmp_path / "state.sqlite", url, "userName")
+        try:
+            summary = Sync(RULESET, app, opened, Options(concurrency=1, list_first=False, preflight=False,
+                                                        bulk=False)).run([Incoming("f:1", user(1))])  # fmt: skip
+            row = opened.get("00u000001")
+        finally:
+            app.close()
+            opened.close()
+    assert summary.counts["failed"] == 1 and "HTTP 400" in summary.failures[0].message, summary.failures
+    assert behaviour.methods == ["GET", "POST"] and len(behaviour.users) == 1
+    assert row is not None and (row.app_id, row.pending, row.match) == (None, True, "u1@example.com")
+
+
+def _deleted_in_the_app(behaviour: Behaviour, url: str, state: Path, *users: dict[str, Any]) -> None:
+    """A sync of each of USERS in turn into STATE, then the account deleted in the app."""
+    opened = State(state, url, "userName")
+    setup = ScimApp(Connection(url, TOKEN, concurrency=1))
+    try:
+        for one in users:
+            Sync(RULESET, setup, opened, Options(concurrency=1)).run([Incoming("f:1", one)])
+    finally:
+        setup.close()
+        opened.close()
+    behaviour.users.clear()
+
+
+def test_a_user_deleted_in_the_app_whose_new_create_timed_out_is_looked_for_by_its_value(
+    tmp_path: Path,
+) -> None:
+    """An update meets a 404 (deleted in the app); the create that follows times out; the login
+    changes before the next run: the account that create made is found by the login it
+    carried and adopted, not made a second time."""
+    behaviour = Behaviour()
+    state = tmp_path / "state.sqlite"
+    renamed = user(1, title="Boss", login="renamed@example.com")
+    with fake_app(behaviour) as url:
+        _deleted_in_the_app(behaviour, url, state, user(1))
+        behaviour.slow["POST"] = 1.5
+        app = ScimApp(Connection(url, TOKEN, timeout=0.5, concurrency=1))
+        opened = State(state, url, "userName")
+        try:
+            first = Sync(RULESET, app, opened, Options(concurrency=1)).run(
+                [Incoming("f:1", user(1, title="Boss"))]
+            )
+            assert first.counts["failed"] == 1 and "timed out" in first.failures[0].message, first.failures
+            _wait_for(lambda: behaviour.finished >= behaviour.requests)
+            second = Sync(RULESET, app, opened, Options(concurrency=1)).run([Incoming("f:1", renamed)])
+        finally:
+            app.close()
+            opened.close()
+    assert (second.counts["adopted"], second.counts["created"]) == (1, 0), second.failures
+    assert behaviour.methods.count("POST") == 2 and len(behaviour.users) == 1  # the first sync's, and one
+
+
+class _RefusesOneCreate(ScimApp):
+    refused = False
+
+    def create(self, body: dict[str, Any]) -> dict[str, Any]:
+        if not self.refused:
+            self.refused = True
+            raise AppError(400, "invalidValue", "the app refused the user")
+        return super().create(body)
+
+
+def test_a_user_deleted_in_the_app_whose_new_create_was_refused_is_created_by_the_next_run(
+    tmp_path: Path,
+) -> None:
+    """--repair finds the app user deleted (404) and the create that follows is refused: the
+    next run, with the user unchanged, creates it (the state does not go on pointing at the
+    deleted account, which would make the user look in line)."""
+    behaviour = Behaviour()
+    state = tmp_path / "state.sqlite"
+    with fake_app(behaviour) as url:
+        _deleted_in_the_app(behaviour, url, state, user(1))
+        app = _RefusesOneCreate(Connection(url, TOKEN, concurrency=1))
+        opened = State(state, url, "userName")
+        try:
+            repair = Sync(RULESET, app, opened, Options(concurrency=1, repair=True)).run(
+                [Incoming("f:1", user(1))]
+            )
+            assert repair.counts["failed"] == 1 and "HTTP 400" in repair.failures[0].message, repair.failures
+            after = Sync(RULESET, app, opened, Options(concurrency=1)).run([Incoming("f:1", user(1))])
+        finally:
+            app.close()
+            opened.close()
+    assert after.counts["created"] == 1, (after.counts, after.failures)
+    assert [u["externalId"] for u in behaviour.users.values()] == ["00u000001"]
+
+
+def test_a_user_active_again_whose_account_was_deleted_in_the_app_is_provisioned_again(
+    tmp_path: Path,
+) -> None:
+    """A deactivated user's account was deleted in the app; the user is active again in Okta:
+    the reactivation meets a 404, and the user is created again, as an update's 404 is."""
+    behaviour = Behaviour()
+    state = tmp_path / "state.sqlite"
+    with fake_app(behaviour) as url:
+        _deleted_in_the_app(behaviour, url, state, user(1), user(1, status="DEPROVISIONED"))
+        app = ScimApp(Connection(url, TOKEN, concurrency=1))
+        opened = State(state, url, "userName")
+        try:
+            again = Sync(RULESET, app, opened, Options(concurrency=1)).run([Incoming("f:1", user(1))])
+        finally:
+            app.close()
+            opened.close()
+    assert (again.counts["created"], again.counts["failed"]) == (1, 0), again.failures
+    assert [(u["externalId"], u["active"]) for u in behaviour.users.values()] == [("00u000001", True)]
+
+
+def test_a_user_deactivated_in_okta_whose_account_was_deleted_in_the_app(tmp_path: Path) -> None:
+    """The deactivation meets a 404: no account is left to deactivate, so the user is in line,
+    not a failure on every run; the next run sends nothing, and the user made active again in
+    Okta is created."""
+    behaviour = Behaviour()
+    state = tmp_path / "state.sqlite"
+    with fake_app(behaviour) as url:
+        _deleted_in_the_app(behaviour, url, state, user(1))
+        app = ScimApp(Connection(url, TOKEN, concurrency=1))
+        opened = State(state, url, "userName")
+        try:
+            runs, sent = [], []
+            for _ in range(2):
+                deprovisioned = [Incoming("f:1", user(1, status="DEPROVISIONED"))]
+                runs.append(Sync(RULESET, app, opened, Options(concurrency=1)).run(deprovisioned))
+                sent.append(len(behaviour.methods))
+            again = Sync(RULESET, app, opened, Options(concurrency=1)).run([Incoming("f:1", user(1))])
+        finally:
+            app.close()
+            opened.close()
+    assert [(r.counts["unchanged"], r.counts["failed"]) for r in runs] == [(1, 0), (1, 0)], runs[0].failures
+    assert set(behaviour.methods[sent[0] : sent[1]]) == {"GET"}  # the second run: its pre-flight only
+    assert (again.counts["created"], again.counts["failed"]) == (1, 0), again.failures
+    assert [(u["externalId"], u["active"]) for u in behaviour.users.values()] == [("00u000001", True)]
+
+
 def test_an_update_that_timed_out_is_read_back_by_the_next_run(tmp_path: Path) -> None:
     """A PATCH that timed out may land after a GET sent at once, and a PATCH built from that GET
     would then apply its change twice (an ``add`` to a multi-valued attribute, a second entry):

@@ -344,54 +344,61 @@ class Sync:
         EARLIER: the value an earlier run's create in doubt carried, looked for first when the
         user's value has changed since (the account that create may have made)."""
         okta_id = user["id"]
-        value = self._match_value(desired)
-        match = self.options.match
-        changed = earlier is not None and (value is None or fold(earlier, match) != fold(value, match))
-        if changed and "externalId" in desired:
-            assert earlier is not None
-            # Adopted by that value only when it is provably the account that create made (it
-            # carries this user's externalId): the value may be another Okta user's by now.
-            try:
+        in_doubt = (
+            earlier is not None
+        )  # a create, of an earlier run or of this one, may have made the account
+        try:
+            value = self._match_value(desired)
+            match = self.options.match
+            changed = earlier is not None and (value is None or fold(earlier, match) != fold(value, match))
+            if changed and "externalId" in desired:
+                assert earlier is not None
+                # Adopted by that value only when it is provably the account that create made (it
+                # carries this user's externalId): the value may be another Okta user's by now.
                 mine = [
                     f for f in self.app.find(match, earlier) if f.get("externalId") == desired["externalId"]
                 ]
                 if len(mine) == 1:
                     return self._adopt(okta_id, mine[0], user, desired, inactive)
-            except AppError as exc:  # not settled either way: the row keeps that value for the next run
-                return Done(Outcome.FAILED, okta_id, error=exc, keep=True)
-        if value is None and not inactive:
-            raise unmatchable(match)  # (an app user deleted in the app, its user with no value now)
-        if changed and value is not None:
-            self.state.carried(okta_id, value)  # the earlier value is done with: a POST would carry this
-        if value is not None:
-            self._claim("match:" + fold(value, match), okta_id, f"the same {match} in this export",
-                        "another Okta user")  # fmt: skip
-        in_doubt = False  # a create of this run may have been acted on
-        for _ in range(3):
-            found = self._find(value)
-            if found is not None:
-                return self._adopt(okta_id, found, user, desired, inactive)
-            if inactive:
-                return Done(Outcome.UNCHANGED, okta_id, active=False, absent=True, profile=user)
-            try:
-                created = self.app.create(self.ruleset.create(user))
-            except AppError as exc:
-                if exc.unknown_outcome and not exc.later:
-                    in_doubt = True
-                    continue  # the user may exist now: search again before sending again
-                if in_doubt and (exc.status == 409 or exc.scim_type == "uniqueness"):
-                    # The create in doubt was acted on after the search that followed it (the
-                    # app was still creating the user): the account is this user's own.
-                    found = self._find(value)
-                    if found is not None:
-                        return self._adopt(okta_id, found, user, desired, inactive)
-                raise  # (later: it stays pending, and the next run looks for it first)
-            self._claim(created["id"], okta_id, "the id", "another Okta user")
-            return Done(Outcome.CREATED, okta_id, created["id"], put_body(self.plan, created, desired),
-                        profile=user)  # fmt: skip
-        # The last create is in doubt too: the user stays pending, and the next run looks for it first.
-        raise AppError(None, "", "the app did not answer a create three times; the next run looks for it first",
-                       unknown_outcome=True)  # fmt: skip
+            if value is None and not inactive:
+                raise unmatchable(match)  # (an app user deleted in the app, its user with no value now)
+            if changed and value is not None:
+                self.state.carried(okta_id, value)  # the earlier value is done with: a POST would carry this
+            if value is not None:
+                self._claim("match:" + fold(value, match), okta_id, f"the same {match} in this export",
+                            "another Okta user")  # fmt: skip
+            for _ in range(3):
+                found = self._find(value)
+                if found is not None:
+                    return self._adopt(okta_id, found, user, desired, inactive)
+                if inactive:
+                    return Done(Outcome.UNCHANGED, okta_id, active=False, absent=True, profile=user)
+                try:
+                    created = self.app.create(self.ruleset.create(user))
+                except AppError as exc:
+                    if exc.unknown_outcome and not exc.later:
+                        in_doubt = True
+                        continue  # the user may exist now: search again before sending again
+                    if in_doubt and (exc.status == 409 or exc.scim_type == "uniqueness"):
+                        # The create in doubt was acted on after the search that followed it (the
+                        # app was still creating the user): the account is this user's own.
+                        found = self._find(value)
+                        if found is not None:
+                            return self._adopt(okta_id, found, user, desired, inactive)
+                    raise  # (later: it stays pending, and the next run looks for it first)
+                self._claim(created["id"], okta_id, "the id", "another Okta user")
+                return Done(Outcome.CREATED, okta_id, created["id"], put_body(self.plan, created, desired),
+                            profile=user)  # fmt: skip
+            # The last create is in doubt too: the user stays pending, and the next run looks for it first.
+            raise AppError(None, "", "the app did not answer a create three times; the next run looks for it first",
+                           unknown_outcome=True)  # fmt: skip
+        except (AppError, ProfileError) as exc:
+            if not in_doubt:
+                raise
+            # What a create did is not known yet: the row keeps the value it carried, so that the
+            # next run (or, should the user leave the export, its deactivation) looks for it first.
+            error = exc if isinstance(exc, AppError) else AppError(None, "", str(exc))
+            return Done(Outcome.FAILED, okta_id, error=error, keep=True)
 
     def _list_first(self) -> None:
         """On a first sync (a state with no users) or a --repair, answer the first search for each
@@ -468,7 +475,7 @@ class Sync:
             self.app.patch(row.app_id, message)
         except AppError as exc:
             if exc.status == 404:
-                return self._create(user, desired, False)  # deleted in the app: provision again
+                return self._recreate(row, user, desired, False)
             if not exc.unknown_outcome or exc.later:
                 raise  # (later: a read now could come before the PATCH lands; the next run reads)
             return self._repair(row, user, desired, False)  # see what the app really holds
@@ -516,8 +523,14 @@ class Sync:
             return self.app.get(row.app_id)
         except AppError as exc:
             if exc.status == 404:
-                return self._create(user, desired, inactive)
+                return self._recreate(row, user, desired, inactive)
             raise
+
+    def _recreate(self, row: Row, user: OktaUser, desired: Resource, inactive: bool) -> Done:
+        """The app has no user at ROW's app id (a 404: deleted in the app): provisioned again, as a
+        user new to the state (State.lost)."""
+        self.state.lost(row.okta_id)
+        return self._create(user, desired, inactive)
 
     def _send_reconcile(self, app_id: str, current: Resource, user: OktaUser) -> list[str]:
         """Send reconcile(current, user) (re-read and re-sent when its outcome is unknown)."""
@@ -557,6 +570,8 @@ class Sync:
                 current = self._set_active(app_id, False, current)
                 break
             except AppError as exc:
+                if exc.status == 404:  # deleted in the app: no account is left to deactivate
+                    return Done(Outcome.UNCHANGED, okta_id, active=False, absent=True)
                 if not exc.unknown_outcome or attempt == 2:
                     raise
         return Done(Outcome.DEACTIVATED, okta_id, app_id, current, active=False,
@@ -564,7 +579,12 @@ class Sync:
 
     def _reactivate(self, row: Row, user: OktaUser, desired: Resource) -> Done:
         assert row.app_id is not None and row.resource is not None
-        current = self._set_active(row.app_id, True, row.resource)
+        try:
+            current = self._set_active(row.app_id, True, row.resource)
+        except AppError as exc:
+            if exc.status == 404:
+                return self._recreate(row, user, desired, False)
+            raise
         attributes = ["active", *self._send_reconcile(row.app_id, current, user)]
         return Done(Outcome.REACTIVATED, row.okta_id, row.app_id, put_body(self.plan, current, desired),
                     attributes=attributes, profile=user)  # fmt: skip
