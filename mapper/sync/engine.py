@@ -2,7 +2,7 @@
 
 A run goes in three phases. First every user of the export is decided
 (:mod:`mapper.sync.decide`) and what is not destructive is carried out on a bounded pool
-of threads: creates (after a search by ``--match``: an app user found is adopted), updates,
+of threads (:mod:`mapper.sync.tasks`, the requests of each decision): creates (after a search by ``--match``: an app user found is adopted), updates,
 reactivations, repairs, and the searches for inactive users the state does not know.
 Then the users the export no longer lists are decided. Last, the deactivations and
 deletions the run holds are judged by the deactivation guard (:mod:`mapper.sync.guard`):
@@ -28,31 +28,23 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 
-from mapper.core.schema import OktaUser, Resource
-from mapper.core.styles import UpdateStyle
 from mapper.errors import ExitCode, MapperError, ProfileError
-from mapper.runtime.patch import touched
-from mapper.runtime.put import put_body
-from mapper.runtime.reconcile import reconcile_message
 from mapper.runtime.ruleset import Ruleset
-from mapper.sync.app import AppError, BulkLimits, Conflict, Users, fold
+from mapper.sync.app import AppError, BulkLimits, Users
 from mapper.sync.batched import BatchedUsers
 from mapper.sync.decide import (
     Decision,
     Kind,
     decide,
     decide_gone,
-    earlier_match,
-    match_value,
     ruleset_hash,
     shard,
-    status_body,
-    unmatchable,
 )
 from mapper.sync.listing import listed
 from mapper.sync.records import KINDS, BulkUse, Done, Held, Incoming, Options, Outcome, Summary, UserFailure
 from mapper.sync.retry import AppUnavailable
-from mapper.sync.state import Row, State
+from mapper.sync.state import State
+from mapper.sync.tasks import Tasks
 
 __all__ = ["KINDS", "Done", "EmptyExport", "Incoming", "Options", "Outcome", "Summary", "Sync", "UserFailure"]
 
@@ -90,6 +82,7 @@ class Sync:
         self._task_context = threading.local()
         self._seen: set[str] = set()  # users listed that need no request now, marked seen in batches
         self._run = 0
+        self._tasks: Tasks  # made by run, once the run's app is known
 
     # ---------------------------------------------------------------- the run
 
@@ -121,6 +114,7 @@ class Sync:
             self.summary.stopped = str(exc)
             return self._ended(started, before)
         workers = self._batch(limits)
+        tasks = self._tasks = Tasks(self.ruleset, self.app, self.state, self.options)
         pool = concurrent.futures.ThreadPoolExecutor(workers)
         in_flight: dict[concurrent.futures.Future[Done], str] = {}
         held: list[Held] = []
@@ -156,12 +150,12 @@ class Sync:
 
         try:
             for where, decision in self._decide_all(itertools.chain((first,), records), run, busy):
-                task = self._task(decision)
+                task = tasks.task(decision)
                 if decision.destructive(self.options.delete):
                     held.append(Held(where, decision.okta_id, task))
                     self._seen.add(decision.okta_id)  # listed: not gone
                     continue
-                submit(decision.okta_id, where, task, self._match_value(decision.desired))
+                submit(decision.okta_id, where, task, tasks.match_value(decision.desired))
             drain(0)
             if self.summary.unreadable:
                 self.summary.gone_kept = sum(
@@ -171,7 +165,7 @@ class Sync:
                 for row in self.state.not_seen(run):
                     gone = decide_gone(self.policy, row)
                     if gone is not None:
-                        held.append(Held("", row.okta_id, self._task(gone)))
+                        held.append(Held("", row.okta_id, tasks.task(gone)))
             active = active_before + self.summary.counts[Outcome.ADOPTED] + sum(1 for h in held if h.found)
             self.summary.limit = self.options.max_deactivations.allowed(active)
             judged = True
@@ -268,31 +262,11 @@ class Sync:
         busy.add(okta_id)
         return decision
 
-    def _task(self, decision: Decision) -> Callable[[], Done]:
-        """The requests DECISION needs, as a callable for a worker thread."""
-        row, user, desired = decision.row, decision.user, decision.desired
-        kind = decision.kind
-        if kind is Kind.GONE:
-            assert row is not None
-            return functools.partial(self._gone, row)
-        assert user is not None and desired is not None
-        if kind in (Kind.CREATE, Kind.LOOKUP):
-            return functools.partial(self._create, user, desired, kind is Kind.LOOKUP, earlier_match(row))
-        assert row is not None
-        if kind is Kind.REPAIR:
-            return functools.partial(self._repair, row, user, desired, decision.inactive)
-        if kind is Kind.DEACTIVATE:
-            return functools.partial(self._deactivate, row)
-        if kind is Kind.REACTIVATE:
-            return functools.partial(self._reactivate, row, user, desired)
-        assert kind is Kind.UPDATE and decision.message is not None
-        return functools.partial(self._update, row, user, desired, decision.message)
-
     def _held_found(self, done: Done, where: str) -> Held:
         """An active app user found for an inactive Okta user (by a lookup, or by a repair that
         read the app): its deactivation waits for the guard."""
         assert done.found is not None and done.app_id is not None
-        task = functools.partial(self._deactivate_current, done.okta_id, done.app_id, done.found)
+        task = functools.partial(self._tasks.deactivate_current, done.okta_id, done.app_id, done.found)
         return Held(where, done.okta_id, task, found=True)
 
     def _guarded(self, task: Callable[[], Done], okta_id: str) -> Done:
@@ -333,72 +307,7 @@ class Sync:
             self.summary.failures.append(failure)
         self.on_failure(failure)
 
-    def _match_value(self, desired: Resource | None) -> str | None:
-        return match_value(desired, self.options.match) if desired is not None else None
-
-    # ---------------------------------------------------------------- tasks (worker threads)
-
-    def _create(self, user: OktaUser, desired: Resource, inactive: bool, earlier: str | None = None) -> Done:
-        """A user new to the state: looked for by --match, adopted if found, else created (an
-        inactive user is never created: an active account found is deactivated, with the guard).
-        EARLIER: the value an earlier run's create in doubt carried, looked for first when the
-        user's value has changed since (the account that create may have made)."""
-        okta_id = user["id"]
-        in_doubt = (
-            earlier is not None
-        )  # a create, of an earlier run or of this one, may have made the account
-        try:
-            value = self._match_value(desired)
-            match = self.options.match
-            changed = earlier is not None and (value is None or fold(earlier, match) != fold(value, match))
-            if changed and "externalId" in desired:
-                assert earlier is not None
-                # Adopted by that value only when it is provably the account that create made (it
-                # carries this user's externalId): the value may be another Okta user's by now.
-                mine = [
-                    f for f in self.app.find(match, earlier) if f.get("externalId") == desired["externalId"]
-                ]
-                if len(mine) == 1:
-                    return self._adopt(okta_id, mine[0], user, desired, inactive)
-            if value is None and not inactive:
-                raise unmatchable(match)  # (an app user deleted in the app, its user with no value now)
-            if changed and value is not None:
-                self.state.carried(okta_id, value)  # the earlier value is done with: a POST would carry this
-            if value is not None:
-                self._claim("match:" + fold(value, match), okta_id, f"the same {match} in this export",
-                            "another Okta user")  # fmt: skip
-            for _ in range(3):
-                found = self._find(value)
-                if found is not None:
-                    return self._adopt(okta_id, found, user, desired, inactive)
-                if inactive:
-                    return Done(Outcome.UNCHANGED, okta_id, active=False, absent=True, profile=user)
-                try:
-                    created = self.app.create(self.ruleset.create(user))
-                except AppError as exc:
-                    if exc.unknown_outcome and not exc.later:
-                        in_doubt = True
-                        continue  # the user may exist now: search again before sending again
-                    if in_doubt and (exc.status == 409 or exc.scim_type == "uniqueness"):
-                        # The create in doubt was acted on after the search that followed it (the
-                        # app was still creating the user): the account is this user's own.
-                        found = self._find(value)
-                        if found is not None:
-                            return self._adopt(okta_id, found, user, desired, inactive)
-                    raise  # (later: it stays pending, and the next run looks for it first)
-                self._claim(created["id"], okta_id, "the id", "another Okta user")
-                return Done(Outcome.CREATED, okta_id, created["id"], put_body(self.plan, created, desired),
-                            profile=user)  # fmt: skip
-            # The last create is in doubt too: the user stays pending, and the next run looks for it first.
-            raise AppError(None, "", "the app did not answer a create three times; the next run looks for it first",
-                           unknown_outcome=True)  # fmt: skip
-        except (AppError, ProfileError) as exc:
-            if not in_doubt:
-                raise
-            # What a create did is not known yet: the row keeps the value it carried, so that the
-            # next run (or, should the user leave the export, its deactivation) looks for it first.
-            error = exc if isinstance(exc, AppError) else AppError(None, "", str(exc))
-            return Done(Outcome.FAILED, okta_id, error=error, keep=True)
+    # ---------------------------------------------------------------- the run's app
 
     def _list_first(self) -> None:
         """On a first sync (a state with no users) or a --repair, answer the first search for each
@@ -419,205 +328,3 @@ class Sync:
         batched = BatchedUsers(self.app, self.app.bulk, limits, self.options.concurrency)  # type: ignore[attr-defined]
         self.app = batched
         return batched.workers
-
-    def _find(self, value: str | None) -> Resource | None:
-        if value is None:
-            return None
-        found = self.app.find(self.options.match, value)
-        if len(found) > 1:
-            raise AppError(
-                None, "uniqueness", f"{len(found)} app users match this user's {self.options.match}"
-            )
-        return found[0] if found else None
-
-    def _claim(self, key: str, okta_id: str, what: str, whose: str) -> None:
-        holder = self.state.claim(key, okta_id)
-        if holder is not None:
-            raise Conflict(f"{whose} ({holder}) holds {what}")
-
-    def _adopt(
-        self,
-        okta_id: str,
-        current: Resource,
-        user: OktaUser,
-        desired: Resource,
-        inactive: bool,
-    ) -> Done:
-        """An app user found by --match becomes this Okta user's: brought in line, nothing else
-        touched; never one that belongs to another Okta user."""
-        app_id = current.get("id")
-        if not isinstance(app_id, str) or not app_id:
-            raise AppError(None, "", "the app's search result has no id")
-        external = current.get("externalId")
-        if (
-            "externalId" in desired
-            and isinstance(external, str)
-            and external
-            and external != desired["externalId"]
-        ):
-            raise Conflict(
-                f"the app user with this {self.options.match} has the externalId of another Okta user ({external})"
-            )
-        self._claim(app_id, okta_id, f"the app user with this {self.options.match}", "another Okta user")
-        if inactive:
-            if current.get("active") is False:
-                return Done(Outcome.UNCHANGED, okta_id, app_id, current, active=False, profile=user)
-            return Done(Outcome.UNCHANGED, okta_id, app_id, current, profile=user, found=current)
-        attributes = self._send_reconcile(app_id, current, user)
-        return Done(Outcome.ADOPTED, okta_id, app_id, put_body(self.plan, current, desired), attributes=attributes,
-                    profile=user)  # fmt: skip
-
-    def _update(self, row: Row, user: OktaUser, desired: Resource, message: Resource) -> Done:
-        assert row.app_id is not None and row.resource is not None
-        if self.options.style is UpdateStyle.PUT:
-            return self._put(row, user, desired)
-        try:
-            self.app.patch(row.app_id, message)
-        except AppError as exc:
-            if exc.status == 404:
-                return self._recreate(row, user, desired, False)
-            if not exc.unknown_outcome or exc.later:
-                raise  # (later: a read now could come before the PATCH lands; the next run reads)
-            return self._repair(row, user, desired, False)  # see what the app really holds
-        return Done(Outcome.UPDATED, row.okta_id, row.app_id, put_body(self.plan, row.resource, desired),
-                    attributes=_attributes(message), profile=user)  # fmt: skip
-
-    def _put(self, row: Row, user: OktaUser, desired: Resource) -> Done:
-        assert row.app_id is not None
-        current = self._get(row, user, desired)
-        if isinstance(current, Done):
-            return current
-        changed = reconcile_message(self.plan, current, desired)
-        if changed is None:
-            return Done(Outcome.UNCHANGED, row.okta_id, row.app_id, put_body(self.plan, current, desired),
-                        profile=user)  # fmt: skip
-        body = self.ruleset.put(current, user)
-        self.app.put(row.app_id, body)
-        return Done(
-            Outcome.UPDATED, row.okta_id, row.app_id, body, attributes=_attributes(changed), profile=user
-        )
-
-    def _repair(self, row: Row, user: OktaUser, desired: Resource, inactive: bool) -> Done:
-        """Read the app's user and bring it in line (a killed run, --repair, an unknown outcome)."""
-        assert row.app_id is not None
-        current = self._get(row, user, desired, inactive)
-        if isinstance(current, Done):
-            return current
-        if inactive:
-            if current.get("active") is False:
-                return Done(Outcome.UNCHANGED, row.okta_id, row.app_id, current, active=False, profile=user)
-            return Done(Outcome.UNCHANGED, row.okta_id, row.app_id, current, profile=user, found=current)
-        kind = Outcome.UPDATED
-        if current.get("active") is False and not _owns_active(self.ruleset):
-            current = self._set_active(row.app_id, True, current)
-            kind = Outcome.REACTIVATED
-        attributes = self._send_reconcile(row.app_id, current, user)
-        if not attributes and kind is Outcome.UPDATED:
-            kind = Outcome.UNCHANGED
-        return Done(kind, row.okta_id, row.app_id, put_body(self.plan, current, desired), attributes=attributes,
-                    profile=user)  # fmt: skip
-
-    def _get(self, row: Row, user: OktaUser, desired: Resource, inactive: bool = False) -> Resource | Done:
-        assert row.app_id is not None
-        try:
-            return self.app.get(row.app_id)
-        except AppError as exc:
-            if exc.status == 404:
-                return self._recreate(row, user, desired, inactive)
-            raise
-
-    def _recreate(self, row: Row, user: OktaUser, desired: Resource, inactive: bool) -> Done:
-        """The app has no user at ROW's app id (a 404: deleted in the app): provisioned again, as a
-        user new to the state (State.lost)."""
-        self.state.lost(row.okta_id)
-        return self._create(user, desired, inactive)
-
-    def _send_reconcile(self, app_id: str, current: Resource, user: OktaUser) -> list[str]:
-        """Send reconcile(current, user) (re-read and re-sent when its outcome is unknown)."""
-        for _ in range(3):
-            message = self.ruleset.reconcile(current, user)
-            if message is None:
-                return []
-            try:
-                self.app.patch(app_id, message)
-                return _attributes(message)
-            except AppError as exc:
-                if not exc.unknown_outcome or exc.later:
-                    raise  # (later: it stays pending, and the next run reads the app)
-                current = self.app.get(app_id)
-        # The last PATCH is in doubt too: the user stays pending, and the next run reads the app first.
-        raise AppError(None, "", "the app did not answer a PATCH three times; the next run reads the user first",
-                       unknown_outcome=True)  # fmt: skip
-
-    def _deactivate(self, row: Row) -> Done:
-        assert row.app_id is not None
-        return self._deactivate_current(row.okta_id, row.app_id, row.resource or {})
-
-    def _set_active(self, app_id: str, active: bool, current: Resource) -> Resource:
-        """(De)activate the app user in the run's style (decide.status_body); with put, on the
-        resource read from the app just before. What the app holds afterwards."""
-        style = self.options.style
-        if style is UpdateStyle.PUT:
-            current = self.app.get(app_id)
-            self.app.put(app_id, status_body(self.ruleset, style, active, current))
-        else:
-            self.app.patch(app_id, status_body(self.ruleset, style, active, None))
-        return {**current, "active": active}
-
-    def _deactivate_current(self, okta_id: str, app_id: str, current: Resource) -> Done:
-        for attempt in range(3):  # setting active=false twice is the same as once
-            try:
-                current = self._set_active(app_id, False, current)
-                break
-            except AppError as exc:
-                if exc.status == 404:  # deleted in the app: no account is left to deactivate
-                    return Done(Outcome.UNCHANGED, okta_id, active=False, absent=True)
-                if not exc.unknown_outcome or attempt == 2:
-                    raise
-        return Done(Outcome.DEACTIVATED, okta_id, app_id, current, active=False,
-                    attributes=["active"])  # fmt: skip
-
-    def _reactivate(self, row: Row, user: OktaUser, desired: Resource) -> Done:
-        assert row.app_id is not None and row.resource is not None
-        try:
-            current = self._set_active(row.app_id, True, row.resource)
-        except AppError as exc:
-            if exc.status == 404:
-                return self._recreate(row, user, desired, False)
-            raise
-        attributes = ["active", *self._send_reconcile(row.app_id, current, user)]
-        return Done(Outcome.REACTIVATED, row.okta_id, row.app_id, put_body(self.plan, current, desired),
-                    attributes=attributes, profile=user)  # fmt: skip
-
-    def _gone(self, row: Row) -> Done:
-        """A user the export no longer lists: deactivated (deleted with --delete). One whose
-        create is in doubt is searched for first."""
-        app_id, current = row.app_id, row.resource or {}
-        if app_id is None:
-            assert row.match is not None
-            found = self.app.find(self.options.match, row.match)
-            found_id = found[0].get("id") if len(found) == 1 else None
-            external = found[0].get("externalId") if len(found) == 1 else None
-            if (
-                not isinstance(found_id, str)
-                or (isinstance(external, str) and external and external != row.okta_id)
-                or self.state.claim(found_id, row.okta_id) is not None
-            ):
-                return Done(Outcome.UNCHANGED, row.okta_id, forget=True)  # not created, or not ours
-            app_id, current = found_id, found[0]
-        if self.options.delete:
-            try:
-                self.app.delete(app_id)
-            except AppError as exc:
-                if exc.status != 404:
-                    raise
-            return Done(Outcome.DELETED, row.okta_id, forget=True)
-        return self._deactivate_current(row.okta_id, app_id, current)
-
-
-def _owns_active(ruleset: Ruleset) -> bool:
-    return any(r.target.attr == "active" and r.target.sub is None for r in ruleset.plan.rules)
-
-
-def _attributes(message: Resource | None) -> list[str]:
-    return sorted(touched(message)) if message is not None else []
