@@ -410,16 +410,13 @@ def test_a_create_in_doubt_is_looked_for_by_the_value_it_carried(tmp_path: Path)
     assert behaviour.methods.count("POST") == 1 and len(behaviour.users) == 1
 
 
-@pytest.mark.parametrize("answered", [2, 3], ids=["search-fails", "adoption-fails"])
-def test_the_value_a_create_in_doubt_carried_outlives_a_run_that_failed(
-    tmp_path: Path, answered: int
-) -> None:
-    """The create timed out; the login changed; the next run fails (503s) before it could look
-    for that create's account, or while it adopts it: the row still holds the value the create
-    carried, and the run after finds the account by it and adopts it (one account)."""
+def _in_doubt_then_a_run_that_fails(
+    state: Path, answered: int, failing: dict[str, Any], last: list[dict[str, Any]]
+) -> tuple[Any, Any, Behaviour]:
+    """A create of user 1 that times out (the app makes the account late); a run of FAILING in
+    which the app answers 503 after ANSWERED requests; a run of LAST. The failing run's
+    summary, the last run's, and the app."""
     behaviour = Behaviour(slow={"POST": 1.5})
-    renamed = {**user(1), "profile": {**user(1)["profile"], "login": "renamed@example.com"}}
-    state = tmp_path / "state.sqlite"
     policy = RetryPolicy(attempts=2, base=0.01, cap=0.01)
     with fake_app(behaviour) as url:
         app = ScimApp(Connection(url, TOKEN, timeout=0.5, concurrency=1), policy, Breaker(failures=100))
@@ -427,18 +424,31 @@ def test_the_value_a_create_in_doubt_carried_outlives_a_run_that_failed(
         try:
             Sync(RULESET, app, opened, Options(concurrency=1)).run([Incoming("f:1", user(1))])
             _wait_for(lambda: bool(behaviour.users))
-            behaviour.fail_after, behaviour.failure = (
-                behaviour.requests + answered,
-                "503",
-            )  # after the pre-flight
-            failed = Sync(RULESET, app, opened, Options(concurrency=1)).run([Incoming("f:1", renamed)])
+            behaviour.fail_after = behaviour.requests + answered  # (the pre-flight and the bulk limits: 2)
+            failed = Sync(RULESET, app, opened, Options(concurrency=1)).run([Incoming("f:1", failing)])
             assert failed.counts["failed"] == 1 and "HTTP 503" in failed.failures[0].message, failed.failures
-            assert opened.get("00u000001").match == "u1@example.com"  # type: ignore[union-attr]
+            row = opened.get("00u000001")
+            assert row is not None and (row.pending, row.match) == (True, "u1@example.com")
             behaviour.fail_after = None
-            last = Sync(RULESET, app, opened, Options(concurrency=1)).run([Incoming("f:1", renamed)])
+            incoming = [Incoming(f"f:{n}", u) for n, u in enumerate(last)]
+            done = Sync(RULESET, app, opened, Options(concurrency=1)).run(incoming)
         finally:
             app.close()
             opened.close()
+    return failed, done, behaviour
+
+
+@pytest.mark.parametrize("answered", [2, 3], ids=["search-fails", "adoption-fails"])
+def test_the_value_a_create_in_doubt_carried_outlives_a_run_that_failed(
+    tmp_path: Path, answered: int
+) -> None:
+    """The create timed out; the login changed; the next run fails (503s) before it could look
+    for that create's account, or while it adopts it: the row still holds the value the create
+    carried, and the run after finds the account by it and adopts it (one account)."""
+    renamed = user(1, login="renamed@example.com")
+    _, last, behaviour = _in_doubt_then_a_run_that_fails(
+        tmp_path / "state.sqlite", answered, renamed, [renamed]
+    )
     assert (last.counts["adopted"], last.counts["created"]) == (1, 0), last.failures
     assert behaviour.methods.count("POST") == 1 and len(behaviour.users) == 1
 
@@ -563,25 +573,7 @@ def test_a_create_in_doubt_is_kept_when_the_search_for_it_fails(tmp_path: Path) 
     """The create timed out; the next run's search for the user fails (503s), the user's login
     unchanged: the row keeps the value the create carried, so that when the user then leaves the
     export the account that create made is found and deactivated (not left active, unknown)."""
-    behaviour = Behaviour(slow={"POST": 1.5})
-    state = tmp_path / "state.sqlite"
-    policy = RetryPolicy(attempts=2, base=0.01, cap=0.01)
-    with fake_app(behaviour) as url:
-        app = ScimApp(Connection(url, TOKEN, timeout=0.5, concurrency=1), policy, Breaker(failures=100))
-        opened = State(state, url, "userName")
-        try:
-            Sync(RULESET, app, opened, Options(concurrency=1)).run([Incoming("f:1", user(1))])
-            _wait_for(lambda: bool(behaviour.users))
-            behaviour.fail_after = behaviour.requests + 2  # the pre-flight and the bulk limits answered
-            failed = Sync(RULESET, app, opened, Options(concurrency=1)).run([Incoming("f:1", user(1))])
-            assert failed.counts["failed"] == 1 and "HTTP 503" in failed.failures[0].message, failed.failures
-            row = opened.get("00u000001")
-            assert row is not None and (row.pending, row.match) == (True, "u1@example.com")
-            behaviour.fail_after = None
-            gone = Sync(RULESET, app, opened, Options(concurrency=1)).run([Incoming("f:2", user(2))])
-        finally:
-            app.close()
-            opened.close()
+    _, gone, behaviour = _in_doubt_then_a_run_that_fails(tmp_path / "state.sqlite", 2, user(1), [user(2)])
     assert gone.counts["deactivated"] == 1, gone.failures
     assert [u["active"] for u in behaviour.users.values() if u["externalId"] == "00u000001"] == [False]
 
