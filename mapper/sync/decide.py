@@ -160,7 +160,7 @@ def unmatchable(match: str) -> ProfileError:
     return ProfileError(
         f"no {match} to look for the user by in the app (--match {match}): sync creates an app user "
         "only after a search by it finds none, so that no user is created twice; set one in Okta, or "
-        "sync with another --match"
+        "choose another --match"
     )
 
 
