@@ -710,30 +710,77 @@ def test_a_user_active_again_whose_account_was_deleted_in_the_app_is_provisioned
     assert [(u["externalId"], u["active"]) for u in behaviour.users.values()] == [("00u000001", True)]
 
 
-def test_a_user_deactivated_in_okta_whose_account_was_deleted_in_the_app(tmp_path: Path) -> None:
-    """The deactivation meets a 404: no account is left to deactivate, so the user is in line,
-    not a failure on every run; the next run sends nothing, and the user made active again in
-    Okta is created."""
+class _GatewayPatch404(ScimApp):
+    """A gateway in front of the app that answers 404 to every PATCH while BLOCKED (as one does
+    for an operation it does not route): the account is still there."""
+
+    blocked = False
+
+    def patch(self, app_id: str, message: dict[str, Any], if_match: str | None = None) -> None:
+        if self.blocked:
+            raise AppError(404, "", "not found")
+        super().patch(app_id, message, if_match)
+
+
+def _gateway_runs(state: Path, exports: list[list[dict[str, Any]]], blocked: list[bool]) -> list[Any]:
+    """A sync of each export in turn through a _GatewayPatch404, blocked or not as BLOCKED says."""
     behaviour = Behaviour()
-    state = tmp_path / "state.sqlite"
+    summaries = []
     with fake_app(behaviour) as url:
-        _deleted_in_the_app(behaviour, url, state, user(1))
-        app = ScimApp(Connection(url, TOKEN, concurrency=1))
+        app = _GatewayPatch404(Connection(url, TOKEN, concurrency=1))
         opened = State(state, url, "userName")
         try:
-            runs, sent = [], []
-            for _ in range(2):
-                deprovisioned = [Incoming("f:1", user(1, status="DEPROVISIONED"))]
-                runs.append(Sync(RULESET, app, opened, Options(concurrency=1)).run(deprovisioned))
-                sent.append(len(behaviour.methods))
-            again = Sync(RULESET, app, opened, Options(concurrency=1)).run([Incoming("f:1", user(1))])
+            for users, block in zip(exports, blocked, strict=True):
+                app.blocked = block
+                incoming = [Incoming(f"f:{n}", u) for n, u in enumerate(users)]
+                summaries.append(Sync(RULESET, app, opened, Options(concurrency=1)).run(incoming))
         finally:
             app.close()
             opened.close()
-    assert [(r.counts["unchanged"], r.counts["failed"]) for r in runs] == [(1, 0), (1, 0)], runs[0].failures
-    assert set(behaviour.methods[sent[0] : sent[1]]) == {"GET"}  # the second run: its pre-flight only
-    assert (again.counts["created"], again.counts["failed"]) == (1, 0), again.failures
-    assert [(u["externalId"], u["active"]) for u in behaviour.users.values()] == [("00u000001", True)]
+    return [*summaries, behaviour]
+
+
+def test_a_deactivation_that_meets_a_404_is_reported_and_sent_again(tmp_path: Path) -> None:
+    """A 404 is not proof that the account is gone (a gateway may answer one): the deactivation
+    is a failure, the row keeps the account's id, and once the gateway lets the PATCH through
+    the next run deactivates the account."""
+    deprovisioned = user(1, status="DEPROVISIONED")
+    *runs, behaviour = _gateway_runs(tmp_path / "state.sqlite", [[user(1)], [deprovisioned], [deprovisioned]],
+                                     [False, True, False])  # fmt: skip
+    assert runs[1].counts["failed"] == 1 and "HTTP 404" in runs[1].failures[0].message, runs[1].failures
+    assert runs[2].counts["deactivated"] == 1, runs[2].failures
+    assert [u["active"] for u in behaviour.users.values()] == [False]
+
+
+def test_an_update_s_404_keeps_the_row_until_a_post_goes(tmp_path: Path) -> None:
+    """An update meets a gateway's 404; the search that follows finds the same account, whose
+    reconcile PATCH meets a 404 too: the row keeps the account's id (no POST went), so that when
+    the user leaves the export, the gateway fixed, that account is deactivated."""
+    *runs, behaviour = _gateway_runs(tmp_path / "state.sqlite", [[user(1)], [user(1, title="Boss")], [user(2)]],
+                                     [False, True, False])  # fmt: skip
+    assert runs[1].counts["failed"] == 1 and "HTTP 404" in runs[1].failures[0].message, runs[1].failures
+    assert runs[2].counts["deactivated"] == 1, runs[2].failures
+    assert behaviour.methods.count("POST") == 2  # user 1 once, user 2 once
+    assert [u["active"] for u in behaviour.users.values() if u["externalId"] == "00u000001"] == [False]
+
+
+def test_an_applied_create_refused_after_a_404_is_created_by_the_next_run(tmp_path: Path) -> None:
+    """--repair --plan-out finds the account deleted in the app and plans a create; --apply sends
+    it and the app refuses it: the row does not go on holding the deleted account's id (which
+    would make the unchanged user look in line), so the next sync creates the user."""
+    behaviour = Behaviour()
+    state, plan = tmp_path / "state.sqlite", tmp_path / "plan.json"
+    with fake_app(behaviour) as url:
+        export = write_users(tmp_path / "users.jsonl", [user(1)])
+        assert cli(export, "--to", url, "--state", state).returncode == 0
+        behaviour.users.clear()
+        assert cli(export, "--to", url, "--state", state, "--repair", "--plan-out", plan).returncode == 0
+        behaviour.refuse_posts = 1
+        applied = cli("--apply", plan, "--to", url, "--state", state)
+        assert applied.returncode == 1 and "HTTP 400" in applied.stderr, applied.stderr
+        again = cli(export, "--to", url, "--state", state)
+    assert again.returncode == 0 and "1 created" in again.stderr, again.stderr
+    assert [u["externalId"] for u in behaviour.users.values()] == ["00u000001"]
 
 
 def test_an_update_that_timed_out_is_read_back_by_the_next_run(tmp_path: Path) -> None:

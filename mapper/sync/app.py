@@ -40,7 +40,7 @@ ADVICE: dict[str | int, str] = {
     "invalidVers": "the app's version check failed: run sync with --repair",
     401: "the app refused the token: check the variable --token-env names",
     403: "the token may not do this: check its permissions in the app",
-    404: "the app has no such user any more: sync creates it again",
+    404: "the app has no user at this id (deleted in the app, or a gateway that does not route the request)",
     409: "conflict: another app user holds a unique value",
     412: "the app user changed since it was read (its version is another): make a new plan",
     413: "the request is too large for the app",

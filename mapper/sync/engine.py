@@ -287,7 +287,7 @@ class Sync:
         if done.kind is Outcome.FAILED:
             error = done.error
             assert error is not None
-            # An outcome in doubt, or an earlier create's not yet looked for: the row stays pending.
+            # An outcome in doubt, or a failure while a create may have made the account: it stays pending.
             if not error.unknown_outcome and not done.keep:
                 self.state.settle(done.okta_id)
             self._fail(UserFailure(done.okta_id, where, error.status, error.scim_type, error.message()))

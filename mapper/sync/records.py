@@ -149,7 +149,7 @@ class Done:
     absent: bool = False  # looked for, not in the app
     profile: dict[str, Any] | None = None  # the Okta user rendered, kept in the state
     found: dict[str, Any] | None = None  # a lookup's active app user, to deactivate if the guard allows
-    keep: bool = False  # failed before an earlier create in doubt was looked for: the row stays as it is
+    keep: bool = False  # failed while a create (this run's or earlier) may have made the account: row kept
 
 
 @dataclass

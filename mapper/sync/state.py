@@ -311,16 +311,17 @@ class State:
         and ruled out): committed before the POST, as mark_pending is."""
         self._execute("UPDATE users SET match = ? WHERE okta_id = ?", (match, okta_id))
 
-    def lost(self, okta_id: str) -> None:
-        """The app has no user at the row's app id (it answered 404: deleted in the app), and the
-        user is about to be created again: the row becomes a pending create's, with no app id and
-        the value mark_pending wrote. Committed before the create, as mark_pending is: a create in
-        doubt is then looked for by that value, and one refused for good leaves no row (the next
-        run creates the user, instead of finding it in line with an account that is gone)."""
+    def lost(self, okta_id: str, match: str) -> None:
+        """The app has no user at the row's app id (it answered 404), no app user was found by
+        MATCH, and a POST is about to create the user again: the row becomes a pending create's,
+        with no app id and MATCH, the value the POST carries. Committed before the POST, as
+        mark_pending is: a create in doubt is then looked for by that value, and one refused
+        for good leaves no row (the next run creates the user, instead of finding it in line
+        with an account that is gone)."""
         self._execute(
             "UPDATE users SET app_id = NULL, resource = NULL, profile = NULL, active = 1, absent = 0, "
-            "pending = 1 WHERE okta_id = ?",
-            (okta_id,),
+            "pending = 1, match = ? WHERE okta_id = ?",
+            (match, okta_id),
         )
 
     def mark_seen(self, okta_ids: Iterable[str], run: int) -> None:

@@ -62,11 +62,19 @@ class Tasks:
         """The value DESIRED is looked for by in the app (--match), or None."""
         return match_value(desired, self.options.match) if desired is not None else None
 
-    def _create(self, user: OktaUser, desired: Resource, inactive: bool, earlier: str | None = None) -> Done:
+    def _create(
+        self,
+        user: OktaUser,
+        desired: Resource,
+        inactive: bool,
+        earlier: str | None = None,
+        lost: bool = False,
+    ) -> Done:
         """A user new to the state: looked for by --match, adopted if found, else created (an
         inactive user is never created: an active account found is deactivated, with the guard).
         EARLIER: the value an earlier run's create in doubt carried, looked for first when the
-        user's value has changed since (the account that create may have made)."""
+        user's value has changed since (the account that create may have made). LOST: the state's
+        app id is of an account the app answered 404 for, dropped just before a POST goes."""
         okta_id = user["id"]
         in_doubt = (
             earlier is not None
@@ -97,6 +105,9 @@ class Tasks:
                     return self._adopt(okta_id, found, user, desired, inactive)
                 if inactive:
                     return Done(Outcome.UNCHANGED, okta_id, active=False, absent=True, profile=user)
+                if lost and value is not None:  # no one found: this POST makes the account; the old id goes
+                    self.state.lost(okta_id, value)
+                    lost = False
                 try:
                     created = self.app.create(self.ruleset.create(user))
                 except AppError as exc:
@@ -232,9 +243,9 @@ class Tasks:
 
     def _recreate(self, row: Row, user: OktaUser, desired: Resource, inactive: bool) -> Done:
         """The app has no user at ROW's app id (a 404: deleted in the app): provisioned again, as a
-        user new to the state (State.lost)."""
-        self.state.lost(row.okta_id)
-        return self._create(user, desired, inactive)
+        user new to the state. Its row keeps the old id until a POST goes (State.lost): a 404 is
+        not proof (a gateway may answer one), and the search may find the same account."""
+        return self._create(user, desired, inactive, lost=True)
 
     def _send_reconcile(self, app_id: str, current: Resource, user: OktaUser) -> list[str]:
         """Send reconcile(current, user) (re-read and re-sent when its outcome is unknown)."""
@@ -274,8 +285,6 @@ class Tasks:
                 current = self._set_active(app_id, False, current)
                 break
             except AppError as exc:
-                if exc.status == 404:  # deleted in the app: no account is left to deactivate
-                    return Done(Outcome.UNCHANGED, okta_id, active=False, absent=True)
                 if not exc.unknown_outcome or attempt == 2:
                     raise
         return Done(Outcome.DEACTIVATED, okta_id, app_id, current, active=False,

@@ -32,6 +32,7 @@ class Behaviour:
     ids: list[str] = field(default_factory=list)  # the ids to give created users, in order
     search_answer: bytes | None = None  # the body of every answer to a search (a filter), as is
     slow: dict[str, float] = field(default_factory=dict)  # seconds a method takes before it acts and answers
+    refuse_posts: int = 0  # the next POSTs to /Users refused (400 invalidValue), not acted on
     finished: int = 0  # requests handled to the end (acted on; answered, or the client had gone)
     users: dict[str, dict[str, Any]] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -88,6 +89,10 @@ def _handler(behaviour: Behaviour) -> type[BaseHTTPRequestHandler]:
                     found = [u for u in found if _values(u, attribute, value)]
                 self._answer(200, {"schemas": ["urn:ietf:params:scim:api:messages:2.0:ListResponse"],
                                    "totalResults": len(found), "Resources": found})  # fmt: skip
+            elif parts[-1] == "Users" and self.command == "POST" and behaviour.refuse_posts:
+                behaviour.refuse_posts -= 1
+                self._answer(400, {"schemas": ["urn:ietf:params:scim:api:messages:2.0:Error"], "status": "400",
+                                   "scimType": "invalidValue", "detail": "refused"})  # fmt: skip
             elif parts[-1] == "Users" and self.command == "POST":
                 user = {**body, "id": behaviour.ids.pop(0) if behaviour.ids else uuid.uuid4().hex}
                 behaviour.users[user["id"]] = user
