@@ -764,6 +764,19 @@ def test_an_update_s_404_keeps_the_row_until_a_post_goes(tmp_path: Path) -> None
     assert [u["active"] for u in behaviour.users.values() if u["externalId"] == "00u000001"] == [False]
 
 
+def test_a_rename_that_meets_a_gateway_s_404_makes_no_second_account(tmp_path: Path) -> None:
+    """The update renames the user and meets a gateway's 404: the account is looked for by the
+    login it was last sent too, found (it carries the user's externalId) and kept, not made a
+    second time; the next run, the gateway fixed, renames it."""
+    renamed = user(1, login="renamed@example.com")
+    *runs, behaviour = _gateway_runs(tmp_path / "state.sqlite", [[user(1)], [renamed], [renamed]],
+                                     [False, True, False])  # fmt: skip
+    assert runs[1].counts["failed"] == 1 and "HTTP 404" in runs[1].failures[0].message, runs[1].failures
+    assert (runs[2].counts["updated"], runs[2].counts["failed"]) == (1, 0), runs[2].failures  # the rename
+    assert behaviour.methods.count("POST") == 1
+    assert [u["externalId"] for u in behaviour.users.values()] == ["00u000001"]
+
+
 def test_an_applied_create_refused_after_a_404_is_created_by_the_next_run(tmp_path: Path) -> None:
     """--repair --plan-out finds the account deleted in the app and plans a create; --apply sends
     it and the app refuses it: the row does not go on holding the deleted account's id (which

@@ -105,11 +105,12 @@ class Tasks:
                     return self._adopt(okta_id, found, user, desired, inactive)
                 if inactive:
                     return Done(Outcome.UNCHANGED, okta_id, active=False, absent=True, profile=user)
+                body = self.ruleset.create(user)
                 if lost and value is not None:  # no one found: this POST makes the account; the old id goes
                     self.state.lost(okta_id, value)
                     lost = False
                 try:
-                    created = self.app.create(self.ruleset.create(user))
+                    created = self.app.create(body)
                 except AppError as exc:
                     if exc.unknown_outcome and not exc.later:
                         in_doubt = True
@@ -244,8 +245,11 @@ class Tasks:
     def _recreate(self, row: Row, user: OktaUser, desired: Resource, inactive: bool) -> Done:
         """The app has no user at ROW's app id (a 404: deleted in the app): provisioned again, as a
         user new to the state. Its row keeps the old id until a POST goes (State.lost): a 404 is
-        not proof (a gateway may answer one), and the search may find the same account."""
-        return self._create(user, desired, inactive, lost=True)
+        not proof (a gateway may answer one), and the search may find the same account: by the
+        user's value, and by the value the account was last sent (the user may be renamed by
+        the update that met the 404), adopted by that one only if it carries the externalId."""
+        last = self.match_value(row.resource) if row.resource is not None else None
+        return self._create(user, desired, inactive, last, lost=True)
 
     def _send_reconcile(self, app_id: str, current: Resource, user: OktaUser) -> list[str]:
         """Send reconcile(current, user) (re-read and re-sent when its outcome is unknown)."""
