@@ -655,16 +655,6 @@ def test_a_user_deleted_in_the_app_whose_new_create_timed_out_is_looked_for_by_i
     assert behaviour.methods.count("POST") == 2 and len(behaviour.users) == 1  # the first sync's, and one
 
 
-class _RefusesOneCreate(ScimApp):
-    refused = False
-
-    def create(self, body: dict[str, Any]) -> dict[str, Any]:
-        if not self.refused:
-            self.refused = True
-            raise AppError(400, "invalidValue", "the app refused the user")
-        return super().create(body)
-
-
 def test_a_user_deleted_in_the_app_whose_new_create_was_refused_is_created_by_the_next_run(
     tmp_path: Path,
 ) -> None:
@@ -675,7 +665,8 @@ def test_a_user_deleted_in_the_app_whose_new_create_was_refused_is_created_by_th
     state = tmp_path / "state.sqlite"
     with fake_app(behaviour) as url:
         _deleted_in_the_app(behaviour, url, state, user(1))
-        app = _RefusesOneCreate(Connection(url, TOKEN, concurrency=1))
+        behaviour.refuse_posts = 1
+        app = ScimApp(Connection(url, TOKEN, concurrency=1))
         opened = State(state, url, "userName")
         try:
             repair = Sync(RULESET, app, opened, Options(concurrency=1, repair=True)).run(

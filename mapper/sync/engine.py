@@ -2,8 +2,9 @@
 
 A run goes in three phases. First every user of the export is decided
 (:mod:`mapper.sync.decide`) and what is not destructive is carried out on a bounded pool
-of threads (:mod:`mapper.sync.tasks`, the requests of each decision): creates (after a search by ``--match``: an app user found is adopted), updates,
-reactivations, repairs, and the searches for inactive users the state does not know.
+of threads (:mod:`mapper.sync.tasks`, the requests of each decision): creates (after a
+search by ``--match``: an app user found is adopted), updates, reactivations, repairs,
+and the searches for inactive users the state does not know.
 Then the users the export no longer lists are decided. Last, the deactivations and
 deletions the run holds are judged by the deactivation guard (:mod:`mapper.sync.guard`):
 all of them are carried out, or, past the limit, none. Users gone from the export are

@@ -388,7 +388,7 @@ def apply(
 
     def one(user: dict[str, Any]) -> Done:
         try:
-            return _apply_user(user, ruleset, app, lambda value: _posting(state, user["okta_id"], value))
+            return _apply_user(user, ruleset, app, state)
         except AppError as exc:
             return Done(Outcome.FAILED, user["okta_id"], error=exc)
 
@@ -444,28 +444,14 @@ def apply(
     return summary
 
 
-def _posting(state: State, okta_id: str, value: str | None) -> None:
-    """Before a plan's POST carrying VALUE: a row that still holds an app id (the plan met a 404
-    for it) becomes a pending create's, as in sync (State.lost), so that a POST refused for
-    good leaves no row and one in doubt is looked for by VALUE."""
-    row = state.get(okta_id)
-    if row is not None and row.app_id is not None and value is not None:
-        state.lost(okta_id, value)
-
-
-def _apply_user(
-    user: dict[str, Any], ruleset: Ruleset, app: ScimApp, posting: Callable[[str | None], None]
-) -> Done:
+def _apply_user(user: dict[str, Any], ruleset: Ruleset, app: ScimApp, state: State) -> Done:
     """Send one user's requests, once every precondition holds (each checked before any
-    request of the user goes: the plan's own requests change the records it read); POSTING
-    is told the match value just before a POST goes."""
+    request of the user goes: the plan's own requests change the records it read)."""
     okta_id, after = user["okta_id"], user["after"]
     checked: set[str] = set()
-    value: str | None = None
     for request in user["requests"]:
         search = request.get("search")
         if search is not None:
-            value = search["value"]
             found = app.find(search["match"], search["value"])
             if any(matches(f, search["match"], search["value"]) for f in found):
                 raise AppError(None, "", "an app user with this user's match value appeared since the plan was "
@@ -481,7 +467,8 @@ def _apply_user(
     for request in user["requests"]:
         method, body = request["method"], request.get("body")
         if method == "POST":
-            posting(value)
+            if request.get("search") is not None:  # a row on an account the plan met a 404 for
+                state.lost(okta_id, request["search"]["value"])  # (as in sync: before the POST)
             created = app.create(body)
             continue
         app_id = _app_id(request) or (created["id"] if created else None)

@@ -312,15 +312,15 @@ class State:
         self._execute("UPDATE users SET match = ? WHERE okta_id = ?", (match, okta_id))
 
     def lost(self, okta_id: str, match: str) -> None:
-        """The app has no user at the row's app id (it answered 404), no app user was found by
-        MATCH, and a POST is about to create the user again: the row becomes a pending create's,
-        with no app id and MATCH, the value the POST carries. Committed before the POST, as
-        mark_pending is: a create in doubt is then looked for by that value, and one refused
-        for good leaves no row (the next run creates the user, instead of finding it in line
-        with an account that is gone)."""
+        """A POST carrying MATCH is about to create the user again, whose row holds the id of an
+        account the app answered 404 for (no app user found by MATCH): the row becomes a pending
+        create's, with no app id and MATCH. Committed before the POST, as mark_pending is: a
+        create in doubt is then looked for by that value, and one refused for good leaves no
+        row (the next run creates the user, instead of finding it in line with an account
+        that is gone). A row with no app id, a create's already, is left as it is."""
         self._execute(
             "UPDATE users SET app_id = NULL, resource = NULL, profile = NULL, active = 1, absent = 0, "
-            "pending = 1, match = ? WHERE okta_id = ?",
+            "pending = 1, match = ? WHERE okta_id = ? AND app_id IS NOT NULL",
             (match, okta_id),
         )
 

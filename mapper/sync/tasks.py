@@ -72,13 +72,13 @@ class Tasks:
     ) -> Done:
         """A user new to the state: looked for by --match, adopted if found, else created (an
         inactive user is never created: an active account found is deactivated, with the guard).
-        EARLIER: the value an earlier run's create in doubt carried, looked for first when the
-        user's value has changed since (the account that create may have made). LOST: the state's
-        app id is of an account the app answered 404 for, dropped just before a POST goes."""
+        EARLIER: a value an account of this user may carry, looked for first when the user's
+        value has changed since: the one an earlier run's create in doubt carried, or (LOST) the
+        one the account was last sent. LOST: the state's app id is of an account the app
+        answered 404 for, dropped just before a POST goes."""
         okta_id = user["id"]
-        in_doubt = (
-            earlier is not None
-        )  # a create, of an earlier run or of this one, may have made the account
+        # Whether a create (an earlier run's, or one of this run's) may have made the account.
+        in_doubt = earlier is not None and not lost
         try:
             value = self.match_value(desired)
             match = self.options.match
@@ -248,8 +248,7 @@ class Tasks:
         not proof (a gateway may answer one), and the search may find the same account: by the
         user's value, and by the value the account was last sent (the user may be renamed by
         the update that met the 404), adopted by that one only if it carries the externalId."""
-        last = self.match_value(row.resource) if row.resource is not None else None
-        return self._create(user, desired, inactive, last, lost=True)
+        return self._create(user, desired, inactive, self.match_value(row.resource), lost=True)
 
     def _send_reconcile(self, app_id: str, current: Resource, user: OktaUser) -> list[str]:
         """Send reconcile(current, user) (re-read and re-sent when its outcome is unknown)."""
